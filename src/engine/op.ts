@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import type { Shape, Tensor } from './tensor.js';
+
+/**
+ * One op: its shape rule, forward computation and vector-Jacobian product, plus the words that
+ * `GET /v1/ops` shows. Ops are data (no closures over tensors) so a compiled graph can be run anywhere.
+ *
+ * - `shape` throws a ShapeError when inputs do not fit.
+ * - `forward` returns a new tensor of the graph's dtype (its inputs already share it).
+ * - `vjp` gets the inputs, the forward output and the upstream gradient `g` (shape of the output) and
+ *   returns one entry per input: its gradient in the input's shape *or in any shape that broadcasts to
+ *   it* (the engine sums it back), or `null` where the input takes no gradient.
+ */
+export interface OpSpec<A extends z.ZodType = z.ZodType> {
+  name: string;
+  /** exact number of inputs, or an inclusive [min, max] range (e.g. `linear` with optional bias) */
+  arity: number | readonly [number, number];
+  /** zod schema of `attrs`, with PyTorch's defaults; absent for ops without attributes */
+  attrs?: A;
+  /** what the op computes, one line */
+  summary: string;
+  /** the local derivative written out, e.g. "d/dx = y, d/dy = x" */
+  derivative: string;
+  /** inputs that never take a gradient (e.g. integer class targets), by index */
+  nonDifferentiable?: readonly number[];
+  shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
+  forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
+  vjp: (inputs: Tensor[], out: Tensor, g: Tensor, attrs: z.output<A>) => (Tensor | null)[];
+}
+
+export interface Op<A extends z.ZodType = z.ZodType> extends OpSpec<A> {
+  /** parses raw attrs (unknown keys rejected, defaults filled) */
+  parseAttrs: (raw: unknown) => z.output<A>;
+  minArity: number;
+  maxArity: number;
+}
+
+const NO_ATTRS = z.strictObject({});
+
+export function defineOp<A extends z.ZodType = typeof NO_ATTRS>(spec: OpSpec<A>): Op<A> {
+  const [minArity, maxArity] = typeof spec.arity === 'number' ? [spec.arity, spec.arity] : spec.arity;
+  const schema = (spec.attrs ?? NO_ATTRS) as z.ZodType;
+  return {
+    ...spec,
+    minArity,
+    maxArity,
+    parseAttrs: (raw) => schema.parse(raw ?? {}) as z.output<A>,
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyOp = Op<any>;
+
+/** Builds the op table from one list; a repeated name is a programming error, so it throws. */
+export function buildRegistry(ops: readonly AnyOp[]): ReadonlyMap<string, AnyOp> {
+  const map = new Map<string, AnyOp>();
+  for (const op of ops) {
+    if (map.has(op.name)) throw new Error(`duplicate op name in registry: ${op.name}`);
+    map.set(op.name, op);
+  }
+  return map;
+}

@@ -1,0 +1,262 @@
+// Dense row-major tensors over Float32Array / Float64Array, with NumPy broadcasting.
+// Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
+
+export type DType = 'float32' | 'float64';
+export type Shape = readonly number[];
+export type Data = Float32Array | Float64Array;
+
+export interface Tensor {
+  readonly shape: Shape;
+  readonly data: Data;
+}
+
+/** Thrown by shape rules; the graph compiler turns it into an error naming the node. */
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+  /** index of the offending input, when the rule knows it */
+  constructor(message: string, readonly input?: number) {
+    super(message);
+  }
+}
+
+export function size(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function dtypeOf(t: Tensor | Data): DType {
+  const data = ArrayBuffer.isView(t) ? t : t.data;
+  return data instanceof Float32Array ? 'float32' : 'float64';
+}
+
+export function allocData(n: number, dtype: DType): Data {
+  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+}
+
+export function zeros(shape: Shape, dtype: DType): Tensor {
+  return { shape: [...shape], data: allocData(size(shape), dtype) };
+}
+
+export function full(shape: Shape, value: number, dtype: DType): Tensor {
+  const t = zeros(shape, dtype);
+  t.data.fill(value);
+  return t;
+}
+
+export function scalar(value: number, dtype: DType): Tensor {
+  return full([], value, dtype);
+}
+
+export function tensor(shape: Shape, values: ArrayLike<number>, dtype: DType = 'float64'): Tensor {
+  if (values.length !== size(shape)) {
+    throw new ShapeError(`${values.length} values do not fill shape [${shape.join(', ')}]`);
+  }
+  const data = allocData(values.length, dtype);
+  data.set(values);
+  return { shape: [...shape], data };
+}
+
+export function like(t: Tensor, shape: Shape = t.shape): Tensor {
+  return zeros(shape, dtypeOf(t));
+}
+
+export function clone(t: Tensor): Tensor {
+  return { shape: [...t.shape], data: t.data.slice() };
+}
+
+export function cast(t: Tensor, dtype: DType): Tensor {
+  if (dtypeOf(t) === dtype) return t;
+  const data = allocData(t.data.length, dtype);
+  data.set(t.data);
+  return { shape: t.shape, data };
+}
+
+export function reshape(t: Tensor, shape: Shape): Tensor {
+  if (size(shape) !== t.data.length) {
+    throw new ShapeError(`cannot reshape [${t.shape.join(', ')}] to [${shape.join(', ')}]`);
+  }
+  return { shape: [...shape], data: t.data };
+}
+
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Normalizes a possibly negative axis for a tensor of rank `rank`. */
+export function normalizeAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    throw new ShapeError(`axis ${axis} is out of range for rank ${rank}`);
+  }
+  return a;
+}
+
+/** NumPy broadcasting of any number of shapes. */
+export function broadcastShapes(...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (let k = 0; k < shapes.length; k++) {
+    const s = shapes[k]!;
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i]!;
+      if (d === out[o] || d === 1) continue;
+      if (out[o] === 1) out[o] = d;
+      else {
+        throw new ShapeError(
+          `shapes ${shapes.map(formatShape).join(' and ')} cannot be broadcast together (dimension ${o}: ${out[o]} vs ${d})`,
+          k,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Strides of `shape` viewed as broadcast to `target` (0 where the dimension is broadcast). */
+function broadcastStrides(shape: Shape, target: Shape): number[] {
+  const own = stridesOf(shape);
+  const out = new Array<number>(target.length).fill(0);
+  for (let i = 0; i < shape.length; i++) {
+    const o = target.length - shape.length + i;
+    out[o] = shape[i] === 1 ? 0 : own[i]!;
+  }
+  return out;
+}
+
+/** Elementwise map. */
+export function unary(a: Tensor, f: (x: number) => number): Tensor {
+  const out = like(a);
+  const x = a.data;
+  const y = out.data;
+  for (let i = 0; i < x.length; i++) y[i] = f(x[i]!);
+  return out;
+}
+
+/**
+ * Elementwise binary op with broadcasting. The output dtype is `a`'s, so float32 graphs stay float32
+ * even when a float64 constant is mixed in.
+ */
+export function binary(a: Tensor, b: Tensor, f: (x: number, y: number) => number): Tensor {
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape);
+  const out = zeros(shape, dtypeOf(a));
+  const x = a.data;
+  const y = b.data;
+  const z = out.data;
+  const n = z.length;
+  if (x.length === n && y.length === n) {
+    for (let i = 0; i < n; i++) z[i] = f(x[i]!, y[i]!);
+  } else if (y.length === 1 && x.length === n) {
+    const v = y[0]!;
+    for (let i = 0; i < n; i++) z[i] = f(x[i]!, v);
+  } else if (x.length === 1 && y.length === n) {
+    const v = x[0]!;
+    for (let i = 0; i < n; i++) z[i] = f(v, y[i]!);
+  } else {
+    const sa = broadcastStrides(a.shape, shape);
+    const sb = broadcastStrides(b.shape, shape);
+    forEachIndex(shape, sa, sb, (o, ia, ib) => {
+      z[o] = f(x[ia]!, y[ib]!);
+    });
+  }
+  return out;
+}
+
+/**
+ * Walks every index of `shape` in row-major order with an odometer (no recursion, no per-element
+ * arrays), giving the flat output offset and the offsets into two operands with the given strides.
+ */
+function forEachIndex(
+  shape: Shape,
+  sa: number[],
+  sb: number[],
+  visit: (o: number, ia: number, ib: number) => void,
+): void {
+  const rank = shape.length;
+  const n = size(shape);
+  if (n === 0) return;
+  const idx = new Array<number>(rank).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let o = 0; o < n; o++) {
+    visit(o, ia, ib);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      ia += sa[d]!;
+      ib += sb[d]!;
+      if (idx[d]! < shape[d]!) break;
+      ia -= sa[d]! * shape[d]!;
+      ib -= sb[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * Sums a gradient of a broadcast result back to the shape of the input that was broadcast.
+ * The engine calls this once for every VJP output, so VJP rules never un-broadcast themselves.
+ */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  if (size(shape) === g.data.length) return reshape(g, shape);
+  const out = zeros(shape, dtypeOf(g));
+  const target = broadcastStrides(shape, g.shape);
+  const zero = new Array<number>(g.shape.length).fill(0);
+  const src = g.data;
+  const dst = out.data;
+  forEachIndex(g.shape, target, zero, (o, io) => {
+    dst[io] += src[o]!;
+  });
+  return out;
+}
+
+/** Materializes `a` broadcast to `shape`. */
+export function broadcastTo(a: Tensor, shape: Shape): Tensor {
+  if (sameShape(a.shape, shape)) return a;
+  broadcastShapes(a.shape, shape);
+  const out = zeros(shape, dtypeOf(a));
+  const sa = broadcastStrides(a.shape, shape);
+  const zero = new Array<number>(shape.length).fill(0);
+  const x = a.data;
+  const z = out.data;
+  forEachIndex(shape, sa, zero, (o, ia) => {
+    z[o] = x[ia]!;
+  });
+  return out;
+}
+
+/** In-place `acc += g` for tensors of one shape; used to accumulate adjoints. */
+export function addInto(acc: Tensor, g: Tensor): void {
+  const a = acc.data;
+  const b = g.data;
+  for (let i = 0; i < a.length; i++) a[i] += b[i]!;
+}
+
+/** Sum of squares, accumulated in float64. */
+export function sumSquares(t: Tensor): number {
+  let s = 0;
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
+  return s;
+}
+
+export function allFinite(t: Tensor): boolean {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return false;
+  return true;
+}
