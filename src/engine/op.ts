@@ -60,3 +60,15 @@ export function buildRegistry(ops: readonly AnyOp[]): ReadonlyMap<string, AnyOp>
   }
   return map;
 }
+
+/**
+ * Thrown by `forward` when an input's *values* (not its shape) make the op meaningless, e.g. a class
+ * index out of range or a probability outside [0, 1]. The graph runner reports it as a client error
+ * naming the node and input.
+ */
+export class OpValueError extends Error {
+  override name = 'OpValueError';
+  constructor(message: string, readonly input?: number) {
+    super(message);
+  }
+}
