@@ -1,0 +1,199 @@
+import { z } from 'zod';
+import { LimitError, SpecError, type Path } from './errors.js';
+import { allocData, size, type Data, type DType, type Shape, type Tensor } from './tensor.js';
+
+// The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
+// cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
+// thousands deep) and reports the exact path of a bad element.
+
+const MAX_RANK = 8;
+
+export const DTypeSchema = z.enum(['float32', 'float64']).describe('IEEE-754 element type');
+export const EncodingSchema = z
+  .enum(['nested', 'flat', 'base64'])
+  .describe('how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}');
+export type Encoding = z.infer<typeof EncodingSchema>;
+
+const ShapeSchema = z
+  .array(z.number().int().min(0).max(2 ** 31 - 1))
+  .max(MAX_RANK)
+  .describe('dimensions, outermost first (row-major); [] is a scalar');
+
+export const NestedTensorSchema = z
+  .union([z.number(), z.array(z.any())])
+  .describe('a number (scalar) or rectangular nested arrays of numbers, e.g. [[1, 2], [3, 4]]')
+  .meta({ examples: [[[1, 2], [3, 4]]] });
+
+export const FlatTensorSchema = z
+  .strictObject({
+    shape: ShapeSchema,
+    data: z.array(z.number()).describe('the elements in row-major order; length = product of shape'),
+  })
+  .describe('flat encoding: {"shape": [2, 2], "data": [1, 2, 3, 4]}');
+
+export const Base64TensorSchema = z
+  .strictObject({
+    shape: ShapeSchema,
+    dtype: DTypeSchema,
+    base64: z.string().describe('little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded'),
+  })
+  .describe('base64 encoding for large tensors: {"shape": [2, 2], "dtype": "float32", "base64": "..."}');
+
+export const TensorSchema = z
+  .union([NestedTensorSchema, FlatTensorSchema, Base64TensorSchema])
+  .describe('a tensor: nested arrays, {shape, data}, or {shape, dtype, base64}');
+
+export type NestedTensor = number | NestedTensor[];
+export type FlatTensor = z.infer<typeof FlatTensorSchema>;
+export type Base64Tensor = z.infer<typeof Base64TensorSchema>;
+export type WireTensor = NestedTensor | FlatTensor | Base64Tensor;
+
+const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
+
+function base64Bytes(s: string): number {
+  let pad = 0;
+  if (s.endsWith('==')) pad = 2;
+  else if (s.endsWith('=')) pad = 1;
+  return Math.floor((s.length * 3) / 4) - pad;
+}
+
+/**
+ * The shape a wire tensor declares, found without allocating its elements; also checks that nested
+ * arrays are rectangular (iteratively, along the first element of each level, then fully in decode).
+ */
+export function wireShape(wire: unknown, path: Path): Shape {
+  if (typeof wire === 'number') return [];
+  if (Array.isArray(wire)) {
+    const shape: number[] = [];
+    let level: unknown = wire;
+    while (Array.isArray(level)) {
+      if (shape.length >= MAX_RANK) throw new SpecError(path, `nested arrays deeper than rank ${MAX_RANK}`);
+      shape.push(level.length);
+      if (level.length === 0) break;
+      level = level[0];
+    }
+    return shape;
+  }
+  if (wire !== null && typeof wire === 'object' && 'shape' in wire) {
+    return (wire as { shape: number[] }).shape;
+  }
+  throw new SpecError(path, 'not a tensor: expected a number, nested arrays, {shape, data} or {shape, dtype, base64}');
+}
+
+/** Element count a wire tensor declares, with a limit checked before anything is allocated. */
+export function wireElements(wire: unknown, path: Path, maxElements = Infinity): number {
+  const n = size(wireShape(wire, path));
+  if (n > maxElements) {
+    throw new LimitError(path, `tensor has ${n} elements, over the limit of ${maxElements}`);
+  }
+  return n;
+}
+
+/** Decodes a wire tensor into a fresh typed array of `dtype`, validating every element. */
+export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElements = Infinity): Tensor {
+  const shape = wireShape(wire, path);
+  const n = wireElements(wire, path, maxElements);
+  if (typeof wire === 'number' || Array.isArray(wire)) {
+    return { shape, data: decodeNested(wire, shape, dtype, path) };
+  }
+  const obj = wire as Partial<FlatTensor & Base64Tensor>;
+  if (Array.isArray(obj.data)) {
+    if (obj.data.length !== n) {
+      throw new SpecError([...path, 'data'], `has ${obj.data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+    }
+    const data = allocData(n, dtype);
+    for (let i = 0; i < n; i++) {
+      const v = obj.data[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new SpecError([...path, 'data', i], `not a finite number: ${String(v)}`);
+      }
+      data[i] = v;
+    }
+    return { shape, data };
+  }
+  if (typeof obj.base64 === 'string' && (obj.dtype === 'float32' || obj.dtype === 'float64')) {
+    return { shape, data: decodeBase64(obj.base64, obj.dtype, n, dtype, [...path, 'base64']) };
+  }
+  throw new SpecError(path, 'not a tensor: expected {shape, data} or {shape, dtype, base64}');
+}
+
+function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path): Data {
+  const data = allocData(size(shape), dtype);
+  if (typeof wire === 'number') {
+    if (!Number.isFinite(wire)) throw new SpecError(path, `not a finite number: ${wire}`);
+    data[0] = wire;
+    return data;
+  }
+  // Iterative depth-first walk; `stack` holds [array, depth, index-path].
+  let o = 0;
+  const stack: { arr: unknown[]; depth: number; at: number[] }[] = [{ arr: wire, depth: 0, at: [] }];
+  while (stack.length > 0) {
+    const { arr, depth, at } = stack.pop()!;
+    if (arr.length !== shape[depth]) {
+      throw new SpecError([...path, ...at], `ragged array: length ${arr.length}, expected ${shape[depth]}`);
+    }
+    if (depth === shape.length - 1) {
+      for (let i = 0; i < arr.length; i++) {
+        const v = arr[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new SpecError([...path, ...at, i], `not a finite number: ${Array.isArray(v) ? 'an array' : String(v)}`);
+        }
+        data[o++] = v;
+      }
+    } else {
+      for (let i = arr.length - 1; i >= 0; i--) {
+        const child = arr[i];
+        if (!Array.isArray(child)) {
+          throw new SpecError([...path, ...at, i], `ragged array: expected an array of length ${shape[depth + 1]}`);
+        }
+        stack.push({ arr: child, depth: depth + 1, at: [...at, i] });
+      }
+    }
+  }
+  return data;
+}
+
+function decodeBase64(b64: string, from: DType, n: number, to: DType, path: Path): Data {
+  const bytes = n * BYTES[from];
+  if (base64Bytes(b64) !== bytes) {
+    throw new SpecError(path, `decodes to ${base64Bytes(b64)} bytes, but ${n} ${from} elements need ${bytes}`);
+  }
+  // Decode straight into the typed array's memory: no intermediate Buffer.
+  const raw = new ArrayBuffer(bytes);
+  const written = Buffer.from(raw).write(b64, 'base64');
+  if (written !== bytes) throw new SpecError(path, 'is not valid base64');
+  const src: Data = from === 'float32' ? new Float32Array(raw) : new Float64Array(raw);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(src[i]!)) throw new SpecError(path, `element ${i} is not finite (${src[i]})`);
+  }
+  if (from === to) return src;
+  const data = allocData(n, to);
+  data.set(src);
+  return data;
+}
+
+/** Writes a tensor in the requested encoding. */
+export function encodeTensor(t: Tensor, encoding: Encoding): WireTensor {
+  if (encoding === 'base64') {
+    const d = t.data;
+    return {
+      shape: [...t.shape],
+      dtype: d instanceof Float32Array ? 'float32' : 'float64',
+      base64: Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64'),
+    };
+  }
+  const data = Array.from(t.data);
+  if (encoding === 'flat') return { shape: [...t.shape], data };
+  return nest(data, t.shape);
+}
+
+function nest(data: number[], shape: Shape): NestedTensor {
+  if (shape.length === 0) return data[0]!;
+  let level: NestedTensor[] = data;
+  for (let d = shape.length - 1; d >= 1; d--) {
+    const w = shape[d]!;
+    const groups = size(shape.slice(0, d));
+    level = Array.from({ length: groups }, (_, g) => level.slice(g * w, (g + 1) * w));
+  }
+  return level;
+}
