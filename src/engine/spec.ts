@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import type { Tensor } from './tensor.js';
+import { DTypeSchema, EncodingSchema, TensorSchema } from './wire.js';
+import { InitSpecSchema } from './init/index.js';
+
+// zod schemas of the model, loss and options parts of a request (API.md "Models" and the request
+// tables). They are plain data contracts, shared by the engine (types) and the HTTP routes (validation
+// and the OpenAPI document). Semantic checks that need more than one field (references, shapes,
+// cycles) belong to the graph compiler, which reports them with the same kind of paths.
+
+export const ACTIVATIONS = [
+  'identity', 'relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'gelu_tanh',
+  'silu', 'sigmoid', 'tanh', 'softplus', 'softsign',
+] as const;
+export const ActivationNameSchema = z.enum(ACTIVATIONS).describe('activation function (PyTorch semantics and defaults)');
+
+export const ActivationSchema = z
+  .union([
+    ActivationNameSchema,
+    z
+      .looseObject({ type: ActivationNameSchema })
+      .describe('an activation with parameters, e.g. {"type": "leaky_relu", "negativeSlope": 0.1}; the other keys are the op\'s attrs'),
+  ])
+  .describe('activation: a name, or {"type": name, ...attrs}');
+export type Activation = z.infer<typeof ActivationSchema>;
+
+const IdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'an identifier: letters, digits, _ . : -, not starting with a digit')
+  .refine((s) => s !== '__proto__' && s !== 'constructor' && s !== 'prototype', 'reserved name')
+  .describe('identifier');
+
+export const MlpLayerSchema = z
+  .strictObject({
+    units: z.number().int().min(1).describe('output width of the layer (PyTorch nn.Linear out_features)'),
+    activation: ActivationSchema.default('identity'),
+  })
+  .describe('one fully connected layer: z = x·Wᵀ + b, then optional LayerNorm, activation, residual');
+
+export const MlpSpecSchema = z
+  .strictObject({
+    type: z.literal('mlp').describe('a multi-layer perceptron'),
+    inputSize: z.number().int().min(1).describe('width of each input row; `inputs` is [batch, inputSize]'),
+    layers: z.array(MlpLayerSchema).min(1).describe('the layers, input to output'),
+    bias: z.boolean().default(true).describe('whether each layer has a bias `layers.{i}.bias`'),
+    norm: z.enum(['none', 'layernorm']).default('none').describe('LayerNorm after the affine map of each hidden layer'),
+    residual: z.boolean().default(false).describe('add each layer\'s input to its output where the widths match'),
+    init: InitSpecSchema.optional().describe('initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0'),
+  })
+  .describe('an MLP in PyTorch nn.Linear layout');
+export type MlpSpec = z.infer<typeof MlpSpecSchema>;
+
+/** A node input: the id of an input, param, constant or node, or a number literal. */
+export const NodeInputSchema = z.union([IdSchema, z.number()]).describe('an id (input, param, constant or node) or a number literal');
+
+export const GraphNodeSchema = z
+  .strictObject({
+    id: IdSchema.describe('unique id of the node'),
+    op: z.string().describe('op name, see GET /v1/ops'),
+    inputs: z.array(NodeInputSchema).max(64).describe('the op\'s operands, in order'),
+    attrs: z.record(z.string(), z.unknown()).optional().describe('op attributes (see GET /v1/ops for each op\'s attributes and defaults)'),
+  })
+  .describe('one operation of the graph');
+
+export const GraphParamSchema = z
+  .strictObject({
+    shape: z.array(z.number().int().min(0)).max(8).describe('shape of the trainable tensor'),
+    init: InitSpecSchema.optional().describe('initializer used when the request does not give the value; default normal(0, 1) with seed 0'),
+  })
+  .describe('a trainable tensor');
+
+export const GraphSpecSchema = z
+  .strictObject({
+    type: z.literal('graph').describe('an explicit computational graph'),
+    inputs: z.array(IdSchema).default([]).describe('names of the data tensors in the request\'s `inputs` map'),
+    params: z.record(IdSchema, GraphParamSchema).default({}).describe('trainable tensors by name'),
+    constants: z.record(IdSchema, TensorSchema).default({}).describe('fixed tensors by name'),
+    nodes: z.array(GraphNodeSchema).min(1).describe('the operations; may be listed in any order, must be acyclic'),
+    output: IdSchema.describe('id of the node whose value is the model output (or the scalar loss)'),
+  })
+  .describe('a computational graph');
+export type GraphSpec = z.infer<typeof GraphSpecSchema>;
+
+export const ModelSpecSchema = z
+  .discriminatedUnion('type', [MlpSpecSchema, GraphSpecSchema])
+  .describe('the model: an MLP or an explicit graph, told apart by `type`');
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+export const LOSS_TYPES = ['mse', 'l1', 'huber', 'bce', 'bce_with_logits', 'cross_entropy', 'nll'] as const;
+export const LossSpecSchema = z
+  .strictObject({
+    type: z.enum(LOSS_TYPES).describe('loss applied to the model output against `targets` (the `<type>_loss` op)'),
+    reduction: z.enum(['mean', 'sum']).default('mean').describe('mean or sum over the batch, as PyTorch'),
+    delta: z.number().positive().optional().describe('huber only: the threshold (default 1)'),
+    labelSmoothing: z.number().min(0).max(1).optional().describe('cross_entropy only: label smoothing (default 0)'),
+  })
+  .describe('the loss');
+export type LossSpec = z.infer<typeof LossSpecSchema>;
+
+export const OptionsSchema = z
+  .strictObject({
+    dtype: DTypeSchema.default('float32').describe('compute precision'),
+    encoding: EncodingSchema.default('nested'),
+    returnOutputs: z.boolean().default(false).describe('include the model output'),
+    returnIntermediates: z.boolean().default(false).describe('include the value and gradient of every node'),
+    inputGradients: z.boolean().default(false).describe('include gradients with respect to the inputs'),
+    diagnostics: z.boolean().default(true).describe('include gradient norms and warnings'),
+  })
+  .describe('what to compute and return');
+export type Options = z.infer<typeof OptionsSchema>;
+
+export type Tensors = Record<string, Tensor>;
