@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { OpValueError } from '../../../src/engine/op.js';
+import { crossEntropyLoss } from '../../../src/engine/ops/cross-entropy-loss.js';
+import { allFinite, ShapeError, scalar, tensor, type Tensor } from '../../../src/engine/tensor.js';
+import { checkVjp, expectClose, rand, rng, t64 } from '../../helpers/op-check.js';
+
+// Reference values: torch 1.13 (Debian python3-torch), float64, F.cross_entropy(x, target,
+// reduction=r, label_smoothing=ε) and its .backward(), with integer (long) index targets in torch.
+const x = t64([3, 4], [1.5, -0.5, 0.25, 2.0, 0.0, 3.0, -1.0, 0.5, -2.0, 0.75, 1.25, -0.25]);
+const indices = t64([3], [3, 1, 0]);
+const probs = t64([3, 4], [0.1, 0.2, 0.3, 0.4, 0.0, 1.0, 0.0, 0.0, 0.5, 0.25, 0.25, 0.0]);
+const one = scalar(1, 'float64');
+
+const op = crossEntropyLoss;
+const run = (inputs: Tensor[], raw: unknown): { loss: Tensor; grads: (Tensor | null)[] } => {
+  const attrs = op.parseAttrs(raw);
+  const loss = op.forward(inputs, attrs);
+  return { loss, grads: op.vjp(inputs, loss, one, attrs) };
+};
+// checkVjp on the logits alone: index targets take no gradient
+const logitsOnly = { ...op, nonDifferentiable: [1] };
+
+describe('cross_entropy_loss', () => {
+  it('matches PyTorch for class indices, both reductions, with and without label smoothing', () => {
+    const cases: [unknown, number, number[]][] = [
+      [{}, 1.5456289145880777, [0.10855778317108701, 0.014691698332997848, 0.031102325615024844, -0.15435180711910973, 0.014428679224362112, -0.04352556401957726, 0.005308014449900333, 0.02378887034531484, -0.32641592076487635, 0.10820653839942912, 0.17840242148796903, 0.039806960877478204]],
+      [{ reduction: 'sum' }, 4.636886743764233, [0.32567334951326105, 0.04407509499899354, 0.09330697684507454, -0.46305542135732924, 0.043286037673086336, -0.1305766920587318, 0.015924043349701, 0.07136661103594452, -0.9792477622946291, 0.32461961519828736, 0.5352072644639071, 0.11942088263243461]],
+      [{ labelSmoothing: 0.1 }, 1.5997955812547444, [0.10022444983775369, 0.006358364999664516, 0.022768992281691516, -0.12935180711910974, 0.006095345891028783, -0.0185255640195772, -0.0030253188834329986, 0.015455537011981513, -0.3014159207648764, 0.09987320506609582, 0.17006908815463576, 0.03147362754414488]],
+      [{ labelSmoothing: 0.1, reduction: 'sum' }, 4.799386743764233, [0.300673349513261, 0.01907509499899354, 0.06830697684507453, -0.3880554213573293, 0.018286037673086335, -0.055576692058731836, -0.009075956650299002, 0.04636661103594452, -0.9042477622946291, 0.29961961519828734, 0.5102072644639071, 0.09442088263243462]],
+    ];
+    for (const [attrs, loss, grad] of cases) {
+      const r = run([x, indices], attrs);
+      expect(r.loss.shape).toEqual([]);
+      expectClose(r.loss, [loss]);
+      expectClose(r.grads[0]!, grad);
+      expect(r.grads[1]).toBeNull();
+    }
+  });
+
+  it('matches PyTorch for class probabilities, with gradients for logits and target', () => {
+    const cases: [unknown, number, number[], number[]][] = [
+      [{}, 1.403962247921411, [0.0752244498377537, -0.05197496833366882, -0.06889767438497514, 0.045648192880890275, 0.014428679224362112, -0.04352556401957726, 0.005308014449900333, 0.02378887034531484, -0.15974925409820967, 0.024873205066095784, 0.09506908815463569, 0.039806960877478204], [0.37395346510215266, 1.0406201317688193, 0.7906201317688193, 0.20728679843548597, 1.046641717186865, 0.04664171718686494, 1.3799750505201982, 0.8799750505201983, 1.2917003989657267, 0.37503373229906023, 0.20836706563239352, 0.7083670656323935]],
+      [{ reduction: 'sum' }, 4.211886743764233, [0.22567334951326104, -0.15592490500100648, -0.20669302315492544, 0.13694457864267073, 0.043286037673086336, -0.1305766920587318, 0.015924043349701, 0.07136661103594452, -0.47924776229462906, 0.07461961519828736, 0.2852072644639071, 0.11942088263243461], [1.121860395306458, 3.121860395306458, 2.371860395306458, 0.621860395306458, 3.139925151560595, 0.13992515156059482, 4.139925151560595, 2.639925151560595, 3.8751011968971807, 1.1251011968971807, 0.6251011968971806, 2.1251011968971807]],
+      [{ labelSmoothing: 0.2 }, 1.540628914588078, [0.06522444983775369, -0.05530830166700216, -0.0655643410516418, 0.055648192880890256, -0.0022379874423045553, 0.006474435980422727, -0.011358652216766334, 0.007122203678648173, -0.143082587431543, 0.024873205066095784, 0.09506908815463569, 0.023140294210811534], [0.29916277208172215, 0.8324961054150555, 0.6324961054150555, 0.1658294387483888, 0.837313373749492, 0.03731337374949195, 1.1039800404161586, 0.7039800404161587, 1.0333603191725815, 0.3000269858392482, 0.16669365250591484, 0.5666936525059149]],
+      [{ labelSmoothing: 0.2, reduction: 'sum' }, 4.621886743764234, [0.19567334951326104, -0.16592490500100648, -0.19669302315492543, 0.1669445786426707, -0.006713962326913657, 0.019423307941268314, -0.034075956650299, 0.021366611035944536, -0.4292477622946291, 0.07461961519828736, 0.2852072644639071, 0.06942088263243461], [0.8974883162451666, 2.4974883162451667, 1.8974883162451666, 0.49748831624516643, 2.511940121248476, 0.11194012124847585, 3.311940121248476, 2.1119401212484763, 3.100080957517745, 0.9000809575177446, 0.5000809575177445, 1.7000809575177447]],
+    ];
+    for (const [attrs, loss, gx, gt] of cases) {
+      const r = run([x, probs], attrs);
+      expectClose(r.loss, [loss]);
+      expectClose(r.grads[0]!, gx);
+      expectClose(r.grads[1]!, gt);
+    }
+  });
+
+  it('accepts [C] logits with a scalar target, as PyTorch', () => {
+    const x1 = t64([3], [0.5, -1.0, 2.0]);
+    expect(op.shape([[3], []], op.parseAttrs({}))).toEqual([]);
+    expectClose(run([x1, t64([], [2])], {}).loss, [0.24131129665715703]);
+    expectClose(run([x1, t64([3], [0.2, 0.3, 0.5])], { labelSmoothing: 0.3 }).loss, [1.5313112966571572]);
+  });
+
+  it('accepts [N, C, d] logits with [N, d] indices or [N, C, d] probabilities, as PyTorch', () => {
+    const x3 = t64([2, 3, 2], [0.1, 1.0, 0.2, -1.0, 0.3, 0.5, 2.0, 0.0, -0.5, 0.0, 1.0, 0.0]);
+    const t3 = t64([2, 2], [2, 0, 0, 1]);
+    const p3 = t64([2, 3, 2], [0.2, 0.5, 0.3, 0.25, 0.5, 0.25, 1, 0, 0, 0.5, 0, 0.5]);
+    expectClose(run([x3, t3], {}).loss, [0.7567627720980068]);
+    expectClose(run([x3, t3], { reduction: 'sum', labelSmoothing: 0.1 }).loss, [3.237051088392027]);
+    expectClose(run([x3, p3], {}).loss, [0.9305127720980069]);
+    expectClose(run([x3, p3], { reduction: 'sum', labelSmoothing: 0.5 }).loss, [4.424551088392027]);
+    checkVjp(logitsOnly, [rand([2, 3, 2], 5, -3, 3), t3], { labelSmoothing: 0.1 });
+    checkVjp(op, [rand([2, 3, 2], 6, -3, 3), p3], { reduction: 'sum', labelSmoothing: 0.3 });
+  });
+
+  it('is finite and exact for logits of magnitude 1e3, in float64 and float32', () => {
+    // torch: F.cross_entropy([[1000, -1000, 0], [-1000, 1000, 999]], [1, 2]) → 1000.6566308437591
+    // (float32: 1000.6566162109375), x.grad = [0.5, -0.5, 0, 0, 0.36552928931500245, -0.36552928931500245]
+    const big = [1000, -1000, 0, -1000, 1000, 999];
+    const r = run([t64([2, 3], big), t64([2], [1, 2])], {});
+    expectClose(r.loss, [1000.6566308437591]);
+    expectClose(r.grads[0]!, [0.5, -0.5, 0, 0, 0.36552928931500245, -0.36552928931500245]);
+    const r32 = run([tensor([2, 3], big, 'float32'), tensor([2], [1, 2], 'float32')], {});
+    expect(r32.loss.data).toBeInstanceOf(Float32Array);
+    expectClose(r32.loss, [1000.6566162109375], 1e-7);
+    expect(allFinite(r32.grads[0]!)).toBe(true);
+    const soft = run([t64([2, 3], big), t64([2, 3], [0.5, 0.5, 0, 0, 0.25, 0.75])], { labelSmoothing: 0.1 });
+    expect(allFinite(soft.loss) && allFinite(soft.grads[0]!) && allFinite(soft.grads[1]!)).toBe(true);
+  });
+
+  it('throws ShapeError for targets that fit neither form, and for logits without classes', () => {
+    const attrs = op.parseAttrs({});
+    expect(op.shape([[5, 4], [5]], attrs)).toEqual([]);
+    expect(op.shape([[5, 4], [5, 4]], attrs)).toEqual([]);
+    expect(() => op.shape([[5, 4], [4]], attrs)).toThrow(ShapeError);
+    expect(() => op.shape([[5, 4], [5, 1]], attrs)).toThrow(
+      'cross_entropy_loss: for a prediction of shape [5, 4] ([C], [N, C] or [N, C, d1, ...]) the target must be class indices of shape [5] or class probabilities of shape [5, 4], got [5, 1]',
+    );
+    expect(() => op.shape([[2, 3, 4], [2, 3]], attrs)).toThrow(/class indices of shape \[2, 4\]/);
+    expect(() => op.shape([[], []], attrs)).toThrow(/must have a class dimension/);
+    expect(() => op.shape([[5, 0], [5]], attrs)).toThrow(/no classes/);
+    expect(() => op.forward([x, t64([2], [0, 1])], attrs)).toThrow(ShapeError);
+  });
+
+  it('throws OpValueError naming the position of a bad class index', () => {
+    const attrs = op.parseAttrs({});
+    const fail = (t: Tensor): OpValueError => {
+      try {
+        op.forward([x, t], attrs);
+      } catch (e) {
+        expect(e).toBeInstanceOf(OpValueError);
+        return e as OpValueError;
+      }
+      throw new Error('no error thrown');
+    };
+    const e1 = fail(t64([3], [0, 4, 1]));
+    expect(e1.input).toBe(1);
+    expect(e1.message).toBe('cross_entropy_loss: class index 4 at target[1] is out of range [0, 4)');
+    expect(fail(t64([3], [0, 1, -1])).message).toMatch(/class index -1 at target\[2\] is out of range/);
+    expect(fail(t64([3], [0, 1.5, 1])).message).toBe('cross_entropy_loss: target[1] = 1.5 is not an integer class index');
+    const x3 = rand([2, 3, 2], 1);
+    expect(() => op.forward([x3, t64([2, 2], [0, 1, 3, 0])], attrs)).toThrow('class index 3 at target[1, 0]');
+  });
+
+  it('validates its attributes', () => {
+    expect(op.parseAttrs({})).toEqual({ reduction: 'mean', labelSmoothing: 0 });
+    expect(() => op.parseAttrs({ labelSmoothing: 1.5 })).toThrow();
+    expect(() => op.parseAttrs({ labelSmoothing: -0.1 })).toThrow();
+    expect(() => op.parseAttrs({ label_smoothing: 0.1 })).toThrow();
+  });
+
+  it('has VJPs matching finite differences at random points', () => {
+    const r = rng(11);
+    const idx = t64([5], () => Math.floor(r() * 4));
+    checkVjp(logitsOnly, [rand([5, 4], 1, -3, 3), idx]);
+    checkVjp(logitsOnly, [rand([5, 4], 2, -3, 3), idx], { reduction: 'sum', labelSmoothing: 0.25 });
+    checkVjp(logitsOnly, [t64([2, 3], [0, 0, 0, 1, 1, 1]), t64([2], [0, 2])]);
+    // probability targets that do not sum to 1 are allowed, as in PyTorch, and have s ≠ 1
+    checkVjp(op, [rand([3, 4], 3, -3, 3), rand([3, 4], 4, 0, 1)]);
+    checkVjp(op, [rand([3, 4], 5, -3, 3), probs], { labelSmoothing: 0.2 });
+    checkVjp(op, [rand([4], 6), rand([4], 7, 0, 1)], { reduction: 'sum' });
+  });
+});
