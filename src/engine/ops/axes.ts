@@ -1,0 +1,153 @@
+// Axis bookkeeping shared by the shape, reduction and normalization ops.
+import { z } from 'zod';
+import { dtypeOf, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
+
+/**
+ * Normalizes a possibly negative axis of a tensor of shape `shape`; `rank` widens the range where an
+ * op allows it (unsqueeze's new axis, torch's axis 0 / -1 on a 0-d tensor).
+ */
+export function axisOf(axis: number, shape: Shape, rank = shape.length): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    const range = rank === 0 ? 'it has no axes' : `expected ${-rank} … ${rank - 1}`;
+    throw new ShapeError(`axis ${axis} is out of range for shape ${formatShape(shape)} (${range})`);
+  }
+  return a;
+}
+
+/** Normalizes a list of possibly negative axes; a repeated axis is an error (as in torch). */
+export function normalizeAxes(axes: readonly number[], shape: Shape): number[] {
+  const out = axes.map((a) => axisOf(a, shape));
+  for (let i = 0; i < out.length; i++) {
+    if (out.indexOf(out[i]!) !== i) throw new ShapeError(`axis ${out[i]} appears more than once in [${axes.join(', ')}]`);
+  }
+  return out;
+}
+
+/**
+ * A tensor seen as [outer, dim, inner] around one axis, so the `dim` elements of one lane sit `inner`
+ * apart. A 0-d tensor is one lane of length 1 and accepts axis 0 or -1, as torch does.
+ */
+export function lanes(shape: Shape, axis: number): { axis: number; outer: number; dim: number; inner: number } {
+  const a = axisOf(axis, shape, Math.max(shape.length, 1));
+  return { axis: a, outer: size(shape.slice(0, a)), dim: shape[a] ?? 1, inner: size(shape.slice(a + 1)) };
+}
+
+/** Calls `visit` once per lane along `axis`, with the flat index of its first element and its step. */
+export function forEachLane(shape: Shape, axis: number, visit: (base: number, dim: number, step: number) => void): void {
+  const { outer, dim, inner } = lanes(shape, axis);
+  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) visit(o * dim * inner + i, dim, inner);
+}
+
+export const ReduceAttrsSchema = z.strictObject({
+  axes: z
+    .union([z.number().int(), z.array(z.number().int()).min(1)])
+    .optional()
+    .describe('axis or axes to reduce over (negative counts from the end); omit to reduce over all axes'),
+  keepdims: z.boolean().default(false).describe('keep each reduced axis as a dimension of size 1 (torch keepdim)'),
+});
+export type ReduceAttrs = z.infer<typeof ReduceAttrsSchema>;
+
+/** Output shape of a reduction, and the same shape with reduced axes kept as 1 (which `g` reshapes to). */
+export function reducedShape(shape: Shape, attrs: ReduceAttrs): { shape: number[]; kept: number[] } {
+  const raw = attrs.axes ?? shape.map((_, i) => i);
+  const axes = normalizeAxes(typeof raw === 'number' ? [raw] : raw, shape);
+  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return { shape: attrs.keepdims ? kept : kept.filter((_, i) => !axes.includes(i)), kept };
+}
+
+/** A reduction of `x`: its output shape and the map from each element of `x` to its output element. */
+export function reduction(x: Tensor, attrs: ReduceAttrs): { shape: number[]; map: Int32Array } {
+  const { shape, kept } = reducedShape(x.shape, attrs);
+  return { shape, map: reductionMap(x.shape, kept) };
+}
+
+/** Σ of the elements of `x` reducing into each output element, accumulated in float64. */
+export function sumInto(x: Data, map: Int32Array, n: number): Float64Array {
+  const acc = new Float64Array(n);
+  for (let i = 0; i < x.length; i++) acc[map[i]!] += x[i]!;
+  return acc;
+}
+
+/**
+ * For every element of `shape`, the flat index of the output element it reduces into (the output
+ * laid out as `kept`); computed with an odometer, one Int32Array per call and no per-element arrays.
+ */
+export function reductionMap(shape: Shape, kept: Shape): Int32Array {
+  const n = size(shape);
+  const map = new Int32Array(n);
+  const rank = shape.length;
+  const strides = new Array<number>(rank);
+  for (let d = rank - 1, acc = 1; d >= 0; d--) {
+    strides[d] = kept[d] === 1 ? 0 : acc;
+    acc *= kept[d]!;
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    map[i] = o;
+    for (let d = rank - 1; d >= 0; d--) {
+      o += strides[d]!;
+      if (++idx[d]! < shape[d]!) break;
+      o -= strides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return map;
+}
+
+/** Checks a permutation of the axes of a tensor (negative axes allowed) and normalizes it. */
+export function normalizePerm(perm: readonly number[], shape: Shape): number[] {
+  if (perm.length !== shape.length) {
+    throw new ShapeError(`perm [${perm.join(', ')}] has ${perm.length} axes but the input ${formatShape(shape)} has ${shape.length}`);
+  }
+  return normalizeAxes(perm, shape);
+}
+
+/** out[i0..] = t[...] with out axis k taken from t axis perm[k]; one odometer walk over the output. */
+export function permute(t: Tensor, perm: readonly number[]): Tensor {
+  const rank = t.shape.length;
+  const shape = perm.map((p) => t.shape[p]!);
+  const out = zeros(shape, dtypeOf(t));
+  const src = new Array<number>(rank);
+  for (let d = rank - 1, acc = 1; d >= 0; d--) {
+    src[d] = acc;
+    acc *= t.shape[d]!;
+  }
+  const step = perm.map((p) => src[p]!);
+  const idx = new Array<number>(rank).fill(0);
+  const x = t.data;
+  const y = out.data;
+  for (let o = 0, i = 0; o < y.length; o++) {
+    y[o] = x[i]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      i += step[d]!;
+      if (++idx[d]! < shape[d]!) break;
+      i -= step[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Copies `len` positions along the axis of an [outer, ·, inner] layout: from positions
+ * srcStart.. of `src` (axis length srcDim) to dstStart.. of `dst` (axis length dstDim).
+ * concat, slice and their VJPs are all this one block copy.
+ */
+export function copyAlongAxis(
+  src: Data, srcDim: number, srcStart: number,
+  dst: Data, dstDim: number, dstStart: number,
+  len: number, outer: number, inner: number,
+): void {
+  const n = len * inner;
+  if (n === 0) return;
+  for (let o = 0; o < outer; o++) {
+    const s = (o * srcDim + srcStart) * inner;
+    dst.set(src.subarray(s, s + n), (o * dstDim + dstStart) * inner);
+  }
+}
+
+export function shapeList(shapes: readonly Shape[]): string {
+  return shapes.map(formatShape).join(', ');
+}

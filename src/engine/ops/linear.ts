@@ -1,0 +1,50 @@
+import { gemm } from '../kernels/index.js';
+import { defineOp } from '../op.js';
+import { dtypeOf, formatShape, ShapeError, size, zeros, type Shape } from '../tensor.js';
+
+function linearShape([x, w, b]: Shape[]): number[] {
+  if (w!.length !== 2) throw new ShapeError(`linear: weight must be 2-D [out, in], got ${formatShape(w!)}`, 1);
+  const [outF, inF] = w as [number, number];
+  if (x!.length === 0 || x!.at(-1) !== inF) {
+    throw new ShapeError(`linear: input ${formatShape(x!)} must end in in_features ${inF} of weight ${formatShape(w!)}`, 0);
+  }
+  if (b && !(b.length === 1 && b[0] === outF)) {
+    throw new ShapeError(`linear: bias must have shape [${outF}] for weight ${formatShape(w!)}, got ${formatShape(b)}`, 2);
+  }
+  return [...x!.slice(0, -1), outF];
+}
+
+// x is read as a [rows, in] matrix whatever its leading dims: row-major makes that free.
+export const linear = defineOp({
+  name: 'linear',
+  arity: [2, 3],
+  summary: 'x · Wᵀ + b as torch.nn.functional.linear: x [..., in], W [out, in], optional b [out]',
+  derivative: '∂L/∂x = g · W, ∂L/∂W = gᵀ · x (leading dims of x flattened), ∂L/∂b = Σ_rows g',
+  shape: (inputs) => linearShape(inputs),
+  forward: ([x, w, b]) => {
+    const shape = linearShape([x!.shape, w!.shape, ...(b ? [b.shape] : [])]);
+    const [outF, inF] = w!.shape as [number, number];
+    const rows = size(x!.shape.slice(0, -1));
+    const y = zeros(shape, dtypeOf(x!));
+    // the bias is written first and gemm accumulates onto it (beta = 1): no second pass over y
+    if (b) for (let r = 0; r < rows; r++) y.data.set(b.data, r * outF);
+    gemm(false, true, rows, outF, inF, 1, x!.data, inF, w!.data, inF, b ? 1 : 0, y.data, outF);
+    return y;
+  },
+  vjp: ([x, w, b], _out, g) => {
+    const [outF, inF] = w!.shape as [number, number];
+    const rows = size(x!.shape.slice(0, -1));
+    const dx = zeros(x!.shape, dtypeOf(x!));
+    const dw = zeros(w!.shape, dtypeOf(w!));
+    gemm(false, false, rows, inF, outF, 1, g.data, outF, w!.data, inF, 0, dx.data, inF);
+    gemm(true, false, outF, inF, rows, 1, g.data, outF, x!.data, inF, 0, dw.data, inF);
+    if (!b) return [dx, dw];
+    // summed in float64 whatever the dtype, so a float32 bias gradient does not lose the small rows
+    const s = new Float64Array(outF);
+    const gd = g.data;
+    for (let r = 0, o = 0; r < rows; r++) for (let j = 0; j < outF; j++, o++) s[j] += gd[o]!;
+    const db = zeros(b.shape, dtypeOf(b));
+    db.data.set(s);
+    return [dx, dw, db];
+  },
+});
