@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Data } from '../tensor.js';
+import { checkGemm, extent } from './check.js';
+import type { GemmBackend } from './gemm.js';
+
+// The project compiles without DOM typings, so the few WebAssembly APIs used are typed here.
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface GemmExports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  operandBase(): number;
+  sgemm: WasmGemm;
+  dgemm: WasmGemm;
+}
+type WasmGemm = (
+  transA: number, transB: number, m: number, n: number, k: number, alpha: number,
+  a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
+) => void;
+
+const WASM_FILE = join('build', 'gemm.wasm');
+const PAGE = 65536;
+
+/** build/gemm.wasm at the package root, found from src/ (vitest) and dist/src/ (compiled) alike. */
+export function wasmPath(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    const candidate = join(dir, WASM_FILE);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`${WASM_FILE} not found above ${start}: run \`npm run build\``);
+  }
+}
+
+// One instance per thread (module state is per worker), its memory grown on demand and reused.
+let backend: GemmBackend | null = null;
+
+/** The WebAssembly SIMD backend; throws when build/gemm.wasm is missing. */
+export function loadWasmBackend(): GemmBackend {
+  backend ??= createBackend(readFileSync(wasmPath()));
+  return backend;
+}
+
+function createBackend(bytes: Buffer): GemmBackend {
+  // Synchronous compile is fine in Node (no main-thread size limit) and keeps backend selection sync.
+  const instance = new WA.Instance(new WA.Module(bytes), {});
+  const x = instance.exports as unknown as GemmExports;
+  const base = x.operandBase();
+  let f32 = new Float32Array(x.memory.buffer);
+  let f64 = new Float64Array(x.memory.buffer);
+
+  function reserve(bytes: number): void {
+    const have = x.memory.buffer.byteLength;
+    if (bytes > have) x.memory.grow(Math.ceil((bytes - have) / PAGE));
+    // Growing detaches the old ArrayBuffer, so the views are rebuilt whenever it changed.
+    if (f32.buffer !== x.memory.buffer) {
+      f32 = new Float32Array(x.memory.buffer);
+      f64 = new Float64Array(x.memory.buffer);
+    }
+  }
+
+  return {
+    name: 'wasm',
+    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+      if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
+      const sz = c.BYTES_PER_ELEMENT;
+      const aLen = extent(transA ? k : m, transA ? m : k, lda);
+      const bLen = extent(transB ? n : k, transB ? k : n, ldb);
+      // Element offsets of A, B and C (C packed with stride n) in linear memory, 16-byte aligned.
+      const aAt = base / sz;
+      const bAt = align16(aAt + aLen, sz);
+      const cAt = align16(bAt + bLen, sz);
+      reserve((cAt + m * n) * sz);
+      const mem: Data = sz === 8 ? f64 : f32;
+      if (aLen > 0) mem.set(a.subarray(0, aLen), aAt);
+      if (bLen > 0) mem.set(b.subarray(0, bLen), bAt);
+      // NOTE: with beta = 0 C is write-only, so it is neither copied in nor read by the kernel.
+      if (beta !== 0) copyBlock(c, 0, ldc, mem, cAt, n, m, n);
+      const run = sz === 8 ? x.dgemm : x.sgemm;
+      run(+transA, +transB, m, n, k, alpha, aAt * sz, lda, bAt * sz, ldb, beta, cAt * sz, n);
+      copyBlock(mem, cAt, n, c, 0, ldc, m, n);
+    },
+  };
+}
+
+function align16(elementIndex: number, sz: number): number {
+  const step = 16 / sz;
+  return Math.ceil(elementIndex / step) * step;
+}
+
+/** Copies an m×n block from src at sAt (row stride sld) to dst at dAt (row stride dld). */
+function copyBlock(src: Data, sAt: number, sld: number, dst: Data, dAt: number, dld: number, m: number, n: number): void {
+  if (sld === n && dld === n) {
+    dst.set(src.subarray(sAt, sAt + m * n), dAt);
+    return;
+  }
+  for (let i = 0; i < m; i++) dst.set(src.subarray(sAt + i * sld, sAt + i * sld + n), dAt + i * dld);
+}

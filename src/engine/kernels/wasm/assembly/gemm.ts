@@ -1,0 +1,121 @@
+// WebAssembly SIMD GEMM, Goto/BLIS style: B is packed KC×NC at a time, A MC×KC at a time, and a
+// 4-row register tile walks the packed panels. The JS side copies operands into linear memory above
+// operandBase() and C back out; C here is row-major with stride ldc.
+import { microF32, microF64 } from './micro';
+import { copyPanel, gatherPanel } from './pack';
+
+const MR = 4;
+// Panel width in bytes: NR = 8 float32 or 4 float64 columns (two v128).
+const NR_BYTES = 32;
+// A block MC×KC (≤ 256 KiB in f64) stays in L2; a KC×NR sliver of B (≤ 16 KiB) in L1.
+const KC = 256;
+const MC = 128;
+const NC = 512;
+
+const PA: usize = (__heap_base + 63) & ~63;
+const PB: usize = PA + MC * KC * 8;
+const TILE: usize = PB + KC * NC * 8;
+const END: usize = TILE + MR * NR_BYTES;
+
+/** First byte the caller may use for operands; everything below is this module's workspace. */
+export function operandBase(): usize {
+  return END;
+}
+
+export function sgemm(
+  transA: bool, transB: bool, m: i32, n: i32, k: i32, alpha: f32,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32,
+): void {
+  gemm<f32>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+export function dgemm(
+  transA: bool, transB: bool, m: i32, n: i32, k: i32, alpha: f64,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: f64, c: usize, ldc: i32,
+): void {
+  gemm<f64>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+function gemm<T>(
+  transA: bool, transB: bool, m: i32, n: i32, k: i32, alpha: T,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: T, c: usize, ldc: i32,
+): void {
+  if (m <= 0 || n <= 0) return;
+  // Like reference BLAS, alpha = 0 or k = 0 leaves only beta·C and reads neither A nor B.
+  if (k <= 0 || alpha == 0) {
+    scale<T>(m, n, beta, c, ldc);
+    return;
+  }
+  const sz = <usize>sizeof<T>();
+  const NR = NR_BYTES / sizeof<T>();
+  const ldaB = <usize>lda * sz, ldbB = <usize>ldb * sz, ldcB = <usize>ldc * sz;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      // Later K blocks accumulate onto what the first one wrote.
+      const bb: T = pc == 0 ? beta : <T>1;
+      for (let j = 0; j < nc; j += NR) {
+        const dst = PB + <usize>j * <usize>kc * sz;
+        const cols = min(NR, nc - j);
+        if (transB) gatherPanel<T>(b + (<usize>(jc + j) * <usize>ldb + <usize>pc) * sz, ldbB, cols, NR, kc, dst);
+        else copyPanel<T>(b + (<usize>pc * <usize>ldb + <usize>(jc + j)) * sz, ldbB, cols, NR, kc, dst);
+      }
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        for (let i = 0; i < mc; i += MR) {
+          const dst = PA + <usize>i * <usize>kc * sz;
+          const rows = min(MR, mc - i);
+          if (transA) copyPanel<T>(a + (<usize>pc * <usize>lda + <usize>(ic + i)) * sz, ldaB, rows, MR, kc, dst);
+          else gatherPanel<T>(a + (<usize>(ic + i) * <usize>lda + <usize>pc) * sz, ldaB, rows, MR, kc, dst);
+        }
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const pb = PB + <usize>jr * <usize>kc * sz;
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const pa = PA + <usize>ir * <usize>kc * sz;
+            const out = c + (<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) * sz;
+            if (mr == MR && nr == NR) {
+              micro<T>(kc, pa, pb, out, ldcB, alpha, bb);
+            } else {
+              // Edge tile: compute the full padded tile aside, then merge only the valid part.
+              micro<T>(kc, pa, pb, TILE, NR_BYTES, <T>1, <T>0);
+              merge<T>(mr, nr, out, ldcB, alpha, bb);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function micro<T>(kc: i32, pa: usize, pb: usize, out: usize, ldo: usize, alpha: T, beta: T): void {
+  if (sizeof<T>() == 4) microF32(kc, pa, pb, out, ldo, <f32>alpha, <f32>beta);
+  else microF64(kc, pa, pb, out, ldo, <f64>alpha, <f64>beta);
+}
+
+function merge<T>(mr: i32, nr: i32, out: usize, ldcB: usize, alpha: T, beta: T): void {
+  const sz = <usize>sizeof<T>();
+  for (let r = 0; r < mr; r++) {
+    const t = TILE + <usize>r * NR_BYTES;
+    const o = out + <usize>r * ldcB;
+    for (let j = 0; j < nr; j++) {
+      const v: T = alpha * load<T>(t + <usize>j * sz);
+      const p = o + <usize>j * sz;
+      store<T>(p, beta == 0 ? v : v + beta * load<T>(p));
+    }
+  }
+}
+
+function scale<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
+  const sz = <usize>sizeof<T>();
+  for (let i = 0; i < m; i++) {
+    const row = c + <usize>i * <usize>ldc * sz;
+    for (let j = 0; j < n; j++) {
+      const p = row + <usize>j * sz;
+      store<T>(p, beta == 0 ? <T>0 : beta * load<T>(p));
+    }
+  }
+}

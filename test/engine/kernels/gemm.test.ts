@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import type { GemmBackend } from '../../../src/engine/kernels/gemm.js';
+import { referenceBackend } from '../../../src/engine/kernels/reference.js';
+import { probeBackends } from '../../../src/engine/kernels/select.js';
+import type { Data } from '../../../src/engine/tensor.js';
+import { rng } from '../../helpers/op-check.js';
+import { ensureWasmBuilt } from './ensure-wasm.js';
+
+ensureWasmBuilt();
+const probes = probeBackends();
+const available = probes.filter((p): p is { name: string; backend: GemmBackend } => p.backend !== null);
+
+type Dtype = 'float32' | 'float64';
+const make = (dtype: Dtype, n: number): Data => (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
+const EPS = { float32: 2 ** -23, float64: 2 ** -52 };
+const TRANS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+const label = ([ta, tb]: [boolean, boolean]) => `${ta ? 'Aᵀ' : 'A'}·${tb ? 'Bᵀ' : 'B'}`;
+
+interface Case {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha?: number;
+  beta?: number;
+  /** Extra row stride beyond the minimum, per operand. */
+  pad?: [number, number, number];
+  /** Element offsets of the subarray views, per operand. */
+  off?: [number, number, number];
+  /** Fill C's used elements with NaN (only meaningful with beta = 0). */
+  nanC?: boolean;
+  seed?: number;
+}
+
+/**
+ * Runs one GEMM on `backend` and on the float64 reference, with the operands stored in larger buffers
+ * whose unused elements (row gaps, before and after the views) hold NaN: reading one would poison the
+ * result, writing one would show up in the untouched-elements check.
+ */
+function check(backend: GemmBackend, dtype: Dtype, c: Case): void {
+  const { transA, transB, m, n, k, alpha = 1, beta = 0, pad = [0, 0, 0], off = [0, 0, 0], seed = 1 } = c;
+  const r = rng(seed);
+  const shapes: [number, number][] = [transA ? [k, m] : [m, k], transB ? [n, k] : [k, n], [m, n]];
+  const lds = shapes.map(([, cols], i) => Math.max(1, cols + pad[i]!));
+  const store = shapes.map(([rows, cols], i) => {
+    const buf = make(dtype, off[i]! + rows * lds[i]! + 3).fill(NaN);
+    for (let row = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++) buf[off[i]! + row * lds[i]! + col] = c.nanC && i === 2 ? NaN : 2 * r() - 1;
+    }
+    return buf;
+  });
+  const [bufA, bufB, bufC] = store as [Data, Data, Data];
+  const before = Float64Array.from(bufC);
+
+  // Expected value, and a bound on its rounding error: γ_(k+2)·(|alpha|·|op(A)|·|op(B)| + |beta|·|C|).
+  const f64 = (x: Data) => Float64Array.from(x);
+  const abs = (x: Data) => Float64Array.from(x, Math.abs);
+  const ref = (x: (d: Data) => Float64Array, al: number, be: number) => {
+    const out = x(bufC);
+    referenceBackend.gemm(transA, transB, m, n, k, al, x(bufA).subarray(off[0]), lds[0]!, x(bufB).subarray(off[1]), lds[1]!, be, out.subarray(off[2]), lds[2]!);
+    return out;
+  };
+  const expected = ref(f64, alpha, beta);
+  const magnitude = ref(abs, Math.abs(alpha), Math.abs(beta));
+
+  backend.gemm(transA, transB, m, n, k, alpha, bufA.subarray(off[0]), lds[0]!, bufB.subarray(off[1]), lds[1]!, beta, bufC.subarray(off[2]), lds[2]!);
+
+  // Alpha and beta are rounded to the dtype too, which the bound's +2 covers.
+  const tol = 2 * (k + 2) * EPS[dtype];
+  for (let i = 0; i < bufC.length; i++) {
+    const row = Math.floor((i - off[2]) / lds[2]!);
+    const col = i - off[2] - row * lds[2]!;
+    const inC = i >= off[2] && row < m && col < n;
+    if (!inC) {
+      if (!Object.is(bufC[i], before[i])) throw new Error(`element ${i} outside C was written: ${bufC[i]}`);
+      continue;
+    }
+    const got = bufC[i]!;
+    const want = expected[i]!;
+    if (Number.isNaN(want) ? !Number.isNaN(got) : !(Math.abs(got - want) <= tol * magnitude[i]! + Number.MIN_VALUE)) {
+      throw new Error(`C[${row},${col}] = ${got}, expected ${want} (bound ${tol * magnitude[i]!})`);
+    }
+  }
+}
+
+for (const p of probes.filter((q) => !q.backend)) {
+  describe.skip(`gemm backend ${p.name}: unavailable here (${p.reason})`, () => {
+    it('is skipped', () => {});
+  });
+}
+
+describe('gemm backends', () => {
+  it('the wasm backend is always available', () => {
+    const wasm = probes.find((p) => p.name === 'wasm')!;
+    expect(wasm.reason).toBeUndefined();
+    expect(wasm.backend?.name).toBe('wasm');
+  });
+});
+
+describe.each(available)('gemm on $name', ({ backend }) => {
+  describe.each(['float32', 'float64'] as const)('%s', (dtype) => {
+    // Sizes around the wasm tiles (4×8 f32, 4×4 f64) and blocks (KC 256, MC 128, NC 512).
+    const sizes: [number, number, number][] = [
+      [1, 1, 1], [3, 5, 7], [4, 8, 16], [17, 33, 65], [5, 9, 600], [130, 520, 260],
+    ];
+    describe.each(TRANS.map((t) => [label(t), t] as const))('%s', (_name, [transA, transB]) => {
+      it.each(sizes)('%i×%i×%i matches the reference', (m, n, k) => {
+        check(backend, dtype, { transA, transB, m, n, k, seed: m + n + k });
+      });
+
+      it('honours lda/ldb/ldc above the minimum, view offsets, alpha and beta', () => {
+        check(backend, dtype, { transA, transB, m: 17, n: 33, k: 65, alpha: -1.5, beta: 0.75, pad: [3, 5, 7], off: [1, 2, 3] });
+        check(backend, dtype, { transA, transB, m: 6, n: 10, k: 300, alpha: 0.5, beta: -2, pad: [1, 1, 2], off: [5, 0, 1] });
+      });
+
+      it('ignores NaN in C when beta = 0', () => {
+        const nan = { transA, transB, m: 9, n: 19, k: 270, alpha: 2, nanC: true, pad: [0, 0, 4] as [number, number, number] };
+        // With beta = 1 the NaNs propagate; a backend with scratch memory (wasm) now holds NaN where the
+        // next call's C goes, so the beta = 0 call also shows that stale scratch contents are never read.
+        check(backend, dtype, { ...nan, beta: 1 });
+        check(backend, dtype, { ...nan, beta: 0 });
+      });
+    });
+
+    it('alpha = 0 and k = 0 give beta·C (zeros when beta = 0)', () => {
+      check(backend, dtype, { transA: false, transB: false, m: 5, n: 6, k: 7, alpha: 0, beta: 3 });
+      check(backend, dtype, { transA: true, transB: false, m: 5, n: 6, k: 0, alpha: 1, beta: -0.5, pad: [0, 0, 2] });
+      check(backend, dtype, { transA: false, transB: true, m: 5, n: 6, k: 0, beta: 0, nanC: true });
+    });
+
+    it('m = 0 or n = 0 leaves C untouched', () => {
+      check(backend, dtype, { transA: false, transB: false, m: 0, n: 6, k: 7, beta: 2 });
+      check(backend, dtype, { transA: true, transB: true, m: 5, n: 0, k: 7, beta: 2 });
+    });
+
+    it('gives the same answers after a larger call (reused memory)', () => {
+      check(backend, dtype, { transA: false, transB: true, m: 70, n: 90, k: 300, beta: 1, seed: 3 });
+      check(backend, dtype, { transA: true, transB: false, m: 3, n: 7, k: 11, beta: 1, seed: 4 });
+    });
+
+    it('rejects operands too short for their shape, and mixed dtypes', () => {
+      const a = make(dtype, 6);
+      const b = make(dtype, 6);
+      const c = make(dtype, 4);
+      expect(() => backend.gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)).not.toThrow();
+      expect(() => backend.gemm(false, false, 2, 2, 3, 1, a.subarray(1), 3, b, 2, 0, c, 2)).toThrow(RangeError);
+      expect(() => backend.gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 3)).toThrow(RangeError);
+      expect(() => backend.gemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2)).toThrow(RangeError);
+      expect(() => backend.gemm(false, false, 2, 2, 3.5, 1, a, 3, b, 2, 0, c, 2)).toThrow(RangeError);
+      const other = dtype === 'float32' ? new Float64Array(6) : new Float32Array(6);
+      expect(() => backend.gemm(false, false, 2, 2, 3, 1, a, 3, other as typeof a, 2, 0, c, 2)).toThrow(TypeError);
+    });
+  });
+});
