@@ -1,0 +1,177 @@
+import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNginx, readAccessLog, startNginx, type RunningNginx } from './nginx.js';
+import { freePort, startReplica, stop, type Replica } from './processes.js';
+
+// Issue 6: two replicas of the compiled service behind Debian's nginx running docker/nginx.conf.
+// (a) requests are spread over both; (b) a replica stopped with SIGTERM under load loses no
+// request; (c) a replica answering 503 is retried on the other. Only 127.0.0.1 is bound.
+
+const root = join(import.meta.dirname, '../..');
+const entry = join(root, 'dist/src/server.js');
+const nginxBin = findNginx();
+const skip = nginxBin === undefined;
+if (skip) console.warn('test/deploy: nginx not found: skipping the load-balancer test (apt-get install nginx-light)');
+
+// A small MLP, heavy enough (batch 128) that requests overlap under concurrent load.
+const batch = 128;
+const inputs = Array.from({ length: batch }, (_, i) => [Math.sin(i), Math.cos(i), (i % 7) / 7 - 0.5, 1 / (i + 1)]);
+const targets = inputs.map(([a, b]) => [a! * b!]);
+const body = JSON.stringify({
+  model: {
+    type: 'mlp',
+    inputSize: 4,
+    layers: [{ units: 32, activation: 'tanh' }, { units: 1, activation: 'identity' }],
+    init: { scheme: 'default', seed: 7 },
+  },
+  inputs,
+  targets,
+  loss: { type: 'mse', reduction: 'mean' },
+  options: { dtype: 'float64' },
+});
+
+interface Outcome { status: number; loss?: number; error?: string }
+
+async function post(base: string): Promise<Outcome> {
+  try {
+    const res = await fetch(`${base}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const text = await res.text();
+    if (res.status !== 200) return { status: res.status, error: text.slice(0, 300) };
+    return { status: 200, loss: (JSON.parse(text) as { loss: number }).loss };
+  } catch (err) {
+    return { status: 0, error: String((err as Error).cause ?? err) };
+  }
+}
+
+/** `concurrency` clients each sending requests back to back while `keepGoing()` holds. */
+async function load(base: string, concurrency: number, keepGoing: (sent: number) => boolean): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (keepGoing(sent)) {
+        sent++;
+        outcomes.push(await post(base));
+      }
+    }),
+  );
+  return outcomes;
+}
+
+const gradientLines = (dir: string) => readAccessLog(dir).filter((e) => e.uri === '/v1/gradients');
+
+describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () => {
+  const conf = readFileSync(join(root, 'docker/nginx.conf'), 'utf8');
+  const dirs: string[] = [];
+  const nginxes: RunningNginx[] = [];
+  let a: Replica;
+  let b: Replica;
+  let lb: RunningNginx;
+  let expectedLoss: number;
+
+  const workDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradserve-deploy-'));
+    // nginx's workers drop root privileges and still need to reach their temp directories.
+    chmodSync(dir, 0o755);
+    dirs.push(dir);
+    return dir;
+  };
+  const nginx = async (upstreams: string[]) => {
+    const n = await startNginx(nginxBin!, conf, { port: await freePort(), upstreams, dir: workDir() });
+    nginxes.push(n);
+    return n;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+    [a, b] = await Promise.all([startReplica(entry), startReplica(entry)]);
+    lb = await nginx([a.addr, b.addr]);
+    const direct = await post(`http://${a.addr}`);
+    expect(direct, direct.error).toMatchObject({ status: 200 });
+    expectedLoss = direct.loss!;
+  });
+
+  afterAll(async () => {
+    await Promise.all(nginxes.map((n) => stop(n.proc, 'SIGQUIT', 3000)));
+    await Promise.all([a, b].filter(Boolean).map((r) => stop(r.proc, 'SIGTERM', 3000)));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('spreads requests over both replicas', async () => {
+    const outcomes = await load(lb.url, 4, (sent) => sent < 40);
+    expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+    for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
+
+    const lines = gradientLines(lb.dir);
+    expect(lines).toHaveLength(40);
+    const served = (r: Replica) => lines.filter((e) => e.upstream === r.addr).length;
+    // least_conn with equal load alternates; either replica taking under a quarter would mean
+    // the balancer is not balancing.
+    expect(served(a)).toBeGreaterThanOrEqual(10);
+    expect(served(b)).toBeGreaterThanOrEqual(10);
+    expect(served(a) + served(b)).toBe(40);
+  });
+
+  it('loses no request when a replica is stopped with SIGTERM under load', async () => {
+    const before = gradientLines(lb.dir).length;
+    let exitCode: number | string | undefined;
+    let exitedAt = Infinity;
+    const stopping = (async () => {
+      await sleep(400);
+      exitCode = await stop(a.proc, 'SIGTERM');
+      exitedAt = Date.now();
+    })();
+    // Keep the load on until a second after the replica is gone, so requests also meet a closed port.
+    const outcomes = await load(lb.url, 6, () => Date.now() < exitedAt + 1000);
+    await stopping;
+
+    expect(exitCode, a.output()).toBe(0);
+    expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+    for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
+
+    const lines = gradientLines(lb.dir).slice(before);
+    expect(lines).toHaveLength(outcomes.length);
+    // The stopped replica took part before it went, the other carried on after.
+    expect(lines.some((e) => e.upstream === a.addr && e.status === 200)).toBe(true);
+    expect(lines.filter((e) => e.upstream.endsWith(b.addr)).length).toBeGreaterThan(0);
+    expect(lines.every((e) => e.status === 200)).toBe(true);
+  });
+
+  it('retries a replica that answers 503 on the other one', async () => {
+    let hits = 0;
+    const stub: Server = createServer((req, res) => {
+      // nginx's start-up probe (GET /healthz) lands here too: count only the requests under test
+      if (req.url === '/v1/gradients') hits++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });
+        res.end(JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'queue full' }));
+      });
+    });
+    const stubPort = await freePort();
+    await new Promise<void>((resolve) => stub.listen(stubPort, '127.0.0.1', resolve));
+    try {
+      const stubAddr = `127.0.0.1:${stubPort}`;
+      const lb503 = await nginx([stubAddr, b.addr]);
+      const outcomes = await load(lb503.url, 1, (sent) => sent < 10);
+
+      expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+      for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
+      expect(hits).toBeGreaterThan(0);
+      const lines = gradientLines(lb503.dir);
+      const retried = lines.filter((e) => e.upstream.startsWith(stubAddr));
+      expect(retried).toHaveLength(hits);
+      for (const e of retried) {
+        expect(e.upstream).toBe(`${stubAddr}, ${b.addr}`);
+        expect(e.upstream_status).toBe('503, 200');
+        expect(e.status).toBe(200);
+      }
+    } finally {
+      await new Promise((resolve) => stub.close(resolve));
+    }
+  });
+});
