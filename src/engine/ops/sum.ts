@@ -1,0 +1,24 @@
+import { defineOp } from '../op.js';
+import { dtypeOf, zeros } from '../tensor.js';
+import { reducedShape, ReduceAttrsSchema, reduction, sumInto } from './axes.js';
+
+export const sum = defineOp({
+  name: 'sum',
+  arity: 1,
+  attrs: ReduceAttrsSchema,
+  summary: 'Σ over the given axes, or over all (torch.sum)',
+  derivative: '∂L/∂x = g copied back over the reduced axes',
+  shape: ([x], attrs) => reducedShape(x!, attrs).shape,
+  forward: ([x], attrs) => {
+    const { shape, map } = reduction(x!, attrs);
+    const out = zeros(shape, dtypeOf(x!));
+    out.data.set(sumInto(x!.data, map, out.data.length));
+    return out;
+  },
+  vjp: ([x], _out, g, attrs) => {
+    const { map } = reduction(x!, attrs);
+    const gx = zeros(x!.shape, dtypeOf(g));
+    for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]!;
+    return [gx];
+  },
+});
