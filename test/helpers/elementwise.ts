@@ -1,0 +1,56 @@
+import { expect } from 'vitest';
+import type { AnyOp } from '../../src/engine/op.js';
+import { ShapeError } from '../../src/engine/tensor.js';
+import { checkVjp, expectClose, t64 } from './op-check.js';
+
+/** Forward values of a unary op at `xs` (float64), against reference values. */
+export function expectUnary(op: AnyOp, xs: number[], expected: number[], rawAttrs: unknown = {}, tol = 1e-14): void {
+  expectClose(op.forward([t64([xs.length], xs)], op.parseAttrs(rawAttrs)), expected, tol);
+}
+
+/** The derivative a unary op's VJP uses at exactly `x` (upstream gradient 1). */
+export function localDerivative(op: AnyOp, x: number, rawAttrs: unknown = {}): number {
+  const attrs = op.parseAttrs(rawAttrs);
+  const input = t64([], [x]);
+  return op.vjp([input], op.forward([input], attrs), t64([], [1]), attrs)[0]!.data[0]!;
+}
+
+/** ∂out/∂a and ∂out/∂b a binary op's VJP uses at exactly (a, b) (upstream gradient 1). */
+export function localPartials(op: AnyOp, a: number, b: number): [number, number] {
+  const inputs = [t64([], [a]), t64([], [b])];
+  const [ga, gb] = op.vjp(inputs, op.forward(inputs, {}), t64([], [1]), {});
+  return [ga!.data[0]!, gb!.data[0]!];
+}
+
+/**
+ * A kink at `x0`: the VJP matches finite differences just left and just right of it (offset ≫ the
+ * finite-difference step), and at `x0` itself it is exactly PyTorch's subgradient `atKink`.
+ */
+export function checkKink(op: AnyOp, x0: number, atKink: number, rawAttrs: unknown = {}): void {
+  checkVjp(op, [t64([2], [x0 - 1e-3, x0 + 1e-3])], rawAttrs);
+  expectSame(localDerivative(op, x0, rawAttrs), atKink);
+}
+
+/** Equal up to 1e-15 relative (so ±0 and rounding in the last bit pass); ±inf and NaN exactly. */
+export function expectSame(actual: number, expected: number): void {
+  if (Number.isFinite(expected)) {
+    expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(1e-15 * Math.abs(expected));
+  } else {
+    expect(actual).toBe(expected);
+  }
+}
+
+/** A unary op's output has its input's shape, for scalars and higher ranks alike. */
+export function expectSameShape(op: AnyOp, rawAttrs: unknown = {}): void {
+  const attrs = op.parseAttrs(rawAttrs);
+  for (const s of [[], [1], [5], [2, 3], [2, 0, 4]]) expect(op.shape([s], attrs)).toEqual(s);
+}
+
+/** A binary op broadcasts NumPy-style and rejects shapes that do not broadcast. */
+export function expectBroadcastShape(op: AnyOp): void {
+  expect(op.shape([[3, 1], [4]], {})).toEqual([3, 4]);
+  expect(op.shape([[], [2, 5]], {})).toEqual([2, 5]);
+  expect(op.shape([[2, 1, 3], [4, 1]], {})).toEqual([2, 4, 3]);
+  expect(() => op.shape([[3], [4]], {})).toThrow(ShapeError);
+  expect(() => op.shape([[2, 3], [3, 2]], {})).toThrow(ShapeError);
+}
