@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { pow } from '../../../src/engine/ops/pow.js';
+import { expectBroadcastShape, expectSame, localPartials } from '../../helpers/elementwise.js';
+import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+
+describe('pow', () => {
+  it('raises elementwise with broadcasting', () => {
+    const out = pow.forward([t64([2, 2], [2, 9, -2, 0]), t64([2], [3, 0.5])], {});
+    expect(out.shape).toEqual([2, 2]);
+    expectClose(out, [8, 3, -8, 0]);
+    expectClose(pow.forward([t64([2], [4, -3]), t64([], [-1])], {}), [0.25, -1 / 3]);
+  });
+
+  it('follows PyTorch at the edges: 0⁰ = 1, 0⁻¹ = inf, NaN for a negative base with a non-integer exponent', () => {
+    const out = pow.forward([t64([4], [0, 0, -8, -2]), t64([4], [0, -1, 1 / 3, 2])], {});
+    expect(out.data[0]).toBe(1);
+    expect(out.data[1]).toBe(Infinity);
+    expect(out.data[2]).toBeNaN();
+    expect(out.data[3]).toBe(4);
+  });
+
+  it('has a broadcasting shape rule that rejects mismatches', () => {
+    expectBroadcastShape(pow);
+  });
+
+  it('has partials b·aᵇ⁻¹ and aᵇ·ln a', () => {
+    const [da, db] = localPartials(pow, 2, 3);
+    expectSame(da, 12);
+    expectSame(db, 8 * Math.LN2);
+    // a negative base with an integer exponent: the base's partial is finite, the exponent's is NaN (ln a)
+    const [dan, dbn] = localPartials(pow, -2, 3);
+    expectSame(dan, 12);
+    expect(dbn).toBeNaN();
+  });
+
+  it('masks the 0·∞ partials to 0 where PyTorch does', () => {
+    // b = 0: the base's partial is 0 even at a = 0 (0·0⁻¹ would be NaN)
+    expect(localPartials(pow, 0, 0)[0]).toBe(0);
+    expect(localPartials(pow, 5, 0)[0]).toBe(0);
+    // a = 0, b ≥ 0: the exponent's partial is 0 (0ᵇ·ln 0 would be NaN)
+    expect(localPartials(pow, 0, 0)[1]).toBe(0);
+    expect(localPartials(pow, 0, 2.5)[1]).toBe(0);
+    // a = 0, b < 0 is not masked: aᵇ = ∞, so both partials are infinite, as in PyTorch
+    expect(localPartials(pow, 0, -1)).toEqual([-Infinity, -Infinity]);
+    // 0 < b < 1 at a = 0: b·aᵇ⁻¹ = +∞, as PyTorch
+    expect(localPartials(pow, 0, 0.5)[0]).toBe(Infinity);
+  });
+
+  it('has a VJP matching finite differences for positive bases, at a = 0 with b > 1, and across broadcasting', () => {
+    checkVjp(pow, [rand([2, 3], 1, 0.5, 2), rand([2, 3], 2, -2, 2)]);
+    checkVjp(pow, [rand([2, 3], 3, 0.5, 2), rand([3], 4, -1, 3)]);
+    checkVjp(pow, [rand([4, 1], 5, 0.5, 2), rand([1, 5], 6)]);
+    checkVjp(pow, [rand([2, 2], 7, 0.5, 2), t64([], [0])]);
+    // a = 0 with b > 1, where both partials are 0 (the exponent's through the mask), and b = 0 (the base's mask)
+    checkVjp(pow, [t64([3], [0, 0, 1.5]), t64([3], [2, 3, 0])]);
+  });
+});
