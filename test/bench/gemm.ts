@@ -1,0 +1,73 @@
+// GEMM throughput per backend × dtype × transpose variant on 256×512×512 (one thread).
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { blasInfo } from '../../src/engine/kernels/openblas.js';
+import { probeBackends } from '../../src/engine/kernels/select.js';
+
+export interface Row {
+  scenario: string;
+  name: string;
+  value: number;
+  unit: string;
+  [detail: string]: unknown;
+}
+
+const M = 256;
+const N = 512;
+const K = 512;
+const WARMUP = 3;
+const RUNS = 11;
+const VARIANTS = [
+  { variant: 'A·B', transA: false, transB: false },
+  { variant: 'Aᵀ·B', transA: true, transB: false },
+  { variant: 'A·Bᵀ', transA: false, transB: true },
+] as const;
+
+export async function run(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const probe of probeBackends()) {
+    if (!probe.backend) {
+      console.warn(`gemm bench: skipping ${probe.name}: ${probe.reason}`);
+      continue;
+    }
+    const { gemm } = probe.backend;
+    for (const dtype of ['float32', 'float64'] as const) {
+      const make = (n: number) => (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
+      const a = make(M * K).map(() => Math.random() - 0.5);
+      const b = make(K * N).map(() => Math.random() - 0.5);
+      const c = make(M * N);
+      for (const { variant, transA, transB } of VARIANTS) {
+        // Stored shapes follow the flags: Aᵀ is stored K×M, Bᵀ is stored N×K.
+        const call = () => gemm(transA, transB, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N);
+        for (let i = 0; i < WARMUP; i++) call();
+        const times: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          const t0 = performance.now();
+          call();
+          times.push(performance.now() - t0);
+        }
+        times.sort((x, y) => x - y);
+        const ms = times[RUNS >> 1]!;
+        rows.push({
+          scenario: 'gemm',
+          name: `${probe.name} ${dtype} ${variant} ${M}×${N}×${K}`,
+          value: Math.round((2 * M * N * K) / ms / 1e5) / 10,
+          unit: 'GFLOP/s',
+          backend: probe.name,
+          dtype,
+          variant,
+          medianMs: Math.round(ms * 1000) / 1000,
+          ...(probe.name === 'openblas' ? { blas: blasInfo() } : {}),
+        });
+        // Let a colleague's process on the shared 2 cores run between measurements.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return rows;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const rows = await run();
+  console.table(rows.map(({ name, value, unit, medianMs }) => ({ name, value, unit, medianMs })));
+}
