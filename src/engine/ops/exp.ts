@@ -1,0 +1,9 @@
+import { unaryOp } from './elementwise.js';
+
+export const exp = unaryOp({
+  name: 'exp',
+  summary: 'eˣ',
+  derivative: 'd/dx eˣ = eˣ',
+  f: (x) => Math.exp(x),
+  df: (_x, y) => y,
+});

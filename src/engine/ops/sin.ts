@@ -1,0 +1,9 @@
+import { unaryOp } from './elementwise.js';
+
+export const sin = unaryOp({
+  name: 'sin',
+  summary: 'sin(x), x in radians',
+  derivative: 'd/dx sin(x) = cos(x)',
+  f: (x) => Math.sin(x),
+  df: (x) => Math.cos(x),
+});
