@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { linear } from '../../../src/engine/ops/linear.js';
 import { cast, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { gemmBackends, useGemmBackend } from './gemm-backends.js';
 
 /** y[r, o] = Σ_i x[r, i] W[o, i] + b[o], with plain loops. */
 function naive(x: Tensor, w: Tensor, b?: Tensor): number[] {
@@ -18,7 +19,9 @@ function naive(x: Tensor, w: Tensor, b?: Tensor): number[] {
   return y;
 }
 
-describe('linear', () => {
+describe.each(gemmBackends())('linear on the %s gemm', (_name, backend) => {
+  useGemmBackend(backend);
+
   const x = t64([2, 2], [1, 2, 3, 4]);
   const w = t64([3, 2], [1, 0, 0, 1, 1, 1]);
   const b = t64([3], [0.5, -1, 2]);

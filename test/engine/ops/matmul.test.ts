@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { matmul } from '../../../src/engine/ops/matmul.js';
 import { cast, ShapeError, type Shape, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { gemmBackends, useGemmBackend } from './gemm-backends.js';
 
 /**
  * Independent oracle: torch.matmul written out with plain loops. Operands are promoted to rank ≥ 2
@@ -51,7 +52,9 @@ const cases: [Shape, Shape, Shape][] = [
   [[2, 2, 3], [2, 3, 2], [2, 2, 2]],
 ];
 
-describe('matmul', () => {
+describe.each(gemmBackends())('matmul on the %s gemm', (_name, backend) => {
+  useGemmBackend(backend);
+
   it('multiplies 2-D matrices (hand-computed)', () => {
     const out = matmul.forward([t64([2, 2], [1, 2, 3, 4]), t64([2, 2], [5, 6, 7, 8])], {});
     expect(out.shape).toEqual([2, 2]);
@@ -81,6 +84,13 @@ describe('matmul', () => {
       expect(out32.data).toBeInstanceOf(Float32Array);
       expectClose(out32, naive(a, b), 1e-5);
     });
+  });
+
+  it('gives zeros for an empty inner dimension and an empty result for an empty outer one', () => {
+    const z = matmul.forward([t64([2, 0], []), t64([0, 3], [])], {});
+    expect(z.shape).toEqual([2, 3]);
+    expectClose(z, [0, 0, 0, 0, 0, 0]);
+    expect(matmul.forward([t64([0, 2], []), rand([2, 3], 1)], {}).shape).toEqual([0, 3]);
   });
 
   it('rejects shapes that do not fit, naming them', () => {
