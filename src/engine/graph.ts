@@ -1,0 +1,78 @@
+import type { Path } from './errors.js';
+import type { AnyOp } from './op.js';
+import type { DType, Shape, Tensor } from './tensor.js';
+
+// The compiler's input (a graph definition with the request paths to blame) and its output (a
+// validated, topologically sorted graph whose every value has a known shape). Both model kinds, the
+// appended loss and the number literals end up in this one form.
+
+/** An operation to compile; `path` is where it sits in the request, for error messages. */
+export interface NodeDef {
+  id: string;
+  op: string;
+  inputs: readonly (string | number)[];
+  attrs?: unknown;
+  path: Path;
+  /** where each input is named in the request; default `[...path, 'inputs', k]` */
+  inputPaths?: readonly Path[];
+  /** where the attrs are; default `[...path, 'attrs']` */
+  attrsPath?: Path;
+}
+
+export interface LeafDef {
+  name: string;
+  shape: Shape;
+  path: Path;
+}
+
+export interface GraphDef {
+  /** data tensors: their values come with each run */
+  inputs: readonly LeafDef[];
+  /** trainable tensors: their values come with each run */
+  params: readonly LeafDef[];
+  /** fixed tensors, part of the definition */
+  constants: readonly (LeafDef & { value: Tensor })[];
+  /** in any order */
+  nodes: readonly NodeDef[];
+  output: { id: string; path: Path };
+}
+
+export type SlotKind = 'input' | 'param' | 'constant' | 'literal' | 'node';
+
+/** A value of the graph: a leaf or the output of a node. */
+export interface Slot {
+  /** the id it is referred to by (a literal's is internal, see `label`) */
+  name: string;
+  /** what to show for it: the id, or a literal's number */
+  label: string;
+  kind: SlotKind;
+  shape: Shape;
+}
+
+export interface CompiledNode {
+  /** the slot holding this node's value */
+  slot: number;
+  id: string;
+  op: AnyOp;
+  attrs: unknown;
+  /** slots of the operands, in order */
+  inputs: readonly number[];
+  path: Path;
+  inputPaths: readonly Path[];
+}
+
+export interface CompiledGraph {
+  dtype: DType;
+  slots: readonly Slot[];
+  /** slot index by id (inputs, params, constants, nodes); literals are not in it */
+  slotOf: ReadonlyMap<string, number>;
+  /** topological order */
+  nodes: readonly CompiledNode[];
+  /** index into `nodes` of the node writing each slot, -1 for leaves */
+  producer: Int32Array;
+  /** values of constants and literals, already in `dtype` */
+  fixed: ReadonlyMap<number, Tensor>;
+  output: number;
+  /** every element of every value: what the element limit counts */
+  elements: number;
+}

@@ -1,0 +1,189 @@
+import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
+import { compile } from './compile.js';
+import { LimitError, SpecError, type Path } from './errors.js';
+import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
+import { initialize, type InitSpec } from './init/index.js';
+import { Issues } from './issues.js';
+import { expandMlp, mlpNodeCount, type MlpExpansion, type ParamDecl } from './mlp.js';
+import type { AnyOp } from './op.js';
+import type { LossSpec, MlpSpec, Tensors } from './spec.js';
+import { cast, formatShape, sameShape, type DType, type Tensor } from './tensor.js';
+
+// A request's model, loss and data turned into one compiled graph with the values of its leaves.
+// Ids starting with "#" cannot come from a request (the id schema forbids them), so the engine's own
+// nodes never clash with a user's.
+
+export const LOSS_ID = '#loss';
+export const TARGETS_ID = '#targets';
+
+const DEFAULT_GRAPH_INIT: InitSpec = { scheme: 'normal', mean: 0, std: 1, seed: 0 };
+
+export interface BuiltModel {
+  graph: CompiledGraph;
+  /** values of the inputs, targets and params by slot, in the graph's dtype */
+  leaves: Map<number, Tensor>;
+  /** every parameter's current value, in the graph's dtype, by name (declaration order) */
+  params: Tensors;
+  /** the parameters the service created (not given in the request) */
+  initialized: Tensors;
+  /** the request's data inputs by name (an MLP's one input is "inputs") */
+  inputs: Tensors;
+  output: number;
+  /** the slot of the appended loss node */
+  loss?: number;
+  mlp?: MlpExpansion;
+}
+
+export interface BuildOptions {
+  ops: ReadonlyMap<string, AnyOp>;
+  /** overrides the request's dtype (gradcheck and explain work in float64) */
+  dtype?: DType;
+}
+
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
+}
+
+function own<T>(obj: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+interface Parts {
+  inputs: LeafDef[];
+  inputValues: Tensors;
+  params: ParamDecl[];
+  constants: (LeafDef & { value: Tensor })[];
+  nodes: NodeDef[];
+  output: { id: string; path: Path };
+  mlp?: MlpExpansion;
+}
+
+function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
+  const count = mlpNodeCount(spec) + (job.loss ? 1 : 0);
+  if (count > limits.maxNodes) throw new LimitError(['model', 'layers'], `the MLP expands to ${count} graph nodes, over the limit of ${limits.maxNodes}`);
+  const x = job.inputs;
+  if (!isTensor(x)) throw new SpecError(['inputs'], 'an MLP takes one tensor [batch, inputSize], not a map');
+  if (x.shape.length !== 2 || x.shape[1] !== spec.inputSize) {
+    throw new SpecError(['inputs'], `must have shape [batch, ${spec.inputSize}] (inputSize), got ${formatShape(x.shape)}`);
+  }
+  const mlp = expandMlp(spec);
+  return {
+    inputs: [{ name: mlp.input, shape: x.shape, path: ['inputs'] }],
+    inputValues: { [mlp.input]: x },
+    params: mlp.params,
+    constants: [],
+    nodes: mlp.nodes,
+    output: { id: mlp.output, path: ['model', 'layers'] },
+    mlp,
+  };
+}
+
+function graphParts(spec: DecodedGraphSpec, job: ModelJob, limits: Limits): Parts {
+  const count = spec.nodes.length + (job.loss ? 1 : 0);
+  if (count > limits.maxNodes) throw new LimitError(['model', 'nodes'], `${count} nodes exceed the limit of ${limits.maxNodes}`);
+  const given = job.inputs;
+  if (isTensor(given)) throw new SpecError(['inputs'], 'a graph takes a map of its inputs by name, {"x": tensor, ...}');
+  const issues = new Issues();
+  const inputs: LeafDef[] = [];
+  for (const name of spec.inputs) {
+    const t = own(given, name);
+    if (t === undefined) issues.add(['inputs', name], `missing: the model declares input "${name}"`);
+    else inputs.push({ name, shape: t.shape, path: ['model', 'inputs', spec.inputs.indexOf(name)] });
+  }
+  for (const name of Object.keys(given)) {
+    if (!spec.inputs.includes(name)) issues.add(['inputs', name], `the model declares no input "${name}" (model.inputs: ${spec.inputs.join(', ') || 'none'})`);
+  }
+  issues.throwIfAny();
+  return {
+    inputs,
+    inputValues: given,
+    params: Object.entries(spec.params).map(([name, p]) => ({
+      name,
+      shape: p.shape,
+      path: ['model', 'params', name],
+      init: p.init ?? DEFAULT_GRAPH_INIT,
+      initPath: ['model', 'params', name, 'init'],
+    })),
+    constants: Object.entries(spec.constants).map(([name, value]) => ({ name, shape: value.shape, value, path: ['model', 'constants', name] })),
+    nodes: spec.nodes.map((n, i) => ({ ...n, path: ['model', 'nodes', i] })),
+    output: { id: spec.output, path: ['model', 'output'] },
+  };
+}
+
+/** The loss op's attrs from the loss spec: only what was given, so the op's schema judges the rest. */
+function lossAttrs(loss: LossSpec): Record<string, unknown> {
+  const attrs: Record<string, unknown> = { reduction: loss.reduction };
+  if (loss.delta !== undefined) attrs.delta = loss.delta;
+  if (loss.labelSmoothing !== undefined) attrs.labelSmoothing = loss.labelSmoothing;
+  return attrs;
+}
+
+function checkRequest(job: ModelJob, params: ParamDecl[], ops: ReadonlyMap<string, AnyOp>): void {
+  const issues = new Issues();
+  const declared = new Map(params.map((p) => [p.name, p]));
+  for (const [name, t] of Object.entries(job.params)) {
+    const decl = declared.get(name);
+    if (decl === undefined) {
+      const names = params.map((p) => p.name);
+      issues.add(['params', name], `the model has no parameter "${name}" (its parameters: ${names.join(', ') || 'none'})`);
+    } else if (!sameShape(t.shape, decl.shape)) {
+      issues.add(['params', name], `shape ${formatShape(t.shape)} does not match the parameter's ${formatShape(decl.shape)}`);
+    }
+  }
+  if (job.loss && !job.targets) issues.add(['targets'], `missing: the ${job.loss.type} loss needs targets`);
+  if (job.targets && !job.loss) issues.add(['loss'], 'missing: targets were given without a loss');
+  if (job.loss && job.outputGrad) issues.add(['outputGrad'], 'give either a loss with targets or outputGrad, not both');
+  if (job.loss && !ops.has(`${job.loss.type}_loss`)) issues.add(['loss', 'type'], `the ${job.loss.type} loss is not available`);
+  issues.throwIfAny();
+}
+
+/** Validates and compiles the request's model (plus loss) and gathers its leaf values; inits missing params. */
+export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.options.dtype }: BuildOptions): BuiltModel {
+  const parts = job.model.type === 'mlp' ? mlpParts(job.model, job, limits) : graphParts(job.model, job, limits);
+  checkRequest(job, parts.params, ops);
+  const nodes = [...parts.nodes];
+  const inputs = [...parts.inputs];
+  if (job.loss && job.targets) {
+    inputs.push({ name: TARGETS_ID, shape: job.targets.shape, path: ['targets'] });
+    nodes.push({
+      id: LOSS_ID,
+      op: `${job.loss.type}_loss`,
+      inputs: [parts.output.id, TARGETS_ID],
+      attrs: lossAttrs(job.loss),
+      path: ['loss'],
+      inputPaths: [['loss'], ['targets']],
+      attrsPath: ['loss'],
+    });
+  }
+  const def: GraphDef = { inputs, params: parts.params, constants: parts.constants, nodes, output: parts.output };
+  const graph = compile(def, { ops, dtype, limits });
+
+  const slot = (name: string) => graph.slotOf.get(name)!;
+  const leaves = new Map<number, Tensor>();
+  for (const l of parts.inputs) leaves.set(slot(l.name), cast(parts.inputValues[l.name]!, dtype));
+  if (job.targets) leaves.set(slot(TARGETS_ID), cast(job.targets, dtype));
+  const params: [string, Tensor][] = [];
+  const initialized: [string, Tensor][] = [];
+  for (const p of parts.params) {
+    let value = own(job.params, p.name);
+    if (value === undefined) {
+      // drawn in the request's dtype, so a float64 recompilation sees the very values a float32 run uses
+      value = initialize(p.init, p.shape, job.options.dtype, { fanIn: p.fanIn, fanOut: p.fanOut, stream: p.name, path: p.initPath });
+      initialized.push([p.name, value]);
+    }
+    value = cast(value, dtype);
+    leaves.set(slot(p.name), value);
+    params.push([p.name, value]);
+  }
+  const inputValues: [string, Tensor][] = parts.inputs.map((l) => [l.name, leaves.get(slot(l.name))!]);
+  return {
+    graph,
+    leaves,
+    params: Object.fromEntries(params),
+    initialized: Object.fromEntries(initialized),
+    inputs: Object.fromEntries(inputValues),
+    output: slot(parts.output.id),
+    loss: job.loss ? slot(LOSS_ID) : undefined,
+    mlp: parts.mlp,
+  };
+}

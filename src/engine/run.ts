@@ -1,0 +1,168 @@
+import { SpecError } from './errors.js';
+import type { CompiledGraph, CompiledNode } from './graph.js';
+import { OpValueError } from './op.js';
+import { cast, clone, addInto, dtypeOf, formatShape, sameShape, sumToShape, type Tensor } from './tensor.js';
+
+// Forward and backward passes over a compiled graph. Values and adjoints live in arrays indexed by
+// slot; what no later step needs is dropped as soon as possible so the garbage collector can take it.
+
+export type Values = (Tensor | undefined)[];
+
+export interface ForwardOptions {
+  /** slots whose values are wanted after the pass (the output, the loss, ...) */
+  targets: readonly number[];
+  /** compute and keep every node, not only what the targets need (for `intermediates`) */
+  all?: boolean;
+  /** keep what a backward pass from these slots will read; without it, values are dropped after their last use */
+  backwardFrom?: readonly number[];
+  /** leaves that will take a gradient, so backward needs their consumers' operands */
+  gradLeaves?: ReadonlySet<number>;
+  /** sees each node's value as it is computed */
+  observe?: (node: CompiledNode, value: Tensor) => void;
+}
+
+/** Turns an op's value error into a client error naming the node (and the input at fault). */
+function blame(node: CompiledNode, err: unknown): never {
+  if (err instanceof OpValueError) {
+    const at = err.input !== undefined && err.input < node.inputPaths.length ? node.inputPaths[err.input]! : node.path;
+    throw new SpecError(at, `${node.op.name}: ${err.message}`);
+  }
+  throw err;
+}
+
+/** Marks the nodes (by position in `g.nodes`) whose values the targets depend on. */
+export function ancestors(g: CompiledGraph, targets: readonly number[]): Uint8Array {
+  const need = new Uint8Array(g.nodes.length);
+  const stack: number[] = [];
+  const visit = (slot: number) => {
+    const t = g.producer[slot]!;
+    if (t >= 0 && !need[t]) {
+      need[t] = 1;
+      stack.push(t);
+    }
+  };
+  targets.forEach(visit);
+  while (stack.length > 0) for (const s of g.nodes[stack.pop()!]!.inputs) visit(s);
+  return need;
+}
+
+/** Which slots lead to a leaf that takes a gradient (those are the only ones backward visits). */
+export function gradientFlow(g: CompiledGraph, gradLeaves: ReadonlySet<number>): Uint8Array {
+  const flows = new Uint8Array(g.slots.length);
+  for (const s of gradLeaves) flows[s] = 1;
+  for (const node of g.nodes) {
+    if (node.inputs.some((s, k) => flows[s] && !node.op.nonDifferentiable?.includes(k))) flows[node.slot] = 1;
+  }
+  return flows;
+}
+
+/**
+ * Computes the nodes the targets need, in topological order. `leaves` holds the values of inputs and
+ * params (in the graph's dtype); constants come from the graph.
+ */
+export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>, opts: ForwardOptions): Values {
+  const values: Values = new Array(g.slots.length);
+  for (const [s, t] of g.fixed) values[s] = t;
+  for (const [s, t] of leaves) values[s] = t;
+  const need = opts.all ? new Uint8Array(g.nodes.length).fill(1) : ancestors(g, opts.targets);
+
+  // keep[s]: the value must outlive the forward pass; else it is dropped after its last reader
+  const keep = new Uint8Array(g.slots.length);
+  for (const s of opts.targets) keep[s] = 1;
+  if (opts.all) keep.fill(1);
+  if (opts.backwardFrom) {
+    const flows = gradientFlow(g, opts.gradLeaves ?? new Set());
+    g.nodes.forEach((node) => {
+      if (!flows[node.slot]) return;
+      keep[node.slot] = 1;
+      for (const s of node.inputs) keep[s] = 1;
+    });
+  }
+  const lastUse = new Int32Array(g.slots.length).fill(-1);
+  g.nodes.forEach((node, t) => {
+    if (need[t]) for (const s of node.inputs) lastUse[s] = t;
+  });
+
+  g.nodes.forEach((node, t) => {
+    if (!need[t]) return;
+    const ins = node.inputs.map((s) => values[s]!);
+    let out: Tensor;
+    try {
+      out = node.op.forward(ins, node.attrs);
+    } catch (err) {
+      blame(node, err);
+    }
+    const shape = g.slots[node.slot]!.shape;
+    if (!sameShape(out.shape, shape)) {
+      throw new Error(`op ${node.op.name} at node "${node.id}" returned shape ${formatShape(out.shape)}, its shape rule says ${formatShape(shape)}`);
+    }
+    values[node.slot] = dtypeOf(out) === g.dtype ? out : cast(out, g.dtype);
+    opts.observe?.(node, values[node.slot]!);
+    for (const s of node.inputs) {
+      if (lastUse[s] === t && !keep[s] && g.slots[s]!.kind === 'node') values[s] = undefined;
+    }
+  });
+  return values;
+}
+
+export interface BackwardOptions {
+  /** leaves (params, inputs) whose gradient is wanted */
+  gradLeaves: ReadonlySet<number>;
+  /** keep every node's adjoint and value (for `intermediates` and explain) */
+  keepAll?: boolean;
+}
+
+/**
+ * Reverse-mode accumulation from `seed` = dL/d(slot `from`). Each VJP result is summed back to its
+ * input's shape here (ops never un-broadcast) and added to the input's adjoint, so a value read by
+ * several nodes gets the sum of their contributions. Node values are dropped once their VJP ran
+ * unless `keepAll`. Returns the adjoints (of the grad leaves, and of every node with `keepAll`).
+ */
+export function runBackward(g: CompiledGraph, values: Values, from: number, seed: Tensor, opts: BackwardOptions): Values {
+  const adj: Values = new Array(g.slots.length);
+  // An adjoint may be a tensor an op handed back for several inputs (add's g, g) or the caller's
+  // seed: it is only written in place once the engine owns a copy of it.
+  const owned = new Uint8Array(g.slots.length);
+  const flows = gradientFlow(g, opts.gradLeaves);
+  const accumulate = (s: number, grad: Tensor) => {
+    const prev = adj[s];
+    if (prev === undefined) {
+      adj[s] = grad;
+    } else if (owned[s]) {
+      addInto(prev, grad);
+    } else {
+      const sum = clone(prev);
+      addInto(sum, grad);
+      adj[s] = sum;
+      owned[s] = 1;
+    }
+  };
+  accumulate(from, cast(seed, g.dtype));
+
+  for (let t = g.nodes.length - 1; t >= 0; t--) {
+    const node = g.nodes[t]!;
+    const upstream = adj[node.slot];
+    if (upstream === undefined || !flows[node.slot]) continue;
+    const ins = node.inputs.map((s) => values[s]!);
+    let grads: (Tensor | null)[];
+    try {
+      grads = node.op.vjp(ins, values[node.slot]!, upstream, node.attrs);
+    } catch (err) {
+      blame(node, err);
+    }
+    if (grads.length !== ins.length) {
+      throw new Error(`op ${node.op.name}: vjp returned ${grads.length} gradients for ${ins.length} inputs`);
+    }
+    node.inputs.forEach((s, k) => {
+      const grad = grads[k];
+      if (!flows[s] || grad === null || grad === undefined || node.op.nonDifferentiable?.includes(k)) return;
+      const summed = sumToShape(grad, g.slots[s]!.shape);
+      accumulate(s, dtypeOf(summed) === g.dtype ? summed : cast(summed, g.dtype));
+    });
+    if (!opts.keepAll) {
+      adj[node.slot] = undefined;
+      values[node.slot] = undefined;
+    }
+  }
+  return adj;
+}

@@ -1,0 +1,34 @@
+import type { Tensor } from './tensor.js';
+
+// Results leave a worker with their buffers transferred, which fails on a buffer listed twice and
+// ships a whole buffer for a view into it. Ops may legitimately share buffers (add's VJP hands `g`
+// to both inputs; an output may be an input), so before a result leaves the engine every tensor in
+// it gets a buffer of its own.
+
+function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
+}
+
+function own(t: Tensor, seen: Set<ArrayBufferLike>): Tensor {
+  const d = t.data;
+  const whole = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength;
+  if (whole && !seen.has(d.buffer)) {
+    seen.add(d.buffer);
+    return t;
+  }
+  const copy = d.slice();
+  seen.add(copy.buffer);
+  return { shape: t.shape, data: copy };
+}
+
+/** The same result with every tensor on a buffer no other tensor of it uses. Walks plain objects and arrays. */
+export function ownBuffers<T>(result: T): T {
+  const seen = new Set<ArrayBufferLike>();
+  const walk = (v: unknown, depth: number): unknown => {
+    if (isTensor(v)) return own(v, seen);
+    if (depth > 8 || typeof v !== 'object' || v === null) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, depth + 1)]));
+  };
+  return walk(result, 0) as T;
+}
