@@ -19,7 +19,10 @@ export interface InitOptions {
   path?: Path;
 }
 
-type Sampler = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; std: number } | { kind: 'fill'; value: number };
+type Sampler =
+  | { kind: 'uniform'; low: number; high: number }
+  | { kind: 'normal'; mean: number; std: number }
+  | { kind: 'fill'; value: number };
 
 /** What the spec draws from, once the fans are known. */
 function sampler(spec: InitSpec, fan: (which: keyof Fans) => number): Sampler {
@@ -59,7 +62,9 @@ function sampler(spec: InitSpec, fan: (which: keyof Fans) => number): Sampler {
 /** A fan from the options, else from the shape; an error naming the spec when neither defines it. */
 function fanOf(spec: InitSpec, shape: Shape, opts: InitOptions, which: keyof Fans): number {
   const given = opts[which];
-  if (given !== undefined && !(given >= 0 && Number.isFinite(given))) throw new RangeError(`${which} must be finite and >= 0, got ${given}`);
+  if (given !== undefined && !(given >= 0 && Number.isFinite(given))) {
+    throw new RangeError(`${which} must be finite and >= 0, got ${given}`);
+  }
   const value = given ?? computeFans(shape)?.[which];
   if (value === undefined) {
     throw new SpecError(
@@ -71,12 +76,11 @@ function fanOf(spec: InitSpec, shape: Shape, opts: InitOptions, which: keyof Fan
   return value;
 }
 
-function draw(s: Sampler, rng: () => Xoshiro128, n: number, out: Float64Array): void {
+function draw(s: Sampler, g: Xoshiro128, n: number, out: Float64Array): void {
   if (s.kind === 'fill') {
     out.fill(s.value);
     return;
   }
-  const g = rng();
   if (s.kind === 'uniform') {
     const width = s.high - s.low;
     for (let i = 0; i < n; i++) out[i] = s.low + width * g.nextDouble();
@@ -95,7 +99,7 @@ export function initialize(spec: InitSpec, shape: Shape, dtype: DType, opts: Ini
   // torch.nn.init leaves zero-element tensors alone, without asking for their fans.
   if (n > 0) {
     const s = sampler(spec, (which) => fanOf(spec, shape, opts, which));
-    draw(s, () => seededRng(spec.seed, opts.stream), n, values);
+    draw(s, seededRng(spec.seed, opts.stream), n, values);
   }
   const data = allocData(n, dtype);
   data.set(values);

@@ -6,7 +6,10 @@ const seed = z
   .min(0)
   .max(Number.MAX_SAFE_INTEGER)
   .default(0)
-  .describe('seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name');
+  .describe(
+    'seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; ' +
+      'each parameter draws from its own stream, derived from its name',
+  );
 
 const scheme = <S extends string>(name: S, what: string) => z.literal(name).describe(what);
 
@@ -18,12 +21,18 @@ const heFields = {
 
 export const InitSpecSchema = z
   .discriminatedUnion('scheme', [
-    z.strictObject({ scheme: scheme('default', "PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)"), seed }),
+    z.strictObject({
+      scheme: scheme('default', "PyTorch nn.Linear's init: U(±1/√fan_in) for weight and bias (the bias uses its weight's fan_in)"),
+      seed,
+    }),
     z.strictObject({ scheme: scheme('xavier_uniform', 'Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))'), gain, seed }),
     z.strictObject({ scheme: scheme('xavier_normal', 'Glorot normal: N(0, gain²·2 / (fan_in + fan_out))'), gain, seed }),
     z.strictObject({ scheme: scheme('he_uniform', 'Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU'), ...heFields, seed }),
     z.strictObject({ scheme: scheme('he_normal', 'Kaiming normal: N(0, gain² / fan), gain √2 for ReLU'), ...heFields, seed }),
-    z.strictObject({ scheme: scheme('lecun_normal', 'LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)'), seed }),
+    z.strictObject({
+      scheme: scheme('lecun_normal', 'LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)'),
+      seed,
+    }),
     z.strictObject({
       scheme: scheme('normal', 'N(mean, std²)'),
       mean: z.number().default(0).describe('mean'),

@@ -39,7 +39,13 @@ export function adamInit(c: AdamCore, p: Data): Buffers {
 }
 
 /** Adam's moment update and parameter step for the gradient `grad(i)`. */
-export function adamUpdate({ lr, betas: [b1, b2], eps, amsgrad }: AdamCore, p: Data, grad: (i: number) => number, buf: Buffers, step: number): void {
+export function adamUpdate(
+  { lr, betas: [b1, b2], eps, amsgrad }: AdamCore,
+  p: Data,
+  grad: (i: number) => number,
+  buf: Buffers,
+  step: number,
+): void {
   const m = buf.exp_avg!;
   const v = buf.exp_avg_sq!;
   const vmax = buf.max_exp_avg_sq;

@@ -4,7 +4,10 @@ import type { Tensor } from '../tensor.js';
 export const ClipGradNormSchema = z
   .number()
   .min(0)
-  .describe('max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_');
+  .describe(
+    'max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), ' +
+      'as torch.nn.utils.clip_grad_norm_',
+  );
 
 function tensorNorm(t: Tensor, p: number): number {
   const d = t.data;

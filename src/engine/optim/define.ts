@@ -36,6 +36,10 @@ function isTensor(v: unknown): v is Tensor {
   return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
 }
 
+function shapeMismatch(t: Tensor, param: Tensor): string {
+  return `shape ${formatShape(t.shape)} does not match the parameter's ${formatShape(param.shape)}`;
+}
+
 function own<T>(obj: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
@@ -72,7 +76,9 @@ function readParamState<C extends { type: string }>(
     if (globalStep > 0 && required.length > 0) {
       issues.push({
         path: [...path, required[0]!],
-        message: `missing: after step ${globalStep}, ${def.type} keeps ${required.join(', ')} for every parameter; send back the optimizerState of the previous response`,
+        message:
+          `missing: after step ${globalStep}, ${def.type} keeps ${required.join(', ')} for every parameter; ` +
+          'send back the optimizerState of the previous response',
       });
     }
     return { buffers: def.init(config, param), step: 0 };
@@ -92,7 +98,7 @@ function readParamState<C extends { type: string }>(
     } else if (!isTensor(v)) {
       issues.push({ path: [...path, key], message: 'must be a tensor' });
     } else if (!sameShape(v.shape, param.shape)) {
-      issues.push({ path: [...path, key], message: `shape ${formatShape(v.shape)} does not match the parameter's ${formatShape(param.shape)}` });
+      issues.push({ path: [...path, key], message: shapeMismatch(v, param) });
     } else {
       const copy = allocData(v.data.length, dtype);
       copy.set(v.data);
@@ -137,7 +143,7 @@ export function runStep<C extends { type: string }>(
     const g = own(grads, name);
     if (g === undefined) issues.push({ path: ['gradients', name], message: 'missing: every parameter needs a gradient' });
     else if (!sameShape(g.shape, param.shape)) {
-      issues.push({ path: ['gradients', name], message: `shape ${formatShape(g.shape)} does not match the parameter's ${formatShape(param.shape)}` });
+      issues.push({ path: ['gradients', name], message: shapeMismatch(g, param) });
     }
     read.set(name, readParamState(def, config, name, param, own(prev, name), globalStep, issues));
   }

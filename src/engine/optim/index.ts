@@ -51,7 +51,12 @@ export function step(
 ): { params: Record<string, Tensor>; state: OptimizerState } {
   const parsed = OptimizerConfigSchema.safeParse(config);
   if (!parsed.success) {
-    throw new SpecError(parsed.error.issues.map((i) => ({ path: ['optimizer', ...i.path.map((k) => (typeof k === 'symbol' ? String(k) : k))], message: i.message })));
+    throw new SpecError(
+      parsed.error.issues.map((i) => ({
+        path: ['optimizer', ...i.path.map((k) => (typeof k === 'symbol' ? String(k) : k))],
+        message: i.message,
+      })),
+    );
   }
   const def = optimizers.get(parsed.data.type)!;
   return runStep(def, parsed.data, params, grads, state);

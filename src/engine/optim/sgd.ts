@@ -6,7 +6,10 @@ export const SgdSchema = z
     type: z.literal('sgd').describe('stochastic gradient descent, as torch.optim.SGD'),
     lr: z.number().min(0).describe('learning rate (required, as in torch 1.x)'),
     momentum: z.number().min(0).default(0).describe('momentum factor'),
-    dampening: z.number().default(0).describe('dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)'),
+    dampening: z
+      .number()
+      .default(0)
+      .describe('dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum; needs momentum > 0 and dampening 0'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
   })
