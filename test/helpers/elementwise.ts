@@ -31,10 +31,10 @@ export function checkKink(op: AnyOp, x0: number, atKink: number, rawAttrs: unkno
   expectSame(localDerivative(op, x0, rawAttrs), atKink);
 }
 
-/** Equal up to 1e-15 relative (so ±0 and rounding in the last bit pass); ±inf and NaN exactly. */
-export function expectSame(actual: number, expected: number): void {
+/** Equal up to `rtol` relative (so ±0 and rounding in the last bits pass); ±inf and NaN exactly. */
+export function expectSame(actual: number, expected: number, rtol = 1e-15): void {
   if (Number.isFinite(expected)) {
-    expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(1e-15 * Math.abs(expected));
+    expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(rtol * Math.abs(expected));
   } else {
     expect(actual).toBe(expected);
   }
@@ -53,4 +53,16 @@ export function expectBroadcastShape(op: AnyOp): void {
   expect(op.shape([[2, 1, 3], [4, 1]], {})).toEqual([2, 4, 3]);
   expect(() => op.shape([[3], [4]], {})).toThrow(ShapeError);
   expect(() => op.shape([[2, 3], [3, 2]], {})).toThrow(ShapeError);
+}
+
+/**
+ * Far from 0 (|x| up to 1e3) a unary op neither overflows nor loses its tails: output and local
+ * derivative at each x match the expected pair to `rtol` relative.
+ */
+export function expectTails(op: AnyOp, cases: [x: number, y: number, dy: number][], rawAttrs: unknown = {}, rtol = 1e-13): void {
+  const attrs = op.parseAttrs(rawAttrs);
+  for (const [x, y, dy] of cases) {
+    expectSame(op.forward([t64([], [x])], attrs).data[0]!, y, rtol);
+    expectSame(localDerivative(op, x, rawAttrs), dy, rtol);
+  }
 }

@@ -1,0 +1,10 @@
+import { sigmoid as logistic } from '../math/logistic.js';
+import { unaryOp } from './elementwise.js';
+
+export const sigmoid = unaryOp({
+  name: 'sigmoid',
+  summary: 'σ(x) = 1/(1 + e⁻ˣ)',
+  derivative: 'd/dx σ(x) = σ(x)·(1 − σ(x))',
+  f: (x) => logistic(x),
+  df: (_x, y) => y * (1 - y),
+});

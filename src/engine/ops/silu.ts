@@ -1,0 +1,13 @@
+import { sigmoid } from '../math/logistic.js';
+import { unaryOp } from './elementwise.js';
+
+export const silu = unaryOp({
+  name: 'silu',
+  summary: 'x·σ(x), σ the logistic sigmoid (also called swish)',
+  derivative: 'd/dx silu(x) = σ(x)·(1 + x·(1 − σ(x)))',
+  f: (x) => x * sigmoid(x),
+  df: (x) => {
+    const s = sigmoid(x);
+    return s * (1 + x * (1 - s));
+  },
+});
