@@ -1,0 +1,84 @@
+import { createHash, randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AppConfig } from './config.js';
+import { HttpError } from './errors.js';
+import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
+import docs from './plugins/docs.js';
+import errors from './plugins/errors.js';
+import metrics from './plugins/metrics.js';
+import pool from './plugins/pool.js';
+import routes from './routes/index.js';
+import type { Pool } from './workers/pool.js';
+
+export interface BuildOptions {
+  /** a ready-made compute pool (tests); default: piscina workers per the config */
+  pool?: Pool;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
+export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    bodyLimit: config.bodyLimitBytes,
+    // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    // shutdown answers with our problem+json (below), not Fastify's plain 503
+    return503OnClosing: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-request-id', reply.request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new HttpError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance');
+    }
+  });
+
+  await app.register(errors);
+  await app.register(docs, config);
+  await app.register(pool, { config, pool: options.pool });
+  await app.register(metrics);
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', 'accept', 'x-request-id'],
+      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+    });
+  }
+
+  if (config.rateLimit !== undefined) {
+    const known = keyMatcher(config.apiKeys);
+    await app.register(rateLimit, {
+      max: config.rateLimit,
+      timeWindow: 60_000,
+      // a client is its API key when it has a valid one (many clients may share a proxy's address)
+      keyGenerator: (request) => {
+        const token = config.apiKeys.length > 0 ? bearerToken(request) : null;
+        return token !== null && known(token)
+          ? `key:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
+          : `ip:${request.ip}`;
+      },
+      allowList: (request) => !request.routeOptions.url?.startsWith('/v1/'),
+      errorResponseBuilder: (_request, context) =>
+        new HttpError('RATE_LIMITED', `more than ${context.max} requests a minute; retry in ${context.after}`),
+    });
+  }
+
+  await app.register(auth, { apiKeys: config.apiKeys });
+  await app.register(routes, { config });
+  return app;
+}

@@ -1,0 +1,92 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+// The service's configuration, read from the environment once at start (API.md "Configuration and
+// limits"). Every variable has a safe default; a bad value stops the start with a message naming it.
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const EnvSchema = z.object({
+  PORT: int(0, 65535).default(3000).describe('TCP port to listen on'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
+  WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core)'),
+  QUEUE_LIMIT: int(0).default(64).describe('computations waiting for a worker before requests get 503'),
+  BODY_LIMIT_MB: z.coerce.number().positive().max(1024).default(16).describe('largest request body, in MiB'),
+  MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
+  MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
+  TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
+  API_KEYS: list.optional().describe('comma-separated bearer tokens; unset = open'),
+  RATE_LIMIT: int(1).optional().describe('requests a minute per client; unset = off'),
+  CORS_ORIGINS: list.optional().describe('comma-separated allowed origins (or *); unset = CORS off'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe('pino log level'),
+  BLAS: z.string().min(1).default('auto').describe('"auto", "off", or the path of an OpenBLAS library'),
+});
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  workers: number;
+  queueLimit: number;
+  bodyLimitBytes: number;
+  maxElements: number;
+  maxNodes: number;
+  timeoutMs: number;
+  /** empty = no authentication */
+  apiKeys: string[];
+  /** requests a minute per client; undefined = no rate limit */
+  rateLimit?: number;
+  /** empty = CORS off */
+  corsOrigins: string[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  blas: string;
+  /** check every response against its schema (tests); production trusts its own output */
+  validateResponses: boolean;
+  /** the compiled worker module; defaults to dist/src/workers/worker.js next to this file */
+  workerFile?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  // Empty variables count as unset, as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = EnvSchema.safeParse(present);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = r.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    workers: e.WORKERS,
+    queueLimit: e.QUEUE_LIMIT,
+    bodyLimitBytes: Math.floor(e.BODY_LIMIT_MB * 1024 * 1024),
+    maxElements: e.MAX_ELEMENTS,
+    maxNodes: e.MAX_NODES,
+    timeoutMs: e.TIMEOUT_MS,
+    apiKeys: e.API_KEYS ?? [],
+    rateLimit: e.RATE_LIMIT,
+    corsOrigins: e.CORS_ORIGINS ?? [],
+    logLevel: e.LOG_LEVEL,
+    blas: e.BLAS,
+    validateResponses: false,
+  };
+}
+
+/** The defaults, with overrides; for tests and scripts that build the app without an environment. */
+export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return { ...loadConfig({}), host: '127.0.0.1', workers: 1, logLevel: 'silent', validateResponses: true, ...overrides };
+}

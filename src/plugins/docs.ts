@@ -1,0 +1,79 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { AppConfig } from '../config.js';
+import { RequestValidationError } from './errors.js';
+
+// zod is the single source of the request/response contract: it validates bodies, and
+// @fastify/swagger turns the same schemas into the OpenAPI 3.1 document shown at /docs.
+
+/** Like the type provider's compiler, but keeps zod's issue paths for problem+json `errors`. */
+const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
+  ({ schema }) =>
+  (data) => {
+    const r = schema.safeParse(data);
+    return r.success ? { value: r.data } : { error: new RequestValidationError(r.error.issues) };
+  };
+
+export function describeLimits(config: AppConfig): string {
+  const mb = (config.bodyLimitBytes / (1024 * 1024)).toFixed(0);
+  return [
+    `Limits in force (environment variable, value): body ${mb} MiB (BODY_LIMIT_MB),`,
+    `${config.maxElements} tensor elements per request, activations included (MAX_ELEMENTS),`,
+    `${config.maxNodes} graph nodes (MAX_NODES), ${config.timeoutMs} ms per computation (TIMEOUT_MS),`,
+    `${config.queueLimit} computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.`,
+  ].join(' ');
+}
+
+const DESCRIPTION = `Gradients as a service: forward pass, backpropagation and torch.optim-exact optimizer steps
+for user-supplied computational graphs and MLPs. Every compute route is stateless: everything a call needs is in
+its body, everything the next call needs is in its response. Tensors may be written nested ([[1, 2], [3, 4]]),
+flat ({"shape", "data"}) or base64 ({"shape", "dtype", "base64"}); responses use options.encoding.
+Errors are application/problem+json (RFC 9457) with field paths in \`errors\`.`;
+
+async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void> {
+  app.setValidatorCompiler(validatorCompiler);
+  // Our own responses are trusted in production (a schema check on every tensor costs time);
+  // tests check every response against its schema.
+  if (config.validateResponses) app.setSerializerCompiler(serializerCompiler);
+  else app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'gradserve',
+        version: '1.0.0',
+        description: `${DESCRIPTION}\n\n${describeLimits(config)}`,
+      },
+      tags: [
+        { name: 'compute', description: 'forward pass, backpropagation, optimizer steps' },
+        { name: 'reference', description: 'what the service can compute' },
+        { name: 'operations', description: 'health, readiness, metrics' },
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'One of the API_KEYS; required on /v1 routes only when the service is started with API_KEYS.',
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+export default fp(docsPlugin, { name: 'gradserve-docs' });

@@ -1,0 +1,115 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ZodError, type z } from 'zod';
+import { formatPath, LimitError, SpecError, type Path } from '../engine/errors.js';
+import { ERRORS, HttpError, problem, type ErrorCode, type ProblemIssue } from '../errors.js';
+
+// Every error leaves as application/problem+json (RFC 9457). Client mistakes map to 4xx by their
+// kind; only a fault of ours is a 500, and it is logged with the request id.
+
+const MAX_ISSUES = 20;
+
+/** Raised by the zod validator compiler; keeps zod's structured paths (fastify's own flatten them). */
+export class RequestValidationError extends Error {
+  override name = 'RequestValidationError';
+  readonly issues: ProblemIssue[];
+  constructor(zodIssues: readonly z.core.$ZodIssue[]) {
+    const issues = flattenIssues(zodIssues, []).slice(0, MAX_ISSUES);
+    super(issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; '));
+    this.issues = issues;
+  }
+}
+
+/**
+ * A union that matches no branch is reported by zod as one "Invalid input" with every branch's issues;
+ * the branch that got furthest into the value (deepest path) says best what is wrong.
+ */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: Path): ProblemIssue[] {
+  const out: ProblemIssue[] = [];
+  const stack: { issue: z.core.$ZodIssue; prefix: Path }[] = issues.map((issue) => ({ issue, prefix })).reverse();
+  while (stack.length > 0) {
+    const { issue, prefix: p } = stack.pop()!;
+    const path = [...p, ...(issue.path as Path)];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const depth = (b: readonly z.core.$ZodIssue[]) => Math.max(...b.map((i) => i.path.length));
+      const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+      if (depth(best) > 0) {
+        for (let i = best.length - 1; i >= 0; i--) stack.push({ issue: best[i]!, prefix: path });
+        continue;
+      }
+    }
+    out.push({ path: formatPath(path), message: issue.message });
+  }
+  return out;
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  errors?: ProblemIssue[],
+  headers: Record<string, string> = {},
+): FastifyReply {
+  const body = problem(code, detail, errors, reply.request.url);
+  return reply
+    .code(ERRORS[code].status)
+    .headers(headers)
+    .type('application/problem+json')
+    .send(JSON.stringify({ ...body, requestId: reply.request.id }));
+}
+
+const issuesOf = (e: SpecError) => e.issues.slice(0, MAX_ISSUES).map((i) => ({ path: formatPath(i.path), message: i.message }));
+
+/** The catalogue code for any error that reaches the handler, with its issues. */
+export function classify(err: unknown): { code: ErrorCode; detail: string; errors?: ProblemIssue[]; headers?: Record<string, string> } {
+  if (err instanceof HttpError) return { code: err.code, detail: err.message, errors: err.issues, headers: err.headers };
+  if (err instanceof RequestValidationError) return { code: 'INVALID_REQUEST', detail: err.message, errors: err.issues };
+  if (err instanceof SpecError) return { code: 'INVALID_SPEC', detail: err.message, errors: issuesOf(err) };
+  if (err instanceof LimitError) {
+    return { code: 'LIMIT_EXCEEDED', detail: err.message, errors: [{ path: formatPath(err.path), message: err.message }] };
+  }
+  if (err instanceof ZodError) {
+    // zod parsing inside our own decoding: still a malformed request
+    const v = new RequestValidationError(err.issues);
+    return { code: 'INVALID_REQUEST', detail: v.message, errors: v.issues };
+  }
+  const e = err as Partial<FastifyError> & { validation?: unknown };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (e.validation !== undefined) return { code: 'INVALID_REQUEST', detail: message };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { code: 'BODY_TOO_LARGE', detail: message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { code: 'INVALID_JSON', detail: message };
+  }
+  if (status === 400 && err instanceof SyntaxError) return { code: 'INVALID_JSON', detail: message };
+  if (status === 429) return { code: 'RATE_LIMITED', detail: message };
+  if (status === 404) return { code: 'NOT_FOUND', detail: message };
+  if (status === 413) return { code: 'BODY_TOO_LARGE', detail: message };
+  if (status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', detail: message };
+  if (status >= 400 && status < 500) return { code: 'INVALID_REQUEST', detail: message };
+  return { code: 'INTERNAL', detail: 'an internal error occurred; it has been logged' };
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  // Fastify parses text/plain by default; everything but JSON is a 415 here.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const c = classify(err);
+    if (c.code === 'INTERNAL') request.log.error({ err }, 'internal error');
+    else request.log.info({ code: c.code, detail: c.detail }, 'request rejected');
+    return sendProblem(reply, c.code, c.detail, c.errors, c.headers);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+export default fp(errorsPlugin, { name: 'gradserve-errors' });

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { z } from 'zod';
+
+// Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist.
+
+const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+async function metricsPlugin(app: FastifyInstance): Promise<void> {
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [register],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'time from request to response, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: SECONDS,
+    registers: [register],
+  });
+  const compute = new Histogram({
+    name: 'gradserve_compute_seconds',
+    help: 'time spent in a worker per task, by task kind',
+    labelNames: ['kind'] as const,
+    buckets: SECONDS,
+    registers: [register],
+  });
+  const pool = app.pool;
+  new Gauge({
+    name: 'gradserve_queue_depth',
+    help: 'computations waiting for a worker',
+    registers: [register],
+    collect() {
+      this.set(pool.queueDepth);
+    },
+  });
+  new Gauge({
+    name: 'gradserve_busy_workers',
+    help: 'workers running a computation',
+    registers: [register],
+    collect() {
+      this.set(pool.busyWorkers);
+    },
+  });
+  new Gauge({
+    name: 'gradserve_workers',
+    help: 'worker threads in the pool',
+    registers: [register],
+    collect() {
+      this.set(pool.workers);
+    },
+  });
+  pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
+
+  app.addHook('onResponse', async (request, reply) => {
+    // the route pattern, not the URL: unknown URLs must not create unbounded label values
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { route, method: request.method, status: String(reply.statusCode) };
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        description: 'requests and latency by route and status, queue depth, busy workers, compute time, process metrics',
+        response: {
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { 'text/plain': { schema: z.string().describe('metrics in the Prometheus text format') } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.type(register.contentType);
+      return register.metrics();
+    },
+  );
+}
+
+export default fp(metricsPlugin, { name: 'gradserve-metrics', dependencies: ['gradserve-pool'] });

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AppConfig } from '../config.js';
+import { PiscinaPool, type Pool } from '../workers/pool.js';
+
+// The worker pool as an app decoration. Piscina's community plugin forgets to close the pool;
+// here onClose waits for running computations and then stops the threads.
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pool: Pool;
+    /** the GEMM backend the workers selected ('openblas', 'wasm', ...) once the pool is up */
+    kernelBackend: string | null;
+    /** false until the pool answered its probe, and again as soon as shutdown begins */
+    accepting: boolean;
+  }
+}
+
+export interface PoolPluginOptions {
+  config: AppConfig;
+  /** a ready-made pool (tests); default: a piscina pool from the config */
+  pool?: Pool;
+}
+
+async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promise<void> {
+  const { config } = opts;
+  const pool =
+    opts.pool ??
+    new PiscinaPool({
+      workers: config.workers,
+      queueLimit: config.queueLimit,
+      timeoutMs: config.timeoutMs,
+      blas: config.blas,
+      filename: config.workerFile,
+    });
+  app.decorate('pool', pool);
+  app.decorate('kernelBackend', null);
+  app.decorate('accepting', false);
+
+  app.addHook('onReady', async () => {
+    app.kernelBackend = await pool.start();
+    app.accepting = true;
+    app.log.info({ backend: app.kernelBackend, workers: pool.workers }, 'worker pool ready');
+  });
+  // Readiness goes false before the server stops taking connections, so a load balancer drains us.
+  app.addHook('preClose', async () => {
+    app.accepting = false;
+  });
+  app.addHook('onClose', async () => {
+    await pool.close();
+  });
+}
+
+export default fp(poolPlugin, { name: 'gradserve-pool' });

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppConfig } from '../../config.js';
+import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
+import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
+import { decodeModelRequest } from '../shared/decode.js';
+import { ProblemResponses } from '../shared/schema.js';
+import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
+
+export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
+  const service = limitsOf(config);
+  // explain's own, tighter limits apply from the start: no point decoding what it will refuse
+  const limits = {
+    maxNodes: Math.min(service.maxNodes, EXPLAIN_LIMITS.maxNodes),
+    maxElements: Math.min(service.maxElements, EXPLAIN_LIMITS.maxElements),
+  };
+  app.post(
+    '/v1/explain',
+    {
+      schema: {
+        tags: ['compute'],
+        summary: 'The chain rule, written out for a small graph',
+        description:
+          'Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for ' +
+          'scalar graphs every parameter\'s gradient as a sum over paths of products of local derivatives; the graph ' +
+          `in Graphviz DOT. Computed in float64. Limits: ${limits.maxNodes} nodes, ${limits.maxElements} elements, ` +
+          `${EXPLAIN_LIMITS.maxJacobianEntries} Jacobian entries (413 beyond).`,
+        security: [{ bearerAuth: [] }, {}],
+        body: ExplainBodySchema,
+        response: { 200: ExplainResponseSchema, ...ProblemResponses },
+      },
+    },
+    async (request, reply) => {
+      const job = decodeModelRequest(request.body, limits);
+      const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
+      return { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) };
+    },
+  );
+};

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppConfig } from '../../config.js';
+import type { ForwardResult } from '../../engine/api.js';
+import { encodeTensor } from '../../engine/wire.js';
+import { describeLimits } from '../../plugins/docs.js';
+import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
+import { decodeModelRequest } from '../shared/decode.js';
+import { ProblemResponses } from '../shared/schema.js';
+import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
+
+export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
+  const limits = limitsOf(config);
+  app.post(
+    '/v1/forward',
+    {
+      schema: {
+        tags: ['compute'],
+        summary: 'Forward pass only: loss and outputs',
+        description: 'The body of /v1/gradients without optimizer; nothing is backpropagated. ' + describeLimits(config),
+        security: [{ bearerAuth: [] }, {}],
+        body: ForwardBodySchema,
+        response: { 200: ForwardResponseSchema, ...ProblemResponses },
+      },
+    },
+    async (request, reply) => {
+      const job = decodeModelRequest(request.body, limits);
+      const { result, queueMs } = await runTask<ForwardResult>(app, reply, { kind: 'forward', job, limits });
+      return {
+        ...(result.loss === undefined ? {} : { loss: result.loss }),
+        outputs: encodeTensor(result.outputs, job.options.encoding),
+        timing: finishTiming(reply, { queueMs, ...result.timing }),
+      };
+    },
+  );
+};

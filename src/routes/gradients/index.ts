@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { GradientsResult } from '../../engine/api.js';
+import type { AppConfig } from '../../config.js';
+import { describeLimits } from '../../plugins/docs.js';
+import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
+import { decodeModelRequest } from '../shared/decode.js';
+import { encodeMap, encodeState } from '../shared/encode.js';
+import { encodeTensor } from '../../engine/wire.js';
+import { ProblemResponses } from '../shared/schema.js';
+import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
+
+export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
+  const limits = limitsOf(config);
+  app.post(
+    '/v1/gradients',
+    {
+      schema: {
+        tags: ['compute'],
+        summary: 'Forward pass, backpropagation, optional optimizer step',
+        description:
+          'Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every ' +
+          'parameter; with `optimizer`, also one torch.optim step and its state. ' + describeLimits(config),
+        security: [{ bearerAuth: [] }, {}],
+        body: GradientsBodySchema,
+        response: { 200: GradientsResponseSchema, ...ProblemResponses },
+      },
+    },
+    async (request, reply) => {
+      const job = decodeModelRequest(request.body, limits);
+      const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
+      const enc = job.options.encoding;
+      return {
+        ...(result.loss === undefined ? {} : { loss: result.loss }),
+        gradients: encodeMap(result.gradients, enc),
+        ...(result.params ? { params: encodeMap(result.params, enc) } : {}),
+        ...(result.optimizerState ? { optimizerState: encodeState(result.optimizerState, enc) } : {}),
+        ...(result.outputs ? { outputs: encodeTensor(result.outputs, enc) } : {}),
+        ...(result.inputGradients ? { inputGradients: encodeMap(result.inputGradients, enc) } : {}),
+        ...(result.intermediates
+          ? {
+              intermediates: Object.fromEntries(
+                Object.entries(result.intermediates).map(([id, { value, grad }]) => [
+                  id,
+                  { value: encodeTensor(value, enc), grad: grad === null ? null : encodeTensor(grad, enc) },
+                ]),
+              ),
+            }
+          : {}),
+        ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
+        timing: finishTiming(reply, { queueMs, ...result.timing }),
+      };
+    },
+  );
+};

@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppConfig } from '../../config.js';
+import { HttpError } from '../../errors.js';
+import { ProblemResponses } from '../shared/schema.js';
+import { HealthSchema, ReadySchema } from './schema.js';
+
+const started = Date.now();
+
+export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        response: { 200: HealthSchema },
+      },
+    },
+    async () => ({ status: 'ok' as const, uptimeSeconds: (Date.now() - started) / 1000 }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the worker pool is up; the kernel backend and the limits in force',
+        description: 'Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.',
+        response: { 200: ReadySchema, ...ProblemResponses },
+      },
+    },
+    async () => {
+      if (!app.accepting || app.kernelBackend === null) {
+        throw new HttpError('NOT_READY', 'the worker pool is not accepting computations');
+      }
+      return {
+        status: 'ready' as const,
+        kernelBackend: app.kernelBackend,
+        workers: app.pool.workers,
+        queueDepth: app.pool.queueDepth,
+        busyWorkers: app.pool.busyWorkers,
+        limits: {
+          bodyLimitBytes: config.bodyLimitBytes,
+          maxElements: config.maxElements,
+          maxNodes: config.maxNodes,
+          timeoutMs: config.timeoutMs,
+          queueLimit: config.queueLimit,
+          rateLimitPerMinute: config.rateLimit ?? null,
+        },
+        auth: config.apiKeys.length > 0,
+      };
+    },
+  );
+};

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+export const HealthSchema = z
+  .object({
+    status: z.literal('ok').describe('always "ok": the process answers'),
+    uptimeSeconds: z.number().min(0).describe('seconds since the process loaded the app'),
+  })
+  .describe('liveness');
+
+export const LimitsSchema = z
+  .object({
+    bodyLimitBytes: z.number().int().describe('largest request body in bytes (BODY_LIMIT_MB)'),
+    maxElements: z.number().int().describe('tensor elements per request, activations included (MAX_ELEMENTS)'),
+    maxNodes: z.number().int().describe('graph nodes per request (MAX_NODES)'),
+    timeoutMs: z.number().int().describe('time limit of one computation, queueing included (TIMEOUT_MS)'),
+    queueLimit: z.number().int().describe('computations that may wait for a worker (QUEUE_LIMIT)'),
+    rateLimitPerMinute: z.number().int().nullable().describe('requests a minute per client on /v1 routes, null = off (RATE_LIMIT)'),
+  })
+  .describe('the limits in force');
+
+export const ReadySchema = z
+  .object({
+    status: z.literal('ready').describe('the pool takes computations'),
+    kernelBackend: z.string().describe('GEMM backend the workers selected: "openblas", "wasm" or "reference"'),
+    workers: z.number().int().describe('worker threads'),
+    queueDepth: z.number().int().describe('computations waiting for a worker now'),
+    busyWorkers: z.number().int().describe('workers computing now'),
+    limits: LimitsSchema,
+    auth: z.boolean().describe('whether /v1 routes require a bearer API key'),
+  })
+  .describe('readiness, kernel backend and limits');

@@ -1,0 +1,24 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppConfig } from '../config.js';
+import { explainRoutes } from './explain/index.js';
+import { forwardRoutes } from './forward/index.js';
+import { gradientsRoutes } from './gradients/index.js';
+import { gradcheckRoutes } from './gradcheck/index.js';
+import { healthRoutes } from './health/index.js';
+import { opsRoutes } from './ops/index.js';
+import { stepRoutes } from './step/index.js';
+import { trainRoutes } from './train/index.js';
+
+/** Every route of the service, one plugin per resource. */
+const routes: FastifyPluginAsync<{ config: AppConfig }> = async (app, opts) => {
+  await app.register(healthRoutes, opts);
+  await app.register(opsRoutes);
+  await app.register(gradientsRoutes, opts);
+  await app.register(forwardRoutes, opts);
+  await app.register(gradcheckRoutes, opts);
+  await app.register(explainRoutes, opts);
+  await app.register(stepRoutes, opts);
+  await app.register(trainRoutes, opts);
+};
+
+export default routes;

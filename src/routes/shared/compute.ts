@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Limits } from '../../engine/api.js';
+import type { AppConfig } from '../../config.js';
+import type { TaskOutcome } from '../../workers/pool.js';
+import type { Task } from '../../workers/protocol.js';
+import { computeServerTiming, roundTiming, serverTiming, type ComputeTiming, type Timing } from './encode.js';
+
+export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes });
+
+/** Aborts when the client goes away before its answer is written, so its computation stops too. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  const res = reply.raw;
+  const onClose = () => {
+    if (!res.writableFinished) ac.abort(new Error('client closed the connection'));
+  };
+  res.once('close', onClose);
+  return ac.signal;
+}
+
+export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task: Task): Promise<TaskOutcome<R>> {
+  return app.pool.run<R>(task, clientGone(reply));
+}
+
+/** Puts the timing in the Server-Timing header and returns it for the body. */
+export function finishTiming(reply: FastifyReply, t: Omit<Timing, 'totalMs'>): Timing {
+  const timing = roundTiming({ ...t, totalMs: reply.elapsedTime });
+  reply.header('server-timing', serverTiming(timing));
+  return timing;
+}
+
+/** For routes without a forward/backward split (step, gradcheck, explain, train). */
+export function finishComputeTiming(reply: FastifyReply, queueMs: number, computeMs: number): ComputeTiming {
+  const r = (ms: number) => Math.round(ms * 1000) / 1000;
+  const timing = { queueMs: r(queueMs), computeMs: r(computeMs), totalMs: r(reply.elapsedTime) };
+  if (!reply.sent) reply.header('server-timing', computeServerTiming(timing)); // a stream has sent its headers
+  return timing;
+}

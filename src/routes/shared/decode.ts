@@ -1,0 +1,170 @@
+import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../../engine/api.js';
+import { LimitError, SpecError, type Path } from '../../engine/errors.js';
+import type { LossSpec, ModelSpec, Options, Tensors } from '../../engine/spec.js';
+import type { DType, Tensor } from '../../engine/tensor.js';
+import { decodeTensor, wireElements } from '../../engine/wire.js';
+
+// Request bodies (validated by zod, tensors still in wire form) into engine jobs with typed arrays.
+// This runs on the event loop, so it only does what is linear in the body: it counts every tensor's
+// elements against the limit *before* allocating any, then decodes each one once.
+
+type Wire = unknown;
+type WireMap = Record<string, Wire>;
+
+export interface ModelBody {
+  model: ModelSpec;
+  params?: WireMap;
+  inputs: Wire;
+  targets?: Wire;
+  loss?: LossSpec;
+  outputGrad?: Wire;
+  options: Options;
+}
+
+export interface OptimizerBody {
+  type: string;
+  state?: { step: number; state: Record<string, WireMap> };
+  [k: string]: unknown;
+}
+
+/** A plain {name: tensor} map, as opposed to a tensor written as {shape, data} or {shape, dtype, base64}. */
+function isTensorMap(v: Wire): v is WireMap {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  return !('shape' in v && ('data' in v || 'base64' in v));
+}
+
+/** Every wire tensor of a request with its path, in one list, so the limit can be checked first. */
+export class TensorPlan {
+  private readonly items: { wire: Wire; path: Path }[] = [];
+
+  add(wire: Wire, path: Path): void {
+    this.items.push({ wire, path });
+  }
+
+  addMap(map: WireMap | undefined, path: Path): void {
+    if (map === undefined) return;
+    for (const key of Object.keys(map)) this.add(map[key], [...path, key]);
+  }
+
+  /** Counts first (no allocation), then decodes every tensor into `dtype`. */
+  decode(dtype: DType, limits: Limits): Map<Wire, Tensor> {
+    let total = 0;
+    for (const { wire, path } of this.items) {
+      total += wireElements(wire, path, limits.maxElements);
+      if (total > limits.maxElements) {
+        throw new LimitError(path, `the request's tensors hold more than ${limits.maxElements} elements (MAX_ELEMENTS)`);
+      }
+    }
+    const out = new Map<Wire, Tensor>();
+    for (const { wire, path } of this.items) {
+      // keyed by the wire value itself: equal number literals decode equally, so once is enough
+      if (out.has(wire)) continue;
+      out.set(wire, decodeTensor(wire, dtype, path, limits.maxElements));
+    }
+    return out;
+  }
+}
+
+/** Decoded tensors must not share buffers (each is transferred on its own): a repeat gets a copy. */
+function take(decoded: Map<Wire, Tensor>, wire: Wire, used: Set<Tensor>): Tensor {
+  const t = decoded.get(wire)!;
+  if (!used.has(t)) {
+    used.add(t);
+    return t;
+  }
+  return { shape: [...t.shape], data: t.data.slice() };
+}
+
+function takeMap(decoded: Map<Wire, Tensor>, map: WireMap | undefined, used: Set<Tensor>): Tensors {
+  const out: [string, Tensor][] = [];
+  for (const key of Object.keys(map ?? {})) out.push([key, take(decoded, map![key], used)]);
+  return Object.fromEntries(out);
+}
+
+function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
+  const { model } = body;
+  if (model.type === 'graph') {
+    if (model.nodes.length > limits.maxNodes) {
+      throw new LimitError(['model', 'nodes'], `${model.nodes.length} nodes, over the limit of ${limits.maxNodes} (MAX_NODES)`);
+    }
+    plan.addMap(model.constants, ['model', 'constants']);
+    if (!isTensorMap(body.inputs)) {
+      throw new SpecError(['inputs'], 'a graph takes a map {name: tensor} over model.inputs');
+    }
+    plan.addMap(body.inputs, ['inputs']);
+  } else {
+    if (isTensorMap(body.inputs)) throw new SpecError(['inputs'], 'an MLP takes one tensor [batch, inputSize], not a map');
+    plan.add(body.inputs, ['inputs']);
+  }
+  plan.addMap(body.params, ['params']);
+  if (body.targets !== undefined) plan.add(body.targets, ['targets']);
+  if (body.outputGrad !== undefined) plan.add(body.outputGrad, ['outputGrad']);
+}
+
+function planOptimizer(opt: OptimizerBody | undefined, plan: TensorPlan): void {
+  const state = opt?.state?.state;
+  if (state === undefined) return;
+  for (const name of Object.keys(state)) plan.addMap(state[name], ['optimizer', 'state', 'state', name]);
+}
+
+function buildModelJob(body: ModelBody, decoded: Map<Wire, Tensor>, used: Set<Tensor>): ModelJob {
+  const { model } = body;
+  const decodedModel: DecodedModel =
+    model.type === 'graph' ? { ...model, constants: takeMap(decoded, model.constants, used) } : model;
+  const inputs = model.type === 'graph' ? takeMap(decoded, body.inputs as WireMap, used) : take(decoded, body.inputs, used);
+  return {
+    model: decodedModel,
+    params: takeMap(decoded, body.params, used),
+    inputs,
+    ...(body.targets === undefined ? {} : { targets: take(decoded, body.targets, used) }),
+    ...(body.loss === undefined ? {} : { loss: body.loss }),
+    ...(body.outputGrad === undefined ? {} : { outputGrad: take(decoded, body.outputGrad, used) }),
+    options: body.options,
+  };
+}
+
+function buildOptimizer(opt: OptimizerBody, decoded: Map<Wire, Tensor>, used: Set<Tensor>): OptimizerJob {
+  const { state, ...config } = opt;
+  if (state === undefined) return { config };
+  const perParam: OptimizerState['state'] = Object.fromEntries(
+    Object.keys(state.state).map((name) => [name, takeMap(decoded, state.state[name], used)]),
+  );
+  return { config, state: { step: state.step, state: perParam } };
+}
+
+/** A model request (forward, gradients, gradcheck, explain, train) with an optional optimizer. */
+export function decodeModelRequest(
+  body: ModelBody & { optimizer?: OptimizerBody },
+  limits: Limits,
+): ModelJob & { optimizer?: OptimizerJob } {
+  const plan = new TensorPlan();
+  planModel(body, limits, plan);
+  planOptimizer(body.optimizer, plan);
+  const decoded = plan.decode(body.options.dtype, limits);
+  const used = new Set<Tensor>();
+  const job = buildModelJob(body, decoded, used);
+  return body.optimizer === undefined ? job : { ...job, optimizer: buildOptimizer(body.optimizer, decoded, used) };
+}
+
+export interface StepBody {
+  params: WireMap;
+  gradients: WireMap;
+  optimizer: OptimizerBody;
+  clipGradNorm?: number;
+  options: { dtype: DType };
+}
+
+export function decodeStepRequest(body: StepBody, limits: Limits) {
+  const plan = new TensorPlan();
+  plan.addMap(body.params, ['params']);
+  plan.addMap(body.gradients, ['gradients']);
+  planOptimizer(body.optimizer, plan);
+  const decoded = plan.decode(body.options.dtype, limits);
+  const used = new Set<Tensor>();
+  return {
+    params: takeMap(decoded, body.params, used),
+    gradients: takeMap(decoded, body.gradients, used),
+    optimizer: buildOptimizer(body.optimizer, decoded, used),
+    ...(body.clipGradNorm === undefined ? {} : { clipGradNorm: body.clipGradNorm }),
+  };
+}

@@ -1,0 +1,49 @@
+// Runnable request examples for the OpenAPI document (Swagger UI's "Try it out" starts from the first).
+
+/** API.md's two-weight chain: h = w1·x, y = w2·h, L = (y − t)². With x = 2, t = 1, w1 = 0.5, w2 = −1.5:
+ *  L = 6.25, dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)(−1.5)(2) = 15, dL/dw2 = (−5)(1) = −5. */
+export const twoWeightModel = {
+  type: 'graph',
+  inputs: ['x', 't'],
+  params: { w1: { shape: [] }, w2: { shape: [] } },
+  nodes: [
+    { id: 'h', op: 'mul', inputs: ['w1', 'x'] },
+    { id: 'y', op: 'mul', inputs: ['w2', 'h'] },
+    { id: 'L', op: 'mse_loss', inputs: ['y', 't'] },
+  ],
+  output: 'L',
+};
+
+export const twoWeight = {
+  model: twoWeightModel,
+  params: { w1: 0.5, w2: -1.5 },
+  inputs: { x: 2, t: 1 },
+};
+
+/** XOR with a 2-4-1 tanh MLP; parameters come from the seeded initializer. */
+export const xorMlp = {
+  model: {
+    type: 'mlp',
+    inputSize: 2,
+    layers: [
+      { units: 4, activation: 'tanh' },
+      { units: 1, activation: 'sigmoid' },
+    ],
+    init: { scheme: 'default', seed: 0 },
+  },
+  inputs: [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ],
+  targets: [[0], [1], [1], [0]],
+  loss: { type: 'bce', reduction: 'mean' },
+};
+
+export const adam = { type: 'adam', lr: 0.01 };
+
+/** OpenAPI named examples (media type `examples`), via the `x-examples` schema keyword. */
+export function examples(list: [name: string, summary: string, value: unknown][]) {
+  return { 'x-examples': Object.fromEntries(list.map(([name, summary, value]) => [name, { summary, value }])) };
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { LossSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
+import { TensorSchema } from '../../engine/wire.js';
+import { ERRORS } from '../../errors.js';
+
+// Pieces shared by the compute routes' request and response schemas.
+
+const CODES = Object.keys(ERRORS) as [keyof typeof ERRORS, ...(keyof typeof ERRORS)[]];
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().describe('URI naming the kind of problem: urn:gradserve:problem:<code>'),
+    title: z.string().describe('short, fixed summary of the kind of problem'),
+    status: z.number().int().describe('the HTTP status code'),
+    detail: z.string().describe('what went wrong with this request'),
+    code: z.enum(CODES).describe('the error code, from the one catalogue'),
+    instance: z.string().optional().describe('the request path'),
+    requestId: z.string().describe('the request id (X-Request-Id), also in the logs'),
+    errors: z
+      .array(
+        z.object({
+          path: z.string().describe('the field at fault in the request body, e.g. model.nodes[3].inputs[1]'),
+          message: z.string().describe('what is wrong with it'),
+        }),
+      )
+      .optional()
+      .describe('field-level problems'),
+  })
+  .describe('RFC 9457 problem details');
+
+const problemContent = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+});
+
+/** Documented error responses (sent as problem+json strings by the error handler). */
+export const ProblemResponses = {
+  '4XX': problemContent(
+    '400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
+      '415 not JSON; 422 well-formed but meaningless; 429 rate limit',
+  ),
+  '5XX': problemContent('503 queue full (with Retry-After) or not ready; 504 computation over the time limit'),
+} as const;
+
+export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
+
+/** Responses may hold NaN/±Inf (reported in diagnostics), which JSON writes as null. */
+const OutNumber = z.number().nullable().describe('a number; null when not finite (JSON has no NaN/Infinity)');
+
+export const ResultTensorSchema = z
+  .union([
+    OutNumber,
+    z.array(z.any()).describe('nested arrays (non-finite elements as null)'),
+    z
+      .object({
+        shape: z.array(z.number().int()).describe('dimensions, outermost first'),
+        data: z.array(OutNumber).describe('elements in row-major order'),
+      })
+      .describe('flat encoding'),
+    z
+      .object({
+        shape: z.array(z.number().int()).describe('dimensions, outermost first'),
+        dtype: z.enum(['float32', 'float64']).describe('element type'),
+        base64: z.string().describe('little-endian IEEE-754 bytes, base64'),
+      })
+      .describe('base64 encoding (non-finite values kept)'),
+  ])
+  .describe('a tensor in the requested options.encoding');
+
+export const ResultTensorMapSchema = z.record(z.string(), ResultTensorSchema).describe('tensors by name');
+
+export const TimingSchema = z
+  .object({
+    queueMs: z.number().describe('waiting for a free worker'),
+    forwardMs: z.number().describe('forward pass'),
+    backwardMs: z.number().describe('backpropagation (and the optimizer step)'),
+    totalMs: z.number().describe('the whole request inside the service, decoding and encoding included'),
+  })
+  .describe('where the time went; also in the Server-Timing header');
+
+export const ComputeTimingSchema = z
+  .object({
+    queueMs: z.number().describe('waiting for a free worker'),
+    computeMs: z.number().describe('the computation inside the worker'),
+    totalMs: z.number().describe('the whole request inside the service, decoding and encoding included'),
+  })
+  .describe('where the time went; also in the Server-Timing header');
+
+export const WarningSchema = z
+  .object({
+    code: z
+      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite'])
+      .describe('kind of warning'),
+    message: z.string().describe('explanation'),
+    params: z.record(z.string(), z.unknown()).describe('the figures behind it'),
+  })
+  .describe('a diagnostic warning');
+
+export const DiagnosticsSchema = z
+  .object({
+    globalGradNorm: OutNumber.describe('L2 norm of all gradients together, before clipping'),
+    gradNorms: z.record(z.string(), OutNumber).describe('L2 norm of each parameter\'s gradient'),
+    warnings: z.array(WarningSchema).describe('vanishing/exploding gradients, dead units, clipping, non-finite values'),
+  })
+  .describe('gradient health');
+
+export const OptimizerStateSchema = z
+  .object({
+    step: z.number().int().min(0).describe('optimizer steps taken so far'),
+    state: z
+      .record(z.string(), z.record(z.string(), TensorSchema))
+      .describe('per parameter, torch.optim\'s buffers by torch\'s names (exp_avg, exp_avg_sq, momentum_buffer, step, ...)'),
+  })
+  .describe('torch.optim state: send the previous response\'s optimizerState back unchanged');
+
+export const ResultOptimizerStateSchema = z
+  .object({
+    step: z.number().int().describe('optimizer steps taken so far'),
+    state: z
+      .record(z.string(), z.record(z.string(), z.union([ResultTensorSchema, z.number()])))
+      .describe('per parameter, torch.optim\'s buffers by torch\'s names'),
+  })
+  .describe('send it back as optimizer.state in the next call');
+
+/** The fields of every model-running request (API.md "POST /v1/gradients"). */
+export const modelFields = {
+  model: ModelSpecSchema,
+  params: TensorMapSchema.optional().describe(
+    'parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params`',
+  ),
+  inputs: z
+    .union([TensorSchema, TensorMapSchema])
+    .describe('the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs'),
+  targets: TensorSchema.optional().describe(
+    'what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss`',
+  ),
+  loss: LossSpecSchema.optional().describe('the loss on the output against `targets`; omit both when a graph\'s output is already a scalar loss'),
+  outputGrad: TensorSchema.optional().describe(
+    'instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product)',
+  ),
+  options: OptionsSchema.prefault({}),
+};
+
+/** loss and targets come together; outputGrad replaces both. */
+export function checkLossFields(
+  body: { loss?: unknown; targets?: unknown; outputGrad?: unknown },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (body.loss !== undefined && body.targets === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['targets'], message: 'required with `loss`' });
+  }
+  if (body.targets !== undefined && body.loss === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['loss'], message: 'required with `targets`' });
+  }
+  if (body.outputGrad !== undefined && body.loss !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['outputGrad'], message: 'give either `loss` with `targets`, or `outputGrad`, not both' });
+  }
+}

@@ -1,0 +1,103 @@
+import { PassThrough } from 'node:stream';
+import { MessageChannel } from 'node:worker_threads';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppConfig } from '../../config.js';
+import type { GradientsJob, TrainResult, TrainStep } from '../../engine/api.js';
+import { problem } from '../../errors.js';
+import { describeLimits } from '../../plugins/docs.js';
+import { classify } from '../../plugins/errors.js';
+import type { TaskOutcome } from '../../workers/pool.js';
+import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
+import { decodeModelRequest } from '../shared/decode.js';
+import { encodeMap, encodeState } from '../shared/encode.js';
+import { ProblemResponses } from '../shared/schema.js';
+import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
+
+const NDJSON = 'application/x-ndjson';
+
+export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
+  const limits = limitsOf(config);
+  app.post(
+    '/v1/train',
+    {
+      schema: {
+        tags: ['compute'],
+        summary: 'A training loop: `steps` optimizer steps, the loss per step, final params and state',
+        description:
+          'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
+          'final object. An error before the first step is an ordinary problem+json response; after streaming began ' +
+          'it is the last line, as {"error": problem}. ' + describeLimits(config),
+        security: [{ bearerAuth: [] }, {}],
+        body: TrainBodySchema,
+        response: {
+          200: {
+            description: 'the final object, or with Accept: application/x-ndjson a stream of lines',
+            content: {
+              'application/json': { schema: TrainResponseSchema },
+              [NDJSON]: { schema: TrainStreamSchema },
+            },
+          },
+          ...ProblemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { steps, batchSize, shuffleSeed } = request.body;
+      const job = decodeModelRequest(request.body, limits) as GradientsJob;
+      if (request.body.clipGradNorm !== undefined) job.clipGradNorm = request.body.clipGradNorm;
+      const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
+      const enc = job.options.encoding;
+      const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
+        losses: result.losses,
+        params: encodeMap(result.params, enc),
+        optimizerState: encodeState(result.optimizerState, enc),
+        timing: finishComputeTiming(reply, queueMs, computeMs),
+      });
+
+      const accept = request.headers.accept ?? '';
+      if (!accept.includes(NDJSON)) {
+        return final(await runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg }));
+      }
+
+      const { port1, port2 } = new MessageChannel();
+      const lines: string[] = [];
+      let stream: PassThrough | null = null;
+      let firstStep!: () => void;
+      const started = new Promise<void>((r) => (firstStep = r));
+      // the worker closes its end after its last step; messages sent before are delivered first
+      const drained = new Promise<void>((r) => port1.once('close', () => r()));
+      port1.on('message', (s: TrainStep) => {
+        const line = `${JSON.stringify(s)}\n`;
+        if (stream) stream.write(line);
+        else lines.push(line);
+        firstStep();
+      });
+      const task = runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg, progress: port2 });
+      const settled = task.then(
+        (ok) => ({ ok }),
+        (err: unknown) => ({ err }),
+      );
+      const first = await Promise.race([started.then(() => null), settled]);
+      if (first !== null && 'err' in first) {
+        port1.close();
+        throw first.err; // nothing streamed yet: an ordinary error response
+      }
+
+      stream = new PassThrough();
+      for (const line of lines) stream.write(line);
+      // the zod type provider types send() by the JSON schemas; a stream is written as is
+      reply.type(NDJSON).header('cache-control', 'no-store').send(stream as never);
+      const outcome = await settled;
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+      port1.close();
+      if ('ok' in outcome) {
+        stream.end(`${JSON.stringify(final(outcome.ok))}\n`);
+      } else {
+        const c = classify(outcome.err);
+        if (c.code === 'INTERNAL') request.log.error({ err: outcome.err }, 'train failed while streaming');
+        stream.end(`${JSON.stringify({ error: { ...problem(c.code, c.detail, c.errors, request.url), requestId: request.id } })}\n`);
+      }
+      return reply;
+    },
+  );
+};

@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { LimitError, SpecError } from '../engine/errors.js';
+import { HttpError } from '../errors.js';
+import { collectTransferables, now, type Envelope, type Reply, type Task } from './protocol.js';
+
+// The compute pool: a fixed set of worker threads behind a bounded queue. The event loop only
+// decodes and encodes; every computation runs here, under a time limit.
+
+export interface PoolOptions {
+  workers: number;
+  queueLimit: number;
+  timeoutMs: number;
+  blas: string;
+  /** compiled worker module; default: worker.js beside this module's compiled form */
+  filename?: string;
+}
+
+export interface TaskOutcome<R> {
+  result: R;
+  /** waiting for a free worker */
+  queueMs: number;
+  /** inside the worker */
+  computeMs: number;
+}
+
+export interface Pool {
+  run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>>;
+  /** starts the workers and reports the kernel backend they selected */
+  start(): Promise<string>;
+  readonly queueDepth: number;
+  readonly busyWorkers: number;
+  readonly workers: number;
+  close(): Promise<void>;
+  /** called after each task with its kind and compute time (metrics) */
+  onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+}
+
+/** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
+export function defaultWorkerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dir = path.dirname(here);
+  return here.endsWith('.ts')
+    ? path.resolve(dir, '../../dist/src/workers/worker.js')
+    : path.resolve(dir, 'worker.js');
+}
+
+export class PiscinaPool implements Pool {
+  private readonly piscina: Piscina<Envelope, Reply>;
+  private inflight = 0;
+  /** running average of compute time, for Retry-After */
+  private avgMs = 100;
+  onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.piscina = new Piscina({
+      filename: opts.filename ?? defaultWorkerFile(),
+      minThreads: opts.workers,
+      maxThreads: opts.workers,
+      maxQueue: opts.queueLimit,
+      // workers stay warm: start-up loads the kernels
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      workerData: { blas: opts.blas },
+    });
+  }
+
+  get workers(): number {
+    return this.opts.workers;
+  }
+
+  get queueDepth(): number {
+    return this.piscina.queueSize;
+  }
+
+  get busyWorkers(): number {
+    return Math.min(this.opts.workers, Math.max(0, this.inflight - this.piscina.queueSize));
+  }
+
+  async start(): Promise<string> {
+    // One probe per worker would need pinning; one is enough to prove the module loads and the kernels init.
+    const { result } = await this.run<{ backend: string }>({ kind: 'probe' });
+    return result.backend;
+  }
+
+  async run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    const transferList = collectTransferables(task);
+    if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
+    const envelope: Envelope = { task, submittedAt: now() };
+    this.inflight++;
+    let reply: Reply;
+    try {
+      reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort });
+    } catch (err) {
+      throw this.translate(err, timeout, signal);
+    } finally {
+      this.inflight--;
+    }
+    const computeMs = reply.finishedAt - reply.startedAt;
+    this.avgMs = 0.8 * this.avgMs + 0.2 * computeMs;
+    this.onTaskDone?.(task.kind, computeMs);
+    const queueMs = Math.max(0, reply.startedAt - envelope.submittedAt);
+    if (!reply.ok) {
+      const e = reply.error;
+      throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
+    }
+    return { result: reply.result as R, queueMs, computeMs };
+  }
+
+  private translate(err: unknown, timeout: AbortSignal, client?: AbortSignal): unknown {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
+      const waitS = Math.max(1, Math.ceil(((this.piscina.queueSize + 1) * this.avgMs) / this.opts.workers / 1000));
+      return new HttpError('QUEUE_FULL', `${this.piscina.queueSize} computations are waiting; retry later`, [], {
+        'retry-after': String(waitS),
+      });
+    }
+    if (timeout.aborted) {
+      return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
+    }
+    if (client?.aborted) return new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
+    return err;
+  }
+
+  async close(): Promise<void> {
+    // close() lets running and queued tasks finish (their requests are still being answered)
+    await this.piscina.close();
+  }
+}

@@ -1,0 +1,88 @@
+import type { MessagePort } from 'node:worker_threads';
+import type {
+  GradcheckConfig,
+  GradientsJob,
+  Limits,
+  ModelJob,
+  StepJob,
+  TrainConfig,
+} from '../engine/api.js';
+import type { Path } from '../engine/errors.js';
+
+// The messages between the event loop and a compute worker. Tensors travel as typed arrays whose
+// buffers are *transferred* (moved, not copied); everything else is small and structured-cloned.
+
+export type Task =
+  | { kind: 'gradients'; job: GradientsJob; limits: Limits }
+  | { kind: 'forward'; job: ModelJob; limits: Limits }
+  | { kind: 'gradcheck'; job: ModelJob; config: GradcheckConfig; limits: Limits }
+  | { kind: 'explain'; job: ModelJob; limits: Limits }
+  | { kind: 'step'; job: StepJob }
+  /** `progress` receives one TrainStep per optimizer step while the task runs */
+  | { kind: 'train'; job: GradientsJob; config: TrainConfig; limits: Limits; progress?: MessagePort }
+  /** answers the kernel backend the worker selected; used for readiness */
+  | { kind: 'probe' };
+
+export type TaskKind = Task['kind'];
+
+export interface Envelope {
+  task: Task;
+  /** epoch milliseconds (performance.timeOrigin + now), comparable across threads */
+  submittedAt: number;
+}
+
+/** Client errors cross the boundary as data: structured clone keeps no Error subclass or fields. */
+export type TaskFailure =
+  | { kind: 'spec'; issues: { path: Path; message: string }[] }
+  | { kind: 'limit'; path: Path; message: string };
+
+export type Reply =
+  | { ok: true; result: unknown; startedAt: number; finishedAt: number }
+  | { ok: false; error: TaskFailure; startedAt: number; finishedAt: number };
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * The buffers of every typed array inside `value` (plain objects and arrays walked iteratively),
+ * each once. A typed array that views only part of its buffer is replaced by a compact copy first:
+ * transferring would otherwise move (and structured clone would copy) the whole backing store, which
+ * may be a large pool or a WebAssembly memory that cannot be detached at all.
+ */
+export function collectTransferables(value: unknown): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c = v[i];
+        if (ArrayBuffer.isView(c)) v[i] = own(c, seen);
+        else if (c !== null && typeof c === 'object') stack.push(c);
+      }
+      continue;
+    }
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) continue; // ports, Maps, class instances
+    const obj = v as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      const c = obj[key];
+      if (ArrayBuffer.isView(c)) obj[key] = own(c, seen);
+      else if (c !== null && typeof c === 'object') stack.push(c);
+    }
+  }
+  return [...seen];
+}
+
+function own(view: ArrayBufferView, seen: Set<ArrayBuffer>): ArrayBufferView {
+  const buf = view.buffer;
+  if (!(buf instanceof ArrayBuffer)) return view; // SharedArrayBuffer: shared, never moved
+  if (view.byteOffset === 0 && view.byteLength === buf.byteLength) {
+    seen.add(buf);
+    return view;
+  }
+  const copy = (view as Float64Array).slice();
+  seen.add(copy.buffer as ArrayBuffer);
+  return copy;
+}
