@@ -51,10 +51,10 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     shapes.push(shape);
     return names.length - 1;
   };
-  const declare = (name: string, kind: SlotKind, shape: Shape | undefined, path: Path): number => {
+  const declare = (name: string, kind: SlotKind, shape: Shape | undefined, path: () => Path): number => {
     const prev = slotOf.get(name);
     if (prev !== undefined) {
-      issues.add(path, `"${name}" is already the id of ${KIND_WORDS[kinds[prev]!]}; ids must be unique`);
+      issues.add(path(), `"${name}" is already the id of ${KIND_WORDS[kinds[prev]!]}; ids must be unique`);
       return -1;
     }
     const s = addSlot(name, name, kind, shape);
@@ -62,7 +62,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     return s;
   };
 
-  const leaf = (l: LeafDef, kind: SlotKind) => declare(l.name, kind, l.shape, l.path);
+  const leaf = (l: LeafDef, kind: SlotKind) => declare(l.name, kind, l.shape, () => l.path);
   def.inputs.forEach((l) => leaf(l, 'input'));
   def.params.forEach((l) => leaf(l, 'param'));
   for (const c of def.constants) {
@@ -73,8 +73,9 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   // Node ids first, so nodes may refer to nodes listed after them.
   const nodeSlot = new Int32Array(n).fill(-1);
   const nodeOfSlot = new Map<number, number>();
+  const nodePath = (i: number): Path => def.nodes[i]!.path ?? def.nodePath(i);
   def.nodes.forEach((d, i) => {
-    const s = declare(d.id, 'node', undefined, [...d.path, 'id']);
+    const s = declare(d.id, 'node', undefined, () => [...nodePath(i), 'id']);
     nodeSlot[i] = s;
     if (s >= 0) nodeOfSlot.set(s, i);
   });
@@ -91,7 +92,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     return s;
   };
 
-  const inputPath = (i: number, k: number): Path => def.nodes[i]!.inputPaths?.[k] ?? [...def.nodes[i]!.path, 'inputs', k];
+  const inputPath = (i: number, k: number): Path => def.nodes[i]!.inputPaths?.[k] ?? [...nodePath(i), 'inputs', k];
   const good = new Uint8Array(n);
   const opOf: (AnyOp | undefined)[] = new Array(n);
   const attrsOf: unknown[] = new Array(n);
@@ -101,17 +102,17 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     const op = ops.get(d.op);
     opOf[i] = op;
     if (op === undefined) {
-      issues.add([...d.path, 'op'], `unknown op "${d.op}" (GET /v1/ops lists the ops)`);
+      issues.add([...nodePath(i), 'op'], `unknown op "${d.op}" (GET /v1/ops lists the ops)`);
       ok = false;
     } else {
       if (d.inputs.length < op.minArity || d.inputs.length > op.maxArity) {
-        issues.add([...d.path, 'inputs'], `${op.name} takes ${arityText(op)} inputs, got ${d.inputs.length}`);
+        issues.add([...nodePath(i), 'inputs'], `${op.name} takes ${arityText(op)} inputs, got ${d.inputs.length}`);
         ok = false;
       }
       try {
         attrsOf[i] = op.parseAttrs(d.attrs ?? {});
       } catch (err) {
-        issues.addZod(err, d.attrsPath ?? [...d.path, 'attrs']);
+        issues.addZod(err, d.attrsPath ?? [...nodePath(i), 'attrs']);
         ok = false;
       }
     }
@@ -130,8 +131,10 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     good[i] = ok ? 1 : 0;
   });
 
-  const preds = (i: number): number[] => inputsOf[i]!.map((s) => nodeOfSlot.get(s) ?? -1);
-  const { order, cycles } = findCycles(n, preds);
+  const { order, cycles } = findCycles(n, (i, k) => {
+    const s = inputsOf[i]![k]!;
+    return s >= 0 && kinds[s] === 'node' ? nodeOfSlot.get(s)! : -1;
+  }, (i) => inputsOf[i]!.length);
   for (const cycle of cycles) {
     const ids = cycle.flow.map((i) => def.nodes[i]!.id);
     issues.add(inputPath(cycle.flow[0]!, cycle.input), `cycle: ${[...ids, ids[0]].join(' → ')} (a graph must be acyclic)`);
@@ -141,14 +144,13 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     const op = opOf[i];
     const ins = inputsOf[i]!;
     if (!good[i] || op === undefined || ins.some((s) => shapes[s] === undefined)) continue;
-    const d = def.nodes[i]!;
     try {
       const shape = op.shape(ins.map((s) => shapes[s]!), attrsOf[i]);
       if (!validShape(shape)) throw new Error(`op ${op.name}: shape rule returned ${String(shape)}`);
       shapes[nodeSlot[i]!] = shape;
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
-      const at = err.input !== undefined && err.input < ins.length ? inputPath(i, err.input) : d.path;
+      const at = err.input !== undefined && err.input < ins.length ? inputPath(i, err.input) : nodePath(i);
       issues.add(at, err.message.startsWith(op.name) ? err.message : `${op.name}: ${err.message}`);
     }
   }
@@ -166,17 +168,9 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   const slots: Slot[] = names.map((name, s) => ({ name, label: labels[s]!, kind: kinds[s]!, shape: shapes[s]! }));
   const producer = new Int32Array(slots.length).fill(-1);
   const nodes: CompiledNode[] = order.map((i, t) => {
-    const d = def.nodes[i]!;
     producer[nodeSlot[i]!] = t;
-    return {
-      slot: nodeSlot[i]!,
-      id: d.id,
-      op: opOf[i]!,
-      attrs: attrsOf[i],
-      inputs: inputsOf[i]!,
-      path: d.path,
-      inputPaths: d.inputs.map((_, k) => inputPath(i, k)),
-    };
+    return { slot: nodeSlot[i]!, id: def.nodes[i]!.id, op: opOf[i]!, attrs: attrsOf[i], inputs: inputsOf[i]!, index: i };
   });
-  return { dtype, slots, slotOf, nodes, producer, fixed, output: output!, elements };
+  const pathOf = (node: CompiledNode, k?: number) => (k === undefined ? nodePath(node.index) : inputPath(node.index, k));
+  return { dtype, slots, slotOf, nodes, producer, fixed, output: output!, elements, pathOf };
 }

@@ -6,13 +6,13 @@ import type { DType, Shape, Tensor } from './tensor.js';
 // validated, topologically sorted graph whose every value has a known shape). Both model kinds, the
 // appended loss and the number literals end up in this one form.
 
-/** An operation to compile; `path` is where it sits in the request, for error messages. */
+/** An operation to compile; `path` is where it sits in the request (default: GraphDef.nodePath). */
 export interface NodeDef {
   id: string;
   op: string;
   inputs: readonly (string | number)[];
   attrs?: unknown;
-  path: Path;
+  path?: Path;
   /** where each input is named in the request; default `[...path, 'inputs', k]` */
   inputPaths?: readonly Path[];
   /** where the attrs are; default `[...path, 'attrs']` */
@@ -34,6 +34,11 @@ export interface GraphDef {
   constants: readonly (LeafDef & { value: Tensor })[];
   /** in any order */
   nodes: readonly NodeDef[];
+  /**
+   * the request path of node i without a `path` of its own; paths are made only for error messages,
+   * so a 300,000-node graph does not carry 300,000 path arrays
+   */
+  nodePath: (i: number) => Path;
   output: { id: string; path: Path };
 }
 
@@ -57,8 +62,8 @@ export interface CompiledNode {
   attrs: unknown;
   /** slots of the operands, in order */
   inputs: readonly number[];
-  path: Path;
-  inputPaths: readonly Path[];
+  /** position in the definition's node list */
+  index: number;
 }
 
 export interface CompiledGraph {
@@ -75,4 +80,6 @@ export interface CompiledGraph {
   output: number;
   /** every element of every value: what the element limit counts */
   elements: number;
+  /** where a node, or its k-th input, sits in the request (for errors found while running) */
+  pathOf: (node: CompiledNode, input?: number) => Path;
 }

@@ -53,7 +53,8 @@ interface Parts {
   inputValues: Tensors;
   params: ParamDecl[];
   constants: (LeafDef & { value: Tensor })[];
-  nodes: NodeDef[];
+  nodes: readonly NodeDef[];
+  nodePath: (i: number) => Path;
   output: { id: string; path: Path };
   mlp?: MlpExpansion;
 }
@@ -73,6 +74,7 @@ function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
     params: mlp.params,
     constants: [],
     nodes: mlp.nodes,
+    nodePath: () => ['model'],
     output: { id: mlp.output, path: ['model', 'layers'] },
     mlp,
   };
@@ -105,7 +107,8 @@ function graphParts(spec: DecodedGraphSpec, job: ModelJob, limits: Limits): Part
       initPath: ['model', 'params', name, 'init'],
     })),
     constants: Object.entries(spec.constants).map(([name, value]) => ({ name, shape: value.shape, value, path: ['model', 'constants', name] })),
-    nodes: spec.nodes.map((n, i) => ({ ...n, path: ['model', 'nodes', i] })),
+    nodes: spec.nodes,
+    nodePath: (i) => ['model', 'nodes', i],
     output: { id: spec.output, path: ['model', 'output'] },
   };
 }
@@ -155,7 +158,7 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
       attrsPath: ['loss'],
     });
   }
-  const def: GraphDef = { inputs, params: parts.params, constants: parts.constants, nodes, output: parts.output };
+  const def: GraphDef = { inputs, params: parts.params, constants: parts.constants, nodes, nodePath: parts.nodePath, output: parts.output };
   const graph = compile(def, { ops, dtype, limits });
 
   const slot = (name: string) => graph.slotOf.get(name)!;

@@ -22,9 +22,9 @@ export interface ForwardOptions {
 }
 
 /** Turns an op's value error into a client error naming the node (and the input at fault). */
-function blame(node: CompiledNode, err: unknown): never {
+function blame(g: CompiledGraph, node: CompiledNode, err: unknown): never {
   if (err instanceof OpValueError) {
-    const at = err.input !== undefined && err.input < node.inputPaths.length ? node.inputPaths[err.input]! : node.path;
+    const at = g.pathOf(node, err.input !== undefined && err.input < node.inputs.length ? err.input : undefined);
     throw new SpecError(at, `${node.op.name}: ${err.message}`);
   }
   throw err;
@@ -90,7 +90,7 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
     try {
       out = node.op.forward(ins, node.attrs);
     } catch (err) {
-      blame(node, err);
+      blame(g, node, err);
     }
     const shape = g.slots[node.slot]!.shape;
     if (!sameShape(out.shape, shape)) {
@@ -148,7 +148,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     try {
       grads = node.op.vjp(ins, values[node.slot]!, upstream, node.attrs);
     } catch (err) {
-      blame(node, err);
+      blame(g, node, err);
     }
     if (grads.length !== ins.length) {
       throw new Error(`op ${node.op.name}: vjp returned ${grads.length} gradients for ${ins.length} inputs`);

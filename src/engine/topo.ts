@@ -9,28 +9,33 @@ export interface Cycle {
 }
 
 /**
- * Kahn's algorithm. `preds(i)` gives the producing node of each input of node i, or -1 for a leaf
- * or an unresolved reference. Nodes left over lie on a cycle or downstream of one; only the cycles
- * themselves are reported, one each, each found once.
+ * Kahn's algorithm. `pred(i, k)` gives the node producing input k of node i (`arity(i)` inputs), or
+ * -1 for a leaf or an unresolved reference. Nodes left over lie on a cycle or downstream of one;
+ * only the cycles themselves are reported, one each, each found once.
  */
-export function findCycles(n: number, preds: (i: number) => readonly number[]): { order: number[]; cycles: Cycle[] } {
-  const inputs: (readonly number[])[] = new Array(n);
+export function findCycles(n: number, pred: (i: number, k: number) => number, arity: (i: number) => number): { order: number[]; cycles: Cycle[] } {
+  // predecessors in CSR form too: inputs of node i at preds[pStart[i] .. pStart[i + 1])
+  const pStart = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) pStart[i + 1] = pStart[i]! + arity(i);
+  const preds = new Int32Array(pStart[n]!);
   const indeg = new Int32Array(n);
   const outCount = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
-    inputs[i] = preds(i);
-    for (const p of inputs[i]!) {
+    for (let k = 0, e = pStart[i]!; e < pStart[i + 1]!; k++, e++) {
+      const p = pred(i, k);
+      preds[e] = p;
       if (p < 0) continue;
       indeg[i]!++;
       outCount[p]!++;
     }
   }
+  const inputs = (i: number) => preds.subarray(pStart[i]!, pStart[i + 1]!);
   // successors in CSR form: succ[start[p] .. start[p + 1]) — one flat array instead of n small ones
   const start = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) start[i + 1] = start[i]! + outCount[i]!;
   const fill = start.slice(0, n);
   const succ = new Int32Array(start[n]!);
-  for (let i = 0; i < n; i++) for (const p of inputs[i]!) if (p >= 0) succ[fill[p]!++] = i;
+  for (let e = 0, i = 0; i < n; i++) for (; e < pStart[i + 1]!; e++) if (preds[e]! >= 0) succ[fill[preds[e]!]!++] = i;
 
   const order: number[] = [];
   const queue = new Int32Array(n);
@@ -45,7 +50,7 @@ export function findCycles(n: number, preds: (i: number) => readonly number[]): 
   return { order, cycles: cyclesAmong(n, inputs, indeg, start, succ) };
 }
 
-function cyclesAmong(n: number, inputs: (readonly number[])[], indeg: Int32Array, start: Int32Array, succ: Int32Array): Cycle[] {
+function cyclesAmong(n: number, inputs: (i: number) => Int32Array, indeg: Int32Array, start: Int32Array, succ: Int32Array): Cycle[] {
   // Left after Kahn: cycles and everything downstream of them. Peel off, in reverse, the nodes that
   // feed no other left-over node; what remains lies on a cycle or between two.
   const left = new Uint8Array(n);
@@ -60,7 +65,7 @@ function cyclesAmong(n: number, inputs: (readonly number[])[], indeg: Int32Array
   while (stack.length > 0) {
     const i = stack.pop()!;
     left[i] = 0;
-    for (const p of inputs[i]!) if (p >= 0 && left[p] && --outLeft[p]! === 0) stack.push(p);
+    for (const p of inputs(i)) if (p >= 0 && left[p] && --outLeft[p]! === 0) stack.push(p);
   }
   // Every remaining node has an input from another remaining node: walking inputs must close a loop.
   const state = new Uint8Array(n); // 0 unseen, 1 on the current walk, 2 done
@@ -73,9 +78,9 @@ function cyclesAmong(n: number, inputs: (readonly number[])[], indeg: Int32Array
     while (state[cur] === 0) {
       state[cur] = 1;
       walk.push(cur);
-      const k = inputs[cur]!.findIndex((p) => p >= 0 && left[p]);
+      const k = inputs(cur).findIndex((p) => p >= 0 && left[p] === 1);
       via.push(k);
-      cur = inputs[cur]![k]!;
+      cur = inputs(cur)[k]!;
     }
     if (state[cur] === 1) {
       // walk[j] takes input via[j] from walk[j + 1]; reversed, that is the data flow
