@@ -18,6 +18,30 @@ const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
     return r.success ? { value: r.data } : { error: new RequestValidationError(r.error.issues) };
   };
 
+/**
+ * @fastify/swagger drops every keyword next to a $ref (an OpenAPI 3.0 rule), which would lose the
+ * field descriptions of fields typed by a shared component. `allOf: [{$ref}]` keeps them, in 3.1 too.
+ */
+function keepRefSiblings(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(keepRefSiblings);
+  if (v === null || typeof v !== 'object') return v;
+  const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, keepRefSiblings(x)]));
+  if (typeof o.$ref !== 'string' || Object.keys(o).length === 1) return o;
+  const { $ref, ...rest } = o;
+  return { allOf: [{ $ref }], ...rest };
+}
+
+const transform: typeof jsonSchemaTransform = (input) => {
+  const out = jsonSchemaTransform(input);
+  return { ...out, schema: keepRefSiblings(out.schema) as typeof out.schema };
+};
+
+const transformObject: typeof jsonSchemaTransformObject = (input) => {
+  const doc = jsonSchemaTransformObject(input) as { components?: { schemas?: unknown } };
+  if (doc.components?.schemas) doc.components.schemas = keepRefSiblings(doc.components.schemas);
+  return doc as ReturnType<typeof jsonSchemaTransformObject>;
+};
+
 export function describeLimits(config: AppConfig): string {
   const mb = (config.bodyLimitBytes / (1024 * 1024)).toFixed(0);
   return [
@@ -64,8 +88,8 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
         },
       },
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transform,
+    transformObject,
   });
 
   await app.register(swaggerUi, {

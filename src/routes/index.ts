@@ -5,9 +5,12 @@ import { forwardRoutes } from './forward/index.js';
 import { gradientsRoutes } from './gradients/index.js';
 import { gradcheckRoutes } from './gradcheck/index.js';
 import { healthRoutes } from './health/index.js';
+import { nameComponents } from './shared/components.js';
 import { opsRoutes } from './ops/index.js';
 import { stepRoutes } from './step/index.js';
 import { trainRoutes } from './train/index.js';
+
+nameComponents();
 
 /** Every route of the service, one plugin per resource. */
 const routes: FastifyPluginAsync<{ config: AppConfig }> = async (app, opts) => {

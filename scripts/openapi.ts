@@ -1,0 +1,54 @@
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+// openapi/openapi.json is generated from the live app's zod schemas, with the default configuration
+// (so the published limits are the defaults, whatever this shell's environment says).
+//   node dist/scripts/openapi.js write   regenerates the file
+//   node dist/scripts/openapi.js check   exits 1 when the committed file is stale
+
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above scripts/openapi');
+    dir = up;
+  }
+  return dir;
+}
+
+export const OPENAPI_FILE = path.join(repoRoot(), 'openapi', 'openapi.json');
+
+export async function generateOpenApi(): Promise<string> {
+  const app = await buildApp({ ...loadConfig({}), workers: 1, logLevel: 'silent' });
+  try {
+    await app.ready();
+    return `${JSON.stringify(app.swagger(), null, 2)}\n`;
+  } finally {
+    await app.close();
+  }
+}
+
+async function main(mode: string | undefined): Promise<number> {
+  const doc = await generateOpenApi();
+  if (mode === 'write') {
+    mkdirSync(path.dirname(OPENAPI_FILE), { recursive: true });
+    writeFileSync(OPENAPI_FILE, doc);
+    process.stdout.write(`wrote ${path.relative(process.cwd(), OPENAPI_FILE)}\n`);
+    return 0;
+  }
+  if (mode === 'check') {
+    const committed = existsSync(OPENAPI_FILE) ? readFileSync(OPENAPI_FILE, 'utf8') : '';
+    if (committed === doc) return 0;
+    process.stderr.write(`${OPENAPI_FILE} is stale: run \`npm run openapi\` and commit the result\n`);
+    return 1;
+  }
+  process.stderr.write('usage: openapi.js write|check\n');
+  return 2;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv[2]);
+}
