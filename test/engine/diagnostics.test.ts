@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { GradientsJob } from '../../src/engine/api.js';
+import { EXPLODING_GLOBAL_NORM, VANISHING_LAYER_RATIO } from '../../src/engine/diagnostics.js';
+import { gradients } from '../../src/engine/index.js';
+import type { MlpSpec } from '../../src/engine/spec.js';
+import { expectClose, rand, t64 } from '../helpers/op-check.js';
+import { graphJob, LIMITS, options, s64 } from './helpers.js';
+
+const codes = (job: GradientsJob) => gradients(job, LIMITS).diagnostics!.warnings.map((w) => w.code);
+
+function mlpJob(model: Partial<MlpSpec>, over: Partial<GradientsJob> = {}): GradientsJob {
+  return {
+    model: { type: 'mlp', inputSize: 3, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'identity' }], bias: true, norm: 'none', residual: false, ...model },
+    params: {},
+    inputs: rand([8, 3], 1),
+    loss: { type: 'mse', reduction: 'mean' },
+    targets: rand([8, 1], 2),
+    options: options(),
+    ...over,
+  };
+}
+
+describe('diagnostics', () => {
+  it('reports per-parameter and global L2 norms', () => {
+    const r = gradients(graphJob(
+      { params: { a: { shape: [2] }, b: { shape: [] } }, nodes: [{ id: 'p', op: 'mul', inputs: ['a', 'b'] }, { id: 'L', op: 'sum', inputs: ['p'] }], output: 'L' },
+      { params: { a: t64([2], [3, 4]), b: s64(2) } },
+    ), LIMITS);
+    // dL/da = [2, 2], dL/db = 3 + 4
+    expectClose([r.diagnostics!.gradNorms.a!, r.diagnostics!.gradNorms.b!], [Math.sqrt(8), 7]);
+    expectClose([r.diagnostics!.globalGradNorm], [Math.sqrt(8 + 49)]);
+    expect(r.diagnostics!.warnings).toEqual([]);
+  });
+
+  it('warns of vanishing gradients when the first layer gets orders of magnitude less than the last', () => {
+    // a tiny last-layer weight scales every gradient flowing below it
+    const r = gradients(mlpJob({}, { params: { 'layers.1.weight': t64([1, 4], () => 1e-7) } }), LIMITS);
+    const w = r.diagnostics!.warnings.find((x) => x.code === 'vanishing_gradients')!;
+    expect(w.params.ratio as number).toBeLessThan(VANISHING_LAYER_RATIO);
+    expect(w.params.firstLayer).toBe('layers.0.weight');
+  });
+
+  it('warns of exploding gradients past the global threshold', () => {
+    const r = gradients(mlpJob({}, { targets: t64([8, 1], () => 1e5) }), LIMITS);
+    expect(r.diagnostics!.globalGradNorm).toBeGreaterThan(EXPLODING_GLOBAL_NORM);
+    expect(r.diagnostics!.warnings.map((w) => w.code)).toContain('exploding_gradients');
+  });
+
+  it('reports dead ReLU units with their layer and count', () => {
+    const bias = t64([4], [-100, -100, 0, -100]);
+    const weight = t64([4, 3], () => 0.5);
+    const r = gradients(mlpJob({ layers: [{ units: 4, activation: 'relu' }, { units: 1, activation: 'identity' }] }, {
+      inputs: t64([8, 3], (i) => (i % 5) / 5),
+      params: { 'layers.0.weight': weight, 'layers.0.bias': bias },
+    }), LIMITS);
+    const dead = r.diagnostics!.warnings.filter((w) => w.code === 'dead_units');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.params).toMatchObject({ layer: 0, dead: 3, units: 4 });
+  });
+
+  it('turns a NaN loss into a non_finite warning, not an error', () => {
+    const job = graphJob({ params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'log', inputs: ['w'] }], output: 'L' }, { params: { w: s64(-1) } });
+    const r = gradients(job, LIMITS);
+    expect(Number.isNaN(r.loss)).toBe(true);
+    expect(r.diagnostics!.warnings.map((w) => w.code)).toEqual(['non_finite']);
+  });
+
+  it('warns when clipping acts, returns the unclipped gradients and steps with the clipped ones', () => {
+    const job = graphJob(
+      { params: { w: { shape: [2] } }, nodes: [{ id: 'p', op: 'mul', inputs: ['w', 10] }, { id: 'L', op: 'sum', inputs: ['p'] }], output: 'L' },
+      { params: { w: t64([2], [0, 0]) }, optimizer: { config: { type: 'sgd', lr: 1 } }, clipGradNorm: 1 },
+    );
+    const r = gradients(job, LIMITS);
+    expectClose(r.gradients.w!, [10, 10]);
+    // clip_grad_norm_: g · 1 / (‖g‖ + 1e-6), ‖g‖ = 10√2
+    const scaled = 10 / (10 * Math.SQRT2 + 1e-6);
+    expectClose(r.params!.w!, [-scaled, -scaled]);
+    expect(r.diagnostics!.warnings.map((w) => w.code)).toEqual(['clipped']);
+    expect(codes({ ...job, clipGradNorm: 100 })).toEqual([]);
+  });
+
+  it('can be switched off', () => {
+    expect(gradients(mlpJob({}, { options: options({ diagnostics: false }) }), LIMITS).diagnostics).toBeUndefined();
+  });
+});
