@@ -36,56 +36,82 @@ export function wasmPath(): string {
   }
 }
 
-// One instance per thread (module state is per worker), its memory grown on demand and reused.
-let backend: GemmBackend | null = null;
+// Per thread (module state is per worker): the compiled module, and one instance whose memory is grown on
+// demand and reused by the next calls, unless a call needed more than `retainBytes`: that instance is
+// dropped afterwards, so one huge product does not pin its memory for the worker's lifetime.
+let compiled: object | null = null;
+let live: Instance | null = null;
+export const DEFAULT_RETAIN_BYTES = 64 * 2 ** 20;
+let retainBytes = DEFAULT_RETAIN_BYTES;
 
 /** The WebAssembly SIMD backend; throws when build/gemm.wasm is missing. */
 export function loadWasmBackend(): GemmBackend {
-  backend ??= createBackend(readFileSync(wasmPath()));
-  return backend;
+  // Synchronous compile is fine in Node (no main-thread size limit) and keeps backend selection sync.
+  compiled ??= new WA.Module(readFileSync(wasmPath()));
+  return wasmBackend;
 }
 
-function createBackend(bytes: Buffer): GemmBackend {
-  // Synchronous compile is fine in Node (no main-thread size limit) and keeps backend selection sync.
-  const instance = new WA.Instance(new WA.Module(bytes), {});
-  const x = instance.exports as unknown as GemmExports;
-  const base = x.operandBase();
-  let f32 = new Float32Array(x.memory.buffer);
-  let f64 = new Float64Array(x.memory.buffer);
+/** Sets the linear-memory size (bytes) an instance may keep between calls. */
+export function setWasmRetainBytes(bytes: number): void {
+  if (!(bytes >= 0)) throw new RangeError(`retain bytes must be >= 0, got ${bytes}`);
+  retainBytes = bytes;
+}
 
-  function reserve(bytes: number): void {
-    const have = x.memory.buffer.byteLength;
-    if (bytes > have) x.memory.grow(Math.ceil((bytes - have) / PAGE));
-    // Growing detaches the old ArrayBuffer, so the views are rebuilt whenever it changed.
-    if (f32.buffer !== x.memory.buffer) {
-      f32 = new Float32Array(x.memory.buffer);
-      f64 = new Float64Array(x.memory.buffer);
-    }
+/** Linear memory currently held by this thread's instance (0 when none is live). */
+export function wasmMemoryBytes(): number {
+  return live ? live.x.memory.buffer.byteLength : 0;
+}
+
+class Instance {
+  readonly x: GemmExports;
+  readonly base: number;
+  f32: Float32Array;
+  f64: Float64Array;
+
+  constructor(module: object) {
+    this.x = new WA.Instance(module, {}).exports as GemmExports;
+    this.base = this.x.operandBase();
+    this.f32 = new Float32Array(this.x.memory.buffer);
+    this.f64 = new Float64Array(this.x.memory.buffer);
   }
 
-  return {
-    name: 'wasm',
-    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-      if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
-      const sz = c.BYTES_PER_ELEMENT;
-      const aLen = extent(transA ? k : m, transA ? m : k, lda);
-      const bLen = extent(transB ? n : k, transB ? k : n, ldb);
-      // Element offsets of A, B and C (C packed with stride n) in linear memory, 16-byte aligned.
-      const aAt = base / sz;
-      const bAt = align16(aAt + aLen, sz);
-      const cAt = align16(bAt + bLen, sz);
-      reserve((cAt + m * n) * sz);
-      const mem: Data = sz === 8 ? f64 : f32;
-      if (aLen > 0) mem.set(a.subarray(0, aLen), aAt);
-      if (bLen > 0) mem.set(b.subarray(0, bLen), bAt);
-      // NOTE: with beta = 0 C is write-only, so it is neither copied in nor read by the kernel.
-      if (beta !== 0) copyBlock(c, 0, ldc, mem, cAt, n, m, n);
-      const run = sz === 8 ? x.dgemm : x.sgemm;
-      run(+transA, +transB, m, n, k, alpha, aAt * sz, lda, bAt * sz, ldb, beta, cAt * sz, n);
-      copyBlock(mem, cAt, n, c, 0, ldc, m, n);
-    },
-  };
+  reserve(bytes: number): void {
+    const { memory } = this.x;
+    const have = memory.buffer.byteLength;
+    if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+    // Growing detaches the old ArrayBuffer, so the views are rebuilt whenever it changed.
+    if (this.f32.buffer !== memory.buffer) {
+      this.f32 = new Float32Array(memory.buffer);
+      this.f64 = new Float64Array(memory.buffer);
+    }
+  }
 }
+
+const wasmBackend: GemmBackend = {
+  name: 'wasm',
+  gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+    if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
+    const w = (live ??= new Instance(compiled!));
+    const sz = c.BYTES_PER_ELEMENT;
+    const aLen = extent(transA ? k : m, transA ? m : k, lda);
+    const bLen = extent(transB ? n : k, transB ? k : n, ldb);
+    // Element offsets of A, B and C (C packed with stride n) in linear memory, 16-byte aligned.
+    const aAt = w.base / sz;
+    const bAt = align16(aAt + aLen, sz);
+    const cAt = align16(bAt + bLen, sz);
+    const bytes = (cAt + m * n) * sz;
+    w.reserve(bytes);
+    const mem: Data = sz === 8 ? w.f64 : w.f32;
+    if (aLen > 0) mem.set(a.subarray(0, aLen), aAt);
+    if (bLen > 0) mem.set(b.subarray(0, bLen), bAt);
+    // NOTE: with beta = 0 C is write-only, so it is neither copied in nor read by the kernel.
+    if (beta !== 0) copyBlock(c, 0, ldc, mem, cAt, n, m, n);
+    const run = sz === 8 ? w.x.dgemm : w.x.sgemm;
+    run(+transA, +transB, m, n, k, alpha, aAt * sz, lda, bAt * sz, ldb, beta, cAt * sz, n);
+    copyBlock(mem, cAt, n, c, 0, ldc, m, n);
+    if (bytes > retainBytes) live = null;
+  },
+};
 
 function align16(elementIndex: number, sz: number): number {
   const step = 16 / sz;
