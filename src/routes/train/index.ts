@@ -62,22 +62,28 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       const { port1, port2 } = new MessageChannel();
       const lines: string[] = [];
       let stream: PassThrough | null = null;
-      let firstStep!: () => void;
-      const started = new Promise<void>((r) => (firstStep = r));
-      // the worker closes its end after its last step; messages sent before are delivered first
-      const drained = new Promise<void>((r) => port1.once('close', () => r()));
+      let received = 0;
+      let onLine = () => {};
       port1.on('message', (s: TrainStep) => {
         const line = `${JSON.stringify(s)}\n`;
         if (stream) stream.write(line);
         else lines.push(line);
-        firstStep();
+        received++;
+        onLine();
       });
+      // Steps and the result travel on different ports, so the result may overtake the last steps:
+      // resolves once `n` steps have arrived.
+      const stepsArrived = (n: number) =>
+        new Promise<void>((resolve) => {
+          onLine = () => received >= n && resolve();
+          onLine();
+        });
       const task = runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg, progress: port2 });
       const settled = task.then(
         (ok) => ({ ok }),
         (err: unknown) => ({ err }),
       );
-      const first = await Promise.race([started.then(() => null), settled]);
+      const first = await Promise.race([stepsArrived(1).then(() => null), settled]);
       if (first !== null && 'err' in first) {
         port1.close();
         throw first.err; // nothing streamed yet: an ordinary error response
@@ -88,11 +94,12 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       // the zod type provider types send() by the JSON schemas; a stream is written as is
       reply.type(NDJSON).header('cache-control', 'no-store').send(stream as never);
       const outcome = await settled;
-      await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
-      port1.close();
       if ('ok' in outcome) {
+        await Promise.race([stepsArrived(outcome.ok.result.losses.length), new Promise((r) => setTimeout(r, 1000).unref())]);
+        port1.close();
         stream.end(`${JSON.stringify(final(outcome.ok))}\n`);
       } else {
+        port1.close();
         const c = classify(outcome.err);
         if (c.code === 'INTERNAL') request.log.error({ err: outcome.err }, 'train failed while streaming');
         stream.end(`${JSON.stringify({ error: { ...problem(c.code, c.detail, c.errors, request.url), requestId: request.id } })}\n`);

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, post, startApp, twoWeight } from './helpers.js';
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('POST /v1/explain', () => {
+  it('writes dL/dw1 as the product of local derivatives along the path', async () => {
+    const r = await post(app, '/v1/explain', twoWeight);
+    expect(r.status).toBe(200);
+    expect(r.body.loss).toBe(6.25);
+    expect(r.body.scalar).toBe(true);
+    const w1 = r.body.gradients.find((g: { param: string }) => g.param === 'w1');
+    expect(w1.gradient).toBe(15);
+    expect(w1.backprop).toBe(15);
+    expect(w1.paths).toHaveLength(1);
+    expect(w1.paths[0].nodes).toEqual(['L', 'y', 'h', 'w1']);
+    expect(w1.paths[0].factors).toEqual([-5, -1.5, 2]);
+    const y = r.body.nodes.find((n: { id: string }) => n.id === 'y');
+    expect(y.adjoint).toBe(-5);
+    expect(r.body.dot).toMatch(/^digraph/);
+  });
+
+  it('refuses graphs over its own limits with 413', async () => {
+    const nodes = Array.from({ length: 70 }, (_, i) => ({ id: `n${i}`, op: 'neg', inputs: [i === 0 ? 'x' : `n${i - 1}`] }));
+    const r = await post(app, '/v1/explain', {
+      model: { type: 'graph', inputs: ['x'], nodes, output: 'n69' },
+      inputs: { x: 1 },
+      outputGrad: 1,
+    });
+    expectProblem(r, 413, 'LIMIT_EXCEEDED');
+  });
+});
