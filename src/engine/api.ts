@@ -83,18 +83,8 @@ export interface ForwardResult {
   timing: Timing;
 }
 
-export interface GradcheckConfig {
-  eps: number;
-  atol: number;
-  rtol: number;
-  maxElementsPerParam: number;
-  seed: number;
-}
-
-export interface GradcheckResult {
-  passed: boolean;
-  params: Record<string, { maxAbsError: number; maxRelError: number; checked: number; passed: boolean }>;
-}
+export type { GradcheckConfig, GradcheckResult } from './gradcheck.js';
+export type { ExplainResult } from './explain.js';
 
 export interface StepJob {
   params: Tensors;

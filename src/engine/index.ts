@@ -1,0 +1,54 @@
+import type {
+  ForwardResult,
+  GradientsJob,
+  GradientsResult,
+  Limits,
+  ModelJob,
+  StepJob,
+  StepResult,
+  TrainConfig,
+  TrainResult,
+  TrainStep,
+} from './api.js';
+import { explain as explainWith, type ExplainResult } from './explain.js';
+import { gradcheck as gradcheckWith, type GradcheckConfig, type GradcheckResult } from './gradcheck.js';
+import { forward as forwardWith, gradients as gradientsWith, step as stepWith } from './gradients.js';
+import { OPS } from './ops/index.js';
+import { train as trainWith } from './train.js';
+
+// The engine's entry points, as the workers call them: pure functions of a decoded job, with the op
+// registry bound. Errors are SpecError (422) or LimitError (413); anything else is a bug.
+
+export { ExplainResultSchema, EXPLAIN_LIMITS, type ExplainResult } from './explain.js';
+export { GradcheckConfigSchema, GradcheckResultSchema, type GradcheckConfig, type GradcheckResult } from './gradcheck.js';
+export { OPS, ALL_OPS } from './ops/index.js';
+
+/** Forward pass, backpropagation and optionally one optimizer step. */
+export function gradients(job: GradientsJob, limits: Limits): GradientsResult {
+  return gradientsWith(job, limits, OPS);
+}
+
+/** Forward pass only: the loss (when there is one) and the output. */
+export function forward(job: ModelJob, limits: Limits): ForwardResult {
+  return forwardWith(job, limits, OPS);
+}
+
+/** Clipping (optional) and one optimizer step on given parameters and gradients. */
+export function step(job: StepJob): StepResult {
+  return stepWith(job);
+}
+
+/** `cfg.steps` optimizer steps over minibatches; `onStep` sees each step as it finishes. */
+export function train(job: GradientsJob, cfg: TrainConfig, limits: Limits, onStep?: (s: TrainStep) => void): TrainResult {
+  return trainWith(job, cfg, limits, OPS, onStep);
+}
+
+/** Backpropagation against central finite differences, in float64. */
+export function gradcheck(job: ModelJob, cfg: GradcheckConfig, limits: Limits): GradcheckResult {
+  return gradcheckWith(job, cfg, limits, OPS);
+}
+
+/** The chain-rule bookkeeping of a small graph. */
+export function explain(job: ModelJob, limits: Limits): ExplainResult {
+  return explainWith(job, limits, OPS);
+}
