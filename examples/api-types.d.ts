@@ -153,32 +153,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -187,32 +162,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -277,32 +227,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -311,32 +236,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -373,906 +273,24 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description the model: an MLP or an explicit graph, told apart by `type` */
-                        model: {
-                            /**
-                             * @description a multi-layer perceptron
-                             * @enum {string}
-                             */
-                            type: "mlp";
-                            /** @description width of each input row; `inputs` is [batch, inputSize] */
-                            inputSize: number;
-                            /** @description the layers, input to output */
-                            layers: {
-                                /** @description output width of the layer (PyTorch nn.Linear out_features) */
-                                units: number;
-                                /**
-                                 * @description activation: a name, or {"type": name, ...attrs}
-                                 * @default identity
-                                 */
-                                activation?: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
-                                    /**
-                                     * @description activation function (PyTorch semantics and defaults)
-                                     * @enum {string}
-                                     */
-                                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
-                                } & {
-                                    [key: string]: unknown;
-                                });
-                            }[];
-                            /**
-                             * @description whether each layer has a bias `layers.{i}.bias`
-                             * @default true
-                             */
-                            bias?: boolean;
-                            /**
-                             * @description LayerNorm after the affine map of each hidden layer
-                             * @default none
-                             * @enum {string}
-                             */
-                            norm?: "none" | "layernorm";
-                            /**
-                             * @description add each layer's input to its output where the widths match
-                             * @default false
-                             */
-                            residual?: boolean;
-                            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
-                            init?: {
-                                /**
-                                 * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                 * @enum {string}
-                                 */
-                                scheme: "default";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_uniform";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_normal";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_uniform";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_normal";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                 * @enum {string}
-                                 */
-                                scheme: "lecun_normal";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description N(mean, std²)
-                                 * @enum {string}
-                                 */
-                                scheme: "normal";
-                                /**
-                                 * @description mean
-                                 * @default 0
-                                 */
-                                mean?: number;
-                                /**
-                                 * @description standard deviation
-                                 * @default 1
-                                 */
-                                std?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description U(low, high)
-                                 * @enum {string}
-                                 */
-                                scheme: "uniform";
-                                /**
-                                 * @description lower bound (inclusive)
-                                 * @default 0
-                                 */
-                                low?: number;
-                                /**
-                                 * @description upper bound (exclusive); at least `low`
-                                 * @default 1
-                                 */
-                                high?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all zeros
-                                 * @enum {string}
-                                 */
-                                scheme: "zeros";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all ones
-                                 * @enum {string}
-                                 */
-                                scheme: "ones";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description every element equal to `value`
-                                 * @enum {string}
-                                 */
-                                scheme: "constant";
-                                /** @description the value */
-                                value: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            };
-                        } | {
-                            /**
-                             * @description an explicit computational graph
-                             * @enum {string}
-                             */
-                            type: "graph";
-                            /**
-                             * @description names of the data tensors in the request's `inputs` map
-                             * @default []
-                             */
-                            inputs?: string[];
-                            /**
-                             * @description trainable tensors by name
-                             * @default {}
-                             */
-                            params?: {
-                                [key: string]: {
-                                    /** @description shape of the trainable tensor */
-                                    shape: number[];
-                                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
-                                    init?: {
-                                        /**
-                                         * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                         * @enum {string}
-                                         */
-                                        scheme: "default";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_uniform";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_normal";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_uniform";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_normal";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                         * @enum {string}
-                                         */
-                                        scheme: "lecun_normal";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description N(mean, std²)
-                                         * @enum {string}
-                                         */
-                                        scheme: "normal";
-                                        /**
-                                         * @description mean
-                                         * @default 0
-                                         */
-                                        mean?: number;
-                                        /**
-                                         * @description standard deviation
-                                         * @default 1
-                                         */
-                                        std?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description U(low, high)
-                                         * @enum {string}
-                                         */
-                                        scheme: "uniform";
-                                        /**
-                                         * @description lower bound (inclusive)
-                                         * @default 0
-                                         */
-                                        low?: number;
-                                        /**
-                                         * @description upper bound (exclusive); at least `low`
-                                         * @default 1
-                                         */
-                                        high?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all zeros
-                                         * @enum {string}
-                                         */
-                                        scheme: "zeros";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all ones
-                                         * @enum {string}
-                                         */
-                                        scheme: "ones";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description every element equal to `value`
-                                         * @enum {string}
-                                         */
-                                        scheme: "constant";
-                                        /** @description the value */
-                                        value: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    };
-                                };
-                            };
-                            /**
-                             * @description fixed tensors by name
-                             * @default {}
-                             */
-                            constants?: {
-                                [key: string]: (number | unknown[]) | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /** @description the elements in row-major order; length = product of shape */
-                                    data: number[];
-                                } | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /**
-                                     * @description IEEE-754 element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                    base64: string;
-                                };
-                            };
-                            /** @description the operations; may be listed in any order, must be acyclic */
-                            nodes: {
-                                /** @description unique id of the node */
-                                id: string;
-                                /** @description op name, see GET /v1/ops */
-                                op: string;
-                                /** @description the op's operands, in order */
-                                inputs: (string | number)[];
-                                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
-                                attrs?: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                            /** @description id of the node whose value is the model output (or the scalar loss) */
-                            output: string;
-                        };
+                        model: components["schemas"]["ModelInput"];
                         /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                         params?: {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: ((number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        }) | {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                        inputs: components["schemas"]["TensorInput"] | {
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: (number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        };
+                        targets?: components["schemas"]["TensorInput"];
                         /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: {
-                            /**
-                             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
-                             * @enum {string}
-                             */
-                            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
-                            /**
-                             * @description mean or sum over the batch, as PyTorch
-                             * @default mean
-                             * @enum {string}
-                             */
-                            reduction?: "mean" | "sum";
-                            /** @description huber only: the threshold (default 1) */
-                            delta?: number;
-                            /** @description cross_entropy only: label smoothing (default 0) */
-                            labelSmoothing?: number;
-                        };
+                        loss?: components["schemas"]["LossInput"];
                         /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                        outputGrad?: (number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        };
-                        /**
-                         * @description what to compute and return
-                         * @default {}
-                         */
-                        options?: {
-                            /**
-                             * @description compute precision
-                             * @default float32
-                             * @enum {string}
-                             */
-                            dtype?: "float32" | "float64";
-                            /**
-                             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-                             * @default nested
-                             * @enum {string}
-                             */
-                            encoding?: "nested" | "flat" | "base64";
-                            /**
-                             * @description include the model output
-                             * @default false
-                             */
-                            returnOutputs?: boolean;
-                            /**
-                             * @description include the value and gradient of every node
-                             * @default false
-                             */
-                            returnIntermediates?: boolean;
-                            /**
-                             * @description include gradients with respect to the inputs
-                             * @default false
-                             */
-                            inputGradients?: boolean;
-                            /**
-                             * @description include gradient norms and warnings
-                             * @default true
-                             */
-                            diagnostics?: boolean;
-                        };
-                        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
-                        optimizer?: {
-                            /**
-                             * @description stochastic gradient descent, as torch.optim.SGD
-                             * @enum {string}
-                             */
-                            type: "sgd";
-                            /** @description learning rate (required, as in torch 1.x) */
-                            lr: number;
-                            /**
-                             * @description momentum factor
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
-                             * @default 0
-                             */
-                            dampening?: number;
-                            /**
-                             * @description Nesterov momentum; needs momentum > 0 and dampening 0
-                             * @default false
-                             */
-                            nesterov?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adam, as torch.optim.Adam
-                             * @enum {string}
-                             */
-                            type: "adam";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description AdamW, as torch.optim.AdamW
-                             * @enum {string}
-                             */
-                            type: "adamw";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
-                             * @default 0.01
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description RMSprop, as torch.optim.RMSprop
-                             * @enum {string}
-                             */
-                            type: "rmsprop";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description smoothing constant of the running average of the squared gradient
-                             * @default 0.99
-                             */
-                            alpha?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description momentum factor (buffer momentum_buffer)
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
-                             * @default false
-                             */
-                            centered?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adagrad, as torch.optim.Adagrad
-                             * @enum {string}
-                             */
-                            type: "adagrad";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
-                             * @default 0
-                             */
-                            lrDecay?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-10
-                             */
-                            eps?: number;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /**
-                             * @description starting value of the sum of squared gradients (buffer sum)
-                             * @default 0
-                             */
-                            initialAccumulatorValue?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        };
+                        outputGrad?: components["schemas"]["TensorInput"];
+                        /** @default {} */
+                        options?: components["schemas"]["OptionsInput"];
+                        optimizer?: components["schemas"]["OptimizerInput"];
                         /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                         clipGradNorm?: number;
                     };
@@ -1290,166 +308,29 @@ export interface paths {
                             loss?: number | null;
                             /** @description dL/dparam for every parameter, same shape; before clipping and before the optimizer step */
                             gradients: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
                             /** @description parameters after the optimizer step, or the values the service initialized */
                             params?: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
-                            /** @description send it back as optimizer.state in the next call */
-                            optimizerState?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: ((number | null) | unknown[] | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /** @description elements in row-major order */
-                                            data: (number | null)[];
-                                        } | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /**
-                                             * @description element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes, base64 */
-                                            base64: string;
-                                        }) | number;
-                                    };
-                                };
-                            };
+                            optimizerState?: components["schemas"]["OptimizerState"];
                             /** @description the model output (options.returnOutputs) */
-                            outputs?: (number | null) | unknown[] | {
-                                /** @description dimensions, outermost first */
-                                shape: number[];
-                                /** @description elements in row-major order */
-                                data: (number | null)[];
-                            } | {
-                                /** @description dimensions, outermost first */
-                                shape: number[];
-                                /**
-                                 * @description element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes, base64 */
-                                base64: string;
-                            };
+                            outputs?: components["schemas"]["ResultTensor"];
                             /** @description dL/dinput (options.inputGradients) */
                             inputGradients?: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
                             /** @description every node's value and gradient by id (options.returnIntermediates) */
                             intermediates?: {
                                 [key: string]: {
                                     /** @description the node's value */
-                                    value: (number | null) | unknown[] | {
-                                        /** @description dimensions, outermost first */
-                                        shape: number[];
-                                        /** @description elements in row-major order */
-                                        data: (number | null)[];
-                                    } | {
-                                        /** @description dimensions, outermost first */
-                                        shape: number[];
-                                        /**
-                                         * @description element type
-                                         * @enum {string}
-                                         */
-                                        dtype: "float32" | "float64";
-                                        /** @description little-endian IEEE-754 bytes, base64 */
-                                        base64: string;
-                                    };
+                                    value: components["schemas"]["ResultTensor"];
                                     /** @description dL/d(node), null where no gradient flows */
-                                    grad: ((number | null) | unknown[] | {
-                                        /** @description dimensions, outermost first */
-                                        shape: number[];
-                                        /** @description elements in row-major order */
-                                        data: (number | null)[];
-                                    } | {
-                                        /** @description dimensions, outermost first */
-                                        shape: number[];
-                                        /**
-                                         * @description element type
-                                         * @enum {string}
-                                         */
-                                        dtype: "float32" | "float64";
-                                        /** @description little-endian IEEE-754 bytes, base64 */
-                                        base64: string;
-                                    }) | null;
+                                    grad: components["schemas"]["ResultTensor"] | null;
                                 };
                             };
-                            /** @description gradient health */
-                            diagnostics?: {
-                                /** @description L2 norm of all gradients together, before clipping */
-                                globalGradNorm: number | null;
-                                /** @description L2 norm of each parameter's gradient */
-                                gradNorms: {
-                                    [key: string]: number | null;
-                                };
-                                /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
-                                warnings: {
-                                    /**
-                                     * @description kind of warning
-                                     * @enum {string}
-                                     */
-                                    code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
-                                    /** @description explanation */
-                                    message: string;
-                                    /** @description the figures behind it */
-                                    params: {
-                                        [key: string]: unknown;
-                                    };
-                                }[];
-                            };
+                            diagnostics?: components["schemas"]["Diagnostics"];
                             /** @description where the time went; also in the Server-Timing header */
                             timing: {
                                 /** @description waiting for a free worker */
@@ -1470,32 +351,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -1504,32 +360,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -1564,588 +395,21 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description the model: an MLP or an explicit graph, told apart by `type` */
-                        model: {
-                            /**
-                             * @description a multi-layer perceptron
-                             * @enum {string}
-                             */
-                            type: "mlp";
-                            /** @description width of each input row; `inputs` is [batch, inputSize] */
-                            inputSize: number;
-                            /** @description the layers, input to output */
-                            layers: {
-                                /** @description output width of the layer (PyTorch nn.Linear out_features) */
-                                units: number;
-                                /**
-                                 * @description activation: a name, or {"type": name, ...attrs}
-                                 * @default identity
-                                 */
-                                activation?: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
-                                    /**
-                                     * @description activation function (PyTorch semantics and defaults)
-                                     * @enum {string}
-                                     */
-                                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
-                                } & {
-                                    [key: string]: unknown;
-                                });
-                            }[];
-                            /**
-                             * @description whether each layer has a bias `layers.{i}.bias`
-                             * @default true
-                             */
-                            bias?: boolean;
-                            /**
-                             * @description LayerNorm after the affine map of each hidden layer
-                             * @default none
-                             * @enum {string}
-                             */
-                            norm?: "none" | "layernorm";
-                            /**
-                             * @description add each layer's input to its output where the widths match
-                             * @default false
-                             */
-                            residual?: boolean;
-                            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
-                            init?: {
-                                /**
-                                 * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                 * @enum {string}
-                                 */
-                                scheme: "default";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_uniform";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_normal";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_uniform";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_normal";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                 * @enum {string}
-                                 */
-                                scheme: "lecun_normal";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description N(mean, std²)
-                                 * @enum {string}
-                                 */
-                                scheme: "normal";
-                                /**
-                                 * @description mean
-                                 * @default 0
-                                 */
-                                mean?: number;
-                                /**
-                                 * @description standard deviation
-                                 * @default 1
-                                 */
-                                std?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description U(low, high)
-                                 * @enum {string}
-                                 */
-                                scheme: "uniform";
-                                /**
-                                 * @description lower bound (inclusive)
-                                 * @default 0
-                                 */
-                                low?: number;
-                                /**
-                                 * @description upper bound (exclusive); at least `low`
-                                 * @default 1
-                                 */
-                                high?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all zeros
-                                 * @enum {string}
-                                 */
-                                scheme: "zeros";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all ones
-                                 * @enum {string}
-                                 */
-                                scheme: "ones";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description every element equal to `value`
-                                 * @enum {string}
-                                 */
-                                scheme: "constant";
-                                /** @description the value */
-                                value: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            };
-                        } | {
-                            /**
-                             * @description an explicit computational graph
-                             * @enum {string}
-                             */
-                            type: "graph";
-                            /**
-                             * @description names of the data tensors in the request's `inputs` map
-                             * @default []
-                             */
-                            inputs?: string[];
-                            /**
-                             * @description trainable tensors by name
-                             * @default {}
-                             */
-                            params?: {
-                                [key: string]: {
-                                    /** @description shape of the trainable tensor */
-                                    shape: number[];
-                                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
-                                    init?: {
-                                        /**
-                                         * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                         * @enum {string}
-                                         */
-                                        scheme: "default";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_uniform";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_normal";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_uniform";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_normal";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                         * @enum {string}
-                                         */
-                                        scheme: "lecun_normal";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description N(mean, std²)
-                                         * @enum {string}
-                                         */
-                                        scheme: "normal";
-                                        /**
-                                         * @description mean
-                                         * @default 0
-                                         */
-                                        mean?: number;
-                                        /**
-                                         * @description standard deviation
-                                         * @default 1
-                                         */
-                                        std?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description U(low, high)
-                                         * @enum {string}
-                                         */
-                                        scheme: "uniform";
-                                        /**
-                                         * @description lower bound (inclusive)
-                                         * @default 0
-                                         */
-                                        low?: number;
-                                        /**
-                                         * @description upper bound (exclusive); at least `low`
-                                         * @default 1
-                                         */
-                                        high?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all zeros
-                                         * @enum {string}
-                                         */
-                                        scheme: "zeros";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all ones
-                                         * @enum {string}
-                                         */
-                                        scheme: "ones";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description every element equal to `value`
-                                         * @enum {string}
-                                         */
-                                        scheme: "constant";
-                                        /** @description the value */
-                                        value: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    };
-                                };
-                            };
-                            /**
-                             * @description fixed tensors by name
-                             * @default {}
-                             */
-                            constants?: {
-                                [key: string]: (number | unknown[]) | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /** @description the elements in row-major order; length = product of shape */
-                                    data: number[];
-                                } | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /**
-                                     * @description IEEE-754 element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                    base64: string;
-                                };
-                            };
-                            /** @description the operations; may be listed in any order, must be acyclic */
-                            nodes: {
-                                /** @description unique id of the node */
-                                id: string;
-                                /** @description op name, see GET /v1/ops */
-                                op: string;
-                                /** @description the op's operands, in order */
-                                inputs: (string | number)[];
-                                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
-                                attrs?: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                            /** @description id of the node whose value is the model output (or the scalar loss) */
-                            output: string;
-                        };
+                        model: components["schemas"]["ModelInput"];
                         /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                         params?: {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: ((number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        }) | {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                        inputs: components["schemas"]["TensorInput"] | {
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: (number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        };
+                        targets?: components["schemas"]["TensorInput"];
                         /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: {
-                            /**
-                             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
-                             * @enum {string}
-                             */
-                            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
-                            /**
-                             * @description mean or sum over the batch, as PyTorch
-                             * @default mean
-                             * @enum {string}
-                             */
-                            reduction?: "mean" | "sum";
-                            /** @description huber only: the threshold (default 1) */
-                            delta?: number;
-                            /** @description cross_entropy only: label smoothing (default 0) */
-                            labelSmoothing?: number;
-                        };
-                        /**
-                         * @description what to compute and return
-                         * @default {}
-                         */
-                        options?: {
-                            /**
-                             * @description compute precision
-                             * @default float32
-                             * @enum {string}
-                             */
-                            dtype?: "float32" | "float64";
-                            /**
-                             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-                             * @default nested
-                             * @enum {string}
-                             */
-                            encoding?: "nested" | "flat" | "base64";
-                            /**
-                             * @description include the model output
-                             * @default false
-                             */
-                            returnOutputs?: boolean;
-                            /**
-                             * @description include the value and gradient of every node
-                             * @default false
-                             */
-                            returnIntermediates?: boolean;
-                            /**
-                             * @description include gradients with respect to the inputs
-                             * @default false
-                             */
-                            inputGradients?: boolean;
-                            /**
-                             * @description include gradient norms and warnings
-                             * @default true
-                             */
-                            diagnostics?: boolean;
-                        };
+                        loss?: components["schemas"]["LossInput"];
+                        /** @default {} */
+                        options?: components["schemas"]["OptionsInput"];
                     };
                 };
             };
@@ -2160,22 +424,7 @@ export interface paths {
                             /** @description the scalar loss, when there is one (null if not finite) */
                             loss?: number | null;
                             /** @description the model output */
-                            outputs: (number | null) | unknown[] | {
-                                /** @description dimensions, outermost first */
-                                shape: number[];
-                                /** @description elements in row-major order */
-                                data: (number | null)[];
-                            } | {
-                                /** @description dimensions, outermost first */
-                                shape: number[];
-                                /**
-                                 * @description element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes, base64 */
-                                base64: string;
-                            };
+                            outputs: components["schemas"]["ResultTensor"];
                             /** @description where the time went; also in the Server-Timing header */
                             timing: {
                                 /** @description waiting for a free worker */
@@ -2196,32 +445,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -2230,32 +454,296 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gradcheck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backpropagation against central finite differences, in float64
+         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description the body of /v1/gradients without optimizer, plus the finite-difference settings */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        model: components["schemas"]["ModelInput"];
+                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                        params?: {
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
+                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                        inputs: components["schemas"]["TensorInput"] | {
+                            [key: string]: components["schemas"]["TensorInput"];
+                        };
+                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                        targets?: components["schemas"]["TensorInput"];
+                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                        loss?: components["schemas"]["LossInput"];
+                        /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                        outputGrad?: components["schemas"]["TensorInput"];
+                        /** @default {} */
+                        options?: components["schemas"]["OptionsInput"];
+                        /**
+                         * @description finite-difference check settings (torch.autograd.gradcheck-style, central differences in float64)
+                         * @default {}
+                         */
+                        gradcheck?: {
+                            /**
+                             * @description finite-difference step h: numeric = (L(p + h) − L(p − h)) / 2h
+                             * @default 0.000001
+                             */
+                            eps?: number;
+                            /**
+                             * @description absolute tolerance
+                             * @default 0.00001
+                             */
+                            atol?: number;
+                            /**
+                             * @description relative tolerance: an element passes when |backprop − numeric| ≤ atol + rtol·|numeric|
+                             * @default 0.001
+                             */
+                            rtol?: number;
+                            /**
+                             * @description elements checked per parameter (all of them when it has no more); each costs two forward passes
+                             * @default 64
+                             */
+                            maxElementsPerParam?: number;
+                            /**
+                             * @description chooses which elements are checked when a parameter has more than maxElementsPerParam
+                             * @default 0
+                             */
+                            seed?: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description every parameter passed */
+                            passed: boolean;
+                            /** @description per parameter, by name */
+                            params: {
+                                [key: string]: {
+                                    /** @description largest |backprop − numeric| over the checked finite elements */
+                                    maxAbsError: number;
+                                    /** @description largest |backprop − numeric| / max(|backprop|, |numeric|) over the checked finite elements (0 where both are 0) */
+                                    maxRelError: number;
+                                    /** @description how many elements were checked */
+                                    checked: number;
+                                    /** @description checked elements whose backprop or numeric gradient was NaN or ±Inf (each fails) */
+                                    nonFinite: number;
+                                    /** @description every checked element within atol + rtol·|numeric| */
+                                    passed: boolean;
+                                };
+                            };
+                            /** @description where the time went; also in the Server-Timing header */
+                            timing: {
+                                /** @description waiting for a free worker */
+                                queueMs: number;
+                                /** @description the computation inside the worker */
+                                computeMs: number;
+                                /** @description the whole request inside the service, decoding and encoding included */
+                                totalMs: number;
+                            };
+                        };
+                    };
+                };
+                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The chain rule, written out for a small graph
+         * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        model: components["schemas"]["ModelInput"];
+                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                        params?: {
+                            [key: string]: components["schemas"]["TensorInput"];
+                        };
+                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                        inputs: components["schemas"]["TensorInput"] | {
+                            [key: string]: components["schemas"]["TensorInput"];
+                        };
+                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                        targets?: components["schemas"]["TensorInput"];
+                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                        loss?: components["schemas"]["LossInput"];
+                        /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                        outputGrad?: components["schemas"]["TensorInput"];
+                        /** @default {} */
+                        options?: components["schemas"]["OptionsInput"];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
+                            loss: number | null;
+                            /** @description the id of the model output */
+                            output: string;
+                            /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
+                            scalar: boolean;
+                            /** @description every value with its adjoint and local derivatives, in topological order */
+                            nodes: {
+                                /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
+                                id: string;
+                                /**
+                                 * @description a leaf of the graph or an operation
+                                 * @enum {string}
+                                 */
+                                kind: "input" | "param" | "constant" | "node";
+                                /** @description the op of a node; null for a leaf */
+                                op: string | null;
+                                /** @description the op's local derivative written out; null for a leaf */
+                                derivative: string | null;
+                                /** @description shape of the value */
+                                shape: number[];
+                                /** @description the value computed by the forward pass */
+                                value: number | null | unknown[];
+                                /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
+                                adjoint: number | null | unknown[];
+                                /** @description the node's operands with their local derivatives; empty for a leaf */
+                                edges: {
+                                    /** @description position of this operand among the node's inputs */
+                                    input: number;
+                                    /** @description the operand: an id, or the number of a literal */
+                                    from: string;
+                                    /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
+                                    local: number | null | unknown[];
+                                    /** @description shape of `local`: the node's shape followed by the input's */
+                                    shape: number[];
+                                }[];
+                            }[];
+                            /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
+                            gradients: {
+                                /** @description the parameter */
+                                param: string;
+                                /** @description the sum over paths of the product of local derivatives along each path */
+                                gradient: number | null;
+                                /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
+                                backprop: number | null;
+                                /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
+                                formula: string;
+                                /** @description the paths, at most 64 */
+                                paths: {
+                                    /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
+                                    nodes: string[];
+                                    /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
+                                    factors: (number | null)[];
+                                    /** @description the product of the factors: this path's share of the gradient */
+                                    product: number | null;
+                                }[];
+                                /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
+                                truncated: boolean;
+                            }[];
+                            /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
+                            dot: string;
+                            /** @description where the time went; also in the Server-Timing header */
+                            timing: {
+                                /** @description waiting for a free worker */
+                                queueMs: number;
+                                /** @description the computation inside the worker */
+                                computeMs: number;
+                                /** @description the whole request inside the service, decoding and encoding included */
+                                totalMs: number;
+                            };
+                        };
+                    };
+                };
+                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -2292,343 +780,14 @@ export interface paths {
                     "application/json": {
                         /** @description the current parameters by name */
                         params: {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description dL/dparam for every parameter, same shapes (e.g. summed across data-parallel replicas) */
                         gradients: {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description the optimizer, its hyper-parameters and `state` from the previous step */
-                        optimizer: {
-                            /**
-                             * @description stochastic gradient descent, as torch.optim.SGD
-                             * @enum {string}
-                             */
-                            type: "sgd";
-                            /** @description learning rate (required, as in torch 1.x) */
-                            lr: number;
-                            /**
-                             * @description momentum factor
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
-                             * @default 0
-                             */
-                            dampening?: number;
-                            /**
-                             * @description Nesterov momentum; needs momentum > 0 and dampening 0
-                             * @default false
-                             */
-                            nesterov?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adam, as torch.optim.Adam
-                             * @enum {string}
-                             */
-                            type: "adam";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description AdamW, as torch.optim.AdamW
-                             * @enum {string}
-                             */
-                            type: "adamw";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
-                             * @default 0.01
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description RMSprop, as torch.optim.RMSprop
-                             * @enum {string}
-                             */
-                            type: "rmsprop";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description smoothing constant of the running average of the squared gradient
-                             * @default 0.99
-                             */
-                            alpha?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description momentum factor (buffer momentum_buffer)
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
-                             * @default false
-                             */
-                            centered?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adagrad, as torch.optim.Adagrad
-                             * @enum {string}
-                             */
-                            type: "adagrad";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
-                             * @default 0
-                             */
-                            lrDecay?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-10
-                             */
-                            eps?: number;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /**
-                             * @description starting value of the sum of squared gradients (buffer sum)
-                             * @default 0
-                             */
-                            initialAccumulatorValue?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        };
+                        optimizer: components["schemas"]["OptimizerInput"];
                         /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                         clipGradNorm?: number;
                         /**
@@ -2662,72 +821,10 @@ export interface paths {
                         "application/json": {
                             /** @description the parameters after the step */
                             params: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
-                            /** @description send it back as optimizer.state in the next call */
-                            optimizerState: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: ((number | null) | unknown[] | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /** @description elements in row-major order */
-                                            data: (number | null)[];
-                                        } | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /**
-                                             * @description element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes, base64 */
-                                            base64: string;
-                                        }) | number;
-                                    };
-                                };
-                            };
-                            /** @description gradient health */
-                            diagnostics?: {
-                                /** @description L2 norm of all gradients together, before clipping */
-                                globalGradNorm: number | null;
-                                /** @description L2 norm of each parameter's gradient */
-                                gradNorms: {
-                                    [key: string]: number | null;
-                                };
-                                /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
-                                warnings: {
-                                    /**
-                                     * @description kind of warning
-                                     * @enum {string}
-                                     */
-                                    code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
-                                    /** @description explanation */
-                                    message: string;
-                                    /** @description the figures behind it */
-                                    params: {
-                                        [key: string]: unknown;
-                                    };
-                                }[];
-                            };
+                            optimizerState: components["schemas"]["OptimizerState"];
+                            diagnostics?: components["schemas"]["Diagnostics"];
                             /** @description where the time went; also in the Server-Timing header */
                             timing: {
                                 /** @description waiting for a free worker */
@@ -2746,32 +843,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -2780,32 +852,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -2840,889 +887,22 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description the model: an MLP or an explicit graph, told apart by `type` */
-                        model: {
-                            /**
-                             * @description a multi-layer perceptron
-                             * @enum {string}
-                             */
-                            type: "mlp";
-                            /** @description width of each input row; `inputs` is [batch, inputSize] */
-                            inputSize: number;
-                            /** @description the layers, input to output */
-                            layers: {
-                                /** @description output width of the layer (PyTorch nn.Linear out_features) */
-                                units: number;
-                                /**
-                                 * @description activation: a name, or {"type": name, ...attrs}
-                                 * @default identity
-                                 */
-                                activation?: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
-                                    /**
-                                     * @description activation function (PyTorch semantics and defaults)
-                                     * @enum {string}
-                                     */
-                                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
-                                } & {
-                                    [key: string]: unknown;
-                                });
-                            }[];
-                            /**
-                             * @description whether each layer has a bias `layers.{i}.bias`
-                             * @default true
-                             */
-                            bias?: boolean;
-                            /**
-                             * @description LayerNorm after the affine map of each hidden layer
-                             * @default none
-                             * @enum {string}
-                             */
-                            norm?: "none" | "layernorm";
-                            /**
-                             * @description add each layer's input to its output where the widths match
-                             * @default false
-                             */
-                            residual?: boolean;
-                            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
-                            init?: {
-                                /**
-                                 * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                 * @enum {string}
-                                 */
-                                scheme: "default";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_uniform";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                 * @enum {string}
-                                 */
-                                scheme: "xavier_normal";
-                                /**
-                                 * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                 * @default 1
-                                 */
-                                gain?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_uniform";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                 * @enum {string}
-                                 */
-                                scheme: "he_normal";
-                                /**
-                                 * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                 * @default 0
-                                 */
-                                a?: number;
-                                /**
-                                 * @description fan_in preserves the variance of activations, fan_out of gradients
-                                 * @default fan_in
-                                 * @enum {string}
-                                 */
-                                mode?: "fan_in" | "fan_out";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                 * @enum {string}
-                                 */
-                                scheme: "lecun_normal";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description N(mean, std²)
-                                 * @enum {string}
-                                 */
-                                scheme: "normal";
-                                /**
-                                 * @description mean
-                                 * @default 0
-                                 */
-                                mean?: number;
-                                /**
-                                 * @description standard deviation
-                                 * @default 1
-                                 */
-                                std?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description U(low, high)
-                                 * @enum {string}
-                                 */
-                                scheme: "uniform";
-                                /**
-                                 * @description lower bound (inclusive)
-                                 * @default 0
-                                 */
-                                low?: number;
-                                /**
-                                 * @description upper bound (exclusive); at least `low`
-                                 * @default 1
-                                 */
-                                high?: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all zeros
-                                 * @enum {string}
-                                 */
-                                scheme: "zeros";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description all ones
-                                 * @enum {string}
-                                 */
-                                scheme: "ones";
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            } | {
-                                /**
-                                 * @description every element equal to `value`
-                                 * @enum {string}
-                                 */
-                                scheme: "constant";
-                                /** @description the value */
-                                value: number;
-                                /**
-                                 * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                 * @default 0
-                                 */
-                                seed?: number;
-                            };
-                        } | {
-                            /**
-                             * @description an explicit computational graph
-                             * @enum {string}
-                             */
-                            type: "graph";
-                            /**
-                             * @description names of the data tensors in the request's `inputs` map
-                             * @default []
-                             */
-                            inputs?: string[];
-                            /**
-                             * @description trainable tensors by name
-                             * @default {}
-                             */
-                            params?: {
-                                [key: string]: {
-                                    /** @description shape of the trainable tensor */
-                                    shape: number[];
-                                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
-                                    init?: {
-                                        /**
-                                         * @description PyTorch nn.Linear's init: U(−1/√fan_in, 1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-                                         * @enum {string}
-                                         */
-                                        scheme: "default";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_uniform";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-                                         * @enum {string}
-                                         */
-                                        scheme: "xavier_normal";
-                                        /**
-                                         * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-                                         * @default 1
-                                         */
-                                        gain?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_uniform";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-                                         * @enum {string}
-                                         */
-                                        scheme: "he_normal";
-                                        /**
-                                         * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-                                         * @default 0
-                                         */
-                                        a?: number;
-                                        /**
-                                         * @description fan_in preserves the variance of activations, fan_out of gradients
-                                         * @default fan_in
-                                         * @enum {string}
-                                         */
-                                        mode?: "fan_in" | "fan_out";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-                                         * @enum {string}
-                                         */
-                                        scheme: "lecun_normal";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description N(mean, std²)
-                                         * @enum {string}
-                                         */
-                                        scheme: "normal";
-                                        /**
-                                         * @description mean
-                                         * @default 0
-                                         */
-                                        mean?: number;
-                                        /**
-                                         * @description standard deviation
-                                         * @default 1
-                                         */
-                                        std?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description U(low, high)
-                                         * @enum {string}
-                                         */
-                                        scheme: "uniform";
-                                        /**
-                                         * @description lower bound (inclusive)
-                                         * @default 0
-                                         */
-                                        low?: number;
-                                        /**
-                                         * @description upper bound (exclusive); at least `low`
-                                         * @default 1
-                                         */
-                                        high?: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all zeros
-                                         * @enum {string}
-                                         */
-                                        scheme: "zeros";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description all ones
-                                         * @enum {string}
-                                         */
-                                        scheme: "ones";
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    } | {
-                                        /**
-                                         * @description every element equal to `value`
-                                         * @enum {string}
-                                         */
-                                        scheme: "constant";
-                                        /** @description the value */
-                                        value: number;
-                                        /**
-                                         * @description seed of the portable generator (xoshiro128**); the same spec and seed give the same values on every machine, and each parameter draws from its own stream derived from its name
-                                         * @default 0
-                                         */
-                                        seed?: number;
-                                    };
-                                };
-                            };
-                            /**
-                             * @description fixed tensors by name
-                             * @default {}
-                             */
-                            constants?: {
-                                [key: string]: (number | unknown[]) | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /** @description the elements in row-major order; length = product of shape */
-                                    data: number[];
-                                } | {
-                                    /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                    shape: number[];
-                                    /**
-                                     * @description IEEE-754 element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                    base64: string;
-                                };
-                            };
-                            /** @description the operations; may be listed in any order, must be acyclic */
-                            nodes: {
-                                /** @description unique id of the node */
-                                id: string;
-                                /** @description op name, see GET /v1/ops */
-                                op: string;
-                                /** @description the op's operands, in order */
-                                inputs: (string | number)[];
-                                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
-                                attrs?: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                            /** @description id of the node whose value is the model output (or the scalar loss) */
-                            output: string;
-                        };
+                        model: components["schemas"]["ModelInput"];
                         /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                         params?: {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: ((number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        }) | {
-                            [key: string]: (number | unknown[]) | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /** @description the elements in row-major order; length = product of shape */
-                                data: number[];
-                            } | {
-                                /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                shape: number[];
-                                /**
-                                 * @description IEEE-754 element type
-                                 * @enum {string}
-                                 */
-                                dtype: "float32" | "float64";
-                                /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                base64: string;
-                            };
+                        inputs: components["schemas"]["TensorInput"] | {
+                            [key: string]: components["schemas"]["TensorInput"];
                         };
                         /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: (number | unknown[]) | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /** @description the elements in row-major order; length = product of shape */
-                            data: number[];
-                        } | {
-                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                            shape: number[];
-                            /**
-                             * @description IEEE-754 element type
-                             * @enum {string}
-                             */
-                            dtype: "float32" | "float64";
-                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                            base64: string;
-                        };
+                        targets?: components["schemas"]["TensorInput"];
                         /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: {
-                            /**
-                             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
-                             * @enum {string}
-                             */
-                            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
-                            /**
-                             * @description mean or sum over the batch, as PyTorch
-                             * @default mean
-                             * @enum {string}
-                             */
-                            reduction?: "mean" | "sum";
-                            /** @description huber only: the threshold (default 1) */
-                            delta?: number;
-                            /** @description cross_entropy only: label smoothing (default 0) */
-                            labelSmoothing?: number;
-                        };
-                        /**
-                         * @description what to compute and return
-                         * @default {}
-                         */
-                        options?: {
-                            /**
-                             * @description compute precision
-                             * @default float32
-                             * @enum {string}
-                             */
-                            dtype?: "float32" | "float64";
-                            /**
-                             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-                             * @default nested
-                             * @enum {string}
-                             */
-                            encoding?: "nested" | "flat" | "base64";
-                            /**
-                             * @description include the model output
-                             * @default false
-                             */
-                            returnOutputs?: boolean;
-                            /**
-                             * @description include the value and gradient of every node
-                             * @default false
-                             */
-                            returnIntermediates?: boolean;
-                            /**
-                             * @description include gradients with respect to the inputs
-                             * @default false
-                             */
-                            inputGradients?: boolean;
-                            /**
-                             * @description include gradient norms and warnings
-                             * @default true
-                             */
-                            diagnostics?: boolean;
-                        };
-                        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
-                        optimizer: {
-                            /**
-                             * @description stochastic gradient descent, as torch.optim.SGD
-                             * @enum {string}
-                             */
-                            type: "sgd";
-                            /** @description learning rate (required, as in torch 1.x) */
-                            lr: number;
-                            /**
-                             * @description momentum factor
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
-                             * @default 0
-                             */
-                            dampening?: number;
-                            /**
-                             * @description Nesterov momentum; needs momentum > 0 and dampening 0
-                             * @default false
-                             */
-                            nesterov?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adam, as torch.optim.Adam
-                             * @enum {string}
-                             */
-                            type: "adam";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description AdamW, as torch.optim.AdamW
-                             * @enum {string}
-                             */
-                            type: "adamw";
-                            /**
-                             * @description learning rate
-                             * @default 0.001
-                             */
-                            lr?: number;
-                            /**
-                             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-                             * @default [
-                             *       0.9,
-                             *       0.999
-                             *     ]
-                             */
-                            betas?: [
-                                number,
-                                number
-                            ];
-                            /**
-                             * @description added to the denominator for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-                             * @default false
-                             */
-                            amsgrad?: boolean;
-                            /**
-                             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
-                             * @default 0.01
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description RMSprop, as torch.optim.RMSprop
-                             * @enum {string}
-                             */
-                            type: "rmsprop";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description smoothing constant of the running average of the squared gradient
-                             * @default 0.99
-                             */
-                            alpha?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-8
-                             */
-                            eps?: number;
-                            /**
-                             * @description momentum factor (buffer momentum_buffer)
-                             * @default 0
-                             */
-                            momentum?: number;
-                            /**
-                             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
-                             * @default false
-                             */
-                            centered?: boolean;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        } | {
-                            /**
-                             * @description Adagrad, as torch.optim.Adagrad
-                             * @enum {string}
-                             */
-                            type: "adagrad";
-                            /**
-                             * @description learning rate
-                             * @default 0.01
-                             */
-                            lr?: number;
-                            /**
-                             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
-                             * @default 0
-                             */
-                            lrDecay?: number;
-                            /**
-                             * @description added to the denominator (after the square root) for numerical stability
-                             * @default 1e-10
-                             */
-                            eps?: number;
-                            /**
-                             * @description L2 penalty, added to the gradient as weightDecay·param
-                             * @default 0
-                             */
-                            weightDecay?: number;
-                            /**
-                             * @description starting value of the sum of squared gradients (buffer sum)
-                             * @default 0
-                             */
-                            initialAccumulatorValue?: number;
-                            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-                            state?: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: (number | unknown[]) | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /** @description the elements in row-major order; length = product of shape */
-                                            data: number[];
-                                        } | {
-                                            /** @description dimensions, outermost first (row-major); [] is a scalar */
-                                            shape: number[];
-                                            /**
-                                             * @description IEEE-754 element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-                                            base64: string;
-                                        };
-                                    };
-                                };
-                            };
-                        };
+                        loss?: components["schemas"]["LossInput"];
+                        /** @default {} */
+                        options?: components["schemas"]["OptionsInput"];
+                        optimizer: components["schemas"]["OptimizerInput"];
                         /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                         clipGradNorm?: number;
                         /** @description optimizer steps to take (the time limit applies to the whole run) */
@@ -3746,49 +926,9 @@ export interface paths {
                             losses: (number | null)[];
                             /** @description the parameters after the last step */
                             params: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
-                            /** @description send it back as optimizer.state in the next call */
-                            optimizerState: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: ((number | null) | unknown[] | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /** @description elements in row-major order */
-                                            data: (number | null)[];
-                                        } | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /**
-                                             * @description element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes, base64 */
-                                            base64: string;
-                                        }) | number;
-                                    };
-                                };
-                            };
+                            optimizerState: components["schemas"]["OptimizerState"];
                             /** @description where the time went; also in the Server-Timing header */
                             timing: {
                                 /** @description waiting for a free worker */
@@ -3811,49 +951,9 @@ export interface paths {
                             losses: (number | null)[];
                             /** @description the parameters after the last step */
                             params: {
-                                [key: string]: (number | null) | unknown[] | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /** @description elements in row-major order */
-                                    data: (number | null)[];
-                                } | {
-                                    /** @description dimensions, outermost first */
-                                    shape: number[];
-                                    /**
-                                     * @description element type
-                                     * @enum {string}
-                                     */
-                                    dtype: "float32" | "float64";
-                                    /** @description little-endian IEEE-754 bytes, base64 */
-                                    base64: string;
-                                };
+                                [key: string]: components["schemas"]["ResultTensor"];
                             };
-                            /** @description send it back as optimizer.state in the next call */
-                            optimizerState: {
-                                /** @description optimizer steps taken so far */
-                                step: number;
-                                /** @description per parameter, torch.optim's buffers by torch's names */
-                                state: {
-                                    [key: string]: {
-                                        [key: string]: ((number | null) | unknown[] | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /** @description elements in row-major order */
-                                            data: (number | null)[];
-                                        } | {
-                                            /** @description dimensions, outermost first */
-                                            shape: number[];
-                                            /**
-                                             * @description element type
-                                             * @enum {string}
-                                             */
-                                            dtype: "float32" | "float64";
-                                            /** @description little-endian IEEE-754 bytes, base64 */
-                                            base64: string;
-                                        }) | number;
-                                    };
-                                };
-                            };
+                            optimizerState: components["schemas"]["OptimizerState"];
                             /** @description where the time went; also in the Server-Timing header */
                             timing: {
                                 /** @description waiting for a free worker */
@@ -3864,33 +964,7 @@ export interface paths {
                                 totalMs: number;
                             };
                         } | {
-                            /** @description RFC 9457 problem details */
-                            error: {
-                                /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                                type: string;
-                                /** @description short, fixed summary of the kind of problem */
-                                title: string;
-                                /** @description the HTTP status code */
-                                status: number;
-                                /** @description what went wrong with this request */
-                                detail: string;
-                                /**
-                                 * @description the error code, from the one catalogue
-                                 * @enum {string}
-                                 */
-                                code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                                /** @description the request path */
-                                instance?: string;
-                                /** @description the request id (X-Request-Id), also in the logs */
-                                requestId: string;
-                                /** @description field-level problems */
-                                errors?: {
-                                    /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                    path: string;
-                                    /** @description what is wrong with it */
-                                    message: string;
-                                }[];
-                            };
+                            error: components["schemas"]["Problem"];
                         };
                     };
                 };
@@ -3900,32 +974,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
@@ -3934,32 +983,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/problem+json": {
-                            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-                            type: string;
-                            /** @description short, fixed summary of the kind of problem */
-                            title: string;
-                            /** @description the HTTP status code */
-                            status: number;
-                            /** @description what went wrong with this request */
-                            detail: string;
-                            /**
-                             * @description the error code, from the one catalogue
-                             * @enum {string}
-                             */
-                            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
-                            /** @description the request path */
-                            instance?: string;
-                            /** @description the request id (X-Request-Id), also in the logs */
-                            requestId: string;
-                            /** @description field-level problems */
-                            errors?: {
-                                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                                path: string;
-                                /** @description what is wrong with it */
-                                message: string;
-                            }[];
-                        };
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
             };
@@ -3973,7 +997,1300 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description a tensor: nested arrays, {shape, data}, or {shape, dtype, base64} */
+        TensorInput: (number | unknown[]) | {
+            /** @description dimensions, outermost first (row-major); [] is a scalar */
+            shape: number[];
+            /** @description the elements in row-major order; length = product of shape */
+            data: number[];
+        } | {
+            /** @description dimensions, outermost first (row-major); [] is a scalar */
+            shape: number[];
+            /**
+             * @description IEEE-754 element type
+             * @enum {string}
+             */
+            dtype: "float32" | "float64";
+            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
+            base64: string;
+        };
+        /** @description the model: an MLP or an explicit graph, told apart by `type` */
+        ModelInput: components["schemas"]["MlpModelInput"] | components["schemas"]["GraphModelInput"];
+        /** @description an MLP in PyTorch nn.Linear layout */
+        MlpModelInput: {
+            /**
+             * @description a multi-layer perceptron
+             * @constant
+             */
+            type: "mlp";
+            /** @description width of each input row; `inputs` is [batch, inputSize] */
+            inputSize: number;
+            /** @description the layers, input to output */
+            layers: {
+                /** @description output width of the layer (PyTorch nn.Linear out_features) */
+                units: number;
+                /**
+                 * @description activation: a name, or {"type": name, ...attrs}
+                 * @default identity
+                 */
+                activation?: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
+                    /**
+                     * @description activation function (PyTorch semantics and defaults)
+                     * @enum {string}
+                     */
+                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
+                } & {
+                    [key: string]: unknown;
+                });
+            }[];
+            /**
+             * @description whether each layer has a bias `layers.{i}.bias`
+             * @default true
+             */
+            bias?: boolean;
+            /**
+             * @description LayerNorm after the affine map of each hidden layer
+             * @default none
+             * @enum {string}
+             */
+            norm?: "none" | "layernorm";
+            /**
+             * @description add each layer's input to its output where the widths match
+             * @default false
+             */
+            residual?: boolean;
+            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
+            init?: components["schemas"]["InitInput"];
+        };
+        /** @description a computational graph */
+        GraphModelInput: {
+            /**
+             * @description an explicit computational graph
+             * @constant
+             */
+            type: "graph";
+            /**
+             * @description names of the data tensors in the request's `inputs` map
+             * @default []
+             */
+            inputs?: string[];
+            /**
+             * @description trainable tensors by name
+             * @default {}
+             */
+            params?: {
+                [key: string]: {
+                    /** @description shape of the trainable tensor */
+                    shape: number[];
+                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
+                    init?: components["schemas"]["InitInput"];
+                };
+            };
+            /**
+             * @description fixed tensors by name
+             * @default {}
+             */
+            constants?: {
+                [key: string]: components["schemas"]["TensorInput"];
+            };
+            /** @description the operations; may be listed in any order, must be acyclic */
+            nodes: {
+                /** @description unique id of the node */
+                id: string;
+                /** @description op name, see GET /v1/ops */
+                op: string;
+                /** @description the op's operands, in order */
+                inputs: (string | number)[];
+                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
+                attrs?: {
+                    [key: string]: unknown;
+                };
+            }[];
+            /** @description id of the node whose value is the model output (or the scalar loss) */
+            output: string;
+        };
+        /** @description how to initialize a parameter: a scheme, its parameters (PyTorch defaults) and a seed */
+        InitInput: {
+            /**
+             * @description PyTorch nn.Linear's init: U(±1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
+             * @constant
+             */
+            scheme: "default";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
+             * @constant
+             */
+            scheme: "xavier_uniform";
+            /**
+             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
+             * @default 1
+             */
+            gain?: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
+             * @constant
+             */
+            scheme: "xavier_normal";
+            /**
+             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
+             * @default 1
+             */
+            gain?: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
+             * @constant
+             */
+            scheme: "he_uniform";
+            /**
+             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
+             * @default 0
+             */
+            a?: number;
+            /**
+             * @description fan_in preserves the variance of activations, fan_out of gradients
+             * @default fan_in
+             * @enum {string}
+             */
+            mode?: "fan_in" | "fan_out";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
+             * @constant
+             */
+            scheme: "he_normal";
+            /**
+             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
+             * @default 0
+             */
+            a?: number;
+            /**
+             * @description fan_in preserves the variance of activations, fan_out of gradients
+             * @default fan_in
+             * @enum {string}
+             */
+            mode?: "fan_in" | "fan_out";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
+             * @constant
+             */
+            scheme: "lecun_normal";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description N(mean, std²)
+             * @constant
+             */
+            scheme: "normal";
+            /**
+             * @description mean
+             * @default 0
+             */
+            mean?: number;
+            /**
+             * @description standard deviation
+             * @default 1
+             */
+            std?: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description U(low, high)
+             * @constant
+             */
+            scheme: "uniform";
+            /**
+             * @description lower bound (inclusive)
+             * @default 0
+             */
+            low?: number;
+            /**
+             * @description upper bound (exclusive); at least `low`
+             * @default 1
+             */
+            high?: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description all zeros
+             * @constant
+             */
+            scheme: "zeros";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description all ones
+             * @constant
+             */
+            scheme: "ones";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        } | {
+            /**
+             * @description every element equal to `value`
+             * @constant
+             */
+            scheme: "constant";
+            /** @description the value */
+            value: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed?: number;
+        };
+        /** @description the loss */
+        LossInput: {
+            /**
+             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
+             * @enum {string}
+             */
+            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
+            /**
+             * @description mean or sum over the batch, as PyTorch
+             * @default mean
+             * @enum {string}
+             */
+            reduction?: "mean" | "sum";
+            /** @description huber only: the threshold (default 1) */
+            delta?: number;
+            /** @description cross_entropy only: label smoothing (default 0) */
+            labelSmoothing?: number;
+        };
+        /** @description what to compute and return */
+        OptionsInput: {
+            /**
+             * @description compute precision
+             * @default float32
+             * @enum {string}
+             */
+            dtype?: "float32" | "float64";
+            /**
+             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
+             * @default nested
+             * @enum {string}
+             */
+            encoding?: "nested" | "flat" | "base64";
+            /**
+             * @description include the model output
+             * @default false
+             */
+            returnOutputs?: boolean;
+            /**
+             * @description include the value and gradient of every node
+             * @default false
+             */
+            returnIntermediates?: boolean;
+            /**
+             * @description include gradients with respect to the inputs
+             * @default false
+             */
+            inputGradients?: boolean;
+            /**
+             * @description include gradient norms and warnings
+             * @default true
+             */
+            diagnostics?: boolean;
+        };
+        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
+        OptimizerInput: {
+            /**
+             * @description stochastic gradient descent, as torch.optim.SGD
+             * @constant
+             */
+            type: "sgd";
+            /** @description learning rate (required, as in torch 1.x) */
+            lr: number;
+            /**
+             * @description momentum factor
+             * @default 0
+             */
+            momentum?: number;
+            /**
+             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
+             * @default 0
+             */
+            dampening?: number;
+            /**
+             * @description Nesterov momentum; needs momentum > 0 and dampening 0
+             * @default false
+             */
+            nesterov?: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay?: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description Adam, as torch.optim.Adam
+             * @constant
+             */
+            type: "adam";
+            /**
+             * @description learning rate
+             * @default 0.001
+             */
+            lr?: number;
+            /**
+             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
+             * @default [
+             *       0.9,
+             *       0.999
+             *     ]
+             */
+            betas?: [
+                number,
+                number
+            ];
+            /**
+             * @description added to the denominator for numerical stability
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
+             * @default false
+             */
+            amsgrad?: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
+             * @default 0
+             */
+            weightDecay?: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description AdamW, as torch.optim.AdamW
+             * @constant
+             */
+            type: "adamw";
+            /**
+             * @description learning rate
+             * @default 0.001
+             */
+            lr?: number;
+            /**
+             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
+             * @default [
+             *       0.9,
+             *       0.999
+             *     ]
+             */
+            betas?: [
+                number,
+                number
+            ];
+            /**
+             * @description added to the denominator for numerical stability
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
+             * @default false
+             */
+            amsgrad?: boolean;
+            /**
+             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
+             * @default 0.01
+             */
+            weightDecay?: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description RMSprop, as torch.optim.RMSprop
+             * @constant
+             */
+            type: "rmsprop";
+            /**
+             * @description learning rate
+             * @default 0.01
+             */
+            lr?: number;
+            /**
+             * @description smoothing constant of the running average of the squared gradient
+             * @default 0.99
+             */
+            alpha?: number;
+            /**
+             * @description added to the denominator (after the square root) for numerical stability
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * @description momentum factor (buffer momentum_buffer)
+             * @default 0
+             */
+            momentum?: number;
+            /**
+             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
+             * @default false
+             */
+            centered?: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay?: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description Adagrad, as torch.optim.Adagrad
+             * @constant
+             */
+            type: "adagrad";
+            /**
+             * @description learning rate
+             * @default 0.01
+             */
+            lr?: number;
+            /**
+             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
+             * @default 0
+             */
+            lrDecay?: number;
+            /**
+             * @description added to the denominator (after the square root) for numerical stability
+             * @default 1e-10
+             */
+            eps?: number;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay?: number;
+            /**
+             * @description starting value of the sum of squared gradients (buffer sum)
+             * @default 0
+             */
+            initialAccumulatorValue?: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                };
+            };
+        };
+        /** @description a tensor in the requested options.encoding */
+        ResultTensorInput: (number | null) | unknown[] | {
+            /** @description dimensions, outermost first */
+            shape: number[];
+            /** @description elements in row-major order */
+            data: (number | null)[];
+        } | {
+            /** @description dimensions, outermost first */
+            shape: number[];
+            /**
+             * @description element type
+             * @enum {string}
+             */
+            dtype: "float32" | "float64";
+            /** @description little-endian IEEE-754 bytes, base64 */
+            base64: string;
+        };
+        /** @description send it back as optimizer.state in the next call */
+        OptimizerStateInput: {
+            /** @description optimizer steps taken so far */
+            step: number;
+            /** @description per parameter, torch.optim's buffers by torch's names */
+            state: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ResultTensorInput"] | number;
+                };
+            };
+        };
+        /** @description gradient health */
+        DiagnosticsInput: {
+            /** @description L2 norm of all gradients together, before clipping */
+            globalGradNorm: number | null;
+            /** @description L2 norm of each parameter's gradient */
+            gradNorms: {
+                [key: string]: number | null;
+            };
+            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
+            warnings: {
+                /**
+                 * @description kind of warning
+                 * @enum {string}
+                 */
+                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
+                /** @description explanation */
+                message: string;
+                /** @description the figures behind it */
+                params: {
+                    [key: string]: unknown;
+                };
+            }[];
+        };
+        /** @description RFC 9457 problem details */
+        ProblemInput: {
+            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
+            type: string;
+            /** @description short, fixed summary of the kind of problem */
+            title: string;
+            /** @description the HTTP status code */
+            status: number;
+            /** @description what went wrong with this request */
+            detail: string;
+            /**
+             * @description the error code, from the one catalogue
+             * @enum {string}
+             */
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            /** @description the request path */
+            instance?: string;
+            /** @description the request id (X-Request-Id), also in the logs */
+            requestId: string;
+            /** @description field-level problems */
+            errors?: {
+                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
+                path: string;
+                /** @description what is wrong with it */
+                message: string;
+            }[];
+        };
+        /** @description a tensor: nested arrays, {shape, data}, or {shape, dtype, base64} */
+        Tensor: (number | unknown[]) | {
+            /** @description dimensions, outermost first (row-major); [] is a scalar */
+            shape: number[];
+            /** @description the elements in row-major order; length = product of shape */
+            data: number[];
+        } | {
+            /** @description dimensions, outermost first (row-major); [] is a scalar */
+            shape: number[];
+            /**
+             * @description IEEE-754 element type
+             * @enum {string}
+             */
+            dtype: "float32" | "float64";
+            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
+            base64: string;
+        };
+        /** @description the model: an MLP or an explicit graph, told apart by `type` */
+        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
+        /** @description an MLP in PyTorch nn.Linear layout */
+        MlpModel: {
+            /**
+             * @description a multi-layer perceptron
+             * @constant
+             */
+            type: "mlp";
+            /** @description width of each input row; `inputs` is [batch, inputSize] */
+            inputSize: number;
+            /** @description the layers, input to output */
+            layers: {
+                /** @description output width of the layer (PyTorch nn.Linear out_features) */
+                units: number;
+                /**
+                 * @description activation: a name, or {"type": name, ...attrs}
+                 * @default identity
+                 */
+                activation: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
+                    /**
+                     * @description activation function (PyTorch semantics and defaults)
+                     * @enum {string}
+                     */
+                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
+                } & {
+                    [key: string]: unknown;
+                });
+            }[];
+            /**
+             * @description whether each layer has a bias `layers.{i}.bias`
+             * @default true
+             */
+            bias: boolean;
+            /**
+             * @description LayerNorm after the affine map of each hidden layer
+             * @default none
+             * @enum {string}
+             */
+            norm: "none" | "layernorm";
+            /**
+             * @description add each layer's input to its output where the widths match
+             * @default false
+             */
+            residual: boolean;
+            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
+            init?: components["schemas"]["Init"];
+        };
+        /** @description a computational graph */
+        GraphModel: {
+            /**
+             * @description an explicit computational graph
+             * @constant
+             */
+            type: "graph";
+            /**
+             * @description names of the data tensors in the request's `inputs` map
+             * @default []
+             */
+            inputs: string[];
+            /**
+             * @description trainable tensors by name
+             * @default {}
+             */
+            params: {
+                [key: string]: {
+                    /** @description shape of the trainable tensor */
+                    shape: number[];
+                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
+                    init?: components["schemas"]["Init"];
+                };
+            };
+            /**
+             * @description fixed tensors by name
+             * @default {}
+             */
+            constants: {
+                [key: string]: components["schemas"]["Tensor"];
+            };
+            /** @description the operations; may be listed in any order, must be acyclic */
+            nodes: {
+                /** @description unique id of the node */
+                id: string;
+                /** @description op name, see GET /v1/ops */
+                op: string;
+                /** @description the op's operands, in order */
+                inputs: (string | number)[];
+                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
+                attrs?: {
+                    [key: string]: unknown;
+                };
+            }[];
+            /** @description id of the node whose value is the model output (or the scalar loss) */
+            output: string;
+        };
+        /** @description how to initialize a parameter: a scheme, its parameters (PyTorch defaults) and a seed */
+        Init: {
+            /**
+             * @description PyTorch nn.Linear's init: U(±1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
+             * @constant
+             */
+            scheme: "default";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
+             * @constant
+             */
+            scheme: "xavier_uniform";
+            /**
+             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
+             * @default 1
+             */
+            gain: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
+             * @constant
+             */
+            scheme: "xavier_normal";
+            /**
+             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
+             * @default 1
+             */
+            gain: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
+             * @constant
+             */
+            scheme: "he_uniform";
+            /**
+             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
+             * @default 0
+             */
+            a: number;
+            /**
+             * @description fan_in preserves the variance of activations, fan_out of gradients
+             * @default fan_in
+             * @enum {string}
+             */
+            mode: "fan_in" | "fan_out";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
+             * @constant
+             */
+            scheme: "he_normal";
+            /**
+             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
+             * @default 0
+             */
+            a: number;
+            /**
+             * @description fan_in preserves the variance of activations, fan_out of gradients
+             * @default fan_in
+             * @enum {string}
+             */
+            mode: "fan_in" | "fan_out";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
+             * @constant
+             */
+            scheme: "lecun_normal";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description N(mean, std²)
+             * @constant
+             */
+            scheme: "normal";
+            /**
+             * @description mean
+             * @default 0
+             */
+            mean: number;
+            /**
+             * @description standard deviation
+             * @default 1
+             */
+            std: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description U(low, high)
+             * @constant
+             */
+            scheme: "uniform";
+            /**
+             * @description lower bound (inclusive)
+             * @default 0
+             */
+            low: number;
+            /**
+             * @description upper bound (exclusive); at least `low`
+             * @default 1
+             */
+            high: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description all zeros
+             * @constant
+             */
+            scheme: "zeros";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description all ones
+             * @constant
+             */
+            scheme: "ones";
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        } | {
+            /**
+             * @description every element equal to `value`
+             * @constant
+             */
+            scheme: "constant";
+            /** @description the value */
+            value: number;
+            /**
+             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
+             * @default 0
+             */
+            seed: number;
+        };
+        /** @description the loss */
+        Loss: {
+            /**
+             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
+             * @enum {string}
+             */
+            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
+            /**
+             * @description mean or sum over the batch, as PyTorch
+             * @default mean
+             * @enum {string}
+             */
+            reduction: "mean" | "sum";
+            /** @description huber only: the threshold (default 1) */
+            delta?: number;
+            /** @description cross_entropy only: label smoothing (default 0) */
+            labelSmoothing?: number;
+        };
+        /** @description what to compute and return */
+        Options: {
+            /**
+             * @description compute precision
+             * @default float32
+             * @enum {string}
+             */
+            dtype: "float32" | "float64";
+            /**
+             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
+             * @default nested
+             * @enum {string}
+             */
+            encoding: "nested" | "flat" | "base64";
+            /**
+             * @description include the model output
+             * @default false
+             */
+            returnOutputs: boolean;
+            /**
+             * @description include the value and gradient of every node
+             * @default false
+             */
+            returnIntermediates: boolean;
+            /**
+             * @description include gradients with respect to the inputs
+             * @default false
+             */
+            inputGradients: boolean;
+            /**
+             * @description include gradient norms and warnings
+             * @default true
+             */
+            diagnostics: boolean;
+        };
+        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
+        Optimizer: {
+            /**
+             * @description stochastic gradient descent, as torch.optim.SGD
+             * @constant
+             */
+            type: "sgd";
+            /** @description learning rate (required, as in torch 1.x) */
+            lr: number;
+            /**
+             * @description momentum factor
+             * @default 0
+             */
+            momentum: number;
+            /**
+             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
+             * @default 0
+             */
+            dampening: number;
+            /**
+             * @description Nesterov momentum; needs momentum > 0 and dampening 0
+             * @default false
+             */
+            nesterov: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description Adam, as torch.optim.Adam
+             * @constant
+             */
+            type: "adam";
+            /**
+             * @description learning rate
+             * @default 0.001
+             */
+            lr: number;
+            /**
+             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
+             * @default [
+             *       0.9,
+             *       0.999
+             *     ]
+             */
+            betas: [
+                number,
+                number
+            ];
+            /**
+             * @description added to the denominator for numerical stability
+             * @default 1e-8
+             */
+            eps: number;
+            /**
+             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
+             * @default false
+             */
+            amsgrad: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
+             * @default 0
+             */
+            weightDecay: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description AdamW, as torch.optim.AdamW
+             * @constant
+             */
+            type: "adamw";
+            /**
+             * @description learning rate
+             * @default 0.001
+             */
+            lr: number;
+            /**
+             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
+             * @default [
+             *       0.9,
+             *       0.999
+             *     ]
+             */
+            betas: [
+                number,
+                number
+            ];
+            /**
+             * @description added to the denominator for numerical stability
+             * @default 1e-8
+             */
+            eps: number;
+            /**
+             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
+             * @default false
+             */
+            amsgrad: boolean;
+            /**
+             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
+             * @default 0.01
+             */
+            weightDecay: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description RMSprop, as torch.optim.RMSprop
+             * @constant
+             */
+            type: "rmsprop";
+            /**
+             * @description learning rate
+             * @default 0.01
+             */
+            lr: number;
+            /**
+             * @description smoothing constant of the running average of the squared gradient
+             * @default 0.99
+             */
+            alpha: number;
+            /**
+             * @description added to the denominator (after the square root) for numerical stability
+             * @default 1e-8
+             */
+            eps: number;
+            /**
+             * @description momentum factor (buffer momentum_buffer)
+             * @default 0
+             */
+            momentum: number;
+            /**
+             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
+             * @default false
+             */
+            centered: boolean;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                };
+            };
+        } | {
+            /**
+             * @description Adagrad, as torch.optim.Adagrad
+             * @constant
+             */
+            type: "adagrad";
+            /**
+             * @description learning rate
+             * @default 0.01
+             */
+            lr: number;
+            /**
+             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
+             * @default 0
+             */
+            lrDecay: number;
+            /**
+             * @description added to the denominator (after the square root) for numerical stability
+             * @default 1e-10
+             */
+            eps: number;
+            /**
+             * @description L2 penalty, added to the gradient as weightDecay·param
+             * @default 0
+             */
+            weightDecay: number;
+            /**
+             * @description starting value of the sum of squared gradients (buffer sum)
+             * @default 0
+             */
+            initialAccumulatorValue: number;
+            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
+            state?: {
+                /** @description optimizer steps taken so far */
+                step: number;
+                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
+                state: {
+                    [key: string]: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                };
+            };
+        };
+        /** @description a tensor in the requested options.encoding */
+        ResultTensor: (number | null) | unknown[] | {
+            /** @description dimensions, outermost first */
+            shape: number[];
+            /** @description elements in row-major order */
+            data: (number | null)[];
+        } | {
+            /** @description dimensions, outermost first */
+            shape: number[];
+            /**
+             * @description element type
+             * @enum {string}
+             */
+            dtype: "float32" | "float64";
+            /** @description little-endian IEEE-754 bytes, base64 */
+            base64: string;
+        };
+        /** @description send it back as optimizer.state in the next call */
+        OptimizerState: {
+            /** @description optimizer steps taken so far */
+            step: number;
+            /** @description per parameter, torch.optim's buffers by torch's names */
+            state: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ResultTensor"] | number;
+                };
+            };
+        };
+        /** @description gradient health */
+        Diagnostics: {
+            /** @description L2 norm of all gradients together, before clipping */
+            globalGradNorm: number | null;
+            /** @description L2 norm of each parameter's gradient */
+            gradNorms: {
+                [key: string]: number | null;
+            };
+            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
+            warnings: {
+                /**
+                 * @description kind of warning
+                 * @enum {string}
+                 */
+                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
+                /** @description explanation */
+                message: string;
+                /** @description the figures behind it */
+                params: {
+                    [key: string]: unknown;
+                };
+            }[];
+        };
+        /** @description RFC 9457 problem details */
+        Problem: {
+            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
+            type: string;
+            /** @description short, fixed summary of the kind of problem */
+            title: string;
+            /** @description the HTTP status code */
+            status: number;
+            /** @description what went wrong with this request */
+            detail: string;
+            /**
+             * @description the error code, from the one catalogue
+             * @enum {string}
+             */
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            /** @description the request path */
+            instance?: string;
+            /** @description the request id (X-Request-Id), also in the logs */
+            requestId: string;
+            /** @description field-level problems */
+            errors?: {
+                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
+                path: string;
+                /** @description what is wrong with it */
+                message: string;
+            }[];
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
