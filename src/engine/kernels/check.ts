@@ -18,9 +18,12 @@ export function checkGemm(
   c: Data,
   ldc: number,
 ): boolean {
-  for (const [name, v] of [['m', m], ['n', n], ['k', k], ['lda', lda], ['ldb', ldb], ['ldc', ldc]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`gemm: ${name} = ${v} is not a valid size`);
-  }
+  size('m', m);
+  size('n', n);
+  size('k', k);
+  size('lda', lda);
+  size('ldb', ldb);
+  size('ldc', ldc);
   if (a.constructor !== c.constructor || b.constructor !== c.constructor) {
     throw new TypeError('gemm: A, B and C must share one dtype');
   }
@@ -35,6 +38,11 @@ export function checkGemm(
 /** Number of elements a rows×cols matrix with row stride ld spans. */
 export function extent(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+function size(name: string, v: number): void {
+  // Both FFI targets take 32-bit ints.
+  if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`gemm: ${name} = ${v} is not a valid size`);
 }
 
 function checkOperand(name: string, x: Data, rows: number, cols: number, ld: number): void {
