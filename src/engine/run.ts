@@ -115,8 +115,8 @@ export interface BackwardOptions {
 /**
  * Reverse-mode accumulation from `seed` = dL/d(slot `from`). Each VJP result is summed back to its
  * input's shape here (ops never un-broadcast) and added to the input's adjoint, so a value read by
- * several nodes gets the sum of their contributions. Node values are dropped once their VJP ran
- * unless `keepAll`. Returns the adjoints (of the grad leaves, and of every node with `keepAll`).
+ * several nodes gets the sum of their contributions. Node values and adjoints are dropped once the
+ * walk passes them unless `keepAll`. Returns the adjoints (of the grad leaves, and of every node with `keepAll`).
  */
 export function runBackward(g: CompiledGraph, values: Values, from: number, seed: Tensor, opts: BackwardOptions): Values {
   const adj: Values = new Array(g.slots.length);
@@ -142,11 +142,17 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
   for (let t = g.nodes.length - 1; t >= 0; t--) {
     const node = g.nodes[t]!;
     const upstream = adj[node.slot];
+    const out = values[node.slot]!;
+    // every reader of this value comes later in topological order, so its VJP has already run
+    if (!opts.keepAll) {
+      adj[node.slot] = undefined;
+      values[node.slot] = undefined;
+    }
     if (upstream === undefined || !flows[node.slot]) continue;
     const ins = node.inputs.map((s) => values[s]!);
     let grads: (Tensor | null)[];
     try {
-      grads = node.op.vjp(ins, values[node.slot]!, upstream, node.attrs);
+      grads = node.op.vjp(ins, out, upstream, node.attrs);
     } catch (err) {
       blame(g, node, err);
     }
@@ -159,10 +165,6 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
       const summed = sumToShape(grad, g.slots[s]!.shape);
       accumulate(s, dtypeOf(summed) === g.dtype ? summed : cast(summed, g.dtype));
     });
-    if (!opts.keepAll) {
-      adj[node.slot] = undefined;
-      values[node.slot] = undefined;
-    }
   }
   return adj;
 }
