@@ -1,0 +1,153 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, post, startApp, twoWeight } from './routes/helpers.js';
+
+// The app's infrastructure through app.inject: probes, metrics, request ids, and the error statuses
+// that do not depend on a route (404, 415, 400 JSON, 413 body/elements/nodes).
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await startApp({ bodyLimitBytes: 64 * 1024, maxElements: 1000, maxNodes: 10 });
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('probes', () => {
+  it('GET /healthz answers while the process lives', async () => {
+    const r = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('GET /readyz reports the kernel backend and the limits in force', async () => {
+    const r = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(r.statusCode).toBe(200);
+    const body = r.json();
+    expect(['openblas', 'wasm', 'reference']).toContain(body.kernelBackend);
+    expect(body.limits).toMatchObject({ bodyLimitBytes: 64 * 1024, maxElements: 1000, maxNodes: 10, rateLimitPerMinute: null });
+    expect(body.workers).toBe(1);
+    expect(body.auth).toBe(false);
+  });
+
+  it('GET /readyz answers 503 once the pool stops accepting (the first step of a shutdown)', async () => {
+    app.accepting = false;
+    try {
+      const r = await app.inject({ method: 'GET', url: '/readyz' });
+      expectProblem({ status: r.statusCode, headers: r.headers, body: r.json() }, 503, 'NOT_READY');
+      // liveness is unaffected
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      app.accepting = true;
+    }
+  });
+});
+
+describe('errors are problem+json', () => {
+  it('404 for an unknown route, with the request id', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v2/gradients', headers: { 'x-request-id': 'abc-123' } });
+    const body = r.json();
+    expectProblem({ status: r.statusCode, headers: r.headers, body }, 404, 'NOT_FOUND');
+    expect(body.type).toBe('urn:gradserve:problem:not-found');
+    expect(body.requestId).toBe('abc-123');
+    expect(r.headers['x-request-id']).toBe('abc-123');
+  });
+
+  it('replaces a malformed X-Request-Id with a fresh one', async () => {
+    const r = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\twith spaces' } });
+    expect(r.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('415 for a body that is not JSON', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+      const r = await post(app, '/v1/gradients', 'w1=0.5', { headers: { 'content-type': type } });
+      expectProblem(r, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
+  it('400 for malformed JSON, an empty body, and prototype poisoning', async () => {
+    const json = { 'content-type': 'application/json' };
+    expectProblem(await post(app, '/v1/gradients', '{"model": ', { headers: json }), 400, 'INVALID_JSON');
+    expectProblem(await post(app, '/v1/gradients', '', { headers: json }), 400, 'INVALID_JSON');
+    const poisoned = await post(app, '/v1/gradients', '{"__proto__": {"x": 1}}', { headers: json });
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('400 with zod paths for a body that breaks the schema', async () => {
+    const r = await post(app, '/v1/gradients', { model: { type: 'graph' }, inputs: {} });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    const paths = r.body.errors.map((e: { path: string }) => e.path);
+    expect(paths).toContain('model.nodes');
+    expect(paths).toContain('model.output');
+  });
+
+  it('400 names the element of a flat tensor that is not a number', async () => {
+    const r = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: { shape: [2], data: [1, 'two'] }, t: 1 } });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors[0].path).toBe('inputs.x.data[1]');
+  });
+
+  it('413 for a body over BODY_LIMIT_MB', async () => {
+    const big = { ...twoWeight, inputs: { x: 2, t: 1, pad: new Array(40_000).fill(0) } };
+    expectProblem(await post(app, '/v1/gradients', big), 413, 'BODY_TOO_LARGE');
+  });
+
+  it('413 for tensors over MAX_ELEMENTS, before decoding them', async () => {
+    const r = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: { shape: [100, 100], data: [] }, t: 1 } });
+    expectProblem(r, 413, 'LIMIT_EXCEEDED');
+    expect(r.body.errors[0].path).toBe('inputs.x');
+    // the sum counts too: two tensors of 600 elements each
+    const two = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: new Array(600).fill(1), t: new Array(600).fill(1) } });
+    expectProblem(two, 413, 'LIMIT_EXCEEDED');
+  });
+
+  it('413 for activations over MAX_ELEMENTS (found by the engine before allocating)', async () => {
+    // 30 × 30 inputs are within the limit; their 30 × 30 matmul products are not
+    const x = Array.from({ length: 30 }, () => new Array(30).fill(0.1));
+    const model = {
+      type: 'graph',
+      inputs: ['x'],
+      nodes: [
+        { id: 'a', op: 'matmul', inputs: ['x', 'x'] },
+        { id: 'L', op: 'sum', inputs: ['a'] },
+      ],
+      output: 'L',
+    };
+    expectProblem(await post(app, '/v1/forward', { model, inputs: { x } }), 413, 'LIMIT_EXCEEDED');
+  });
+
+  it('413 for a graph over MAX_NODES', async () => {
+    const nodes = Array.from({ length: 11 }, (_, i) => ({ id: `n${i}`, op: 'neg', inputs: [i === 0 ? 'x' : `n${i - 1}`] }));
+    const r = await post(app, '/v1/forward', { model: { type: 'graph', inputs: ['x'], nodes, output: 'n10' }, inputs: { x: 1 } });
+    expectProblem(r, 413, 'LIMIT_EXCEEDED');
+    expect(r.body.errors[0].path).toBe('model.nodes');
+  });
+
+  it('never answers 500 to nested arrays deeper than any tensor', async () => {
+    // written by hand: JSON.stringify itself recurses
+    const deep = `${'['.repeat(30_000)}1${']'.repeat(30_000)}`;
+    const body = JSON.stringify({ ...twoWeight, inputs: { x: 0, t: 1 } }).replace('"x":0', `"x":${deep}`);
+    const r = await post(app, '/v1/gradients', body, { headers: { 'content-type': 'application/json' } });
+    expectProblem(r, 422, 'INVALID_SPEC');
+    expect(r.body.errors[0].message).toMatch(/deeper than rank 8/);
+  });
+});
+
+describe('metrics', () => {
+  it('GET /metrics exposes request counts by route and status, the pool gauges and process metrics', async () => {
+    await post(app, '/v1/gradients', twoWeight);
+    await app.inject({ method: 'GET', url: '/no/such/route' });
+    const r = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain/);
+    const text = r.body;
+    expect(text).toMatch(/http_requests_total\{route="\/v1\/gradients",method="POST",status="200"\} \d+/);
+    expect(text).toMatch(/http_requests_total\{route="unmatched",method="GET",status="404"\} \d+/);
+    expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/gradients"/);
+    expect(text).toMatch(/gradserve_queue_depth 0/);
+    expect(text).toMatch(/gradserve_busy_workers 0/);
+    expect(text).toMatch(/gradserve_compute_seconds_count\{kind="gradients"\} \d+/);
+    expect(text).toMatch(/process_cpu_user_seconds_total/);
+  });
+});

@@ -1,0 +1,127 @@
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { GradientsResult } from '../../src/engine/api.js';
+import { OptionsSchema } from '../../src/engine/spec.js';
+import { decodeModelRequest } from '../../src/routes/shared/decode.js';
+import { PiscinaPool } from '../../src/workers/pool.js';
+import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
+
+// Through the real piscina pool and the compiled worker (dist/, built by `npm test`).
+
+const limits = { maxElements: 1_000_000, maxNodes: 1000 };
+
+/** A training run long enough to outlast any test's time limit. */
+const endless = {
+  model: { type: 'mlp', inputSize: 16, layers: [{ units: 64, activation: 'tanh' }, { units: 64, activation: 'tanh' }, { units: 1 }] },
+  inputs: Array.from({ length: 64 }, (_, i) => Array.from({ length: 16 }, (_, j) => Math.sin(i + j))),
+  targets: Array.from({ length: 64 }, (_, i) => [Math.cos(i)]),
+  loss: { type: 'mse' },
+  optimizer: { type: 'adam', lr: 0.001 },
+  steps: 1_000_000,
+};
+
+describe('PiscinaPool', () => {
+  it('transfers the job\'s tensors to the worker (detached here) and gets typed arrays back', async () => {
+    const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' });
+    try {
+      const job = decodeModelRequest(
+        {
+          ...twoWeight,
+          model: twoWeight.model as never,
+          params: { w1: 0.5, w2: -1.5 },
+          inputs: { x: 2, t: 1 },
+          options: OptionsSchema.parse({}),
+        },
+        limits,
+      );
+      const sent = [job.params.w1!.data, job.params.w2!.data, ...Object.values(job.inputs).map((t) => t.data)];
+      expect(sent.every((d) => d.byteLength === 4)).toBe(true);
+
+      const { result, queueMs, computeMs } = await pool.run<GradientsResult>({ kind: 'gradients', job, limits });
+
+      // moved, not copied: the event loop's views of the buffers are now empty
+      for (const d of sent) expect(d.byteLength).toBe(0);
+      expect(result.gradients.w1!.data).toBeInstanceOf(Float32Array);
+      expect(Array.from(result.gradients.w1!.data)).toEqual([15]);
+      expect(Array.from(result.gradients.w2!.data)).toEqual([-5]);
+      expect(queueMs).toBeGreaterThanOrEqual(0);
+      expect(computeMs).toBeGreaterThanOrEqual(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('reports the kernel backend the worker selected', async () => {
+    const pool = new PiscinaPool({ workers: 1, queueLimit: 1, timeoutMs: 10_000, blas: 'off' });
+    try {
+      expect(await pool.start()).toBe('wasm');
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('a full pool and a slow computation', () => {
+  it('503 with Retry-After when the queue is full; 504 past TIMEOUT_MS; the worker is replaced', async () => {
+    const app = await startApp({ workers: 1, queueLimit: 0, timeoutMs: 1000 });
+    try {
+      const slow = post(app, '/v1/train', endless);
+      while (app.pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
+
+      const full = await post(app, '/v1/gradients', twoWeight);
+      expectProblem(full, 503, 'QUEUE_FULL');
+      expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+
+      expectProblem(await slow, 504, 'TIMEOUT');
+
+      // piscina terminated the stuck worker and started another
+      const after = await post(app, '/v1/gradients', twoWeight);
+      expect(after.status).toBe(200);
+      expect(after.body.gradients.w1).toBe(15);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('finishes in-flight requests on close; readiness goes false first', async () => {
+    const app = await startApp({ workers: 1 });
+    const running = post(app, '/v1/train', { ...twoWeight, optimizer: { type: 'sgd', lr: 0.001 }, steps: 1500 });
+    while (app.pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
+    const closing = app.close();
+    while (app.accepting) await new Promise((r) => setTimeout(r, 1));
+    expect(app.pool.busyWorkers).toBe(1); // still computing: the pool closes after the request is answered
+    const r = await running;
+    expect(r.status).toBe(200);
+    expect(r.body.losses).toHaveLength(1500);
+    await closing;
+  });
+});
+
+describe('NDJSON over a real socket', () => {
+  it('sends the first steps before the run is over', async () => {
+    const app = await startApp({ workers: 1, timeoutMs: 20_000 });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/v1/train`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify({ ...endless, steps: 300 }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      const first = decoder.decode((await reader.read()).value);
+      // the first chunk holds early steps, not the final object
+      expect(JSON.parse(first.split('\n')[0]!).step).toBe(1);
+      expect(first).not.toContain('"losses"');
+      let rest = first;
+      for (let c = await reader.read(); !c.done; c = await reader.read()) rest += decoder.decode(c.value);
+      const lines = rest.trimEnd().split('\n');
+      expect(lines).toHaveLength(301);
+      expect(JSON.parse(lines[300]!).losses).toHaveLength(300);
+    } finally {
+      await app.close();
+    }
+  });
+});
