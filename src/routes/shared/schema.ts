@@ -138,7 +138,7 @@ export const modelFields = {
   outputGrad: TensorSchema.optional().describe(
     'instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product)',
   ),
-  options: OptionsSchema.prefault({}),
+  options: OptionsSchema.prefault({}).describe('what to compute and return; omitted fields take their defaults'),
 };
 
 /** loss and targets come together; outputGrad replaces both. */
