@@ -71,6 +71,7 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['operations'],
+        operationId: 'metrics',
         summary: 'Prometheus metrics',
         description: 'requests and latency by route and status, queue depth, busy workers, compute time, process metrics',
         response: {

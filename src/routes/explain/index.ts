@@ -18,6 +18,7 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
     {
       schema: {
         tags: ['compute'],
+        operationId: 'explain',
         summary: 'The chain rule, written out for a small graph',
         description:
           'Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for ' +

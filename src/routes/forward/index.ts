@@ -15,6 +15,7 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
     {
       schema: {
         tags: ['compute'],
+        operationId: 'forward',
         summary: 'Forward pass only: loss and outputs',
         description: 'The body of /v1/gradients without optimizer; nothing is backpropagated. ' + describeLimits(config),
         security: [{ bearerAuth: [] }, {}],

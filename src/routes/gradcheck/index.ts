@@ -14,6 +14,7 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
     {
       schema: {
         tags: ['compute'],
+        operationId: 'gradcheck',
         summary: 'Backpropagation against central finite differences, in float64',
         description:
           'Per parameter, the largest absolute and relative error between backpropagation and ' +

@@ -16,6 +16,7 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
     {
       schema: {
         tags: ['compute'],
+        operationId: 'gradients',
         summary: 'Forward pass, backpropagation, optional optimizer step',
         description:
           'Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every ' +

@@ -12,6 +12,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
     {
       schema: {
         tags: ['operations'],
+        operationId: 'healthz',
         summary: 'Liveness: the process is up',
         response: { 200: HealthSchema },
       },
@@ -24,6 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
     {
       schema: {
         tags: ['operations'],
+        operationId: 'readyz',
         summary: 'Readiness: the worker pool is up; the kernel backend and the limits in force',
         description: 'Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.',
         response: { 200: ReadySchema, ...ProblemResponses },

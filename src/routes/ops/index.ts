@@ -30,6 +30,7 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['reference'],
+        operationId: 'listOps',
         summary: 'Every graph op: arity, attributes (JSON Schema) and local derivative',
         security: [{ bearerAuth: [] }, {}],
         response: { 200: OpsResponseSchema, ...ProblemResponses },

@@ -15,6 +15,7 @@ export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (a
     {
       schema: {
         tags: ['compute'],
+        operationId: 'step',
         summary: 'The optimizer alone: params + gradients + state → new params + state',
         description:
           'For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, ' +

@@ -22,6 +22,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
     {
       schema: {
         tags: ['compute'],
+        operationId: 'train',
         summary: 'A training loop: `steps` optimizer steps, the loss per step, final params and state',
         description:
           'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
