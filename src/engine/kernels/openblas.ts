@@ -33,6 +33,8 @@ interface Blas {
 }
 
 let blas: Blas | null = null;
+// Why each BLAS=auto candidate failed to load, for the message that explains a skipped backend.
+let autoFailures: string[] = [];
 
 /**
  * Loads a CBLAS library through koffi. `spec` is 'auto' (the first of BLAS_CANDIDATES that loads;
@@ -43,12 +45,13 @@ export function loadOpenBlasBackend(spec = 'auto'): GemmBackend | null {
   if (spec !== 'auto') {
     blas = open(spec);
   } else {
+    autoFailures = [];
     for (const path of BLAS_CANDIDATES) {
       try {
         blas = open(path);
         break;
-      } catch {
-        // Not present here; try the next name.
+      } catch (err) {
+        autoFailures.push((err as Error).message);
       }
     }
     if (!blas) return null;
@@ -69,6 +72,11 @@ export function setBlasThreads(n: number): void {
 /** The loaded library's path and OpenBLAS build string, for logs and the bench report. */
 export function blasInfo(): { path: string; config: string | null } | null {
   return blas && { path: blas.path, config: blas.config };
+}
+
+/** Why BLAS=auto found no library (empty when it found one or was not tried). */
+export function blasLoadFailures(): string[] {
+  return blas ? [] : [...autoFailures];
 }
 
 function defaultThreads(): number {

@@ -1,5 +1,5 @@
 import type { GemmBackend } from './gemm.js';
-import { loadOpenBlasBackend } from './openblas.js';
+import { blasLoadFailures, loadOpenBlasBackend } from './openblas.js';
 import { referenceBackend } from './reference.js';
 import { loadWasmBackend } from './wasm.js';
 
@@ -33,7 +33,11 @@ export function probeBackends(): BackendProbe[] {
   const probes: BackendProbe[] = [];
   try {
     const native = loadOpenBlasBackend('auto');
-    probes.push(native ? { name: 'openblas', backend: native } : { name: 'openblas', backend: null, reason: 'no CBLAS library found' });
+    probes.push(
+      native
+        ? { name: 'openblas', backend: native }
+        : { name: 'openblas', backend: null, reason: `no CBLAS library found: ${blasLoadFailures().join('; ')}` },
+    );
   } catch (err) {
     probes.push({ name: 'openblas', backend: null, reason: (err as Error).message });
   }
