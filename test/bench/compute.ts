@@ -1,0 +1,94 @@
+// In-process compute: one gradient of the large and the small MLP (ReLU, cross-entropy, float32) on the
+// engine with its default kernels and with BLAS=off (the wasm kernel), against PyTorch, tfjs (cpu) and
+// tfjs-backend-wasm computing the same gradients, all in this run.
+import { gradients } from '../../src/engine/index.js';
+import { gemmBackend, initKernels, setGemmBackend } from '../../src/engine/kernels/index.js';
+import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
+import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row } from './common.js';
+import { tfjsPeer, type PeerTiming, type TfBackend } from './tfjs.js';
+import { torchPeer } from './torch.js';
+
+const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
+
+interface EngineTiming extends PeerTiming {
+  /** the whole gradients() call: model build, passes, diagnostics */
+  wallMs: number;
+}
+
+async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<EngineTiming> {
+  const job = mlpJob(m);
+  const samples = await repeat(warmup, runs, () => {
+    const t0 = performance.now();
+    const r = gradients(job, LIMITS);
+    return { ...r.timing, wallMs: performance.now() - t0 };
+  });
+  const forwardMs = median(samples.map((s) => s.forwardMs));
+  const backwardMs = median(samples.map((s) => s.backwardMs));
+  return { forwardMs, backwardMs, totalMs: forwardMs + backwardMs, wallMs: median(samples.map((s) => s.wallMs)) };
+}
+
+export async function run(ctx: Ctx): Promise<Row[]> {
+  const rows: Row[] = [];
+  const defaultBackend = initKernels();
+  for (const m of [LARGE, SMALL]) {
+    const big = m === LARGE;
+    const row = (name: string, value: number, unit: string, extra: Partial<Row> = {}) =>
+      rows.push({ scenario: 'compute', name: `${m.key} (${describe(m)}): ${name}`, value: round(value, unit === 'ms' ? 3 : 2), unit, ...extra });
+
+    ctx.log(`compute: ${m.key} model, engine (${defaultBackend})`);
+    const engine = await engineTiming(m, big ? 5 : 20, big ? 21 : 101);
+    const label = `gradserve (${defaultBackend})`;
+    row(`${label} forward`, engine.forwardMs, 'ms');
+    row(`${label} backward`, engine.backwardMs, 'ms');
+    row(`${label} forward + backward`, engine.totalMs, 'ms');
+    row(`${label} backward / forward`, engine.backwardMs / engine.forwardMs, '×', big ? { target: { op: '<=', limit: 2.5, label: 'backward / forward' } } : {});
+    row(`${label} whole gradients() call`, engine.wallMs, 'ms');
+    await breathe(50);
+
+    ctx.log(`compute: ${m.key} model, engine (wasm, as BLAS=off)`);
+    setGemmBackend(loadWasmBackend());
+    let wasm: EngineTiming;
+    try {
+      wasm = await engineTiming(m, big ? 2 : 10, big ? 9 : 51);
+    } finally {
+      initKernels();
+    }
+    if (gemmBackend().name !== defaultBackend) throw new Error('compute bench: could not restore the default gemm backend');
+    row('gradserve (wasm, BLAS=off) forward + backward', wasm.totalMs, 'ms');
+    await breathe(50);
+
+    ctx.log(`compute: ${m.key} model, PyTorch`);
+    const torch = await torchPeer(ctx, m);
+    if (!torch) {
+      row('PyTorch', NaN, 'ms', { note: 'skipped: python3 with torch (Debian python3-torch) is not importable' });
+    } else {
+      for (const c of torch.configs) {
+        row(`PyTorch ${torch.version} (intra-op ${c.intraOp}, OpenBLAS ${c.blas} threads) forward + backward`, c.totalMs, 'ms', {
+          forwardMs: round(c.forwardMs), backwardMs: round(c.backwardMs),
+        });
+      }
+      const best = `PyTorch best (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`;
+      row(`${label} compute / ${best}`, engine.totalMs / torch.best.totalMs, '×',
+        big ? { target: { op: '<=', limit: 1.25, label: 'compute / PyTorch' } } : {});
+      row(`gradserve (wasm, BLAS=off) compute / ${best}`, wasm.totalMs / torch.best.totalMs, '×',
+        big ? { target: { op: '<=', limit: 5, label: 'BLAS=off compute / PyTorch' } } : {});
+    }
+
+    for (const backend of ['wasm', 'cpu'] as TfBackend[]) {
+      const name = backend === 'cpu' ? 'tfjs cpu' : 'tfjs-backend-wasm';
+      ctx.log(`compute: ${m.key} model, ${name}`);
+      let t: PeerTiming;
+      try {
+        // the cpu backend is plain JavaScript: a large-model gradient takes about a second
+        t = await tfjsPeer(ctx.root, backend, m, mlpData(m), big ? 1 : 5, big ? (backend === 'cpu' ? 3 : 7) : 21);
+      } catch (err) {
+        row(name, NaN, 'ms', { note: `skipped: ${(err as Error).message}` });
+        continue;
+      }
+      row(`${name} forward + backward`, t.totalMs, 'ms', { forwardMs: round(t.forwardMs), backwardMs: round(t.backwardMs) });
+      row(`${label} compute / ${name}`, engine.totalMs / t.totalMs, '×');
+      await breathe(50);
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,64 @@
+// Large requests end to end: one gradient of the large MLP over HTTP (gradserve at its default config),
+// per tensor encoding, one request at a time; compared with PyTorch's compute time in this run.
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import type { Encoding } from '../../src/engine/wire.js';
+import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Ctx, type Row } from './common.js';
+import { torchPeer } from './torch.js';
+
+const ENCODINGS: Encoding[] = ['base64', 'flat', 'nested'];
+
+interface Sample {
+  ms: number;
+  serverMs: number;
+  computeMs: number;
+}
+
+export async function run(ctx: Ctx): Promise<Row[]> {
+  const rows: Row[] = [];
+  const torch = await torchPeer(ctx, LARGE);
+  ctx.log('http-large: gradserve (default config)');
+  const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+  try {
+    const url = `${server.url}/v1/gradients`;
+    for (const encoding of ENCODINGS) {
+      ctx.log(`http-large: ${encoding}`);
+      const body = mlpBody(LARGE, encoding);
+      const once = async (): Promise<Sample> => {
+        const t0 = performance.now();
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const text = await res.text();
+        const ms = performance.now() - t0;
+        if (res.status !== 200) throw new Error(`large ${encoding} request answered ${res.status}: ${text.slice(0, 500)}`);
+        const { timing } = JSON.parse(text) as { timing: { totalMs: number; forwardMs: number; backwardMs: number } };
+        return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
+      };
+      const samples = await repeat(2, encoding === 'base64' ? 15 : 7, once);
+      const ms = median(samples.map((s) => s.ms));
+      const name = (s: string) => `large (${describe(LARGE)}), ${encoding}: ${s}`;
+      rows.push({
+        scenario: 'http-large',
+        name: name('end-to-end latency'),
+        value: round(ms),
+        unit: 'ms',
+        serverTotalMs: round(median(samples.map((s) => s.serverMs))),
+        computeMs: round(median(samples.map((s) => s.computeMs))),
+        bodyBytes: Buffer.byteLength(body),
+      });
+      if (torch) {
+        rows.push({
+          scenario: 'http-large',
+          name: name(`latency / PyTorch compute (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`),
+          value: round(ms / torch.best.totalMs, 2),
+          unit: '×',
+          ...(encoding === 'base64' ? { target: { op: '<=', limit: 2, label: 'base64 end-to-end / PyTorch compute' } } : {}),
+        });
+      }
+      await breathe(100);
+    }
+    if (!torch) rows.push({ scenario: 'http-large', name: 'PyTorch', value: NaN, unit: 'ms', note: 'skipped: python3 with torch is not importable' });
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}

@@ -1,0 +1,72 @@
+// Memory of one request: the bytes a gradients() call allocates, against the bytes of the request's
+// tensors (inputs, targets, parameters).
+//
+// Method: typed-array storage lives outside the JS heap and is counted by process.memoryUsage()
+// .arrayBuffers; it is only given back by a garbage collection. So after a forced full GC, the growth
+// of arrayBuffers across one call is everything the call allocated, provided no GC ran during the call
+// (checked with a PerformanceObserver on 'gc' entries; such a sample is dropped). That sum is an upper
+// bound of the call's peak: buffers freed early (dead activations) are counted as if they were live.
+// heapUsed's growth is reported too: per-element JS objects or arrays would show up there.
+import { PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { gradients } from '../../src/engine/index.js';
+import { breathe, describe, LARGE, median, mlpData, mlpJob, round, SMALL, tensorBytes, type Ctx, type Row } from './common.js';
+
+const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
+
+function collector(): () => void {
+  // --expose-gc set at run time: the flag makes the next new context get a global gc()
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+export async function run(ctx: Ctx): Promise<Row[]> {
+  const gc = collector();
+  let gcRuns = 0;
+  const obs = new PerformanceObserver((list) => (gcRuns += list.getEntries().length));
+  obs.observe({ entryTypes: ['gc'] });
+  const rows: Row[] = [];
+  try {
+    for (const m of [LARGE, SMALL]) {
+      ctx.log(`memory: ${m.key} model`);
+      const data = mlpData(m);
+      const job = mlpJob(m, data);
+      const requestBytes = tensorBytes([data.inputs, data.targets, ...Object.values(data.params)]);
+      const external: number[] = [];
+      const heap: number[] = [];
+      let resultBytes = 0;
+      for (let i = 0; i < 3; i++) gradients(job, LIMITS); // warm-up: compiled code, kernel buffers
+      for (let attempt = 0; external.length < 7 && attempt < 30; attempt++) {
+        gc();
+        gc();
+        await breathe(); // deliver the gc entries of the forced collections before counting
+        const seen = gcRuns;
+        const before = process.memoryUsage();
+        const result = gradients(job, LIMITS);
+        const after = process.memoryUsage();
+        await breathe();
+        if (gcRuns !== seen) continue;
+        external.push(after.arrayBuffers - before.arrayBuffers);
+        heap.push(after.heapUsed - before.heapUsed);
+        resultBytes = tensorBytes(Object.values(result.gradients));
+      }
+      if (external.length === 0) throw new Error('memory bench: a garbage collection ran during every measured call');
+      const allocated = median(external);
+      const name = (s: string) => `${m.key} (${describe(m)}): ${s}`;
+      rows.push({ scenario: 'memory', name: name('request tensor bytes (inputs, targets, params)'), value: round(requestBytes / 2 ** 20), unit: 'MiB' });
+      rows.push({ scenario: 'memory', name: name('typed arrays allocated by gradients() (≥ peak)'), value: round(allocated / 2 ** 20), unit: 'MiB', resultBytes, samples: external.length });
+      rows.push({ scenario: 'memory', name: name('JS heap growth during gradients()'), value: round(median(heap) / 2 ** 20), unit: 'MiB' });
+      rows.push({
+        scenario: 'memory',
+        name: name('allocated / request tensor bytes'),
+        value: round(allocated / requestBytes, 2),
+        unit: '×',
+        ...(m === LARGE ? { target: { op: '<=', limit: 3, label: 'peak allocation / tensor bytes' } } : {}),
+      });
+    }
+  } finally {
+    obs.disconnect();
+  }
+  return rows;
+}

@@ -1,0 +1,133 @@
+// `npm run bench`: runs every scenario (or those named: `npm run bench -- compute memory`), prints one
+// table and the targets with PASS/FAIL on stdout, and writes bench-report.json at the package root.
+// Progress goes to stderr. Every comparison is a ratio of two measurements taken in this run.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { blasInfo, initKernels } from '../../src/engine/kernels/index.js';
+import type { Ctx, Row, Target } from './common.js';
+import * as compute from './compute.js';
+import * as gemm from './gemm.js';
+import * as httpLarge from './http-large.js';
+import * as httpSmall from './http-small.js';
+import * as httpWorkers from './http-workers.js';
+import * as memory from './memory.js';
+
+interface Scenario {
+  run(ctx: Ctx): Promise<Row[]>;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  gemm,
+  compute,
+  memory,
+  'http-small': httpSmall,
+  'http-large': httpLarge,
+  'http-workers': httpWorkers,
+};
+const HTTP = new Set(['http-small', 'http-large', 'http-workers']);
+
+/** Issue 4, target 3: the wasm kernel's floor on 256×512×512, in every transpose variant. */
+const WASM_GEMM_FLOOR: Record<string, number> = { float32: 25, float64: 14 };
+
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'test/bench'))) return dir;
+    if (dirname(dir) === dir) throw new Error('bench: package root not found');
+  }
+}
+
+function withGemmTargets(rows: Row[]): Row[] {
+  return rows.map((r) => {
+    const floor = r.backend === 'wasm' ? WASM_GEMM_FLOOR[String(r.dtype)] : undefined;
+    return floor === undefined ? r : { ...r, target: { op: '>=', limit: floor, label: `wasm GEMM ${String(r.dtype)}` } };
+  });
+}
+
+type Verdict = 'PASS' | 'FAIL' | 'SKIP';
+
+function verdict(value: number, t: Target): Verdict {
+  if (!Number.isFinite(value)) return 'SKIP';
+  return (t.op === '<=' ? value <= t.limit : value >= t.limit) ? 'PASS' : 'FAIL';
+}
+
+function versionOf(root: string, pkg: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+function table(rows: Row[]): string {
+  const lines = rows.map((r) => {
+    const value = Number.isFinite(r.value) ? `${r.value} ${r.unit}` : `— (${String(r.note ?? 'n/a')})`;
+    const goal = r.target ? `${r.target.op} ${r.target.limit} ${verdict(r.value, r.target)}` : '';
+    return [r.scenario, r.name, value, goal];
+  });
+  const head = ['scenario', 'measurement', 'value', 'target'];
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
+  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(fmt)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const root = packageRoot();
+  const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  for (const a of asked) if (!(a in SCENARIOS)) throw new Error(`unknown scenario "${a}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const names = asked.length > 0 ? asked : Object.keys(SCENARIOS);
+  const ctx: Ctx = { root, log: (msg) => process.stderr.write(`bench: ${msg}\n`), torch: new Map() };
+  const backend = initKernels();
+  const started = performance.now();
+  const rows: Row[] = [];
+  for (const name of names) {
+    if (HTTP.has(name) && !existsSync(join(root, 'dist/src/server.js'))) {
+      rows.push({ scenario: name, name: 'skipped', value: NaN, unit: '', note: 'dist/src/server.js is missing: run `npm run build`' });
+      continue;
+    }
+    const t0 = performance.now();
+    try {
+      const got = await SCENARIOS[name]!.run(ctx);
+      rows.push(...(name === 'gemm' ? withGemmTargets(got) : got));
+    } catch (err) {
+      ctx.log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
+      rows.push({ scenario: name, name: 'failed', value: NaN, unit: '', note: (err as Error).message });
+    }
+    ctx.log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  const torch = [...ctx.torch.values()].find((t) => t !== null);
+  const report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
+    },
+    versions: {
+      node: process.version,
+      gemmBackend: backend,
+      openblas: blasInfo()?.config ?? null,
+      torch: torch?.version ?? null,
+      tfjs: versionOf(root, '@tensorflow/tfjs'),
+      tfjsBackendWasm: versionOf(root, '@tensorflow/tfjs-backend-wasm'),
+    },
+    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    rows,
+    targets: rows.filter((r) => r.target).map((r) => ({ name: r.name, value: r.value, ...r.target!, result: verdict(r.value, r.target!) })),
+  };
+  writeFileSync(join(root, 'bench-report.json'), JSON.stringify(report, null, 2) + '\n');
+
+  const v = report.versions;
+  console.log(`gradserve bench, ${report.date.slice(0, 10)}: ${report.machine.cpu}, ${report.machine.cores} cores (load ${report.machine.loadAverage.join(' ')}); ` +
+    `Node ${v.node}, ${v.openblas ?? `gemm backend ${v.gemmBackend}`}, torch ${v.torch ?? 'n/a'}, tfjs ${v.tfjs ?? 'n/a'}\n`);
+  console.log(table(rows));
+  console.log('\nTargets (issue 4):');
+  for (const t of report.targets) console.log(`  ${t.result.padEnd(4)}  ${t.label}: ${t.value} ${t.op} ${t.limit}  (${t.name})`);
+  const met = report.targets.filter((t) => t.result === 'PASS').length;
+  console.log(`\n${met} of ${report.targets.length} targets met; ${report.seconds} s; report in bench-report.json`);
+}
+
+await main();

@@ -1,0 +1,55 @@
+// The PyTorch peer: test/bench/torch-mlp.py run by Debian's python3-torch, when it is importable.
+import { join } from 'node:path';
+import { runCommand, type Ctx, type MlpModel, type TorchConfig, type TorchResult } from './common.js';
+
+const PYTHONS = ['/usr/bin/python3', 'python3'];
+
+let python: string | null | undefined;
+
+/** The first interpreter that imports torch, or null (the scenarios then skip the peer with a note). */
+export async function findTorchPython(): Promise<string | null> {
+  if (python !== undefined) return python;
+  python = null;
+  for (const p of PYTHONS) {
+    try {
+      await runCommand(p, ['-c', 'import torch']);
+      python = p;
+      break;
+    } catch {
+      // not this one
+    }
+  }
+  return python;
+}
+
+interface ScriptOutput {
+  torch: string;
+  results: { threads: number; forwardMs: number; backwardMs: number; totalMs: number }[];
+}
+
+/**
+ * Forward and backward times of PyTorch on the same model, measured in this run. PyTorch's products
+ * run on OpenBLAS's own thread pool, which torch.set_num_threads does not limit, so each OpenBLAS
+ * thread count is a separate process: (intra-op 1, BLAS 1), (1, 2) and (2, 2); the best is the peer.
+ */
+export async function torchPeer(ctx: Ctx, m: MlpModel): Promise<TorchResult | null> {
+  if (ctx.torch.has(m.key)) return ctx.torch.get(m.key)!;
+  const py = await findTorchPython();
+  if (!py) {
+    ctx.torch.set(m.key, null);
+    return null;
+  }
+  const script = join(ctx.root, 'test/bench/torch-mlp.py');
+  const configs: TorchConfig[] = [];
+  let version = '';
+  for (const [blas, threads] of [[1, [1]], [2, [1, 2]]] as const) {
+    const arg = JSON.stringify({ batch: m.batch, sizes: m.sizes, threads, runs: 30 });
+    const out = JSON.parse(await runCommand(py, [script, arg], { OPENBLAS_NUM_THREADS: String(blas), OMP_NUM_THREADS: String(Math.max(...threads)) })) as ScriptOutput;
+    version = out.torch;
+    for (const r of out.results) configs.push({ intraOp: r.threads, blas, forwardMs: r.forwardMs, backwardMs: r.backwardMs, totalMs: r.forwardMs + r.backwardMs });
+  }
+  const best = configs.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
+  const result = { version, configs, best };
+  ctx.torch.set(m.key, result);
+  return result;
+}
