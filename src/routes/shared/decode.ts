@@ -52,7 +52,7 @@ export class TensorPlan {
     for (const { wire, path } of this.items) {
       total += wireElements(wire, path, limits.maxElements);
       if (total > limits.maxElements) {
-        throw new LimitError(path, `the request's tensors hold more than ${limits.maxElements} elements (MAX_ELEMENTS)`);
+        throw new LimitError(path, `the request's tensors hold more elements than the limit of ${limits.maxElements}`);
       }
     }
     const out = new Map<Wire, Tensor>();
