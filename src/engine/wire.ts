@@ -105,7 +105,7 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
     for (let i = 0; i < n; i++) {
       const v = obj.data[i];
       if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new SpecError([...path, 'data', i], `not a finite number: ${String(v)}`);
+        throw new SpecError([...path, 'data', i], `not a finite number: ${describe(v)}`);
       }
       data[i] = v;
     }
@@ -115,6 +115,13 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
     return { shape, data: decodeBase64(obj.base64, obj.dtype, n, dtype, [...path, 'base64']) };
   }
   throw new SpecError(path, 'not a tensor: expected {shape, data} or {shape, dtype, base64}');
+}
+
+/** A bad element for a message. Never String(v): a client's {"toString": ""} makes it throw. */
+function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return 'an array';
+  return v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v === 'string' ? 'a string' : typeof v;
 }
 
 function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path): Data {
@@ -136,7 +143,7 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
       for (let i = 0; i < arr.length; i++) {
         const v = arr[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new SpecError([...path, ...at, i], `not a finite number: ${Array.isArray(v) ? 'an array' : String(v)}`);
+          throw new SpecError([...path, ...at, i], `not a finite number: ${describe(v)}`);
         }
         data[o++] = v;
       }
