@@ -64,6 +64,15 @@ async function load(base: string, concurrency: number, keepGoing: (sent: number)
 
 const gradientLines = (dir: string) => readAccessLog(dir).filter((e) => e.uri === '/v1/gradients');
 
+/** nginx writes a request's log line just after sending the response: wait for `n` lines. */
+async function loggedGradientLines(dir: string, n: number) {
+  for (let waited = 0; ; waited += 50) {
+    const lines = gradientLines(dir);
+    if (lines.length >= n || waited >= 3000) return lines;
+    await sleep(50);
+  }
+}
+
 describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () => {
   const conf = readFileSync(join(root, 'docker/nginx.conf'), 'utf8');
   const dirs: string[] = [];
@@ -102,15 +111,17 @@ describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () =>
   });
 
   it('spreads requests over both replicas', async () => {
-    const outcomes = await load(lb.url, 4, (sent) => sent < 40);
+    // One client at a time: with no request in flight anywhere, least_conn breaks the tie by
+    // round-robin. (Under concurrent load it rightly favours whichever replica is faster, which on
+    // a shared machine is not something to assert on.)
+    const outcomes = await load(lb.url, 1, (sent) => sent < 40);
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
 
-    const lines = gradientLines(lb.dir);
+    const lines = await loggedGradientLines(lb.dir, 40);
     expect(lines).toHaveLength(40);
     const served = (r: Replica) => lines.filter((e) => e.upstream === r.addr).length;
-    // least_conn with equal load alternates; either replica taking under a quarter would mean
-    // the balancer is not balancing.
+    // either replica taking under a quarter would mean the balancer is not balancing
     expect(served(a)).toBeGreaterThanOrEqual(10);
     expect(served(b)).toBeGreaterThanOrEqual(10);
     expect(served(a) + served(b)).toBe(40);
@@ -129,16 +140,20 @@ describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () =>
     const outcomes = await load(lb.url, 6, () => Date.now() < exitedAt + 1000);
     await stopping;
 
-    expect(exitCode, a.output()).toBe(0);
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
 
-    const lines = gradientLines(lb.dir).slice(before);
+    const lines = (await loggedGradientLines(lb.dir, before + outcomes.length)).slice(before);
     expect(lines).toHaveLength(outcomes.length);
-    // The stopped replica took part before it went, the other carried on after.
-    expect(lines.some((e) => e.upstream === a.addr && e.status === 200)).toBe(true);
-    expect(lines.filter((e) => e.upstream.endsWith(b.addr)).length).toBeGreaterThan(0);
     expect(lines.every((e) => e.status === 200)).toBe(true);
+    // The stopped replica served before it went; requests that met it shutting down (503) or gone
+    // (connection refused) were sent on to the other one.
+    expect(lines.some((e) => e.upstream === a.addr && e.status === 200)).toBe(true);
+    expect(lines.some((e) => e.upstream === `${a.addr}, ${b.addr}`)).toBe(true);
+
+    // A replica that drained exits by itself. One still running 10 s after SIGTERM kept idle
+    // keep-alive connections open: responses sent while shutting down need `Connection: close`.
+    expect(exitCode, `replica exit after SIGTERM (SIGKILL = did not drain in 10 s)\n${a.output()}`).toBe(0);
   });
 
   it('retries a replica that answers 503 on the other one', async () => {
@@ -162,7 +177,7 @@ describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () =>
       expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
       for (const o of outcomes) expect(o.loss).toBe(expectedLoss);
       expect(hits).toBeGreaterThan(0);
-      const lines = gradientLines(lb503.dir);
+      const lines = await loggedGradientLines(lb503.dir, outcomes.length);
       const retried = lines.filter((e) => e.upstream.startsWith(stubAddr));
       expect(retried).toHaveLength(hits);
       for (const e of retried) {
