@@ -42,6 +42,15 @@ const transformObject: typeof jsonSchemaTransformObject = (input) => {
   return doc as ReturnType<typeof jsonSchemaTransformObject>;
 };
 
+/**
+ * The response schemas describe the JSON a client receives, where JSON.stringify has written NaN and
+ * ±Infinity as null; so the check runs on that form, not on the numbers before serialization.
+ */
+const wireSerializerCompiler: typeof serializerCompiler = (route) => {
+  const serialize = serializerCompiler(route);
+  return (data) => serialize(JSON.parse(JSON.stringify(data)));
+};
+
 export function describeLimits(config: AppConfig): string {
   const mb = (config.bodyLimitBytes / (1024 * 1024)).toFixed(0);
   return [
@@ -62,7 +71,7 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
   app.setValidatorCompiler(validatorCompiler);
   // Our own responses are trusted in production (a schema check on every tensor costs time);
   // tests check every response against its schema.
-  if (config.validateResponses) app.setSerializerCompiler(serializerCompiler);
+  if (config.validateResponses) app.setSerializerCompiler(wireSerializerCompiler);
   else app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   await app.register(swagger, {

@@ -31,3 +31,68 @@ describe('tensor elements that are not numbers', () => {
     expect(r.body.errors[0].path).toBe('inputs.x[0][1]');
   });
 });
+
+describe('NaN and ±Infinity computed from valid input', () => {
+  // sum(log(x)) with x = [-1, 2]: log(-1) is NaN, as in PyTorch; JSON has no NaN, so it is written as
+  // null (the schemas say so), with a non_finite warning where the route reports diagnostics.
+  const logOfNegative = {
+    model: { type: 'graph', inputs: ['x'], nodes: [{ id: 'a', op: 'log', inputs: ['x'] }, { id: 'L', op: 'sum', inputs: ['a'] }], output: 'L' },
+    inputs: { x: [-1, 2] },
+  };
+  const withParam = {
+    model: {
+      type: 'graph',
+      inputs: ['x'],
+      params: { w: { shape: [2] } },
+      nodes: [{ id: 'a', op: 'mul', inputs: ['w', 'x'] }, { id: 'b', op: 'log', inputs: ['a'] }, { id: 'L', op: 'sum', inputs: ['b'] }],
+      output: 'L',
+    },
+    params: { w: [-1, 1] },
+    inputs: { x: [1, 2] },
+  };
+
+  // the test app checks every response against its schema; production (below) skips that check
+  for (const validateResponses of [true, false]) {
+    it(`is null in JSON with a non_finite warning, never a 500 (validateResponses: ${validateResponses})`, async () => {
+      const a = validateResponses ? app : await startApp({ workers: 1, validateResponses: false });
+      try {
+        const g = await post(a, '/v1/gradients', { ...logOfNegative, options: { returnOutputs: true, returnIntermediates: true, inputGradients: true } });
+        expect(g.status).toBe(200);
+        expect(g.body.loss).toBeNull();
+        expect(g.body.outputs).toBeNull();
+        expect(g.body.intermediates.a.value).toEqual([null, Math.fround(Math.log(2))]);
+        expect(g.body.inputGradients.x).toEqual([-1, 0.5]);
+        expect(g.body.diagnostics.warnings.map((w: { code: string }) => w.code)).toContain('non_finite');
+
+        const f = await post(a, '/v1/forward', logOfNegative);
+        expect(f.status).toBe(200);
+        expect(f.body.loss).toBeNull();
+
+        const t = await post(a, '/v1/train', { ...withParam, optimizer: { type: 'sgd', lr: 0.1 }, steps: 2 });
+        expect(t.status).toBe(200);
+        expect(t.body.losses).toEqual([null, null]);
+
+        // float32 overflow in an optimizer step: 1e38 + 1e10·1e38
+        const s = await post(a, '/v1/step', { params: { w: 1e38 }, gradients: { w: -1e38 }, optimizer: { type: 'sgd', lr: 1e10 } });
+        expect(s.status).toBe(200);
+        expect(s.body.params.w).toBeNull();
+
+        // base64 keeps the IEEE-754 bytes: NaN survives
+        const b = await post(a, '/v1/gradients', { ...logOfNegative, options: { encoding: 'base64', returnIntermediates: true } });
+        const bytes = Buffer.from(b.body.intermediates.a.value.base64, 'base64');
+        expect(Number.isNaN(bytes.readFloatLE(0))).toBe(true);
+
+        const gc = await post(a, '/v1/gradcheck', withParam);
+        expect(gc.status).toBe(200);
+        expect(gc.body.params.w.passed).toBe(false);
+        expect(gc.body.params.w.nonFinite).toBeGreaterThan(0);
+
+        const e = await post(a, '/v1/explain', withParam);
+        expect(e.status).toBe(200);
+        expect(e.body.loss).toBeNull();
+      } finally {
+        if (a !== app) await a.close();
+      }
+    });
+  }
+});
