@@ -88,5 +88,5 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
 
 /** The defaults, with overrides; for tests and scripts that build the app without an environment. */
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return { ...loadConfig({}), host: '127.0.0.1', workers: 1, logLevel: 'silent', validateResponses: true, ...overrides };
+  return { ...loadConfig({ BLAS: process.env.BLAS }), host: '127.0.0.1', workers: 1, logLevel: 'silent', validateResponses: true, ...overrides };
 }
