@@ -8,6 +8,28 @@ import { InitSpecSchema } from './init/index.js';
 // and the OpenAPI document). Semantic checks that need more than one field (references, shapes,
 // cycles) belong to the graph compiler, which reports them with the same kind of paths.
 
+/**
+ * Attribute values are small JSON (numbers, strings, short arrays). The job holding them is
+ * structured-cloned into a worker, which recurses: a value nested thousands deep would overflow the
+ * stack there, so nesting is bounded here, where the error can name the field.
+ */
+const MAX_ATTR_DEPTH = 8;
+
+function nestedWithin(value: unknown, max: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return false;
+    for (const c of Object.values(v)) stack.push({ v: c, depth: depth + 1 });
+  }
+  return true;
+}
+
+const AttrValueSchema = z
+  .unknown()
+  .refine((v) => nestedWithin(v, MAX_ATTR_DEPTH), `nested deeper than ${MAX_ATTR_DEPTH} levels`);
+
 export const ACTIVATIONS = [
   'identity', 'relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'gelu_tanh',
   'silu', 'sigmoid', 'tanh', 'softplus', 'softsign',
@@ -18,7 +40,8 @@ export const ActivationSchema = z
   .union([
     ActivationNameSchema,
     z
-      .looseObject({ type: ActivationNameSchema })
+      .object({ type: ActivationNameSchema })
+      .catchall(AttrValueSchema)
       .describe('an activation with parameters, e.g. {"type": "leaky_relu", "negativeSlope": 0.1}; the other keys are the op\'s attrs'),
   ])
   .describe('activation: a name, or {"type": name, ...attrs}');
@@ -60,7 +83,7 @@ export const GraphNodeSchema = z
     id: IdSchema.describe('unique id of the node'),
     op: z.string().describe('op name, see GET /v1/ops'),
     inputs: z.array(NodeInputSchema).max(64).describe('the op\'s operands, in order'),
-    attrs: z.record(z.string(), z.unknown()).optional().describe('op attributes (see GET /v1/ops for each op\'s attributes and defaults)'),
+    attrs: z.record(z.string(), AttrValueSchema).optional().describe('op attributes (see GET /v1/ops for each op\'s attributes and defaults)'),
   })
   .describe('one operation of the graph');
 

@@ -96,3 +96,43 @@ describe('NaN and ±Infinity computed from valid input', () => {
     });
   }
 });
+
+describe('JSON nested 100,000 deep', () => {
+  // written by hand: JSON.stringify itself recurses
+  const deepArray = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`;
+  const deepObject = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+  const at = (body: unknown, value: string) => JSON.stringify(body).replace('"DEEP"', value);
+  const sumWithAttr = (attrs: Record<string, unknown>) => graph([{ id: 'L', op: 'sum', inputs: ['x'], attrs }]);
+  const mlpWith = (activation: unknown) => ({
+    model: { type: 'mlp', inputSize: 2, layers: [{ units: 1, activation }] },
+    inputs: [[1, 2]],
+    targets: [[1]],
+    loss: { type: 'mse' },
+  });
+
+  const cases: [string, string, string, number, string][] = [
+    ['a tensor', '/v1/gradients', at({ ...twoWeight, inputs: { x: 'DEEP', t: 1 } }, deepArray), 422, 'inputs.x'],
+    ['a parameter', '/v1/gradients', at({ ...twoWeight, params: { w1: 'DEEP', w2: 1 } }, deepArray), 422, 'params.w1'],
+    ['an optimizer buffer', '/v1/step', at({ params: { w: 1 }, gradients: { w: 1 }, optimizer: { type: 'adam', state: { step: 1, state: { w: { exp_avg: 'DEEP' } } } } }, deepArray), 422, 'optimizer.state.state.w.exp_avg'],
+    ['a shape', '/v1/gradients', at({ ...twoWeight, inputs: { x: { shape: 'DEEP', data: [1] }, t: 1 } }, deepArray), 400, 'inputs.x'],
+    ['node inputs', '/v1/forward', at(graph([{ id: 'L', op: 'sum', inputs: 'DEEP' }]), deepArray), 400, 'model.nodes[0].inputs'],
+    ['a known attribute (array)', '/v1/forward', at(sumWithAttr({ axes: 'DEEP' }), deepArray), 400, 'model.nodes[0].attrs.axes'],
+    ['a known attribute (object)', '/v1/forward', at(sumWithAttr({ axes: 'DEEP' }), deepObject), 400, 'model.nodes[0].attrs.axes'],
+    ['an unknown attribute', '/v1/forward', at(sumWithAttr({ extra: 'DEEP' }), deepArray), 400, 'model.nodes[0].attrs.extra'],
+    ['an activation attribute', '/v1/gradients', at(mlpWith({ type: 'leaky_relu', negativeSlope: 'DEEP' }), deepArray), 400, 'model.layers[0].activation'],
+    ['an unknown activation key', '/v1/gradients', at(mlpWith({ type: 'relu', extra: 'DEEP' }), deepObject), 400, 'model.layers[0].activation'],
+    ['an unknown top-level key', '/v1/gradients', at({ ...twoWeight, extra: 'DEEP' }, deepObject), 400, ''],
+  ];
+  for (const [where, url, body, status, path] of cases) {
+    it(`in ${where}: ${status} at ${path || 'the body'}`, async () => {
+      const r = await post(app, url, body, json);
+      expectProblem(r, status, status === 400 ? 'INVALID_REQUEST' : 'INVALID_SPEC');
+      expect(r.body.errors.some((e: { path: string }) => e.path.startsWith(path)), JSON.stringify(r.body.errors)).toBe(true);
+    });
+  }
+
+  it('the whole body: 400', async () => {
+    expectProblem(await post(app, '/v1/gradients', deepArray, json), 400, 'INVALID_REQUEST');
+    expectProblem(await post(app, '/v1/gradients', deepObject, json), 400, 'INVALID_REQUEST');
+  });
+});
