@@ -15,26 +15,7 @@ export interface paths {
          * Prometheus metrics
          * @description requests and latency by route and status, queue depth, busy workers, compute time, process metrics
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Prometheus text exposition format */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": string;
-                    };
-                };
-            };
-        };
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -51,34 +32,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness: the process is up */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description liveness */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /**
-                             * @description always "ok": the process answers
-                             * @enum {string}
-                             */
-                            status: "ok";
-                            /** @description seconds since the process loaded the app */
-                            uptimeSeconds: number;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["healthz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -98,75 +52,7 @@ export interface paths {
          * Readiness: the worker pool is up; the kernel backend and the limits in force
          * @description Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description readiness, kernel backend and limits */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /**
-                             * @description the pool takes computations
-                             * @enum {string}
-                             */
-                            status: "ready";
-                            /** @description GEMM backend the workers selected: "openblas", "wasm" or "reference" */
-                            kernelBackend: string;
-                            /** @description worker threads */
-                            workers: number;
-                            /** @description computations waiting for a worker now */
-                            queueDepth: number;
-                            /** @description workers computing now */
-                            busyWorkers: number;
-                            /** @description the limits in force */
-                            limits: {
-                                /** @description largest request body in bytes (BODY_LIMIT_MB) */
-                                bodyLimitBytes: number;
-                                /** @description tensor elements per request, activations included (MAX_ELEMENTS) */
-                                maxElements: number;
-                                /** @description graph nodes per request (MAX_NODES) */
-                                maxNodes: number;
-                                /** @description time limit of one computation, queueing included (TIMEOUT_MS) */
-                                timeoutMs: number;
-                                /** @description computations that may wait for a worker (QUEUE_LIMIT) */
-                                queueLimit: number;
-                                /** @description requests a minute per client on /v1 routes, null = off (RATE_LIMIT) */
-                                rateLimitPerMinute: number | null;
-                            };
-                            /** @description whether /v1 routes require a bearer API key */
-                            auth: boolean;
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["readyz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -183,64 +69,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every graph op: arity, attributes (JSON Schema) and local derivative */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description the op set a graph may use */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description every op, by name */
-                            ops: {
-                                /** @description the op name used in graph nodes */
-                                name: string;
-                                /** @description fewest inputs */
-                                minArity: number;
-                                /** @description most inputs (optional trailing inputs, e.g. linear's bias) */
-                                maxArity: number;
-                                /** @description what the op computes */
-                                summary: string;
-                                /** @description its local derivative, written out */
-                                derivative: string;
-                                /** @description inputs that take no gradient (e.g. integer class targets), by index */
-                                nonDifferentiable: number[];
-                                /** @description JSON Schema of `attrs` (properties with PyTorch defaults); {"type": "object"} with no properties when the op has none */
-                                attrs: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["listOps"];
         put?: never;
         post?: never;
         delete?: never;
@@ -262,109 +91,7 @@ export interface paths {
          * Forward pass, backpropagation, optional optimizer step
          * @description Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every parameter; with `optimizer`, also one torch.optim step and its state. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description a model, its parameters and a batch; optionally a loss, an optimizer and gradient clipping */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        model: components["schemas"]["ModelInput"];
-                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                        params?: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: components["schemas"]["TensorInput"] | {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: components["schemas"]["TensorInput"];
-                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: components["schemas"]["LossInput"];
-                        /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                        outputGrad?: components["schemas"]["TensorInput"];
-                        /** @default {} */
-                        options?: components["schemas"]["OptionsInput"];
-                        optimizer?: components["schemas"]["OptimizerInput"];
-                        /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
-                        clipGradNorm?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description loss, gradients and (with an optimizer) the updated parameters and state */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description the scalar loss (absent with outputGrad; null if not finite) */
-                            loss?: number | null;
-                            /** @description dL/dparam for every parameter, same shape; before clipping and before the optimizer step */
-                            gradients: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            /** @description parameters after the optimizer step, or the values the service initialized */
-                            params?: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            optimizerState?: components["schemas"]["OptimizerState"];
-                            /** @description the model output (options.returnOutputs) */
-                            outputs?: components["schemas"]["ResultTensor"];
-                            /** @description dL/dinput (options.inputGradients) */
-                            inputGradients?: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            /** @description every node's value and gradient by id (options.returnIntermediates) */
-                            intermediates?: {
-                                [key: string]: {
-                                    /** @description the node's value */
-                                    value: components["schemas"]["ResultTensor"];
-                                    /** @description dL/d(node), null where no gradient flows */
-                                    grad: components["schemas"]["ResultTensor"] | null;
-                                };
-                            };
-                            diagnostics?: components["schemas"]["Diagnostics"];
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description forward pass */
-                                forwardMs: number;
-                                /** @description backpropagation (and the optimizer step) */
-                                backwardMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["gradients"];
         delete?: never;
         options?: never;
         head?: never;
@@ -384,81 +111,7 @@ export interface paths {
          * Forward pass only: loss and outputs
          * @description The body of /v1/gradients without optimizer; nothing is backpropagated. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description a model, its parameters and a batch; optionally a loss */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        model: components["schemas"]["ModelInput"];
-                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                        params?: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: components["schemas"]["TensorInput"] | {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: components["schemas"]["TensorInput"];
-                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: components["schemas"]["LossInput"];
-                        /** @default {} */
-                        options?: components["schemas"]["OptionsInput"];
-                    };
-                };
-            };
-            responses: {
-                /** @description the loss and the model output */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description the scalar loss, when there is one (null if not finite) */
-                            loss?: number | null;
-                            /** @description the model output */
-                            outputs: components["schemas"]["ResultTensor"];
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description forward pass */
-                                forwardMs: number;
-                                /** @description backpropagation (and the optimizer step) */
-                                backwardMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["forward"];
         delete?: never;
         options?: never;
         head?: never;
@@ -478,125 +131,7 @@ export interface paths {
          * Backpropagation against central finite differences, in float64
          * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description the body of /v1/gradients without optimizer, plus the finite-difference settings */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        model: components["schemas"]["ModelInput"];
-                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                        params?: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: components["schemas"]["TensorInput"] | {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: components["schemas"]["TensorInput"];
-                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: components["schemas"]["LossInput"];
-                        /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                        outputGrad?: components["schemas"]["TensorInput"];
-                        /** @default {} */
-                        options?: components["schemas"]["OptionsInput"];
-                        /**
-                         * @description finite-difference check settings (torch.autograd.gradcheck-style, central differences in float64)
-                         * @default {}
-                         */
-                        gradcheck?: {
-                            /**
-                             * @description finite-difference step h: numeric = (L(p + h) − L(p − h)) / 2h
-                             * @default 0.000001
-                             */
-                            eps?: number;
-                            /**
-                             * @description absolute tolerance
-                             * @default 0.00001
-                             */
-                            atol?: number;
-                            /**
-                             * @description relative tolerance: an element passes when |backprop − numeric| ≤ atol + rtol·|numeric|
-                             * @default 0.001
-                             */
-                            rtol?: number;
-                            /**
-                             * @description elements checked per parameter (all of them when it has no more); each costs two forward passes
-                             * @default 64
-                             */
-                            maxElementsPerParam?: number;
-                            /**
-                             * @description chooses which elements are checked when a parameter has more than maxElementsPerParam
-                             * @default 0
-                             */
-                            seed?: number;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description every parameter passed */
-                            passed: boolean;
-                            /** @description per parameter, by name */
-                            params: {
-                                [key: string]: {
-                                    /** @description largest |backprop − numeric| over the checked finite elements */
-                                    maxAbsError: number;
-                                    /** @description largest |backprop − numeric| / max(|backprop|, |numeric|) over the checked finite elements (0 where both are 0) */
-                                    maxRelError: number;
-                                    /** @description how many elements were checked */
-                                    checked: number;
-                                    /** @description checked elements whose backprop or numeric gradient was NaN or ±Inf (each fails) */
-                                    nonFinite: number;
-                                    /** @description every checked element within atol + rtol·|numeric| */
-                                    passed: boolean;
-                                };
-                            };
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description the computation inside the worker */
-                                computeMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["gradcheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -616,138 +151,7 @@ export interface paths {
          * The chain rule, written out for a small graph
          * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        model: components["schemas"]["ModelInput"];
-                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                        params?: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: components["schemas"]["TensorInput"] | {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: components["schemas"]["TensorInput"];
-                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: components["schemas"]["LossInput"];
-                        /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                        outputGrad?: components["schemas"]["TensorInput"];
-                        /** @default {} */
-                        options?: components["schemas"]["OptionsInput"];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
-                            loss: number | null;
-                            /** @description the id of the model output */
-                            output: string;
-                            /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
-                            scalar: boolean;
-                            /** @description every value with its adjoint and local derivatives, in topological order */
-                            nodes: {
-                                /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
-                                id: string;
-                                /**
-                                 * @description a leaf of the graph or an operation
-                                 * @enum {string}
-                                 */
-                                kind: "input" | "param" | "constant" | "node";
-                                /** @description the op of a node; null for a leaf */
-                                op: string | null;
-                                /** @description the op's local derivative written out; null for a leaf */
-                                derivative: string | null;
-                                /** @description shape of the value */
-                                shape: number[];
-                                /** @description the value computed by the forward pass */
-                                value: number | null | unknown[];
-                                /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
-                                adjoint: number | null | unknown[];
-                                /** @description the node's operands with their local derivatives; empty for a leaf */
-                                edges: {
-                                    /** @description position of this operand among the node's inputs */
-                                    input: number;
-                                    /** @description the operand: an id, or the number of a literal */
-                                    from: string;
-                                    /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
-                                    local: number | null | unknown[];
-                                    /** @description shape of `local`: the node's shape followed by the input's */
-                                    shape: number[];
-                                }[];
-                            }[];
-                            /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
-                            gradients: {
-                                /** @description the parameter */
-                                param: string;
-                                /** @description the sum over paths of the product of local derivatives along each path */
-                                gradient: number | null;
-                                /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
-                                backprop: number | null;
-                                /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
-                                formula: string;
-                                /** @description the paths, at most 64 */
-                                paths: {
-                                    /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
-                                    nodes: string[];
-                                    /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
-                                    factors: (number | null)[];
-                                    /** @description the product of the factors: this path's share of the gradient */
-                                    product: number | null;
-                                }[];
-                                /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
-                                truncated: boolean;
-                            }[];
-                            /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
-                            dot: string;
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description the computation inside the worker */
-                                computeMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["explain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -767,96 +171,7 @@ export interface paths {
          * The optimizer alone: params + gradients + state → new params + state
          * @description For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, comes before the step, as torch.nn.utils.clip_grad_norm_. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description one optimizer step on given parameters and gradients */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description the current parameters by name */
-                        params: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description dL/dparam for every parameter, same shapes (e.g. summed across data-parallel replicas) */
-                        gradients: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the optimizer, its hyper-parameters and `state` from the previous step */
-                        optimizer: components["schemas"]["OptimizerInput"];
-                        /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
-                        clipGradNorm?: number;
-                        /**
-                         * @description compute precision and response encoding
-                         * @default {}
-                         */
-                        options?: {
-                            /**
-                             * @description compute precision
-                             * @default float32
-                             * @enum {string}
-                             */
-                            dtype?: "float32" | "float64";
-                            /**
-                             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-                             * @default nested
-                             * @enum {string}
-                             */
-                            encoding?: "nested" | "flat" | "base64";
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description the updated parameters and optimizer state */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description the parameters after the step */
-                            params: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            optimizerState: components["schemas"]["OptimizerState"];
-                            diagnostics?: components["schemas"]["Diagnostics"];
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description the computation inside the worker */
-                                computeMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["step"];
         delete?: never;
         options?: never;
         head?: never;
@@ -876,118 +191,7 @@ export interface paths {
          * A training loop: `steps` optimizer steps, the loss per step, final params and state
          * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description a training run: the body of /v1/gradients with a required optimizer, plus steps */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        model: components["schemas"]["ModelInput"];
-                        /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                        params?: {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                        inputs: components["schemas"]["TensorInput"] | {
-                            [key: string]: components["schemas"]["TensorInput"];
-                        };
-                        /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                        targets?: components["schemas"]["TensorInput"];
-                        /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                        loss?: components["schemas"]["LossInput"];
-                        /** @default {} */
-                        options?: components["schemas"]["OptionsInput"];
-                        optimizer: components["schemas"]["OptimizerInput"];
-                        /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
-                        clipGradNorm?: number;
-                        /** @description optimizer steps to take (the time limit applies to the whole run) */
-                        steps: number;
-                        /** @description rows of the batch per step, cycling through epochs (the last batch of an epoch may be short); default: the whole batch every step */
-                        batchSize?: number;
-                        /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
-                        shuffleSeed?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description the final object, or with Accept: application/x-ndjson a stream of lines */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description the loss at each step, before that step's update */
-                            losses: (number | null)[];
-                            /** @description the parameters after the last step */
-                            params: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            optimizerState: components["schemas"]["OptimizerState"];
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description the computation inside the worker */
-                                computeMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        };
-                        "application/x-ndjson": {
-                            /** @description the step just taken, from 1 */
-                            step: number;
-                            /** @description the loss before this step's update */
-                            loss: number | null;
-                            /** @description L2 norm of all gradients of this step, before clipping */
-                            globalGradNorm: number | null;
-                        } | {
-                            /** @description the loss at each step, before that step's update */
-                            losses: (number | null)[];
-                            /** @description the parameters after the last step */
-                            params: {
-                                [key: string]: components["schemas"]["ResultTensor"];
-                            };
-                            optimizerState: components["schemas"]["OptimizerState"];
-                            /** @description where the time went; also in the Server-Timing header */
-                            timing: {
-                                /** @description waiting for a free worker */
-                                queueMs: number;
-                                /** @description the computation inside the worker */
-                                computeMs: number;
-                                /** @description the whole request inside the service, decoding and encoding included */
-                                totalMs: number;
-                            };
-                        } | {
-                            error: components["schemas"]["Problem"];
-                        };
-                    };
-                };
-                /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["train"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1631,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -2277,7 +1481,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "NOT_ACCEPTABLE" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -2298,4 +1502,826 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description liveness */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description always "ok": the process answers
+                         * @enum {string}
+                         */
+                        status: "ok";
+                        /** @description seconds since the process loaded the app */
+                        uptimeSeconds: number;
+                    };
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description readiness, kernel backend and limits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description the pool takes computations
+                         * @enum {string}
+                         */
+                        status: "ready";
+                        /** @description GEMM backend the workers selected: "openblas", "wasm" or "reference" */
+                        kernelBackend: string;
+                        /** @description worker threads */
+                        workers: number;
+                        /** @description computations waiting for a worker now */
+                        queueDepth: number;
+                        /** @description workers computing now */
+                        busyWorkers: number;
+                        /** @description the limits in force */
+                        limits: {
+                            /** @description largest request body in bytes (BODY_LIMIT_MB) */
+                            bodyLimitBytes: number;
+                            /** @description tensor elements per request, activations included (MAX_ELEMENTS) */
+                            maxElements: number;
+                            /** @description graph nodes per request (MAX_NODES) */
+                            maxNodes: number;
+                            /** @description time limit of one computation, queueing included (TIMEOUT_MS) */
+                            timeoutMs: number;
+                            /** @description computations that may wait for a worker (QUEUE_LIMIT) */
+                            queueLimit: number;
+                            /** @description requests a minute per client on /v1 routes, null = off (RATE_LIMIT) */
+                            rateLimitPerMinute: number | null;
+                        };
+                        /** @description whether /v1 routes require a bearer API key */
+                        auth: boolean;
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the op set a graph may use */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description every op, by name */
+                        ops: {
+                            /** @description the op name used in graph nodes */
+                            name: string;
+                            /** @description fewest inputs */
+                            minArity: number;
+                            /** @description most inputs (optional trailing inputs, e.g. linear's bias) */
+                            maxArity: number;
+                            /** @description what the op computes */
+                            summary: string;
+                            /** @description its local derivative, written out */
+                            derivative: string;
+                            /** @description inputs that take no gradient (e.g. integer class targets), by index */
+                            nonDifferentiable: number[];
+                            /** @description JSON Schema of `attrs` (properties with PyTorch defaults); {"type": "object"} with no properties when the op has none */
+                            attrs: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gradients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a model, its parameters and a batch; optionally a loss, an optimizer and gradient clipping */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                    outputGrad?: components["schemas"]["TensorInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
+                    optimizer?: components["schemas"]["OptimizerInput"];
+                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
+                    clipGradNorm?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description loss, gradients and (with an optimizer) the updated parameters and state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the scalar loss (absent with outputGrad; null if not finite) */
+                        loss?: number | null;
+                        /** @description dL/dparam for every parameter, same shape; before clipping and before the optimizer step */
+                        gradients: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        /** @description parameters after the optimizer step, or the values the service initialized */
+                        params?: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState?: components["schemas"]["OptimizerState"];
+                        /** @description the model output (options.returnOutputs) */
+                        outputs?: components["schemas"]["ResultTensor"];
+                        /** @description dL/dinput (options.inputGradients) */
+                        inputGradients?: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        /** @description every node's value and gradient by id (options.returnIntermediates) */
+                        intermediates?: {
+                            [key: string]: {
+                                /** @description the node's value */
+                                value: components["schemas"]["ResultTensor"];
+                                /** @description dL/d(node), null where no gradient flows */
+                                grad: components["schemas"]["ResultTensor"] | null;
+                            };
+                        };
+                        diagnostics?: components["schemas"]["Diagnostics"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description forward pass */
+                            forwardMs: number;
+                            /** @description backpropagation (and the optimizer step) */
+                            backwardMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forward: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a model, its parameters and a batch; optionally a loss */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
+                };
+            };
+        };
+        responses: {
+            /** @description the loss and the model output */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the scalar loss, when there is one (null if not finite) */
+                        loss?: number | null;
+                        /** @description the model output */
+                        outputs: components["schemas"]["ResultTensor"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description forward pass */
+                            forwardMs: number;
+                            /** @description backpropagation (and the optimizer step) */
+                            backwardMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gradcheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the body of /v1/gradients without optimizer, plus the finite-difference settings */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                    outputGrad?: components["schemas"]["TensorInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
+                    /**
+                     * @description finite-difference check settings (torch.autograd.gradcheck-style, central differences in float64)
+                     * @default {}
+                     */
+                    gradcheck?: {
+                        /**
+                         * @description finite-difference step h: numeric = (L(p + h) − L(p − h)) / 2h
+                         * @default 0.000001
+                         */
+                        eps?: number;
+                        /**
+                         * @description absolute tolerance
+                         * @default 0.00001
+                         */
+                        atol?: number;
+                        /**
+                         * @description relative tolerance: an element passes when |backprop − numeric| ≤ atol + rtol·|numeric|
+                         * @default 0.001
+                         */
+                        rtol?: number;
+                        /**
+                         * @description elements checked per parameter (all of them when it has no more); each costs two forward passes
+                         * @default 64
+                         */
+                        maxElementsPerParam?: number;
+                        /**
+                         * @description chooses which elements are checked when a parameter has more than maxElementsPerParam
+                         * @default 0
+                         */
+                        seed?: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description every parameter passed */
+                        passed: boolean;
+                        /** @description per parameter, by name */
+                        params: {
+                            [key: string]: {
+                                /** @description largest |backprop − numeric| over the checked finite elements */
+                                maxAbsError: number;
+                                /** @description largest |backprop − numeric| / max(|backprop|, |numeric|) over the checked finite elements (0 where both are 0) */
+                                maxRelError: number;
+                                /** @description how many elements were checked */
+                                checked: number;
+                                /** @description checked elements whose backprop or numeric gradient was NaN or ±Inf (each fails) */
+                                nonFinite: number;
+                                /** @description every checked element within atol + rtol·|numeric| */
+                                passed: boolean;
+                            };
+                        };
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    explain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                    outputGrad?: components["schemas"]["TensorInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
+                        loss: number | null;
+                        /** @description the id of the model output */
+                        output: string;
+                        /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
+                        scalar: boolean;
+                        /** @description every value with its adjoint and local derivatives, in topological order */
+                        nodes: {
+                            /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
+                            id: string;
+                            /**
+                             * @description a leaf of the graph or an operation
+                             * @enum {string}
+                             */
+                            kind: "input" | "param" | "constant" | "node";
+                            /** @description the op of a node; null for a leaf */
+                            op: string | null;
+                            /** @description the op's local derivative written out; null for a leaf */
+                            derivative: string | null;
+                            /** @description shape of the value */
+                            shape: number[];
+                            /** @description the value computed by the forward pass */
+                            value: number | null | unknown[];
+                            /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
+                            adjoint: number | null | unknown[];
+                            /** @description the node's operands with their local derivatives; empty for a leaf */
+                            edges: {
+                                /** @description position of this operand among the node's inputs */
+                                input: number;
+                                /** @description the operand: an id, or the number of a literal */
+                                from: string;
+                                /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
+                                local: number | null | unknown[];
+                                /** @description shape of `local`: the node's shape followed by the input's */
+                                shape: number[];
+                            }[];
+                        }[];
+                        /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
+                        gradients: {
+                            /** @description the parameter */
+                            param: string;
+                            /** @description the sum over paths of the product of local derivatives along each path */
+                            gradient: number | null;
+                            /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
+                            backprop: number | null;
+                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
+                            formula: string;
+                            /** @description the paths, at most 64 */
+                            paths: {
+                                /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
+                                nodes: string[];
+                                /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
+                                factors: (number | null)[];
+                                /** @description the product of the factors: this path's share of the gradient */
+                                product: number | null;
+                            }[];
+                            /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
+                            truncated: boolean;
+                        }[];
+                        /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
+                        dot: string;
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description one optimizer step on given parameters and gradients */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the current parameters by name */
+                    params: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description dL/dparam for every parameter, same shapes (e.g. summed across data-parallel replicas) */
+                    gradients: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the optimizer, its hyper-parameters and `state` from the previous step */
+                    optimizer: components["schemas"]["OptimizerInput"];
+                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
+                    clipGradNorm?: number;
+                    /**
+                     * @description compute precision and response encoding
+                     * @default {}
+                     */
+                    options?: {
+                        /**
+                         * @description compute precision
+                         * @default float32
+                         * @enum {string}
+                         */
+                        dtype?: "float32" | "float64";
+                        /**
+                         * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
+                         * @default nested
+                         * @enum {string}
+                         */
+                        encoding?: "nested" | "flat" | "base64";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description the updated parameters and optimizer state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the parameters after the step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        diagnostics?: components["schemas"]["Diagnostics"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    train: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a training run: the body of /v1/gradients with a required optimizer, plus steps */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
+                    optimizer: components["schemas"]["OptimizerInput"];
+                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
+                    clipGradNorm?: number;
+                    /** @description optimizer steps to take (the time limit applies to the whole run) */
+                    steps: number;
+                    /** @description rows of the batch per step, cycling through epochs (the last batch of an epoch may be short); default: the whole batch every step */
+                    batchSize?: number;
+                    /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
+                    shuffleSeed?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the final object, or with Accept: application/x-ndjson a stream of lines */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the loss at each step, before that step's update */
+                        losses: (number | null)[];
+                        /** @description the parameters after the last step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                    "application/x-ndjson": {
+                        /** @description the step just taken, from 1 */
+                        step: number;
+                        /** @description the loss before this step's update */
+                        loss: number | null;
+                        /** @description L2 norm of all gradients of this step, before clipping */
+                        globalGradNorm: number | null;
+                    } | {
+                        /** @description the loss at each step, before that step's update */
+                        losses: (number | null)[];
+                        /** @description the parameters after the last step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    } | {
+                        error: components["schemas"]["Problem"];
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}
