@@ -1,5 +1,5 @@
 import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,6 +154,32 @@ describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () =>
     // A replica that drained exits by itself. One still running 10 s after SIGTERM kept idle
     // keep-alive connections open: responses sent while shutting down need `Connection: close`.
     expect(exitCode, `replica exit after SIGTERM (SIGKILL = did not drain in 10 s)\n${a.output()}`).toBe(0);
+  });
+
+  it('answers its own errors as problem+json and keeps per-replica metrics private', async () => {
+    // Only the headers are sent: nginx judges Content-Length before reading any of the body.
+    const tooLarge = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const req = request(`${lb.url}/v1/gradients`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(17 * 2 ** 20) },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: text });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.type).toBe('application/problem+json');
+    expect(JSON.parse(tooLarge.body)).toMatchObject({ status: 413, title: 'Payload Too Large' });
+
+    expect((await fetch(`${lb.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://${b.addr}/metrics`)).status).toBe(200);
   });
 
   it('retries a replica that answers 503 on the other one', async () => {
