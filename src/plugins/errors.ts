@@ -38,6 +38,11 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: Path): Probl
         continue;
       }
     }
+    if (issue.code === 'unrecognized_keys') {
+      // each unknown key named at its own path, so `errors[].path` points at the field to remove
+      for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: `unknown field "${key}"` });
+      continue;
+    }
     out.push({ path: formatPath(path), message: issue.message });
   }
   return out;

@@ -121,10 +121,10 @@ describe('JSON nested 100,000 deep', () => {
     ['an unknown attribute', '/v1/forward', at(sumWithAttr({ extra: 'DEEP' }), deepArray), 400, 'model.nodes[0].attrs.extra'],
     ['an activation attribute', '/v1/gradients', at(mlpWith({ type: 'leaky_relu', negativeSlope: 'DEEP' }), deepArray), 400, 'model.layers[0].activation'],
     ['an unknown activation key', '/v1/gradients', at(mlpWith({ type: 'relu', extra: 'DEEP' }), deepObject), 400, 'model.layers[0].activation'],
-    ['an unknown top-level key', '/v1/gradients', at({ ...twoWeight, extra: 'DEEP' }, deepObject), 400, ''],
+    ['an unknown top-level key', '/v1/gradients', at({ ...twoWeight, extra: 'DEEP' }, deepObject), 400, 'extra'],
   ];
   for (const [where, url, body, status, path] of cases) {
-    it(`in ${where}: ${status} at ${path || 'the body'}`, async () => {
+    it(`in ${where}: ${status} at ${path}`, async () => {
       const r = await post(app, url, body, json);
       expectProblem(r, status, status === 400 ? 'INVALID_REQUEST' : 'INVALID_SPEC');
       expect(r.body.errors.some((e: { path: string }) => e.path.startsWith(path)), JSON.stringify(r.body.errors)).toBe(true);
@@ -134,5 +134,18 @@ describe('JSON nested 100,000 deep', () => {
   it('the whole body: 400', async () => {
     expectProblem(await post(app, '/v1/gradients', deepArray, json), 400, 'INVALID_REQUEST');
     expectProblem(await post(app, '/v1/gradients', deepObject, json), 400, 'INVALID_REQUEST');
+  });
+});
+
+describe('unknown fields', () => {
+  it('each is named at its own path, also at the top level', async () => {
+    const r = await post(app, '/v1/gradients', { ...twoWeight, extra: 1, options: { dtype: 'float64', colour: 'red' } });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors).toEqual(
+      expect.arrayContaining([
+        { path: 'extra', message: 'unknown field "extra"' },
+        { path: 'options.colour', message: 'unknown field "colour"' },
+      ]),
+    );
   });
 });
