@@ -9,7 +9,9 @@ import type { Shape, Tensor } from './tensor.js';
  * - `forward` returns a new tensor of the graph's dtype (its inputs already share it).
  * - `vjp` gets the inputs, the forward output and the upstream gradient `g` (shape of the output) and
  *   returns one entry per input: its gradient in the input's shape *or in any shape that broadcasts to
- *   it* (the engine sums it back), or `null` where the input takes no gradient.
+ *   it* (the engine sums it back), or `null` where the input takes no gradient. `needs[k]` false says
+ *   that nobody will read input k's gradient (e.g. the data fed to a first layer): an op may skip that
+ *   work and return `null` there. Without `needs`, every gradient is wanted.
  */
 export interface OpSpec<A extends z.ZodType = z.ZodType> {
   name: string;
@@ -25,7 +27,7 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
   forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
-  vjp: (inputs: Tensor[], out: Tensor, g: Tensor, attrs: z.output<A>) => (Tensor | null)[];
+  vjp: (inputs: Tensor[], out: Tensor, g: Tensor, attrs: z.output<A>, needs?: readonly boolean[]) => (Tensor | null)[];
 }
 
 export interface Op<A extends z.ZodType = z.ZodType> extends OpSpec<A> {

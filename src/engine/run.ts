@@ -150,9 +150,11 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     }
     if (upstream === undefined || !flows[node.slot]) continue;
     const ins = node.inputs.map((s) => values[s]!);
+    // the gradients that reach a grad leaf; ops may skip the others (a first layer's input gradient)
+    const needs = node.inputs.map((s, k) => flows[s] === 1 && !node.op.nonDifferentiable?.includes(k));
     let grads: (Tensor | null)[];
     try {
-      grads = node.op.vjp(ins, out, upstream, node.attrs);
+      grads = node.op.vjp(ins, out, upstream, node.attrs, needs);
     } catch (err) {
       blame(g, node, err);
     }
@@ -161,7 +163,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     }
     node.inputs.forEach((s, k) => {
       const grad = grads[k];
-      if (!flows[s] || grad === null || grad === undefined || node.op.nonDifferentiable?.includes(k)) return;
+      if (!needs[k] || grad === null || grad === undefined) return;
       const summed = sumToShape(grad, g.slots[s]!.shape);
       accumulate(s, dtypeOf(summed) === g.dtype ? summed : cast(summed, g.dtype));
     });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/engine/compile.js';
 import type { GraphDef } from '../../src/engine/graph.js';
+import type { AnyOp } from '../../src/engine/op.js';
 import { OPS } from '../../src/engine/ops/index.js';
+import { linear } from '../../src/engine/ops/linear.js';
 import { runBackward, runForward } from '../../src/engine/run.js';
 import { scalar } from '../../src/engine/tensor.js';
 import { expectClose, rand } from '../helpers/op-check.js';
@@ -55,5 +57,59 @@ describe('memory: values and adjoints are dropped when no longer needed', () => 
     const w = leaves.get(s('w'))!.data;
     expectClose(adj[s('w')]!, Array.from(x, (xi, i) => Math.cos(Math.tanh(xi) * w[i]!) * Math.tanh(xi)));
     expect(L.data[0]).toBeCloseTo(Array.from(x, (xi, i) => Math.sin(Math.tanh(xi) * w[i]!)).reduce((p, q) => p + q), 12);
+  });
+});
+
+describe('backward tells each VJP which of its gradients reach a grad leaf', () => {
+  // y = linear(x, W, b), L = sum(y), with linear's VJP recording the `needs` it is given
+  function layer(seen: (readonly boolean[] | undefined)[]) {
+    const spy: AnyOp = {
+      ...linear,
+      name: 'spy_linear',
+      vjp: (ins, out, g, attrs, needs) => {
+        seen.push(needs);
+        return linear.vjp(ins, out, g, attrs, needs);
+      },
+    };
+    const ops = new Map(OPS);
+    ops.set(spy.name, spy);
+    const def: GraphDef = {
+      inputs: [{ name: 'x', shape: [2, 3], path: ['inputs', 'x'] }],
+      params: [
+        { name: 'W', shape: [4, 3], path: ['params', 'W'] },
+        { name: 'b', shape: [4], path: ['params', 'b'] },
+      ],
+      constants: [],
+      nodes: [
+        { id: 'y', op: 'spy_linear', inputs: ['x', 'W', 'b'] },
+        { id: 'L', op: 'sum', inputs: ['y'] },
+      ],
+      nodePath: (i) => ['model', 'nodes', i],
+      output: { id: 'L', path: ['model', 'output'] },
+    };
+    const g = compile(def, { ops, dtype: 'float64', limits: LIMITS });
+    const s = (id: string) => g.slotOf.get(id)!;
+    const leaves = new Map([[s('x'), rand([2, 3], 1)], [s('W'), rand([4, 3], 2)], [s('b'), rand([4], 3)]]);
+    const backward = (names: string[]) => {
+      const gradLeaves = new Set(names.map(s));
+      const values = runForward(g, leaves, { targets: [s('L')], backwardFrom: [s('L')], gradLeaves });
+      return runBackward(g, values, s('L'), scalar(1, 'float64'), { gradLeaves });
+    };
+    return { s, leaves, backward };
+  }
+
+  it('a first layer is not asked for its input gradient unless the input is a grad leaf', () => {
+    const seen: (readonly boolean[] | undefined)[] = [];
+    const { s, leaves, backward } = layer(seen);
+    const params = backward(['W', 'b']);
+    expect(seen).toEqual([[false, true, true]]);
+    expect(params[s('x')]).toBeUndefined();
+    const all = backward(['x', 'W', 'b']);
+    expect(seen[1]).toEqual([true, true, true]);
+    expectClose(params[s('W')]!, all[s('W')]!.data);
+    // dL/dx[r, i] = Σ_o W[o, i]
+    const w = leaves.get(s('W'))!.data;
+    const colSum = (i: number) => [0, 1, 2, 3].reduce((acc, o) => acc + w[o * 3 + i]!, 0);
+    expectClose(all[s('x')]!, Array.from({ length: 6 }, (_, k) => colSum(k % 3)));
   });
 });

@@ -31,14 +31,22 @@ export const linear = defineOp({
     gemm(false, true, rows, outF, inF, 1, x!.data, inF, w!.data, inF, b ? 1 : 0, y.data, outF);
     return y;
   },
-  vjp: ([x, w, b], _out, g) => {
+  // a product is skipped when its gradient is not wanted (the data fed to a first layer takes none)
+  vjp: ([x, w, b], _out, g, _attrs, needs) => {
     const [outF, inF] = w!.shape as [number, number];
     const rows = size(x!.shape.slice(0, -1));
-    const dx = zeros(x!.shape, dtypeOf(x!));
-    const dw = zeros(w!.shape, dtypeOf(w!));
-    gemm(false, false, rows, inF, outF, 1, g.data, outF, w!.data, inF, 0, dx.data, inF);
-    gemm(true, false, outF, inF, rows, 1, g.data, outF, x!.data, inF, 0, dw.data, inF);
+    let dx = null;
+    let dw = null;
+    if (needs?.[0] ?? true) {
+      dx = zeros(x!.shape, dtypeOf(x!));
+      gemm(false, false, rows, inF, outF, 1, g.data, outF, w!.data, inF, 0, dx.data, inF);
+    }
+    if (needs?.[1] ?? true) {
+      dw = zeros(w!.shape, dtypeOf(w!));
+      gemm(true, false, outF, inF, rows, 1, g.data, outF, x!.data, inF, 0, dw.data, inF);
+    }
     if (!b) return [dx, dw];
+    if (!(needs?.[2] ?? true)) return [dx, dw, null];
     // summed in float64 whatever the dtype, so a float32 bias gradient does not lose the small rows
     const s = new Float64Array(outF);
     const gd = g.data;

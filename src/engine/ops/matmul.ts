@@ -53,11 +53,18 @@ export const matmul = defineOp({
     eachBatch(p, a!, b!, out, (x, y, z) => gemm(false, false, p.m, p.n, p.k, 1, x, p.k, y, p.n, 0, z, p.n));
     return out;
   },
-  vjp: ([a, b], _out, g) => {
+  // a product is skipped when its gradient is not wanted (e.g. a data operand)
+  vjp: ([a, b], _out, g, _attrs, needs) => {
     const p = plan(a!.shape, b!.shape);
-    const [da, db] = [zeros(a!.shape, dtypeOf(a!)), zeros(b!.shape, dtypeOf(b!))];
-    eachBatch(p, da, b!, g, (dx, y, gz) => gemm(false, true, p.m, p.k, p.n, 1, gz, p.n, y, p.n, p.betaA, dx, p.k));
-    eachBatch(p, a!, db, g, (x, dy, gz) => gemm(true, false, p.k, p.n, p.m, 1, x, p.k, gz, p.n, p.betaB, dy, p.n));
+    let [da, db] = [null as Tensor | null, null as Tensor | null];
+    if (needs?.[0] ?? true) {
+      const d = (da = zeros(a!.shape, dtypeOf(a!)));
+      eachBatch(p, d, b!, g, (dx, y, gz) => gemm(false, true, p.m, p.k, p.n, 1, gz, p.n, y, p.n, p.betaA, dx, p.k));
+    }
+    if (needs?.[1] ?? true) {
+      const d = (db = zeros(b!.shape, dtypeOf(b!)));
+      eachBatch(p, a!, d, g, (x, dy, gz) => gemm(true, false, p.k, p.n, p.m, 1, x, p.k, gz, p.n, p.betaB, dy, p.n));
+    }
     return [da, db];
   },
 });

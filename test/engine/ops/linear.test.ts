@@ -63,6 +63,20 @@ describe.each(gemmBackends())('linear on the %s gemm', (_name, backend) => {
     expect(linear.vjp([x, w], linear.forward([x, w], {}), rand([2, 3], 9), {})).toHaveLength(2);
   });
 
+  it('skips the gradients the engine says nobody needs, and computes the others unchanged', () => {
+    const g = rand([2, 3], 10);
+    const y = linear.forward([x, w, b], {});
+    const all = linear.vjp([x, w, b], y, g, {});
+    const [dx, dw, db] = linear.vjp([x, w, b], y, g, {}, [false, true, true]);
+    expect(dx).toBeNull();
+    expectClose(dw!, all[1]!.data);
+    expectClose(db!, all[2]!.data);
+    const only = linear.vjp([x, w, b], y, g, {}, [true, false, false]);
+    expect(only[1]).toBeNull();
+    expect(only[2]).toBeNull();
+    expectClose(only[0]!, all[0]!.data);
+  });
+
   it('agrees with the float64 reference in float32, at MLP-like sizes', () => {
     const [x64, w64, b64] = [rand([32, 64], 11), rand([16, 64], 12), rand([16], 13)];
     const g64 = rand([32, 16], 14);

@@ -107,6 +107,19 @@ describe.each(gemmBackends())('matmul on the %s gemm', (_name, backend) => {
     checkVjp(matmul, [t64([2, 2], [0, 0, 1, 0]), t64([2, 2], [0, 1, 0, 0])]);
   });
 
+  it('skips the gradient the engine says nobody needs', () => {
+    const [a, b] = [rand([2, 3, 4], 5), rand([4, 2], 6)];
+    const g = rand([2, 3, 2], 7);
+    const out = matmul.forward([a, b], {});
+    const all = matmul.vjp([a, b], out, g, {});
+    const [da, db] = matmul.vjp([a, b], out, g, {}, [false, true]);
+    expect(da).toBeNull();
+    expectClose(db!, all[1]!.data);
+    const [da2, db2] = matmul.vjp([a, b], out, g, {}, [true, false]);
+    expect(db2).toBeNull();
+    expectClose(da2!, all[0]!.data);
+  });
+
   it('gives float32 gradients that agree with float64', () => {
     const [a, b] = [rand([2, 1, 3, 4], 1), rand([5, 4, 2], 2)];
     const g = rand([2, 5, 3, 2], 3);
