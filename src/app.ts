@@ -38,6 +38,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // A response finished after shutdown began must not leave its keep-alive connection open: close()
+  // waits for every connection, so an idle one would hold the process until the grace period ends.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('x-request-id', reply.request.id);
     if (closing) {

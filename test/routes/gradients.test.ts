@@ -25,6 +25,17 @@ describe('POST /v1/gradients', () => {
     expect(r.body.diagnostics.gradNorms).toEqual({ w1: 15, w2: 5 });
   });
 
+  it('clips the global gradient norm before the optimizer step (clip_grad_norm_), returning unclipped gradients', async () => {
+    const body = { ...twoWeight, clipGradNorm: 1, optimizer: { type: 'sgd', lr: 0.1 }, options: { dtype: 'float64' } };
+    const r = await post(app, '/v1/gradients', body);
+    expect(r.status).toBe(200);
+    expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+    const coef = 1 / (Math.hypot(15, 5) + 1e-6);
+    expect(r.body.params.w1).toBeCloseTo(0.5 - 0.1 * 15 * coef, 12);
+    expect(r.body.params.w2).toBeCloseTo(-1.5 + 0.1 * 5 * coef, 12);
+    expect(r.body.diagnostics.warnings.map((w: { code: string }) => w.code)).toContain('clipped');
+  });
+
   it('reports timing in the body and the same figures in Server-Timing', async () => {
     const r = await post(app, '/v1/gradients', twoWeight);
     const t = r.body.timing;

@@ -134,16 +134,20 @@ function buildOptimizer(opt: OptimizerBody, decoded: Map<Wire, Tensor>, used: Se
 
 /** A model request (forward, gradients, gradcheck, explain, train) with an optional optimizer. */
 export function decodeModelRequest(
-  body: ModelBody & { optimizer?: OptimizerBody },
+  body: ModelBody & { optimizer?: OptimizerBody; clipGradNorm?: number },
   limits: Limits,
-): ModelJob & { optimizer?: OptimizerJob } {
+): ModelJob & { optimizer?: OptimizerJob; clipGradNorm?: number } {
   const plan = new TensorPlan();
   planModel(body, limits, plan);
   planOptimizer(body.optimizer, plan);
   const decoded = plan.decode(body.options.dtype, limits);
   const used = new Set<Tensor>();
   const job = buildModelJob(body, decoded, used);
-  return body.optimizer === undefined ? job : { ...job, optimizer: buildOptimizer(body.optimizer, decoded, used) };
+  return {
+    ...job,
+    ...(body.optimizer === undefined ? {} : { optimizer: buildOptimizer(body.optimizer, decoded, used) }),
+    ...(body.clipGradNorm === undefined ? {} : { clipGradNorm: body.clipGradNorm }),
+  };
 }
 
 export interface StepBody {

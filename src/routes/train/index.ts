@@ -45,7 +45,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
     async (request, reply) => {
       const { steps, batchSize, shuffleSeed } = request.body;
       const job = decodeModelRequest(request.body, limits) as GradientsJob;
-      if (request.body.clipGradNorm !== undefined) job.clipGradNorm = request.body.clipGradNorm;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
       const enc = job.options.encoding;
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
