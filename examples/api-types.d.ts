@@ -24,54 +24,20 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/healthz": {
+    "/v1/explain": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
-        get: operations["healthz"];
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/readyz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /**
-         * Readiness: the worker pool is up; the kernel backend and the limits in force
-         * @description Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.
+         * The chain rule, written out for a small graph
+         * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
          */
-        get: operations["readyz"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/ops": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Every graph op: arity, attributes (JSON Schema) and local derivative */
-        get: operations["listOps"];
-        put?: never;
-        post?: never;
+        post: operations["explain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -138,26 +104,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/explain": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * The chain rule, written out for a small graph
-         * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
-         */
-        post: operations["explain"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/step": {
         parameters: {
             query?: never;
@@ -192,6 +138,60 @@ export interface paths {
          * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["train"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ops": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every graph op: arity, attributes (JSON Schema) and local derivative */
+        get: operations["listOps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process is up */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: the worker pool is up; the kernel backend and the limits in force
+         * @description Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.
+         */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1523,138 +1523,118 @@ export interface operations {
             };
         };
     };
-    healthz: {
+    explain: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
-        responses: {
-            /** @description liveness */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * @description always "ok": the process answers
-                         * @enum {string}
-                         */
-                        status: "ok";
-                        /** @description seconds since the process loaded the app */
-                        uptimeSeconds: number;
+        /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["ModelInput"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["TensorInput"];
                     };
-                };
-            };
-        };
-    };
-    readyz: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description readiness, kernel backend and limits */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * @description the pool takes computations
-                         * @enum {string}
-                         */
-                        status: "ready";
-                        /** @description GEMM backend the workers selected: "openblas", "wasm" or "reference" */
-                        kernelBackend: string;
-                        /** @description worker threads */
-                        workers: number;
-                        /** @description computations waiting for a worker now */
-                        queueDepth: number;
-                        /** @description workers computing now */
-                        busyWorkers: number;
-                        /** @description the limits in force */
-                        limits: {
-                            /** @description largest request body in bytes (BODY_LIMIT_MB) */
-                            bodyLimitBytes: number;
-                            /** @description tensor elements per request, activations included (MAX_ELEMENTS) */
-                            maxElements: number;
-                            /** @description graph nodes per request (MAX_NODES) */
-                            maxNodes: number;
-                            /** @description time limit of one computation, queueing included (TIMEOUT_MS) */
-                            timeoutMs: number;
-                            /** @description computations that may wait for a worker (QUEUE_LIMIT) */
-                            queueLimit: number;
-                            /** @description requests a minute per client on /v1 routes, null = off (RATE_LIMIT) */
-                            rateLimitPerMinute: number | null;
-                        };
-                        /** @description whether /v1 routes require a bearer API key */
-                        auth: boolean;
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["TensorInput"] | {
+                        [key: string]: components["schemas"]["TensorInput"];
                     };
-                };
-            };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["TensorInput"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["LossInput"];
+                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                    outputGrad?: components["schemas"]["TensorInput"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["OptionsInput"];
                 };
             };
         };
-    };
-    listOps: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
         responses: {
-            /** @description the op set a graph may use */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        /** @description every op, by name */
-                        ops: {
-                            /** @description the op name used in graph nodes */
-                            name: string;
-                            /** @description fewest inputs */
-                            minArity: number;
-                            /** @description most inputs (optional trailing inputs, e.g. linear's bias) */
-                            maxArity: number;
-                            /** @description what the op computes */
-                            summary: string;
-                            /** @description its local derivative, written out */
-                            derivative: string;
-                            /** @description inputs that take no gradient (e.g. integer class targets), by index */
-                            nonDifferentiable: number[];
-                            /** @description JSON Schema of `attrs` (properties with PyTorch defaults); {"type": "object"} with no properties when the op has none */
-                            attrs: {
-                                [key: string]: unknown;
-                            };
+                        /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
+                        loss: number | null;
+                        /** @description the id of the model output */
+                        output: string;
+                        /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
+                        scalar: boolean;
+                        /** @description every value with its adjoint and local derivatives, in topological order */
+                        nodes: {
+                            /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
+                            id: string;
+                            /**
+                             * @description a leaf of the graph or an operation
+                             * @enum {string}
+                             */
+                            kind: "input" | "param" | "constant" | "node";
+                            /** @description the op of a node; null for a leaf */
+                            op: string | null;
+                            /** @description the op's local derivative written out; null for a leaf */
+                            derivative: string | null;
+                            /** @description shape of the value */
+                            shape: number[];
+                            /** @description the value computed by the forward pass */
+                            value: number | null | unknown[];
+                            /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
+                            adjoint: number | null | unknown[];
+                            /** @description the node's operands with their local derivatives; empty for a leaf */
+                            edges: {
+                                /** @description position of this operand among the node's inputs */
+                                input: number;
+                                /** @description the operand: an id, or the number of a literal */
+                                from: string;
+                                /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
+                                local: number | null | unknown[];
+                                /** @description shape of `local`: the node's shape followed by the input's */
+                                shape: number[];
+                            }[];
                         }[];
+                        /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
+                        gradients: {
+                            /** @description the parameter */
+                            param: string;
+                            /** @description the sum over paths of the product of local derivatives along each path */
+                            gradient: number | null;
+                            /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
+                            backprop: number | null;
+                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
+                            formula: string;
+                            /** @description the paths, at most 64 */
+                            paths: {
+                                /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
+                                nodes: string[];
+                                /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
+                                factors: (number | null)[];
+                                /** @description the product of the factors: this path's share of the gradient */
+                                product: number | null;
+                            }[];
+                            /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
+                            truncated: boolean;
+                        }[];
+                        /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
+                        dot: string;
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
                     };
                 };
             };
@@ -1984,141 +1964,6 @@ export interface operations {
             };
         };
     };
-    explain: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
-        requestBody: {
-            content: {
-                "application/json": {
-                    model: components["schemas"]["ModelInput"];
-                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                    params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
-                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
-                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                    outputGrad?: components["schemas"]["TensorInput"];
-                    /**
-                     * @description what to compute and return; omitted fields take their defaults
-                     * @default {}
-                     */
-                    options?: components["schemas"]["OptionsInput"];
-                };
-            };
-        };
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
-                        loss: number | null;
-                        /** @description the id of the model output */
-                        output: string;
-                        /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
-                        scalar: boolean;
-                        /** @description every value with its adjoint and local derivatives, in topological order */
-                        nodes: {
-                            /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
-                            id: string;
-                            /**
-                             * @description a leaf of the graph or an operation
-                             * @enum {string}
-                             */
-                            kind: "input" | "param" | "constant" | "node";
-                            /** @description the op of a node; null for a leaf */
-                            op: string | null;
-                            /** @description the op's local derivative written out; null for a leaf */
-                            derivative: string | null;
-                            /** @description shape of the value */
-                            shape: number[];
-                            /** @description the value computed by the forward pass */
-                            value: number | null | unknown[];
-                            /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
-                            adjoint: number | null | unknown[];
-                            /** @description the node's operands with their local derivatives; empty for a leaf */
-                            edges: {
-                                /** @description position of this operand among the node's inputs */
-                                input: number;
-                                /** @description the operand: an id, or the number of a literal */
-                                from: string;
-                                /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
-                                local: number | null | unknown[];
-                                /** @description shape of `local`: the node's shape followed by the input's */
-                                shape: number[];
-                            }[];
-                        }[];
-                        /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
-                        gradients: {
-                            /** @description the parameter */
-                            param: string;
-                            /** @description the sum over paths of the product of local derivatives along each path */
-                            gradient: number | null;
-                            /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
-                            backprop: number | null;
-                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
-                            formula: string;
-                            /** @description the paths, at most 64 */
-                            paths: {
-                                /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
-                                nodes: string[];
-                                /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
-                                factors: (number | null)[];
-                                /** @description the product of the factors: this path's share of the gradient */
-                                product: number | null;
-                            }[];
-                            /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
-                            truncated: boolean;
-                        }[];
-                        /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
-                        dot: string;
-                        /** @description where the time went; also in the Server-Timing header */
-                        timing: {
-                            /** @description waiting for a free worker */
-                            queueMs: number;
-                            /** @description the computation inside the worker */
-                            computeMs: number;
-                            /** @description the whole request inside the service, decoding and encoding included */
-                            totalMs: number;
-                        };
-                    };
-                };
-            };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     step: {
         parameters: {
             query?: never;
@@ -2301,6 +2146,161 @@ export interface operations {
                         };
                     } | {
                         error: components["schemas"]["Problem"];
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the op set a graph may use */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description every op, by name */
+                        ops: {
+                            /** @description the op name used in graph nodes */
+                            name: string;
+                            /** @description fewest inputs */
+                            minArity: number;
+                            /** @description most inputs (optional trailing inputs, e.g. linear's bias) */
+                            maxArity: number;
+                            /** @description what the op computes */
+                            summary: string;
+                            /** @description its local derivative, written out */
+                            derivative: string;
+                            /** @description inputs that take no gradient (e.g. integer class targets), by index */
+                            nonDifferentiable: number[];
+                            /** @description JSON Schema of `attrs` (properties with PyTorch defaults); {"type": "object"} with no properties when the op has none */
+                            attrs: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description liveness */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description always "ok": the process answers
+                         * @enum {string}
+                         */
+                        status: "ok";
+                        /** @description seconds since the process loaded the app */
+                        uptimeSeconds: number;
+                    };
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description readiness, kernel backend and limits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description the pool takes computations
+                         * @enum {string}
+                         */
+                        status: "ready";
+                        /** @description GEMM backend the workers selected: "openblas", "wasm" or "reference" */
+                        kernelBackend: string;
+                        /** @description worker threads */
+                        workers: number;
+                        /** @description computations waiting for a worker now */
+                        queueDepth: number;
+                        /** @description workers computing now */
+                        busyWorkers: number;
+                        /** @description the limits in force */
+                        limits: {
+                            /** @description largest request body in bytes (BODY_LIMIT_MB) */
+                            bodyLimitBytes: number;
+                            /** @description tensor elements per request, activations included (MAX_ELEMENTS) */
+                            maxElements: number;
+                            /** @description graph nodes per request (MAX_NODES) */
+                            maxNodes: number;
+                            /** @description time limit of one computation, queueing included (TIMEOUT_MS) */
+                            timeoutMs: number;
+                            /** @description computations that may wait for a worker (QUEUE_LIMIT) */
+                            queueLimit: number;
+                            /** @description requests a minute per client on /v1 routes, null = off (RATE_LIMIT) */
+                            rateLimitPerMinute: number | null;
+                        };
+                        /** @description whether /v1 routes require a bearer API key */
+                        auth: boolean;
                     };
                 };
             };
