@@ -36,10 +36,17 @@ export function deadUnits(node: CompiledNode, value: Tensor): Omit<DeadUnits, 'l
   if (rows < DEAD_UNITS_MIN_BATCH) return undefined;
   const alive = new Uint8Array(units);
   const d = value.data;
-  for (let i = 0; i < d.length; i++) if (d[i] !== 0) alive[i % units] = 1;
-  let dead = 0;
-  for (let j = 0; j < units; j++) if (!alive[j]) dead++;
-  return { node: node.id, dead, units };
+  // row by row, stopping once every unit has been seen alive (in a healthy layer, after a few rows)
+  let seen = 0;
+  for (let o = 0; o < d.length && seen < units; o += units) {
+    for (let j = 0; j < units; j++) {
+      if (alive[j] === 0 && d[o + j] !== 0) {
+        alive[j] = 1;
+        seen++;
+      }
+    }
+  }
+  return { node: node.id, dead: units - seen, units };
 }
 
 export interface DiagnoseInput {
@@ -61,7 +68,8 @@ export function diagnose({ gradients, loss, layerWeights = [], dead = [], clip }
     const ss = sumSquares(g);
     gradNorms[name] = Math.sqrt(ss);
     total += ss;
-    if (!allFinite(g)) nonFinite.push(name);
+    // a finite sum of squares needs every element finite: the second pass only runs when it is not
+    if (!Number.isFinite(ss) && !allFinite(g)) nonFinite.push(name);
   }
   const globalGradNorm = Math.sqrt(total);
   const warnings: Warning[] = [];

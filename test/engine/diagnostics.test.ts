@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob } from '../../src/engine/api.js';
-import { EXPLODING_GLOBAL_NORM, VANISHING_LAYER_RATIO } from '../../src/engine/diagnostics.js';
+import { deadUnits, diagnose, EXPLODING_GLOBAL_NORM, VANISHING_LAYER_RATIO } from '../../src/engine/diagnostics.js';
+import type { CompiledNode } from '../../src/engine/graph.js';
+import { relu } from '../../src/engine/ops/relu.js';
 import { gradients } from '../../src/engine/index.js';
 import type { MlpSpec } from '../../src/engine/spec.js';
 import { expectClose, rand, t64 } from '../helpers/op-check.js';
@@ -56,6 +58,21 @@ describe('diagnostics', () => {
     const dead = r.diagnostics!.warnings.filter((w) => w.code === 'dead_units');
     expect(dead).toHaveLength(1);
     expect(dead[0]!.params).toMatchObject({ layer: 0, dead: 3, units: 4 });
+  });
+
+  it('counts a unit alive when any row, the last included, is non-zero', () => {
+    const node = { id: 'h', op: relu } as unknown as CompiledNode;
+    // 3 rows × 4 units: unit 0 alive in row 0, unit 1 only in the last row, unit 2 never, unit 3 everywhere
+    const value = t64([3, 4], [1, 0, 0, 2, 0, 0, 0, 2, 0, 5, 0, 2]);
+    expect(deadUnits(node, value)).toEqual({ node: 'h', dead: 1, units: 4 });
+    expect(deadUnits(node, t64([2, 2], [1, 1, 1, 1]))).toEqual({ node: 'h', dead: 0, units: 2 });
+  });
+
+  it('flags non-finite gradients, and not finite ones whose squares overflow', () => {
+    const big = diagnose({ gradients: { w: t64([2], [1e200, -1e200]) } });
+    expect(big.warnings.map((w) => w.code)).not.toContain('non_finite');
+    const bad = diagnose({ gradients: { w: t64([2], [1, NaN]), v: t64([1], [Infinity]), u: t64([1], [2]) } });
+    expect(bad.warnings.find((w) => w.code === 'non_finite')!.params).toMatchObject({ params: ['w', 'v'] });
   });
 
   it('turns a NaN loss into a non_finite warning, not an error', () => {
