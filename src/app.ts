@@ -11,6 +11,8 @@ import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
+import { limitsOf } from './routes/shared/compute.js';
+import { checkModelSize } from './routes/shared/decode.js';
 import type { Pool } from './workers/pool.js';
 
 export interface BuildOptions {
@@ -84,6 +86,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   }
 
   await app.register(auth, { apiKeys: config.apiKeys });
+  const limits = limitsOf(config);
+  app.addHook('preValidation', async (request) => checkModelSize(request.body, limits));
   await app.register(routes, { config });
   return app;
 }

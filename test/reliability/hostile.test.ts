@@ -149,3 +149,43 @@ describe('unknown fields', () => {
     );
   });
 });
+
+describe('a 300,000-node chain (14 MB of JSON)', () => {
+  const N = 300_000;
+  // w·x, then 299,998 negations, then a sum: dL/dw = (−1)^299998 · Σx = 3
+  const chain = (node: (i: number) => Record<string, unknown> = () => ({})) => {
+    const nodes: unknown[] = [{ id: 'n0', op: 'mul', inputs: ['w', 'x'] }];
+    for (let i = 1; i < N - 1; i++) nodes.push({ id: `n${i}`, op: 'neg', inputs: [`n${i - 1}`], ...node(i) });
+    nodes.push({ id: 'L', op: 'sum', inputs: [`n${N - 2}`] });
+    return JSON.stringify({ model: { type: 'graph', inputs: ['x'], params: { w: { shape: [] } }, nodes, output: 'L' }, params: { w: 0.5 }, inputs: { x: [1, 2] } });
+  };
+
+  it('is over MAX_NODES (10,000): 413 at model.nodes, counted before the schema walks the nodes', async () => {
+    const r = await post(app, '/v1/gradients', chain(), json);
+    expectProblem(r, 413, 'LIMIT_EXCEEDED');
+    expect(r.body.errors[0].path).toBe('model.nodes');
+    expect(r.body.detail).toMatch(/300000 nodes, over the limit of 10000/);
+    // nodes the schema would refuse (no op) still get the 413: the count came first
+    const bad = await post(app, '/v1/forward', chain((i) => (i % 1000 === 0 ? { op: undefined } : {})), json);
+    expectProblem(bad, 413, 'LIMIT_EXCEEDED');
+  });
+
+  it('an MLP of 100,000 layers: 413 at model.layers, before the schema walks them', async () => {
+    const layers = Array.from({ length: 100_000 }, () => ({ units: 'not a number' }));
+    const r = await post(app, '/v1/gradients', { model: { type: 'mlp', inputSize: 1, layers }, inputs: [[1]] });
+    expectProblem(r, 413, 'LIMIT_EXCEEDED');
+    expect(r.body.errors[0].path).toBe('model.layers');
+  });
+
+  it('runs when MAX_NODES allows it', async () => {
+    const big = await startApp({ workers: 1, maxNodes: 400_000 });
+    try {
+      const r = await post(big, '/v1/gradients', chain(), json);
+      expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+      expect(r.body.loss).toBe(1.5);
+      expect(r.body.gradients.w).toBe(3);
+    } finally {
+      await big.close();
+    }
+  });
+});

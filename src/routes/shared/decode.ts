@@ -81,6 +81,22 @@ function takeMap(decoded: Map<Wire, Tensor>, map: WireMap | undefined, used: Set
   return Object.fromEntries(out);
 }
 
+/**
+ * The node count of a raw body (graph nodes, or MLP layers: each expands to at least one node),
+ * checked before the schema walks every node: 300,000 of them cost the validator about a second of
+ * the event loop, counting them costs nothing.
+ */
+export function checkModelSize(body: unknown, limits: Limits): void {
+  const model: unknown = body !== null && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  if (model === null || typeof model !== 'object') return;
+  for (const key of ['nodes', 'layers'] as const) {
+    const list = (model as Record<string, unknown>)[key];
+    if (Array.isArray(list) && list.length > limits.maxNodes) {
+      throw new LimitError(['model', key], `${list.length} ${key}, over the limit of ${limits.maxNodes} nodes (MAX_NODES)`);
+    }
+  }
+}
+
 function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
   const { model } = body;
   if (model.type === 'graph') {
