@@ -189,3 +189,169 @@ describe('a 300,000-node chain (14 MB of JSON)', () => {
     }
   });
 });
+
+describe('huge declared sizes: 413 from the declared shapes, before anything is allocated', () => {
+  // The messages quote MAX_ELEMENTS: the limit was checked on the declared sizes. (A failed allocation
+  // would say "not enough memory" instead.)
+  const mse = { targets: [[1]], loss: { type: 'mse' } };
+  const cases: [string, string, unknown, string][] = [
+    ['an MLP 1e9 units wide', '/v1/gradients', { model: { type: 'mlp', inputSize: 2, layers: [{ units: 1e9 }, { units: 1 }] }, inputs: [[1, 2]], ...mse }, 'model'],
+    ['an MLP with inputSize 1e9 (flat)', '/v1/gradients', { model: { type: 'mlp', inputSize: 1e9, layers: [{ units: 1 }] }, inputs: { shape: [1, 1e9], data: [] }, ...mse }, 'inputs'],
+    ['an MLP with inputSize 1e9 (base64)', '/v1/forward', { model: { type: 'mlp', inputSize: 1e9, layers: [{ units: 1 }] }, inputs: { shape: [1, 1e9], dtype: 'float64', base64: '' } }, 'inputs'],
+    ['a parameter of 1e10 elements', '/v1/gradients', { model: { type: 'graph', params: { w: { shape: [1e5, 1e5] } }, nodes: [{ id: 'L', op: 'sum', inputs: ['w'] }], output: 'L' }, inputs: {} }, 'model'],
+    ['a parameter of 2^124 elements', '/v1/gradients', { model: { type: 'graph', params: { w: { shape: [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1] } }, nodes: [{ id: 'L', op: 'sum', inputs: ['w'] }], output: 'L' }, inputs: {} }, 'model'],
+    ['an input of 2^62 elements', '/v1/forward', { ...twoWeight, inputs: { x: { shape: [2 ** 31 - 1, 2 ** 31 - 1], data: [] }, t: 1 } }, 'inputs.x'],
+    ['a broadcast to 1e10 elements', '/v1/forward', { model: { type: 'graph', inputs: ['x', 'y'], nodes: [{ id: 'L', op: 'add', inputs: ['x', 'y'] }], output: 'L' }, inputs: { x: { shape: [100_000, 1], data: new Array(100_000).fill(1) }, y: { shape: [1, 100_000], data: new Array(100_000).fill(1) } } }, 'model'],
+    ['an optimizer buffer of 1e12 elements', '/v1/step', { params: { w: 1 }, gradients: { w: 1 }, optimizer: { type: 'adam', state: { step: 1, state: { w: { exp_avg: { shape: [1e6, 1e6], data: [] } } } } } }, 'optimizer.state.state.w.exp_avg'],
+  ];
+  for (const [what, url, body, path] of cases) {
+    it(`${what}: 413 at ${path}`, async () => {
+      const t0 = performance.now();
+      const r = await post(app, url, body);
+      expectProblem(r, 413, 'LIMIT_EXCEEDED');
+      expect(r.body.errors[0].path).toBe(path);
+      expect(r.body.detail).toMatch(/limit of 4000000/);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    });
+  }
+  it('a shape dimension past 2^31 − 1 is a 400 at that dimension', async () => {
+    const r = await post(app, '/v1/forward', { ...twoWeight, inputs: { x: { shape: [1e300], data: [] }, t: 1 } });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors[0].path).toBe('inputs.x.shape[0]');
+  });
+});
+
+describe('__proto__, constructor, prototype and other Object.prototype names', () => {
+  it('as a param, input or node id: 400 at the id (reserved)', async () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const asParam = await post(app, '/v1/gradients', { model: { type: 'graph', inputs: ['x'], params: { [name]: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: [name, 'x'] }], output: 'L' }, inputs: { x: 2 } });
+      // "__proto__" as a JSON key is refused by the JSON parser itself (prototype poisoning)
+      expect(asParam.status).toBe(400);
+      const asInput = await post(app, '/v1/forward', { model: { type: 'graph', inputs: [name], nodes: [{ id: 'L', op: 'neg', inputs: [name] }], output: 'L' }, inputs: {} });
+      expectProblem(asInput, 400, 'INVALID_REQUEST');
+      expect(asInput.body.errors.map((e: { path: string }) => e.path)).toContain('model.inputs[0]');
+      const asNode = await post(app, '/v1/forward', graph([{ id: name, op: 'neg', inputs: ['x'] }]));
+      expectProblem(asNode, 400, 'INVALID_REQUEST');
+      expect(asNode.body.errors.map((e: { path: string }) => e.path)).toContain('model.nodes[0].id');
+    }
+  });
+
+  it('as JSON keys: __proto__ anywhere is 400 malformed JSON; constructor.prototype too', async () => {
+    const text = JSON.stringify(twoWeight);
+    for (const body of [
+      text.replace('"w1":0.5', '"__proto__":{"w1":1},"w1":0.5'),
+      text.replace('"x":2', '"x":{"__proto__":[1],"shape":[],"data":[2]}'),
+      text.replace('"w1":0.5', '"constructor":{"prototype":{"polluted":1}},"w1":0.5'),
+    ]) {
+      expectProblem(await post(app, '/v1/gradients', body, json), 400, 'INVALID_JSON');
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('constructor as a params or inputs key is an unknown name (422), not Object.prototype.constructor', async () => {
+    const p = await post(app, '/v1/gradients', { ...twoWeight, params: { w1: 0.5, w2: -1.5, constructor: 1 } });
+    expectProblem(p, 422, 'INVALID_SPEC');
+    expect(p.body.errors[0].path).toBe('params.constructor');
+    const i = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: 2, t: 1, constructor: [3] } });
+    expectProblem(i, 422, 'INVALID_SPEC');
+    expect(i.body.errors[0].path).toBe('inputs.constructor');
+  });
+
+  it('toString, valueOf and hasOwnProperty are ordinary names that compute correctly', async () => {
+    const model = {
+      type: 'graph',
+      inputs: ['hasOwnProperty'],
+      params: { toString: { shape: [] } },
+      nodes: [{ id: 'valueOf', op: 'mul', inputs: ['toString', 'hasOwnProperty'] }, { id: 'L', op: 'sum', inputs: ['valueOf'] }],
+      output: 'L',
+    };
+    const r = await post(app, '/v1/gradients', { model, params: { toString: 3 }, inputs: { hasOwnProperty: [1, 2] } });
+    expect(r.status).toBe(200);
+    expect(r.body.loss).toBe(9);
+    expect(r.body.gradients).toEqual({ toString: 3 });
+    // a declared parameter named toString left out is initialized, not taken from Object.prototype
+    const init = await post(app, '/v1/gradients', { model, inputs: { hasOwnProperty: [1, 2] } });
+    expect(init.status).toBe(200);
+    expect(typeof init.body.params.toString).toBe('number');
+    // the same for the optimizer's per-parameter state
+    const s = await post(app, '/v1/step', { params: { toString: 1 }, gradients: { toString: 1 }, optimizer: { type: 'adam', lr: 0.1 } });
+    expect(s.status).toBe(200);
+    expect(s.body.params.toString).toBeCloseTo(0.9, 6);
+  });
+});
+
+describe('bad tensor bytes and values', () => {
+  const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer).toString('base64');
+  const f64 = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64');
+
+  it('NaN and ±Inf in base64: 422 at the base64 field, naming the element', async () => {
+    for (const [dtype, b64] of [['float32', f32([1, NaN])], ['float64', f64([Infinity, 1])], ['float32', f32([1, -Infinity])]] as const) {
+      const r = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: { shape: [2], dtype, base64: b64 }, t: 1 } });
+      expectProblem(r, 422, 'INVALID_SPEC');
+      expect(r.body.errors[0].path).toBe('inputs.x.base64');
+      expect(r.body.errors[0].message).toMatch(/element \d is not finite/);
+    }
+  });
+
+  it('base64 of the wrong length, or not base64: 422 at the base64 field', async () => {
+    for (const base64 of [f32([1]), f32([1, 2, 3]), `${f32([1, 2])}AA`, '!!!!!!!!!!!!', '']) {
+      const r = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: { shape: [2], dtype: 'float32', base64 }, t: 1 } });
+      expectProblem(r, 422, 'INVALID_SPEC');
+      expect(r.body.errors[0].path).toBe('inputs.x.base64');
+    }
+  });
+
+  it('1e999 (Infinity once parsed) in a tensor: 422 at the element', async () => {
+    const body = JSON.stringify({ ...twoWeight, inputs: { x: [1, 'INF'], t: 1 } }).replace('"INF"', '-1e999');
+    const r = await post(app, '/v1/gradients', body, json);
+    expectProblem(r, 422, 'INVALID_SPEC');
+    expect(r.body.errors[0]).toEqual({ path: 'inputs.x[1]', message: 'not a finite number: -Infinity' });
+  });
+
+  const classifier = (loss: string, targets: unknown) => ({
+    model: { type: 'mlp', inputSize: 2, layers: [{ units: 3 }] },
+    inputs: [[1, 2], [3, 4]],
+    targets,
+    loss: { type: loss },
+  });
+  it('class targets out of range or not integers: 422 at targets', async () => {
+    for (const loss of ['cross_entropy', 'nll']) {
+      for (const [targets, message] of [[[0, 3], /out of range/], [[-1, 0], /out of range/], [[0, 1.5], /not an integer/], [[1e300, 0], /out of range|not an integer/]] as const) {
+        const r = await post(app, '/v1/gradients', classifier(loss, targets));
+        expectProblem(r, 422, 'INVALID_SPEC');
+        expect(r.body.errors[0].path).toBe('targets');
+        expect(r.body.errors[0].message).toMatch(message);
+      }
+    }
+  });
+});
+
+describe('route limits', () => {
+  it('/v1/train with more than 1,000,000 steps: 400 at steps', async () => {
+    for (const steps of [1e12, 1_000_001, 0, 2.5]) {
+      const r = await post(app, '/v1/train', { ...twoWeight, optimizer: { type: 'sgd', lr: 0.01 }, steps });
+      expectProblem(r, 400, 'INVALID_REQUEST');
+      expect(r.body.errors[0].path).toBe('steps');
+    }
+  });
+
+  it('/v1/gradcheck maxElementsPerParam past 4096, eps ≤ 0: 400 at the field', async () => {
+    for (const [gradcheck, path] of [[{ maxElementsPerParam: 1e9 }, 'gradcheck.maxElementsPerParam'], [{ maxElementsPerParam: 0 }, 'gradcheck.maxElementsPerParam'], [{ eps: 0 }, 'gradcheck.eps'], [{ eps: 10 }, 'gradcheck.eps']] as const) {
+      const r = await post(app, '/v1/gradcheck', { ...twoWeight, gradcheck });
+      expectProblem(r, 400, 'INVALID_REQUEST');
+      expect(r.body.errors[0].path).toBe(path);
+    }
+  });
+
+  it('/v1/explain over its own limits (64 nodes, 4096 elements, 65,536 Jacobian entries): 413', async () => {
+    const chain = Array.from({ length: 65 }, (_, i) => ({ id: `n${i}`, op: 'neg', inputs: [i === 0 ? 'x' : `n${i - 1}`] }));
+    const nodes = await post(app, '/v1/explain', { model: { type: 'graph', inputs: ['x'], nodes: [...chain, { id: 'L', op: 'sum', inputs: ['n64'] }], output: 'L' }, inputs: { x: 1 } });
+    expectProblem(nodes, 413, 'LIMIT_EXCEEDED');
+    expect(nodes.body.errors[0].path).toBe('model.nodes');
+    const elements = await post(app, '/v1/explain', { model: { type: 'graph', inputs: ['x'], nodes: [{ id: 'L', op: 'sum', inputs: ['x'] }], output: 'L' }, inputs: { x: new Array(5000).fill(1) } });
+    expectProblem(elements, 413, 'LIMIT_EXCEEDED');
+    const jacobian = await post(app, '/v1/explain', { model: { type: 'graph', inputs: ['x'], nodes: [{ id: 'a', op: 'softmax', inputs: ['x'] }, { id: 'L', op: 'sum', inputs: ['a'] }], output: 'L' }, inputs: { x: new Array(1000).fill(1) } });
+    expectProblem(jacobian, 413, 'LIMIT_EXCEEDED');
+    expect(jacobian.body.detail).toMatch(/Jacobian/);
+  });
+});
