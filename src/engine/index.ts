@@ -10,6 +10,7 @@ import type {
   TrainResult,
   TrainStep,
 } from './api.js';
+import { recycling } from './buffers.js';
 import { explain as explainWith, type ExplainResult } from './explain.js';
 import { gradcheck as gradcheckWith, type GradcheckConfig, type GradcheckResult } from './gradcheck.js';
 import { forward as forwardWith, gradients as gradientsWith, step as stepWith } from './gradients.js';
@@ -25,12 +26,12 @@ export { OPS, ALL_OPS } from './ops/index.js';
 
 /** Forward pass, backpropagation and optionally one optimizer step. */
 export function gradients(job: GradientsJob, limits: Limits): GradientsResult {
-  return gradientsWith(job, limits, OPS);
+  return recycling(() => gradientsWith(job, limits, OPS));
 }
 
 /** Forward pass only: the loss (when there is one) and the output. */
 export function forward(job: ModelJob, limits: Limits): ForwardResult {
-  return forwardWith(job, limits, OPS);
+  return recycling(() => forwardWith(job, limits, OPS));
 }
 
 /** Clipping (optional) and one optimizer step on given parameters and gradients. */

@@ -1,5 +1,6 @@
 // Dense row-major tensors over Float32Array / Float64Array, with NumPy broadcasting.
 // Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
+import { takeBuffer } from './buffers.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];
@@ -30,7 +31,10 @@ export function dtypeOf(t: Tensor | Data): DType {
   return data instanceof Float32Array ? 'float32' : 'float64';
 }
 
+/** A zero-filled array; inside `recycling` (buffers.ts) its memory may be reused from an earlier call. */
 export function allocData(n: number, dtype: DType): Data {
+  const buf = takeBuffer(n * (dtype === 'float32' ? 4 : 8));
+  if (buf) return dtype === 'float32' ? new Float32Array(buf) : new Float64Array(buf);
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }
 
