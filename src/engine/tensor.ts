@@ -253,10 +253,21 @@ export function addInto(acc: Tensor, g: Tensor): void {
 
 /** Sum of squares, accumulated in float64. */
 export function sumSquares(t: Tensor): number {
-  let s = 0;
   const d = t.data;
-  for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
-  return s;
+  // four independent running sums: one sum waits on the previous add's latency every element
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n4 = d.length - (d.length % 4);
+  for (let i = 0; i < n4; i += 4) {
+    s0 += d[i]! * d[i]!;
+    s1 += d[i + 1]! * d[i + 1]!;
+    s2 += d[i + 2]! * d[i + 2]!;
+    s3 += d[i + 3]! * d[i + 3]!;
+  }
+  for (let i = n4; i < d.length; i++) s0 += d[i]! * d[i]!;
+  return s0 + s1 + (s2 + s3);
 }
 
 export function allFinite(t: Tensor): boolean {

@@ -68,6 +68,14 @@ describe('diagnostics', () => {
     expect(deadUnits(node, t64([2, 2], [1, 1, 1, 1]))).toEqual({ node: 'h', dead: 0, units: 2 });
   });
 
+  it('gives gradient norms from sums of squares over every element, whatever the length mod 4', () => {
+    for (const n of [0, 1, 3, 4, 5, 8, 11]) {
+      const g = t64([n], (i) => i - 3.5);
+      const expected = Math.sqrt(Array.from({ length: n }, (_, i) => (i - 3.5) ** 2).reduce((a, b) => a + b, 0));
+      expect(diagnose({ gradients: { g } }).gradNorms.g, `n = ${n}`).toBeCloseTo(expected, 12);
+    }
+  });
+
   it('flags non-finite gradients, and not finite ones whose squares overflow', () => {
     const big = diagnose({ gradients: { w: t64([2], [1e200, -1e200]) } });
     expect(big.warnings.map((w) => w.code)).not.toContain('non_finite');
