@@ -84,6 +84,9 @@ export class PiscinaPool implements Pool {
   }
 
   async run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>> {
+    // piscina's maxQueue only counts tasks without an AbortSignal, and every task here has one (its
+    // time limit): the bound is kept here, running and waiting together.
+    if (this.inflight >= this.opts.workers + this.opts.queueLimit) throw this.queueFull();
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
     const transferList = collectTransferables(task);
@@ -112,16 +115,20 @@ export class PiscinaPool implements Pool {
   private translate(err: unknown, timeout: AbortSignal, client?: AbortSignal): unknown {
     const message = err instanceof Error ? err.message : String(err);
     if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
-      const waitS = Math.max(1, Math.ceil(((this.piscina.queueSize + 1) * this.avgMs) / this.opts.workers / 1000));
-      return new HttpError('QUEUE_FULL', `${this.piscina.queueSize} computations are waiting; retry later`, [], {
-        'retry-after': String(waitS),
-      });
+      return this.queueFull();
     }
     if (timeout.aborted) {
       return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
     }
     if (client?.aborted) return new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
     return err;
+  }
+
+  private queueFull(): HttpError {
+    const waitS = Math.max(1, Math.ceil(((this.piscina.queueSize + 1) * this.avgMs) / this.opts.workers / 1000));
+    return new HttpError('QUEUE_FULL', `${this.piscina.queueSize} computations are waiting; retry later`, [], {
+      'retry-after': String(waitS),
+    });
   }
 
   async close(): Promise<void> {
