@@ -1,8 +1,9 @@
+import os from 'node:os';
 import { Piscina } from 'piscina';
 import { ZodError } from 'zod';
 import * as engine from '../engine/index.js';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
-import { initKernels } from '../engine/kernels/index.js';
+import { asBusyWorker, initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { ShapeError } from '../engine/tensor.js';
 import { collectTransferables, now, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
@@ -10,8 +11,12 @@ import { collectTransferables, now, type Envelope, type Reply, type Task, type T
 // A compute worker: piscina calls the default export once per task. The kernels are chosen once,
 // when the thread starts, so a bad BLAS setting fails the pool's start-up probe rather than a request.
 
-const data = Piscina.workerData as { blas?: string } | undefined;
+const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
+// OpenBLAS threads follow how many workers are busy (kernels/threads.ts) unless the operator fixed them
+if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
+  shareCores({ ...data.cores, cores: os.availableParallelism() });
+}
 
 async function dispatch(task: Task): Promise<unknown> {
   switch (task.kind) {
@@ -58,7 +63,7 @@ export default async function run({ task }: Envelope): Promise<unknown> {
   const startedAt = now();
   let reply: Reply;
   try {
-    const result = await dispatch(task);
+    const result = await asBusyWorker(() => dispatch(task));
     reply = { ok: true, result, startedAt, finishedAt: now() };
   } catch (err) {
     const error = asFailure(err);

@@ -2,6 +2,10 @@ import { createRequire } from 'node:module';
 import type { Data } from '../tensor.js';
 import { checkGemm } from './check.js';
 import type { GemmBackend } from './gemm.js';
+import { applyThreadRule } from './threads.js';
+
+/** OpenBLAS's SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD: smaller products never use its threads. */
+const SMP_MIN_MNK = 65536 * 4;
 
 // CBLAS enum values (cblas.h).
 const ROW_MAJOR = 101;
@@ -30,6 +34,7 @@ interface Blas {
   sgemm: NativeGemm;
   dgemm: NativeGemm;
   setThreads: ((n: number) => void) | null;
+  getThreads: (() => number) | null;
 }
 
 let blas: Blas | null = null;
@@ -114,6 +119,7 @@ function open(path: string): Blas {
           'const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc)',
       ) as NativeGemm,
       setThreads: optional<(n: number) => void>('void openblas_set_num_threads(int n)'),
+      getThreads: optional<() => number>('int openblas_get_num_threads(void)'),
     };
   } catch (err) {
     lib.unload();
@@ -128,6 +134,8 @@ function backendOf(lib: Blas): GemmBackend {
       // The bounds check is what keeps a bad call from corrupting native memory.
       if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
       const run = c instanceof Float64Array ? lib.dgemm : lib.sgemm;
+      // below this many multiply-adds OpenBLAS runs single-threaded anyway (interface/gemm.c)
+      if (m * n * k >= SMP_MIN_MNK && lib.getThreads && lib.setThreads) applyThreadRule(lib.getThreads, lib.setThreads);
       // Typed arrays (subarray views included) are passed as pointers to their first element: no copy.
       // NOTE: BLAS rejects ld < max(1, stored columns) even for an empty operand (k = 0), printing to
       // stderr instead of computing C = beta·C; checkGemm already enforces it whenever the operand is
