@@ -1,8 +1,10 @@
 // In-process compute: one gradient of the large and the small MLP (ReLU, cross-entropy, float32) on the
 // engine with its default kernels and with BLAS=off (the wasm kernel), against PyTorch, tfjs (cpu) and
-// tfjs-backend-wasm computing the same gradients, all in this run.
+// tfjs-backend-wasm computing the same gradients, all in this run. (The compute-vs-PyTorch target is
+// judged on the service's own timing, in http-large; the rows here are the engine alone.)
 import { gradients } from '../../src/engine/index.js';
-import { gemmBackend, initKernels, setGemmBackend } from '../../src/engine/kernels/index.js';
+import os from 'node:os';
+import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../src/engine/kernels/index.js';
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row } from './common.js';
 import { tfjsPeer, type PeerTiming, type TfBackend } from './tfjs.js';
@@ -27,22 +29,47 @@ async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<
   return { forwardMs, backwardMs, totalMs: forwardMs + backwardMs, wallMs: median(samples.map((s) => s.wallMs)) };
 }
 
+/**
+ * OpenBLAS threads of a request that is alone in the default pool (WORKERS = cores): its own core and
+ * the idle workers' (src/engine/kernels/threads.ts); 1 when the library is not OpenBLAS.
+ */
+function loneRequestThreads(backend: string): number {
+  return backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS ? os.availableParallelism() : 1;
+}
+
 export async function run(ctx: Ctx): Promise<Row[]> {
   const rows: Row[] = [];
   const defaultBackend = initKernels();
+  const lone = loneRequestThreads(defaultBackend);
   for (const m of [LARGE, SMALL]) {
     const big = m === LARGE;
     const row = (name: string, value: number, unit: string, extra: Partial<Row> = {}) =>
       rows.push({ scenario: 'compute', name: `${m.key} (${describe(m)}): ${name}`, value: round(value, unit === 'ms' ? 3 : 2), unit, ...extra });
 
-    ctx.log(`compute: ${m.key} model, engine (${defaultBackend})`);
-    const engine = await engineTiming(m, big ? 5 : 20, big ? 21 : 101);
-    const label = `gradserve (${defaultBackend})`;
+    // in-process, as the worker of a lone request runs it at the default config; then with one
+    // OpenBLAS thread, as each of two concurrent requests runs
+    ctx.log(`compute: ${m.key} model, engine (${defaultBackend}, ${lone} threads)`);
+    setBlasThreads(lone);
+    let engine: EngineTiming;
+    try {
+      engine = await engineTiming(m, big ? 5 : 20, big ? 21 : 101);
+    } finally {
+      setBlasThreads(1);
+    }
+    const label = `gradserve (${defaultBackend}${defaultBackend === 'openblas' ? `, ${lone} thread${lone > 1 ? 's' : ''}` : ''})`;
     row(`${label} forward`, engine.forwardMs, 'ms');
     row(`${label} backward`, engine.backwardMs, 'ms');
     row(`${label} forward + backward`, engine.totalMs, 'ms');
     row(`${label} backward / forward`, engine.backwardMs / engine.forwardMs, '×', big ? { target: { op: '<=', limit: 2.5, label: 'backward / forward' } } : {});
     row(`${label} whole gradients() call`, engine.wallMs, 'ms');
+    let single: EngineTiming | null = null;
+    if (lone > 1) {
+      await breathe(50);
+      single = await engineTiming(m, big ? 3 : 10, big ? 15 : 51);
+      row(`gradserve (${defaultBackend}, 1 thread) forward + backward`, single.totalMs, 'ms', {
+        forwardMs: round(single.forwardMs), backwardMs: round(single.backwardMs),
+      });
+    }
     await breathe(50);
 
     ctx.log(`compute: ${m.key} model, engine (wasm, as BLAS=off)`);
@@ -68,8 +95,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         });
       }
       const best = `PyTorch best (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`;
-      row(`${label} compute / ${best}`, engine.totalMs / torch.best.totalMs, '×',
-        big ? { target: { op: '<=', limit: 1.25, label: 'compute / PyTorch' } } : {});
+      // the target is judged on the service's own timing (http-large); these are the engine alone
+      row(`${label} compute / ${best}`, engine.totalMs / torch.best.totalMs, '×');
+      if (single) row(`gradserve (${defaultBackend}, 1 thread) compute / ${best}`, single.totalMs / torch.best.totalMs, '×');
       row(`gradserve (wasm, BLAS=off) compute / ${best}`, wasm.totalMs / torch.best.totalMs, '×',
         big ? { target: { op: '<=', limit: 5, label: 'BLAS=off compute / PyTorch' } } : {});
     }
