@@ -835,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1481,7 +1481,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1647,7 +1647,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1753,7 +1753,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1831,7 +1831,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1953,7 +1953,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2043,7 +2043,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2158,7 +2158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2216,7 +2216,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2313,7 +2313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
+            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
             "5XX": {
                 headers: {
                     [name: string]: unknown;

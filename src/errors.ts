@@ -15,6 +15,8 @@ export const ERRORS = {
   NOT_READY: { status: 503, title: 'The worker pool is not accepting computations' },
   SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
   TIMEOUT: { status: 504, title: 'The computation outran its time limit' },
+  // 502, not 503: proxies retry 503 on another instance, and a request that kills its worker would kill one there too
+  WORKER_CRASHED: { status: 502, title: 'The worker computing the request died' },
   CLIENT_CLOSED: { status: 499, title: 'The client closed the connection before the answer' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

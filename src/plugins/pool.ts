@@ -33,6 +33,7 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
       blas: config.blas,
       filename: config.workerFile,
     });
+  pool.onWorkerError = (err) => app.log.error({ err }, 'a worker failed between tasks; it is replaced');
   app.decorate('pool', pool);
   app.decorate('kernelBackend', null);
   app.decorate('accepting', false);

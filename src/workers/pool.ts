@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { HttpError } from '../errors.js';
@@ -15,6 +16,8 @@ export interface PoolOptions {
   blas: string;
   /** compiled worker module; default: worker.js beside this module's compiled form */
   filename?: string;
+  /** V8 heap limits per worker thread; a worker over them dies alone (WORKER_CRASHED), not the process */
+  resourceLimits?: ResourceLimits;
 }
 
 export interface TaskOutcome<R> {
@@ -35,6 +38,8 @@ export interface Pool {
   close(): Promise<void>;
   /** called after each task with its kind and compute time (metrics) */
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+  /** a worker failed with no request of its own to fail (e.g. an error thrown from a timer); it is replaced */
+  onWorkerError?: (err: unknown) => void;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -46,12 +51,19 @@ export function defaultWorkerFile(): string {
     : path.resolve(dir, 'worker.js');
 }
 
+/** piscina's error for a worker thread that ended under a task: it exited, or V8 stopped it at its heap limit. */
+function workerDied(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.message.startsWith('worker exited with code') || (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+}
+
 export class PiscinaPool implements Pool {
   private readonly piscina: Piscina<Envelope, Reply>;
   private inflight = 0;
   /** running average of compute time, for Retry-After */
   private avgMs = 100;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+  onWorkerError?: (err: unknown) => void;
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
@@ -62,7 +74,10 @@ export class PiscinaPool implements Pool {
       // workers stay warm: start-up loads the kernels
       idleTimeout: Number.MAX_SAFE_INTEGER,
       workerData: { blas: opts.blas },
+      ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
+    // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
+    this.piscina.on('error', (err: unknown) => this.onWorkerError?.(err));
   }
 
   get workers(): number {
@@ -121,6 +136,9 @@ export class PiscinaPool implements Pool {
       return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
     }
     if (client?.aborted) return new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
+    if (workerDied(err)) {
+      return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
+    }
     return err;
   }
 

@@ -39,7 +39,10 @@ export const ProblemResponses = {
     '400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
       '415 not JSON; 422 well-formed but meaningless; 429 rate limit',
   ),
-  '5XX': problemContent('503 queue full (with Retry-After) or not ready; 504 computation over the time limit'),
+  '5XX': problemContent(
+    '502 the worker computing the request died (killed, or over its memory limit) and was replaced; ' +
+      '503 queue full (with Retry-After) or not ready; 504 computation over the time limit',
+  ),
 } as const;
 
 export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
