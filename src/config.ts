@@ -22,6 +22,9 @@ export const EnvSchema = z.object({
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
   MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
   TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
+  SHUTDOWN_DELAY_MS: int(0, 600_000)
+    .default(0)
+    .describe('after SIGTERM, how long /readyz answers 503 while requests are still served, before connections are refused'),
   API_KEYS: list.optional().describe('comma-separated bearer tokens; unset = open'),
   RATE_LIMIT: int(1).optional().describe('requests a minute per client; unset = off'),
   CORS_ORIGINS: list.optional().describe('comma-separated allowed origins (or *); unset = CORS off'),
@@ -38,6 +41,8 @@ export interface AppConfig {
   maxElements: number;
   maxNodes: number;
   timeoutMs: number;
+  /** after SIGTERM: readiness 503 but still serving for this long (load balancers notice), then close */
+  shutdownDelayMs: number;
   /** empty = no authentication */
   apiKeys: string[];
   /** requests a minute per client; undefined = no rate limit */
@@ -77,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxElements: e.MAX_ELEMENTS,
     maxNodes: e.MAX_NODES,
     timeoutMs: e.TIMEOUT_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     apiKeys: e.API_KEYS ?? [],
     rateLimit: e.RATE_LIMIT,
     corsOrigins: e.CORS_ORIGINS ?? [],

@@ -3,7 +3,8 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 
 // The process entry: configuration from the environment, the app, listen, and a graceful close on
-// SIGINT/SIGTERM (readiness goes false first, in-flight requests finish, then the workers stop).
+// SIGINT/SIGTERM: readiness goes false first, SHUTDOWN_DELAY_MS later new connections are refused,
+// in-flight requests finish, then the workers stop.
 
 let config: AppConfig;
 try {
@@ -16,10 +17,12 @@ try {
 
 const app = await buildApp(config);
 
-closeWithGrace({ delay: config.timeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.shutdownDelayMs + config.timeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an uncaught error');
   else app.log.info({ signal }, 'closing: draining in-flight requests');
   app.accepting = false;
+  // /readyz now answers 503; a load balancer polling it stops sending before the listener closes
+  if (!err && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
   await app.close();
 });
 

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { twoWeight } from '../routes/helpers.js';
+import { trainBody } from './helpers.js';
+import { freshRequest, postJson, startServer, type RawResponse, type ServerProcess } from './server-process.js';
+
+// Graceful shutdown of the real process: on SIGTERM readiness turns 503 first, the in-flight request
+// completes with its 200, new connections are refused, and the process exits 0.
+
+/** A training body that takes at least about `ms` on this server (calibrated on it: machines differ). */
+async function slowBody(server: ServerProcess, ms: number) {
+  let perStep = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const probe = await postJson(`${server.base}/v1/train`, trainBody(200));
+    expect(probe.status).toBe(200);
+    perStep = Math.min(perStep, JSON.parse(probe.body).timing.computeMs / 200); // warm: the fastest
+  }
+  // ×3: a warm JIT gets faster still, and the request must outlast the shutdown steps
+  return trainBody(Math.ceil((3 * ms) / Math.max(0.05, perStep)));
+}
+
+const refused = (url: string) =>
+  freshRequest(url).then(
+    (r) => r,
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+
+async function startSlow(server: ServerProcess, ms: number) {
+  const body = await slowBody(server, ms);
+  const settled: { r?: RawResponse } = {};
+  const done = postJson(`${server.base}/v1/train`, body).then((r) => (settled.r = r));
+  // the computation has started once the pool reports a busy worker
+  const t0 = Date.now();
+  for (;;) {
+    const ready = JSON.parse((await freshRequest(`${server.base}/readyz`)).body);
+    if (ready.busyWorkers >= 1) break;
+    if (Date.now() - t0 > 5000) throw new Error('the slow request never started');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { steps: body.steps, done, settled };
+}
+
+describe('SIGTERM', () => {
+  it('default: stops taking connections at once, finishes the in-flight request, exits 0', { timeout: 60_000 }, async () => {
+    const server = await startServer({ WORKERS: '1', TIMEOUT_MS: '20000' });
+    try {
+      const slow = await startSlow(server, 2500);
+      const t0 = Date.now();
+      server.child.kill('SIGTERM');
+
+      let code: unknown;
+      while ((code = await refused(`${server.base}/healthz`)) !== 'ECONNREFUSED') {
+        expect(Date.now() - t0, `still accepting: ${JSON.stringify(code)}`).toBeLessThan(1000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(slow.settled.r).toBeUndefined(); // refused while the slow request was still computing
+
+      const r = await slow.done;
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body).losses).toHaveLength(slow.steps);
+      expect(await server.exited).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('with SHUTDOWN_DELAY_MS: /readyz turns 503 first while requests are still served, then connections are refused', { timeout: 60_000 }, async () => {
+    const delay = 1500;
+    const server = await startServer({ WORKERS: '2', TIMEOUT_MS: '20000', SHUTDOWN_DELAY_MS: String(delay) });
+    try {
+      const slow = await startSlow(server, delay + 2500);
+      const t0 = Date.now();
+      server.child.kill('SIGTERM');
+
+      // readiness first: 503 on a new connection, while liveness and computations still answer
+      let ready = await freshRequest(`${server.base}/readyz`);
+      while (ready.status === 200 && Date.now() - t0 < 500) ready = await freshRequest(`${server.base}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body).code).toBe('NOT_READY');
+      const notReadyAt = Date.now() - t0;
+      expect(notReadyAt).toBeLessThan(500);
+      expect((await freshRequest(`${server.base}/healthz`)).status).toBe(200);
+      const during = await postJson(`${server.base}/v1/gradients`, twoWeight);
+      expect(during.status).toBe(200);
+      expect(JSON.parse(during.body).gradients.w1).toBe(15);
+
+      // then the listener closes, with the slow request still computing
+      while ((await refused(`${server.base}/healthz`)) !== 'ECONNREFUSED') {
+        expect(Date.now() - t0).toBeLessThan(delay + 1500);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const refusedAt = Date.now() - t0;
+      expect(refusedAt).toBeGreaterThanOrEqual(delay - 100);
+      expect(slow.settled.r).toBeUndefined();
+
+      const r = await slow.done;
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body).losses).toHaveLength(slow.steps);
+      expect(await server.exited).toBe(0);
+      expect(server.output()).toMatch(/closing: draining in-flight requests/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+});
