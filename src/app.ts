@@ -63,13 +63,23 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET', 'POST'],
       allowedHeaders: ['content-type', 'authorization', 'accept', 'x-request-id'],
-      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      // readable by browser clients: the limit headers and the reason for a 401 too
+      exposedHeaders: [
+        'server-timing',
+        'x-request-id',
+        'retry-after',
+        'www-authenticate',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
     });
   }
 
   if (config.rateLimit !== undefined) {
     const known = keyMatcher(config.apiKeys);
     await app.register(rateLimit, {
+      global: false,
       max: config.rateLimit,
       timeWindow: 60_000,
       // a client is its API key when it has a valid one (many clients may share a proxy's address)
@@ -83,6 +93,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       errorResponseBuilder: (_request, context) =>
         new HttpError('RATE_LIMITED', `more than ${context.max} requests a minute; retry in ${context.after}`),
     });
+    // An app-level hook ahead of the auth check (the plugin's own per-route hooks run after it): a
+    // request with a wrong key counts too, so keys cannot be guessed at full speed.
+    app.addHook('onRequest', app.rateLimit());
   }
 
   await app.register(auth, { apiKeys: config.apiKeys });
