@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
+import { newCoreShareState } from '../engine/kernels/threads.js';
 import { HttpError } from '../errors.js';
 import { collectTransferables, now, type Envelope, type Reply, type Task } from './protocol.js';
 
@@ -73,7 +74,8 @@ export class PiscinaPool implements Pool {
       maxQueue: opts.queueLimit,
       // workers stay warm: start-up loads the kernels
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      workerData: { blas: opts.blas },
+      // `cores`: the busy-worker count the workers share to size OpenBLAS's threads (kernels/threads.ts)
+      workerData: { blas: opts.blas, cores: { state: newCoreShareState(), workers: opts.workers } },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
