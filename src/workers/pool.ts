@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
-import { newCoreShareState } from '../engine/kernels/threads.js';
+import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { HttpError } from '../errors.js';
 import { collectTransferables, now, type Envelope, type Reply, type Task } from './protocol.js';
 
@@ -61,6 +61,8 @@ function workerDied(err: unknown): boolean {
 export class PiscinaPool implements Pool {
   private readonly piscina: Piscina<Envelope, Reply>;
   private inflight = 0;
+  /** `inflight`, shared with the workers */
+  private readonly cores = newCoreShareState();
   /** running average of compute time, for Retry-After */
   private avgMs = 100;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
@@ -74,8 +76,8 @@ export class PiscinaPool implements Pool {
       maxQueue: opts.queueLimit,
       // workers stay warm: start-up loads the kernels
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      // `cores`: the busy-worker count the workers share to size OpenBLAS's threads (kernels/threads.ts)
-      workerData: { blas: opts.blas, cores: { state: newCoreShareState(), workers: opts.workers } },
+      // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
+      workerData: { blas: opts.blas, cores: { state: this.cores, workers: opts.workers } },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
@@ -110,6 +112,7 @@ export class PiscinaPool implements Pool {
     if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
     const envelope: Envelope = { task, submittedAt: now() };
     this.inflight++;
+    countInFlight(this.cores, 1);
     let reply: Reply;
     try {
       reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort });
@@ -117,6 +120,7 @@ export class PiscinaPool implements Pool {
       throw this.translate(err, timeout, signal);
     } finally {
       this.inflight--;
+      countInFlight(this.cores, -1);
     }
     const computeMs = reply.finishedAt - reply.startedAt;
     this.avgMs = 0.8 * this.avgMs + 0.2 * computeMs;

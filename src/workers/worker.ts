@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { ZodError } from 'zod';
 import * as engine from '../engine/index.js';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
-import { asBusyWorker, initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
+import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { ShapeError } from '../engine/tensor.js';
 import { collectTransferables, now, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
@@ -13,7 +13,7 @@ import { collectTransferables, now, type Envelope, type Reply, type Task, type T
 
 const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
-// OpenBLAS threads follow how many workers are busy (kernels/threads.ts) unless the operator fixed them
+// OpenBLAS threads follow how many requests the pool holds (kernels/threads.ts) unless the operator fixed them
 if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
   shareCores({ ...data.cores, cores: os.availableParallelism() });
 }
@@ -63,7 +63,7 @@ export default async function run({ task }: Envelope): Promise<unknown> {
   const startedAt = now();
   let reply: Reply;
   try {
-    const result = await asBusyWorker(() => dispatch(task));
+    const result = await dispatch(task);
     reply = { ok: true, result, startedAt, finishedAt: now() };
   } catch (err) {
     const error = asFailure(err);

@@ -4,7 +4,7 @@ import { selectBackend } from './select.js';
 export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
-export { asBusyWorker, newCoreShareState, shareCores, type CoreShare } from './threads.js';
+export { countInFlight, newCoreShareState, shareCores, type CoreShare } from './threads.js';
 
 // The backend is chosen once per thread (OpenBLAS when found, else WebAssembly). Importing this module
 // loads nothing: the worker calls initKernels() at start-up, so a bad BLAS setting fails there, loudly;

@@ -1,22 +1,23 @@
 // How many threads an OpenBLAS product may use when pool workers share the machine.
 //
 // OpenBLAS's thread count is process-wide and its pool is shared by every worker thread. Two threaded
-// products running at once serialize on a lock inside the library (and the waiting caller spins), so
-// when all workers are busy each must run single-threaded. But a request that is alone should not
-// leave the idle workers' cores unused. The rule: a worker's product may use its own core plus those
-// of the workers that are idle right now, i.e. min(cores, workers) − busy + 1 threads (at least 1).
-// With WORKERS=1 that is always 1 (one worker is given one core); with WORKERS=2 on 2 cores a lone
-// request gets 2 and two concurrent requests get 1 each.
+// products running at once serialize on a lock inside the library (and the waiting caller spins), and
+// its threads keep spinning for a while after each threaded product; so while requests compete, each
+// product runs single-threaded. But a request that is alone should not leave the idle workers' cores
+// unused. The rule: with `inFlight` requests running or waiting in the pool, a product may use
+// min(cores, workers) − inFlight + 1 threads (at least 1). With WORKERS=1 that is always 1 (one
+// worker is given one core); with WORKERS=2 on 2 cores a lone request gets 2 threads, and as soon as
+// a second request arrives (running or queued) every product gets 1.
 
-/** Shared by all workers of a pool (a SharedArrayBuffer of 2 Int32s). */
+/** Shared by the pool and its workers (a SharedArrayBuffer of 2 Int32s). */
 export interface CoreShare {
-  /** [0] workers computing now, [1] a lock around changing the thread count */
+  /** [0] requests running or waiting, kept by the pool; [1] a lock around changing the thread count */
   state: Int32Array;
   workers: number;
   cores: number;
 }
 
-const BUSY = 0;
+const IN_FLIGHT = 0;
 const LOCK = 1;
 
 let share: CoreShare | null = null;
@@ -25,29 +26,22 @@ export function newCoreShareState(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
 }
 
+/** Counts a request in (+1, when it is submitted) or out (−1, when its answer is back). */
+export function countInFlight(state: Int32Array, delta: 1 | -1): void {
+  Atomics.add(state, IN_FLIGHT, delta);
+}
+
 /** Starts applying the rule in this thread (null stops it: the count stays as it is). */
 export function shareCores(s: CoreShare | null): void {
   share = s;
 }
 
-/** Brackets one task of this worker: it counts as busy while `fn` runs. */
-export async function asBusyWorker<T>(fn: () => Promise<T> | T): Promise<T> {
-  if (!share) return fn();
-  const { state } = share;
-  Atomics.add(state, BUSY, 1);
-  try {
-    return await fn();
-  } finally {
-    Atomics.sub(state, BUSY, 1);
-  }
-}
-
 /** The thread count the rule gives now, or null when no rule is set. */
 export function wantedThreads(): number | null {
   if (!share) return null;
-  // the caller is computing, counted or not (a product outside asBusyWorker)
-  const busy = Math.max(1, Atomics.load(share.state, BUSY));
-  return Math.max(1, Math.min(share.cores, share.workers) - busy + 1);
+  // the caller is computing, counted or not
+  const inFlight = Math.max(1, Atomics.load(share.state, IN_FLIGHT));
+  return Math.max(1, Math.min(share.cores, share.workers) - inFlight + 1);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyThreadRule, asBusyWorker, newCoreShareState, shareCores, wantedThreads } from '../../../src/engine/kernels/threads.js';
+import { applyThreadRule, countInFlight, newCoreShareState, shareCores, wantedThreads } from '../../../src/engine/kernels/threads.js';
 
 afterEach(() => shareCores(null));
 
@@ -11,30 +11,32 @@ function library(start = 1) {
 }
 
 describe('OpenBLAS threads shared by pool workers', () => {
-  it('leaves the count alone without a rule', async () => {
+  it('leaves the count alone without a rule', () => {
     const lib = library(3);
     applyThreadRule(lib.get, lib.set);
     expect(lib.calls).toEqual([]);
     expect(wantedThreads()).toBeNull();
-    expect(await asBusyWorker(() => 5)).toBe(5);
   });
 
-  it('gives a lone request the idle workers\' cores and each of two busy workers one thread', async () => {
+  it('gives a lone request the idle workers\' cores, and one thread each once another request is in flight', () => {
     const state = newCoreShareState();
     shareCores({ state, workers: 2, cores: 2 });
     const lib = library(1);
-    await asBusyWorker(async () => {
-      expect(wantedThreads()).toBe(2);
-      applyThreadRule(lib.get, lib.set);
-      applyThreadRule(lib.get, lib.set); // already 2: no second call
-      expect(lib.calls).toEqual([2]);
-      // another worker starts (its count lives in the shared state)
-      Atomics.add(state, 0, 1);
-      applyThreadRule(lib.get, lib.set);
-      expect(lib.calls).toEqual([2, 1]);
-      Atomics.sub(state, 0, 1);
-    });
-    expect(Atomics.load(state, 0)).toBe(0);
+    countInFlight(state, 1);
+    expect(wantedThreads()).toBe(2);
+    applyThreadRule(lib.get, lib.set);
+    applyThreadRule(lib.get, lib.set); // already 2: no second call
+    expect(lib.calls).toEqual([2]);
+    countInFlight(state, 1); // a second request, running or queued
+    applyThreadRule(lib.get, lib.set);
+    expect(lib.calls).toEqual([2, 1]);
+    countInFlight(state, 1);
+    applyThreadRule(lib.get, lib.set);
+    expect(lib.calls).toEqual([2, 1]);
+    countInFlight(state, -1);
+    countInFlight(state, -1);
+    applyThreadRule(lib.get, lib.set);
+    expect(lib.calls).toEqual([2, 1, 2]);
   });
 
   it('never borrows with one worker, nor beyond the cores', () => {
@@ -42,20 +44,11 @@ describe('OpenBLAS threads shared by pool workers', () => {
     expect(wantedThreads()).toBe(1);
     const state = newCoreShareState();
     shareCores({ state, workers: 8, cores: 4 });
-    expect(wantedThreads()).toBe(4); // the caller counts even outside a task
-    Atomics.store(state, 0, 2);
+    expect(wantedThreads()).toBe(4); // the caller counts even when nothing is counted in flight
+    countInFlight(state, 1);
+    countInFlight(state, 1);
     expect(wantedThreads()).toBe(3);
-    Atomics.store(state, 0, 6);
+    for (let i = 0; i < 10; i++) countInFlight(state, 1);
     expect(wantedThreads()).toBe(1);
-  });
-
-  it('counts a task as busy until it settles, thrown or not', async () => {
-    const state = newCoreShareState();
-    shareCores({ state, workers: 2, cores: 2 });
-    await expect(asBusyWorker(async () => {
-      expect(Atomics.load(state, 0)).toBe(1);
-      throw new Error('bad request');
-    })).rejects.toThrow('bad request');
-    expect(Atomics.load(state, 0)).toBe(0);
   });
 });
