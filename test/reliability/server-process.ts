@@ -1,11 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 // The real server process (node dist/src/server.js, built by `npm test` / `npm run soak`) on
 // 127.0.0.1 with an ephemeral port, read from its "listening" log line.
 
-export const SERVER_JS = path.resolve(import.meta.dirname, '../../dist/src/server.js');
+/** The repository root, from this file's place in test/ or in dist/test/. */
+function repoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+
+export const SERVER_JS = path.join(repoRoot(), 'dist', 'src', 'server.js');
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -16,27 +25,64 @@ export interface ServerProcess {
   output: () => string;
 }
 
+/** A free TCP port on 127.0.0.1 (released at once: a small race, fine for tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the server. With LOG_LEVEL info (the default here) the port is ephemeral and read from the
+ * "listening" log line; with a quieter level (no such line) a free port is chosen and /readyz polled.
+ */
 export async function startServer(env: Record<string, string>, startTimeoutMs = 20_000): Promise<ServerProcess> {
+  const level = env.LOG_LEVEL ?? 'info';
+  const verbose = level === 'info' || level === 'debug' || level === 'trace';
+  const port = verbose ? 0 : await freePort();
   const child = spawn(process.execPath, [SERVER_JS], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...env, PORT: String(port), LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // the last 256 kB only: a long run must not grow this buffer without bound
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-256 * 1024));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), startTimeoutMs);
-    const look = () => {
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.off('data', look);
-        resolve(m[1]!);
-      }
+    let done = false;
+    const fail = (e: Error) => {
+      done = true;
+      reject(e);
     };
-    child.stdout!.on('data', look);
-    void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}`)), startTimeoutMs);
+    void exited.then((code) => fail(new Error(`server exited (${code}) before listening:\n${out}`)));
+    const found = (b: string) => {
+      done = true;
+      clearTimeout(timer);
+      resolve(b);
+    };
+    if (verbose) {
+      const look = () => {
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) {
+          child.stdout!.off('data', look);
+          found(m[1]!);
+        }
+      };
+      child.stdout!.on('data', look);
+      return;
+    }
+    const url = `http://127.0.0.1:${port}`;
+    const again = () => !done && setTimeout(poll, 50);
+    const poll = () => freshRequest(`${url}/readyz`).then((r) => (r.status === 200 ? found(url) : again()), again);
+    poll();
   });
   return { child, base, exited, output: () => out };
 }

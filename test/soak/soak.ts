@@ -1,0 +1,229 @@
+import { pathToFileURL } from 'node:url';
+import { autocannon } from '../reliability/autocannon.js';
+import { freshRequest, startServer } from '../reliability/server-process.js';
+import { mix } from './mix.js';
+
+// `npm run soak [-- --seconds N]`: mixed traffic (every route, valid and invalid bodies) against the
+// real server process for N seconds (default 60). Reports unexpected statuses (must be 0), the
+// server's RSS and heap over time (must stay flat) and its event-loop delay (perf_hooks
+// monitorEventLoopDelay, read per second from /metrics); exits 1 on a failure.
+
+export interface SoakOptions {
+  seconds: number;
+  connections?: number;
+  workers?: number;
+  /** progress lines; default: none */
+  log?: (line: string) => void;
+}
+
+interface Sample {
+  t: number;
+  rssMb: number;
+  heapMb: number;
+  loopP50Ms: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+}
+
+export interface SoakReport {
+  ok: boolean;
+  failures: string[];
+  requests: number;
+  perRoute: Record<string, { count: number; unexpected: number }>;
+  unexpected: string[];
+  errors: number;
+  timeouts: number;
+  samples: Sample[];
+  rss: { firstThirdMb: number; lastThirdMb: number; growthMb: number; slopeMbPerMin: number };
+  heap: { firstThirdMb: number; lastThirdMb: number; slopeMbPerMin: number };
+  eventLoop: { p50Ms: number; worstP99Ms: number; worstMaxMs: number };
+  exitCode: number | string;
+}
+
+const API_KEY = 'soak-key';
+/** RSS may grow this much from the first to the last third (allocator slack, JIT) before it counts as a leak. */
+const RSS_SLACK_MB = 32;
+const RSS_SLACK_RATIO = 0.15;
+const LOOP_P99_LIMIT_MS = 1000;
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * prom-client's event-loop figures come from perf_hooks.monitorEventLoopDelay at its default 10 ms
+ * resolution, and each sample includes that interval: the delay itself is the excess over it.
+ */
+const LOOP_RESOLUTION_MS = 10;
+const loopDelayMs = (text: string, stat: 'p50' | 'p99' | 'max') =>
+  Math.max(0, metric(text, `nodejs_eventloop_lag_${stat}_seconds`) * 1000 - LOOP_RESOLUTION_MS);
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Least-squares slope of y over t (seconds), per minute. */
+function slopePerMin(ts: number[], ys: number[]): number {
+  const mt = mean(ts);
+  const my = mean(ys);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ts.length; i++) {
+    num += (ts[i]! - mt) * (ys[i]! - my);
+    den += (ts[i]! - mt) ** 2;
+  }
+  return den === 0 ? 0 : (num / den) * 60;
+}
+
+/** The samples after a warm-up fifth (start-up, JIT, allocator growth), at least two when there are. */
+const steady = <T>(xs: T[]): T[] => xs.slice(Math.min(Math.floor(xs.length / 5), Math.max(0, xs.length - 2)));
+
+/** First and last third of the steady samples (at least one sample each). */
+function thirds<T>(xs: T[]): [T[], T[]] {
+  const k = Math.max(1, Math.floor(xs.length / 3));
+  return [xs.slice(0, k), xs.slice(-k)];
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const log = o.log ?? (() => {});
+  const workers = o.workers ?? 2;
+  const connections = o.connections ?? 2 * workers + 2;
+  const server = await startServer({ WORKERS: String(workers), API_KEYS: API_KEY, LOG_LEVEL: 'warn', TIMEOUT_MS: '30000' });
+  const requests = mix(API_KEY);
+  const perRoute: SoakReport['perRoute'] = Object.fromEntries(requests.map((r) => [r.name, { count: 0, unexpected: 0 }]));
+  const unexpected: string[] = [];
+  const samples: Sample[] = [];
+  const t0 = performance.now();
+
+  const sample = async () => {
+    const r = await freshRequest(`${server.base}/metrics`);
+    const text = r.body;
+    const s: Sample = {
+      t: (performance.now() - t0) / 1000,
+      rssMb: metric(text, 'process_resident_memory_bytes') / 2 ** 20,
+      heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      loopP50Ms: loopDelayMs(text, 'p50'),
+      loopP99Ms: loopDelayMs(text, 'p99'),
+      loopMaxMs: loopDelayMs(text, 'max'),
+    };
+    samples.push(s);
+    log(`${s.t.toFixed(0).padStart(4)} s  rss ${s.rssMb.toFixed(1)} MB  heap ${s.heapMb.toFixed(1)} MB  event loop p99 ${s.loopP99Ms.toFixed(1)} ms  max ${s.loopMaxMs.toFixed(1)} ms`);
+  };
+
+  let exitCode: number | string = -1;
+  let result;
+  try {
+    await sample(); // also resets the server's event-loop histogram
+    const sampler = setInterval(() => void sample().catch((e: unknown) => unexpected.push(`metrics: ${String(e)}`)), 1000);
+    try {
+      result = await autocannon({
+        url: server.base,
+        connections,
+        duration: o.seconds,
+        timeout: 30,
+        // autocannon may hand a response to the next request's onResponse: each request is told
+        // apart by its X-Request-Id, which the service echoes
+        requests: requests.map((r, i) => ({
+          method: r.method,
+          path: r.path,
+          headers: { ...r.headers, 'x-request-id': `soak-${i}` },
+          ...(r.body === undefined ? {} : { body: r.body }),
+          onResponse: (status: number, body: string, _context: unknown, headers?: Record<string, string>) => {
+            const r = requests[Number(/^soak-(\d+)$/.exec(headers?.['x-request-id'] ?? '')?.[1] ?? NaN)];
+            if (!r) {
+              unexpected.push(`an answer without its request id: ${status} ${body.slice(0, 200)}`);
+              return;
+            }
+            const c = perRoute[r.name]!;
+            c.count++;
+            if (status === r.status && (r.contains === undefined || body.includes(r.contains))) return;
+            c.unexpected++;
+            if (unexpected.length < 20) unexpected.push(`${r.name}: ${status} (expected ${r.status}) ${body.slice(0, 200)}`);
+          },
+        })),
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    await sample();
+  } finally {
+    server.child.kill('SIGTERM');
+    exitCode = await Promise.race([server.exited, new Promise<string>((r) => setTimeout(() => r('no exit within 40 s'), 40_000))]);
+    server.child.kill('SIGKILL');
+  }
+
+  // the last sample, taken after the load stopped, is not part of the steady state
+  const run = steady(samples.slice(0, -1));
+  const [firstS, lastS] = thirds(run);
+  const rssFirst = mean(firstS.map((s) => s.rssMb));
+  const rssLast = mean(lastS.map((s) => s.rssMb));
+  const ts = run.map((s) => s.t);
+  const report: SoakReport = {
+    ok: false,
+    failures: [],
+    requests: Object.values(perRoute).reduce((a, c) => a + c.count, 0),
+    perRoute,
+    unexpected,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    samples,
+    rss: { firstThirdMb: rssFirst, lastThirdMb: rssLast, growthMb: rssLast - rssFirst, slopeMbPerMin: slopePerMin(ts, run.map((s) => s.rssMb)) },
+    heap: {
+      firstThirdMb: mean(firstS.map((s) => s.heapMb)),
+      lastThirdMb: mean(lastS.map((s) => s.heapMb)),
+      slopeMbPerMin: slopePerMin(ts, run.map((s) => s.heapMb)),
+    },
+    eventLoop: {
+      p50Ms: mean(samples.map((s) => s.loopP50Ms)),
+      worstP99Ms: Math.max(...samples.map((s) => s.loopP99Ms)),
+      worstMaxMs: Math.max(...samples.map((s) => s.loopMaxMs)),
+    },
+    exitCode,
+  };
+  const f = report.failures;
+  if (unexpected.length > 0) f.push(`${Object.values(perRoute).reduce((a, c) => a + c.unexpected, 0)} unexpected answers`);
+  if (report.errors + report.timeouts > 0) f.push(`${report.errors} connection errors, ${report.timeouts} timeouts`);
+  for (const r of requests) if (!r.optional && perRoute[r.name]!.count === 0) f.push(`no answer for "${r.name}"`);
+  const slack = Math.max(RSS_SLACK_MB, RSS_SLACK_RATIO * rssFirst);
+  if (!(report.rss.growthMb <= slack)) f.push(`RSS grew ${report.rss.growthMb.toFixed(1)} MB (allowed ${slack.toFixed(1)})`);
+  if (!(report.eventLoop.worstP99Ms < LOOP_P99_LIMIT_MS)) f.push(`event-loop delay p99 reached ${report.eventLoop.worstP99Ms.toFixed(0)} ms`);
+  if (exitCode !== 0) f.push(`the server did not exit 0 on SIGTERM: ${exitCode}`);
+  report.ok = f.length === 0;
+  return report;
+}
+
+export function formatReport(r: SoakReport, seconds: number): string {
+  const lines = [
+    `soak: ${seconds} s, ${r.requests} answers (${(r.requests / seconds).toFixed(0)}/s), ${r.errors} connection errors, ${r.timeouts} timeouts`,
+    ...Object.entries(r.perRoute).map(([name, c]) => `  ${name.padEnd(20)} ${String(c.count).padStart(7)}  unexpected ${c.unexpected}`),
+    ...r.unexpected.map((u) => `  ! ${u}`),
+    `RSS (after a warm-up fifth): first third ${r.rss.firstThirdMb.toFixed(1)} MB, last third ${r.rss.lastThirdMb.toFixed(1)} MB ` +
+      `(growth ${r.rss.growthMb.toFixed(1)} MB, slope ${r.rss.slopeMbPerMin.toFixed(1)} MB/min)`,
+    `heap used: first third ${r.heap.firstThirdMb.toFixed(1)} MB, last third ${r.heap.lastThirdMb.toFixed(1)} MB (slope ${r.heap.slopeMbPerMin.toFixed(1)} MB/min)`,
+    `event-loop delay (monitorEventLoopDelay, per second): mean p50 ${r.eventLoop.p50Ms.toFixed(1)} ms, worst p99 ${r.eventLoop.worstP99Ms.toFixed(1)} ms, worst max ${r.eventLoop.worstMaxMs.toFixed(1)} ms`,
+    `server exit on SIGTERM: ${r.exitCode}`,
+    r.ok ? 'PASS' : `FAIL: ${r.failures.join('; ')}`,
+  ];
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const i = argv.indexOf('--seconds');
+  const seconds = i >= 0 ? Number(argv[i + 1]) : 60;
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    process.stderr.write('usage: soak.js [--seconds N]\n');
+    return 2;
+  }
+  const report = await runSoak({ seconds, log: (l) => process.stdout.write(`${l}\n`) });
+  process.stdout.write(`${formatReport(report, seconds)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`soak: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
