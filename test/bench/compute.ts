@@ -3,11 +3,12 @@
 // tfjs-backend-wasm computing the same gradients, all in this run. (The compute-vs-PyTorch target is
 // judged on the service's own timing, in http-large; the rows here are the engine alone.)
 import { gradients } from '../../src/engine/index.js';
+import type { Tensors } from '../../src/engine/spec.js';
 import os from 'node:os';
 import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../src/engine/kernels/index.js';
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row } from './common.js';
-import { tfjsPeer, type PeerTiming, type TfBackend } from './tfjs.js';
+import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
 import { torchPeer } from './torch.js';
 
 const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
@@ -27,6 +28,21 @@ async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<
   const forwardMs = median(samples.map((s) => s.forwardMs));
   const backwardMs = median(samples.map((s) => s.backwardMs));
   return { forwardMs, backwardMs, totalMs: forwardMs + backwardMs, wallMs: median(samples.map((s) => s.wallMs)) };
+}
+
+/** max |a − b| over all gradients, relative to the largest |b|. */
+function relDiff(peer: Record<string, Float32Array>, ours: Tensors): number {
+  let diff = 0;
+  let scale = 0;
+  for (const [name, t] of Object.entries(ours)) {
+    const p = peer[name];
+    if (!p || p.length !== t.data.length) return Infinity;
+    for (let i = 0; i < p.length; i++) {
+      diff = Math.max(diff, Math.abs(p[i]! - t.data[i]!));
+      scale = Math.max(scale, Math.abs(t.data[i]!));
+    }
+  }
+  return diff / scale;
 }
 
 /**
@@ -102,10 +118,11 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         big ? { target: { op: '<=', limit: 5, label: 'BLAS=off compute / PyTorch' } } : {});
     }
 
+    const reference = gradients(mlpJob(m), LIMITS).gradients;
     for (const backend of ['wasm', 'cpu'] as TfBackend[]) {
       const name = backend === 'cpu' ? 'tfjs cpu' : 'tfjs-backend-wasm';
       ctx.log(`compute: ${m.key} model, ${name}`);
-      let t: PeerTiming;
+      let t: TfjsResult;
       try {
         // the cpu backend is plain JavaScript: a large-model gradient takes about a second
         t = await tfjsPeer(ctx.root, backend, m, mlpData(m), big ? 1 : 5, big ? (backend === 'cpu' ? 3 : 7) : 21);
@@ -113,7 +130,12 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         row(name, NaN, 'ms', { note: `skipped: ${(err as Error).message}` });
         continue;
       }
-      row(`${name} forward + backward`, t.totalMs, 'ms', { forwardMs: round(t.forwardMs), backwardMs: round(t.backwardMs) });
+      row(`${name} forward + backward`, t.totalMs, 'ms', {
+        forwardMs: round(t.forwardMs),
+        backwardMs: round(t.backwardMs),
+        // the peer computes the same gradients: largest difference relative to the largest gradient
+        maxRelDiff: Number(relDiff(t.gradients, reference).toPrecision(2)),
+      });
       row(`${label} compute / ${name}`, engine.totalMs / t.totalMs, '×');
       await breathe(50);
     }
