@@ -81,6 +81,7 @@ async function main(): Promise<void> {
   const ctx: Ctx = { root, log: (msg) => process.stderr.write(`bench: ${msg}\n`), torch: new Map() };
   const backend = initKernels();
   const started = performance.now();
+  const loadAtStart = os.loadavg()[0]!;
   const rows: Row[] = [];
   for (const name of names) {
     if (HTTP.has(name) && !existsSync(join(root, 'dist/src/server.js'))) {
@@ -104,7 +105,8 @@ async function main(): Promise<void> {
     machine: {
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.availableParallelism(),
-      loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
+      /** 1-minute load average before and after the run: other processes on the cores skew every timing */
+      load: { start: Number(loadAtStart.toFixed(2)), end: Number(os.loadavg()[0]!.toFixed(2)) },
     },
     versions: {
       node: process.version,
@@ -121,8 +123,13 @@ async function main(): Promise<void> {
   writeFileSync(join(root, 'bench-report.json'), JSON.stringify(report, null, 2) + '\n');
 
   const v = report.versions;
-  console.log(`gradserve bench, ${report.date.slice(0, 10)}: ${report.machine.cpu}, ${report.machine.cores} cores (load ${report.machine.loadAverage.join(' ')}); ` +
-    `Node ${v.node}, ${v.openblas ?? `gemm backend ${v.gemmBackend}`}, torch ${v.torch ?? 'n/a'}, tfjs ${v.tfjs ?? 'n/a'}\n`);
+  const { load, cores } = report.machine;
+  console.log(`gradserve bench, ${report.date.slice(0, 10)}: ${report.machine.cpu}, ${cores} cores (load average ${load.start} at start, ${load.end} at end); ` +
+    `Node ${v.node}, ${v.openblas ?? `gemm backend ${v.gemmBackend}`}, torch ${v.torch ?? 'n/a'}, tfjs ${v.tfjs ?? 'n/a'}`);
+  if (Math.max(load.start, load.end) > cores / 2) {
+    console.log(`NOTE: other processes kept the ${cores} cores busy (load ${Math.max(load.start, load.end)}); timings and ratios are less reliable than on an idle machine`);
+  }
+  console.log('');
   console.log(table(rows));
   console.log('\nTargets (issue 4):');
   for (const t of report.targets) console.log(`  ${t.result.padEnd(4)}  ${t.label}: ${t.value} ${t.op} ${t.limit}  (${t.name})`);
