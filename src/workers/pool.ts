@@ -76,6 +76,10 @@ export class PiscinaPool implements Pool {
       maxQueue: opts.queueLimit,
       // workers stay warm: start-up loads the kernels
       idleTimeout: Number.MAX_SAFE_INTEGER,
+      // Not piscina's default 'sync': that keeps a busy worker in a synchronous Atomics.wait loop whose
+      // event loop never turns, so a closed MessagePort (a streamed run's progress port) never finishes
+      // closing and each one stays in the worker's memory. 'async' waits with Atomics.waitAsync.
+      atomics: 'async',
       // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
       workerData: { blas: opts.blas, cores: { state: this.cores, workers: opts.workers } },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
