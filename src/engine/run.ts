@@ -25,7 +25,7 @@ export interface ForwardOptions {
 function blame(g: CompiledGraph, node: CompiledNode, err: unknown): never {
   if (err instanceof OpValueError) {
     const at = g.pathOf(node, err.input !== undefined && err.input < node.inputs.length ? err.input : undefined);
-    throw new SpecError(at, `${node.op.name}: ${err.message}`);
+    throw new SpecError(at, err.message.startsWith(node.op.name) ? err.message : `${node.op.name}: ${err.message}`);
   }
   throw err;
 }
