@@ -30,12 +30,13 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     LOG_LEVEL=info \
-    BLAS=auto \
-    OPENBLAS_NUM_THREADS=1
+    BLAS=auto
+# OPENBLAS_NUM_THREADS is left unset: the workers size OpenBLAS's threads to the cores idle workers leave
+# free (src/workers/worker.ts); setting it pins every product to that many threads instead.
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-# The kernel finds build/gemm.wasm by walking up from dist/ to the directory holding package.json.
+# The kernel looks for build/gemm.wasm in the directories above its own module (dist/src/engine/kernels).
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build ./build
 
