@@ -14,22 +14,32 @@ let cachedBytes = 0;
 let taken: ArrayBuffer[] | null = null;
 
 /**
- * A zero-filled buffer of `bytes` for allocData inside a `recycling` call; null outside one (or for a
- * small size), and the caller allocates as usual.
+ * A buffer of `bytes` for allocData inside a `recycling` call, zero-filled unless `clear` is false
+ * (the caller writes every byte before reading any); null outside a call (or for a small size), and
+ * the caller allocates as usual.
  */
-export function takeBuffer(bytes: number): ArrayBuffer | null {
+export function takeBuffer(bytes: number, clear = true): ArrayBuffer | null {
   if (taken === null || bytes < MIN_BYTES) return null;
   const reuse = cache.get(bytes)?.pop();
   let buf: ArrayBuffer;
   if (reuse) {
     cachedBytes -= bytes;
-    new Uint8Array(reuse).fill(0);
+    if (clear) new Uint8Array(reuse).fill(0);
     buf = reuse;
   } else {
     buf = new ArrayBuffer(bytes);
   }
   taken.push(buf);
   return buf;
+}
+
+function cacheBuffer(buf: ArrayBuffer): void {
+  // a transferred (detached) buffer has byteLength 0 and is never cached
+  if (buf.byteLength < MIN_BYTES || cachedBytes + buf.byteLength > MAX_CACHED_BYTES) return;
+  let list = cache.get(buf.byteLength);
+  if (!list) cache.set(buf.byteLength, (list = []));
+  list.push(buf);
+  cachedBytes += buf.byteLength;
 }
 
 /** The buffers of every typed array in `value` (plain objects and arrays walked iteratively). */
@@ -63,15 +73,32 @@ export function recycling<T>(fn: () => T): T {
     taken = null;
   }
   const held = heldBy(result);
-  for (const buf of mine) {
-    // a transferred (detached) buffer has byteLength 0 and is never cached
-    if (held.has(buf) || buf.byteLength === 0 || cachedBytes + buf.byteLength > MAX_CACHED_BYTES) continue;
-    let list = cache.get(buf.byteLength);
-    if (!list) cache.set(buf.byteLength, (list = []));
-    list.push(buf);
-    cachedBytes += buf.byteLength;
-  }
+  for (const buf of mine) if (!held.has(buf)) cacheBuffer(buf);
   return result;
+}
+
+/**
+ * Gives the cache the buffers of the typed arrays in `value`, which the caller will never read again,
+ * except those `keep` holds. A worker donates its job once answered: the job arrived transferred, so
+ * nothing else can see it, and the next job's gradients (the parameters' sizes) then reuse its
+ * parameters' memory instead of fresh pages. Views of part of a buffer are left alone.
+ */
+export function donateBuffers(value: unknown, keep: unknown): void {
+  const held = heldBy(keep);
+  const seen = new Set<ArrayBufferLike>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (ArrayBuffer.isView(v)) {
+      const buf = v.buffer;
+      const whole = v.byteOffset === 0 && v.byteLength === buf.byteLength;
+      if (whole && buf instanceof ArrayBuffer && !held.has(buf) && !seen.has(buf)) cacheBuffer(buf);
+      seen.add(buf);
+    } else {
+      for (const c of Array.isArray(v) ? v : Object.values(v)) if (c !== null && typeof c === 'object') stack.push(c);
+    }
+  }
 }
 
 /** Empties the cache (the memory bench measures a call's allocations from a cold start). */

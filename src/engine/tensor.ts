@@ -33,13 +33,30 @@ export function dtypeOf(t: Tensor | Data): DType {
 
 /** A zero-filled array; inside `recycling` (buffers.ts) its memory may be reused from an earlier call. */
 export function allocData(n: number, dtype: DType): Data {
-  const buf = takeBuffer(n * (dtype === 'float32' ? 4 : 8));
+  return alloc(n, dtype, true);
+}
+
+/**
+ * An array the caller fills completely before reading it (an op's output written element by element,
+ * a GEMM result with beta = 0): reused memory is not cleared first, so its contents are unspecified.
+ */
+export function emptyData(n: number, dtype: DType): Data {
+  return alloc(n, dtype, false);
+}
+
+function alloc(n: number, dtype: DType, clear: boolean): Data {
+  const buf = takeBuffer(n * (dtype === 'float32' ? 4 : 8), clear);
   if (buf) return dtype === 'float32' ? new Float32Array(buf) : new Float64Array(buf);
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }
 
 export function zeros(shape: Shape, dtype: DType): Tensor {
   return { shape: [...shape], data: allocData(size(shape), dtype) };
+}
+
+/** A tensor the caller fills completely before reading it (see emptyData). */
+export function empty(shape: Shape, dtype: DType): Tensor {
+  return { shape: [...shape], data: emptyData(size(shape), dtype) };
 }
 
 export function full(shape: Shape, value: number, dtype: DType): Tensor {

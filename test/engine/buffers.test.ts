@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GradientsJob } from '../../src/engine/api.js';
-import { cachedBufferBytes, dropCachedBuffers, recycling, takeBuffer } from '../../src/engine/buffers.js';
+import { cachedBufferBytes, donateBuffers, dropCachedBuffers, recycling, takeBuffer } from '../../src/engine/buffers.js';
 import { gradients } from '../../src/engine/index.js';
 import { allocData } from '../../src/engine/tensor.js';
 import { rand } from '../helpers/op-check.js';
-import { LIMITS, options } from './helpers.js';
+import { graphJob, LIMITS, options } from './helpers.js';
 
 const BIG = 8192; // float32 elements: 32 KiB, above the size worth caching
 
@@ -89,5 +89,69 @@ describe('buffer reuse across calls', () => {
     }
     expect(Array.from(first.outputs!.data)).toEqual(outputs);
     expect(second.loss).toBe(first.loss);
+  });
+
+  it('takes donated buffers, but not the ones the result holds, views of part of a buffer, or shared memory', () => {
+    const whole = new Float32Array(BIG);
+    const kept = new Float32Array(BIG);
+    const part = new Float32Array(2 * BIG).subarray(0, BIG);
+    const shared = new Float32Array(new SharedArrayBuffer(BIG * 4));
+    donateBuffers({ a: [whole, kept], b: { c: part, d: shared } }, { out: kept });
+    expect(cachedBufferBytes()).toBe(BIG * 4);
+    recycling(() => {
+      expect(allocData(BIG, 'float32').buffer).toBe(whole.buffer);
+      expect(allocData(BIG, 'float32').buffer).not.toBe(kept.buffer);
+      return null;
+    });
+  });
+});
+
+describe('ops that fill their outputs themselves leave no stale bytes from reused memory', () => {
+  // every cached buffer of the sizes these computations ask for is full of NaN first
+  function poison(bytes: number[]) {
+    for (const b of bytes) for (let i = 0; i < 4; i++) donateBuffers(new Float64Array(b / 8).fill(NaN), null);
+  }
+  const sizes = (elements: number[]) => elements.map((n) => n * 8);
+
+  it('linear, relu and cross-entropy (an MLP), and matmul, tanh, add, mul, sub (a graph)', () => {
+    const mlp: GradientsJob = {
+      model: { type: 'mlp', inputSize: 64, layers: [{ units: 96, activation: 'relu' }, { units: 40, activation: 'tanh' }, { units: 3, activation: 'identity' }], bias: true, norm: 'none', residual: false },
+      params: {},
+      inputs: rand([32, 64], 3),
+      targets: { shape: [32], data: Float64Array.from({ length: 32 }, (_, i) => i % 3) },
+      loss: { type: 'cross_entropy', reduction: 'mean' },
+      options: options({ inputGradients: true }),
+    };
+    const graph = graphJob(
+      {
+        inputs: ['x'],
+        params: { w: { shape: [48, 48] }, v: { shape: [48] } },
+        nodes: [
+          { id: 'a', op: 'matmul', inputs: ['x', 'w'] },
+          { id: 'b', op: 'tanh', inputs: ['a'] },
+          { id: 'c', op: 'add', inputs: ['b', 'v'] },
+          { id: 'd', op: 'mul', inputs: ['c', 'a'] },
+          { id: 'e', op: 'sub', inputs: ['d', 'x'] },
+          { id: 'L', op: 'sum', inputs: ['e'] },
+        ],
+        output: 'L',
+      },
+      { inputs: { x: rand([64, 48], 4) }, options: options({ inputGradients: true }) },
+    );
+    for (const [job, elements] of [
+      [mlp, [32 * 96, 32 * 64, 96 * 64, 32 * 40, 40 * 96]],
+      [graph, [64 * 48, 48 * 48]],
+    ] as const) {
+      dropCachedBuffers();
+      const clean = gradients(job, LIMITS);
+      dropCachedBuffers();
+      poison(sizes([...elements]));
+      const reused = gradients(job, LIMITS);
+      expect(reused.loss).toBe(clean.loss);
+      for (const [k, t] of Object.entries({ ...clean.gradients, ...clean.inputGradients })) {
+        const got = { ...reused.gradients, ...reused.inputGradients }[k]!;
+        expect(Array.from(got.data), k).toEqual(Array.from(t.data));
+      }
+    }
   });
 });

@@ -2,7 +2,7 @@
 // typed arrays (no per-element allocation), so an op file is a handful of lines.
 import { z } from 'zod';
 import { defineOp, type Op } from '../op.js';
-import { allocData, binary, broadcastShapes, broadcastTo, dtypeOf, sameShape, size, type Data } from '../tensor.js';
+import { binary, broadcastShapes, broadcastTo, dtypeOf, emptyData, sameShape, size, type Data } from '../tensor.js';
 
 const NO_ATTRS = z.strictObject({});
 type NoAttrs = typeof NO_ATTRS;
@@ -44,12 +44,12 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, ...info }: Unary
     arity: 1,
     shape: ([a]) => a!,
     forward: ([a], attrs) => {
-      const y = allocData(a!.data.length, dtypeOf(a!));
+      const y = emptyData(a!.data.length, dtypeOf(a!));
       loops.forward(a!.data, y, attrs);
       return { shape: [...a!.shape], data: y };
     },
     vjp: ([a], out, g, attrs) => {
-      const gx = allocData(a!.data.length, dtypeOf(g));
+      const gx = emptyData(a!.data.length, dtypeOf(g));
       loops.vjp(a!.data, out.data, g.data, gx, attrs);
       return [{ shape: [...a!.shape], data: gx }];
     },
@@ -95,7 +95,7 @@ export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
       const [x, w] = [a!.data, b!.data];
       // one operand whole and the other whole or a single element: the compiled loop; else general broadcasting
       if ((x.length !== n && x.length !== 1) || (w.length !== n && w.length !== 1)) return binary(a!, b!, f);
-      const z = allocData(n, dtypeOf(a!));
+      const z = emptyData(n, dtypeOf(a!));
       loops.forward(x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, z);
       return { shape: [...shape], data: z };
     },
@@ -104,8 +104,8 @@ export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
       const x = broadcastTo(a!, out.shape).data;
       const w = broadcastTo(b!, out.shape).data;
       const n = g.data.length;
-      const ga = allocData(n, dtypeOf(g));
-      const gb = allocData(n, dtypeOf(g));
+      const ga = emptyData(n, dtypeOf(g));
+      const gb = emptyData(n, dtypeOf(g));
       loops.vjp(x, w, out.data, g.data, ga, gb);
       return [
         { shape: [...out.shape], data: ga },

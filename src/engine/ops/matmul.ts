@@ -1,6 +1,6 @@
 import { gemm } from '../kernels/index.js';
 import { defineOp } from '../op.js';
-import { broadcastShapes, dtypeOf, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
+import { broadcastShapes, dtypeOf, empty, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 import { reductionMap } from './axes.js';
 
 /**
@@ -49,7 +49,7 @@ export const matmul = defineOp({
   shape: ([a, b]) => plan(a!, b!).shape,
   forward: ([a, b]) => {
     const p = plan(a!.shape, b!.shape);
-    const out = zeros(p.shape, dtypeOf(a!));
+    const out = empty(p.shape, dtypeOf(a!)); // every batch's block is written by a beta = 0 product
     eachBatch(p, a!, b!, out, (x, y, z) => gemm(false, false, p.m, p.n, p.k, 1, x, p.k, y, p.n, 0, z, p.n));
     return out;
   },

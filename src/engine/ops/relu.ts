@@ -1,5 +1,5 @@
 import { defineOp } from '../op.js';
-import { allocData, dtypeOf, type Data } from '../tensor.js';
+import { dtypeOf, emptyData, type Data } from '../tensor.js';
 
 // relu is the activation of most MLPs, so its loops are written out on the IEEE-754 bits, without the
 // data-dependent branch of `x > 0 ? x : 0` (it mispredicts on half of the elements and costs ~10× the
@@ -16,7 +16,7 @@ export const relu = defineOp({
   shape: ([a]) => a!,
   forward: ([a]) => {
     const x = words(a!.data);
-    const data = allocData(a!.data.length, dtypeOf(a!));
+    const data = emptyData(a!.data.length, dtypeOf(a!));
     const y = words(data);
     if (data instanceof Float32Array) {
       for (let i = 0; i < x.length; i++) y[i] = x[i]! & ~(x[i]! >> 31);
@@ -32,7 +32,7 @@ export const relu = defineOp({
   // NOTE: the subgradient at the kink is 0, as in PyTorch (its backward passes the gradient only where the output is > 0).
   vjp: ([a], out, g) => {
     const y = out.data;
-    const gx = allocData(y.length, dtypeOf(g));
+    const gx = emptyData(y.length, dtypeOf(g));
     if (dtypeOf(g) !== dtypeOf(out)) {
       for (let i = 0; i < y.length; i++) gx[i] = y[i]! > 0 ? g.data[i]! : 0;
     } else if (gx instanceof Float32Array) {
