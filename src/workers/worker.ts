@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import { ZodError } from 'zod';
+import { donateBuffers } from '../engine/buffers.js';
 import * as engine from '../engine/index.js';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
@@ -64,6 +65,8 @@ export default async function run({ task }: Envelope): Promise<unknown> {
   let reply: Reply;
   try {
     const result = await dispatch(task);
+    // the job came transferred and nothing reads it after this: its memory serves the next job
+    if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
     reply = { ok: true, result, startedAt, finishedAt: now() };
   } catch (err) {
     const error = asFailure(err);
