@@ -1,7 +1,7 @@
 import { defineOp } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
-import { forEachLane, lanes } from './axes.js';
-import { SoftmaxAttrsSchema } from './softmax.js';
+import { forEachLane } from './axes.js';
+import { laneShape, laneShift, SoftmaxAttrsSchema } from './softmax.js';
 
 export const logSoftmax = defineOp({
   name: 'log_softmax',
@@ -9,19 +9,14 @@ export const logSoftmax = defineOp({
   attrs: SoftmaxAttrsSchema,
   summary: 'x_i − log Σ_j exp(x_j) along one axis, computed stably (torch.log_softmax)',
   derivative: '∂L/∂x_i = g_i − softmax(x)_i · Σ_j g_j',
-  shape: ([x], { axis }) => {
-    lanes(x!, axis); // throws on an axis out of range
-    return [...x!];
-  },
+  shape: laneShape,
   // NOTE: computed as (x − m) − log Σ exp(x − m) with m = max x, never as log(softmax(x)): the
   // direct form underflows to log(0) = −∞ for very negative logits, this one stays finite.
   forward: ([x], { axis }) => {
     const y = zeros(x!.shape, dtypeOf(x!));
     const [xs, ys] = [x!.data, y.data];
     forEachLane(x!.shape, axis, (b, n, s) => {
-      let m = -Infinity;
-      for (let j = 0, i = b; j < n; j++, i += s) if (xs[i]! > m) m = xs[i]!;
-      if (!Number.isFinite(m)) m = 0;
+      const m = laneShift(xs, b, n, s);
       let z = 0;
       for (let j = 0, i = b; j < n; j++, i += s) z += Math.exp(xs[i]! - m);
       const lz = Math.log(z);
