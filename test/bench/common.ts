@@ -1,11 +1,11 @@
 // Shared pieces of the bench scenarios: the row format, targets, timing helpers, and the models that
 // several scenarios run (the engine job, the JSON body and the PyTorch peer all describe the same one).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { GradientsJob } from '../../src/engine/api.js';
 import { encodeTensor, type Encoding } from '../../src/engine/wire.js';
 import type { Tensor } from '../../src/engine/tensor.js';
+import { freePort } from '../helpers/net.js';
 
 /** A goal a row's value is held to; the runner prints it with PASS or FAIL. */
 export interface Target {
@@ -201,17 +201,6 @@ export function tensorBytes(ts: Iterable<Tensor>): number {
 // ---------------------------------------------------------------------------------------------------
 // Processes
 
-/** A free TCP port on 127.0.0.1 (the OS picks one; it is released before the server takes it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Child {
   url: string;

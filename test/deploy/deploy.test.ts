@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx, readAccessLog, startNginx, type RunningNginx } from './nginx.js';
-import { freePort, startReplica, stop, type Replica } from './processes.js';
+import { freePort } from '../helpers/net.js';
+import { startReplica, stop, type Replica } from './processes.js';
 
 // Issue 6: two replicas of the compiled service behind Debian's nginx running docker/nginx.conf.
 // (a) requests are spread over both; (b) a replica stopped with SIGTERM under load loses no

@@ -1,20 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../helpers/net.js';
 
 // Child processes of the deployment test: replicas of the real service (the compiled dist/ entry),
 // started on free ports of 127.0.0.1 and always stopped, even when a test fails.
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import path from 'node:path';
+import { freePort } from '../helpers/net.js';
 
 // The real server process (node dist/src/server.js, built by `npm test` / `npm run soak`) on
 // 127.0.0.1 with an ephemeral port, read from its "listening" log line.
@@ -25,17 +25,6 @@ export interface ServerProcess {
   output: () => string;
 }
 
-/** A free TCP port on 127.0.0.1 (released at once: a small race, fine for tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts the server. With LOG_LEVEL info (the default here) the port is ephemeral and read from the
