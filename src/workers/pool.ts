@@ -36,6 +36,10 @@ export interface Pool {
   readonly queueDepth: number;
   readonly busyWorkers: number;
   readonly workers: number;
+  /** every worker busy and the queue at its limit: the next task would be refused */
+  readonly full: boolean;
+  /** the 503 a refused task gets, with its Retry-After */
+  queueFull(): Error;
   close(): Promise<void>;
   /** called after each task with its kind and compute time (metrics) */
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
@@ -109,7 +113,7 @@ export class PiscinaPool implements Pool {
   async run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>> {
     // piscina's maxQueue only counts tasks without an AbortSignal, and every task here has one (its
     // time limit): the bound is kept here, running and waiting together.
-    if (this.inflight >= this.opts.workers + this.opts.queueLimit) throw this.queueFull();
+    if (this.full) throw this.queueFull();
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
     const transferList = collectTransferables(task);
@@ -152,7 +156,11 @@ export class PiscinaPool implements Pool {
     return err;
   }
 
-  private queueFull(): HttpError {
+  get full(): boolean {
+    return this.inflight >= this.opts.workers + this.opts.queueLimit;
+  }
+
+  queueFull(): HttpError {
     const waitS = Math.max(1, Math.ceil(((this.piscina.queueSize + 1) * this.avgMs) / this.opts.workers / 1000));
     return new HttpError('QUEUE_FULL', `${this.piscina.queueSize} computations are waiting; retry later`, [], {
       'retry-after': String(waitS),

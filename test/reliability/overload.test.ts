@@ -22,6 +22,10 @@ describe('QUEUE_LIMIT', () => {
       expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(ms).toBeLessThan(250); // answered at once, not after the queue drained
       expect(app.pool.busyWorkers).toBe(1); // the long run is still going
+      // refused before its body is read: a malformed body gets the 503, not the parser's 400
+      const unparsed = await app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': 'application/json' }, payload: '{"model": ' });
+      expect(unparsed.statusCode).toBe(503);
+      expect(unparsed.json().code).toBe('QUEUE_FULL');
 
       // everything admitted completes
       for (const r of await Promise.all([running, ...queued])) expect(r.status).toBe(200);
