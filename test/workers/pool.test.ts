@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { GradientsResult } from '../../src/engine/api.js';
+import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/routes/shared/decode.js';
 import { PiscinaPool } from '../../src/workers/pool.js';
@@ -46,6 +46,34 @@ describe('PiscinaPool', () => {
       expect(Array.from(result.gradients.w2!.data)).toEqual([-5]);
       expect(queueMs).toBeGreaterThanOrEqual(0);
       expect(computeMs).toBeGreaterThanOrEqual(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('leaves no timer behind a finished task, and a client that goes away stops its task', async () => {
+    const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    try {
+      await pool.start();
+      const before = timers();
+      const job = () =>
+        decodeModelRequest(
+          { ...twoWeight, model: twoWeight.model as never, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) },
+          limits,
+        ) as GradientsJob;
+      for (let i = 0; i < 5; i++) await pool.run<GradientsResult>({ kind: 'gradients', job: job(), limits });
+      // each task's time limit is cleared with it, not left running for 60 s
+      expect(timers()).toBe(before);
+
+      const gone = new AbortController();
+      const running = pool.run({ kind: 'train', job: job(), limits, config: { steps: 100_000_000 } }, gone.signal);
+      while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
+      gone.abort();
+      await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      expect(timers()).toBe(before);
+      const after = await pool.run<GradientsResult>({ kind: 'gradients', job: job(), limits });
+      expect(Array.from(after.result.gradients.w1!.data)).toEqual([15]);
     } finally {
       await pool.close();
     }
