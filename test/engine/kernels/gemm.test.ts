@@ -24,9 +24,10 @@ describe('gemm backends', () => {
 
 describe.each(available)('gemm on $name', ({ backend }) => {
   describe.each(['float32', 'float64'] as const)('%s', (dtype) => {
-    // Sizes around the wasm tiles (4×8 f32, 4×4 f64) and blocks (KC 256, MC 128, NC 512).
+    // Sizes around the wasm tiles (4×8 f32, 4×4 f64) and blocks (at most KC 256, MC 64, NC 512, cut
+    // into equal blocks: k = 513 as 3 × 171, m = 67 as 36 + 31, n = 515 as two column blocks).
     const sizes: [number, number, number][] = [
-      [1, 1, 1], [3, 5, 7], [4, 8, 16], [17, 33, 65], [5, 9, 600], [130, 520, 260],
+      [1, 1, 1], [3, 5, 7], [4, 8, 16], [17, 33, 65], [5, 9, 600], [130, 520, 260], [70, 9, 513], [67, 515, 30],
     ];
     describe.each(TRANS.map((t) => [label(t), t] as const))('%s', (_name, [transA, transB]) => {
       it.each(sizes)('%i×%i×%i matches the reference', (m, n, k) => {

@@ -1,19 +1,21 @@
 // WebAssembly SIMD GEMM, Goto/BLIS style: B is packed KC×NC at a time, A MC×KC at a time, and a
 // 4-row register tile walks the packed panels. The JS side copies operands into linear memory above
 // operandBase() and C back out; C here is row-major with stride ldc.
-import { microF32, microF64 } from './micro';
-import { copyPanel, gatherPanel } from './pack';
+import { A_STEP, microF32, microF64 } from './micro';
+import { broadcastPanel, copyPanel, gatherPanel } from './pack';
 
 const MR = 4;
 // Panel width in bytes: NR = 8 float32 or 4 float64 columns (two v128).
 const NR_BYTES = 32;
-// A block MC×KC (≤ 256 KiB in f64) stays in L2; a KC×NR sliver of B (≤ 16 KiB) in L1.
+// A block MC×KC (256 KiB: A is packed broadcast, 16 bytes an element) stays in L2; a KC×NR sliver of
+// B (8 KiB) in L1. Blocks are the largest sizes; a dimension is cut into equal blocks no larger, so
+// k = 784 runs as 4 × 196 rather than 3 × 256 + 16.
 const KC = 256;
-const MC = 128;
+const MC = 64;
 const NC = 512;
 
 const PA: usize = (__heap_base + 63) & ~63;
-const PB: usize = PA + MC * KC * 8;
+const PB: usize = PA + MC * KC * A_STEP / MR;
 const TILE: usize = PB + KC * NC * 8;
 const END: usize = TILE + MR * NR_BYTES;
 
@@ -49,10 +51,11 @@ function gemm<T>(
   const sz = <usize>sizeof<T>();
   const NR = NR_BYTES / sizeof<T>();
   const ldaB = <usize>lda * sz, ldbB = <usize>ldb * sz, ldcB = <usize>ldc * sz;
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min(KC, k - pc);
+  const NCb = block(n, NC, NR), KCb = block(k, KC, 1), MCb = block(m, MC, MR);
+  for (let jc = 0; jc < n; jc += NCb) {
+    const nc = min(NCb, n - jc);
+    for (let pc = 0; pc < k; pc += KCb) {
+      const kc = min(KCb, k - pc);
       // Later K blocks accumulate onto what the first one wrote.
       const bb: T = pc == 0 ? beta : <T>1;
       for (let j = 0; j < nc; j += NR) {
@@ -61,20 +64,21 @@ function gemm<T>(
         if (transB) gatherPanel<T>(b + (<usize>(jc + j) * <usize>ldb + <usize>pc) * sz, ldbB, cols, NR, kc, dst);
         else copyPanel<T>(b + (<usize>pc * <usize>ldb + <usize>(jc + j)) * sz, ldbB, cols, NR, kc, dst);
       }
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min(MC, m - ic);
+      for (let ic = 0; ic < m; ic += MCb) {
+        const mc = min(MCb, m - ic);
         for (let i = 0; i < mc; i += MR) {
-          const dst = PA + <usize>i * <usize>kc * sz;
+          const dst = PA + <usize>i * <usize>kc * A_STEP / MR;
           const rows = min(MR, mc - i);
-          if (transA) copyPanel<T>(a + (<usize>pc * <usize>lda + <usize>(ic + i)) * sz, ldaB, rows, MR, kc, dst);
-          else gatherPanel<T>(a + (<usize>(ic + i) * <usize>lda + <usize>pc) * sz, ldaB, rows, MR, kc, dst);
+          // A row steps along k by one element; Aᵀ (stored k×m) by a row.
+          if (transA) broadcastPanel<T>(a + (<usize>pc * <usize>lda + <usize>(ic + i)) * sz, ldaB, sz, rows, kc, dst);
+          else broadcastPanel<T>(a + (<usize>(ic + i) * <usize>lda + <usize>pc) * sz, sz, ldaB, rows, kc, dst);
         }
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const pb = PB + <usize>jr * <usize>kc * sz;
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
-            const pa = PA + <usize>ir * <usize>kc * sz;
+            const pa = PA + <usize>ir * <usize>kc * A_STEP / MR;
             const out = c + (<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) * sz;
             if (mr == MR && nr == NR) {
               micro<T>(kc, pa, pb, out, ldcB, alpha, bb);
@@ -88,6 +92,13 @@ function gemm<T>(
       }
     }
   }
+}
+
+/** The block size for cutting `total` into equal blocks of at most `max`, rounded up to a multiple of `q`. */
+function block(total: i32, max: i32, q: i32): i32 {
+  const count = (total + max - 1) / max;
+  const size = (total + count - 1) / count;
+  return min(max, (size + q - 1) / q * q);
 }
 
 // @ts-ignore: decorator

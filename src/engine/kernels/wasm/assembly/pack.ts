@@ -1,7 +1,8 @@
-// Packing copies a block of op(A) or op(B) into k-major panels W elements wide, zero-padded to W, so the
-// micro-kernel streams both operands contiguously. A transposed operand differs only in which of the two
-// packers reads it: Aᵀ and B are copied row by row, A and Bᵀ are gathered (SIMD-transposed) from W rows,
-// so all four transpose combinations cost the same.
+// Packing copies a block of op(A) or op(B) into k-major panels, zero-padded to the tile, so the
+// micro-kernel streams both operands contiguously. B panels are W elements (32 bytes) wide: B is copied
+// row by row and Bᵀ gathered (SIMD-transposed) from W rows. A panels hold each element broadcast to a
+// v128 (see micro.ts), and A and Aᵀ differ only in the two strides the broadcasting packer walks.
+// So all four transpose combinations cost the same.
 
 /**
  * Gathers `rows` (≤ W) source rows, each holding kc contiguous elements at a stride of ldB bytes,
@@ -78,4 +79,34 @@ export function copyPanel<T>(src: usize, ldB: usize, cols: i32, W: i32, kc: i32,
   const v0 = v128.load(r0), v1 = v128.load(r1);
   v128.store(d, i64x2.shuffle(v0, v1, 0, 2));
   v128.store(d + 32, i64x2.shuffle(v0, v1, 1, 3));
+}
+
+/**
+ * Packs `rows` (≤ 4) rows of op(A) for kc steps, each element broadcast to 16 bytes:
+ * dst[p·64 + r·16] = splat(element r of step p) read at src + r·rowB + p·stepB; rows past `rows` are 0.
+ */
+export function broadcastPanel<T>(src: usize, stepB: usize, rowB: usize, rows: i32, kc: i32, dst: usize): void {
+  if (rows == 4) {
+    for (let p = 0; p < kc; p++) {
+      v128.store(dst, splatAt<T>(src));
+      v128.store(dst, splatAt<T>(src + rowB), 16);
+      v128.store(dst, splatAt<T>(src + 2 * rowB), 32);
+      v128.store(dst, splatAt<T>(src + 3 * rowB), 48);
+      src += stepB;
+      dst += 64;
+    }
+    return;
+  }
+  for (let p = 0; p < kc; p++) {
+    for (let r = 0; r < 4; r++) {
+      v128.store(dst + <usize>r * 16, r < rows ? splatAt<T>(src + <usize>r * rowB) : v128.splat<i32>(0));
+    }
+    src += stepB;
+    dst += 64;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function splatAt<T>(p: usize): v128 {
+  return sizeof<T>() == 4 ? v128.load32_splat(p) : v128.load64_splat(p);
 }
