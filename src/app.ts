@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppConfig } from './config.js';
 import { HttpError } from './errors.js';
@@ -20,12 +20,27 @@ export interface BuildOptions {
   pool?: Pool;
 }
 
+/**
+ * One log line per request, written when it is answered and naming the request, instead of Fastify's
+ * two (on arrival and on completion): a small request's logging is a measurable share of its
+ * event-loop time. Errors and stream failures are logged as Fastify logs them.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) request.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
     genReqId: (req) => {

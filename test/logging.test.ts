@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { twoWeight } from '../src/routes/shared/examples.js';
+import { startServer, type ServerProcess } from './reliability/server-process.js';
+
+// The access log of the real process (LOG_LEVEL info): one JSON line per request, written when it is
+// answered, joined to the caller's X-Request-Id, with no credentials in it.
+
+let server: ServerProcess;
+beforeAll(async () => {
+  server = await startServer({ WORKERS: '1', API_KEYS: 'secret-key-1' });
+});
+afterAll(async () => {
+  server?.child.kill('SIGTERM');
+  await server?.exited;
+});
+
+async function linesFor(requestId: string): Promise<Record<string, unknown>[]> {
+  // pino writes synchronously, but the pipe to this process is read asynchronously
+  for (let i = 0; i < 50 && !server.output().includes(requestId); i++) await new Promise((r) => setTimeout(r, 20));
+  return server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.reqId === requestId);
+}
+
+describe('request logging', () => {
+  it('writes one line per answered request with method, url, status, time and request id', async () => {
+    const res = await fetch(`${server.base}/v1/gradients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer secret-key-1', 'x-request-id': 'log-test-200' },
+      body: JSON.stringify(twoWeight),
+    });
+    expect(res.status).toBe(200);
+    const lines = await linesFor('log-test-200');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'request completed', req: { method: 'POST', url: '/v1/gradients' }, res: { statusCode: 200 } });
+    expect(lines[0]!.responseTime).toBeGreaterThan(0);
+    expect(server.output()).not.toContain('secret-key-1');
+  });
+
+  it('a rejected request gets its access line too, after the line saying why', async () => {
+    const res = await fetch(`${server.base}/v1/gradients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-key', 'x-request-id': 'log-test-401' },
+      body: JSON.stringify(twoWeight),
+    });
+    expect(res.status).toBe(401);
+    const lines = await linesFor('log-test-401');
+    expect(lines.map((l) => l.msg)).toEqual(['request rejected', 'request completed']);
+    expect(lines[1]).toMatchObject({ res: { statusCode: 401 } });
+    expect(server.output()).not.toContain('wrong-key');
+  });
+});
