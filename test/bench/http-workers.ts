@@ -3,8 +3,14 @@
 // deep chain h ← tanh(h · W) (40 products of 128×256 by 256×256, W shared) with a mean at the end:
 // ~80 ms of compute for a 0.5 MB body, so the workers' cores, not the event loop, bound the
 // throughput (the event loop's share of each request is reported beside: server total − compute).
+// The same requests also go through the pool alone, without HTTP: that 2/1 ratio is how far this
+// machine's two cores scale this computation at all.
 import { join } from 'node:path';
+import type { Limits } from '../../src/engine/api.js';
 import { encodeTensor } from '../../src/engine/wire.js';
+import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
+import { decodeModelRequest } from '../../src/routes/shared/decode.js';
+import { PiscinaPool } from '../../src/workers/pool.js';
 import { breathe, median, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 
@@ -32,6 +38,35 @@ export function chainBody(): string {
     inputs: { x: t([ROWS, WIDTH], 6, 1) },
     options: { encoding: 'base64', diagnostics: false },
   });
+}
+
+/**
+ * The same requests through the worker pool alone, in this process (no HTTP, no server): tasks per
+ * second with `workers` workers and CONNECTIONS tasks in flight. Its 2/1 ratio is what this machine's
+ * two cores give this computation before any HTTP or event-loop cost, the ceiling of the HTTP ratio.
+ */
+async function poolThroughput(body: string, workers: number, seconds: number): Promise<number> {
+  const limits: Limits = { maxElements: 4_000_000, maxNodes: 10_000 };
+  const parsed = GradientsBodySchema.parse(JSON.parse(body));
+  const pool = new PiscinaPool({ workers, queueLimit: 64, timeoutMs: 60_000, blas: 'auto' });
+  try {
+    await pool.start();
+    await pool.run({ kind: 'gradients', job: decodeModelRequest(parsed, limits), limits });
+    let done = 0;
+    const end = performance.now() + seconds * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          await pool.run({ kind: 'gradients', job: decodeModelRequest(parsed, limits), limits });
+          done++;
+        }
+      }),
+    );
+    return done / ((performance.now() - t0) / 1000);
+  } finally {
+    await pool.close();
+  }
 }
 
 export async function run(ctx: Ctx): Promise<Row[]> {
@@ -66,6 +101,11 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   } finally {
     for (const s of Object.values(servers)) await s.stop();
   }
+  const poolRuns: Record<number, number[]> = { 1: [], 2: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    ctx.log(`http-workers: the pool alone, round ${r + 1} of ${ROUNDS}`);
+    for (const w of [1, 2]) poolRuns[w]!.push(await poolThroughput(body, w, ROUND_S));
+  }
   const rps = (w: number) => median(runs[w]!.map((r) => r.rps));
   const name = (s: string) => `tanh-matmul chain (${DEPTH} × ${ROWS}×${WIDTH}·${WIDTH}×${WIDTH}), ${CONNECTIONS} connections: ${s}`;
   const rows: Row[] = [1, 2].map((w) => ({
@@ -83,6 +123,22 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     value: round(median(alone.map((a) => a.computeMs)), 1),
     unit: 'ms',
     otherMs: round(median(alone.map((a) => a.otherMs)), 1),
+  });
+  const poolRate = (w: number) => median(poolRuns[w]!);
+  for (const w of [1, 2]) {
+    rows.push({
+      scenario: 'http-workers',
+      name: name(`the pool alone (no HTTP), ${w} worker${w > 1 ? 's' : ''}: throughput`),
+      value: round(poolRate(w), 1),
+      unit: 'tasks/s',
+      rounds: poolRuns[w]!.map((x) => round(x, 1)),
+    });
+  }
+  rows.push({
+    scenario: 'http-workers',
+    name: name('the pool alone (no HTTP): 2 workers / 1 worker, the ceiling for the ratio below'),
+    value: round(poolRate(2) / poolRate(1), 2),
+    unit: '×',
   });
   rows.push({
     scenario: 'http-workers',
