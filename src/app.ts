@@ -8,6 +8,7 @@ import { HttpError } from './errors.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
+import json from './plugins/json.js';
 import metrics from './plugins/metrics.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
@@ -69,6 +70,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   });
 
   await app.register(errors);
+  await app.register(json);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });
   await app.register(metrics);
