@@ -147,6 +147,7 @@ describe('metrics', () => {
     expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/gradients"/);
     expect(text).toMatch(/gradserve_queue_depth 0/);
     expect(text).toMatch(/gradserve_busy_workers 0/);
+    expect(text).toMatch(/gradserve_worker_starts_total 1/);
     expect(text).toMatch(/gradserve_compute_seconds_count\{kind="gradients"\} \d+/);
     expect(text).toMatch(/process_cpu_user_seconds_total/);
   });

@@ -20,6 +20,7 @@ import { train as trainWith } from './train.js';
 // The engine's entry points, as the workers call them: pure functions of a decoded job, with the op
 // registry bound. Errors are SpecError (422) or LimitError (413); anything else is a bug.
 
+export { Cancelled, cancellable } from './cancel.js';
 export { ExplainResultSchema, EXPLAIN_LIMITS, type ExplainResult } from './explain.js';
 export { GradcheckConfigSchema, GradcheckResultSchema, type GradcheckConfig, type GradcheckResult } from './gradcheck.js';
 export { OPS, ALL_OPS } from './ops/index.js';

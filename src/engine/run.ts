@@ -1,3 +1,4 @@
+import { stopIfCancelled } from './cancel.js';
 import { SpecError } from './errors.js';
 import type { CompiledGraph, CompiledNode } from './graph.js';
 import { OpValueError } from './op.js';
@@ -85,6 +86,7 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
 
   g.nodes.forEach((node, t) => {
     if (!need[t]) return;
+    stopIfCancelled();
     const ins = node.inputs.map((s) => values[s]!);
     let out: Tensor;
     try {
@@ -149,6 +151,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
       values[node.slot] = undefined;
     }
     if (upstream === undefined || !flows[node.slot]) continue;
+    stopIfCancelled();
     const ins = node.inputs.map((s) => values[s]!);
     // the gradients that reach a grad leaf; ops may skip the others (a first layer's input gradient)
     const needs = node.inputs.map((s, k) => flows[s] === 1 && !node.op.nonDifferentiable?.includes(k));

@@ -56,6 +56,16 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       this.set(pool.workers);
     },
   });
+  let counted = 0;
+  new Counter({
+    name: 'gradserve_worker_starts_total',
+    help: 'worker threads started: one per worker at start-up, then one per worker replaced after a crash or a time limit',
+    registers: [register],
+    collect() {
+      this.inc(pool.workerStarts - counted);
+      counted = pool.workerStarts;
+    },
+  });
   pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -73,7 +83,7 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
         tags: ['operations'],
         operationId: 'metrics',
         summary: 'Prometheus metrics',
-        description: 'requests and latency by route and status, queue depth, busy workers, compute time, process metrics',
+        description: 'requests and latency by route and status, queue depth, busy workers, worker starts, compute time, process metrics',
         response: {
           200: {
             description: 'Prometheus text exposition format',

@@ -36,6 +36,8 @@ export interface Pool {
   readonly queueDepth: number;
   readonly busyWorkers: number;
   readonly workers: number;
+  /** worker threads started so far: the pool's own, then one per worker that died or was stopped */
+  readonly workerStarts: number;
   /** every worker busy and the queue at its limit: the next task would be refused */
   readonly full: boolean;
   /** the 503 a refused task gets, with its Retry-After */
@@ -56,6 +58,8 @@ export function defaultWorkerFile(): string {
     : path.resolve(dir, 'worker.js');
 }
 
+const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
+
 /** piscina's error for a worker thread that ended under a task: it exited, or V8 stopped it at its heap limit. */
 function workerDied(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -65,6 +69,7 @@ function workerDied(err: unknown): boolean {
 export class PiscinaPool implements Pool {
   private readonly piscina: Piscina<Envelope, Reply>;
   private inflight = 0;
+  private started = 0;
   /** `inflight`, shared with the workers */
   private readonly cores = newCoreShareState();
   /** running average of compute time, for Retry-After */
@@ -90,10 +95,15 @@ export class PiscinaPool implements Pool {
     });
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
     this.piscina.on('error', (err: unknown) => this.onWorkerError?.(err));
+    this.piscina.on('workerCreate', () => this.started++);
   }
 
   get workers(): number {
     return this.opts.workers;
+  }
+
+  get workerStarts(): number {
+    return this.started;
   }
 
   get queueDepth(): number {
@@ -114,28 +124,30 @@ export class PiscinaPool implements Pool {
     // piscina's maxQueue only counts tasks without an AbortSignal, and every task here has one (its
     // time limit): the bound is kept here, running and waiting together.
     if (this.full) throw this.queueFull();
-    if (signal?.aborted) throw new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
-    // One controller for both causes, its timer cleared and its listener removed when the task ends:
-    // measured against AbortSignal.any([AbortSignal.timeout(ms), signal]), ~15 µs less event-loop time
-    // per task, and no timer left running for TIMEOUT_MS after each task.
+    if (signal?.aborted) throw clientClosed();
+    // A client that goes away asks the computation to stop (it ends within one op and the worker lives
+    // on); only the time limit terminates a worker, since one op may run for as long as it likes.
+    const cancel = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    const onClientGone = () => Atomics.store(cancel, 0, 1);
+    signal?.addEventListener('abort', onClientGone, { once: true });
+    // NOTE: a controller and a timer cleared when the task ends, rather than AbortSignal.timeout, which
+    // keeps its timer running for TIMEOUT_MS after each task.
     const abort = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort(new Error('time limit'));
     }, this.opts.timeoutMs);
-    const onClientGone = () => abort.abort(signal!.reason);
-    signal?.addEventListener('abort', onClientGone, { once: true });
     const transferList = collectTransferables(task);
     if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
-    const envelope: Envelope = { task, submittedAt: now() };
+    const envelope: Envelope = { task, cancel, submittedAt: now() };
     this.inflight++;
     countInFlight(this.cores, 1);
     let reply: Reply;
     try {
       reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort.signal });
     } catch (err) {
-      throw this.translate(err, timedOut, signal);
+      throw this.translate(err, timedOut);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onClientGone);
@@ -148,12 +160,13 @@ export class PiscinaPool implements Pool {
     const queueMs = Math.max(0, reply.startedAt - envelope.submittedAt);
     if (!reply.ok) {
       const e = reply.error;
+      if (e.kind === 'cancelled') throw clientClosed();
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };
   }
 
-  private translate(err: unknown, timedOut: boolean, client?: AbortSignal): unknown {
+  private translate(err: unknown, timedOut: boolean): unknown {
     const message = err instanceof Error ? err.message : String(err);
     if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
       return this.queueFull();
@@ -161,7 +174,6 @@ export class PiscinaPool implements Pool {
     if (timedOut) {
       return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
     }
-    if (client?.aborted) return new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
     if (workerDied(err)) {
       return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
     }

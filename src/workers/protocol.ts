@@ -27,6 +27,8 @@ export type TaskKind = Task['kind'];
 
 export interface Envelope {
   task: Task;
+  /** one Int32 in shared memory: the pool sets it to 1 to ask the computation to stop (engine/cancel.ts) */
+  cancel: Int32Array;
   /** epoch milliseconds (performance.timeOrigin + now), comparable across threads */
   submittedAt: number;
 }
@@ -34,7 +36,9 @@ export interface Envelope {
 /** Client errors cross the boundary as data: structured clone keeps no Error subclass or fields. */
 export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
-  | { kind: 'limit'; path: Path; message: string };
+  | { kind: 'limit'; path: Path; message: string }
+  /** stopped on request: its client went away */
+  | { kind: 'cancelled' };
 
 export type Reply =
   | { ok: true; result: unknown; startedAt: number; finishedAt: number }

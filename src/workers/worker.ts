@@ -19,7 +19,8 @@ if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) 
   shareCores({ ...data.cores, cores: os.availableParallelism() });
 }
 
-async function dispatch(task: Task): Promise<unknown> {
+// Synchronous throughout, so that cancellable() covers the whole computation.
+function dispatch(task: Task): unknown {
   switch (task.kind) {
     case 'gradients':
       return engine.gradients(task.job, task.limits);
@@ -34,7 +35,7 @@ async function dispatch(task: Task): Promise<unknown> {
     case 'train': {
       const port = task.progress;
       try {
-        return await engine.train(task.job, task.config, task.limits, (s) => port?.postMessage(s));
+        return engine.train(task.job, task.config, task.limits, (s) => port?.postMessage(s));
       } finally {
         port?.close();
       }
@@ -46,6 +47,7 @@ async function dispatch(task: Task): Promise<unknown> {
 
 /** Errors caused by the request's content, as data; anything else is our fault and is rethrown. */
 function asFailure(err: unknown): TaskFailure | null {
+  if (err instanceof engine.Cancelled) return { kind: 'cancelled' };
   if (err instanceof SpecError) return { kind: 'spec', issues: err.issues };
   if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.message };
   if (err instanceof ShapeError || err instanceof OpValueError) return { kind: 'spec', issues: [{ path: [], message: err.message }] };
@@ -60,11 +62,12 @@ function asFailure(err: unknown): TaskFailure | null {
   return null;
 }
 
-export default async function run({ task }: Envelope): Promise<unknown> {
+export default function run({ task, cancel }: Envelope): unknown {
   const startedAt = now();
   let reply: Reply;
   try {
-    const result = await dispatch(task);
+    // the pool sets cancel[0] when the request's client has gone away
+    const result = engine.cancellable(() => Atomics.load(cancel, 0) !== 0, () => dispatch(task));
     // the job came transferred and nothing reads it after this: its memory serves the next job
     if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
     reply = { ok: true, result, startedAt, finishedAt: now() };

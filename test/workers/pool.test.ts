@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
@@ -5,6 +6,7 @@ import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/routes/shared/decode.js';
 import { PiscinaPool } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
+import { waitFor } from '../reliability/helpers.js';
 
 // Through the real piscina pool and the compiled worker (dist/, built by `npm test`).
 
@@ -51,11 +53,12 @@ describe('PiscinaPool', () => {
     }
   });
 
-  it('leaves no timer behind a finished task, and a client that goes away stops its task', async () => {
+  it('leaves no timer behind a finished task; a client that goes away stops its task, not its worker', async () => {
     const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' });
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     try {
       await pool.start();
+      expect(pool.workerStarts).toBe(1);
       const before = timers();
       const job = () =>
         decodeModelRequest(
@@ -69,11 +72,17 @@ describe('PiscinaPool', () => {
       const gone = new AbortController();
       const running = pool.run({ kind: 'train', job: job(), limits, config: { steps: 100_000_000 } }, gone.signal);
       while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50)); // well into the run
+      const t0 = performance.now();
       gone.abort();
       await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      // stopped between two nodes, not by terminating the thread
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(pool.workerStarts).toBe(1);
       expect(timers()).toBe(before);
       const after = await pool.run<GradientsResult>({ kind: 'gradients', job: job(), limits });
       expect(Array.from(after.result.gradients.w1!.data)).toEqual([15]);
+      expect(pool.workerStarts).toBe(1);
     } finally {
       await pool.close();
     }
@@ -106,6 +115,7 @@ describe('a full pool and a slow computation', () => {
       const after = await post(app, '/v1/gradients', twoWeight);
       expect(after.status).toBe(200);
       expect(after.body.gradients.w1).toBe(15);
+      expect(app.pool.workerStarts).toBe(2);
     } finally {
       await app.close();
     }
@@ -126,6 +136,42 @@ describe('a full pool and a slow computation', () => {
 });
 
 describe('NDJSON over a real socket', () => {
+  it('a client that hangs up mid-stream stops its run; the worker is kept', async () => {
+    const app = await startApp({ workers: 1, timeoutMs: 60_000 });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as AddressInfo;
+      // a client that closes its socket as soon as the first steps arrive
+      const body = JSON.stringify(endless);
+      await new Promise<void>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v1/train',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            expect(res.statusCode).toBe(200);
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
+        req.once('error', (err) => (req.destroyed ? undefined : reject(err)));
+        req.end(body);
+      });
+      await waitFor(() => app.pool.busyWorkers === 0, 5_000, 'the run to stop');
+      expect(app.pool.workerStarts).toBe(1);
+      expect((await post(app, '/v1/gradients', twoWeight)).body.gradients.w1).toBe(15);
+      expect(app.pool.workerStarts).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('sends the first steps before the run is over', async () => {
     const app = await startApp({ workers: 1, timeoutMs: 20_000 });
     try {
