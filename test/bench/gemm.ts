@@ -18,7 +18,9 @@ const K = 512;
 // Warm-up is timed, not counted: V8 runs new wasm code in its baseline tier until the optimizing
 // compile (on a background thread, slow on a busy machine) replaces it.
 const WARMUP_MS = 300;
-const RUNS = 15;
+/** each variant runs RUNS_PER_ROUND times per round, ROUNDS rounds: 30 runs each */
+const ROUNDS = 10;
+const RUNS_PER_ROUND = 3;
 const VARIANTS = [
   { variant: 'A·B', transA: false, transB: false },
   { variant: 'Aᵀ·B', transA: true, transB: false },
@@ -38,21 +40,29 @@ export async function run(): Promise<Row[]> {
       const a = make(M * K).map(() => Math.random() - 0.5);
       const b = make(K * N).map(() => Math.random() - 0.5);
       const c = make(M * N);
-      for (const { variant, transA, transB } of VARIANTS) {
-        // Stored shapes follow the flags: Aᵀ is stored K×M, Bᵀ is stored N×K.
-        const call = () => gemm(transA, transB, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N);
-        for (const end = performance.now() + WARMUP_MS; performance.now() < end; ) call();
-        const times: number[] = [];
-        const cpuTimes: number[] = [];
-        for (let i = 0; i < RUNS; i++) {
-          const t0 = performance.now();
-          const c0 = process.cpuUsage();
-          call();
-          const dc = process.cpuUsage(c0);
-          times.push(performance.now() - t0);
-          cpuTimes.push((dc.user + dc.system) / 1000);
-        }
-        const ms = median(times);
+      // Stored shapes follow the flags: Aᵀ is stored K×M, Bᵀ is stored N×K.
+      const calls = VARIANTS.map(({ transA, transB }) => () => gemm(transA, transB, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N));
+      for (const call of calls) for (const end = performance.now() + WARMUP_MS; performance.now() < end; ) call();
+      // The variants take turns, a few runs each, so a slow spell of this shared machine (its speed
+      // drifts by 2× within seconds) falls on all three alike instead of on whichever ran then.
+      const times: number[][] = VARIANTS.map(() => []);
+      const cpuTimes: number[][] = VARIANTS.map(() => []);
+      for (let round = 0; round < ROUNDS; round++) {
+        calls.forEach((call, v) => {
+          for (let i = 0; i < RUNS_PER_ROUND; i++) {
+            const t0 = performance.now();
+            const c0 = process.cpuUsage();
+            call();
+            const dc = process.cpuUsage(c0);
+            times[v]!.push(performance.now() - t0);
+            cpuTimes[v]!.push((dc.user + dc.system) / 1000);
+          }
+        });
+        // Let a colleague's process on the shared 2 cores run between rounds.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      VARIANTS.forEach(({ variant }, v) => {
+        const ms = median(times[v]!);
         const gflops = (t: number) => Math.round((2 * M * N * K) / t / 1e5) / 10;
         rows.push({
           scenario: 'gemm',
@@ -63,15 +73,13 @@ export async function run(): Promise<Row[]> {
           dtype,
           variant,
           medianMs: Math.round(ms * 1000) / 1000,
-          bestGflops: gflops(Math.min(...times)),
+          bestGflops: gflops(Math.min(...times[v]!)),
           // On a shared machine wall time includes waiting for a core; process CPU time does not
           // (with one BLAS thread the process's CPU time is this thread's).
-          cpuGflops: gflops(median(cpuTimes)),
+          cpuGflops: gflops(median(cpuTimes[v]!)),
           ...(probe.name === 'openblas' ? { blas: blasInfo() } : {}),
         });
-        // Let a colleague's process on the shared 2 cores run between measurements.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      });
     }
   }
   return rows;
