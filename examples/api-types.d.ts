@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description requests and latency by route and status, queue depth, busy workers, compute time, process metrics
+         * @description requests and latency by route and status, queue depth, busy workers, worker starts, compute time, process metrics
          */
         get: operations["metrics"];
         put?: never;

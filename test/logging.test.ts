@@ -14,15 +14,18 @@ afterAll(async () => {
   await server?.exited;
 });
 
+/** The log lines of one request, once its access line is out (written after the answer is sent). */
 async function linesFor(requestId: string): Promise<Record<string, unknown>[]> {
-  // pino writes synchronously, but the pipe to this process is read asynchronously
-  for (let i = 0; i < 50 && !server.output().includes(requestId); i++) await new Promise((r) => setTimeout(r, 20));
-  return server
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.reqId === requestId);
+  const lines = () =>
+    server
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.reqId === requestId);
+  // the pipe from the server to this process is read asynchronously
+  for (let i = 0; i < 100 && !lines().some((l) => l.msg === 'request completed'); i++) await new Promise((r) => setTimeout(r, 20));
+  return lines();
 }
 
 describe('request logging', () => {
