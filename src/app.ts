@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -53,15 +54,29 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   }).withTypeProvider<ZodTypeProvider>();
 
   let closing = false;
+  // A connection that has not sent a request is not idle to Node (closeIdleConnections leaves it
+  // open), so close() would wait for it until its headers timeout: a client's spare connection
+  // (undici opens one after an aborted fetch) or a proxy's pre-opened one would hold the shutdown.
+  const unused = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    for (const socket of unused) socket.destroy();
   });
   // A response finished after shutdown began must not leave its keep-alive connection open: close()
   // waits for every connection, so an idle one would hold the process until the grace period ends.
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
+    unused.delete(request.raw.socket);
     reply.header('x-request-id', reply.request.id);
     if (closing) {
       reply.header('connection', 'close');

@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, post, startApp, twoWeight } from './routes/helpers.js';
@@ -150,5 +151,21 @@ describe('metrics', () => {
     expect(text).toMatch(/gradserve_worker_starts_total 1/);
     expect(text).toMatch(/gradserve_compute_seconds_count\{kind="gradients"\} \d+/);
     expect(text).toMatch(/process_cpu_user_seconds_total/);
+  });
+});
+
+describe('close', () => {
+  it('does not wait for a connection that never sent a request', async () => {
+    const own = await startApp();
+    await own.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = own.server.address() as AddressInfo;
+    const idle = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => idle.once('connect', resolve).once('error', reject));
+    const closed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+    const t0 = performance.now();
+    // without ending that connection, close() waits for its headers timeout (60 s)
+    await own.close();
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    await closed;
   });
 });
