@@ -58,6 +58,10 @@ export function defaultWorkerFile(): string {
     : path.resolve(dir, 'worker.js');
 }
 
+/** control[STOP]: set to ask the task to stop; control[STARTED]: set by the worker when it begins */
+const STOP = 0;
+const STARTED = 1;
+
 const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
 
 /** piscina's error for a worker thread that ended under a task: it exited, or V8 stopped it at its heap limit. */
@@ -102,6 +106,11 @@ export class PiscinaPool implements Pool {
     return this.opts.workers;
   }
 
+  /** how long a running task that was asked to stop may take to do so before its thread is terminated */
+  private get stopGraceMs(): number {
+    return Math.min(1000, Math.max(50, this.opts.timeoutMs / 4));
+  }
+
   get workerStarts(): number {
     return this.started;
   }
@@ -125,31 +134,41 @@ export class PiscinaPool implements Pool {
     // time limit): the bound is kept here, running and waiting together.
     if (this.full) throw this.queueFull();
     if (signal?.aborted) throw clientClosed();
-    // A client that goes away asks the computation to stop (it ends within one op and the worker lives
-    // on); only the time limit terminates a worker, since one op may run for as long as it likes.
-    const cancel = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-    const onClientGone = () => Atomics.store(cancel, 0, 1);
-    signal?.addEventListener('abort', onClientGone, { once: true });
-    // NOTE: a controller and a timer cleared when the task ends, rather than AbortSignal.timeout, which
-    // keeps its timer running for TIMEOUT_MS after each task.
+    // Stopping a task (its time is up, or its client went away): piscina drops one still in the queue;
+    // one that is running is asked to stop between two nodes (it does so within one op, and the worker
+    // takes the next task), and its thread is terminated only if it runs on past the grace period.
+    const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
     const abort = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort(new Error('time limit'));
-    }, this.opts.timeoutMs);
+    let stopped: 'timeout' | 'client' | null = null;
+    let grace: NodeJS.Timeout | undefined;
+    const stop = (why: 'timeout' | 'client') => {
+      if (stopped) return;
+      stopped = why;
+      if (Atomics.load(control, STARTED) === 0) {
+        abort.abort(new Error(why));
+        return;
+      }
+      Atomics.store(control, STOP, 1);
+      grace = setTimeout(() => abort.abort(new Error(why)), this.stopGraceMs);
+    };
+    // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
+    // running for TIMEOUT_MS after each task.
+    const timer = setTimeout(() => stop('timeout'), this.opts.timeoutMs);
+    const onClientGone = () => stop('client');
+    signal?.addEventListener('abort', onClientGone, { once: true });
     const transferList = collectTransferables(task);
     if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
-    const envelope: Envelope = { task, cancel, submittedAt: now() };
+    const envelope: Envelope = { task, control, submittedAt: now() };
     this.inflight++;
     countInFlight(this.cores, 1);
     let reply: Reply;
     try {
       reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort.signal });
     } catch (err) {
-      throw this.translate(err, timedOut);
+      throw this.translate(err, stopped);
     } finally {
       clearTimeout(timer);
+      clearTimeout(grace);
       signal?.removeEventListener('abort', onClientGone);
       this.inflight--;
       countInFlight(this.cores, -1);
@@ -160,20 +179,23 @@ export class PiscinaPool implements Pool {
     const queueMs = Math.max(0, reply.startedAt - envelope.submittedAt);
     if (!reply.ok) {
       const e = reply.error;
-      if (e.kind === 'cancelled') throw clientClosed();
+      if (e.kind === 'cancelled') throw stopped === 'timeout' ? this.timedOut() : clientClosed();
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };
   }
 
-  private translate(err: unknown, timedOut: boolean): unknown {
+  private timedOut(): HttpError {
+    return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
+  }
+
+  private translate(err: unknown, stopped: 'timeout' | 'client' | null): unknown {
     const message = err instanceof Error ? err.message : String(err);
     if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
       return this.queueFull();
     }
-    if (timedOut) {
-      return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
-    }
+    if (stopped === 'timeout') return this.timedOut();
+    if (stopped === 'client') return clientClosed();
     if (workerDied(err)) {
       return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
     }

@@ -27,8 +27,11 @@ export type TaskKind = Task['kind'];
 
 export interface Envelope {
   task: Task;
-  /** one Int32 in shared memory: the pool sets it to 1 to ask the computation to stop (engine/cancel.ts) */
-  cancel: Int32Array;
+  /**
+   * two Int32s in shared memory: [0] the pool sets to 1 to ask the computation to stop (engine/cancel.ts),
+   * [1] the worker sets to 1 when it starts the task (until then the pool can simply drop it)
+   */
+  control: Int32Array;
   /** epoch milliseconds (performance.timeOrigin + now), comparable across threads */
   submittedAt: number;
 }

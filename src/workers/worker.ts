@@ -62,12 +62,13 @@ function asFailure(err: unknown): TaskFailure | null {
   return null;
 }
 
-export default function run({ task, cancel }: Envelope): unknown {
+export default function run({ task, control }: Envelope): unknown {
   const startedAt = now();
+  Atomics.store(control, 1, 1);
   let reply: Reply;
   try {
-    // the pool sets cancel[0] when the request's client has gone away
-    const result = engine.cancellable(() => Atomics.load(cancel, 0) !== 0, () => dispatch(task));
+    // the pool sets control[0] when the task's time is up or its client has gone away
+    const result = engine.cancellable(() => Atomics.load(control, 0) !== 0, () => dispatch(task));
     // the job came transferred and nothing reads it after this: its memory serves the next job
     if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
     reply = { ok: true, result, startedAt, finishedAt: now() };

@@ -1,12 +1,31 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PiscinaPool } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { listen, trainBody, waitFor } from './helpers.js';
 
-// TIMEOUT_MS: work over the limit gets a 504 within about twice the limit, its worker is stopped and
-// replaced, and afterwards the pool runs WORKERS computations at once again.
+// TIMEOUT_MS: work over the limit gets a 504 within about twice the limit. A computation is asked to
+// stop between two nodes and its worker goes on; one stuck inside a single op is terminated after a
+// grace period and its worker replaced. Afterwards the pool runs WORKERS computations at once again.
 
 const LIMIT = 1000;
 const endless = trainBody(1_000_000);
+
+/** One worker running the test worker (fixtures/crash-worker.ts), which spins forever, never looking
+ * at the stop flag, on a graph whose first node is "stuck_op": one op that does not return. */
+async function stuckOpApp() {
+  const filename = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
+  const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: LIMIT, blas: 'auto', filename });
+  return startApp({ workers: 1, timeoutMs: LIMIT }, { pool });
+}
+
+const stuckOp = {
+  ...twoWeight,
+  model: {
+    ...twoWeight.model,
+    nodes: [{ id: 'stuck_op', op: 'mul', inputs: ['w1', 'x'] }, { id: 'y', op: 'mul', inputs: ['w2', 'stuck_op'] }, { id: 'L', op: 'mse_loss', inputs: ['y', 't'] }],
+  },
+};
 
 async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
@@ -24,6 +43,7 @@ describe('TIMEOUT_MS', () => {
         expect(ms).toBeGreaterThanOrEqual(LIMIT - 50);
         expect(ms).toBeLessThan(2 * LIMIT);
       }
+      expect(app.pool.workerStarts).toBe(2); // both runs stopped between two nodes: no worker replaced
 
       // Full capacity: two computations run at the same moment (one worker would leave one queued).
       // Short enough to stay far under LIMIT on fresh workers of a loaded machine (600 steps did not).
@@ -42,12 +62,15 @@ describe('TIMEOUT_MS', () => {
   });
 
   it('counts time in the queue: a request stuck behind a long one gets its 504 on time too', async () => {
-    const app = await startApp({ workers: 1, queueLimit: 4, timeoutMs: LIMIT });
+    // The one ahead is stuck inside one op, so its worker is busy until LIMIT + the grace period: the
+    // queued request's own LIMIT runs out while it waits, and it is dropped from the queue then.
+    const app = await stuckOpApp();
     try {
-      const first = timed(post(app, '/v1/train', endless));
+      const first = timed(post(app, '/v1/gradients', stuckOp));
       await waitFor(() => app.pool.busyWorkers === 1, 5_000, 'the first computation');
       const queued = await timed(post(app, '/v1/gradients', twoWeight));
       expectProblem(queued.value, 504, 'TIMEOUT');
+      expect(queued.ms).toBeGreaterThanOrEqual(LIMIT - 50);
       expect(queued.ms).toBeLessThan(2 * LIMIT);
       expectProblem((await first).value, 504, 'TIMEOUT');
       expect((await post(app, '/v1/gradients', twoWeight)).body.gradients.w1).toBe(15);
@@ -74,8 +97,23 @@ describe('TIMEOUT_MS', () => {
       expect(JSON.parse(lines[0]!).step).toBe(1);
       const last = JSON.parse(lines[lines.length - 1]!);
       expect(last.error).toMatchObject({ status: 504, code: 'TIMEOUT' });
-      // and the worker was replaced
+      // and the worker, stopped between two nodes, answers the next request
       expect((await post(app, '/v1/gradients', twoWeight)).status).toBe(200);
+      expect(app.pool.workerStarts).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a computation stuck inside one op: 504, its thread terminated after the grace period and replaced', async () => {
+    const app = await stuckOpApp();
+    try {
+      const { value, ms } = await timed(post(app, '/v1/gradients', stuckOp));
+      expectProblem(value, 504, 'TIMEOUT');
+      expect(ms).toBeGreaterThanOrEqual(LIMIT - 50);
+      expect(ms).toBeLessThan(2 * LIMIT);
+      expect((await post(app, '/v1/gradients', twoWeight)).body.gradients.w1).toBe(15);
+      expect(app.pool.workerStarts).toBe(2);
     } finally {
       await app.close();
     }
