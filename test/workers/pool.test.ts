@@ -12,6 +12,13 @@ import { waitFor } from '../reliability/helpers.js';
 
 const limits = { maxElements: 1_000_000, maxNodes: 1000 };
 
+/** The two-weight chain as a decoded job, with an optimizer so that it can also be trained. */
+const twoWeightJob = () =>
+  decodeModelRequest(
+    { ...twoWeight, model: twoWeight.model as never, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) },
+    limits,
+  ) as GradientsJob;
+
 /** A training run long enough to outlast any test's time limit. */
 const endless = {
   model: { type: 'mlp', inputSize: 16, layers: [{ units: 64, activation: 'tanh' }, { units: 64, activation: 'tanh' }, { units: 1 }] },
@@ -60,17 +67,12 @@ describe('PiscinaPool', () => {
       await pool.start();
       expect(pool.workerStarts).toBe(1);
       const before = timers();
-      const job = () =>
-        decodeModelRequest(
-          { ...twoWeight, model: twoWeight.model as never, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) },
-          limits,
-        ) as GradientsJob;
-      for (let i = 0; i < 5; i++) await pool.run<GradientsResult>({ kind: 'gradients', job: job(), limits });
+      for (let i = 0; i < 5; i++) await pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits });
       // each task's time limit is cleared with it, not left running for 60 s
       expect(timers()).toBe(before);
 
       const gone = new AbortController();
-      const running = pool.run({ kind: 'train', job: job(), limits, config: { steps: 100_000_000 } }, gone.signal);
+      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, gone.signal);
       while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50)); // well into the run
       const t0 = performance.now();
@@ -80,7 +82,7 @@ describe('PiscinaPool', () => {
       expect(performance.now() - t0).toBeLessThan(1000);
       expect(pool.workerStarts).toBe(1);
       expect(timers()).toBe(before);
-      const after = await pool.run<GradientsResult>({ kind: 'gradients', job: job(), limits });
+      const after = await pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits });
       expect(Array.from(after.result.gradients.w1!.data)).toEqual([15]);
       expect(pool.workerStarts).toBe(1);
     } finally {
@@ -92,16 +94,11 @@ describe('PiscinaPool', () => {
     const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' });
     try {
       await pool.start();
-      const job = () =>
-        decodeModelRequest(
-          { ...twoWeight, model: twoWeight.model as never, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) },
-          limits,
-        ) as GradientsJob;
       const first = new AbortController();
-      const running = pool.run({ kind: 'train', job: job(), limits, config: { steps: 100_000_000 } }, first.signal);
+      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, first.signal);
       while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
       const second = new AbortController();
-      const queued = pool.run({ kind: 'gradients', job: job(), limits }, second.signal);
+      const queued = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, second.signal);
       expect(pool.queueDepth).toBe(1);
       second.abort();
       await expect(queued).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
