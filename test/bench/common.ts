@@ -1,6 +1,7 @@
 // Shared pieces of the bench scenarios: the row format, targets, timing helpers, and the models that
 // several scenarios run (the engine job, the JSON body and the PyTorch peer all describe the same one).
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { GradientsJob } from '../../src/engine/api.js';
 import { encodeTensor, type Encoding } from '../../src/engine/wire.js';
@@ -249,6 +250,37 @@ export async function startServer(script: string, env: Record<string, string>, r
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * CPU time a process has used so far, in ms: its main thread (the event loop: its thread id is the
+ * process id) and all its other threads together (workers, V8's GC and compiler threads, libuv's
+ * pool). Read from /proc (Linux); null elsewhere. NOTE: /proc counts in clock ticks, 100 a second on
+ * Linux x86-64 (USER_HZ), so a figure is only good to 10 ms: measure over seconds.
+ */
+export function processCpuMs(pid: number): { mainMs: number; otherMs: number } | null {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let mainMs = 0;
+  let otherMs = 0;
+  for (const tid of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // fields after the ")" that closes the thread's name: utime is the 12th, stime the 13th
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(f[11]) + Number(f[12])) * 10;
+    if (tid === String(pid)) mainMs += ms;
+    else otherMs += ms;
+  }
+  return { mainMs, otherMs };
 }
 
 /** Runs a command to completion; resolves with stdout, rejects with stderr. */

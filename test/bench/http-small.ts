@@ -1,12 +1,13 @@
 // Small requests: API.md's two-weight chain, 16 connections, gradserve (default config) against a bare
 // Fastify server that parses the same body and answers the same bytes. Both servers run side by side
 // and are loaded in alternation (bare, gradserve, bare, ...), so drifting load from other processes on
-// the machine hits both alike; each figure is the median of the rounds.
+// the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per
+// request (its event loop, and its other threads) is reported beside: the budget the target is about.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { twoWeight } from '../../src/routes/shared/examples.js';
-import { breathe, median, round, startServer, type Child, type Ctx, type Row } from './common.js';
+import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 
 const CONNECTIONS = 16;
@@ -30,15 +31,29 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     servers.push(bare);
 
     const runs: Record<'ours' | 'bare', LoadResult[]> = { ours: [], bare: [] };
+    // each server's CPU time over its measured rounds, event loop and other threads apart
+    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 } };
     const hit = (who: 'ours' | 'bare', duration: number) =>
       load({ url: `${(who === 'ours' ? ours : bare).url}/v1/gradients`, body, connections: CONNECTIONS, duration });
+    const measured = async (who: 'ours' | 'bare') => {
+      const pid = (who === 'ours' ? ours : bare).pid;
+      const before = processCpuMs(pid);
+      const result = await hit(who, ROUND_S);
+      const after = processCpuMs(pid);
+      if (before && after) {
+        cpu[who].mainMs += after.mainMs - before.mainMs;
+        cpu[who].otherMs += after.otherMs - before.otherMs;
+        cpu[who].responses += result.responses;
+      }
+      return result;
+    };
     await hit('bare', 1);
     await hit('ours', 1);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
-      runs.bare.push(await hit('bare', ROUND_S));
+      runs.bare.push(await measured('bare'));
       await breathe(100);
-      runs.ours.push(await hit('ours', ROUND_S));
+      runs.ours.push(await measured('ours'));
       await breathe(100);
     }
 
@@ -56,6 +71,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         failures,
       });
       rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs[who].map((r) => r.p99Ms)), unit: 'ms' });
+      // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
+      const c = cpu[who];
+      if (c.responses > 0) {
+        const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
+        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, event loop`, value: perRequest(c.mainMs), unit: 'µs' });
+        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
+      }
     }
     rows.push({
       scenario: 'http-small',
