@@ -1,6 +1,7 @@
 import type { DecodedGraphSpec, GradientsJob, Limits } from '../../src/engine/api.js';
 import type { GraphSpec, Options } from '../../src/engine/spec.js';
 import { tensor, type Tensor } from '../../src/engine/tensor.js';
+import { twoWeightModel } from '../../src/routes/shared/examples.js';
 
 // Jobs for the engine tests, written as a client would send them (after decoding).
 
@@ -30,19 +31,10 @@ export function graphJob(g: GraphInput, rest: Partial<GradientsJob> = {}): Gradi
   return { model: graph(g), params: {}, inputs: {}, options: options(), ...rest };
 }
 
-/** h = w1·x, y = w2·h, L = (y − t)² with x = 2, t = 1, w1 = 0.5, w2 = −1.5: L = 6.25, dL/dw2 = −5, dL/dw1 = 15. */
+/** API.md's two-weight chain (the model the docs' examples send): L = 6.25, dL/dw2 = −5, dL/dw1 = 15. */
 export function twoWeightJob(over: Partial<GradientsJob> = {}): GradientsJob {
   return graphJob(
-    {
-      inputs: ['x', 't'],
-      params: { w1: { shape: [] }, w2: { shape: [] } },
-      nodes: [
-        { id: 'h', op: 'mul', inputs: ['w1', 'x'] },
-        { id: 'y', op: 'mul', inputs: ['w2', 'h'] },
-        { id: 'L', op: 'mse_loss', inputs: ['y', 't'] },
-      ],
-      output: 'L',
-    },
+    twoWeightModel,
     { params: { w1: s64(0.5), w2: s64(-1.5) }, inputs: { x: s64(2), t: s64(1) }, ...over },
   );
 }
