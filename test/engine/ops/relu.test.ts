@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { relu } from '../../../src/engine/ops/relu.js';
 import { checkKink, expectSameShape, expectTails, expectUnary } from '../../helpers/elementwise.js';
-import { dtypeOf, tensor } from '../../../src/engine/tensor.js';
+import { cast, dtypeOf, tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, rand } from '../../helpers/op-check.js';
 
 describe('relu', () => {
@@ -34,6 +34,14 @@ describe('relu on its bit-level loops', () => {
       expect(Array.from(gx!.data)).toEqual([0, 0, 0, 0, -5, Infinity]);
     });
   }
+
+  it('float32: every element of an array in four-element passes and a tail is max(x, 0)', () => {
+    for (const n of [1, 4, 7, 11]) {
+      const x = cast(rand([n], n), 'float32');
+      const y = relu.forward([x], {});
+      expect(Array.from(y.data)).toEqual(Array.from(x.data, (v) => Math.max(v, 0)));
+    }
+  });
 
   it('reads views at an offset and a gradient of another dtype', () => {
     const buf = new Float32Array([9, -1, 2, 9]);
