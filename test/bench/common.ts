@@ -47,8 +47,10 @@ export interface TorchConfig {
 export interface TorchResult {
   version: string;
   configs: TorchConfig[];
-  /** the fastest config by forward + backward */
+  /** the fastest config by forward + backward, over every measurement of the run so far */
   best: TorchConfig;
+  /** the fastest config of the latest measurement alone */
+  latest: TorchConfig;
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
