@@ -34,19 +34,22 @@ export function deadUnits(node: CompiledNode, value: Tensor): Omit<DeadUnits, 'l
   const units = value.shape[value.shape.length - 1]!;
   const rows = units === 0 ? 0 : value.data.length / units;
   if (rows < DEAD_UNITS_MIN_BATCH) return undefined;
-  const alive = new Uint8Array(units);
   const d = value.data;
-  // row by row, stopping once every unit has been seen alive (in a healthy layer, after a few rows)
-  let seen = 0;
-  for (let o = 0; o < d.length && seen < units; o += units) {
-    for (let j = 0; j < units; j++) {
-      if (alive[j] === 0 && d[o + j] !== 0) {
-        alive[j] = 1;
-        seen++;
-      }
+  // Row by row, each row reading only the units not yet seen alive (after a few rows of a healthy
+  // layer, a handful), until none is left: a unit that fires on one late row no longer costs a
+  // pass over every unit of every row before it.
+  const pending = new Int32Array(units);
+  for (let j = 0; j < units; j++) pending[j] = j;
+  let left = units;
+  for (let o = 0; o < d.length && left > 0; o += units) {
+    let kept = 0;
+    for (let k = 0; k < left; k++) {
+      const j = pending[k]!;
+      if (d[o + j] === 0) pending[kept++] = j;
     }
+    left = kept;
   }
-  return { node: node.id, dead: units - seen, units };
+  return { node: node.id, dead: left, units };
 }
 
 export interface DiagnoseInput {

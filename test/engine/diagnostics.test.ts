@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob } from '../../src/engine/api.js';
 import { deadUnits, diagnose, EXPLODING_GLOBAL_NORM, VANISHING_LAYER_RATIO } from '../../src/engine/diagnostics.js';
@@ -66,6 +67,19 @@ describe('diagnostics', () => {
     const value = t64([3, 4], [1, 0, 0, 2, 0, 0, 0, 2, 0, 5, 0, 2]);
     expect(deadUnits(node, value)).toEqual({ node: 'h', dead: 1, units: 4 });
     expect(deadUnits(node, t64([2, 2], [1, 1, 1, 1]))).toEqual({ node: 'h', dead: 0, units: 2 });
+  });
+
+  it('counts as dead exactly the units that are 0 (or −0) on every row', () => {
+    const node = { id: 'h', op: relu } as unknown as CompiledNode;
+    const cell = fc.oneof(fc.constant(0), fc.constant(-0), fc.constant(NaN), fc.double({ min: 0.1, max: 2 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 7 }), fc.infiniteStream(cell), (rows, units, cells) => {
+        const data = [...cells.take(rows * units)] as number[];
+        let dead = 0;
+        for (let j = 0; j < units; j++) if (Array.from({ length: rows }, (_, r) => data[r * units + j]).every((v) => v === 0)) dead++;
+        expect(deadUnits(node, t64([rows, units], data))).toEqual({ node: 'h', dead, units });
+      }),
+    );
   });
 
   it('gives gradient norms from sums of squares over every element, whatever the length mod 4', () => {
