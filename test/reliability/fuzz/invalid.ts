@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { parseJsonBody } from '../../../src/plugins/json.js';
 import { clone, SEEDS, type Seed } from './seeds.js';
 import { allPaths, deleteAt, formatPath, getAt, setAt, type Path } from './json-path.js';
 
@@ -104,7 +105,19 @@ const duplicateId = fc.record({ s: fc.nat(), i: fc.nat(), j: fc.nat() }).map(({ 
   return mk('duplicate node id', seed, body, { statuses: [422], field: 'model.nodes' });
 });
 
-const unknownAttr = fc.record({ s: fc.nat(), i: fc.nat(), name: ident, v: fc.jsonValue({ maxDepth: 2 }) }).map(({ s, i, name, v }) => {
+/** JSON the body parser turns away before any field is looked at (a `__proto__` key, constructor.prototype): a 400 INVALID_JSON. */
+const poisoned = (v: unknown) => {
+  try {
+    parseJsonBody(Buffer.from(JSON.stringify(v)));
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+const attrValue = fc.jsonValue({ maxDepth: 2 }).filter((v) => !poisoned(v));
+
+const unknownAttr = fc.record({ s: fc.nat(), i: fc.nat(), name: ident, v: attrValue }).map(({ s, i, name, v }) => {
   const seed = pick(graphSeeds, s);
   const body = clone(seed.body);
   const k = i % nodesOf(seed).length;
