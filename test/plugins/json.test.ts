@@ -9,10 +9,23 @@ import { startApp, twoWeight } from '../routes/helpers.js';
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
+/**
+ * secure-json-parse's rule, written out: an own `__proto__` key, or a `constructor` object with a
+ * `prototype` key, anywhere. fc.jsonValue draws such values now and then; they are refused (tested below).
+ */
+const poisoned = (v: unknown): boolean => {
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) return v.some(poisoned);
+  const o = v as Record<string, unknown>;
+  const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
+  if (Object.hasOwn(o, '__proto__') || (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype'))) return true;
+  return Object.values(o).some(poisoned);
+};
+
 describe('parseJsonBody', () => {
   it('gives JSON.parse\'s value for any JSON text, ASCII or not', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), (v) => {
+      fc.property(fc.jsonValue().filter((v) => !poisoned(v)), (v) => {
         const text = JSON.stringify(v);
         expect(parseJsonBody(bytes(text))).toStrictEqual(JSON.parse(text));
       }),
