@@ -3,12 +3,16 @@
 // and are loaded in alternation (bare, gradserve, bare, ...), so drifting load from other processes on
 // the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per
 // request (its event loop, and its other threads) is reported beside: the budget the target is about.
+// The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
+// flight) once the servers are stopped: the hand-off's own ceiling, before any HTTP cost.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import os from 'node:os';
 import { twoWeight } from '../../src/routes/shared/examples.js';
 import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
+import { poolThroughput, type PoolRate } from './pool-alone.js';
 
 const CONNECTIONS = 16;
 const ROUNDS = 3;
@@ -86,6 +90,22 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       unit: '×',
       target: { op: '>=', limit: 0.5, label: 'small-request throughput vs bare Fastify' },
     });
+
+    for (const s of servers.splice(0)) await s.stop();
+    const workers = os.availableParallelism();
+    const pooled: PoolRate[] = [];
+    for (let r = 0; r < 2; r++) {
+      ctx.log(`http-small: the pool alone, round ${r + 1} of 2`);
+      pooled.push(await poolThroughput(body, workers, CONNECTIONS, ROUND_S));
+    }
+    const best = pooled.reduce((a, b) => (b.tasksPerSecond > a.tasksPerSecond ? b : a));
+    const alone = (s: string) => `two-weight chain through the pool alone (no HTTP, ${workers} workers, ${CONNECTIONS} in flight): ${s}`;
+    rows.push({ scenario: 'http-small', name: alone('throughput'), value: round(best.tasksPerSecond, 0), unit: 'tasks/s', rounds: pooled.map((p) => round(p.tasksPerSecond, 0)) });
+    rows.push({ scenario: 'http-small', name: alone('/ bare Fastify throughput'), value: round(best.tasksPerSecond / rps.bare, 2), unit: '×' });
+    if (best.cpuPerTask) {
+      rows.push({ scenario: 'http-small', name: alone('CPU per task, the pool\'s thread'), value: round(best.cpuPerTask.mainUs, 0), unit: 'µs' });
+      rows.push({ scenario: 'http-small', name: alone('CPU per task, other threads (workers, GC)'), value: round(best.cpuPerTask.otherUs, 0), unit: 'µs' });
+    }
     return rows;
   } finally {
     for (const s of servers) await s.stop();

@@ -7,13 +7,10 @@
 // machine's two cores scale this computation before any HTTP cost (measured minutes apart from the
 // HTTP ratio, so on this shared machine either may come out higher).
 import { join } from 'node:path';
-import type { Limits } from '../../src/engine/api.js';
 import { encodeTensor } from '../../src/engine/wire.js';
-import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
-import { decodeModelRequest } from '../../src/routes/shared/decode.js';
-import { PiscinaPool } from '../../src/workers/pool.js';
 import { breathe, median, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
+import { poolThroughput } from './pool-alone.js';
 
 const DEPTH = 40;
 const ROWS = 128;
@@ -39,35 +36,6 @@ export function chainBody(): string {
     inputs: { x: t([ROWS, WIDTH], 6, 1) },
     options: { encoding: 'base64', diagnostics: false },
   });
-}
-
-/**
- * The same requests through the worker pool alone, in this process (no HTTP, no server): tasks per
- * second with `workers` workers and CONNECTIONS tasks in flight. Its 2/1 ratio is what this machine's
- * two cores give this computation before any HTTP or event-loop cost.
- */
-async function poolThroughput(body: string, workers: number, seconds: number): Promise<number> {
-  const limits: Limits = { maxElements: 4_000_000, maxNodes: 10_000 };
-  const parsed = GradientsBodySchema.parse(JSON.parse(body));
-  const pool = new PiscinaPool({ workers, queueLimit: 64, timeoutMs: 60_000, blas: 'auto' });
-  try {
-    await pool.start();
-    await pool.run({ kind: 'gradients', job: decodeModelRequest(parsed, limits), limits });
-    let done = 0;
-    const end = performance.now() + seconds * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (performance.now() < end) {
-          await pool.run({ kind: 'gradients', job: decodeModelRequest(parsed, limits), limits });
-          done++;
-        }
-      }),
-    );
-    return done / ((performance.now() - t0) / 1000);
-  } finally {
-    await pool.close();
-  }
 }
 
 export async function run(ctx: Ctx): Promise<Row[]> {
@@ -105,7 +73,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const poolRuns: Record<number, number[]> = { 1: [], 2: [] };
   for (let r = 0; r < ROUNDS; r++) {
     ctx.log(`http-workers: the pool alone, round ${r + 1} of ${ROUNDS}`);
-    for (const w of [1, 2]) poolRuns[w]!.push(await poolThroughput(body, w, ROUND_S));
+    for (const w of [1, 2]) poolRuns[w]!.push((await poolThroughput(body, w, CONNECTIONS, ROUND_S)).tasksPerSecond);
   }
   const rps = (w: number) => median(runs[w]!.map((r) => r.rps));
   const name = (s: string) => `tanh-matmul chain (${DEPTH} × ${ROWS}×${WIDTH}·${WIDTH}×${WIDTH}), ${CONNECTIONS} connections: ${s}`;
