@@ -1,13 +1,13 @@
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeTensor } from '../../src/engine/wire.js';
-import { jsonBuffer, parseJsonBody } from '../../src/plugins/json.js';
+import { jsonBuffer, parseJsonText } from '../../src/plugins/json.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
 
 // The JSON body parser and the response writer must agree with JSON.parse / JSON.stringify on every
 // value, reject what secure-json-parse (Fastify's default) rejects, and be what the app uses.
-
-const bytes = (s: string) => Buffer.from(s, 'utf8');
 
 /**
  * secure-json-parse's rule, written out: an own `__proto__` key, or a `constructor` object with a
@@ -22,26 +22,25 @@ const poisoned = (v: unknown): boolean => {
   return Object.values(o).some(poisoned);
 };
 
-describe('parseJsonBody', () => {
-  it('gives JSON.parse\'s value for any JSON text, ASCII or not', () => {
+describe('parseJsonText', () => {
+  it('gives JSON.parse\'s value for any JSON text', () => {
     fc.assert(
       fc.property(fc.jsonValue().filter((v) => !poisoned(v)), (v) => {
         const text = JSON.stringify(v);
-        expect(parseJsonBody(bytes(text))).toStrictEqual(JSON.parse(text));
+        expect(parseJsonText(text)).toStrictEqual(JSON.parse(text));
       }),
       { numRuns: 500 },
     );
-    expect(parseJsonBody(bytes('{"nœud": "λ→∂", "w": [1, 2.5e-3]}'))).toEqual({ nœud: 'λ→∂', w: [1, 2.5e-3] });
   });
 
   it('skips a byte-order mark', () => {
-    expect(parseJsonBody(bytes('\uFEFF{"a": 1}'))).toEqual({ a: 1 });
+    expect(parseJsonText('\uFEFF{"a": 1}')).toEqual({ a: 1 });
   });
 
   it('answers Fastify\'s errors for an empty or malformed body', () => {
-    expect(() => parseJsonBody(Buffer.alloc(0))).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 }));
+    expect(() => parseJsonText('')).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 }));
     for (const bad of ['{"model": ', 'nan', '{"a": 1,}', '\u00ff']) {
-      expect(() => parseJsonBody(bytes(bad))).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }));
+      expect(() => parseJsonText(bad)).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }));
     }
   });
 
@@ -54,10 +53,10 @@ describe('parseJsonBody', () => {
       '[{"p": {"constructor": {"prototype": 1}}}]',
     ];
     for (const p of poisoned) {
-      expect(() => parseJsonBody(bytes(p)), p).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
+      expect(() => parseJsonText(p), p).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
     }
     // a "constructor" that is not an object with a prototype is ordinary data (a node may be called that)
-    expect(parseJsonBody(bytes('{"constructor": "x", "c": {"constructor": {"y": 1}}}'))).toEqual({ constructor: 'x', c: { constructor: { y: 1 } } });
+    expect(parseJsonText('{"constructor": "x", "c": {"constructor": {"y": 1}}}')).toEqual({ constructor: 'x', c: { constructor: { y: 1 } } });
   });
 });
 
@@ -85,7 +84,43 @@ describe('jsonBuffer', () => {
   });
 });
 
+/** POSTs `body` as UTF-8 in two writes 50 ms apart, cut at byte `cut`, so the server reads it in two chunks. */
+function postInTwoParts(port: number, body: string, cut: number): Promise<{ status: number; json: any }> {
+  const bytes = Buffer.from(body, 'utf8');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/v1/gradients', headers: { 'content-type': 'application/json', 'content-length': bytes.length } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      },
+    );
+    req.once('error', reject);
+    req.write(bytes.subarray(0, cut));
+    setTimeout(() => req.end(bytes.subarray(cut)), 50);
+  });
+}
+
 describe('in the app', () => {
+  it('decodes a UTF-8 body whose characters are cut between the chunks it arrives in', async () => {
+    const app = await startApp({ validateResponses: false });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as AddressInfo;
+      // identifiers are ASCII, so the answer names the non-ASCII key back: as sent, or as two U+FFFD
+      // had each chunk been decoded on its own
+      const body = JSON.stringify({ ...twoWeight, params: { 'wλ': 0.5, w1: 0.5, w2: -1.5 } });
+      const cut = Buffer.from(body, 'utf8').indexOf(Buffer.from('λ', 'utf8')) + 1;
+      const r = await postInTwoParts(port, body, cut);
+      expect(r.status, JSON.stringify(r.json)).toBe(422);
+      expect(r.json.errors).toEqual([{ path: 'params.wλ', message: 'the model has no parameter "wλ" (its parameters: w1, w2)' }]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('the production configuration (no response validation) answers and rejects through them', async () => {
     const app = await startApp({ validateResponses: false });
     try {
