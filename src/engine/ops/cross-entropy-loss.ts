@@ -24,8 +24,15 @@ export const crossEntropyLoss = defineOp({
     const layout = classLayout(NAME, x!.shape, t!.shape, true);
     if (!layout.probabilities) checkClassIndices(NAME, t!, layout.classes);
     let total = 0;
-    forEachSample(x!, t!, layout, labelSmoothing, (_at, logp, q) => {
-      for (let c = 0; c < layout.classes; c++) total -= q[c]! * logp[c]!;
+    forEachSample(x!, t!, layout, labelSmoothing, (_at, logp, _p, q, cls) => {
+      if (q) {
+        for (let c = 0; c < layout.classes; c++) total -= q[c]! * logp[c]!;
+      } else {
+        // a class index: q is ε/C everywhere and 1 − ε more at the class
+        let all = 0;
+        if (labelSmoothing !== 0) for (let c = 0; c < layout.classes; c++) all += logp[c]!;
+        total -= (1 - labelSmoothing) * logp[cls]! + (labelSmoothing / layout.classes) * all;
+      }
     });
     return reduced(total, layout.samples * layout.inner, reduction, x!);
   },
@@ -35,12 +42,19 @@ export const crossEntropyLoss = defineOp({
     const k = termScale(g, layout.samples * inner, reduction);
     const gx = like(x!);
     const gt = layout.probabilities ? like(t!) : null;
-    forEachSample(x!, t!, layout, labelSmoothing, (at, logp, q) => {
+    const base = labelSmoothing / classes;
+    forEachSample(x!, t!, layout, labelSmoothing, (at, logp, p, q, cls) => {
+      if (!q) {
+        // a class index: Σ_c q_c = 1
+        for (let c = 0; c < classes; c++) gx.data[at + c * inner] = k * (p[c]! - base);
+        gx.data[at + cls * inner] -= k * (1 - labelSmoothing);
+        return;
+      }
       let s = 0;
       for (let c = 0; c < classes; c++) s += q[c]!;
       for (let c = 0; c < classes; c++) {
-        gx.data[at + c * inner] = k * (s * Math.exp(logp[c]!) - q[c]!);
-        if (gt) gt.data[at + c * inner] = -k * (1 - labelSmoothing) * logp[c]!;
+        gx.data[at + c * inner] = k * (s * p[c]! - q[c]!);
+        gt!.data[at + c * inner] = -k * (1 - labelSmoothing) * logp[c]!;
       }
     });
     return [gx, gt];
@@ -48,34 +62,36 @@ export const crossEntropyLoss = defineOp({
 });
 
 /**
- * For every sample (and spatial position) gives the offset of its class 0, its log-softmax and its
- * smoothed target distribution q (one-hot for a class index).
+ * For every sample (and spatial position) gives the offset of its class 0, its log-softmax, its
+ * softmax p, and either its smoothed target distribution q (probability targets) or its class index.
  */
 function forEachSample(
   x: Tensor,
   t: Tensor,
   { samples, classes, inner, probabilities }: ClassLayout,
   eps: number,
-  visit: (at: number, logp: Float64Array, q: Float64Array) => void,
+  visit: (at: number, logp: Float64Array, p: Float64Array, q: Float64Array | null, cls: number) => void,
 ): void {
   const logp = new Float64Array(classes);
-  const q = new Float64Array(classes);
+  const p = new Float64Array(classes);
+  const q = probabilities ? new Float64Array(classes) : null;
+  const xd = x.data;
   for (let n = 0; n < samples; n++) {
     for (let k = 0; k < inner; k++) {
       const at = n * classes * inner + k;
       // NOTE: log-sum-exp shifted by the largest logit: every exp is ≤ 1 and the sum ≥ 1, so logits
       // of any magnitude give finite log-probabilities.
       let max = -Infinity;
-      for (let c = 0; c < classes; c++) max = Math.max(max, x.data[at + c * inner]!);
+      for (let c = 0; c < classes; c++) max = Math.max(max, xd[at + c * inner]!);
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(x.data[at + c * inner]! - max);
+      for (let c = 0; c < classes; c++) sum += p[c] = Math.exp(xd[at + c * inner]! - max);
       const lse = max + Math.log(sum);
       for (let c = 0; c < classes; c++) {
-        logp[c] = x.data[at + c * inner]! - lse;
-        q[c] = (probabilities ? (1 - eps) * t.data[at + c * inner]! : 0) + eps / classes;
+        logp[c] = xd[at + c * inner]! - lse;
+        p[c] = p[c]! / sum;
       }
-      if (!probabilities) q[t.data[n * inner + k]!]! += 1 - eps;
-      visit(at, logp, q);
+      if (q) for (let c = 0; c < classes; c++) q[c] = (1 - eps) * t.data[at + c * inner]! + eps / classes;
+      visit(at, logp, p, q, q ? -1 : t.data[n * inner + k]!);
     }
   }
 }
