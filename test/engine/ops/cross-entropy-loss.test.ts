@@ -52,6 +52,13 @@ describe('cross_entropy_loss', () => {
     }
   });
 
+  it('a −inf logit off the target class gives a finite loss and a 0 gradient there, as PyTorch', () => {
+    // torch: F.cross_entropy([[0, -inf, 1]], [2]) = 0.31326168751822286, x.grad = [0.2689…, 0, -0.2689…]
+    const r = run([t64([1, 3], [0, -Infinity, 1]), t64([1], [2])], {});
+    expectClose(r.loss, [0.31326168751822286]);
+    expectClose(r.grads[0]!, [0.2689414213699951, 0, -0.2689414213699951]);
+  });
+
   it('accepts [C] logits with a scalar target, as PyTorch', () => {
     const x1 = t64([3], [0.5, -1.0, 2.0]);
     expect(op.shape([[3], []], op.parseAttrs({}))).toEqual([]);
