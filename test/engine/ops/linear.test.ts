@@ -77,6 +77,15 @@ describe.each(gemmBackends())('linear on the %s gemm', (_name, backend) => {
     expectClose(only[0]!, all[0]!.data);
   });
 
+  it('gives the bias gradient as the column sums of g, for row counts in and out of its eight-row passes', () => {
+    for (const rows of [1, 7, 8, 9, 17, 33]) {
+      const g = rand([rows, 3], rows);
+      const [, , db] = linear.vjp([rand([rows, 2], 1), w, b], rand([rows, 3], 2), g, {}, [false, false, true]);
+      const sums = [0, 1, 2].map((j) => Array.from({ length: rows }, (_, r) => g.data[r * 3 + j]!).reduce((a, v) => a + v, 0));
+      expectClose(db!, sums, 1e-12);
+    }
+  });
+
   it('agrees with the float64 reference in float32, at MLP-like sizes', () => {
     const [x64, w64, b64] = [rand([32, 64], 11), rand([16, 64], 12), rand([16], 13)];
     const g64 = rand([32, 16], 14);
