@@ -21,6 +21,8 @@ export interface Row {
   name: string;
   value: number;
   unit: string;
+  /** the unrounded value, where `value` is rounded for the table: a target is judged on it */
+  exact?: number;
   target?: Target;
   [detail: string]: unknown;
 }

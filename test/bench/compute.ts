@@ -85,7 +85,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   for (const m of [LARGE, SMALL]) {
     const big = m === LARGE;
     const row = (name: string, value: number, unit: string, extra: Partial<Row> = {}) =>
-      rows.push({ scenario: 'compute', name: `${m.key} (${describe(m)}): ${name}`, value: round(value, unit === 'ms' ? 3 : 2), unit, ...extra });
+      rows.push({ scenario: 'compute', name: `${m.key} (${describe(m)}): ${name}`, value: round(value, unit === 'ms' ? 3 : 2), exact: value, unit, ...extra });
 
     // In-process, as the worker of a lone request runs it at the default config; with one OpenBLAS
     // thread, as each of two concurrent requests runs; with BLAS=off; and PyTorch. The machine's load

@@ -68,6 +68,7 @@ export async function run(): Promise<Row[]> {
           scenario: 'gemm',
           name: `${probe.name} ${dtype} ${variant} ${M}×${N}×${K}`,
           value: gflops(ms),
+          exact: (2 * M * N * K) / ms / 1e6,
           unit: 'GFLOP/s',
           backend: probe.name,
           dtype,

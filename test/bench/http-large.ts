@@ -88,6 +88,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           scenario: 'http-large',
           name: name('service compute (timing.forwardMs + backwardMs) / PyTorch in these rounds'),
           value: round(best('computeMs') / peer.totalMs, 2),
+          exact: best('computeMs') / peer.totalMs,
           unit: '×',
           target: { op: '<=', limit: 1.25, label: 'service compute / PyTorch' },
         });
@@ -97,6 +98,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           scenario: 'http-large',
           name: name(`latency / PyTorch compute (intra-op ${peer.intraOp}, OpenBLAS ${peer.blas})`),
           value: round(ms / peer.totalMs, 2),
+          exact: ms / peer.totalMs,
           unit: '×',
           ...(encoding === 'base64' ? { target: { op: '<=', limit: 2, label: 'base64 end-to-end / PyTorch compute' } } : {}),
         });

@@ -87,6 +87,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       scenario: 'http-small',
       name: 'two-weight chain: gradserve / bare Fastify throughput',
       value: round(rps.ours / rps.bare, 2),
+      exact: rps.ours / rps.bare,
       unit: '×',
       target: { op: '>=', limit: 0.5, label: 'small-request throughput vs bare Fastify' },
     });

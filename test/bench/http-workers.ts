@@ -113,6 +113,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     scenario: 'http-workers',
     name: name('WORKERS=2 / WORKERS=1 throughput'),
     value: round(rps(2) / rps(1), 2),
+    exact: rps(2) / rps(1),
     unit: '×',
     target: { op: '>=', limit: 1.7, label: 'two workers vs one' },
   });

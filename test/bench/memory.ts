@@ -73,6 +73,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         scenario: 'memory',
         name: name('allocated / request tensor bytes'),
         value: round(allocated / requestBytes, 2),
+        exact: allocated / requestBytes,
         unit: '×',
         ...(m === LARGE ? { target: { op: '<=', limit: 3, label: 'peak allocation / tensor bytes' } } : {}),
       });
