@@ -28,13 +28,17 @@ async function linesFor(requestId: string): Promise<Record<string, unknown>[]> {
   return lines();
 }
 
+/** The two-weight request with bearer `key` and request id `id`. */
+const postTwoWeight = (key: string, id: string) =>
+  fetch(`${server.base}/v1/gradients`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id },
+    body: JSON.stringify(twoWeight),
+  });
+
 describe('request logging', () => {
   it('writes one line per answered request with method, url, status, time and request id', async () => {
-    const res = await fetch(`${server.base}/v1/gradients`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer secret-key-1', 'x-request-id': 'log-test-200' },
-      body: JSON.stringify(twoWeight),
-    });
+    const res = await postTwoWeight('secret-key-1', 'log-test-200');
     expect(res.status).toBe(200);
     const lines = await linesFor('log-test-200');
     expect(lines).toHaveLength(1);
@@ -44,11 +48,7 @@ describe('request logging', () => {
   });
 
   it('a rejected request gets its access line too, after the line saying why', async () => {
-    const res = await fetch(`${server.base}/v1/gradients`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-key', 'x-request-id': 'log-test-401' },
-      body: JSON.stringify(twoWeight),
-    });
+    const res = await postTwoWeight('wrong-key', 'log-test-401');
     expect(res.status).toBe(401);
     const lines = await linesFor('log-test-401');
     expect(lines.map((l) => l.msg)).toEqual(['request rejected', 'request completed']);
