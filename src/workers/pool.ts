@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { HttpError } from '../errors.js';
-import { collectTransferables, now, type Envelope, type Reply, type Task } from './protocol.js';
+import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
 
 // The compute pool: a fixed set of worker threads behind a bounded queue. The event loop only
 // decodes and encodes; every computation runs here, under a time limit.
@@ -58,10 +58,6 @@ export function defaultWorkerFile(): string {
     : path.resolve(dir, 'worker.js');
 }
 
-/** control[STOP]: set to ask the task to stop; control[STARTED]: set by the worker when it begins */
-const STOP = 0;
-const STARTED = 1;
-
 const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
 
 /** piscina's error for a worker thread that ended under a task: it exited, or V8 stopped it at its heap limit. */
@@ -70,14 +66,82 @@ function workerDied(err: unknown): boolean {
   return err.message.startsWith('worker exited with code') || (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
 }
 
+/**
+ * Tasks whose tensors take at most this many bytes are *small*: they are copied to the worker, not
+ * moved, and several may share one message. Their compute is short, so one worker running a few in a
+ * row is cheaper than a message, a thread wake-up and a reply for each (for the two-weight chain the
+ * hand-off costs ~10× the computation); and since the event loop keeps their tensors, a batch whose
+ * worker dies can be sent again, less the task that killed it.
+ */
+const SMALL_BYTES = 64 * 1024;
+/** at most this many small tasks in one message */
+const MAX_BATCH = 32;
+/**
+ * Small tasks that compute in less than this (running average) keep to one batch in flight: a
+ * second worker would add its wake-ups and messages, not speed, and what arrives meanwhile makes
+ * the next batch larger.
+ */
+const TINY_MS = 0.5;
+/**
+ * A batch still running after this long has a slow task: when a worker is idle, the tasks the batch
+ * has not started are taken back and sent to it, so that they do not wait behind the slow one.
+ */
+const STEAL_AFTER_MS = 10;
+
+type Stop = 'timeout' | 'client';
+
+interface Item {
+  envelope: Envelope;
+  /** moved with the task; empty for a small task, whose tensors are copied */
+  transfer: TransferListItem[];
+  small: boolean;
+  resolve: (reply: Reply) => void;
+  reject: (err: unknown) => void;
+  /** answered or failed: later news of it is dropped */
+  settled: boolean;
+  stopped: Stop | null;
+  /** the batch it was last sent in; null while it waits here */
+  batch: InFlight | null;
+  /** sent again after its batch's worker died */
+  retried: boolean;
+  grace?: NodeJS.Timeout;
+}
+
+interface InFlight {
+  items: Item[];
+  /** terminates the batch's thread (a task that does not stop when asked) */
+  abort: AbortController;
+  /** counted in smallRunning */
+  small: boolean;
+  steal?: NodeJS.Timeout;
+}
+
+const newControl = () => new Int32Array(new SharedArrayBuffer(CONTROL.LENGTH * Int32Array.BYTES_PER_ELEMENT));
+
+/** Takes back a task its worker has not started (the worker will skip it); false once it has. */
+function withdraw(item: Item): boolean {
+  return Atomics.compareExchange(item.envelope.control, CONTROL.CLAIM, CLAIM.FREE, CLAIM.WITHDRAWN) === CLAIM.FREE;
+}
+
 export class PiscinaPool implements Pool {
-  private readonly piscina: Piscina<Envelope, Reply>;
+  private readonly piscina: Piscina<Batch, Reply[]>;
+  /** tasks accepted and not yet answered: waiting here, or sent */
   private inflight = 0;
+  /** tasks not yet sent to a worker, oldest first */
+  private readonly pending: Item[] = [];
+  /** batches sent and not yet answered: at most one per worker, so piscina never queues */
+  private running = 0;
+  private dispatchScheduled = false;
+  private drained: (() => void)[] = [];
   private started = 0;
+  private sent = 0;
   /** `inflight`, shared with the workers */
   private readonly cores = newCoreShareState();
   /** running average of compute time, for Retry-After */
   private avgMs = 100;
+  /** running average of a small task's compute time, and batches of small tasks in flight */
+  private smallAvgMs = TINY_MS;
+  private smallRunning = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onWorkerError?: (err: unknown) => void;
 
@@ -86,7 +150,6 @@ export class PiscinaPool implements Pool {
       filename: opts.filename ?? defaultWorkerFile(),
       minThreads: opts.workers,
       maxThreads: opts.workers,
-      maxQueue: opts.queueLimit,
       // workers stay warm: start-up loads the kernels
       idleTimeout: Number.MAX_SAFE_INTEGER,
       // Not piscina's default 'sync': that keeps a busy worker in a synchronous Atomics.wait loop whose
@@ -115,12 +178,17 @@ export class PiscinaPool implements Pool {
     return this.started;
   }
 
+  /** messages sent to the workers so far (a batch of small tasks is one) */
+  get batchesSent(): number {
+    return this.sent;
+  }
+
   get queueDepth(): number {
-    return this.piscina.queueSize;
+    return Math.max(0, this.inflight - this.running);
   }
 
   get busyWorkers(): number {
-    return Math.min(this.opts.workers, Math.max(0, this.inflight - this.piscina.queueSize));
+    return this.running;
   }
 
   async start(): Promise<string> {
@@ -130,74 +198,199 @@ export class PiscinaPool implements Pool {
   }
 
   async run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>> {
-    // piscina's maxQueue only counts tasks without an AbortSignal, and every task here has one (its
-    // time limit): the bound is kept here, running and waiting together.
     if (this.full) throw this.queueFull();
     if (signal?.aborted) throw clientClosed();
-    // Stopping a task (its time is up, or its client went away): piscina drops one still in the queue;
-    // one that is running is asked to stop between two nodes (it does so within one op, and the worker
-    // takes the next task), and its thread is terminated only if it runs on past the grace period.
-    const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-    const abort = new AbortController();
-    let stopped: 'timeout' | 'client' | null = null;
-    let grace: NodeJS.Timeout | undefined;
-    const stop = (why: 'timeout' | 'client') => {
-      if (stopped) return;
-      stopped = why;
-      if (Atomics.load(control, STARTED) === 0) {
-        abort.abort(new Error(why));
-        return;
-      }
-      Atomics.store(control, STOP, 1);
-      grace = setTimeout(() => abort.abort(new Error(why)), this.stopGraceMs);
-    };
+    const buffers = collectTransferables(task);
+    let bytes = 0;
+    for (const b of buffers) bytes += b.byteLength;
+    // a training run streams its steps through its port for as long as it runs: never small
+    const small = task.kind !== 'train' && bytes <= SMALL_BYTES;
+    const transfer: TransferListItem[] = small ? [] : buffers;
+    if (task.kind === 'train' && task.progress) transfer.push(task.progress);
+    const envelope: Envelope = { task, control: newControl(), submittedAt: now() };
+
+    let reply: Reply;
+    let item!: Item;
     // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
     // running for TIMEOUT_MS after each task.
-    const timer = setTimeout(() => stop('timeout'), this.opts.timeoutMs);
-    const onClientGone = () => stop('client');
+    const timer = setTimeout(() => this.stop(item, 'timeout'), this.opts.timeoutMs);
+    const onClientGone = () => this.stop(item, 'client');
     signal?.addEventListener('abort', onClientGone, { once: true });
-    const transferList = collectTransferables(task);
-    if (task.kind === 'train' && task.progress) (transferList as unknown[]).push(task.progress);
-    const envelope: Envelope = { task, control, submittedAt: now() };
     this.inflight++;
     countInFlight(this.cores, 1);
-    let reply: Reply;
     try {
-      reply = await this.piscina.run(envelope, { transferList: transferList as never, signal: abort.signal });
-    } catch (err) {
-      throw this.translate(err, stopped);
+      reply = await new Promise<Reply>((resolve, reject) => {
+        item = { envelope, transfer, small, resolve, reject, settled: false, stopped: null, batch: null, retried: false };
+        this.enqueue(item);
+      });
     } finally {
       clearTimeout(timer);
-      clearTimeout(grace);
+      clearTimeout(item.grace);
       signal?.removeEventListener('abort', onClientGone);
       this.inflight--;
       countInFlight(this.cores, -1);
     }
     const computeMs = reply.finishedAt - reply.startedAt;
     this.avgMs = 0.8 * this.avgMs + 0.2 * computeMs;
+    if (small) this.smallAvgMs = 0.8 * this.smallAvgMs + 0.2 * computeMs;
     this.onTaskDone?.(task.kind, computeMs);
-    const queueMs = Math.max(0, reply.startedAt - envelope.submittedAt);
+    const queueMs = Math.max(0, reply.startedAt - item.envelope.submittedAt);
     if (!reply.ok) {
       const e = reply.error;
-      if (e.kind === 'cancelled') throw stopped === 'timeout' ? this.timedOut() : clientClosed();
+      if (e.kind === 'cancelled') throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
+      if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };
+  }
+
+  /**
+   * Stopping a task (its time is up, or its client went away). One not yet sent is dropped; one sent
+   * but not started is taken back and fails now; one that is running is asked to stop between two
+   * nodes (it does so within one op), and its thread is terminated only if it runs on past the grace
+   * period.
+   */
+  private stop(item: Item, why: Stop): void {
+    if (item.settled || item.stopped) return;
+    item.stopped = why;
+    Atomics.store(item.envelope.control, CONTROL.STOP, 1);
+    const batch = item.batch;
+    if (batch === null) this.pending.splice(this.pending.indexOf(item), 1);
+    if (batch === null || withdraw(item)) {
+      this.settle(item, null, this.stopError(why));
+      return;
+    }
+    item.grace = setTimeout(() => batch.abort.abort(new Error(why)), this.stopGraceMs);
+  }
+
+  private stopError(why: Stop): HttpError {
+    return why === 'timeout' ? this.timedOut() : clientClosed();
+  }
+
+  private settle(item: Item, reply: Reply | null, err?: unknown): void {
+    if (item.settled) return;
+    item.settled = true;
+    if (reply) item.resolve(reply);
+    else item.reject(err);
+  }
+
+  private enqueue(item: Item): void {
+    this.pending.push(item);
+    // tasks that arrive in the same turn of the event loop leave together
+    if (!this.dispatchScheduled && this.running < this.opts.workers) {
+      this.dispatchScheduled = true;
+      setImmediate(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  /**
+   * Sends what is waiting to the idle workers. A large task goes alone; small ones go in batches of
+   * an even share of what waits, so that the other workers get theirs as they come free; tiny ones
+   * (TINY_MS) all to one worker at a time.
+   */
+  private dispatch(): void {
+    while (this.pending.length > 0 && this.running < this.opts.workers) {
+      let n = 1;
+      if (this.pending[0]!.small) {
+        const tiny = this.smallAvgMs < TINY_MS;
+        if (tiny && this.smallRunning > 0) break;
+        const share = Math.min(MAX_BATCH, tiny ? this.pending.length : Math.ceil(this.pending.length / this.opts.workers));
+        while (n < share && this.pending[n]!.small) n++;
+      }
+      this.send(this.pending.splice(0, n));
+    }
+    if (this.pending.length === 0 && this.running === 0) for (const done of this.drained.splice(0)) done();
+  }
+
+  private send(items: Item[]): void {
+    const batch: InFlight = { items, abort: new AbortController(), small: items[0]!.small };
+    const transferList: TransferListItem[] = [];
+    for (const item of items) {
+      item.batch = batch;
+      transferList.push(...item.transfer);
+    }
+    this.running++;
+    if (batch.small) this.smallRunning++;
+    this.sent++;
+    if (items.length > 1) batch.steal = setTimeout(() => this.steal(batch), STEAL_AFTER_MS);
+    this.piscina
+      .run({ batch: items.map((i) => i.envelope) }, { transferList: transferList as never, signal: batch.abort.signal })
+      .then(
+        (replies) => items.forEach((item, i) => item.batch === batch && this.settle(item, replies[i]!)),
+        (err: unknown) => this.batchFailed(batch, err),
+      )
+      .finally(() => {
+        clearTimeout(batch.steal);
+        this.running--;
+        if (batch.small) this.smallRunning--;
+        this.dispatch();
+      });
+  }
+
+  /** A batch that runs long while a worker is idle: the tasks it has not started go to that worker. */
+  private steal(batch: InFlight): void {
+    if (this.running >= this.opts.workers) {
+      batch.steal = setTimeout(() => this.steal(batch), STEAL_AFTER_MS);
+      return;
+    }
+    const taken = batch.items.filter((item) => item.batch === batch && withdraw(item));
+    if (taken.length === 0) return;
+    // no longer a batch of tiny tasks: it does not hold the others back
+    if (batch.small) {
+      batch.small = false;
+      this.smallRunning--;
+    }
+    this.requeue(taken);
+    this.dispatch();
+  }
+
+  /** Back to the head of the queue, with a fresh control: the old one stays withdrawn for the old batch. */
+  private requeue(items: Item[]): void {
+    for (const item of items) {
+      item.batch = null;
+      item.envelope = { ...item.envelope, control: newControl() };
+    }
+    this.pending.unshift(...items);
+  }
+
+  /**
+   * A batch's thread ended under it: it died, or it was terminated because a task did not stop. The
+   * task it was running (started, not done) fails; the small tasks it had not started, or had done
+   * without being able to answer, are sent again (once: their tensors were copied, and a computation
+   * has no effect but its answer).
+   */
+  private batchFailed(batch: InFlight, err: unknown): void {
+    const died = workerDied(err) || batch.abort.signal.aborted;
+    const again: Item[] = [];
+    for (const item of batch.items) {
+      if (item.settled || item.batch !== batch) continue;
+      const innocent = withdraw(item) || Atomics.load(item.envelope.control, CONTROL.DONE) === 1;
+      if (died && item.stopped === null && item.small && !item.retried && innocent) {
+        item.retried = true;
+        again.push(item);
+      } else {
+        this.settle(item, null, this.translate(err, item.stopped));
+      }
+    }
+    this.requeue(again);
   }
 
   private timedOut(): HttpError {
     return new HttpError('TIMEOUT', `the computation took longer than ${this.opts.timeoutMs} ms and was stopped`);
   }
 
-  private translate(err: unknown, stopped: 'timeout' | 'client' | null): unknown {
+  private translate(err: unknown, stopped: Stop | null): unknown {
+    if (stopped) return this.stopError(stopped);
     const message = err instanceof Error ? err.message : String(err);
-    if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
-      return this.queueFull();
-    }
-    if (stopped === 'timeout') return this.timedOut();
-    if (stopped === 'client') return clientClosed();
     if (workerDied(err)) {
       return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
+    }
+    if (err instanceof Error && err.name === 'AbortError') {
+      // its batch's thread was terminated for another task that did not stop
+      return new HttpError('WORKER_CRASHED', 'the worker computing this request was stopped with another request past its time limit; it has been replaced');
     }
     return err;
   }
@@ -207,14 +400,16 @@ export class PiscinaPool implements Pool {
   }
 
   queueFull(): HttpError {
-    const waitS = Math.max(1, Math.ceil(((this.piscina.queueSize + 1) * this.avgMs) / this.opts.workers / 1000));
-    return new HttpError('QUEUE_FULL', `${this.piscina.queueSize} computations are waiting; retry later`, [], {
+    const waiting = this.queueDepth;
+    const waitS = Math.max(1, Math.ceil(((waiting + 1) * this.avgMs) / this.opts.workers / 1000));
+    return new HttpError('QUEUE_FULL', `${waiting} computations are waiting; retry later`, [], {
       'retry-after': String(waitS),
     });
   }
 
   async close(): Promise<void> {
-    // close() lets running and queued tasks finish (their requests are still being answered)
+    // running and waiting tasks finish first (their requests are still being answered)
+    if (this.pending.length > 0 || this.running > 0) await new Promise<void>((r) => this.drained.push(r));
     await this.piscina.close();
   }
 }

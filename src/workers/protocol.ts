@@ -28,20 +28,32 @@ export type TaskKind = Task['kind'];
 export interface Envelope {
   task: Task;
   /**
-   * two Int32s in shared memory: [0] the pool sets to 1 to ask the computation to stop (engine/cancel.ts),
-   * [1] the worker sets to 1 when it starts the task (until then the pool can simply drop it)
+   * three Int32s in shared memory (indices in CONTROL): the pool sets STOP to ask the computation to
+   * stop (engine/cancel.ts); CLAIM goes from FREE to STARTED when the worker starts the task, or to
+   * WITHDRAWN when the pool takes it back first (compare-and-swap, so exactly one of them wins); the
+   * worker sets DONE when its reply is ready
    */
   control: Int32Array;
   /** epoch milliseconds (performance.timeOrigin + now), comparable across threads */
   submittedAt: number;
 }
 
+export const CONTROL = { STOP: 0, CLAIM: 1, DONE: 2, LENGTH: 3 } as const;
+export const CLAIM = { FREE: 0, STARTED: 1, WITHDRAWN: 2 } as const;
+
+/** One message to a worker: the tasks it runs one after another, answered by their Replies in order. */
+export interface Batch {
+  batch: Envelope[];
+}
+
 /** Client errors cross the boundary as data: structured clone keeps no Error subclass or fields. */
 export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
   | { kind: 'limit'; path: Path; message: string }
-  /** stopped on request: its client went away */
-  | { kind: 'cancelled' };
+  /** stopped on request: its time is up or its client went away */
+  | { kind: 'cancelled' }
+  /** a fault of ours (not of the request): the pool fails this task alone with it */
+  | { kind: 'internal'; message: string; stack?: string };
 
 export type Reply =
   | { ok: true; result: unknown; startedAt: number; finishedAt: number }

@@ -7,9 +7,9 @@ import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { ShapeError } from '../engine/tensor.js';
-import { collectTransferables, now, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
+import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
 
-// A compute worker: piscina calls the default export once per task. The kernels are chosen once,
+// A compute worker: piscina calls the default export once per batch of tasks (workers/pool.ts). The kernels are chosen once,
 // when the thread starts, so a bad BLAS setting fails the pool's start-up probe rather than a request.
 
 const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
@@ -62,23 +62,36 @@ function asFailure(err: unknown): TaskFailure | null {
   return null;
 }
 
-export default function run({ task, control }: Envelope): unknown {
+/** One task of a batch; its failures, ours included, become its reply, so they fail it alone. */
+function runOne({ task, control }: Envelope): Reply {
   const startedAt = now();
-  Atomics.store(control, 1, 1);
-  let reply: Reply;
-  try {
-    // the pool sets control[0] when the task's time is up or its client has gone away
-    const result = engine.cancellable(() => Atomics.load(control, 0) !== 0, () => dispatch(task));
-    // the job came transferred and nothing reads it after this: its memory serves the next job
-    if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
-    reply = { ok: true, result, startedAt, finishedAt: now() };
-  } catch (err) {
-    const error = asFailure(err);
-    if (!error) throw err;
-    return { ok: false, error, startedAt, finishedAt: now() } satisfies Reply;
+  // taken back by the pool before it began (stopped, or handed to another worker): skip it
+  if (Atomics.compareExchange(control, CONTROL.CLAIM, CLAIM.FREE, CLAIM.STARTED) !== CLAIM.FREE) {
+    return { ok: false, error: { kind: 'cancelled' }, startedAt, finishedAt: startedAt };
   }
-  // The result's tensors go back transferred, like the job's came in: move() marks an object that
-  // names its own transfer list under transferableSymbol and the value to send under valueSymbol.
-  const movable = { [Piscina.transferableSymbol]: collectTransferables(reply.result), [Piscina.valueSymbol]: reply };
+  try {
+    // the pool sets STOP when the task's time is up or its client has gone away
+    const result = engine.cancellable(() => Atomics.load(control, CONTROL.STOP) !== 0, () => dispatch(task));
+    // the job's memory is this thread's own (moved or copied here) and nothing reads it after this: it serves the next job
+    if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
+    return { ok: true, result, startedAt, finishedAt: now() };
+  } catch (err) {
+    const error: TaskFailure = asFailure(err) ?? {
+      kind: 'internal',
+      message: err instanceof Error ? err.message : String(err),
+      ...(err instanceof Error && err.stack ? { stack: err.stack } : {}),
+    };
+    return { ok: false, error, startedAt, finishedAt: now() };
+  } finally {
+    Atomics.store(control, CONTROL.DONE, 1);
+  }
+}
+
+export default function run({ batch }: Batch): unknown {
+  const replies = batch.map(runOne);
+  // The results' tensors go back transferred: move() marks an object that names its own transfer
+  // list under transferableSymbol and the value to send under valueSymbol.
+  const results = replies.map((r) => (r.ok ? r.result : null));
+  const movable = { [Piscina.transferableSymbol]: collectTransferables(results), [Piscina.valueSymbol]: replies };
   return Piscina.move(movable as never);
 }

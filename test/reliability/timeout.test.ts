@@ -13,10 +13,10 @@ const endless = trainBody(1_000_000);
 
 /** One worker running the test worker (fixtures/crash-worker.ts), which spins forever, never looking
  * at the stop flag, on a graph whose first node is "stuck_op": one op that does not return. */
-async function stuckOpApp() {
+async function stuckOpApp(workers = 1) {
   const filename = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
-  const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: LIMIT, blas: 'auto', filename });
-  return startApp({ workers: 1, timeoutMs: LIMIT }, { pool });
+  const pool = new PiscinaPool({ workers, queueLimit: 8, timeoutMs: LIMIT, blas: 'auto', filename });
+  return startApp({ workers, timeoutMs: LIMIT }, { pool });
 }
 
 const stuckOp = {
@@ -114,6 +114,25 @@ describe('TIMEOUT_MS', () => {
       expect(ms).toBeLessThan(2 * LIMIT);
       expect((await post(app, '/v1/gradients', twoWeight)).body.gradients.w1).toBe(15);
       expect(app.pool.workerStarts).toBe(2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('small requests sent in one batch with a stuck one are taken back and answered by the other worker', async () => {
+    const app = await stuckOpApp(2);
+    try {
+      const pool = app.pool as PiscinaPool;
+      const stuck = post(app, '/v1/gradients', stuckOp);
+      let stuckAnswered = false;
+      void stuck.then(() => (stuckAnswered = true));
+      // arriving with it, they may share its message; the ones it holds back are withdrawn after
+      // STEAL_AFTER_MS and computed elsewhere, long before its own time limit
+      const others = await Promise.all(Array.from({ length: 6 }, () => post(app, '/v1/gradients', twoWeight)));
+      expect(stuckAnswered).toBe(false);
+      for (const r of others) expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+      expectProblem(await stuck, 504, 'TIMEOUT');
+      await waitFor(() => pool.workerStarts === 3, 5_000, 'the stuck worker replaced');
     } finally {
       await app.close();
     }

@@ -62,12 +62,23 @@ describe('a worker that dies', () => {
     });
   }
 
-  it('with one worker: the request queued behind the dying one is computed by its replacement', async () => {
+  it('with one worker: the requests around the dying one in its batch are computed by its replacement', async () => {
     const app = await crashApp(1);
     try {
-      const [dead, next] = await Promise.all([post(app, '/v1/gradients', dying('die_exit')), post(app, '/v1/gradients', twoWeight)]);
+      const pool = app.pool as PiscinaPool;
+      const before = { sent: pool.batchesSent, starts: pool.workerStarts };
+      // arriving together, the four small requests leave in one message to the one worker
+      const [first, dead, next, last] = await Promise.all([
+        post(app, '/v1/gradients', twoWeight),
+        post(app, '/v1/gradients', dying('die_exit')),
+        post(app, '/v1/gradients', twoWeight),
+        post(app, '/v1/gradients', twoWeight),
+      ]);
       expectProblem(dead, 502, 'WORKER_CRASHED');
-      expect(next.status).toBe(200);
+      for (const r of [first, next, last]) expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+      // the batch that died, then the three others sent again together
+      expect(pool.batchesSent - before.sent).toBe(2);
+      expect(pool.workerStarts - before.starts).toBe(1);
     } finally {
       await app.close();
     }

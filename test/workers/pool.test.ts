@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
+import { SpecError } from '../../src/engine/errors.js';
 import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/routes/shared/decode.js';
 import { PiscinaPool } from '../../src/workers/pool.js';
@@ -30,31 +31,70 @@ const endless = {
 };
 
 describe('PiscinaPool', () => {
-  it('transfers the job\'s tensors to the worker (detached here) and gets typed arrays back', async () => {
+  it('moves a large job\'s tensors to the worker (detached here), copies a small one\'s; typed arrays come back', async () => {
     const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' });
-    try {
-      const job = decodeModelRequest(
+    // the two-weight chain over a batch of n equal samples: the same mean loss and gradients for any n
+    const job = (n: number) =>
+      decodeModelRequest(
         {
           ...twoWeight,
           model: twoWeight.model as never,
           params: { w1: 0.5, w2: -1.5 },
-          inputs: { x: 2, t: 1 },
+          inputs: { x: Array(n).fill(2), t: Array(n).fill(1) },
           options: OptionsSchema.parse({}),
         },
         limits,
       );
-      const sent = [job.params.w1!.data, job.params.w2!.data, ...Object.values(job.inputs).map((t) => t.data)];
-      expect(sent.every((d) => d.byteLength === 4)).toBe(true);
+    try {
+      // 2 × 10,000 float32 inputs: 80 kB, over the 64 KiB of a small task; 2 × 1,000: 8 kB, under it
+      for (const [n, moved] of [[10_000, true], [1_000, false]] as const) {
+        const j = job(n);
+        const sent = [j.params.w1!.data, j.params.w2!.data, ...Object.values(j.inputs).map((t) => t.data)];
+        const bytes = sent.map((d) => d.byteLength);
+        const { result, queueMs, computeMs } = await pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+        // moved: the event loop's views of the buffers are now empty; copied: they are intact
+        expect(sent.map((d) => d.byteLength)).toEqual(moved ? bytes.map(() => 0) : bytes);
+        expect(result.gradients.w1!.data).toBeInstanceOf(Float32Array);
+        // float32 sums over the batch
+        expect(result.gradients.w1!.data[0]).toBeCloseTo(15, 2);
+        expect(result.gradients.w2!.data[0]).toBeCloseTo(-5, 2);
+        expect(queueMs).toBeGreaterThanOrEqual(0);
+        expect(computeMs).toBeGreaterThanOrEqual(0);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 
-      const { result, queueMs, computeMs } = await pool.run<GradientsResult>({ kind: 'gradients', job, limits });
-
-      // moved, not copied: the event loop's views of the buffers are now empty
-      for (const d of sent) expect(d.byteLength).toBe(0);
-      expect(result.gradients.w1!.data).toBeInstanceOf(Float32Array);
-      expect(Array.from(result.gradients.w1!.data)).toEqual([15]);
-      expect(Array.from(result.gradients.w2!.data)).toEqual([-5]);
-      expect(queueMs).toBeGreaterThanOrEqual(0);
-      expect(computeMs).toBeGreaterThanOrEqual(0);
+  it('sends small tasks that wait together as one message, each answered with its own result', async () => {
+    const pool = new PiscinaPool({ workers: 1, queueLimit: 64, timeoutMs: 10_000, blas: 'auto' });
+    try {
+      await pool.start();
+      const before = pool.batchesSent;
+      // w1 = k: dL/dw1 = 2(y − t)·w2·x = 2(−3k − 1)(−1.5)(2) = 18k + 6, dL/dw2 = 2(−3k − 1)·2k
+      const tasks = Array.from({ length: 20 }, (_, k) => {
+        const j = twoWeightJob();
+        j.params.w1!.data[0] = k;
+        return pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+      });
+      const results = await Promise.all(tasks);
+      results.forEach(({ result }, k) => {
+        expect(Array.from(result.gradients.w1!.data)).toEqual([18 * k + 6]);
+        expect(Array.from(result.gradients.w2!.data)).toEqual([2 * (-3 * k - 1) * 2 * k]);
+      });
+      // submitted in one turn of the event loop: sent in one message (at most MAX_BATCH = 32)
+      expect(pool.batchesSent - before).toBe(1);
+      // one failing task in a batch fails alone
+      const bad = twoWeightJob();
+      bad.params.w1 = { ...bad.params.w1!, shape: [3] };
+      const mixed = await Promise.allSettled([
+        pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits }),
+        pool.run<GradientsResult>({ kind: 'gradients', job: bad, limits }),
+        pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits }),
+      ]);
+      expect(mixed.map((m) => m.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((mixed[1] as PromiseRejectedResult).reason).toBeInstanceOf(SpecError);
+      expect(pool.batchesSent - before).toBe(2);
     } finally {
       await pool.close();
     }
