@@ -90,10 +90,16 @@ describe('PiscinaPool', () => {
       const mixed = await Promise.allSettled([
         pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits }),
         pool.run<GradientsResult>({ kind: 'gradients', job: bad, limits }),
+        // not a request's fault but ours (the engine given no job): a plain Error, a 500 for that request only
+        pool.run<GradientsResult>({ kind: 'gradients', job: null as never, limits }),
         pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits }),
       ]);
-      expect(mixed.map((m) => m.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(mixed.map((m) => m.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
       expect((mixed[1] as PromiseRejectedResult).reason).toBeInstanceOf(SpecError);
+      const internal = (mixed[2] as PromiseRejectedResult).reason as Error;
+      expect(internal).not.toBeInstanceOf(SpecError);
+      expect(internal.message).toMatch(/null/);
+      expect(internal.stack).toMatch(/gradients/);
       expect(pool.batchesSent - before).toBe(2);
     } finally {
       await pool.close();
