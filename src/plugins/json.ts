@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errorCodes, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -16,12 +17,75 @@ import fp from 'fastify-plugin';
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
 
+/** Bodies shorter than this are parsed as they are: only large base64 tensors are worth lifting. */
+const LIFT_BODY_CHARS = 64 * 1024;
+/** base64 strings at least this long are lifted out of the text before JSON.parse */
+export const LIFT_VALUE_CHARS = 4096;
+
+/** Long base64 strings cut out of a body's text; each replaced by `prefix` + its index. */
+interface Lifted {
+  text: string;
+  values: string[];
+  /** as JSON.parse gives it: a NUL, a random UUID, a colon (no client can send it by chance) */
+  prefix: string;
+}
+
+/**
+ * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads (4.5 ms and
+ * 4.6 MB for the 784-512-512-10 MLP). The base64 values are most of it, and need no parsing: each
+ * `"base64": "…"` string of at least `minChars` with no backslash is cut out of the text and its
+ * place taken by a placeholder; JSON.parse reads the rest, and the placeholders get the original
+ * strings back, as slices of the body, not copies. The result is JSON.parse's. Why a match is a key:
+ * its first quote has an even number of backslashes before it, so it is not escaped, and an unescaped
+ * quote starts or ends a string; if it ended one, the text is not JSON, and still is not with the value
+ * cut out. The value ends at the next quote, unescaped as the value has no backslash.
+ * NOTE: the one thing JSON.parse would check in a cut-out value is that it has no raw control
+ * character. Such a value is left to the decoder, which decodes no bytes from a character outside the
+ * base64 alphabet: its length no longer matches (engine/wire.ts), a 422 for that field instead of a 400.
+ */
+function liftBase64(text: string, minChars: number): Lifted | null {
+  const KEY = '"base64"';
+  let at = text.indexOf(KEY);
+  if (at < 0) return null;
+  const parts: string[] = [];
+  const values: string[] = [];
+  const id = randomUUID();
+  let from = 0;
+  // the first backslash at or after the current value's start
+  let backslash = -1;
+  for (; at >= 0; at = text.indexOf(KEY, at + 1)) {
+    let escapes = 0;
+    while (at - escapes > 0 && text.charCodeAt(at - escapes - 1) === 0x5c) escapes++;
+    if (escapes % 2 === 1) continue;
+    let i = at + KEY.length;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 0x3a) continue; // ':'
+    i++;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 0x22) continue; // '"'
+    const start = i + 1;
+    const end = text.indexOf('"', start);
+    if (end < 0) break;
+    if (backslash < start) backslash = text.indexOf('\\', start) >>> 0; // none: 2^32 - 1
+    if (end - start < minChars || backslash < end) continue;
+    parts.push(text.slice(from, start), `\\u0000${id}:${values.length}`);
+    values.push(text.slice(start, end));
+    from = end;
+    at = end;
+  }
+  if (values.length === 0) return null;
+  parts.push(text.slice(from));
+  return { text: parts.join(''), values, prefix: `\u0000${id}:` };
+}
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
 /**
  * Rejects what secure-json-parse rejects in its default mode: an own `__proto__` key anywhere, or a
  * `constructor` key holding an object with a `prototype` key. JSON.parse keeps such keys as plain
  * own properties, but copying them into another object (zod does, for records) would set a prototype.
  */
-function checkPoisoning(root: unknown): void {
+function checkPoisoning(root: unknown, lifted: Lifted | null): void {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -36,6 +100,9 @@ function checkPoisoning(root: unknown): void {
     if (Object.hasOwn(o, '__proto__')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
     const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
     if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
+    if (lifted !== null && typeof o.base64 === 'string' && o.base64.startsWith(lifted.prefix)) {
+      o.base64 = lifted.values[Number(o.base64.slice(lifted.prefix.length))];
+    }
     for (const k in o) {
       const c = o[k];
       if (typeof c === 'object' && c !== null) stack.push(c);
@@ -43,17 +110,21 @@ function checkPoisoning(root: unknown): void {
   }
 }
 
-/** A JSON request body (its decoded text) as Fastify's default parser would give it, or its 400 error. */
-export function parseJsonText(body: string): unknown {
+/**
+ * A JSON request body (its decoded text) as Fastify's default parser would give it, or its 400 error.
+ * `minLift`: the shortest base64 string lifted out before parsing (a parameter for tests).
+ */
+export function parseJsonText(body: string, minLift = LIFT_VALUE_CHARS): unknown {
   if (body.length === 0) throw new FST_ERR_CTP_EMPTY_JSON_BODY();
   const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+  const lifted = text.length >= Math.min(LIFT_BODY_CHARS, minLift) ? liftBase64(text, minLift) : null;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(lifted?.text ?? text);
   } catch {
     throw new FST_ERR_CTP_INVALID_JSON_BODY();
   }
-  if (typeof value === 'object' && value !== null) checkPoisoning(value);
+  if (typeof value === 'object' && value !== null) checkPoisoning(value, lifted);
   return value;
 }
 

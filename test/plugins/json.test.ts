@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeTensor } from '../../src/engine/wire.js';
 import { jsonBuffer, parseJsonText } from '../../src/plugins/json.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
@@ -57,6 +57,59 @@ describe('parseJsonText', () => {
     }
     // a "constructor" that is not an object with a prototype is ordinary data (a node may be called that)
     expect(parseJsonText('{"constructor": "x", "c": {"constructor": {"y": 1}}}')).toEqual({ constructor: 'x', c: { constructor: { y: 1 } } });
+  });
+});
+
+describe('parseJsonText: long base64 strings lifted out before JSON.parse', () => {
+  const b64 = fc.string({ unit: fc.constantFrom(...'ABCxyz019+/='.split('')), maxLength: 24 });
+  const tensor = fc.record({ shape: fc.array(fc.nat(3), { maxLength: 2 }), dtype: fc.constantFrom('float32', 'float64'), base64: b64 });
+  // strings that look like the key, its value or its escapes, as values and as keys
+  // (a key ending in `"base64` is written `"x\\"base64"`: the text's `"base64"` there starts with an escaped quote)
+  const tricky = fc.constantFrom('"base64":"', '"base64": "AAAAAAAA"', '\\"base64\\":\\"', 'base64', 'x"base64', 'x\\', '"', 'AAAA\\AAAA');
+  const value = fc.oneof(tensor, tricky, b64, fc.jsonValue({ maxDepth: 2 }), fc.record({ base64: fc.oneof(fc.integer(), fc.constant(null), tricky, b64) }));
+  const doc = fc.dictionary(fc.oneof(fc.constantFrom('params', 'base64', 'x'), tricky), fc.oneof(value, fc.dictionary(fc.string({ maxLength: 3 }), value, { maxKeys: 3 })), { maxKeys: 4 });
+  // as JSON.stringify writes it, indented, and with Python's json.dumps separators (", " and ": ")
+  const written = fc.tuple(doc.filter((v) => !poisoned(v)), fc.constantFrom(0, 1, 2)).map(([v, style]) =>
+    style === 0 ? JSON.stringify(v) : style === 1 ? JSON.stringify(v, null, 2) : JSON.stringify(v, null, 1).replace(/\n */g, ' '),
+  );
+
+  it('gives JSON.parse\'s value for any text, lifting every base64 string of 8 characters or more', () => {
+    fc.assert(
+      fc.property(written, (text) => {
+        expect(parseJsonText(text, 8)).toStrictEqual(JSON.parse(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects what JSON.parse rejects: any text with one character deleted or inserted', () => {
+    fc.assert(
+      fc.property(written, fc.nat(), fc.constantFrom('', '"', '\\', ':', ',', '{', '}', '[', ']', 'A', ' '), (text, at, insert) => {
+        const i = at % (text.length + 1);
+        const bad = insert === '' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + insert + text.slice(i);
+        let expected: unknown;
+        try {
+          expected = JSON.parse(bad);
+        } catch {
+          expect(() => parseJsonText(bad, 8)).toThrow(expect.objectContaining({ code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
+          return;
+        }
+        if (!poisoned(expected)) expect(parseJsonText(bad, 8)).toStrictEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('hands JSON.parse only the rest of a large body', () => {
+    const tensorOf = (n: number) => encodeTensor({ shape: [n], data: Float32Array.from({ length: n }, (_, i) => i / 7) }, 'base64');
+    const body = JSON.stringify({ ...twoWeight, inputs: { x: tensorOf(20_000), t: tensorOf(20_000) } });
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(parseJsonText(body)).toStrictEqual(JSON.parse(body));
+      expect(parse.mock.calls[0]![0].length).toBeLessThan(1000);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
 
@@ -116,6 +169,30 @@ describe('in the app', () => {
       const r = await postInTwoParts(port, body, cut);
       expect(r.status, JSON.stringify(r.json)).toBe(422);
       expect(r.json.errors).toEqual([{ path: 'params.wλ', message: 'the model has no parameter "wλ" (its parameters: w1, w2)' }]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a large base64 body: the same gradients as nested arrays; a raw control character in a tensor is a 422 naming it', async () => {
+    const app = await startApp({ validateResponses: false });
+    try {
+      const n = 20_000;
+      const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      const t = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+      const body = (enc: 'base64' | 'nested') =>
+        JSON.stringify({ ...twoWeight, inputs: { x: encodeTensor({ shape: [n], data: x }, enc), t: encodeTensor({ shape: [n], data: t }, enc) } });
+      const post = (payload: string) => app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': 'application/json' }, payload });
+      const large = body('base64');
+      expect(large.length).toBeGreaterThan(64 * 1024);
+      const [a, b] = [await post(large), await post(body('nested'))];
+      expect(a.statusCode, a.body).toBe(200);
+      expect(a.json().gradients).toEqual(b.json().gradients);
+      // JSON.parse would refuse the raw newline (400); the decoder refuses the string (422), naming the field
+      const at = large.indexOf('"base64":"') + 5_000;
+      const bad = await post(large.slice(0, at) + '\n' + large.slice(at + 1));
+      expect(bad.statusCode).toBe(422);
+      expect(bad.json().errors[0].path).toBe('inputs.x.base64');
     } finally {
       await app.close();
     }
