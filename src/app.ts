@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { destination } from 'pino';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -38,10 +39,19 @@ class OneLinePerRequest extends LogController {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * stdout through one asynchronous writer per process, not pino's default of one write(2) per line on
+ * the event loop: lines logged while a write is in flight leave together in the next one. pino flushes
+ * it synchronously when the process exits; past 64 MiB waiting (stdout not read), lines are dropped
+ * rather than held.
+ */
+let logStream: ReturnType<typeof destination> | undefined;
+const logDestination = () => (logStream ??= destination({ dest: 1, sync: false, maxLength: 64 * 1024 * 1024 }));
+
 /** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'], stream: logDestination() },
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up

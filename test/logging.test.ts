@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twoWeight } from '../src/routes/shared/examples.js';
-import { startServer, type ServerProcess } from './reliability/server-process.js';
+import { SERVER_JS, startServer, type ServerProcess } from './reliability/server-process.js';
 
 // The access log of the real process (LOG_LEVEL info): one JSON line per request, written when it is
 // answered, joined to the caller's X-Request-Id, with no credentials in it.
@@ -54,5 +56,51 @@ describe('request logging', () => {
     expect(lines.map((l) => l.msg)).toEqual(['request rejected', 'request completed']);
     expect(lines[1]).toMatchObject({ res: { statusCode: 401 } });
     expect(server.output()).not.toContain('wrong-key');
+  });
+});
+
+describe('the log at exit', () => {
+  it('holds every access line and the shutdown line once the process has exited on SIGTERM', async () => {
+    // stdout is written asynchronously (src/app.ts): what is still queued at exit must be flushed
+    const s = await startServer({ WORKERS: '1' });
+    const closed = new Promise((r) => s.child.once('close', r));
+    try {
+      const ids = Array.from({ length: 40 }, (_, i) => `exit-log-${i}`);
+      const answers = await Promise.all(
+        ids.map((id) =>
+          fetch(`${s.base}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify(twoWeight) }),
+        ),
+      );
+      for (const r of answers) expect(r.status).toBe(200);
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      await closed;
+      const lines = s
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const logged = new Set(lines.filter((l) => l.msg === 'request completed').map((l) => l.reqId));
+      expect(ids.filter((id) => !logged.has(id))).toEqual([]);
+      expect(lines.some((l) => l.msg === 'closing: draining in-flight requests')).toBe(true);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
+  });
+
+  it('holds the fatal line of a process that cannot listen, written just before process.exit', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const child = spawn(process.execPath, [SERVER_JS], { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), WORKERS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise((r) => child.once('close', r));
+      expect(code).toBe(1);
+      expect(out).toMatch(/"level":60.*"msg":"could not start"/);
+    } finally {
+      taken.close();
+    }
   });
 });
