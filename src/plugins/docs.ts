@@ -6,7 +6,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } fr
 import type { z } from 'zod';
 import type { AppConfig } from '../config.js';
 import { RequestValidationError } from './errors.js';
-import { jsonBuffer } from './json.js';
+import { jsonBody } from './json.js';
 
 // zod is the single source of the request/response contract: it validates bodies, and
 // @fastify/swagger turns the same schemas into the OpenAPI 3.1 document shown at /docs.
@@ -74,7 +74,7 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
   // tests check every response against its schema.
   if (config.validateResponses) app.setSerializerCompiler(wireSerializerCompiler);
   // NOTE: a Buffer where Fastify's type says string: Fastify sends either as it is (reply.js)
-  else app.setSerializerCompiler(() => (data) => jsonBuffer(data) as unknown as string);
+  else app.setSerializerCompiler(() => (data) => jsonBody(data) as string);
 
   await app.register(swagger, {
     openapi: {

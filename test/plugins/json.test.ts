@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { encodeTensor } from '../../src/engine/wire.js';
-import { jsonBuffer, parseJsonText } from '../../src/plugins/json.js';
+import { jsonBody, jsonBuffer, parseJsonText } from '../../src/plugins/json.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
 
 // The JSON body parser and the response writer must agree with JSON.parse / JSON.stringify on every
@@ -134,6 +134,37 @@ describe('jsonBuffer', () => {
       timing: { queueMs: 0.1, totalMs: 2 },
     };
     expect(jsonBuffer(response).toString('utf8')).toBe(JSON.stringify(response));
+  });
+});
+
+describe('jsonBody', () => {
+  const t = (n: number) => encodeTensor({ shape: [n], data: Float32Array.from({ length: n }, (_, i) => Math.cos(i)) }, 'base64');
+
+  it('is JSON.stringify\'s text for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(jsonBody(v)).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is jsonBuffer\'s bytes when a base64 string of 4,096 characters or more is anywhere in it, text otherwise', () => {
+    // 3,072 float32 = 12,288 bytes = 16,384 base64 characters; 768 = 4,096 characters; 767 = 4,092
+    const holding = [
+      { gradients: { w: t(3072) } },
+      { a: { b: { c: t(768) } } },
+      { warnings: [{ x: 1 }, { params: { t: t(768) } }] },
+      { outputs: [[1, 2]], intermediates: { h: { value: t(768), grad: null } } },
+    ];
+    for (const v of holding) {
+      const body = jsonBody(v);
+      expect(Buffer.isBuffer(body)).toBe(true);
+      expect(body.toString()).toBe(JSON.stringify(v));
+    }
+    for (const v of [{ gradients: { w: t(767) } }, { data: [[{ base64: 'x'.repeat(5000) }]] }, [1, { base64: 7 }], { base64: 'x'.repeat(100) }]) {
+      expect(jsonBody(v)).toBe(JSON.stringify(v));
+    }
   });
 });
 
