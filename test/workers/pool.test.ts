@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
@@ -13,12 +14,19 @@ import { waitFor } from '../reliability/helpers.js';
 
 const limits = { maxElements: 1_000_000, maxNodes: 1000 };
 
-/** The two-weight chain as a decoded job, with an optimizer so that it can also be trained. */
-const twoWeightJob = () =>
-  decodeModelRequest(
-    { ...twoWeight, model: twoWeight.model as never, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) },
-    limits,
-  ) as GradientsJob;
+/**
+ * The two-weight chain as a decoded job, with an optimizer so that it can also be trained; `hidden`
+ * names its middle node (the test worker spins forever on one called "stuck_op").
+ */
+const twoWeightJob = (hidden = 'h') => {
+  const nodes = [
+    { id: hidden, op: 'mul', inputs: ['w1', 'x'] },
+    { id: 'y', op: 'mul', inputs: ['w2', hidden] },
+    { id: 'L', op: 'mse_loss', inputs: ['y', 't'] },
+  ];
+  const model = { ...twoWeight.model, nodes } as never;
+  return decodeModelRequest({ ...twoWeight, model, optimizer: { type: 'sgd', lr: 1e-9 }, options: OptionsSchema.parse({}) }, limits) as GradientsJob;
+};
 
 /** A training run long enough to outlast any test's time limit. */
 const endless = {
@@ -153,6 +161,34 @@ describe('PiscinaPool', () => {
       first.abort();
       await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
       expect(pool.workerStarts).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a task waiting in a running batch whose client goes away fails at once, and its worker skips it', async () => {
+    // the test worker spins forever on a graph whose first node is "stuck_op" (fixtures/crash-worker.ts)
+    const filename = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
+    const pool = new PiscinaPool({ workers: 1, queueLimit: 8, timeoutMs: 1000, blas: 'auto', filename });
+    try {
+      await pool.start();
+      const before = pool.batchesSent;
+      const stuck = pool.run({ kind: 'gradients', job: twoWeightJob('stuck_op'), limits });
+      const gone = new AbortController();
+      const waiting = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, gone.signal);
+      let stuckSettled = false;
+      void stuck.catch(() => (stuckSettled = true));
+      await waitFor(() => pool.batchesSent - before === 1 && pool.busyWorkers === 1, 2_000, 'the batch of two sent');
+      gone.abort();
+      await expect(waiting).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      // answered while the stuck task still runs, not when its batch ends
+      expect(stuckSettled).toBe(false);
+      expect(pool.queueDepth).toBe(0);
+      await expect(stuck).rejects.toMatchObject({ code: 'TIMEOUT' });
+      // the terminated worker is replaced, and nothing was sent again
+      await waitFor(() => pool.workerStarts === 2, 5_000, 'the worker replaced');
+      expect(pool.batchesSent - before).toBe(1);
+      expect(Array.from((await pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits })).result.gradients.w1!.data)).toEqual([15]);
     } finally {
       await pool.close();
     }
