@@ -67,7 +67,8 @@ describe('a worker that dies', () => {
     try {
       const pool = app.pool as PiscinaPool;
       const before = { sent: pool.batchesSent, starts: pool.workerStarts };
-      // arriving together, the four small requests leave in one message to the one worker
+      // arriving together, the four small requests leave in one message to the one worker: the first
+      // is computed before the thread dies (its answer lost with it), the last two never start
       const [first, dead, next, last] = await Promise.all([
         post(app, '/v1/gradients', twoWeight),
         post(app, '/v1/gradients', dying('die_exit')),
