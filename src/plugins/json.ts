@@ -6,8 +6,8 @@ import fp from 'fastify-plugin';
 // answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
 // text for prototype poisoning included, and ~11 ms to write the answer (JSON.stringify copying every
 // base64 string, then measuring and encoding the text again). Here the body is checked for poisoning
-// on the parsed value, and the answer is assembled straight into one buffer, base64 strings copied as
-// they are.
+// on the parsed value, its long base64 strings are not parsed at all (liftBase64), and an answer that
+// holds long base64 strings is assembled straight into one buffer, the strings copied as they are.
 // NOTE: the body arrives as text that Fastify decoded as UTF-8, not as a Buffer decoded here as
 // Latin-1: Node keeps a string of over ~1 MB decoded as Latin-1 outside the V8 heap, as external
 // memory, which counts toward the limit that starts V8's full collections on the event loop (UTF-8

@@ -9,8 +9,9 @@ import { OpValueError } from '../engine/op.js';
 import { ShapeError } from '../engine/tensor.js';
 import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
 
-// A compute worker: piscina calls the default export once per batch of tasks (workers/pool.ts). The kernels are chosen once,
-// when the thread starts, so a bad BLAS setting fails the pool's start-up probe rather than a request.
+// A compute worker: piscina calls the default export once per batch of tasks (workers/pool.ts). The
+// kernels are chosen once, when the thread starts, so a bad BLAS setting fails the pool's start-up
+// probe rather than a request.
 
 const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
@@ -72,7 +73,8 @@ function runOne({ task, control }: Envelope): Reply {
   try {
     // the pool sets STOP when the task's time is up or its client has gone away
     const result = engine.cancellable(() => Atomics.load(control, CONTROL.STOP) !== 0, () => dispatch(task));
-    // the job's memory is this thread's own (moved or copied here) and nothing reads it after this: it serves the next job
+    // the job's memory is this thread's own (moved or copied here) and nothing reads it after this:
+    // it serves the next job
     if (task.kind === 'gradients' || task.kind === 'forward') donateBuffers(task.job, result);
     return { ok: true, result, startedAt, finishedAt: now() };
   } catch (err) {

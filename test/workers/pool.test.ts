@@ -6,7 +6,7 @@ import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
 import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/routes/shared/decode.js';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { waitFor } from '../reliability/helpers.js';
 
@@ -38,22 +38,31 @@ const endless = {
   steps: 1_000_000,
 };
 
+/** A pool for one test, closed after it. */
+async function withPool(opts: PoolOptions, test: (pool: PiscinaPool) => Promise<void>): Promise<void> {
+  const pool = new PiscinaPool(opts);
+  try {
+    await test(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 describe('PiscinaPool', () => {
   it('moves a large job\'s tensors to the worker (detached here), copies a small one\'s; typed arrays come back', async () => {
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' });
-    // the two-weight chain over a batch of n equal samples: the same mean loss and gradients for any n
-    const job = (n: number) =>
-      decodeModelRequest(
-        {
-          ...twoWeight,
-          model: twoWeight.model as never,
-          params: { w1: 0.5, w2: -1.5 },
-          inputs: { x: Array(n).fill(2), t: Array(n).fill(1) },
-          options: OptionsSchema.parse({}),
-        },
-        limits,
-      );
-    try {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
+      // the two-weight chain over a batch of n equal samples: the same mean loss and gradients for any n
+      const job = (n: number) =>
+        decodeModelRequest(
+          {
+            ...twoWeight,
+            model: twoWeight.model as never,
+            params: { w1: 0.5, w2: -1.5 },
+            inputs: { x: Array(n).fill(2), t: Array(n).fill(1) },
+            options: OptionsSchema.parse({}),
+          },
+          limits,
+        );
       // 2 × 10,000 float32 inputs: 80 kB, over the 64 KiB of a small task; 2 × 1,000: 8 kB, under it
       for (const [n, moved] of [[10_000, true], [1_000, false]] as const) {
         const j = job(n);
@@ -69,14 +78,11 @@ describe('PiscinaPool', () => {
         expect(queueMs).toBeGreaterThanOrEqual(0);
         expect(computeMs).toBeGreaterThanOrEqual(0);
       }
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('sends small tasks that wait together as one message, each answered with its own result', async () => {
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 64, timeoutMs: 10_000, blas: 'auto' });
-    try {
+    await withPool({ workers: 1, queueLimit: 64, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
       await pool.start();
       const before = pool.batchesSent;
       // w1 = k: dL/dw1 = 2(y − t)·w2·x = 2(−3k − 1)(−1.5)(2) = 18k + 6, dL/dw2 = 2(−3k − 1)·2k
@@ -109,15 +115,12 @@ describe('PiscinaPool', () => {
       expect(internal.message).toMatch(/null/);
       expect(internal.stack).toMatch(/gradients/);
       expect(pool.batchesSent - before).toBe(2);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('leaves no timer behind a finished task; a client that goes away stops its task, not its worker', async () => {
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' });
-    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    try {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
       await pool.start();
       expect(pool.workerStarts).toBe(1);
       const before = timers();
@@ -139,14 +142,11 @@ describe('PiscinaPool', () => {
       const after = await pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits });
       expect(Array.from(after.result.gradients.w1!.data)).toEqual([15]);
       expect(pool.workerStarts).toBe(1);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('drops a queued task whose client goes away at once, without waiting for a worker', async () => {
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' });
-    try {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
       await pool.start();
       const first = new AbortController();
       const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, first.signal);
@@ -161,16 +161,13 @@ describe('PiscinaPool', () => {
       first.abort();
       await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
       expect(pool.workerStarts).toBe(1);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('a task waiting in a running batch whose client goes away fails at once, and its worker skips it', async () => {
     // the test worker spins forever on a graph whose first node is "stuck_op" (fixtures/crash-worker.ts)
     const filename = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 8, timeoutMs: 1000, blas: 'auto', filename });
-    try {
+    await withPool({ workers: 1, queueLimit: 8, timeoutMs: 1000, blas: 'auto', filename }, async (pool) => {
       await pool.start();
       const before = pool.batchesSent;
       const stuck = pool.run({ kind: 'gradients', job: twoWeightJob('stuck_op'), limits });
@@ -189,18 +186,13 @@ describe('PiscinaPool', () => {
       await waitFor(() => pool.workerStarts === 2, 5_000, 'the worker replaced');
       expect(pool.batchesSent - before).toBe(1);
       expect(Array.from((await pool.run<GradientsResult>({ kind: 'gradients', job: twoWeightJob(), limits })).result.gradients.w1!.data)).toEqual([15]);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('reports the kernel backend the worker selected', async () => {
-    const pool = new PiscinaPool({ workers: 1, queueLimit: 1, timeoutMs: 10_000, blas: 'off' });
-    try {
+    await withPool({ workers: 1, queueLimit: 1, timeoutMs: 10_000, blas: 'off' }, async (pool) => {
       expect(await pool.start()).toBe('wasm');
-    } finally {
-      await pool.close();
-    }
+    });
   });
 });
 
