@@ -1,11 +1,11 @@
 // Pool scaling: throughput of CPU-bound requests with WORKERS=1 and WORKERS=2 (otherwise the default
-// config), both servers side by side and loaded in alternation, medians of the rounds. The request is a
-// deep chain h ← tanh(h · W) (40 products of 128×256 by 256×256, W shared) with a mean at the end:
-// ~80 ms of compute for a 0.5 MB body, so the workers' cores, not the event loop, bound the
-// throughput (the event loop's share of each request is reported beside: server total − compute).
-// The same requests also go through the pool alone, without HTTP: that 2/1 ratio is how far this
-// machine's two cores scale this computation before any HTTP cost (measured minutes apart from the
-// HTTP ratio, so on this shared machine either may come out higher).
+// config), both servers side by side, warmed up (WARMUP_S each) and then loaded in alternation, medians
+// of the rounds. The request is a deep chain h ← tanh(h · W) (40 products of 128×256 by 256×256, W
+// shared) with a mean at the end: ~60–80 ms of compute for a 0.5 MB body, so the workers' cores, not
+// the event loop, bound the throughput (the event loop's share of each request is reported beside:
+// server total − compute). The same requests also go through the pool alone, without HTTP: that 2/1
+// ratio is how far this machine's two cores scale this computation before any HTTP cost (measured
+// minutes apart from the HTTP ratio, so on this shared machine either may come out higher).
 import { join } from 'node:path';
 import { encodeTensor } from '../../src/engine/wire.js';
 import { breathe, median, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
@@ -18,6 +18,7 @@ const WIDTH = 256;
 const CONNECTIONS = 4;
 const ROUNDS = 3;
 const ROUND_S = 3;
+const WARMUP_S = 8;
 
 export function chainBody(): string {
   const nodes: { id: string; op: string; inputs: string[] }[] = [];
@@ -58,8 +59,16 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     }
     const hit = (workers: number, duration: number) =>
       load({ url: `${servers[workers]!.url}/v1/gradients`, body, connections: CONNECTIONS, duration });
-    await hit(1, 1);
-    await hit(2, 1);
+    // Warm-up, alternating: at ~30 requests a second, V8 takes tens of seconds to optimize all the
+    // code that runs a few times per request (routing, validation, decoding, the hand-off, the
+    // engine's graph set-up). Until it has, that code runs slower and the compiler's threads take CPU
+    // from the workers: that costs WORKERS=2, whose workers use both cores, more than WORKERS=1. Measured here in 2-s windows from a cold start: the 2/1 ratio rose from
+    // 1.52–1.63 in the first 6 s to 1.69–1.85 (median 1.76) after. The rounds measure the steady state
+    // that a long-running service is in.
+    for (let s = 0; s < WARMUP_S; s += 2) {
+      await hit(1, 2);
+      await hit(2, 2);
+    }
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-workers: round ${r + 1} of ${ROUNDS}`);
       for (const w of [1, 2]) {
