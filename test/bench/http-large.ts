@@ -57,14 +57,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         const { timing } = JSON.parse(text) as { timing: { totalMs: number; forwardMs: number; backwardMs: number } };
         return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
       };
-      // base64 carries the targets: two rounds, each the service's requests then PyTorch measured
-      // again (the load drifts), and each side's figure is its better round's median: both sides
-      // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
-      // spell during these rounds would count against the service alone.)
       // A fresh server's per-request code is still being optimized by V8 for its first few dozen large
       // requests: from a cold start, the median latency of each 10 base64 requests was 41, 31, 37, 33,
       // 32, then 25–27 ms from the 50th on. The rounds measure the warm service.
       if (encoding === 'base64') await repeat(WARMUP_REQUESTS, 0, once);
+      // base64 carries the targets: two rounds, each the service's requests then PyTorch measured
+      // again (the load drifts), and each side's figure is its better round's median: both sides
+      // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
+      // spell during these rounds would count against the service alone.)
       const rounds: Sample[] = [];
       for (let r = 0; r < (encoding === 'base64' ? 2 : 1); r++) {
         const samples = await repeat(2, encoding === 'base64' ? 9 : 7, once);
