@@ -62,9 +62,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     // Warm-up, alternating: at ~30 requests a second, V8 takes tens of seconds to optimize all the
     // code that runs a few times per request (routing, validation, decoding, the hand-off, the
     // engine's graph set-up). Until it has, that code runs slower and the compiler's threads take CPU
-    // from the workers: that costs WORKERS=2, whose workers use both cores, more than WORKERS=1. Measured here in 2-s windows from a cold start: the 2/1 ratio rose from
-    // 1.52–1.63 in the first 6 s to 1.69–1.85 (median 1.76) after. The rounds measure the steady state
-    // that a long-running service is in.
+    // from the workers: that costs WORKERS=2, whose workers use both cores, more than WORKERS=1.
+    // Measured here in 2-s windows from a cold start: the 2/1 ratio rose from 1.52–1.63 in the first
+    // 6 s to 1.69–1.85 (median 1.76) after. The rounds measure the steady state that a long-running
+    // service is in.
     for (let s = 0; s < WARMUP_S; s += 2) {
       await hit(1, 2);
       await hit(2, 2);
