@@ -17,6 +17,8 @@ interface GemmExports {
   operandBase(): number;
   sgemm: WasmGemm;
   dgemm: WasmGemm;
+  relu32(x: number, n: number): void;
+  reluGrad32(y: number, g: number, n: number): void;
 }
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
@@ -36,9 +38,10 @@ export function wasmPath(): string {
   }
 }
 
-// Per thread (module state is per worker): the compiled module, and one instance whose memory is grown on
-// demand and reused by the next calls, unless a call needed more than `retainBytes`: that instance is
-// dropped afterwards, so one huge product does not pin its memory for the worker's lifetime.
+// Per thread (module state is per worker): the compiled module (the GEMM and the elementwise kernels),
+// and one instance whose memory is grown on demand and reused by the next calls, unless a call needed
+// more than `retainBytes`: that instance is dropped afterwards, so one huge product does not pin its
+// memory for the worker's lifetime.
 let compiled: object | null = null;
 let live: Instance | null = null;
 export const DEFAULT_RETAIN_BYTES = 64 * 2 ** 20;
@@ -125,4 +128,56 @@ function copyBlock(src: Data, sAt: number, sld: number, dst: Data, dAt: number, 
     return;
   }
   for (let i = 0; i < m; i++) dst.set(src.subarray(sAt + i * sld, sAt + i * sld + n), dAt + i * dld);
+}
+
+// Elementwise kernels: they work through a tensor in chunks of CHUNK elements copied into linear memory
+// above operandBase(), so a tensor of any size needs 64 KiB there, and each chunk's copy in, loop and copy
+// out stay in L1/L2. For 256×512 float32 (relu of a large MLP), forward 0.165 → 0.08 ms and backward
+// 0.17 → 0.09 ms against the JS loops, in the engine between its products.
+const CHUNK = 8192;
+let moduleMissing = false;
+
+/** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
+function chunkInstance(): Instance | null {
+  if (!compiled) {
+    if (moduleMissing) return null;
+    try {
+      compiled = new WA.Module(readFileSync(wasmPath()));
+    } catch {
+      moduleMissing = true;
+      return null;
+    }
+  }
+  const w = (live ??= new Instance(compiled));
+  w.reserve(w.base + 2 * CHUNK * Float32Array.BYTES_PER_ELEMENT);
+  return w;
+}
+
+/** y = relu(x) (same length) on the SIMD kernel; false, with nothing written, when the module is missing. */
+export function reluF32(x: Float32Array, y: Float32Array): boolean {
+  const w = chunkInstance();
+  if (!w) return false;
+  const at = w.base / 4;
+  for (let s = 0; s < x.length; s += CHUNK) {
+    const n = Math.min(CHUNK, x.length - s);
+    w.f32.set(x.subarray(s, s + n), at);
+    w.x.relu32(w.base, n);
+    y.set(w.f32.subarray(at, at + n), s);
+  }
+  return true;
+}
+
+/** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when the module is missing. */
+export function reluGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  const w = chunkInstance();
+  if (!w) return false;
+  const [yAt, gAt] = [w.base / 4, w.base / 4 + CHUNK];
+  for (let s = 0; s < y.length; s += CHUNK) {
+    const n = Math.min(CHUNK, y.length - s);
+    w.f32.set(y.subarray(s, s + n), yAt);
+    w.f32.set(g.subarray(s, s + n), gAt);
+    w.x.reluGrad32(yAt * 4, gAt * 4, n);
+    gx.set(w.f32.subarray(gAt, gAt + n), s);
+  }
+  return true;
 }

@@ -1,3 +1,4 @@
+import { reluF32, reluGradF32 } from '../kernels/index.js';
 import { defineOp } from '../op.js';
 import { dtypeOf, emptyData, type Data } from '../tensor.js';
 
@@ -7,7 +8,12 @@ import { dtypeOf, emptyData, type Data } from '../tensor.js';
 // whatever its sign bit, as in PyTorch (x86 makes NaNs with the sign bit set: inf − inf, 0 · inf).
 // NOTE: little-endian (every platform Node runs on): a float64's sign is in its second 32-bit word.
 // The float32 loops take four elements a pass, which the JIT does not do by itself: for 256×512,
-// forward 0.18 → 0.15 ms (NaN kept included) and backward 0.26 → 0.17 ms.
+// forward 0.18 → 0.15 ms (NaN kept included) and backward 0.26 → 0.17 ms. From WASM_MIN elements on,
+// float32 goes to the WebAssembly SIMD kernel (src/engine/kernels/wasm.ts), the same bits about twice
+// as fast again; the loops here serve small tensors, float64, and a build without the module.
+
+/** float32 elements from which the SIMD kernel pays for its call and copies */
+const WASM_MIN = 1024;
 
 const words = (d: Data) => new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2);
 
@@ -16,6 +22,54 @@ const nan32 = (b: number) => (0x7f800000 - (b & 0x7fffffff)) >> 31;
 /** y = relu(x) on a float32's bits: the sign bit spread to a mask, unless the value is NaN. */
 const relu32 = (b: number) => b & (~(b >> 31) | nan32(b));
 
+function forward32(a: Float32Array, data: Float32Array): void {
+  if (data.length >= WASM_MIN && reluF32(a, data)) return;
+  const [x, y] = [words(a), words(data)];
+  const n = x.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    y[i] = relu32(x[i]!);
+    y[i + 1] = relu32(x[i + 1]!);
+    y[i + 2] = relu32(x[i + 2]!);
+    y[i + 3] = relu32(x[i + 3]!);
+  }
+  for (; i < n; i++) y[i] = relu32(x[i]!);
+}
+
+function forward64(v: Data, data: Data): void {
+  const [x, y] = [words(v), words(data)];
+  for (let i = 0, k = 0; i < x.length; i += 2, k++) {
+    const keep = ~(x[i + 1]! >> 31) | -(v[k]! !== v[k]!);
+    y[i] = x[i]! & keep;
+    y[i + 1] = x[i + 1]! & keep;
+  }
+}
+
+function vjp32(y: Float32Array, g: Float32Array, gx: Float32Array): void {
+  if (gx.length >= WASM_MIN && reluGradF32(y, g, gx)) return;
+  const [gw, w] = [words(g), words(gx)];
+  // −!(y ≤ 0) is −1 (all bits of g) unless y ≤ 0; NaN ≤ 0 is false
+  const n = y.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    w[i] = gw[i]! & -!(y[i]! <= 0);
+    w[i + 1] = gw[i + 1]! & -!(y[i + 1]! <= 0);
+    w[i + 2] = gw[i + 2]! & -!(y[i + 2]! <= 0);
+    w[i + 3] = gw[i + 3]! & -!(y[i + 3]! <= 0);
+  }
+  for (; i < n; i++) w[i] = gw[i]! & -!(y[i]! <= 0);
+}
+
+function vjp64(y: Data, g: Data, gx: Data): void {
+  const [gw, w] = [words(g), words(gx)];
+  for (let i = 0; i < y.length; i++) {
+    // −1 (all bits of g) unless y ≤ 0
+    const keep = -!(y[i]! <= 0);
+    w[2 * i] = gw[2 * i]! & keep;
+    w[2 * i + 1] = gw[2 * i + 1]! & keep;
+  }
+}
+
 export const relu = defineOp({
   name: 'relu',
   arity: 1,
@@ -23,27 +77,9 @@ export const relu = defineOp({
   derivative: 'd/dx relu(x) = 1 if x > 0 else 0 (0 at x = 0); where relu(x) is NaN the gradient passes, as in PyTorch',
   shape: ([a]) => a!,
   forward: ([a]) => {
-    const x = words(a!.data);
     const data = emptyData(a!.data.length, dtypeOf(a!));
-    const y = words(data);
-    if (data instanceof Float32Array) {
-      const n = x.length;
-      let i = 0;
-      for (; i + 4 <= n; i += 4) {
-        y[i] = relu32(x[i]!);
-        y[i + 1] = relu32(x[i + 1]!);
-        y[i + 2] = relu32(x[i + 2]!);
-        y[i + 3] = relu32(x[i + 3]!);
-      }
-      for (; i < n; i++) y[i] = relu32(x[i]!);
-    } else {
-      const v = a!.data;
-      for (let i = 0, k = 0; i < x.length; i += 2, k++) {
-        const keep = ~(x[i + 1]! >> 31) | -(v[k]! !== v[k]!);
-        y[i] = x[i]! & keep;
-        y[i + 1] = x[i + 1]! & keep;
-      }
-    }
+    if (data instanceof Float32Array) forward32(a!.data as Float32Array, data);
+    else forward64(a!.data, data);
     return { shape: [...a!.shape], data };
   },
   // NOTE: the subgradient at the kink is 0, as in PyTorch, whose backward zeroes the gradient where the
@@ -54,25 +90,9 @@ export const relu = defineOp({
     if (dtypeOf(g) !== dtypeOf(out)) {
       for (let i = 0; i < y.length; i++) gx[i] = y[i]! <= 0 ? 0 : g.data[i]!;
     } else if (gx instanceof Float32Array) {
-      const [gw, w] = [words(g.data), words(gx)];
-      // −!(y ≤ 0) is −1 (all bits of g) unless y ≤ 0; NaN ≤ 0 is false
-      const n = y.length;
-      let i = 0;
-      for (; i + 4 <= n; i += 4) {
-        w[i] = gw[i]! & -!(y[i]! <= 0);
-        w[i + 1] = gw[i + 1]! & -!(y[i + 1]! <= 0);
-        w[i + 2] = gw[i + 2]! & -!(y[i + 2]! <= 0);
-        w[i + 3] = gw[i + 3]! & -!(y[i + 3]! <= 0);
-      }
-      for (; i < n; i++) w[i] = gw[i]! & -!(y[i]! <= 0);
+      vjp32(y as Float32Array, g.data as Float32Array, gx);
     } else {
-      const [gw, w] = [words(g.data), words(gx)];
-      for (let i = 0; i < y.length; i++) {
-        // −1 (all bits of g) unless y ≤ 0
-        const keep = -!(y[i]! <= 0);
-        w[2 * i] = gw[2 * i]! & keep;
-        w[2 * i + 1] = gw[2 * i + 1]! & keep;
-      }
+      vjp64(y, g.data, gx);
     }
     return [{ shape: [...a!.shape], data: gx }];
   },
