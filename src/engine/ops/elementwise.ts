@@ -35,9 +35,11 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   f: (x: number, attrs: z.output<A>) => number;
   /** the local derivative dy/dx, given the input x and the output y = f(x) */
   df: (x: number, y: number, attrs: z.output<A>) => number;
+  /** y = f(x) for float32 on a SIMD kernel (src/engine/kernels); false when it declines and the loop runs */
+  kernel32?: (x: Float32Array, y: Float32Array) => boolean;
 }
 
-export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, ...info }: UnaryOpSpec<A>): Op<A> {
+export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, ...info }: UnaryOpSpec<A>): Op<A> {
   const loops = compileLoops<UnaryLoops<z.output<A>>>(UNARY_LOOPS, f, df);
   return defineOp<A>({
     ...info,
@@ -45,7 +47,7 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, ...info }: Unary
     shape: ([a]) => a!,
     forward: ([a], attrs) => {
       const y = emptyData(a!.data.length, dtypeOf(a!));
-      loops.forward(a!.data, y, attrs);
+      if (!(kernel32 && y instanceof Float32Array && kernel32(a!.data as Float32Array, y))) loops.forward(a!.data, y, attrs);
       return { shape: [...a!.shape], data: y };
     },
     vjp: ([a], out, g, attrs) => {

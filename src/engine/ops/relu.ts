@@ -8,12 +8,9 @@ import { dtypeOf, emptyData, type Data } from '../tensor.js';
 // whatever its sign bit, as in PyTorch (x86 makes NaNs with the sign bit set: inf − inf, 0 · inf).
 // NOTE: little-endian (every platform Node runs on): a float64's sign is in its second 32-bit word.
 // The float32 loops take four elements a pass, which the JIT does not do by itself: for 256×512,
-// forward 0.18 → 0.15 ms (NaN kept included) and backward 0.26 → 0.17 ms. From WASM_MIN elements on,
-// float32 goes to the WebAssembly SIMD kernel (src/engine/kernels/wasm.ts), the same bits about twice
-// as fast again; the loops here serve small tensors, float64, and a build without the module.
-
-/** float32 elements from which the SIMD kernel pays for its call and copies */
-const WASM_MIN = 1024;
+// forward 0.18 → 0.15 ms (NaN kept included) and backward 0.26 → 0.17 ms. Float32 tensors of 1024
+// elements or more go to the WebAssembly SIMD kernel (src/engine/kernels/wasm.ts), the same bits about
+// twice as fast again; the loops here serve small tensors, float64, and a build without the module.
 
 const words = (d: Data) => new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2);
 
@@ -23,7 +20,7 @@ const nan32 = (b: number) => (0x7f800000 - (b & 0x7fffffff)) >> 31;
 const relu32 = (b: number) => b & (~(b >> 31) | nan32(b));
 
 function forward32(a: Float32Array, data: Float32Array): void {
-  if (data.length >= WASM_MIN && reluF32(a, data)) return;
+  if (reluF32(a, data)) return;
   const [x, y] = [words(a), words(data)];
   const n = x.length;
   let i = 0;
@@ -46,7 +43,7 @@ function forward64(v: Data, data: Data): void {
 }
 
 function vjp32(y: Float32Array, g: Float32Array, gx: Float32Array): void {
-  if (gx.length >= WASM_MIN && reluGradF32(y, g, gx)) return;
+  if (reluGradF32(y, g, gx)) return;
   const [gw, w] = [words(g), words(gx)];
   // −!(y ≤ 0) is −1 (all bits of g) unless y ≤ 0; NaN ≤ 0 is false
   const n = y.length;

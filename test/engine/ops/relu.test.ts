@@ -3,7 +3,7 @@ import { relu } from '../../../src/engine/ops/relu.js';
 import { checkKink, expectSameShape, expectTails, expectUnary } from '../../helpers/elementwise.js';
 import { cast, dtypeOf, tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, rand, rng } from '../../helpers/op-check.js';
-import { reluF32, reluGradF32 } from '../../../src/engine/kernels/index.js';
+import { ELEMENTWISE_MIN, reluF32, reluGradF32 } from '../../../src/engine/kernels/index.js';
 import { ensureWasmBuilt } from '../kernels/ensure-wasm.js';
 
 ensureWasmBuilt();
@@ -96,10 +96,16 @@ describe('relu on the WebAssembly SIMD kernel (float32, from 1024 elements)', ()
   const f32 = (b: Int32Array) => new Float32Array(b.buffer, b.byteOffset, b.length);
   const i32 = (f: Float32Array) => Array.from(new Int32Array(f.buffer, f.byteOffset, f.length));
 
-  // around the kernel's 4-lane passes and its 8192-element chunks
-  const SIZES = [1, 3, 4, 5, 1023, 1024, 1029, 8191, 8192, 8193, 3 * 8192 + 7];
+  // around the kernel's 4-lane passes (its scalar tail) and its 8192-element chunks
+  const SIZES = [1024, 1025, 1029, 1030, 1031, 8191, 8192, 8193, 3 * 8192 + 7];
 
-  it('gives every element the bits of the rule, forward and backward, at any length', () => {
+  it('declines below 1024 elements, leaving them to the JS loops', () => {
+    const few = new Float32Array(ELEMENTWISE_MIN - 1);
+    expect(reluF32(few, few.slice())).toBe(false);
+    expect(reluGradF32(few, few, few.slice())).toBe(false);
+  });
+
+  it('gives every element the bits of the rule, forward and backward, at any length from 1024', () => {
     for (const n of SIZES) {
       const xb = bits(n, n);
       const x = f32(xb);

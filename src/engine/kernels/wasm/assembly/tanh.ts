@@ -1,0 +1,71 @@
+// tanh on float32, four lanes at a time, in place on a chunk the JS side copied in
+// (src/engine/kernels/wasm.ts): ~2.5 ns an element against ~15 for Math.tanh, and within 1.51 ulp of
+// tanh over every float32 checked (test/engine/ops/tanh.test.ts; 1.50 over every 97th bit pattern):
+// - |x| < 0.55: x + x³·P(x²), P of degree 4 fitted for relative error (≤ 0.81 ulp);
+// - else (1 − t)/(1 + t) with t = exp(−2·min(|x|, 9)); either with the sign of x (≤ 1.51 ulp; from |x| = 9 on,
+//   tanh rounds to ±1). exp is Cephes' expf: 2^k·e^r with r = y − k·ln 2 in two parts, and a degree-7
+//   polynomial for e^r.
+// NaN stays NaN, ±∞ gives ±1, −0 stays −0.
+
+const S0: f32 = -0.33333316445350647;
+const S1: f32 = 0.13332580029964447;
+const S2: f32 = -0.05385185778141022;
+const S3: f32 = 0.021070225164294243;
+const S4: f32 = -0.006272563710808754;
+const SMALL: f32 = 0.55;
+const CLAMP: f32 = 9;
+
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const E0: f32 = 1.9875691500e-4;
+const E1: f32 = 1.3981999507e-3;
+const E2: f32 = 8.3334519073e-3;
+const E3: f32 = 4.1665795894e-2;
+const E4: f32 = 1.6666665459e-1;
+const E5: f32 = 5.0000001201e-1;
+
+// The constants, read once per call: splats of literals would be folded back into v128.const inside
+// the loop, which V8 rebuilds every pass (3.3 instead of 2.5 ns an element).
+const K = memory.data<f32>([S0, S1, S2, S3, S4, E0, E1, E2, E3, E4, E5, SMALL, CLAMP, -2, LOG2E, LN2_HI, LN2_LO, 1, 12582912,
+  reinterpret<f32>(0x4b400000 - 127), reinterpret<f32>(0x80000000)]);
+
+/**
+ * x ← tanh(x) for n float32 at byte offset x. Whole vectors: the ⌈n/4⌉·4 elements there are all
+ * written, so the caller leaves room for them (the lanes past n are its scratch).
+ */
+export function tanh32(x: usize, n: i32): void {
+  const c = K;
+  const s0 = v128.load32_splat(c), s1 = v128.load32_splat(c + 4), s2 = v128.load32_splat(c + 8), s3 = v128.load32_splat(c + 12), s4 = v128.load32_splat(c + 16);
+  const e0 = v128.load32_splat(c + 20), e1 = v128.load32_splat(c + 24), e2 = v128.load32_splat(c + 28), e3 = v128.load32_splat(c + 32), e4 = v128.load32_splat(c + 36), e5 = v128.load32_splat(c + 40);
+  const small = v128.load32_splat(c + 44), clamp = v128.load32_splat(c + 48), minus2 = v128.load32_splat(c + 52), log2e = v128.load32_splat(c + 56);
+  const ln2hi = v128.load32_splat(c + 60), ln2lo = v128.load32_splat(c + 64), one = v128.load32_splat(c + 68), magic = v128.load32_splat(c + 72);
+  const magicBias = v128.load32_splat(c + 76), sign = v128.load32_splat(c + 80);
+  const end = x + (<usize>n << 2);
+  for (let p = x; p < end; p += 16) {
+    const v = v128.load(p);
+    const a = f32x4.abs(v);
+    // on |x|, the sign put back at the end (so −0 stays −0). |x| < 0.55: |x| + |x|³·P(x²)
+    const z = f32x4.mul(v, v);
+    const q = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(s4, z), s3), z), s2), z), s1), z), s0);
+    const near0 = f32x4.add(a, f32x4.mul(f32x4.mul(a, z), q));
+    // else (1 − t)/(1 + t), t = exp(y), y = −2·min(|x|, 9) = (k + r/ln 2)·ln 2
+    const y = f32x4.mul(f32x4.pmin(clamp, a), minus2);
+    // k = y/ln 2 rounded to nearest even by adding 1.5·2^23: k's integer is then in the low bits
+    const kb = f32x4.add(f32x4.mul(y, log2e), magic);
+    const k = f32x4.sub(kb, magic);
+    const r = f32x4.sub(f32x4.sub(y, f32x4.mul(k, ln2hi)), f32x4.mul(k, ln2lo));
+    let e = f32x4.add(f32x4.mul(e0, r), e1);
+    e = f32x4.add(f32x4.mul(e, r), e2);
+    e = f32x4.add(f32x4.mul(e, r), e3);
+    e = f32x4.add(f32x4.mul(e, r), e4);
+    e = f32x4.add(f32x4.mul(e, r), e5);
+    e = f32x4.add(f32x4.add(f32x4.mul(e, f32x4.mul(r, r)), r), one);
+    // 2^k from its exponent bits: k is in [−26, 0] here
+    const t = f32x4.mul(e, i32x4.shl(i32x4.sub(kb, magicBias), 23));
+    const far = f32x4.div(f32x4.sub(one, t), f32x4.add(one, t));
+    const out = v128.or(v128.bitselect(near0, far, f32x4.lt(a, small)), v128.and(v, sign));
+    // a NaN stays itself
+    v128.store(p, v128.bitselect(v, out, f32x4.ne(v, v)));
+  }
+}
