@@ -4,12 +4,25 @@
 // pages faulted in on first touch. Inside `recycling(fn)` typed arrays are cut from buffers that an
 // earlier call left behind; when fn returns, every buffer it took that its result does not hold goes
 // back to the cache. The cache is per thread (each worker has its own module state).
+// Only sizes that a call has asked for are cached, and when the cache is full, the size asked for
+// longest ago gives way. (A worker donates each job's buffers; the large MLP's input, 802,816 bytes, is
+// a size no call asks for, and such buffers used to fill the cache to its cap within 80 requests.)
 
 const MIN_BYTES = 16 * 1024; // smaller buffers are cheap to allocate and not worth tracking
 const MAX_CACHED_BYTES = 64 * 2 ** 20;
+/** sizes remembered while they have no buffer cached; beyond this the one asked for longest ago is forgotten */
+const MAX_SIZES = 1024;
 
-const cache = new Map<number, ArrayBuffer[]>();
+/** A size's cached buffers, and the `recycling` call that last asked for that size. */
+interface SizeClass {
+  buffers: ArrayBuffer[];
+  askedAt: number;
+}
+
+const cache = new Map<number, SizeClass>();
 let cachedBytes = 0;
+/** `recycling` calls so far: the clock of `askedAt` */
+let calls = 0;
 /** buffers handed out by the current `recycling` call, or null outside one */
 let taken: ArrayBuffer[] | null = null;
 
@@ -20,7 +33,14 @@ let taken: ArrayBuffer[] | null = null;
  */
 export function takeBuffer(bytes: number, clear = true): ArrayBuffer | null {
   if (taken === null || bytes < MIN_BYTES) return null;
-  const reuse = cache.get(bytes)?.pop();
+  let size = cache.get(bytes);
+  if (size) {
+    size.askedAt = calls;
+  } else {
+    cache.set(bytes, (size = { buffers: [], askedAt: calls }));
+    if (cache.size > MAX_SIZES) forgetStalestEmptySize();
+  }
+  const reuse = size.buffers.pop();
   let buf: ArrayBuffer;
   if (reuse) {
     cachedBytes -= bytes;
@@ -34,12 +54,31 @@ export function takeBuffer(bytes: number, clear = true): ArrayBuffer | null {
 }
 
 function cacheBuffer(buf: ArrayBuffer): void {
-  // a transferred (detached) buffer has byteLength 0 and is never cached
-  if (buf.byteLength < MIN_BYTES || cachedBytes + buf.byteLength > MAX_CACHED_BYTES) return;
-  let list = cache.get(buf.byteLength);
-  if (!list) cache.set(buf.byteLength, (list = []));
-  list.push(buf);
-  cachedBytes += buf.byteLength;
+  const bytes = buf.byteLength;
+  const size = cache.get(bytes);
+  // a transferred (detached) buffer has byteLength 0 and is never cached; nor a size no call asked for
+  if (bytes < MIN_BYTES || bytes > MAX_CACHED_BYTES || !size) return;
+  while (cachedBytes + bytes > MAX_CACHED_BYTES) {
+    const stalest = stalestSize((s) => s.buffers.length > 0);
+    // nothing asked for longer ago than this size: what is cached stays, and this buffer is not kept
+    if (!stalest || stalest[1].askedAt >= size.askedAt) return;
+    stalest[1].buffers.pop();
+    cachedBytes -= stalest[0];
+  }
+  size.buffers.push(buf);
+  cachedBytes += bytes;
+}
+
+/** The size (and its class) asked for longest ago among those `which` accepts. */
+function stalestSize(which: (s: SizeClass) => boolean): [number, SizeClass] | undefined {
+  let found: [number, SizeClass] | undefined;
+  for (const entry of cache) if (which(entry[1]) && (!found || entry[1].askedAt < found[1].askedAt)) found = entry;
+  return found;
+}
+
+function forgetStalestEmptySize(): void {
+  const stalest = stalestSize((s) => s.buffers.length === 0);
+  if (stalest) cache.delete(stalest[0]);
 }
 
 /** The buffers of every typed array in `value` (plain objects and arrays walked iteratively). */
@@ -64,6 +103,7 @@ function heldBy(value: unknown): Set<ArrayBufferLike> {
 export function recycling<T>(fn: () => T): T {
   if (taken !== null) return fn(); // nested: the outer call recycles
   taken = [];
+  calls++;
   let result: T;
   let mine: ArrayBuffer[];
   try {
@@ -101,7 +141,7 @@ export function donateBuffers(value: unknown, keep: unknown): void {
   }
 }
 
-/** Empties the cache (the memory bench measures a call's allocations from a cold start). */
+/** Empties the cache and forgets the sizes asked for (the memory bench measures a call's allocations from a cold start). */
 export function dropCachedBuffers(): void {
   cache.clear();
   cachedBytes = 0;

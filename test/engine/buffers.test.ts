@@ -10,6 +10,11 @@ const BIG = 8192; // float32 elements: 32 KiB, above the size worth caching
 
 afterEach(() => dropCachedBuffers());
 
+/** A call that asks for buffers of these sizes (bytes) and returns them all, so none is cached. */
+function askFor(...sizes: number[]): void {
+  recycling(() => sizes.map((b) => allocData(b / 4, 'float32')));
+}
+
 describe('buffer reuse across calls', () => {
   it('does nothing outside a recycling call', () => {
     expect(takeBuffer(1 << 20)).toBeNull();
@@ -92,6 +97,7 @@ describe('buffer reuse across calls', () => {
   });
 
   it('takes donated buffers, but not the ones the result holds, views of part of a buffer, or shared memory', () => {
+    askFor(BIG * 4, 2 * BIG * 4);
     const whole = new Float32Array(BIG);
     const kept = new Float32Array(BIG);
     const part = new Float32Array(2 * BIG).subarray(0, BIG);
@@ -103,6 +109,58 @@ describe('buffer reuse across calls', () => {
       expect(allocData(BIG, 'float32').buffer).not.toBe(kept.buffer);
       return null;
     });
+  });
+});
+
+describe('what the cache keeps', () => {
+  const MiB = 2 ** 20;
+  const donate = (bytes: number, n = 1) => {
+    const arrays = Array.from({ length: n }, () => new Float32Array(bytes / 4));
+    donateBuffers(arrays, null);
+    return arrays;
+  };
+
+  it('only sizes that a call has asked for: a donated size no call allocates is not kept', () => {
+    donate(BIG * 4);
+    expect(cachedBufferBytes()).toBe(0);
+    askFor(BIG * 4);
+    const [a] = donate(BIG * 4);
+    expect(cachedBufferBytes()).toBe(BIG * 4);
+    recycling(() => {
+      expect(allocData(BIG, 'float32').buffer).toBe(a!.buffer);
+      return null;
+    });
+  });
+
+  it('remembers at most 1024 sizes that have nothing cached, forgetting the one asked for longest ago', () => {
+    const KiB16 = 16 * 1024;
+    askFor(KiB16);
+    for (let i = 1; i <= 1024; i++) askFor(KiB16 + 4 * i);
+    donate(KiB16); // forgotten
+    donate(KiB16 + 4 * 1024); // remembered
+    expect(cachedBufferBytes()).toBe(KiB16 + 4 * 1024);
+  });
+
+  it('when full, the size asked for longest ago gives way, and a buffer of that size is not kept', () => {
+    askFor(4 * MiB); // asked for first: the stalest
+    askFor(2 * MiB);
+    donate(4 * MiB, 16); // 64 MiB: the cap
+    expect(cachedBufferBytes()).toBe(64 * MiB);
+    const fresh = donate(2 * MiB, 3);
+    // two 4-MiB buffers gave way to three 2-MiB ones
+    expect(cachedBufferBytes()).toBe(14 * 4 * MiB + 3 * 2 * MiB);
+    donate(4 * MiB); // the stalest size, and the cache has no room: not kept
+    expect(cachedBufferBytes()).toBe(14 * 4 * MiB + 3 * 2 * MiB);
+    recycling(() => {
+      const reused = allocData(MiB / 2, 'float32').buffer;
+      expect(fresh.some((f) => f.buffer === reused)).toBe(true);
+      return null;
+    });
+    // asked for again (the call takes one and returns it: 13 left), 4 MiB is now the most recent size:
+    // the second of two donations of it finds no room and evicts a 2-MiB buffer
+    askFor(4 * MiB);
+    donate(4 * MiB, 2);
+    expect(cachedBufferBytes()).toBe(15 * 4 * MiB + 2 * 2 * MiB);
   });
 });
 
