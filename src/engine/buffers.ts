@@ -4,19 +4,25 @@
 // pages faulted in on first touch. Inside `recycling(fn)` typed arrays are cut from buffers that an
 // earlier call left behind; when fn returns, every buffer it took that its result does not hold goes
 // back to the cache. The cache is per thread (each worker has its own module state).
-// Only sizes that a call has asked for are cached, and when the cache is full, the size asked for
-// longest ago gives way. (A worker donates each job's buffers; the large MLP's input, 802,816 bytes, is
-// a size no call asks for, and such buffers used to fill the cache to its cap within 80 requests.)
+// A size is cached only as many times as one call has taken it at most, and when the cache is full,
+// the size asked for longest ago gives way. (A worker donates each job's buffers once answered. The
+// large MLP's input, 802,816 bytes, is a size no call asks for; a chain's input is the size of its
+// activations, one more than a call needs each time. Either kind filled the cache to its cap within
+// 80 requests, after which the next request's gradients could no longer reuse the donated parameters.)
 
 const MIN_BYTES = 16 * 1024; // smaller buffers are cheap to allocate and not worth tracking
 const MAX_CACHED_BYTES = 64 * 2 ** 20;
 /** sizes remembered while they have no buffer cached; beyond this the one asked for longest ago is forgotten */
 const MAX_SIZES = 1024;
 
-/** A size's cached buffers, and the `recycling` call that last asked for that size. */
+/** A size's cached buffers, the `recycling` call that last asked for that size, and how many times. */
 interface SizeClass {
   buffers: ArrayBuffer[];
   askedAt: number;
+  /** buffers of this size taken by the call `askedAt` */
+  count: number;
+  /** the most buffers of this size one call has taken: no more are cached */
+  most: number;
 }
 
 const cache = new Map<number, SizeClass>();
@@ -34,12 +40,14 @@ let taken: ArrayBuffer[] | null = null;
 export function takeBuffer(bytes: number, clear = true): ArrayBuffer | null {
   if (taken === null || bytes < MIN_BYTES) return null;
   let size = cache.get(bytes);
-  if (size) {
-    size.askedAt = calls;
-  } else {
-    cache.set(bytes, (size = { buffers: [], askedAt: calls }));
+  if (!size) {
+    cache.set(bytes, (size = { buffers: [], askedAt: calls, count: 0, most: 0 }));
     if (cache.size > MAX_SIZES) forgetStalestEmptySize();
+  } else if (size.askedAt !== calls) {
+    size.askedAt = calls;
+    size.count = 0;
   }
+  size.most = Math.max(size.most, ++size.count);
   const reuse = size.buffers.pop();
   let buf: ArrayBuffer;
   if (reuse) {
@@ -56,8 +64,9 @@ export function takeBuffer(bytes: number, clear = true): ArrayBuffer | null {
 function cacheBuffer(buf: ArrayBuffer): void {
   const bytes = buf.byteLength;
   const size = cache.get(bytes);
-  // a transferred (detached) buffer has byteLength 0 and is never cached; nor a size no call asked for
-  if (bytes < MIN_BYTES || bytes > MAX_CACHED_BYTES || !size) return;
+  // a transferred (detached) buffer has byteLength 0 and is never cached; nor a size no call asked for,
+  // nor more of a size than one call has taken
+  if (bytes < MIN_BYTES || bytes > MAX_CACHED_BYTES || !size || size.buffers.length >= size.most) return;
   while (cachedBytes + bytes > MAX_CACHED_BYTES) {
     const stalest = stalestSize((s) => s.buffers.length > 0);
     // nothing asked for longer ago than this size: what is cached stays, and this buffer is not kept

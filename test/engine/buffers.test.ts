@@ -141,9 +141,17 @@ describe('what the cache keeps', () => {
     expect(cachedBufferBytes()).toBe(KiB16 + 4 * 1024);
   });
 
+  it('no more buffers of a size than one call has taken at most', () => {
+    askFor(BIG * 4, BIG * 4);
+    askFor(BIG * 4);
+    donate(BIG * 4, 3);
+    expect(cachedBufferBytes()).toBe(2 * BIG * 4);
+  });
+
   it('when full, the size asked for longest ago gives way, and a buffer of that size is not kept', () => {
-    askFor(4 * MiB); // asked for first: the stalest
-    askFor(2 * MiB);
+    const times = (n: number, bytes: number) => Array.from({ length: n }, () => bytes);
+    askFor(...times(17, 4 * MiB)); // asked for first: the stalest
+    askFor(...times(3, 2 * MiB));
     donate(4 * MiB, 16); // 64 MiB: the cap
     expect(cachedBufferBytes()).toBe(64 * MiB);
     const fresh = donate(2 * MiB, 3);
