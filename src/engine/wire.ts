@@ -56,11 +56,56 @@ export type WireTensor = NestedTensor | FlatTensor | Base64Tensor;
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
 
-function base64Bytes(s: string): number {
-  let pad = 0;
-  if (s.endsWith('==')) pad = 2;
-  else if (s.endsWith('=')) pad = 1;
-  return Math.floor((s.length * 3) / 4) - pad;
+function base64Bytes(s: string | Uint8Array): number {
+  const n = s.length;
+  const padAt = (i: number) => (typeof s === 'string' ? s.charCodeAt(i) : s[i]) === EQUALS;
+  const pad = n >= 2 && padAt(n - 1) && padAt(n - 2) ? 2 : n >= 1 && padAt(n - 1) ? 1 : 0;
+  return Math.floor((n * 3) / 4) - pad;
+}
+
+const EQUALS = 0x3d;
+
+/**
+ * A base64 value decoded ahead, as a server read it from a request body's bytes (plugins/json.ts):
+ * its bytes, as many as its length says, and whether every character was base64. decodeTensor checks
+ * them against the tensor's shape and dtype as it would the text, and takes the bytes without a copy.
+ */
+export class DecodedBase64 {
+  private taken = false;
+
+  constructor(
+    private readonly bytes: ArrayBuffer,
+    readonly valid: boolean,
+  ) {}
+
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+
+  /** The bytes: the first time as they are, a copy after that (a wire value may be decoded twice). */
+  take(): ArrayBuffer {
+    if (this.taken) return this.bytes.slice(0);
+    this.taken = true;
+    return this.bytes;
+  }
+}
+
+/**
+ * Base64 text read this many characters at a time (a multiple of 4): each piece becomes a small
+ * string, where one string of the whole text would be megabytes, copied and collected.
+ */
+const DECODE_CHARS = 65536;
+
+/** Decodes base64 text given as its bytes (ASCII). */
+export function decodeBase64Text(text: Uint8Array): DecodedBase64 {
+  const bytes = Math.max(0, base64Bytes(text));
+  const out = Buffer.allocUnsafeSlow(bytes);
+  const src = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  let written = 0;
+  for (let i = 0; i < src.length && written < bytes; i += DECODE_CHARS) {
+    written += out.write(src.toString('latin1', i, Math.min(i + DECODE_CHARS, src.length)), written, 'base64');
+  }
+  return new DecodedBase64(out.buffer, written === bytes);
 }
 
 /**
@@ -117,8 +162,9 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
     }
     return { shape, data };
   }
-  if (typeof obj.base64 === 'string' && (obj.dtype === 'float32' || obj.dtype === 'float64')) {
-    return { shape, data: decodeBase64(obj.base64, obj.dtype, n, dtype, [...path, 'base64']) };
+  const b64: unknown = obj.base64;
+  if ((typeof b64 === 'string' || b64 instanceof DecodedBase64) && (obj.dtype === 'float32' || obj.dtype === 'float64')) {
+    return { shape, data: decodeBase64(b64, obj.dtype, n, dtype, [...path, 'base64']) };
   }
   throw new SpecError(path, 'not a tensor: expected {shape, data} or {shape, dtype, base64}');
 }
@@ -166,15 +212,19 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
   return data;
 }
 
-function decodeBase64(b64: string, from: DType, n: number, to: DType, path: Path): Data {
+function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: DType, path: Path): Data {
   const bytes = n * BYTES[from];
-  if (base64Bytes(b64) !== bytes) {
-    throw new SpecError(path, `decodes to ${base64Bytes(b64)} bytes, but ${n} ${from} elements need ${bytes}`);
+  const got = typeof b64 === 'string' ? base64Bytes(b64) : b64.byteLength;
+  if (got !== bytes) throw new SpecError(path, `decodes to ${got} bytes, but ${n} ${from} elements need ${bytes}`);
+  let raw: ArrayBuffer;
+  if (typeof b64 === 'string') {
+    // Decode straight into the typed array's memory: no intermediate Buffer.
+    raw = new ArrayBuffer(bytes);
+    if (Buffer.from(raw).write(b64, 'base64') !== bytes) throw new SpecError(path, 'is not valid base64');
+  } else {
+    if (!b64.valid) throw new SpecError(path, 'is not valid base64');
+    raw = b64.take();
   }
-  // Decode straight into the typed array's memory: no intermediate Buffer.
-  const raw = new ArrayBuffer(bytes);
-  const written = Buffer.from(raw).write(b64, 'base64');
-  if (written !== bytes) throw new SpecError(path, 'is not valid base64');
   const src: Data = from === 'float32' ? new Float32Array(raw) : new Float64Array(raw);
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(src[i]!)) throw new SpecError(path, `element ${i} is not finite (${src[i]})`);

@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { errorCodes, type FastifyInstance } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { decodeBase64Text, type DecodedBase64 } from '../engine/wire.js';
 
 // JSON in and out for bodies of megabytes. A base64 request of the 784-512-512-10 MLP is 4.6 MB and its
 // answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
 // text for prototype poisoning included, and ~11 ms to write the answer (JSON.stringify copying every
 // base64 string, then measuring and encoding the text again). Here the body is checked for poisoning
-// on the parsed value, its long base64 strings are not parsed at all (liftBase64), and an answer that
-// holds long base64 strings is assembled straight into one buffer, the strings copied as they are.
-// NOTE: the body arrives as text that Fastify decoded as UTF-8, not as a Buffer decoded here as
-// Latin-1: Node keeps a string of over ~1 MB decoded as Latin-1 outside the V8 heap, as external
-// memory, which counts toward the limit that starts V8's full collections on the event loop (UTF-8
-// decoding makes an ordinary heap string, and takes the same time). One of those collections while a
-// worker computes takes a core from its two OpenBLAS threads. Over 40 large requests, measured three
-// times: 10–11 → 6–7 main-thread mark-compacts.
+// on the parsed value, its long base64 values are neither decoded as text nor parsed (liftBase64), and
+// an answer that holds long base64 strings is assembled straight into one buffer, the strings copied as
+// they are.
+// NOTE: no string of megabytes is made from the body, and the body is not kept: its long base64 values
+// are decoded as it is parsed. Node keeps a string of over ~1 MB decoded as Latin-1 outside the V8
+// heap, as external memory, and a UTF-8 one in the large-object space; and a body that outlives a few
+// young-generation collections reaches the old one. Each of these brings V8's full collections on the
+// event loop sooner, and one of those while a worker computes takes a core from its OpenBLAS threads.
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
 
@@ -23,70 +24,80 @@ const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCode
  */
 export const LONG_BASE64_CHARS = 4096;
 
-/** Long base64 strings cut out of a body's text; each replaced by `prefix` + its index. */
-interface Lifted {
-  text: string;
-  values: string[];
+/** Long base64 values cut out of a body; each replaced in its text by `prefix` + its index. */
+export interface Lifted {
+  /** the values, decoded */
+  values: DecodedBase64[];
   /** as JSON.parse gives it: a NUL, a random UUID, a colon (no client can send it by chance) */
   prefix: string;
 }
 
+const KEY = Buffer.from('"base64"', 'latin1');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /**
- * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads (4.5 ms and
- * 4.6 MB for the 784-512-512-10 MLP). The base64 values are most of it, and need no parsing: each
- * `"base64": "…"` string of at least `minChars` with no backslash is cut out of the text and its
- * place taken by a placeholder; JSON.parse reads the rest, and the placeholders get the original
- * strings back, as slices of the body, not copies. The result is JSON.parse's. Why a match is a key:
- * its first quote has an even number of backslashes before it, so it is not escaped, and an unescaped
- * quote starts or ends a string; if it ended one, the text is not JSON, and still is not with the value
- * cut out. The value ends at the next quote, unescaped as the value has no backslash.
+ * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads, and decoding
+ * the body into one string first costs as much again (~3.5 ms for the 784-512-512-10 MLP's 4.6 MB).
+ * The base64 values are most of it, and need neither: each `"base64": "…"` value of at least
+ * `minChars` bytes with no backslash is cut out of the bytes, decoded from them (engine/wire.ts), and
+ * its place taken by a placeholder; only the rest is decoded as UTF-8 and parsed. `restoreLifted` puts
+ * the decoded values back once the body has been validated; the tensor decoder checks them against
+ * their shape and dtype as it would the text. The decoded bytes are fewer than the body's, which the
+ * body limit bounds; the element limit still comes before anything a tensor's shape asks for.
+ * The cuts are at ASCII quotes, so no UTF-8 character is split. Why a match is a key: its first quote
+ * has an even number of backslashes before it, so it is not escaped, and an unescaped quote starts or
+ * ends a string; if it ended one, the text is not JSON, and still is not with the value cut out. The
+ * value ends at the next quote, unescaped as the value has no backslash.
  * NOTE: the one thing JSON.parse would check in a cut-out value is that it has no raw control
  * character. Such a value is left to the decoder, which decodes no bytes from a character outside the
  * base64 alphabet: its length no longer matches (engine/wire.ts), a 422 for that field instead of a 400.
  */
-function liftBase64(text: string, minChars: number): Lifted | null {
-  const KEY = '"base64"';
-  let at = text.indexOf(KEY);
+function liftBase64(body: Buffer, minChars: number): { text: string; lifted: Lifted } | null {
+  let at = body.indexOf(KEY);
   if (at < 0) return null;
   const parts: string[] = [];
-  const values: string[] = [];
-  const id = randomUUID();
+  const values: DecodedBase64[] = [];
+  let id = '';
   let from = 0;
   // the first backslash at or after the current value's start
   let backslash = -1;
-  for (; at >= 0; at = text.indexOf(KEY, at + 1)) {
+  for (; at >= 0; at = body.indexOf(KEY, at + 1)) {
     let escapes = 0;
-    while (at - escapes > 0 && text.charCodeAt(at - escapes - 1) === 0x5c) escapes++;
+    while (at - escapes > 0 && body[at - escapes - 1] === BACKSLASH) escapes++;
     if (escapes % 2 === 1) continue;
     let i = at + KEY.length;
-    while (isSpace(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) !== 0x3a) continue; // ':'
+    while (isSpace(body[i])) i++;
+    if (body[i] !== 0x3a) continue; // ':'
     i++;
-    while (isSpace(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) !== 0x22) continue; // '"'
+    while (isSpace(body[i])) i++;
+    if (body[i] !== QUOTE) continue;
     const start = i + 1;
-    const end = text.indexOf('"', start);
+    const end = body.indexOf(QUOTE, start);
     if (end < 0) break;
-    if (backslash < start) backslash = text.indexOf('\\', start) >>> 0; // none: 2^32 - 1
+    if (backslash < start) backslash = body.indexOf(BACKSLASH, start) >>> 0; // none: 2^32 - 1
     if (end - start < minChars || backslash < end) continue;
-    parts.push(text.slice(from, start), `\\u0000${id}:${values.length}`);
-    values.push(text.slice(start, end));
+    if (id === '') id = randomUUID();
+    // with JSON's escape of a NUL, which JSON.parse turns into the prefix below
+    parts.push(body.toString('utf8', from, start), `\\u0000${id}:${values.length}`);
+    values.push(decodeBase64Text(body.subarray(start, end)));
     from = end;
     at = end;
   }
   if (values.length === 0) return null;
-  parts.push(text.slice(from));
-  return { text: parts.join(''), values, prefix: `\u0000${id}:` };
+  parts.push(body.toString('utf8', from));
+  return { text: parts.join(''), lifted: { values, prefix: `\u0000${id}:` } };
 }
 
-const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /**
  * Rejects what secure-json-parse rejects in its default mode: an own `__proto__` key anywhere, or a
  * `constructor` key holding an object with a `prototype` key. JSON.parse keeps such keys as plain
  * own properties, but copying them into another object (zod does, for records) would set a prototype.
  */
-function checkPoisoning(root: unknown, lifted: Lifted | null): void {
+function checkPoisoning(root: unknown): void {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -101,9 +112,6 @@ function checkPoisoning(root: unknown, lifted: Lifted | null): void {
     if (Object.hasOwn(o, '__proto__')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
     const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
     if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
-    if (lifted !== null && typeof o.base64 === 'string' && o.base64.startsWith(lifted.prefix)) {
-      o.base64 = lifted.values[Number(o.base64.slice(lifted.prefix.length))];
-    }
     for (const k in o) {
       const c = o[k];
       if (typeof c === 'object' && c !== null) stack.push(c);
@@ -112,22 +120,49 @@ function checkPoisoning(root: unknown, lifted: Lifted | null): void {
 }
 
 /**
- * A JSON request body (its decoded text) as Fastify's default parser would give it, or its 400 error.
- * `minLift`: the shortest base64 string lifted out before parsing (a parameter for tests).
+ * A JSON request body as Fastify's default parser would give it, or its 400 error, with its long
+ * base64 values left as placeholders (`lifted`, null when there are none). `minLift`: the shortest
+ * base64 value lifted out before parsing (a parameter for tests).
  */
-export function parseJsonText(body: string, minLift = LONG_BASE64_CHARS): unknown {
+export function parseJsonBody(body: Buffer, minLift = LONG_BASE64_CHARS): { value: unknown; lifted: Lifted | null } {
   if (body.length === 0) throw new FST_ERR_CTP_EMPTY_JSON_BODY();
-  const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
-  // a body shorter than one liftable string is parsed as it is (the two-weight chain's, say)
-  const lifted = text.length >= minLift ? liftBase64(text, minLift) : null;
+  const bytes = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
+  // a body shorter than one liftable value is parsed as it is (the two-weight chain's, say)
+  const cut = bytes.length >= minLift ? liftBase64(bytes, minLift) : null;
   let value: unknown;
   try {
-    value = JSON.parse(lifted?.text ?? text);
+    value = JSON.parse(cut?.text ?? bytes.toString('utf8'));
   } catch {
     throw new FST_ERR_CTP_INVALID_JSON_BODY();
   }
-  if (typeof value === 'object' && value !== null) checkPoisoning(value, lifted);
-  return value;
+  if (typeof value === 'object' && value !== null) checkPoisoning(value);
+  return { value, lifted: cut?.lifted ?? null };
+}
+
+/**
+ * Puts the lifted values back into a body that JSON.parse's value was validated into: each placeholder
+ * `base64` string becomes its decoded value. Arrays are entered only when they hold objects.
+ */
+export function restoreLifted(root: unknown, lifted: Lifted): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      const first: unknown = v[0];
+      if (typeof first === 'object' && first !== null) for (const c of v) stack.push(c);
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const c = o[k];
+      if (k === 'base64' && typeof c === 'string' && c.startsWith(lifted.prefix)) {
+        o[k] = lifted.values[Number(c.slice(lifted.prefix.length))];
+      } else if (typeof c === 'object' && c !== null) {
+        stack.push(c);
+      }
+    }
+  }
 }
 
 /** Plain objects are written here key by key; anything else (arrays, numbers, class instances) by JSON.stringify. */
@@ -210,16 +245,25 @@ export function jsonBody(value: unknown): Buffer | string {
 }
 
 async function jsonPlugin(app: FastifyInstance): Promise<void> {
+  // the lifted values of each request whose body had any, until its handler runs
+  const liftedOf = new WeakMap<FastifyRequest, Lifted>();
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    let value: unknown;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let parsed: ReturnType<typeof parseJsonBody>;
     try {
-      value = parseJsonText(body as string);
+      parsed = parseJsonBody(body as Buffer);
     } catch (err) {
       done(err as Error, undefined);
       return;
     }
-    done(null, value);
+    if (parsed.lifted !== null) liftedOf.set(request, parsed.lifted);
+    done(null, parsed.value);
+  });
+  // after validation, which sees the placeholders as strings; before the handler decodes the tensors
+  app.addHook('preHandler', (request, _reply, next) => {
+    const lifted = liftedOf.get(request);
+    if (lifted !== undefined) restoreLifted(request.body, lifted);
+    next();
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
-import { decodeTensor, encodeTensor, wireElements } from '../../src/engine/wire.js';
+import { decodeBase64Text, decodeTensor, encodeTensor, wireElements } from '../../src/engine/wire.js';
 
 const b64 = (arr: Float32Array | Float64Array): string => Buffer.from(arr.buffer).toString('base64');
 
@@ -65,5 +65,73 @@ describe('tensor wire encodings', () => {
     expect(() => decodeTensor(huge, 'float64', ['x'], 1e6)).toThrow(LimitError);
     expect(() => wireElements({ shape: [1000, 1001], dtype: 'float32', base64: '' }, ['x'], 1e6)).toThrow(LimitError);
     expect(wireElements([[1, 2], [3, 4]], ['x'], 4)).toBe(4);
+  });
+});
+
+describe('base64 decoded from a body\'s bytes (DecodedBase64)', () => {
+  // what decodeTensor makes of base64 text given as a string, and as the bytes a server decoded ahead
+  const both = (text: string, shape: number[], dtype: 'float32' | 'float64', to: 'float32' | 'float64') => {
+    const outcome = (base64: unknown) => {
+      try {
+        const t = decodeTensor({ shape, dtype, base64 }, to, ['x']);
+        return { ok: true, shape: t.shape, data: Array.from(t.data), type: t.data.constructor.name };
+      } catch (e) {
+        expect(e).toBeInstanceOf(SpecError);
+        return { ok: false, path: (e as SpecError).issues[0]!.path, message: (e as SpecError).issues[0]!.message };
+      }
+    };
+    return [outcome(text), outcome(decodeBase64Text(Buffer.from(text, 'latin1')))];
+  };
+
+  it('decodes as the string would, across the 65,536-character pieces it is read in', () => {
+    // 3 pieces and a bit: 200,000 bytes = 266,668 characters with padding
+    for (const n of [0, 1, 3, 16_383, 16_384, 16_385, 50_000]) {
+      const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e3);
+      const [s, d] = both(b64(x), [n], 'float32', 'float32');
+      expect(d).toEqual(s);
+      expect(d!.ok).toBe(true);
+      expect(d!.data).toEqual(Array.from(x));
+    }
+    const y = Float64Array.from({ length: 40_000 }, (_, i) => 1 / (i + 1));
+    const [s, d] = both(b64(y), [200, 200], 'float64', 'float32');
+    expect(d).toEqual(s);
+    expect(d).toMatchObject({ ok: true, type: 'Float32Array', shape: [200, 200] });
+  });
+
+  it('refuses what the string is refused for, with the same message: wrong length, a character outside the alphabet anywhere, a misplaced =', () => {
+    const n = 50_000; // 266,668 characters
+    const text = b64(Float32Array.from({ length: n }, (_, i) => i));
+    const at = (i: number, c: string) => text.slice(0, i) + c + text.slice(i + 1);
+    const cases = [
+      text.slice(0, -4), // three bytes short
+      text + 'AAAA',
+      at(10, '\n'),
+      at(65_535, '\u0001'), // the last character of the first piece
+      at(65_536, '*'), // the first of the second
+      at(131_071, '='),
+      at(text.length - 5, '"'),
+    ];
+    for (const t of cases) {
+      const [s, d] = both(t, [n], 'float32', 'float32');
+      expect(d).toEqual(s);
+      expect(d).toMatchObject({ ok: false, path: ['x', 'base64'] });
+    }
+    // non-finite elements are named as in the string
+    const inf = Float32Array.from({ length: 20_000 }, (_, i) => (i === 17_000 ? Infinity : i));
+    const [s, d] = both(b64(inf), [20_000], 'float32', 'float32');
+    expect(d).toEqual(s);
+    expect(d).toMatchObject({ ok: false, message: 'element 17000 is not finite (Infinity)' });
+  });
+
+  it('hands its bytes over once and a copy after that, so two tensors never share memory', () => {
+    const decoded = decodeBase64Text(Buffer.from(b64(new Float32Array([1, 2, 3, 4])), 'latin1'));
+    const wire = { shape: [4], dtype: 'float32', base64: decoded };
+    const a = decodeTensor(wire, 'float32', ['a']);
+    const b = decodeTensor(wire, 'float32', ['b']);
+    expect(Array.from(a.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(b.data)).toEqual([1, 2, 3, 4]);
+    expect(a.data.buffer).not.toBe(b.data.buffer);
+    a.data[0] = 9;
+    expect(b.data[0]).toBe(1);
   });
 });

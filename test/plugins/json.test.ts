@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { encodeTensor } from '../../src/engine/wire.js';
-import { jsonBody, jsonBuffer, parseJsonText } from '../../src/plugins/json.js';
+import { decodeBase64Text, DecodedBase64, encodeTensor } from '../../src/engine/wire.js';
+import { jsonBody, jsonBuffer, parseJsonBody, restoreLifted } from '../../src/plugins/json.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
 
 // The JSON body parser and the response writer must agree with JSON.parse / JSON.stringify on every
@@ -22,7 +22,32 @@ const poisoned = (v: unknown): boolean => {
   return Object.values(o).some(poisoned);
 };
 
-describe('parseJsonText', () => {
+/**
+ * parseJsonBody on the text's UTF-8 bytes with its lifted values put back (restoreLifted), written as
+ * JSON.parse would give the text: each decoded value is replaced by the string at its place in
+ * JSON.parse's value when that string decodes to the same bytes and validity (so a value lifted or
+ * decoded wrongly stays an object, and toStrictEqual shows it).
+ */
+function parseJsonText(text: string, minLift?: number): unknown {
+  const { value, lifted } = parseJsonBody(Buffer.from(text, 'utf8'), minLift);
+  if (lifted === null) return value;
+  restoreLifted(value, lifted);
+  const asText = (got: unknown, want: unknown): unknown => {
+    if (got instanceof DecodedBase64) {
+      return typeof want === 'string' && sameDecoding(got, decodeBase64Text(Buffer.from(want, 'utf8'))) ? want : got;
+    }
+    if (typeof got !== 'object' || got === null || typeof want !== 'object' || want === null) return got;
+    const o = got as Record<string, unknown>;
+    for (const k in o) o[k] = asText(o[k], (want as Record<string, unknown>)[k]);
+    return got;
+  };
+  return asText(value, JSON.parse(text));
+}
+
+const sameDecoding = (a: DecodedBase64, b: DecodedBase64): boolean =>
+  a.valid === b.valid && a.byteLength === b.byteLength && Buffer.from(a.take()).equals(Buffer.from(b.take()));
+
+describe('parseJsonBody', () => {
   it('gives JSON.parse\'s value for any JSON text', () => {
     fc.assert(
       fc.property(fc.jsonValue().filter((v) => !poisoned(v)), (v) => {
@@ -224,6 +249,10 @@ describe('in the app', () => {
       const bad = await post(large.slice(0, at) + '\n' + large.slice(at + 1));
       expect(bad.statusCode).toBe(422);
       expect(bad.json().errors[0].path).toBe('inputs.x.base64');
+      // four characters (three bytes) fewer in t's value
+      const short = await post(large.replace(/("t":\{"shape":\[\d+\],"dtype":"float32","base64":"[^"]{5000})[^"]{4}/, '$1'));
+      expect(short.statusCode).toBe(422);
+      expect(short.json().errors).toEqual([{ path: 'inputs.t.base64', message: `decodes to ${4 * n - 3} bytes, but ${n} float32 elements need ${4 * n}` }]);
     } finally {
       await app.close();
     }
