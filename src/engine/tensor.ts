@@ -1,6 +1,7 @@
 // Dense row-major tensors over Float32Array / Float64Array, with NumPy broadcasting.
 // Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
 import { takeBuffer } from './buffers.js';
+import { sumSquaresF32 } from './kernels/index.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];
@@ -268,9 +269,13 @@ export function addInto(acc: Tensor, g: Tensor): void {
   for (let i = 0; i < a.length; i++) a[i] += b[i]!;
 }
 
-/** Sum of squares, accumulated in float64. */
+/** Sum of squares, accumulated in float64; float32 from ELEMENTWISE_MIN elements on WebAssembly SIMD. */
 export function sumSquares(t: Tensor): number {
   const d = t.data;
+  if (d instanceof Float32Array) {
+    const s = sumSquaresF32(d);
+    if (s !== null) return s;
+  }
   // four independent running sums: one sum waits on the previous add's latency every element
   let s0 = 0;
   let s1 = 0;

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ELEMENTWISE_MIN, sumSquaresF32 } from '../../src/engine/kernels/index.js';
+import { sumSquares } from '../../src/engine/tensor.js';
+
+// The sum of squares behind every gradient norm (diagnostics, clipGradNorm): float32 tensors from
+// ELEMENTWISE_MIN elements go to a WebAssembly SIMD kernel in chunks of 8192, eight elements a pass.
+
+/** Σx² in float64 with Neumaier's compensation: each float32 square is exact in float64. */
+function exact(x: Float32Array): number {
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]! * x[i]!;
+    const t = s + v;
+    c += Math.abs(s) >= Math.abs(v) ? s - t + v : v - t + s;
+    s = t;
+  }
+  return s + c;
+}
+
+/** Values of mixed sign and magnitude, subnormals and near-overflow ones included. */
+function values(n: number, seed: number): Float32Array {
+  const x = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const u = s / 2 ** 32;
+    x[i] = (u - 0.5) * 10 ** Math.floor(u * 12 - 6);
+  }
+  x[n >> 1] = 3e38;
+  x[(n >> 2) + 1] = -1e-40; // subnormal
+  return x;
+}
+
+describe('sum of squares (float32 on WebAssembly SIMD)', () => {
+  it('agrees with the exact sum to float64 rounding at every size around the lanes, the 8-element pass and the chunks', () => {
+    for (const n of [1024, 1025, 1031, 1032, 8191, 8192, 8193, 8199, 16_384, 70_001]) {
+      const x = values(n, n);
+      const want = exact(x);
+      for (const view of [x, x.subarray(3), x.subarray(1, n - 2)].filter((v) => v.length >= ELEMENTWISE_MIN)) {
+        const got = sumSquaresF32(view);
+        expect(got, `n=${view.length}`).not.toBeNull();
+        expect(Math.abs(got! - exact(view)) / exact(view), `n=${view.length}`).toBeLessThan(1e-13);
+      }
+      // tensors of float32 take it; float64 keeps the JS loop, on the same numbers
+      expect(sumSquares({ shape: [n], data: x })).toBe(sumSquaresF32(x));
+      expect(Math.abs(sumSquares({ shape: [n], data: Float64Array.from(x) }) - want) / want).toBeLessThan(1e-13);
+    }
+  });
+
+  it('is non-finite when an element is: NaN for a NaN anywhere, +∞ for ±∞ alone', () => {
+    for (const at of [0, 5, 1023, 1027, 8191, 8192, 9000]) {
+      const x = values(9001, 7);
+      x[at] = Number.NaN;
+      expect(sumSquaresF32(x), `NaN at ${at}`).toBeNaN();
+      x[at] = Number.NEGATIVE_INFINITY;
+      expect(sumSquaresF32(x), `-∞ at ${at}`).toBe(Number.POSITIVE_INFINITY);
+      x[at + 1 < x.length ? at + 1 : at - 1] = Number.NaN;
+      expect(sumSquaresF32(x), `−∞ and NaN near ${at}`).toBeNaN();
+    }
+  });
+
+  it('declines below ELEMENTWISE_MIN elements, where the JS loop runs', () => {
+    const x = values(ELEMENTWISE_MIN - 1, 3);
+    expect(sumSquaresF32(x)).toBeNull();
+    expect(Math.abs(sumSquares({ shape: [x.length], data: x }) - exact(x)) / exact(x)).toBeLessThan(1e-13);
+  });
+});
