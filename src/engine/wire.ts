@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LimitError, SpecError, type Path } from './errors.js';
-import { allocData, size, type Data, type DType, type Shape, type Tensor } from './tensor.js';
+import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from './tensor.js';
 
 // The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
@@ -226,9 +226,8 @@ function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: D
     raw = b64.take();
   }
   const src: Data = from === 'float32' ? new Float32Array(raw) : new Float64Array(raw);
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(src[i]!)) throw new SpecError(path, `element ${i} is not finite (${src[i]})`);
-  }
+  const bad = firstNonFinite(src);
+  if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);
   if (from === to) return src;
   const data = allocData(n, to);
   data.set(src);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ELEMENTWISE_MIN, sumSquaresF32 } from '../../src/engine/kernels/index.js';
-import { sumSquares } from '../../src/engine/tensor.js';
+import { allFinite, firstNonFinite, sumSquares } from '../../src/engine/tensor.js';
 
 // The sum of squares behind every gradient norm (diagnostics, clipGradNorm): float32 tensors from
 // ELEMENTWISE_MIN elements go to a WebAssembly SIMD kernel in chunks of 8192, eight elements a pass.
@@ -64,5 +64,30 @@ describe('sum of squares (float32 on WebAssembly SIMD)', () => {
     const x = values(ELEMENTWISE_MIN - 1, 3);
     expect(sumSquaresF32(x)).toBeNull();
     expect(Math.abs(sumSquares({ shape: [x.length], data: x }) - exact(x)) / exact(x)).toBeLessThan(1e-13);
+  });
+});
+
+describe('firstNonFinite (base64 tensors, diagnostics): the sums first, then the index', () => {
+  it('finds the first NaN or ±∞ in float32 and float64 of any size, and only those', () => {
+    for (const n of [1, 7, 1023, 1024, 8193, 20_000]) {
+      for (const make of [(k: number) => values(k, 11), (k: number) => Float64Array.from(values(k, 11))]) {
+        const x = make(n);
+        expect(firstNonFinite(x), `finite, n=${n}`).toBe(-1);
+        for (const at of [0, 1, 2, 5, n >> 1, n - 3, n - 1].filter((i) => i >= 0 && i < n)) {
+          for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+            const y = x.slice();
+            y[at] = bad;
+            if (at + 3 < n) y[at + 3] = Number.NaN; // a second one after it
+            expect(firstNonFinite(y), `${bad} at ${at} of ${n} (${y.constructor.name})`).toBe(at);
+          }
+        }
+      }
+    }
+    // the extremes of finite: −0, subnormals, the largest float32, float64 whose squares overflow
+    expect(firstNonFinite(new Float32Array(2048).fill(-0))).toBe(-1);
+    expect(firstNonFinite(new Float32Array(2048).fill(3.4028234663852886e38))).toBe(-1);
+    expect(firstNonFinite(new Float32Array(2048).fill(1e-45))).toBe(-1);
+    expect(firstNonFinite(new Float64Array(2048).fill(-1.7976931348623157e308))).toBe(-1);
+    expect(allFinite({ shape: [2048], data: new Float64Array(2048).fill(1e300) })).toBe(true);
   });
 });
