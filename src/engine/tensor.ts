@@ -272,24 +272,8 @@ export function addInto(acc: Tensor, g: Tensor): void {
 /** Sum of squares, accumulated in float64; float32 from ELEMENTWISE_MIN elements on WebAssembly SIMD. */
 export function sumSquares(t: Tensor): number {
   const d = t.data;
-  if (d instanceof Float32Array) {
-    const s = sumSquaresF32(d);
-    if (s !== null) return s;
-  }
-  // four independent running sums: one sum waits on the previous add's latency every element
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n4 = d.length - (d.length % 4);
-  for (let i = 0; i < n4; i += 4) {
-    s0 += d[i]! * d[i]!;
-    s1 += d[i + 1]! * d[i + 1]!;
-    s2 += d[i + 2]! * d[i + 2]!;
-    s3 += d[i + 3]! * d[i + 3]!;
-  }
-  for (let i = n4; i < d.length; i++) s0 += d[i]! * d[i]!;
-  return s0 + s1 + (s2 + s3);
+  const s = d instanceof Float32Array ? sumSquaresF32(d) : null;
+  return s ?? sumOfProducts(d, 1);
 }
 
 export function allFinite(t: Tensor): boolean {
@@ -298,29 +282,32 @@ export function allFinite(t: Tensor): boolean {
 
 /**
  * The index of the first NaN or ±∞ in `d`, or −1. A sum that is finite only when every element is
- * answers first: the sum of squares for float32 (no float32 square overflows float64), the sum of
- * x·0 otherwise (NaN for NaN or ±∞, ±0 for anything finite). For 830k float32: 0.90 → 0.23 ms.
+ * answers first: the sum of squares for float32 (no float32 square overflows float64), Σx·(x·0)
+ * otherwise (NaN for NaN or ±∞, ±0 for anything finite). For 830k float32: 0.90 → 0.23 ms.
  */
 export function firstNonFinite(d: Data): number {
   const s = d instanceof Float32Array ? sumSquaresF32(d) : null;
-  if (s !== null ? Number.isFinite(s) : timesZero(d) === 0) return -1;
+  if (s !== null ? Number.isFinite(s) : sumOfProducts(d, 0) === 0) return -1;
   for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return i;
   return -1;
 }
 
-/** Σ x·0 in four running sums (one would wait on the previous add every element). */
-function timesZero(d: Data): number {
+/**
+ * Σ x·(x·k) in float64: the sum of squares for k = 1, ±0 or NaN for k = 0. Four running sums: one would
+ * wait on the previous add every element.
+ */
+function sumOfProducts(d: Data, k: 0 | 1): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
   const n4 = d.length - (d.length % 4);
   for (let i = 0; i < n4; i += 4) {
-    s0 += d[i]! * 0;
-    s1 += d[i + 1]! * 0;
-    s2 += d[i + 2]! * 0;
-    s3 += d[i + 3]! * 0;
+    s0 += d[i]! * (d[i]! * k);
+    s1 += d[i + 1]! * (d[i + 1]! * k);
+    s2 += d[i + 2]! * (d[i + 2]! * k);
+    s3 += d[i + 3]! * (d[i + 3]! * k);
   }
-  for (let i = n4; i < d.length; i++) s0 += d[i]! * 0;
+  for (let i = n4; i < d.length; i++) s0 += d[i]! * (d[i]! * k);
   return s0 + s1 + (s2 + s3);
 }
