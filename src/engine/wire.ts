@@ -234,14 +234,51 @@ function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: D
   return data;
 }
 
+/**
+ * A tensor's bytes, to be written as base64 when its answer is: JSON.stringify writes the text
+ * (toJSON), and an answer's writer may encode it straight into its own buffer instead (writeInto,
+ * plugins/json.ts), with no string of megabytes made and collected on the way.
+ */
+export class EncodedBase64 {
+  constructor(private readonly bytes: Buffer) {}
+
+  /** characters of the text */
+  get length(): number {
+    return 4 * Math.ceil(this.bytes.length / 3);
+  }
+
+  toJSON(): string {
+    return this.bytes.toString('base64');
+  }
+
+  toString(): string {
+    return this.toJSON();
+  }
+
+  /** Writes the text (ASCII) into `out` at byte `at`; the bytes written, `length`. */
+  writeInto(out: Buffer, at: number): number {
+    const b = this.bytes;
+    let o = at;
+    // pieces of a multiple of 3 bytes encode without padding, so their texts join into the whole's
+    for (let i = 0; i < b.length; i += ENCODE_BYTES) o += out.write(b.toString('base64', i, Math.min(i + ENCODE_BYTES, b.length)), o, 'latin1');
+    return o - at;
+  }
+}
+
+/** Bytes encoded at a time by writeInto: 64 KiB of text, a young string each. */
+const ENCODE_BYTES = 49152;
+
+/** A tensor as an answer writes it. */
+export type ResultWireTensor = NestedTensor | FlatTensor | { shape: number[]; dtype: DType; base64: EncodedBase64 };
+
 /** Writes a tensor in the requested encoding. */
-export function encodeTensor(t: Tensor, encoding: Encoding): WireTensor {
+export function encodeTensor(t: Tensor, encoding: Encoding): ResultWireTensor {
   if (encoding === 'base64') {
     const d = t.data;
     return {
       shape: [...t.shape],
       dtype: d instanceof Float32Array ? 'float32' : 'float64',
-      base64: Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('base64'),
+      base64: new EncodedBase64(Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
     };
   }
   const data = Array.from(t.data);

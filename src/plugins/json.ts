@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { decodeBase64Text, type DecodedBase64 } from '../engine/wire.js';
+import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from '../engine/wire.js';
 
 // JSON in and out for bodies of megabytes. A base64 request of the 784-512-512-10 MLP is 4.6 MB and its
 // answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
 // text for prototype poisoning included, and ~11 ms to write the answer (JSON.stringify copying every
 // base64 string, then measuring and encoding the text again). Here the body is checked for poisoning
 // on the parsed value, its long base64 values are neither decoded as text nor parsed (liftBase64), and
-// an answer that holds long base64 strings is assembled straight into one buffer, the strings copied as
-// they are.
+// an answer that holds long base64 values is assembled straight into one buffer, each tensor's bytes
+// encoded into it as it goes (EncodedBase64).
 // NOTE: no string of megabytes is made from the body, and the body is not kept: its long base64 values
 // are decoded as it is parsed. Node keeps a string of over ~1 MB decoded as Latin-1 outside the V8
 // heap, as external memory, and a UTF-8 one in the large-object space; and a body that outlives a few
@@ -173,12 +173,12 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 };
 
 /**
- * The bytes of JSON.stringify(value), for response values. A `base64` string property is ours
- * (engine/wire.ts wrote it) and holds only [A-Za-z0-9+/=]: it goes into the buffer as it is, with no
- * escaping scan; everything else is written by JSON.stringify.
+ * The bytes of JSON.stringify(value), for response values. A `base64` property is ours (engine/wire.ts
+ * wrote it): an EncodedBase64 is encoded straight into the buffer, a string (only [A-Za-z0-9+/=]) copied
+ * as it is, with no escaping scan; everything else is written by JSON.stringify.
  */
 export function jsonBuffer(value: unknown): Buffer {
-  const parts: string[] = [];
+  const parts: (string | EncodedBase64)[] = [];
   // indices in `parts` of base64 strings: one byte per character
   const raw = new Set<number>();
   const write = (v: unknown): void => {
@@ -193,7 +193,7 @@ export function jsonBuffer(value: unknown): Buffer {
       if (c === undefined || typeof c === 'function' || typeof c === 'symbol') continue;
       parts.push(first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`);
       first = false;
-      if (k === 'base64' && typeof c === 'string') {
+      if (k === 'base64' && (typeof c === 'string' || c instanceof EncodedBase64)) {
         parts.push('"');
         raw.add(parts.length);
         parts.push(c, '"');
@@ -205,16 +205,22 @@ export function jsonBuffer(value: unknown): Buffer {
   };
   write(value);
   let bytes = 0;
-  for (let i = 0; i < parts.length; i++) bytes += raw.has(i) ? parts[i]!.length : Buffer.byteLength(parts[i]!);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    bytes += raw.has(i) ? p.length : Buffer.byteLength(p as string);
+  }
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = 0; i < parts.length; i++) at += out.write(parts[i]!, at, raw.has(i) ? 'latin1' : 'utf8');
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    at += p instanceof EncodedBase64 ? p.writeInto(out, at) : out.write(p, at, raw.has(i) ? 'latin1' : 'utf8');
+  }
   return out;
 }
 
 /**
- * Whether `root` holds a base64 string of LONG_BASE64_CHARS or more (it is then always a property of a
- * plain object). Arrays are entered only when they hold objects: nested or flat tensor data is skipped.
+ * Whether `root` holds a base64 value (a string or an EncodedBase64) of LONG_BASE64_CHARS characters or
+ * more (it is then always a property of a plain object). Arrays are entered only when they hold objects: nested or flat tensor data is skipped.
  */
 function holdsLongBase64(root: unknown): boolean {
   const stack: unknown[] = [root];
@@ -228,7 +234,7 @@ function holdsLongBase64(root: unknown): boolean {
     if (!isPlainObject(v)) continue;
     for (const k in v) {
       const c = v[k];
-      if (k === 'base64' && typeof c === 'string' && c.length >= LONG_BASE64_CHARS) return true;
+      if (k === 'base64' && (typeof c === 'string' || c instanceof EncodedBase64) && c.length >= LONG_BASE64_CHARS) return true;
       if (typeof c === 'object' && c !== null) stack.push(c);
     }
   }

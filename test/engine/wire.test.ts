@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
-import { decodeBase64Text, decodeTensor, encodeTensor, wireElements } from '../../src/engine/wire.js';
+import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, wireElements } from '../../src/engine/wire.js';
 
 const b64 = (arr: Float32Array | Float64Array): string => Buffer.from(arr.buffer).toString('base64');
 
@@ -133,5 +133,30 @@ describe('base64 decoded from a body\'s bytes (DecodedBase64)', () => {
     expect(a.data.buffer).not.toBe(b.data.buffer);
     a.data[0] = 9;
     expect(b.data[0]).toBe(1);
+  });
+});
+
+describe('base64 written by an answer (EncodedBase64)', () => {
+  it('writes Buffer#toString(\'base64\')\'s text into a buffer at any offset, across the 49,152-byte pieces it encodes at a time', () => {
+    for (const n of [0, 1, 2, 3, 4, 49_151, 49_152, 49_153, 49_154, 98_304, 150_001]) {
+      const bytes = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 7919 + (i >> 8)) & 255;
+      const text = bytes.toString('base64');
+      const e = new EncodedBase64(bytes);
+      expect(e.length, `n=${n}`).toBe(text.length);
+      expect(e.toJSON()).toBe(text);
+      expect(JSON.stringify({ base64: e })).toBe(JSON.stringify({ base64: text }));
+      const out = Buffer.alloc(text.length + 10, 0x2a);
+      expect(e.writeInto(out, 7)).toBe(text.length);
+      expect(out.toString('latin1')).toBe('*'.repeat(7) + text + '***');
+    }
+  });
+
+  it('is what encodeTensor gives for base64, of the tensor\'s own bytes', () => {
+    const data = Float64Array.from({ length: 5 }, (_, i) => i / 3);
+    const w = encodeTensor({ shape: [5], data }, 'base64') as { shape: number[]; dtype: string; base64: EncodedBase64 };
+    expect(w.dtype).toBe('float64');
+    expect(w.base64).toBeInstanceOf(EncodedBase64);
+    expect(w.base64.toJSON()).toBe(b64(data));
   });
 });

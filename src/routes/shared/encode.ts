@@ -1,11 +1,11 @@
 import type { OptimizerState } from '../../engine/api.js';
 import type { Tensors } from '../../engine/spec.js';
 import type { Tensor } from '../../engine/tensor.js';
-import { encodeTensor, type Encoding, type WireTensor } from '../../engine/wire.js';
+import { encodeTensor, type Encoding, type ResultWireTensor } from '../../engine/wire.js';
 
 // Engine results back into the request's options.encoding. Runs on the event loop, linear in the size.
 
-export function encodeMap(map: Tensors, encoding: Encoding): Record<string, WireTensor> {
+export function encodeMap(map: Tensors, encoding: Encoding): Record<string, ResultWireTensor> {
   return Object.fromEntries(Object.entries(map).map(([k, t]) => [k, encodeTensor(t, encoding)]));
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LossSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
-import { TensorSchema } from '../../engine/wire.js';
+import { EncodedBase64, TensorSchema } from '../../engine/wire.js';
 import { ERRORS } from '../../errors.js';
 
 // Pieces shared by the compute routes' request and response schemas.
@@ -47,6 +47,12 @@ export const ProblemResponses = {
 
 export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
 
+// The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it
+// writes (engine/wire.ts EncodedBase64); the client receives a string either way.
+const Base64TextSchema = z
+  .custom<string | EncodedBase64>((v) => typeof v === 'string' || v instanceof EncodedBase64, { message: 'expected a base64 string' })
+  .meta({ type: 'string', description: 'little-endian IEEE-754 bytes, base64' });
+
 /** Responses may hold NaN/±Inf (reported in diagnostics), which JSON writes as null. */
 const OutNumber = z.number().nullable().describe('a number; null when not finite (JSON has no NaN/Infinity)');
 
@@ -64,7 +70,7 @@ export const ResultTensorSchema = z
       .object({
         shape: z.array(z.number().int()).describe('dimensions, outermost first'),
         dtype: z.enum(['float32', 'float64']).describe('element type'),
-        base64: z.string().describe('little-endian IEEE-754 bytes, base64'),
+        base64: Base64TextSchema,
       })
       .describe('base64 encoding (non-finite values kept)'),
   ])
