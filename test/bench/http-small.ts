@@ -97,7 +97,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const pooled: PoolRate[] = [];
     for (let r = 0; r < 2; r++) {
       ctx.log(`http-small: the pool alone, round ${r + 1} of 2`);
-      pooled.push(await poolThroughput(body, workers, CONNECTIONS, ROUND_S));
+      pooled.push(await poolThroughput(body, workers, CONNECTIONS, ROUND_S, 1));
     }
     const best = pooled.reduce((a, b) => (b.tasksPerSecond > a.tasksPerSecond ? b : a));
     const alone = (s: string) => `two-weight chain through the pool alone (no HTTP, ${workers} workers, ${CONNECTIONS} in flight): ${s}`;
