@@ -56,14 +56,15 @@ export type WireTensor = NestedTensor | FlatTensor | Base64Tensor;
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
 
+const EQUALS = 0x3d;
+
+/** The bytes base64 text of this length and padding decodes to (a string, or the text's bytes). */
 function base64Bytes(s: string | Uint8Array): number {
   const n = s.length;
   const padAt = (i: number) => (typeof s === 'string' ? s.charCodeAt(i) : s[i]) === EQUALS;
   const pad = n >= 2 && padAt(n - 1) && padAt(n - 2) ? 2 : n >= 1 && padAt(n - 1) ? 1 : 0;
   return Math.floor((n * 3) / 4) - pad;
 }
-
-const EQUALS = 0x3d;
 
 /**
  * A base64 value decoded ahead, as a server read it from a request body's bytes (plugins/json.ts):

@@ -10,11 +10,11 @@ import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from '../engine/w
 // on the parsed value, its long base64 values are neither decoded as text nor parsed (liftBase64), and
 // an answer that holds long base64 values is assembled straight into one buffer, each tensor's bytes
 // encoded into it as it goes (EncodedBase64).
-// NOTE: no string of megabytes is made from the body, and the body is not kept: its long base64 values
-// are decoded as it is parsed. Node keeps a string of over ~1 MB decoded as Latin-1 outside the V8
-// heap, as external memory, and a UTF-8 one in the large-object space; and a body that outlives a few
-// young-generation collections reaches the old one. Each of these brings V8's full collections on the
-// event loop sooner, and one of those while a worker computes takes a core from its OpenBLAS threads.
+// NOTE: no string of megabytes is made from the body (Node keeps a Latin-1 one of over ~1 MB outside
+// the V8 heap, as external memory, and a UTF-8 one in the large-object space), and the body is not kept
+// past parsing: its long base64 values are decoded as it is parsed. What V8 still sees of a large
+// request, ~19 MB of ArrayBuffers on the event loop, is why server.ts lets the old generation grow 4×
+// between full collections: one of those while a worker computes takes a core from its OpenBLAS threads.
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
 
