@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 
@@ -299,6 +300,48 @@ describe('bad tensor bytes and values', () => {
       expectProblem(r, 422, 'INVALID_SPEC');
       expect(r.body.errors[0].path).toBe('inputs.x.base64');
     }
+  });
+
+  // Values of 4,096 characters or more are cut out of the body's bytes and decoded before JSON.parse
+  // (src/plugins/json.ts): the same answers must come out of that path.
+  describe('in base64 values long enough to be decoded from the body\'s bytes', () => {
+    const n = 4096; // 16,384 bytes, 21,848 characters
+    const good = f32(Array.from({ length: n }, (_, i) => i / 7));
+    const x = (b64: string) => ({ ...twoWeight, inputs: { x: { shape: [n], dtype: 'float32', base64: b64 }, t: { shape: [n], dtype: 'float32', base64: good } } });
+    const at = (i: number, c: string) => good.slice(0, i) + c + good.slice(i + 1);
+    const raw = (text: string) => app.inject({ method: 'POST', url: '/v1/gradients', ...json, payload: text });
+
+    it('NaN, ±Inf, the wrong length, characters outside the alphabet anywhere: 422 at the base64 field', async () => {
+      const withNaN = f32(Array.from({ length: n }, (_, i) => (i === 3000 ? NaN : i)));
+      const bad = [withNaN, good.slice(0, -4), `${good}AAAA`, at(10, '!'), at(65, '='), at(20_000, 'é'), at(5, '\\"'), at(9, '\\u0041')];
+      for (const b64 of bad) {
+        const r = await post(app, '/v1/gradients', x(b64));
+        expectProblem(r, 422, 'INVALID_SPEC');
+        expect(r.body.errors[0].path).toBe('inputs.x.base64');
+      }
+      const r = await post(app, '/v1/gradients', x(withNaN));
+      expect(r.body.errors[0].message).toBe('element 3000 is not finite (NaN)');
+      // and the body they were made from computes
+      const ok = await post(app, '/v1/gradients', x(good));
+      expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    });
+
+    it('any one byte of the body changed: an answer or a 4xx problem+json, never a 5xx', async () => {
+      const text = Buffer.from(JSON.stringify(x(good)));
+      const start = text.indexOf('"base64"');
+      await fc.assert(
+        fc.asyncProperty(fc.nat(text.length - 1), fc.integer({ min: 0, max: 255 }), fc.boolean(), async (i, byte, nearValue) => {
+          // half the changes land around the value's key and quotes, where the parser decides what to cut
+          const where = nearValue ? start - 4 + (i % 16) : i;
+          const body = Buffer.from(text);
+          body[where] = byte;
+          const r = await raw(body.toString('latin1'));
+          expect(r.statusCode, r.body.slice(0, 300)).toBeLessThan(500);
+          if (r.statusCode >= 400) expect(String(r.headers['content-type'])).toMatch(/^application\/problem\+json/);
+        }),
+        { numRuns: 60 },
+      );
+    });
   });
 
   it('1e999 (Infinity once parsed) in a tensor: 422 at the element', async () => {
