@@ -11,7 +11,11 @@ import type { Shape, Tensor } from './tensor.js';
  *   returns one entry per input: its gradient in the input's shape *or in any shape that broadcasts to
  *   it* (the engine sums it back), or `null` where the input takes no gradient. `needs[k]` false says
  *   that nobody will read input k's gradient (e.g. the data fed to a first layer): an op may skip that
- *   work and return `null` there. Without `needs`, every gradient is wanted.
+ *   work and return `null` there. Without `needs`, every gradient is wanted. `into[k]`, when given, is
+ *   input k's gradient summed so far (the engine's own tensor, of the input's shape and dtype): an op
+ *   may add its gradient to it in place and return that very tensor, and the engine adds nothing more
+ *   (a weight shared by many products gets each one accumulated by its GEMM, beta = 1, with no
+ *   separate gradient and sum); or ignore it and return its gradient as usual.
  */
 export interface OpSpec<A extends z.ZodType = z.ZodType> {
   name: string;
@@ -27,7 +31,14 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
   forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
-  vjp: (inputs: Tensor[], out: Tensor, g: Tensor, attrs: z.output<A>, needs?: readonly boolean[]) => (Tensor | null)[];
+  vjp: (
+    inputs: Tensor[],
+    out: Tensor,
+    g: Tensor,
+    attrs: z.output<A>,
+    needs?: readonly boolean[],
+    into?: readonly (Tensor | undefined)[],
+  ) => (Tensor | null)[];
 }
 
 export interface Op<A extends z.ZodType = z.ZodType> extends OpSpec<A> {

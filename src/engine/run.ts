@@ -155,9 +155,11 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     const ins = node.inputs.map((s) => values[s]!);
     // the gradients that reach a grad leaf; ops may skip the others (a first layer's input gradient)
     const needs = node.inputs.map((s, k) => flows[s] === 1 && !node.op.nonDifferentiable?.includes(k));
+    // an adjoint the engine owns may take this node's contribution in place (OpSpec.vjp)
+    const into = node.inputs.map((s, k) => (needs[k] && owned[s] ? adj[s] : undefined));
     let grads: (Tensor | null)[];
     try {
-      grads = node.op.vjp(ins, out, upstream, node.attrs, needs);
+      grads = node.op.vjp(ins, out, upstream, node.attrs, needs, into);
     } catch (err) {
       blame(g, node, err);
     }
@@ -166,7 +168,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     }
     node.inputs.forEach((s, k) => {
       const grad = grads[k];
-      if (!needs[k] || grad === null || grad === undefined) return;
+      if (!needs[k] || grad === null || grad === undefined || grad === into[k]) return;
       const summed = sumToShape(grad, g.slots[s]!.shape);
       accumulate(s, dtypeOf(summed) === g.dtype ? summed : cast(summed, g.dtype));
     });

@@ -33,18 +33,19 @@ export const linear = defineOp({
     return y;
   },
   // a product is skipped when its gradient is not wanted (the data fed to a first layer takes none)
-  vjp: ([x, w, b], _out, g, _attrs, needs) => {
+  // dx and dW are written by beta = 0 products, or added by beta = 1 to the gradient so far (`into`)
+  vjp: ([x, w, b], _out, g, _attrs, needs, into) => {
     const [outF, inF] = w!.shape as [number, number];
     const rows = size(x!.shape.slice(0, -1));
     let dx = null;
     let dw = null;
     if (needs?.[0] ?? true) {
-      dx = empty(x!.shape, dtypeOf(x!)); // beta = 0: written, not read
-      gemm(false, false, rows, inF, outF, 1, g.data, outF, w!.data, inF, 0, dx.data, inF);
+      dx = into?.[0] ?? empty(x!.shape, dtypeOf(x!));
+      gemm(false, false, rows, inF, outF, 1, g.data, outF, w!.data, inF, into?.[0] ? 1 : 0, dx.data, inF);
     }
     if (needs?.[1] ?? true) {
-      dw = empty(w!.shape, dtypeOf(w!));
-      gemm(true, false, outF, inF, rows, 1, g.data, outF, x!.data, inF, 0, dw.data, inF);
+      dw = into?.[1] ?? empty(w!.shape, dtypeOf(w!));
+      gemm(true, false, outF, inF, rows, 1, g.data, outF, x!.data, inF, into?.[1] ? 1 : 0, dw.data, inF);
     }
     if (!b) return [dx, dw];
     if (!(needs?.[2] ?? true)) return [dx, dw, null];

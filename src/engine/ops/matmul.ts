@@ -53,17 +53,20 @@ export const matmul = defineOp({
     eachBatch(p, a!, b!, out, (x, y, z) => gemm(false, false, p.m, p.n, p.k, 1, x, p.k, y, p.n, 0, z, p.n));
     return out;
   },
-  // a product is skipped when its gradient is not wanted (e.g. a data operand)
-  vjp: ([a, b], _out, g, _attrs, needs) => {
+  // a product is skipped when its gradient is not wanted (e.g. a data operand); an operand's gradient
+  // so far (`into`, a weight shared by several products) takes this one's products in place, beta = 1
+  vjp: ([a, b], _out, g, _attrs, needs, into) => {
     const p = plan(a!.shape, b!.shape);
     let [da, db] = [null as Tensor | null, null as Tensor | null];
     if (needs?.[0] ?? true) {
-      const d = (da = zeros(a!.shape, dtypeOf(a!)));
-      eachBatch(p, d, b!, g, (dx, y, gz) => gemm(false, true, p.m, p.k, p.n, 1, gz, p.n, y, p.n, p.betaA, dx, p.k));
+      const d = (da = into?.[0] ?? zeros(a!.shape, dtypeOf(a!)));
+      const beta = into?.[0] ? 1 : p.betaA;
+      eachBatch(p, d, b!, g, (dx, y, gz) => gemm(false, true, p.m, p.k, p.n, 1, gz, p.n, y, p.n, beta, dx, p.k));
     }
     if (needs?.[1] ?? true) {
-      const d = (db = zeros(b!.shape, dtypeOf(b!)));
-      eachBatch(p, a!, d, g, (x, dy, gz) => gemm(true, false, p.k, p.n, p.m, 1, x, p.k, gz, p.n, p.betaB, dy, p.n));
+      const d = (db = into?.[1] ?? zeros(b!.shape, dtypeOf(b!)));
+      const beta = into?.[1] ? 1 : p.betaB;
+      eachBatch(p, a!, d, g, (x, dy, gz) => gemm(true, false, p.k, p.n, p.m, 1, x, p.k, gz, p.n, beta, dy, p.n));
     }
     return [da, db];
   },
