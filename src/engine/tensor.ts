@@ -151,7 +151,7 @@ export function broadcastShapes(...shapes: Shape[]): number[] {
 }
 
 /** Strides of `shape` viewed as broadcast to `target` (0 where the dimension is broadcast). */
-function broadcastStrides(shape: Shape, target: Shape): number[] {
+export function broadcastStrides(shape: Shape, target: Shape): number[] {
   const own = stridesOf(shape);
   const out = new Array<number>(target.length).fill(0);
   for (let i = 0; i < shape.length; i++) {
@@ -192,32 +192,37 @@ export function binary(a: Tensor, b: Tensor, f: (x: number, y: number) => number
   } else {
     const sa = broadcastStrides(a.shape, shape);
     const sb = broadcastStrides(b.shape, shape);
-    forEachIndex(shape, sa, sb, (o, ia, ib) => {
-      z[o] = f(x[ia]!, y[ib]!);
+    const r = shape.length - 1;
+    const [al, bl] = r < 0 ? [0, 0] : [sa[r]!, sb[r]!];
+    forEachRow(shape, sa, sb, (o, ia, ib, len) => {
+      for (let j = 0; j < len; j++) z[o + j] = f(x[ia + j * al]!, y[ib + j * bl]!);
     });
   }
   return out;
 }
 
 /**
- * Walks every index of `shape` in row-major order with an odometer (no recursion, no per-element
- * arrays), giving the flat output offset and the offsets into two operands with the given strides.
+ * Walks `shape` in row-major order a row (its last dimension) at a time, with an odometer over the
+ * other dimensions (no recursion, no per-element call): `row` gets the flat offset of the row's first
+ * element, the offsets of the two operands with the given strides there, and the row's length; it
+ * steps through the row with the last dimension's strides itself. A rank-0 shape is one row of one.
  */
-function forEachIndex(
+export function forEachRow(
   shape: Shape,
-  sa: number[],
-  sb: number[],
-  visit: (o: number, ia: number, ib: number) => void,
+  sa: readonly number[],
+  sb: readonly number[],
+  row: (o: number, ia: number, ib: number, len: number) => void,
 ): void {
   const rank = shape.length;
   const n = size(shape);
   if (n === 0) return;
+  const len = rank === 0 ? 1 : shape[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let ia = 0;
   let ib = 0;
-  for (let o = 0; o < n; o++) {
-    visit(o, ia, ib);
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let o = 0; o < n; o += len) {
+    row(o, ia, ib, len);
+    for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       ia += sa[d]!;
       ib += sb[d]!;
@@ -238,26 +243,18 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (size(shape) === g.data.length) return reshape(g, shape);
   const out = zeros(shape, dtypeOf(g));
   const target = broadcastStrides(shape, g.shape);
-  const zero = new Array<number>(g.shape.length).fill(0);
   const src = g.data;
   const dst = out.data;
-  forEachIndex(g.shape, target, zero, (o, io) => {
-    dst[io] += src[o]!;
-  });
-  return out;
-}
-
-/** Materializes `a` broadcast to `shape`. */
-export function broadcastTo(a: Tensor, shape: Shape): Tensor {
-  if (sameShape(a.shape, shape)) return a;
-  broadcastShapes(a.shape, shape);
-  const out = zeros(shape, dtypeOf(a));
-  const sa = broadcastStrides(a.shape, shape);
-  const zero = new Array<number>(shape.length).fill(0);
-  const x = a.data;
-  const z = out.data;
-  forEachIndex(shape, sa, zero, (o, ia) => {
-    z[o] = x[ia]!;
+  const step = g.shape.length === 0 ? 0 : target[g.shape.length - 1]!;
+  forEachRow(g.shape, target, target, (o, io, _, len) => {
+    if (step === 0) {
+      // the row sums into one element
+      let s = 0;
+      for (let j = 0; j < len; j++) s += src[o + j]!;
+      dst[io] += s;
+    } else {
+      for (let j = 0; j < len; j++) dst[io + j * step] += src[o + j]!;
+    }
   });
   return out;
 }

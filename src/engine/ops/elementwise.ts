@@ -2,7 +2,7 @@
 // typed arrays (no per-element allocation), so an op file is a handful of lines.
 import { z } from 'zod';
 import { defineOp, type Op } from '../op.js';
-import { binary, broadcastShapes, broadcastTo, dtypeOf, emptyData, sameShape, size, type Data } from '../tensor.js';
+import { broadcastShapes, broadcastStrides, dtypeOf, emptyData, forEachRow, sameShape, size, type Data, type Shape } from '../tensor.js';
 
 const NO_ATTRS = z.strictObject({});
 type NoAttrs = typeof NO_ATTRS;
@@ -13,7 +13,7 @@ type NoAttrs = typeof NO_ATTRS;
 // therefore gets its own copy of the loops, compiled from the fixed source below (no user input ever
 // reaches it), in which the op's `f` and `df` are monomorphic calls that the JIT inlines.
 function compileLoops<T>(source: string, ...rules: unknown[]): T {
-  const params = ['f', 'df', 'da', 'db'].slice(0, rules.length);
+  const params = ['f', 'df', 'da', 'db', 'forEachRow'].slice(0, rules.length);
   return new Function(...params, `'use strict';\n${source}`)(...rules) as T;
 }
 
@@ -72,22 +72,50 @@ export interface BinaryOpSpec {
 interface BinaryLoops {
   /** z[i] = f(x[i·sx], w[i·sw]): strides 1, or 0 for an operand of one element */
   forward(x: Data, sx: number, w: Data, sw: number, z: Data): void;
+  /** the same for operands of any broadcastable shapes, with their strides in the output's `shape` */
+  forwardBroadcast(x: Data, sa: number[], w: Data, sb: number[], z: Data, shape: Shape): void;
+  /** both gradients in the output's shape, operands of the output's shape */
   vjp(x: Data, w: Data, y: Data, g: Data, ga: Data, gb: Data): void;
+  vjpBroadcast(x: Data, sa: number[], w: Data, sb: number[], y: Data, g: Data, ga: Data, gb: Data, shape: Shape): void;
 }
 
-const BINARY_LOOPS = `return {
-  forward(x, sx, w, sw, z) { for (let i = 0; i < z.length; i++) z[i] = f(x[i * sx], w[i * sw]); },
+// Broadcasting walks the output row by row (its last dimension, forEachRow), each row's loop compiled
+// here with f or the derivatives inlined. (binary() in tensor.ts takes f as a callback: ~8 ns an element;
+// add of [256, 512] and [512], forward 1.0 → 0.5 ms, VJP 1.8 → 0.8 ms.)
+const BINARY_LOOPS = `
+return {
+  forward(x, sx, w, sw, z) { const n = z.length; for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]); },
+  forwardBroadcast(x, sa, w, sb, z, shape) {
+    const r = shape.length - 1;
+    const [ax, bx] = r < 0 ? [0, 0] : [sa[r], sb[r]];
+    forEachRow(shape, sa, sb, (o, ia, ib, len) => {
+      for (let j = 0; j < len; j++) z[o + j] = f(x[ia + j * ax], w[ib + j * bx]);
+    });
+  },
   vjp(x, w, y, g, ga, gb) {
-    for (let i = 0; i < g.length; i++) {
+    const n = g.length;
+    for (let i = 0; i < n; i++) {
       ga[i] = g[i] * da(x[i], w[i], y[i]);
       gb[i] = g[i] * db(x[i], w[i], y[i]);
     }
+  },
+  vjpBroadcast(x, sa, w, sb, y, g, ga, gb, shape) {
+    const r = shape.length - 1;
+    const [ax, bx] = r < 0 ? [0, 0] : [sa[r], sb[r]];
+    forEachRow(shape, sa, sb, (o, ia, ib, len) => {
+      for (let j = 0; j < len; j++) {
+        const u = x[ia + j * ax];
+        const v = w[ib + j * bx];
+        ga[o + j] = g[o + j] * da(u, v, y[o + j]);
+        gb[o + j] = g[o + j] * db(u, v, y[o + j]);
+      }
+    });
   },
 };`;
 
 /** A broadcasting binary op (NumPy rules); the output has the first operand's dtype. */
 export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
-  const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db);
+  const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db, forEachRow);
   return defineOp({
     ...info,
     arity: 2,
@@ -96,20 +124,26 @@ export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
       const shape = sameShape(a!.shape, b!.shape) ? a!.shape : broadcastShapes(a!.shape, b!.shape);
       const n = size(shape);
       const [x, w] = [a!.data, b!.data];
-      // one operand whole and the other whole or a single element: the compiled loop; else general broadcasting
-      if ((x.length !== n && x.length !== 1) || (w.length !== n && w.length !== 1)) return binary(a!, b!, f);
       const z = emptyData(n, dtypeOf(a!));
-      loops.forward(x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, z);
+      // one operand whole and the other whole or a single element: one flat loop; else row by row
+      if ((x.length === n || x.length === 1) && (w.length === n || w.length === 1)) {
+        loops.forward(x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, z);
+      } else {
+        loops.forwardBroadcast(x, broadcastStrides(a!.shape, shape), w, broadcastStrides(b!.shape, shape), z, shape);
+      }
       return { shape: [...shape], data: z };
     },
     // Both gradients come back in the output's shape; the engine sums each back to its input's shape.
     vjp: ([a, b], out, g) => {
-      const x = broadcastTo(a!, out.shape).data;
-      const w = broadcastTo(b!, out.shape).data;
+      const [x, w] = [a!.data, b!.data];
       const n = g.data.length;
       const ga = emptyData(n, dtypeOf(g));
       const gb = emptyData(n, dtypeOf(g));
-      loops.vjp(x, w, out.data, g.data, ga, gb);
+      if (x.length === n && w.length === n) loops.vjp(x, w, out.data, g.data, ga, gb);
+      else {
+        const [sa, sb] = [broadcastStrides(a!.shape, out.shape), broadcastStrides(b!.shape, out.shape)];
+        loops.vjpBroadcast(x, sa, w, sb, out.data, g.data, ga, gb, out.shape);
+      }
       return [
         { shape: [...out.shape], data: ga },
         { shape: [...out.shape], data: gb },
