@@ -161,15 +161,6 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
   return out;
 }
 
-/** Elementwise map. */
-export function unary(a: Tensor, f: (x: number) => number): Tensor {
-  const out = like(a);
-  const x = a.data;
-  const y = out.data;
-  for (let i = 0; i < x.length; i++) y[i] = f(x[i]!);
-  return out;
-}
-
 /**
  * Elementwise binary op with broadcasting. The output dtype is `a`'s, so float32 graphs stay float32
  * even when a float64 constant is mixed in.
