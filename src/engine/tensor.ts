@@ -162,57 +162,26 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
 }
 
 /**
- * Elementwise binary op with broadcasting. The output dtype is `a`'s, so float32 graphs stay float32
- * even when a float64 constant is mixed in.
- */
-export function binary(a: Tensor, b: Tensor, f: (x: number, y: number) => number): Tensor {
-  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape);
-  const out = zeros(shape, dtypeOf(a));
-  const x = a.data;
-  const y = b.data;
-  const z = out.data;
-  const n = z.length;
-  if (x.length === n && y.length === n) {
-    for (let i = 0; i < n; i++) z[i] = f(x[i]!, y[i]!);
-  } else if (y.length === 1 && x.length === n) {
-    const v = y[0]!;
-    for (let i = 0; i < n; i++) z[i] = f(x[i]!, v);
-  } else if (x.length === 1 && y.length === n) {
-    const v = x[0]!;
-    for (let i = 0; i < n; i++) z[i] = f(v, y[i]!);
-  } else {
-    const sa = broadcastStrides(a.shape, shape);
-    const sb = broadcastStrides(b.shape, shape);
-    const r = shape.length - 1;
-    const [al, bl] = r < 0 ? [0, 0] : [sa[r]!, sb[r]!];
-    forEachRow(shape, sa, sb, (o, ia, ib, len) => {
-      for (let j = 0; j < len; j++) z[o + j] = f(x[ia + j * al]!, y[ib + j * bl]!);
-    });
-  }
-  return out;
-}
-
-/**
  * Walks `shape` in row-major order a row (its last dimension) at a time, with an odometer over the
  * other dimensions (no recursion, no per-element call): `row` gets the flat offset of the row's first
- * element, the offsets of the two operands with the given strides there, and the row's length; it
- * steps through the row with the last dimension's strides itself. A rank-0 shape is one row of one.
+ * element, the offsets of the two operands with the given strides there, the row's length, and the two
+ * operands' strides along the row (0 where an operand is broadcast). A rank-0 shape is one row of one.
  */
 export function forEachRow(
   shape: Shape,
   sa: readonly number[],
   sb: readonly number[],
-  row: (o: number, ia: number, ib: number, len: number) => void,
+  row: (o: number, ia: number, ib: number, len: number, stepA: number, stepB: number) => void,
 ): void {
   const rank = shape.length;
   const n = size(shape);
   if (n === 0) return;
-  const len = rank === 0 ? 1 : shape[rank - 1]!;
+  const [len, stepA, stepB] = rank === 0 ? [1, 0, 0] : [shape[rank - 1]!, sa[rank - 1]!, sb[rank - 1]!];
   const idx = new Array<number>(rank).fill(0);
   let ia = 0;
   let ib = 0;
   for (let o = 0; o < n; o += len) {
-    row(o, ia, ib, len);
+    row(o, ia, ib, len, stepA, stepB);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       ia += sa[d]!;
@@ -236,8 +205,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   const target = broadcastStrides(shape, g.shape);
   const src = g.data;
   const dst = out.data;
-  const step = g.shape.length === 0 ? 0 : target[g.shape.length - 1]!;
-  forEachRow(g.shape, target, target, (o, io, _, len) => {
+  forEachRow(g.shape, target, target, (o, io, _, len, step) => {
     if (step === 0) {
       // the row sums into one element
       let s = 0;
