@@ -1,13 +1,19 @@
-// The bare Fastify baseline of the small-request scenario: it parses the same JSON body with Fastify's
-// own parser and answers the bytes gradserve gave for it (read from BARE_RESPONSE_FILE), nothing else.
+// The bare Fastify baseline: it answers the bytes gradserve gave for the same request (read from
+// BARE_RESPONSE_FILE), nothing else. The small-request scenario's baseline parses the same JSON body
+// with Fastify's own parser; with BARE_BODY=bytes (the large scenario's floor) the body is only
+// received, as bytes: the least any server must do with it.
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 
-const answer = readFileSync(process.env.BARE_RESPONSE_FILE!, 'utf8');
-const app = Fastify();
+const answer = readFileSync(process.env.BARE_RESPONSE_FILE!);
+const app = Fastify({ bodyLimit: 1 << 30 });
+if (process.env.BARE_BODY === 'bytes') {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
 app.get('/readyz', async () => ({ ready: true }));
 app.post('/v1/gradients', async (request, reply) => {
-  // the body is parsed (and would be rejected if it were not JSON) before this runs
+  // the body is received (and parsed, unless BARE_BODY=bytes) before this runs
   if (typeof request.body !== 'object' || request.body === null) throw new Error('no body');
   return reply.type('application/json; charset=utf-8').send(answer);
 });

@@ -1,11 +1,16 @@
 // Large requests end to end: one gradient of the large MLP over HTTP (gradserve at its default config),
 // per tensor encoding, one request at a time; compared with PyTorch's compute time in this run. The
 // service's own compute timing (forwardMs + backwardMs in the response) is held to PyTorch's too.
+// In the base64 rounds a bare Fastify server takes the same body as bytes (no parsing) and answers
+// gradserve's answer bytes, with the same client: moving the bytes alone, the floor under any server's
+// latency, which with PyTorch's compute added says what the 2× target leaves to everything else.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Encoding } from '../../src/engine/wire.js';
-import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Ctx, type Row, type TorchConfig } from './common.js';
+import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
 
 const ENCODINGS: Encoding[] = ['base64', 'flat', 'nested'];
@@ -41,6 +46,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   let peer: TorchConfig | null = null;
   ctx.log('http-large: gradserve (default config)');
   const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+  const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
+  let bare: Child | null = null;
   try {
     const url = `${server.url}/v1/gradients`;
     for (const encoding of ENCODINGS) {
@@ -48,11 +55,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       // the client's bytes are ready before the clock starts, and the answer is decoded after it stops:
       // the latency is the service's, from the first byte sent to the last byte received
       const body = Buffer.from(mlpBody(LARGE, encoding));
+      let answer: Buffer | null = null;
       const once = async (): Promise<Sample> => {
         const t0 = performance.now();
         const { status, chunks } = await post(url, body);
         const ms = performance.now() - t0;
-        const text = Buffer.concat(chunks).toString('utf8');
+        answer = Buffer.concat(chunks);
+        const text = answer.toString('utf8');
         if (status !== 200) throw new Error(`large ${encoding} request answered ${status}: ${text.slice(0, 500)}`);
         const { timing } = JSON.parse(text) as { timing: { totalMs: number; forwardMs: number; backwardMs: number } };
         return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
@@ -61,6 +70,19 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       // requests: from a cold start, the median latency of each 10 base64 requests was 41, 31, 37, 33,
       // 32, then 25–27 ms from the 50th on. The rounds measure the warm service.
       if (encoding === 'base64') await repeat(WARMUP_REQUESTS, 0, once);
+      const bareOnce = async (): Promise<number> => {
+        const t0 = performance.now();
+        const { status } = await post(`${bare!.url}/v1/gradients`, body);
+        if (status !== 200) throw new Error(`bare server answered ${status}`);
+        return performance.now() - t0;
+      };
+      if (encoding === 'base64') {
+        const file = join(dir, 'answer.json');
+        writeFileSync(file, answer!);
+        bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes' }, '/readyz');
+        await repeat(WARMUP_REQUESTS, 0, bareOnce);
+      }
+      const bareRounds: number[] = [];
       // base64 carries the targets: two rounds, each the service's requests then PyTorch measured
       // again (the load drifts), and each side's figure is its better round's median: both sides
       // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
@@ -69,6 +91,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       for (let r = 0; r < (encoding === 'base64' ? 2 : 1); r++) {
         const samples = await repeat(2, encoding === 'base64' ? 9 : 7, once);
         rounds.push({ ms: median(samples.map((x) => x.ms)), serverMs: median(samples.map((x) => x.serverMs)), computeMs: median(samples.map((x) => x.computeMs)) });
+        if (bare) bareRounds.push(median(await repeat(2, 9, bareOnce)));
         if (encoding === 'base64' && withTorch) {
           const torch = await torchPeer(ctx, LARGE);
           if (torch && (!peer || torch.latest.totalMs < peer.totalMs)) peer = torch.latest;
@@ -98,6 +121,20 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           target: { op: '<=', limit: 1.25, label: 'service compute / PyTorch' },
         });
       }
+      if (bareRounds.length > 0) {
+        const floor = Math.min(...bareRounds);
+        rows.push({ scenario: 'http-large', name: name('bare Fastify taking the body as bytes and sending the same answer (no parsing, no compute): latency'), value: round(floor), unit: 'ms', rounds: bareRounds.map((x) => round(x)) });
+        if (peer) {
+          rows.push({
+            scenario: 'http-large',
+            name: name('floor: (bare Fastify latency + PyTorch compute) / PyTorch compute, the best a server as fast as PyTorch could score'),
+            value: round((floor + peer.totalMs) / peer.totalMs, 2),
+            unit: '×',
+          });
+        }
+        await bare!.stop();
+        bare = null;
+      }
       if (peer) {
         rows.push({
           scenario: 'http-large',
@@ -114,6 +151,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   } finally {
     agent.destroy();
     await server.stop();
+    if (bare) await bare.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   return rows;
 }
