@@ -1,11 +1,16 @@
 // The bare Fastify baseline: it answers the bytes gradserve gave for the same request (read from
 // BARE_RESPONSE_FILE), nothing else. The small-request scenario's baseline parses the same JSON body
-// with Fastify's own parser; with BARE_BODY=bytes (the large scenario's floor) the body is only
-// received, as bytes: the least any server must do with it.
+// with Fastify's own parser. With BARE_POOL=n it also hands each parsed body to one of n piscina
+// workers that does nothing with it and waits for the answer: the floor under any server that computes
+// in worker threads. With BARE_BODY=bytes (the large scenario's floor) the body is only received, as
+// bytes: the least any server must do with it.
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
+import { Piscina } from 'piscina';
 
 const answer = readFileSync(process.env.BARE_RESPONSE_FILE!);
+const workers = Number(process.env.BARE_POOL ?? 0);
+const pool = workers > 0 ? new Piscina({ filename: new URL('./noop-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers }) : null;
 const app = Fastify({ bodyLimit: 1 << 30 });
 if (process.env.BARE_BODY === 'bytes') {
   app.removeContentTypeParser('application/json');
@@ -15,6 +20,7 @@ app.get('/readyz', async () => ({ ready: true }));
 app.post('/v1/gradients', async (request, reply) => {
   // the body is received (and parsed, unless BARE_BODY=bytes) before this runs
   if (typeof request.body !== 'object' || request.body === null) throw new Error('no body');
+  if (pool) await pool.run(request.body);
   return reply.type('application/json; charset=utf-8').send(answer);
 });
 await app.listen({ port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });

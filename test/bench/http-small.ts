@@ -3,6 +3,9 @@
 // and are loaded in alternation (bare, gradserve, bare, ...), so drifting load from other processes on
 // the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per
 // request (its event loop, and its other threads) is reported beside: the budget the target is about.
+// A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
+// (as many workers as gradserve), is loaded in the same alternation: what one task per request costs
+// in throughput before any work, the floor under a server that computes in worker threads.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
 // flight) once the servers are stopped: the hand-off's own ceiling, before any HTTP cost.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,13 +37,18 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file }, '/readyz');
     servers.push(bare);
 
-    const runs: Record<'ours' | 'bare', LoadResult[]> = { ours: [], bare: [] };
+    const workers = os.availableParallelism();
+    const handoff = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_POOL: String(workers) }, '/readyz');
+    servers.push(handoff);
+
+    type Who = 'ours' | 'bare' | 'handoff';
+    const server = { ours, bare, handoff };
+    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
     const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 } };
-    const hit = (who: 'ours' | 'bare', duration: number) =>
-      load({ url: `${(who === 'ours' ? ours : bare).url}/v1/gradients`, body, connections: CONNECTIONS, duration });
+    const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body, connections: CONNECTIONS, duration });
     const measured = async (who: 'ours' | 'bare') => {
-      const pid = (who === 'ours' ? ours : bare).pid;
+      const pid = server[who].pid;
       const before = processCpuMs(pid);
       const result = await hit(who, ROUND_S);
       const after = processCpuMs(pid);
@@ -53,11 +61,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     };
     await hit('bare', 1);
     await hit('ours', 1);
+    await hit('handoff', 1);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
       runs.bare.push(await measured('bare'));
       await breathe(100);
       runs.ours.push(await measured('ours'));
+      await breathe(100);
+      runs.handoff.push(await hit('handoff', ROUND_S));
       await breathe(100);
     }
 
@@ -91,9 +102,19 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       unit: '×',
       target: { op: '>=', limit: 0.5, label: 'small-request throughput vs bare Fastify' },
     });
+    const handoffRps = median(runs.handoff.map((r) => r.rps));
+    const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
+    rows.push({
+      scenario: 'http-small',
+      name: floor('throughput'),
+      value: round(handoffRps, 0),
+      unit: 'req/s',
+      rounds: runs.handoff.map((r) => round(r.rps, 0)),
+      failures: runs.handoff.reduce((n, r) => n + r.failures, 0),
+    });
+    rows.push({ scenario: 'http-small', name: floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), value: round(handoffRps / rps.bare, 2), unit: '×' });
 
     for (const s of servers.splice(0)) await s.stop();
-    const workers = os.availableParallelism();
     const pooled: PoolRate[] = [];
     for (let r = 0; r < 2; r++) {
       ctx.log(`http-small: the pool alone, round ${r + 1} of 2`);
