@@ -20,6 +20,7 @@ interface GemmExports {
   relu32(x: number, n: number): void;
   reluGrad32(y: number, g: number, n: number): void;
   tanh32(x: number, n: number): void;
+  tanhGrad32(y: number, g: number, n: number): void;
   sumSquares32(x: number, n: number): number;
 }
 type WasmGemm = (
@@ -199,8 +200,8 @@ export function sumSquaresF32(x: Float32Array): number | null {
   return sum;
 }
 
-/** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when declined. */
-export function reluGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+/** gx = the module's in-place gradient kernel applied to g, given the op's output y; false when declined. */
+function gradChunks(y: Float32Array, g: Float32Array, gx: Float32Array, kernel: 'reluGrad32' | 'tanhGrad32'): boolean {
   const w = y.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
   if (!w) return false;
   const [yAt, gAt] = [w.base / 4, w.base / 4 + CHUNK];
@@ -208,8 +209,18 @@ export function reluGradF32(y: Float32Array, g: Float32Array, gx: Float32Array):
     const n = Math.min(CHUNK, y.length - s);
     w.f32.set(y.subarray(s, s + n), yAt);
     w.f32.set(g.subarray(s, s + n), gAt);
-    w.x.reluGrad32(yAt * 4, gAt * 4, n);
+    w.x[kernel](yAt * 4, gAt * 4, n);
     gx.set(w.f32.subarray(gAt, gAt + n), s);
   }
   return true;
+}
+
+/** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when declined. */
+export function reluGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  return gradChunks(y, g, gx, 'reluGrad32');
+}
+
+/** gx = g·(1 − y²) (tanh's gradient), bit for bit the JS loop (computed in float64); false when declined. */
+export function tanhGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  return gradChunks(y, g, gx, 'tanhGrad32');
 }

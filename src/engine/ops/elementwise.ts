@@ -38,9 +38,11 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   df: (x: number, y: number, attrs: z.output<A>) => number;
   /** y = f(x) for float32 on a SIMD kernel (src/engine/kernels); false when it declines and the loop runs */
   kernel32?: (x: Float32Array, y: Float32Array) => boolean;
+  /** gx = g·df for float32 on a SIMD kernel given the output y (for a df of y alone), as kernel32 */
+  gradKernel32?: (y: Float32Array, g: Float32Array, gx: Float32Array) => boolean;
 }
 
-export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, ...info }: UnaryOpSpec<A>): Op<A> {
+export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, ...info }: UnaryOpSpec<A>): Op<A> {
   const loops = compileLoops<UnaryLoops<z.output<A>>>(UNARY_LOOPS, f, df);
   return defineOp<A>({
     ...info,
@@ -53,7 +55,9 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, ...inf
     },
     vjp: ([a], out, g, attrs) => {
       const gx = emptyData(a!.data.length, dtypeOf(g));
-      loops.vjp(a!.data, out.data, g.data, gx, attrs);
+      const [y, gy] = [out.data, g.data];
+      const simd = gradKernel32 && gx instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array && gradKernel32(y, gy, gx);
+      if (!simd) loops.vjp(a!.data, y, gy, gx, attrs);
       return [{ shape: [...a!.shape], data: gx }];
     },
   });

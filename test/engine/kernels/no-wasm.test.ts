@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { reluF32, reluGradF32, sumSquaresF32, tanhF32 } = await import('../../../src/engine/kernels/index.js');
+const { reluF32, reluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
@@ -30,6 +30,7 @@ describe('without build/gemm.wasm', () => {
     expect(reluF32(x, y)).toBe(false);
     expect(tanhF32(x, y)).toBe(false);
     expect(reluGradF32(x, x, y)).toBe(false);
+    expect(tanhGradF32(x, x, y)).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);
     expect(sumSquaresF32(x)).toBeNull();
   });
@@ -43,6 +44,8 @@ describe('without build/gemm.wasm', () => {
     expect(Array.from(gx!.data)).toEqual(Array.from(x, (v) => (v > 0 ? 2 : 0)));
     const th = tanh.forward([t], {});
     th.data.forEach((v, i) => expect(v).toBe(Math.fround(Math.tanh(x[i]!))));
+    const [tg] = tanh.vjp([t], th, g, {});
+    tg!.data.forEach((v, i) => expect(v).toBe(Math.fround(2 * (1 - th.data[i]! * th.data[i]!))));
     let want = 0;
     for (const v of x) want += v * v;
     expect(Math.abs(sumSquares(t) - want) / want).toBeLessThan(1e-12);
