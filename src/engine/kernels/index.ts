@@ -4,7 +4,17 @@ import { selectBackend } from './select.js';
 export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
-export { ELEMENTWISE_MIN, reluF32, reluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } from './wasm.js';
+export {
+  ELEMENTWISE_MIN,
+  leakyReluF32,
+  leakyReluGradF32,
+  reluF32,
+  reluGradF32,
+  sigmoidGradF32,
+  sumSquaresF32,
+  tanhF32,
+  tanhGradF32,
+} from './wasm.js';
 export { countInFlight, newCoreShareState, shareCores, type CoreShare } from './threads.js';
 
 // The backend is chosen once per thread (OpenBLAS when found, else WebAssembly). Importing this module

@@ -20,7 +20,8 @@ interface GemmExports {
   relu32(x: number, n: number): void;
   reluGrad32(y: number, g: number, n: number): void;
   tanh32(x: number, n: number): void;
-  tanhGrad32(y: number, g: number, n: number): void;
+  gradFromOutput32(kind: number, y: number, g: number, n: number): void;
+  leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
 }
 type WasmGemm = (
@@ -159,15 +160,15 @@ function chunkInstance(): Instance | null {
   return w;
 }
 
-/** y = f(x) for the module's in-place kernel f over a chunk; false when declined (see above). */
-function mapChunks(x: Float32Array, y: Float32Array, kernel: 'relu32' | 'tanh32'): boolean {
+/** y = f(x) for an in-place kernel f(byte offset, count) over each chunk; false when declined (see above). */
+function mapChunks(x: Float32Array, y: Float32Array, f: (w: Instance, at: number, n: number) => void): boolean {
   const w = x.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
   if (!w) return false;
   const at = w.base / 4;
   for (let s = 0; s < x.length; s += CHUNK) {
     const n = Math.min(CHUNK, x.length - s);
     w.f32.set(x.subarray(s, s + n), at);
-    w.x[kernel](w.base, n);
+    f(w, w.base, n);
     y.set(w.f32.subarray(at, at + n), s);
   }
   return true;
@@ -175,12 +176,17 @@ function mapChunks(x: Float32Array, y: Float32Array, kernel: 'relu32' | 'tanh32'
 
 /** y = relu(x), bit for bit as the JS loops of src/engine/ops/relu.ts; false when declined. */
 export function reluF32(x: Float32Array, y: Float32Array): boolean {
-  return mapChunks(x, y, 'relu32');
+  return mapChunks(x, y, (w, at, n) => w.x.relu32(at, n));
 }
 
 /** y = tanh(x) within 1.51 ulp (src/engine/kernels/wasm/assembly/tanh.ts); false when declined. */
 export function tanhF32(x: Float32Array, y: Float32Array): boolean {
-  return mapChunks(x, y, 'tanh32');
+  return mapChunks(x, y, (w, at, n) => w.x.tanh32(at, n));
+}
+
+/** y = x > 0 ? x : slope·x, bit for bit the JS loop (src/engine/kernels/wasm/assembly/lanes.ts); false when declined. */
+export function leakyReluF32(x: Float32Array, y: Float32Array, slope: number): boolean {
+  return mapChunks(x, y, (w, at, n) => w.x.leakySelect32(at, at, n, slope));
 }
 
 /**
@@ -200,16 +206,16 @@ export function sumSquaresF32(x: Float32Array): number | null {
   return sum;
 }
 
-/** gx = the module's in-place gradient kernel applied to g, given the op's output y; false when declined. */
-function gradChunks(y: Float32Array, g: Float32Array, gx: Float32Array, kernel: 'reluGrad32' | 'tanhGrad32'): boolean {
-  const w = y.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
+/** gx = g through an in-place kernel f(byte offset of u, of g, count) over each chunk of u and g; false when declined. */
+function gradChunks(u: Float32Array, g: Float32Array, gx: Float32Array, f: (w: Instance, uAt: number, gAt: number, n: number) => void): boolean {
+  const w = u.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
   if (!w) return false;
-  const [yAt, gAt] = [w.base / 4, w.base / 4 + CHUNK];
-  for (let s = 0; s < y.length; s += CHUNK) {
-    const n = Math.min(CHUNK, y.length - s);
-    w.f32.set(y.subarray(s, s + n), yAt);
+  const [uAt, gAt] = [w.base / 4, w.base / 4 + CHUNK];
+  for (let s = 0; s < u.length; s += CHUNK) {
+    const n = Math.min(CHUNK, u.length - s);
+    w.f32.set(u.subarray(s, s + n), uAt);
     w.f32.set(g.subarray(s, s + n), gAt);
-    w.x[kernel](yAt * 4, gAt * 4, n);
+    f(w, uAt * 4, gAt * 4, n);
     gx.set(w.f32.subarray(gAt, gAt + n), s);
   }
   return true;
@@ -217,10 +223,22 @@ function gradChunks(y: Float32Array, g: Float32Array, gx: Float32Array, kernel: 
 
 /** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when declined. */
 export function reluGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
-  return gradChunks(y, g, gx, 'reluGrad32');
+  return gradChunks(y, g, gx, (w, yAt, gAt, n) => w.x.reluGrad32(yAt, gAt, n));
 }
 
-/** gx = g·(1 − y²) (tanh's gradient), bit for bit the JS loop (computed in float64); false when declined. */
+// The gradients below give the JS loops' bits: computed in float64 lanes, rounded once (lanes.ts).
+
+/** gx = g·(1 − y²), tanh's gradient given its output y; false when declined. */
 export function tanhGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
-  return gradChunks(y, g, gx, 'tanhGrad32');
+  return gradChunks(y, g, gx, (w, yAt, gAt, n) => w.x.gradFromOutput32(0, yAt, gAt, n));
+}
+
+/** gx = g·(y·(1 − y)), sigmoid's gradient given its output y; false when declined. */
+export function sigmoidGradF32(y: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  return gradChunks(y, g, gx, (w, yAt, gAt, n) => w.x.gradFromOutput32(1, yAt, gAt, n));
+}
+
+/** gx = x > 0 ? g : slope·g, leaky_relu's gradient given its input x; false when declined. */
+export function leakyReluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, slope: number): boolean {
+  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.leakySelect32(xAt, gAt, n, slope));
 }

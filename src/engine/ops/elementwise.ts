@@ -37,9 +37,9 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   /** the local derivative dy/dx, given the input x and the output y = f(x) */
   df: (x: number, y: number, attrs: z.output<A>) => number;
   /** y = f(x) for float32 on a SIMD kernel (src/engine/kernels); false when it declines and the loop runs */
-  kernel32?: (x: Float32Array, y: Float32Array) => boolean;
-  /** gx = g·df for float32 on a SIMD kernel given the output y (for a df of y alone), as kernel32 */
-  gradKernel32?: (y: Float32Array, g: Float32Array, gx: Float32Array) => boolean;
+  kernel32?: (x: Float32Array, y: Float32Array, attrs: z.output<A>) => boolean;
+  /** gx = g·df for float32 on a SIMD kernel, as kernel32 */
+  gradKernel32?: (x: Float32Array, y: Float32Array, g: Float32Array, gx: Float32Array, attrs: z.output<A>) => boolean;
 }
 
 export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, ...info }: UnaryOpSpec<A>): Op<A> {
@@ -50,14 +50,15 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKe
     shape: ([a]) => a!,
     forward: ([a], attrs) => {
       const y = emptyData(a!.data.length, dtypeOf(a!));
-      if (!(kernel32 && y instanceof Float32Array && kernel32(a!.data as Float32Array, y))) loops.forward(a!.data, y, attrs);
+      const x = a!.data;
+      if (!(kernel32 && x instanceof Float32Array && y instanceof Float32Array && kernel32(x, y, attrs))) loops.forward(x, y, attrs);
       return { shape: [...a!.shape], data: y };
     },
     vjp: ([a], out, g, attrs) => {
       const gx = emptyData(a!.data.length, dtypeOf(g));
-      const [y, gy] = [out.data, g.data];
-      const simd = gradKernel32 && gx instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array && gradKernel32(y, gy, gx);
-      if (!simd) loops.vjp(a!.data, y, gy, gx, attrs);
+      const [x, y, gy] = [a!.data, out.data, g.data];
+      const f32 = x instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array && gx instanceof Float32Array;
+      if (!(f32 && gradKernel32?.(x, y, gy, gx, attrs))) loops.vjp(x, y, gy, gx, attrs);
       return [{ shape: [...a!.shape], data: gx }];
     },
   });

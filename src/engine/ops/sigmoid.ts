@@ -1,3 +1,4 @@
+import { sigmoidGradF32 } from '../kernels/index.js';
 import { sigmoid as logistic } from '../math/logistic.js';
 import { unaryOp } from './elementwise.js';
 
@@ -7,4 +8,6 @@ export const sigmoid = unaryOp({
   derivative: 'd/dx σ(x) = σ(x)·(1 − σ(x))',
   f: (x) => logistic(x),
   df: (_x, y) => y * (1 - y),
+  // float32 from 1024 elements: bit for bit the loop
+  gradKernel32: (_x, y, g, gx) => sigmoidGradF32(y, g, gx),
 });

@@ -69,29 +69,3 @@ export function tanh32(x: usize, n: i32): void {
     v128.store(p, v128.bitselect(v, out, f32x4.ne(v, v)));
   }
 }
-
-/**
- * g ← g·(1 − y·y) for n float32 each at byte offsets y and g: tanh's gradient, given its output y.
- * Computed in float64 and rounded once to float32, bit for bit the JS loop of src/engine/ops/elementwise.ts
- * (which evaluates the same expression in doubles and stores it in a Float32Array).
- */
-export function tanhGrad32(y: usize, g: usize, n: i32): void {
-  const one = f64x2.splat(1);
-  const bytes = <usize>n << 2;
-  let i: usize = 0;
-  for (; i + 16 <= bytes; i += 16) {
-    const yv = v128.load(y + i);
-    const gv = v128.load(g + i);
-    const ylo = f64x2.promote_low_f32x4(yv);
-    const yhi = f64x2.promote_low_f32x4(i32x4.shuffle(yv, yv, 2, 3, 2, 3));
-    const glo = f64x2.promote_low_f32x4(gv);
-    const ghi = f64x2.promote_low_f32x4(i32x4.shuffle(gv, gv, 2, 3, 2, 3));
-    const lo = f32x4.demote_f64x2_zero(f64x2.mul(glo, f64x2.sub(one, f64x2.mul(ylo, ylo))));
-    const hi = f32x4.demote_f64x2_zero(f64x2.mul(ghi, f64x2.sub(one, f64x2.mul(yhi, yhi))));
-    v128.store(g + i, i32x4.shuffle(lo, hi, 0, 1, 4, 5));
-  }
-  for (; i < bytes; i += 4) {
-    const v = <f64>load<f32>(y + i);
-    store<f32>(g + i, <f32>(<f64>load<f32>(g + i) * (1 - v * v)));
-  }
-}
