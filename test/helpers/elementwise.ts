@@ -66,3 +66,39 @@ export function expectTails(op: AnyOp, cases: [x: number, y: number, dy: number]
     expectSame(localDerivative(op, x, rawAttrs), dy, rtol);
   }
 }
+
+/** |y − ref| in units in the last place of float32 at ref (subnormal spacing below 2^−126) */
+export function float32Ulps(y: number, ref: number): number {
+  const a = Math.abs(Math.fround(ref));
+  const ulp = a === 0 ? 2 ** -149 : 2 ** Math.max(Math.floor(Math.log2(a)) - 23, -149);
+  return Math.abs(y - ref) / ulp;
+}
+
+/** every `step`th float32 bit pattern, and −0 (pattern 2^31): every exponent, both signs, NaNs, ±∞, ±0 */
+export function float32Patterns(step: number): Float32Array {
+  const n = Math.ceil(2 ** 32 / step);
+  const bits = Int32Array.from({ length: n + 1 }, (_, i) => (i === n ? 0x80000000 : i * step) | 0);
+  return new Float32Array(bits.buffer);
+}
+
+/**
+ * A unary op with an approximate float32 kernel (src/engine/kernels, from ELEMENTWISE_MIN elements):
+ * its float32 result of `minElements + 5` values within `bound` ulp of `exact` (and not all exact, so
+ * the kernel ran), 1000 of them exact through the JS loop, and float64 exact at any length.
+ */
+export function expectKernelFrom(op: AnyOp, exact: (x: number) => number, bound: number, minElements: number, scale: number): void {
+  const values = Array.from({ length: minElements + 5 }, (_, i) => Math.sin(i) * scale);
+  const attrs = op.parseAttrs({});
+  const big = op.forward([{ shape: [values.length], data: Float32Array.from(values) }], attrs);
+  const small = op.forward([{ shape: [1000], data: Float32Array.from(values.slice(0, 1000)) }], attrs);
+  const wide = op.forward([t64([values.length], values)], attrs);
+  let differs = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = Math.fround(values[i]!);
+    expect(float32Ulps(big.data[i]!, exact(x))).toBeLessThanOrEqual(bound);
+    if (big.data[i] !== Math.fround(exact(x))) differs++;
+    if (i < 1000) expect(small.data[i]).toBe(Math.fround(exact(x)));
+    expect(wide.data[i]).toBe(exact(values[i]!));
+  }
+  expect(differs).toBeGreaterThan(0); // the kernel, not the loop, computed the large one
+}

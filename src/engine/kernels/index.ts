@@ -10,6 +10,7 @@ export {
   leakyReluGradF32,
   reluF32,
   reluGradF32,
+  sigmoidF32,
   sigmoidGradF32,
   sumSquaresF32,
   tanhF32,

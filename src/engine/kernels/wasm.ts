@@ -20,6 +20,7 @@ interface GemmExports {
   relu32(x: number, n: number): void;
   reluGrad32(y: number, g: number, n: number): void;
   tanh32(x: number, n: number): void;
+  sigmoid32(x: number, n: number): void;
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
@@ -182,6 +183,11 @@ export function reluF32(x: Float32Array, y: Float32Array): boolean {
 /** y = tanh(x) within 1.51 ulp (src/engine/kernels/wasm/assembly/tanh.ts); false when declined. */
 export function tanhF32(x: Float32Array, y: Float32Array): boolean {
   return mapChunks(x, y, (w, at, n) => w.x.tanh32(at, n));
+}
+
+/** y = σ(x) = 1/(1 + e⁻ˣ) within 2.41 ulp (src/engine/kernels/wasm/assembly/tanh.ts); false when declined. */
+export function sigmoidF32(x: Float32Array, y: Float32Array): boolean {
+  return mapChunks(x, y, (w, at, n) => w.x.sigmoid32(at, n));
 }
 
 /** y = x > 0 ? x : slope·x, bit for bit the JS loop (src/engine/kernels/wasm/assembly/lanes.ts); false when declined. */

@@ -1,7 +1,12 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { ELEMENTWISE_MIN, sigmoidF32 } from '../../../src/engine/kernels/index.js';
+import { sigmoid as logistic } from '../../../src/engine/math/logistic.js';
 import { sigmoid } from '../../../src/engine/ops/sigmoid.js';
-import { expectSame, expectSameShape, expectTails, expectUnary, localDerivative } from '../../helpers/elementwise.js';
+import { expectSame, expectSameShape, expectTails, expectUnary, expectKernelFrom, float32Patterns, float32Ulps, localDerivative } from '../../helpers/elementwise.js';
 import { checkVjp, rand, t64 } from '../../helpers/op-check.js';
+import { ensureWasmBuilt } from '../kernels/ensure-wasm.js';
+
+ensureWasmBuilt();
 
 describe('sigmoid', () => {
   it('matches 1/(1 + e⁻ˣ) (reference values from 40-digit arithmetic)', () => {
@@ -30,5 +35,43 @@ describe('sigmoid', () => {
       [-1000, 0, 0],
       [1000, 1, 0],
     ]);
+  });
+});
+
+describe('sigmoid on the WebAssembly SIMD kernel (float32, from 1024 elements)', () => {
+  // Measured over every float32 bit pattern: at most 2.402 ulp (at x = −4.157; for x < 0, t/(1 + t) adds
+  // its roundings to exp's).
+  const BOUND = 2.41;
+  const ulpError = (y: number, x: number): number => float32Ulps(y, logistic(x));
+
+  it('is within 2.41 ulp of σ on float32 bit patterns spread over the whole range', () => {
+    const x = float32Patterns(4099);
+    const bits = new Int32Array(x.buffer);
+    const y = new Float32Array(x.length);
+    expect(sigmoidF32(x, y)).toBe(true);
+    const yBits = new Int32Array(y.buffer);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      if (Number.isNaN(v)) expect(yBits[i]).toBe(bits[i]); // the very NaN
+      else if (!Number.isFinite(v)) expect(y[i]).toBe(v > 0 ? 1 : 0);
+      else worst = Math.max(worst, ulpError(y[i]!, v));
+    }
+    expect(worst).toBeLessThanOrEqual(BOUND);
+    expect(worst).toBeGreaterThan(0.5); // not the exact values: the kernel really ran
+  });
+
+  it('keeps tiny values down into the subnormals, and rounds to 0 and 1 where σ does', () => {
+    // −87.3 is where σ leaves the normal range; −103.97 where it rounds to 0; 105 is the clamp
+    const values = [0, -0, 1e-40, -1e-45, 17, 16.7, -16.7, -87, -87.4, -90, -100, -103.9, -104, -104.1, -105, -106, -200, 88, 105, 200];
+    const x = new Float32Array(ELEMENTWISE_MIN + 3).map((_, i) => values[i % values.length]!);
+    const y = new Float32Array(x.length);
+    expect(sigmoidF32(x, y)).toBe(true);
+    for (let i = 0; i < x.length; i++) expect(ulpError(y[i]!, x[i]!), `x = ${x[i]}`).toBeLessThanOrEqual(BOUND);
+  });
+
+  it('the op takes the kernel from 1024 float32 elements, and the exact loop below and for float64', () => {
+    expectKernelFrom(sigmoid, logistic, BOUND, ELEMENTWISE_MIN, 8);
+    expect(sigmoidF32(new Float32Array(ELEMENTWISE_MIN - 1), new Float32Array(ELEMENTWISE_MIN - 1))).toBe(false);
   });
 });

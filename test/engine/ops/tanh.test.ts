@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ELEMENTWISE_MIN, tanhF32 } from '../../../src/engine/kernels/index.js';
 import { tanh } from '../../../src/engine/ops/tanh.js';
-import { expectSame, expectSameShape, expectTails, expectUnary, localDerivative } from '../../helpers/elementwise.js';
+import { expectSame, expectSameShape, expectTails, expectUnary, expectKernelFrom, float32Patterns, float32Ulps, localDerivative } from '../../helpers/elementwise.js';
 import { checkVjp, rand, t64 } from '../../helpers/op-check.js';
 import { ensureWasmBuilt } from '../kernels/ensure-wasm.js';
 
@@ -37,18 +37,12 @@ describe('tanh', () => {
 
 describe('tanh on the WebAssembly SIMD kernel (float32, from 1024 elements)', () => {
   /** |y − tanh(x)| in units in the last place of float32 at tanh(x) */
-  function ulpError(y: number, x: number): number {
-    const ref = Math.tanh(x);
-    const a = Math.abs(Math.fround(ref));
-    const ulp = a === 0 ? 2 ** -149 : 2 ** Math.max(Math.floor(Math.log2(a)) - 23, -149);
-    return Math.abs(y - ref) / ulp;
-  }
+  const ulpError = (y: number, x: number): number => float32Ulps(y, Math.tanh(x));
 
   it('is within 1.51 ulp of tanh on float32 bit patterns spread over the whole range', () => {
     // every 4099th pattern: ~1M values, every exponent, both signs, NaNs, ±∞, ±0 (pattern 0 and 2^31)
-    const n = Math.ceil(2 ** 32 / 4099);
-    const bits = Int32Array.from({ length: n + 1 }, (_, i) => (i === n ? 0x80000000 : i * 4099) | 0);
-    const x = new Float32Array(bits.buffer);
+    const x = float32Patterns(4099);
+    const bits = new Int32Array(x.buffer);
     const y = new Float32Array(x.length);
     expect(tanhF32(x, y)).toBe(true);
     let worst = 0;
@@ -76,19 +70,7 @@ describe('tanh on the WebAssembly SIMD kernel (float32, from 1024 elements)', ()
   });
 
   it('the op takes the kernel from 1024 float32 elements, and the exact loop below and for float64', () => {
-    const values = Array.from({ length: ELEMENTWISE_MIN + 5 }, (_, i) => Math.sin(i) * 4);
-    const big = tanh.forward([{ shape: [values.length], data: Float32Array.from(values) }], {});
-    const small = tanh.forward([{ shape: [1000], data: Float32Array.from(values.slice(0, 1000)) }], {});
-    const wide = tanh.forward([t64([values.length], values)], {});
-    let differs = 0;
-    for (let i = 0; i < values.length; i++) {
-      const x = Math.fround(values[i]!);
-      expect(ulpError(big.data[i]!, x)).toBeLessThanOrEqual(1.51);
-      if (big.data[i] !== Math.fround(Math.tanh(x))) differs++;
-      if (i < 1000) expect(small.data[i]).toBe(Math.fround(Math.tanh(x)));
-      expect(wide.data[i]).toBe(Math.tanh(values[i]!));
-    }
-    expect(differs).toBeGreaterThan(0); // the kernel, not the loop, computed the large one
+    expectKernelFrom(tanh, Math.tanh, 1.51, ELEMENTWISE_MIN, 4);
     expect(tanhF32(new Float32Array(ELEMENTWISE_MIN - 1), new Float32Array(ELEMENTWISE_MIN - 1))).toBe(false);
   });
 });
