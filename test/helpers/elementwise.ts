@@ -67,11 +67,15 @@ export function expectTails(op: AnyOp, cases: [x: number, y: number, dy: number]
   }
 }
 
-/** |y − ref| in units in the last place of float32 at ref (subnormal spacing below 2^−126) */
+/** the spacing of float32 at |a| (subnormal spacing below 2^−126) */
+export function float32Ulp(a: number): number {
+  const m = Math.abs(Math.fround(a));
+  return m === 0 ? 2 ** -149 : 2 ** Math.max(Math.floor(Math.log2(m)) - 23, -149);
+}
+
+/** |y − ref| in units in the last place of float32 at ref */
 export function float32Ulps(y: number, ref: number): number {
-  const a = Math.abs(Math.fround(ref));
-  const ulp = a === 0 ? 2 ** -149 : 2 ** Math.max(Math.floor(Math.log2(a)) - 23, -149);
-  return Math.abs(y - ref) / ulp;
+  return Math.abs(y - ref) / float32Ulp(ref);
 }
 
 /** every `step`th float32 bit pattern, and −0 (pattern 2^31): every exponent, both signs, NaNs, ±∞, ±0 */

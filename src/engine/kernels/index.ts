@@ -12,6 +12,8 @@ export {
   reluGradF32,
   sigmoidF32,
   sigmoidGradF32,
+  siluF32,
+  siluGradF32,
   sumSquaresF32,
   tanhF32,
   tanhGradF32,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Data } from '../tensor.js';
+import { sigmoid as logistic } from '../math/logistic.js';
 import { checkGemm, extent } from './check.js';
 import type { GemmBackend } from './gemm.js';
 
@@ -21,6 +22,7 @@ interface GemmExports {
   reluGrad32(y: number, g: number, n: number): void;
   tanh32(x: number, n: number): void;
   sigmoid32(x: number, n: number): void;
+  silu32(grad: number, x: number, g: number, n: number): number;
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
@@ -161,16 +163,26 @@ function chunkInstance(): Instance | null {
   return w;
 }
 
-/** y = f(x) for an in-place kernel f(byte offset, count) over each chunk; false when declined (see above). */
-function mapChunks(x: Float32Array, y: Float32Array, f: (w: Instance, at: number, n: number) => void): boolean {
+/**
+ * y = f(x) for an in-place kernel f(byte offset, count) over each chunk; false when declined (see above).
+ * A kernel that leaves some elements to the caller returns how many: those (where `mine` says) get
+ * `exact` instead.
+ */
+function mapChunks(
+  x: Float32Array,
+  y: Float32Array,
+  f: (w: Instance, at: number, n: number) => number | void,
+  exact?: { mine(x: number): boolean; f(x: number): number },
+): boolean {
   const w = x.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
   if (!w) return false;
   const at = w.base / 4;
   for (let s = 0; s < x.length; s += CHUNK) {
     const n = Math.min(CHUNK, x.length - s);
     w.f32.set(x.subarray(s, s + n), at);
-    f(w, w.base, n);
+    const left = f(w, w.base, n);
     y.set(w.f32.subarray(at, at + n), s);
+    if (exact && left) for (let i = s; i < s + n; i++) if (exact.mine(x[i]!)) y[i] = exact.f(x[i]!);
   }
   return true;
 }
@@ -188,6 +200,31 @@ export function tanhF32(x: Float32Array, y: Float32Array): boolean {
 /** y = σ(x) = 1/(1 + e⁻ˣ) within 2.41 ulp (src/engine/kernels/wasm/assembly/tanh.ts); false when declined. */
 export function sigmoidF32(x: Float32Array, y: Float32Array): boolean {
   return mapChunks(x, y, (w, at, n) => w.x.sigmoid32(at, n));
+}
+
+// silu's kernel covers |x| ≤ 80 (silu32 in tanh.ts); beyond, where e^−|x| leaves the normal range, each
+// element takes the JS rule (src/engine/ops/silu.ts). Rare in practice: the kernel counts them first.
+const SILU_RANGE = 80;
+const outsideSilu = (x: number): boolean => !(Math.abs(x) <= SILU_RANGE) && !Number.isNaN(x);
+
+/** y = x·σ(x) within 3.4 ulp over every float32 (silu32); false when declined. */
+export function siluF32(x: Float32Array, y: Float32Array): boolean {
+  return mapChunks(x, y, (w, at, n) => w.x.silu32(0, at, 0, n), { mine: outsideSilu, f: (v) => v * logistic(v) });
+}
+
+/**
+ * gx = g·σ(x)·(1 + x·(1 − σ(x))), silu's gradient (silu32): within 4.55 ulp (every float32, g = 1) of the
+ * larger of its two terms g·σ(x) and g·σ(x)·x·(1 − σ(x)), which cancel where it crosses zero
+ * (x ≈ −1.28); false when declined.
+ */
+export function siluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
+  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.silu32(1, xAt, gAt, n), {
+    mine: outsideSilu,
+    f: (v, gv) => {
+      const s = logistic(v);
+      return gv * (s * (1 + v * (1 - s)));
+    },
+  });
 }
 
 /** y = x > 0 ? x : slope·x, bit for bit the JS loop (src/engine/kernels/wasm/assembly/lanes.ts); false when declined. */
@@ -212,8 +249,14 @@ export function sumSquaresF32(x: Float32Array): number | null {
   return sum;
 }
 
-/** gx = g through an in-place kernel f(byte offset of u, of g, count) over each chunk of u and g; false when declined. */
-function gradChunks(u: Float32Array, g: Float32Array, gx: Float32Array, f: (w: Instance, uAt: number, gAt: number, n: number) => void): boolean {
+/** gx = g through an in-place kernel f(byte offset of u, of g, count) over each chunk of u and g; as mapChunks. */
+function gradChunks(
+  u: Float32Array,
+  g: Float32Array,
+  gx: Float32Array,
+  f: (w: Instance, uAt: number, gAt: number, n: number) => number | void,
+  exact?: { mine(u: number): boolean; f(u: number, g: number): number },
+): boolean {
   const w = u.length >= ELEMENTWISE_MIN ? chunkInstance() : null;
   if (!w) return false;
   const [uAt, gAt] = [w.base / 4, w.base / 4 + CHUNK];
@@ -221,8 +264,9 @@ function gradChunks(u: Float32Array, g: Float32Array, gx: Float32Array, f: (w: I
     const n = Math.min(CHUNK, u.length - s);
     w.f32.set(u.subarray(s, s + n), uAt);
     w.f32.set(g.subarray(s, s + n), gAt);
-    f(w, uAt * 4, gAt * 4, n);
+    const left = f(w, uAt * 4, gAt * 4, n);
     gx.set(w.f32.subarray(gAt, gAt + n), s);
+    if (exact && left) for (let i = s; i < s + n; i++) if (exact.mine(u[i]!)) gx[i] = exact.f(u[i]!, g[i]!);
   }
   return true;
 }

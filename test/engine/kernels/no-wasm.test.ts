@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
+const { leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
@@ -33,6 +33,8 @@ describe('without build/gemm.wasm', () => {
     expect(tanhGradF32(x, x, y)).toBe(false);
     expect(sigmoidGradF32(x, x, y)).toBe(false);
     expect(sigmoidF32(x, y)).toBe(false);
+    expect(siluF32(x, y)).toBe(false);
+    expect(siluGradF32(x, x, y)).toBe(false);
     expect(leakyReluF32(x, y, 0.1)).toBe(false);
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);

@@ -110,3 +110,47 @@ export function sigmoid32(x: usize, n: i32): void {
     v128.store(p, v128.bitselect(v, s, f32x4.ne(v, v)));
   }
 }
+
+const SILU_RANGE: f32 = 80;
+const U = memory.data<f32>([E0, E1, E2, E3, E4, E5, SILU_RANGE, LOG2E, LN2_HI, LN2_LO, 1, 12582912, reinterpret<f32>(0x4b400000 - 127)]);
+
+/**
+ * silu on n float32, whole vectors as tanh32, for |x| ≤ 80, where t = e^−|x| ≥ 1.8e−35 is a normal
+ * number: σ(x) = 1/(1 + t) for x ≥ 0, t/(1 + t) below, 1 − σ(x) the other one.
+ * - grad 0: x ← x·σ(x), computed as x/(1 + t) or x·t/(1 + t);
+ * - grad 1: g ← g·σ(x)·(1 + x·(1 − σ(x))) (silu's gradient), x and g at their offsets.
+ * Returns how many of the n elements have |x| > 80 (or are ±∞): their results here are not to be used,
+ * the caller computes them (src/engine/kernels/wasm.ts). NaN stays NaN.
+ */
+export function silu32(grad: i32, x: usize, g: usize, n: i32): i32 {
+  const c = U;
+  const e0 = v128.load32_splat(c), e1 = v128.load32_splat(c + 4), e2 = v128.load32_splat(c + 8), e3 = v128.load32_splat(c + 12), e4 = v128.load32_splat(c + 16), e5 = v128.load32_splat(c + 20);
+  const range = v128.load32_splat(c + 24), log2e = v128.load32_splat(c + 28), ln2hi = v128.load32_splat(c + 32), ln2lo = v128.load32_splat(c + 36);
+  const one = v128.load32_splat(c + 40), magic = v128.load32_splat(c + 44), magicBias = v128.load32_splat(c + 48);
+  const zero = f32x4.splat(0);
+  const bytes = <usize>n << 2;
+  let outside = 0;
+  for (let i: usize = 0; i < bytes; i += 16) {
+    const v = v128.load(x + i);
+    const a = f32x4.abs(v);
+    outside += <i32>popcnt(i32x4.bitmask(f32x4.gt(a, range)));
+    // y = −min(|x|, 80) = (k + r/ln 2)·ln 2; k in [−116, 0], 2^k from its exponent bits
+    const y = f32x4.neg(f32x4.pmin(range, a));
+    const kb = f32x4.add(f32x4.mul(y, log2e), magic);
+    const k = f32x4.sub(kb, magic);
+    const r = f32x4.sub(f32x4.sub(y, f32x4.mul(k, ln2hi)), f32x4.mul(k, ln2lo));
+    const t = f32x4.mul(expPoly(r, e0, e1, e2, e3, e4, e5, one), i32x4.shl(i32x4.sub(kb, magicBias), 23));
+    const d = f32x4.add(one, t);
+    const nonNegative = f32x4.ge(v, zero);
+    let out: v128;
+    if (grad === 0) {
+      out = f32x4.div(v128.bitselect(v, f32x4.mul(v, t), nonNegative), d);
+    } else {
+      const s = f32x4.div(v128.bitselect(one, t, nonNegative), d);
+      const rest = f32x4.div(v128.bitselect(t, one, nonNegative), d); // 1 − σ(x)
+      out = f32x4.mul(v128.load(g + i), f32x4.mul(s, f32x4.add(one, f32x4.mul(v, rest))));
+    }
+    v128.store(grad === 0 ? x + i : g + i, v128.bitselect(v, out, f32x4.ne(v, v)));
+  }
+  return outside;
+}
