@@ -103,11 +103,15 @@ describe('silu on the WebAssembly SIMD kernel (float32, from 1024 elements)', ()
     x.forEach((v, i) => Number.isNaN(v) && expect(yBits[i]).toBe(bits[i])); // the very NaN
   });
 
-  it('covers the zero of the gradient, the edge at |x| = 80 in both directions, and chunks with none past it', () => {
+  it('covers the zero of the gradient, the edge at |x| = 80 in both directions, chunks only just past it and none past it', () => {
     const values = [-1.2785, -1.27846454, -1.3, 0, -0, 79.99, 80, 80.01, -79.99, -80, -80.01, -87.5, -104, -120, 1e30, -1e30, 1e-40];
     const x = new Float32Array(ELEMENTWISE_MIN + 3).map((_, i) => values[i % values.length]!);
     const edges = run(x);
     expectWithin(x, edges.y, edges.gx);
+    // only values just past 80 (and none past 105, sigmoid's clamp): each must still take the JS rule
+    const beyond = Float32Array.from({ length: ELEMENTWISE_MIN + 3 }, (_, i) => (i % 2 ? 1 : -1) * (80.5 + (i % 97) * 0.25));
+    const past = run(beyond);
+    expectWithin(beyond, past.y, past.gx);
     const calm = Float32Array.from({ length: 3 * 8192 + 1 }, (_, i) => Math.sin(i) * 6);
     const inside = run(calm);
     expectWithin(calm, inside.y, inside.gx);
