@@ -21,8 +21,7 @@ interface GemmExports {
   relu32(x: number, n: number): void;
   reluGrad32(y: number, g: number, n: number): void;
   tanh32(x: number, n: number): void;
-  sigmoid32(x: number, n: number): void;
-  silu32(grad: number, x: number, g: number, n: number): number;
+  logistic32(mode: number, x: number, g: number, n: number, clamp: number): number;
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
@@ -197,28 +196,31 @@ export function tanhF32(x: Float32Array, y: Float32Array): boolean {
   return mapChunks(x, y, (w, at, n) => w.x.tanh32(at, n));
 }
 
+// The logistic kernel's clamp on |x| (logistic32 in tanh.ts): past 105, σ(−x) rounds to 0.
+const SIGMOID_CLAMP = 105;
+
 /** y = σ(x) = 1/(1 + e⁻ˣ) within 2.41 ulp (src/engine/kernels/wasm/assembly/tanh.ts); false when declined. */
 export function sigmoidF32(x: Float32Array, y: Float32Array): boolean {
-  return mapChunks(x, y, (w, at, n) => w.x.sigmoid32(at, n));
+  return mapChunks(x, y, (w, at, n) => w.x.logistic32(0, at, 0, n, SIGMOID_CLAMP));
 }
 
-// silu's kernel covers |x| ≤ 80 (silu32 in tanh.ts); beyond, where e^−|x| leaves the normal range, each
+// silu's kernel covers |x| ≤ 80 (logistic32 in tanh.ts); beyond, where e^−|x| leaves the normal range, each
 // element takes the JS rule (src/engine/ops/silu.ts). Rare in practice: the kernel counts them first.
 const SILU_RANGE = 80;
 const outsideSilu = (x: number): boolean => !(Math.abs(x) <= SILU_RANGE) && !Number.isNaN(x);
 
-/** y = x·σ(x) within 3.4 ulp over every float32 (silu32); false when declined. */
+/** y = x·σ(x) within 3.4 ulp over every float32 (logistic32); false when declined. */
 export function siluF32(x: Float32Array, y: Float32Array): boolean {
-  return mapChunks(x, y, (w, at, n) => w.x.silu32(0, at, 0, n), { mine: outsideSilu, f: (v) => v * logistic(v) });
+  return mapChunks(x, y, (w, at, n) => w.x.logistic32(1, at, 0, n, SILU_RANGE), { mine: outsideSilu, f: (v) => v * logistic(v) });
 }
 
 /**
- * gx = g·σ(x)·(1 + x·(1 − σ(x))), silu's gradient (silu32): within 4.55 ulp (every float32, g = 1) of the
+ * gx = g·σ(x)·(1 + x·(1 − σ(x))), silu's gradient (logistic32): within 4.55 ulp (every float32, g = 1) of the
  * larger of its two terms g·σ(x) and g·σ(x)·x·(1 − σ(x)), which cancel where it crosses zero
  * (x ≈ −1.28); false when declined.
  */
 export function siluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array): boolean {
-  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.silu32(1, xAt, gAt, n), {
+  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.logistic32(2, xAt, gAt, n, SILU_RANGE), {
     mine: outsideSilu,
     f: (v, gv) => {
       const s = logistic(v);

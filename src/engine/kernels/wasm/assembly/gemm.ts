@@ -133,6 +133,6 @@ function scale<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
 
 // The module's other kernels (this file is its entry point).
 export { relu32, reluGrad32 } from './relu';
-export { sigmoid32, silu32, tanh32 } from './tanh';
+export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
 export { sumSquares32 } from './reduce';

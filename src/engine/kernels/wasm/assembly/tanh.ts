@@ -76,57 +76,29 @@ export function tanh32(x: usize, n: i32): void {
   return f32x4.add(f32x4.add(f32x4.mul(e, f32x4.mul(r, r)), r), one);
 }
 
-const SIGMOID_CLAMP: f32 = 105;
-const S = memory.data<f32>([E0, E1, E2, E3, E4, E5, SIGMOID_CLAMP, LOG2E, LN2_HI, LN2_LO, 1, 12582912, reinterpret<f32>(0x4b400000), reinterpret<f32>(127)]);
+const S = memory.data<f32>([E0, E1, E2, E3, E4, E5, LOG2E, LN2_HI, LN2_LO, 1, 12582912, reinterpret<f32>(0x4b400000), reinterpret<f32>(127)]);
+
+const SIGMOID: i32 = 0;
+const SILU: i32 = 1;
 
 /**
- * x ← σ(x) = 1/(1 + e⁻ˣ) for n float32 at byte offset x, whole vectors as tanh32. With t = e^−|x|
- * (|x| clamped to 105, past which σ(−x) rounds to 0): 1/(1 + t) for x ≥ 0, t/(1 + t) below, so small
- * values keep their relative precision (as src/engine/math/logistic.ts). t = 2^k·e^r as in tanh32, 2^k
- * applied in two halves so that k down to −152 stays a product of normal numbers, the last one rounding
- * once into the subnormals. NaN stays NaN.
+ * The logistic family on n float32, whole vectors as tanh32, from t = e^−|x| with |x| clamped to
+ * `clamp`: σ(x) = 1/(1 + t) for x ≥ 0, t/(1 + t) below, and 1 − σ(x) the other one, so small values keep
+ * their relative precision (as src/engine/math/logistic.ts). t = 2^k·e^r as in tanh32, 2^k applied in
+ * two halves so that k down to −152 stays a product of normal numbers, the last one rounding once into
+ * the subnormals.
+ * - mode SIGMOID: x ← σ(x); clamp 105, past which σ(−x) rounds to 0;
+ * - mode SILU: x ← x·σ(x), as x/(1 + t) or x·t/(1 + t); SILU_GRAD: g ← g·σ(x)·(1 + x·(1 − σ(x))), x and
+ *   g at their offsets. Clamp 80, where t is still a normal number: past it the caller computes the
+ *   element (src/engine/kernels/wasm.ts).
+ * Returns how many of the vectors' elements have |x| > clamp (±∞ included). NaN stays NaN.
  */
-export function sigmoid32(x: usize, n: i32): void {
+export function logistic32(mode: i32, x: usize, g: usize, n: i32, clamp: f32): i32 {
   const c = S;
   const e0 = v128.load32_splat(c), e1 = v128.load32_splat(c + 4), e2 = v128.load32_splat(c + 8), e3 = v128.load32_splat(c + 12), e4 = v128.load32_splat(c + 16), e5 = v128.load32_splat(c + 20);
-  const clamp = v128.load32_splat(c + 24), log2e = v128.load32_splat(c + 28), ln2hi = v128.load32_splat(c + 32), ln2lo = v128.load32_splat(c + 36);
-  const one = v128.load32_splat(c + 40), magic = v128.load32_splat(c + 44), magicBits = v128.load32_splat(c + 48), bias = v128.load32_splat(c + 52);
-  const zero = f32x4.splat(0);
-  const end = x + (<usize>n << 2);
-  for (let p = x; p < end; p += 16) {
-    const v = v128.load(p);
-    // y = −min(|x|, 105) = (k + r/ln 2)·ln 2, k rounded to nearest even by the 1.5·2^23 trick
-    const y = f32x4.neg(f32x4.pmin(clamp, f32x4.abs(v)));
-    const kb = f32x4.add(f32x4.mul(y, log2e), magic);
-    const k = f32x4.sub(kb, magic);
-    const r = f32x4.sub(f32x4.sub(y, f32x4.mul(k, ln2hi)), f32x4.mul(k, ln2lo));
-    // k in [−152, 0] as an integer (kb's low bits), split in two halves, each 2^half from its exponent bits
-    const ki = i32x4.sub(kb, magicBits);
-    const k1 = i32x4.shr_s(ki, 1);
-    const k2 = i32x4.sub(ki, k1);
-    const e = expPoly(r, e0, e1, e2, e3, e4, e5, one);
-    const t = f32x4.mul(f32x4.mul(e, i32x4.shl(i32x4.add(k1, bias), 23)), i32x4.shl(i32x4.add(k2, bias), 23));
-    const s = f32x4.div(v128.bitselect(one, t, f32x4.ge(v, zero)), f32x4.add(one, t));
-    v128.store(p, v128.bitselect(v, s, f32x4.ne(v, v)));
-  }
-}
-
-const SILU_RANGE: f32 = 80;
-const U = memory.data<f32>([E0, E1, E2, E3, E4, E5, SILU_RANGE, LOG2E, LN2_HI, LN2_LO, 1, 12582912, reinterpret<f32>(0x4b400000 - 127)]);
-
-/**
- * silu on n float32, whole vectors as tanh32, for |x| ≤ 80, where t = e^−|x| ≥ 1.8e−35 is a normal
- * number: σ(x) = 1/(1 + t) for x ≥ 0, t/(1 + t) below, 1 − σ(x) the other one.
- * - grad 0: x ← x·σ(x), computed as x/(1 + t) or x·t/(1 + t);
- * - grad 1: g ← g·σ(x)·(1 + x·(1 − σ(x))) (silu's gradient), x and g at their offsets.
- * Returns how many of the n elements have |x| > 80 (or are ±∞): their results here are not to be used,
- * the caller computes them (src/engine/kernels/wasm.ts). NaN stays NaN.
- */
-export function silu32(grad: i32, x: usize, g: usize, n: i32): i32 {
-  const c = U;
-  const e0 = v128.load32_splat(c), e1 = v128.load32_splat(c + 4), e2 = v128.load32_splat(c + 8), e3 = v128.load32_splat(c + 12), e4 = v128.load32_splat(c + 16), e5 = v128.load32_splat(c + 20);
-  const range = v128.load32_splat(c + 24), log2e = v128.load32_splat(c + 28), ln2hi = v128.load32_splat(c + 32), ln2lo = v128.load32_splat(c + 36);
-  const one = v128.load32_splat(c + 40), magic = v128.load32_splat(c + 44), magicBias = v128.load32_splat(c + 48);
+  const log2e = v128.load32_splat(c + 24), ln2hi = v128.load32_splat(c + 28), ln2lo = v128.load32_splat(c + 32);
+  const one = v128.load32_splat(c + 36), magic = v128.load32_splat(c + 40), magicBits = v128.load32_splat(c + 44), bias = v128.load32_splat(c + 48);
+  const range = f32x4.splat(clamp);
   const zero = f32x4.splat(0);
   const bytes = <usize>n << 2;
   let outside = 0;
@@ -134,23 +106,30 @@ export function silu32(grad: i32, x: usize, g: usize, n: i32): i32 {
     const v = v128.load(x + i);
     const a = f32x4.abs(v);
     outside += <i32>popcnt(i32x4.bitmask(f32x4.gt(a, range)));
-    // y = −min(|x|, 80) = (k + r/ln 2)·ln 2; k in [−116, 0], 2^k from its exponent bits
+    // y = −min(|x|, clamp) = (k + r/ln 2)·ln 2, k rounded to nearest even by the 1.5·2^23 trick
     const y = f32x4.neg(f32x4.pmin(range, a));
     const kb = f32x4.add(f32x4.mul(y, log2e), magic);
     const k = f32x4.sub(kb, magic);
     const r = f32x4.sub(f32x4.sub(y, f32x4.mul(k, ln2hi)), f32x4.mul(k, ln2lo));
-    const t = f32x4.mul(expPoly(r, e0, e1, e2, e3, e4, e5, one), i32x4.shl(i32x4.sub(kb, magicBias), 23));
+    // k as an integer (kb's low bits), split in two halves, each 2^half from its exponent bits
+    const ki = i32x4.sub(kb, magicBits);
+    const k1 = i32x4.shr_s(ki, 1);
+    const k2 = i32x4.sub(ki, k1);
+    const e = expPoly(r, e0, e1, e2, e3, e4, e5, one);
+    const t = f32x4.mul(f32x4.mul(e, i32x4.shl(i32x4.add(k1, bias), 23)), i32x4.shl(i32x4.add(k2, bias), 23));
     const d = f32x4.add(one, t);
     const nonNegative = f32x4.ge(v, zero);
     let out: v128;
-    if (grad === 0) {
+    if (mode === SIGMOID) {
+      out = f32x4.div(v128.bitselect(one, t, nonNegative), d);
+    } else if (mode === SILU) {
       out = f32x4.div(v128.bitselect(v, f32x4.mul(v, t), nonNegative), d);
     } else {
       const s = f32x4.div(v128.bitselect(one, t, nonNegative), d);
       const rest = f32x4.div(v128.bitselect(t, one, nonNegative), d); // 1 − σ(x)
       out = f32x4.mul(v128.load(g + i), f32x4.mul(s, f32x4.add(one, f32x4.mul(v, rest))));
     }
-    v128.store(grad === 0 ? x + i : g + i, v128.bitselect(v, out, f32x4.ne(v, v)));
+    v128.store(mode <= SILU ? x + i : g + i, v128.bitselect(v, out, f32x4.ne(v, v)));
   }
   return outside;
 }
