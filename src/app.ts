@@ -10,12 +10,12 @@ import { HttpError } from './errors.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
-import json from './plugins/json.js';
+import json from './wire/json-body.js';
 import metrics from './plugins/metrics.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
 import { limitsOf } from './routes/shared/compute.js';
-import { checkModelSize } from './routes/shared/decode.js';
+import { checkModelSize } from './wire/request.js';
 import type { Pool } from './workers/pool.js';
 
 export interface BuildOptions {

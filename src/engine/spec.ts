@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Tensor } from './tensor.js';
-import { DTypeSchema, EncodingSchema, TensorSchema } from './wire.js';
+import { DTypeSchema, EncodingSchema, TensorSchema } from '../wire/tensor.js';
 import { InitSpecSchema } from './init/index.js';
 
 // zod schemas of the model, loss and options parts of a request (API.md "Models" and the request

@@ -6,7 +6,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } fr
 import type { z } from 'zod';
 import type { AppConfig } from '../config.js';
 import { RequestValidationError } from './errors.js';
-import { jsonBody } from './json.js';
+import { jsonBody } from '../wire/json-body.js';
 
 // zod is the single source of the request/response contract: it validates bodies, and
 // @fastify/swagger turns the same schemas into the OpenAPI 3.1 document shown at /docs.

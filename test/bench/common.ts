@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { GradientsJob } from '../../src/engine/api.js';
-import { encodeTensor, type Encoding } from '../../src/engine/wire.js';
+import { encodeTensor, type Encoding } from '../../src/wire/tensor.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { freePort } from '../helpers/net.js';
 

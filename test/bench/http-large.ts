@@ -9,7 +9,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import type { Encoding } from '../../src/engine/wire.js';
+import type { Encoding } from '../../src/wire/tensor.js';
 import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
 

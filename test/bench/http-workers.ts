@@ -8,7 +8,7 @@
 // computation before any HTTP cost (measured minutes apart from the HTTP ratio, so on this shared
 // machine either may come out higher).
 import { join } from 'node:path';
-import { encodeTensor } from '../../src/engine/wire.js';
+import { encodeTensor } from '../../src/wire/tensor.js';
 import { breathe, median, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput } from './pool-alone.js';

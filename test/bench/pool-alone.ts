@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Limits } from '../../src/engine/api.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
-import { decodeModelRequest } from '../../src/routes/shared/decode.js';
+import { decodeModelRequest } from '../../src/wire/request.js';
 import { PiscinaPool } from '../../src/workers/pool.js';
 import { processCpuMs } from './common.js';
 

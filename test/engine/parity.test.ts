@@ -4,7 +4,7 @@ import type { DecodedModel, GradientsJob, GradientsResult } from '../../src/engi
 import { ALL_OPS, gradients } from '../../src/engine/index.js';
 import { LossSpecSchema, ModelSpecSchema, OptionsSchema, type Tensors } from '../../src/engine/spec.js';
 import type { DType, Tensor } from '../../src/engine/tensor.js';
-import { decodeTensor } from '../../src/engine/wire.js';
+import { decodeTensor } from '../../src/wire/tensor.js';
 import { LIMITS } from './helpers.js';
 
 // Whole computations against PyTorch, as micrograd's tests do: test/fixtures/parity/torch-parity.json

@@ -303,7 +303,7 @@ describe('bad tensor bytes and values', () => {
   });
 
   // Values of 4,096 characters or more are cut out of the body's bytes and decoded before JSON.parse
-  // (src/plugins/json.ts): the same answers must come out of that path.
+  // (src/wire/json-body.ts): the same answers must come out of that path.
   describe('in base64 values long enough to be decoded from the body\'s bytes', () => {
     const n = 4096; // 16,384 bytes, 21,848 characters
     const good = f32(Array.from({ length: n }, (_, i) => i / 7));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { TensorSchema } from '../../src/engine/wire.js';
+import { TensorSchema } from '../../src/wire/tensor.js';
 import { TensorMapSchema, tensorOrMap } from '../../src/routes/shared/schema.js';
 
 // `inputs` (tensorOrMap) must parse exactly as the plain union it replaces, only without trying the

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
 import { OptionsSchema } from '../../src/engine/spec.js';
-import { decodeModelRequest } from '../../src/routes/shared/decode.js';
+import { decodeModelRequest } from '../../src/wire/request.js';
 import { PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { waitFor } from '../reliability/helpers.js';

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../shared/decode.js';
+import { decodeModelRequest } from '../../wire/request.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import type { ForwardResult } from '../../engine/api.js';
-import { encodeTensor } from '../../engine/wire.js';
+import { encodeTensor } from '../../wire/tensor.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../shared/decode.js';
+import { decodeModelRequest } from '../../wire/request.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
 

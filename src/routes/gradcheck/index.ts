@@ -3,7 +3,7 @@ import type { AppConfig } from '../../config.js';
 import type { GradcheckResult } from '../../engine/index.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../shared/decode.js';
+import { decodeModelRequest } from '../../wire/request.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { GradcheckBodySchema, GradcheckResponseSchema } from './schema.js';
 

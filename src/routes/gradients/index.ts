@@ -3,9 +3,9 @@ import type { GradientsResult } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../shared/decode.js';
-import { encodeMap, encodeState } from '../shared/encode.js';
-import { encodeTensor } from '../../engine/wire.js';
+import { decodeModelRequest } from '../../wire/request.js';
+import { encodeMap, encodeState } from '../../wire/answer.js';
+import { encodeTensor } from '../../wire/tensor.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InitSpecSchema } from '../../engine/init/index.js';
 import { GraphSpecSchema, LossSpecSchema, MlpSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
-import { TensorSchema } from '../../engine/wire.js';
+import { TensorSchema } from '../../wire/tensor.js';
 import { OptimizerRequestSchema } from '../gradients/schema.js';
 import {
   DiagnosticsSchema,

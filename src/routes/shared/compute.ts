@@ -3,7 +3,6 @@ import type { Limits } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
-import { computeServerTiming, roundTiming, serverTiming, type ComputeTiming, type Timing } from './encode.js';
 
 export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes });
 
@@ -35,4 +34,37 @@ export function finishComputeTiming(reply: FastifyReply, queueMs: number, comput
   const timing = { queueMs: r(queueMs), computeMs: r(computeMs), totalMs: r(reply.elapsedTime) };
   if (!reply.sent) reply.header('server-timing', computeServerTiming(timing)); // a stream has sent its headers
   return timing;
+}
+
+export interface Timing {
+  queueMs: number;
+  forwardMs: number;
+  backwardMs: number;
+  totalMs: number;
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+export function roundTiming(t: Timing): Timing {
+  return { queueMs: round(t.queueMs), forwardMs: round(t.forwardMs), backwardMs: round(t.backwardMs), totalMs: round(t.totalMs) };
+}
+
+/** The Server-Timing header (W3C) with the same figures as the body's `timing`. */
+export function serverTiming(t: Timing): string {
+  return [
+    `queue;dur=${round(t.queueMs)}`,
+    `forward;dur=${round(t.forwardMs)}`,
+    `backward;dur=${round(t.backwardMs)}`,
+    `total;dur=${round(t.totalMs)}`,
+  ].join(', ');
+}
+
+export interface ComputeTiming {
+  queueMs: number;
+  computeMs: number;
+  totalMs: number;
+}
+
+export function computeServerTiming(t: ComputeTiming): string {
+  return `queue;dur=${round(t.queueMs)}, compute;dur=${round(t.computeMs)}, total;dur=${round(t.totalMs)}`;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LossSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
-import { EncodedBase64, TensorSchema } from '../../engine/wire.js';
+import { EncodedBase64, TensorSchema } from '../../wire/tensor.js';
 import { ERRORS } from '../../errors.js';
 
 // Pieces shared by the compute routes' request and response schemas.
@@ -48,7 +48,7 @@ export const ProblemResponses = {
 export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
 
 // The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it
-// writes (engine/wire.ts EncodedBase64); the client receives a string either way.
+// writes (wire/tensor.ts EncodedBase64); the client receives a string either way.
 const Base64TextSchema = z
   .custom<string | EncodedBase64>((v) => typeof v === 'string' || v instanceof EncodedBase64, { message: 'expected a base64 string' })
   .meta({ type: 'string', description: 'little-endian IEEE-754 bytes, base64' });

@@ -3,8 +3,8 @@ import type { AppConfig } from '../../config.js';
 import type { StepResult } from '../../engine/api.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeStepRequest } from '../shared/decode.js';
-import { encodeMap, encodeState } from '../shared/encode.js';
+import { decodeStepRequest } from '../../wire/request.js';
+import { encodeMap, encodeState } from '../../wire/answer.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { StepBodySchema, StepResponseSchema } from './schema.js';
 

@@ -8,8 +8,8 @@ import { describeLimits } from '../../plugins/docs.js';
 import { classify } from '../../plugins/errors.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../shared/decode.js';
-import { encodeMap, encodeState } from '../shared/encode.js';
+import { decodeModelRequest } from '../../wire/request.js';
+import { encodeMap, encodeState } from '../../wire/answer.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 

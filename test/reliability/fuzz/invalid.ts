@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { parseJsonBody } from '../../../src/plugins/json.js';
+import { parseJsonBody } from '../../../src/wire/json-body.js';
 import { clone, SEEDS, type Seed } from './seeds.js';
 import { allPaths, deleteAt, formatPath, getAt, setAt, type Path } from './json-path.js';
 

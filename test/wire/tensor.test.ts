@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
-import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, wireElements } from '../../src/engine/wire.js';
+import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, wireElements } from '../../src/wire/tensor.js';
 
 const b64 = (arr: Float32Array | Float64Array): string => Buffer.from(arr.buffer).toString('base64');
 

@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { decodeBase64Text, DecodedBase64, encodeTensor } from '../../src/engine/wire.js';
-import { jsonBody, jsonBuffer, parseJsonBody, restoreLifted } from '../../src/plugins/json.js';
+import { decodeBase64Text, DecodedBase64, encodeTensor } from '../../src/wire/tensor.js';
+import { jsonBody, jsonBuffer, parseJsonBody, restoreLifted } from '../../src/wire/json-body.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
 
 // The JSON body parser and the response writer must agree with JSON.parse / JSON.stringify on every

@@ -1,8 +1,8 @@
-import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../../engine/api.js';
-import { LimitError, SpecError, type Path } from '../../engine/errors.js';
-import type { LossSpec, ModelSpec, Options, Tensors } from '../../engine/spec.js';
-import type { DType, Tensor } from '../../engine/tensor.js';
-import { decodeTensor, wireElements } from '../../engine/wire.js';
+import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../engine/api.js';
+import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import type { LossSpec, ModelSpec, Options, Tensors } from '../engine/spec.js';
+import type { DType, Tensor } from '../engine/tensor.js';
+import { decodeTensor, wireElements } from './tensor.js';
 
 // Request bodies (validated by zod, tensors still in wire form) into engine jobs with typed arrays.
 // This runs on the event loop, so it only does what is linear in the body: it counts every tensor's

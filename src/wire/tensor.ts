@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { LimitError, SpecError, type Path } from './errors.js';
-import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from './tensor.js';
+import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 
 // The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
@@ -67,7 +67,7 @@ function base64Bytes(s: string | Uint8Array): number {
 }
 
 /**
- * A base64 value decoded ahead, as a server read it from a request body's bytes (plugins/json.ts):
+ * A base64 value decoded ahead, as a server read it from a request body's bytes (wire/json-body.ts):
  * its bytes, as many as its length says, and whether every character was base64. decodeTensor checks
  * them against the tensor's shape and dtype as it would the text, and takes the bytes without a copy.
  */
@@ -238,7 +238,7 @@ function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: D
 /**
  * A tensor's bytes, to be written as base64 when its answer is: JSON.stringify writes the text
  * (toJSON), and an answer's writer may encode it straight into its own buffer instead (writeInto,
- * plugins/json.ts), with no string of megabytes made and collected on the way.
+ * wire/json-body.ts), with no string of megabytes made and collected on the way.
  */
 export class EncodedBase64 {
   constructor(private readonly bytes: Buffer) {}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from '../engine/wire.js';
+import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from './tensor.js';
 
 // JSON in and out for bodies of megabytes. A base64 request of the 784-512-512-10 MLP is 4.6 MB and its
 // answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
@@ -41,7 +41,7 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads, and decoding
  * the body into one string first costs as much again (~3.5 ms for the 784-512-512-10 MLP's 4.6 MB).
  * The base64 values are most of it, and need neither: each `"base64": "…"` value of at least
- * `minChars` bytes with no backslash is cut out of the bytes, decoded from them (engine/wire.ts), and
+ * `minChars` bytes with no backslash is cut out of the bytes, decoded from them (wire/tensor.ts), and
  * its place taken by a placeholder; only the rest is decoded as UTF-8 and parsed. `restoreLifted` puts
  * the decoded values back once the body has been validated; the tensor decoder checks them against
  * their shape and dtype as it would the text. The decoded bytes are fewer than the body's, which the
@@ -52,7 +52,7 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * value ends at the next quote, unescaped as the value has no backslash.
  * NOTE: the one thing JSON.parse would check in a cut-out value is that it has no raw control
  * character. Such a value is left to the decoder, which decodes no bytes from a character outside the
- * base64 alphabet: its length no longer matches (engine/wire.ts), a 422 for that field instead of a 400.
+ * base64 alphabet: its length no longer matches (wire/tensor.ts), a 422 for that field instead of a 400.
  */
 function liftBase64(body: Buffer, minChars: number): { text: string; lifted: Lifted } | null {
   let at = body.indexOf(KEY);
@@ -173,7 +173,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 };
 
 /**
- * The bytes of JSON.stringify(value), for response values. A `base64` property is ours (engine/wire.ts
+ * The bytes of JSON.stringify(value), for response values. A `base64` property is ours (wire/tensor.ts
  * wrote it): an EncodedBase64 is encoded straight into the buffer, a string (only [A-Za-z0-9+/=]) copied
  * as it is, with no escaping scan; everything else is written by JSON.stringify.
  */

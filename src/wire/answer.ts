@@ -1,0 +1,27 @@
+import type { OptimizerState } from '../engine/api.js';
+import type { Tensors } from '../engine/spec.js';
+import type { Tensor } from '../engine/tensor.js';
+import { encodeTensor, type Encoding, type ResultWireTensor } from './tensor.js';
+
+// Engine results back into the request's options.encoding. Runs on the event loop, linear in the size.
+
+export function encodeMap(map: Tensors, encoding: Encoding): Record<string, ResultWireTensor> {
+  return Object.fromEntries(Object.entries(map).map(([k, t]) => [k, encodeTensor(t, encoding)]));
+}
+
+function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && ArrayBuffer.isView((v as Tensor).data);
+}
+
+export function encodeState(state: OptimizerState, encoding: Encoding) {
+  return {
+    step: state.step,
+    state: Object.fromEntries(
+      Object.entries(state.state).map(([name, bufs]) => [
+        name,
+        Object.fromEntries(Object.entries(bufs).map(([k, v]) => [k, isTensor(v) ? encodeTensor(v, encoding) : v])),
+      ]),
+    ),
+  };
+}
+
