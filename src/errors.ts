@@ -6,6 +6,7 @@ export const ERRORS = {
   INVALID_REQUEST: { status: 400, title: 'The request does not match the schema' },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not answer this method' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body over the byte limit' },
   LIMIT_EXCEEDED: { status: 413, title: 'Tensor or graph over the size limits' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is not JSON' },

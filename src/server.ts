@@ -41,3 +41,8 @@ try {
   await app.close().catch(() => {});
   process.exit(1);
 }
+
+// where a person starting the service goes next; a wildcard address is reachable as localhost
+const { port } = app.server.address() as { port: number };
+const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+app.log.info(`Swagger UI on http://${host}:${port}/docs`);

@@ -98,7 +98,7 @@ export const ComputeTimingSchema = z
 export const WarningSchema = z
   .object({
     code: z
-      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite'])
+      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite', 'initialized_params'])
       .describe('kind of warning'),
     message: z.string().describe('explanation'),
     params: z.record(z.string(), z.unknown()).describe('the figures behind it'),
@@ -109,7 +109,9 @@ export const DiagnosticsSchema = z
   .object({
     globalGradNorm: OutNumber.describe('L2 norm of all gradients together, before clipping'),
     gradNorms: z.record(z.string(), OutNumber).describe('L2 norm of each parameter\'s gradient'),
-    warnings: z.array(WarningSchema).describe('vanishing/exploding gradients, dead units, clipping, non-finite values'),
+    warnings: z
+      .array(WarningSchema)
+      .describe('vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized'),
   })
   .describe('gradient health');
 
