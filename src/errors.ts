@@ -1,4 +1,4 @@
-// The one catalogue of error codes the service answers with (API.md "Errors"). Each code is used for
+// The one catalogue of error codes the service answers with (docs/api.md "Errors"). Each code is used for
 // exactly one situation; its problem `type` is stable so clients can branch on it.
 
 export const ERRORS = {

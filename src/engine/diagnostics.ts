@@ -4,7 +4,7 @@ import type { InitSpec } from './init/index.js';
 import type { Tensors } from './spec.js';
 import { allFinite, sumSquares, type Tensor } from './tensor.js';
 
-// Gradient norms and the warnings of API.md. The thresholds are heuristics, not theorems: they flag
+// Gradient norms and the warnings of docs/api.md "Diagnostics". The thresholds are heuristics, not theorems: they flag
 // what usually means a training run is in trouble, and are named here so they are easy to find.
 
 /** `vanishing_gradients` when the first layer's weight-gradient norm is below this fraction of the last layer's */

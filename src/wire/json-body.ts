@@ -3,17 +3,17 @@ import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from './tensor.js';
 
-// JSON in and out for bodies of megabytes. A base64 request of the 784-512-512-10 MLP is 4.6 MB and its
-// answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
-// text for prototype poisoning included, and ~11 ms to write the answer (JSON.stringify copying every
-// base64 string, then measuring and encoding the text again). Here the body is checked for poisoning
+// JSON in and out for bodies of megabytes (a base64 request of the 784-512-512-10 MLP, and its answer).
+// Fastify's defaults cost more than the computation for them: two regular-expression scans of the whole
+// text for prototype poisoning when parsing, and JSON.stringify copying every base64 string, then
+// measuring and encoding the text again, when answering. Here the body is checked for poisoning
 // on the parsed value, its long base64 values are neither decoded as text nor parsed (liftBase64), and
 // an answer that holds long base64 values is assembled straight into one buffer, each tensor's bytes
 // encoded into it as it goes (EncodedBase64).
 // NOTE: no string of megabytes is made from the body (Node keeps a Latin-1 one of over ~1 MB outside
 // the V8 heap, as external memory, and a UTF-8 one in the large-object space), and the body is not kept
 // past parsing: its long base64 values are decoded as it is parsed. What V8 still sees of a large
-// request, ~19 MB of ArrayBuffers on the event loop, is why server.ts lets the old generation grow 4×
+// request, its ArrayBuffers on the event loop, is why server.ts lets the old generation grow 4×
 // between full collections: one of those while a worker computes takes a core from its OpenBLAS threads.
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
@@ -38,8 +38,8 @@ const BACKSLASH = 0x5c;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
- * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads, and decoding
- * the body into one string first costs as much again (~3.5 ms for the 784-512-512-10 MLP's 4.6 MB).
+ * JSON.parse copies every string it reads, and decoding the body into one string first costs as much
+ * again.
  * The base64 values are most of it, and need neither: each `"base64": "…"` value of at least
  * `minChars` bytes with no backslash is cut out of the bytes, decoded from them (wire/tensor.ts), and
  * its place taken by a placeholder; only the rest is decoded as UTF-8 and parsed. `restoreLifted` puts

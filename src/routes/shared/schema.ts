@@ -135,8 +135,8 @@ export const ResultOptimizerStateSchema = z
 
 /**
  * A tensor (an MLP's batch) or a map of tensors (a graph's). z.union tries the tensor first and, when
- * that fails, formats the issues of all its forms before it tries the map: ~10 µs of every graph
- * request's event-loop time. Both object forms of a tensor require `shape`, so a value whose `shape`
+ * that fails, formats the issues of all its forms before it tries the map: a share of every graph
+ * request's event-loop time worth avoiding. Both object forms of a tensor require `shape`, so a value whose `shape`
  * is undefined cannot be one: for it the map is tried first, and only if the map fails does the union
  * run as written. Results and errors are exactly the union's, and so is the JSON Schema.
  */
@@ -158,7 +158,7 @@ export function tensorOrMap(description: string) {
   return union;
 }
 
-/** The fields of every model-running request (API.md "POST /v1/gradients"). */
+/** The fields of every model-running request (docs/api.md "Models"). */
 export const modelFields = {
   model: ModelSpecSchema,
   params: TensorMapSchema.optional().describe(
