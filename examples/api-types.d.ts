@@ -806,13 +806,13 @@ export interface components {
             gradNorms: {
                 [key: string]: number | null;
             };
-            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
+            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized */
             warnings: {
                 /**
                  * @description kind of warning
                  * @enum {string}
                  */
-                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
+                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite" | "initialized_params";
                 /** @description explanation */
                 message: string;
                 /** @description the figures behind it */
@@ -835,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1452,13 +1452,13 @@ export interface components {
             gradNorms: {
                 [key: string]: number | null;
             };
-            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
+            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized */
             warnings: {
                 /**
                  * @description kind of warning
                  * @enum {string}
                  */
-                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
+                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite" | "initialized_params";
                 /** @description explanation */
                 message: string;
                 /** @description the figures behind it */
@@ -1481,7 +1481,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1626,6 +1626,8 @@ export interface operations {
                         }[];
                         /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
                         dot: string;
+                        /** @description present when `gradients` is empty: why, and where the gradients are instead */
+                        note?: string;
                         /** @description where the time went; also in the Server-Timing header */
                         timing: {
                             /** @description waiting for a free worker */

@@ -26,7 +26,7 @@ describe('the OpenAPI document', () => {
     expect(result.valid, JSON.stringify(result)).toBe(true);
   });
 
-  it('documents every route of API.md', () => {
+  it('documents every route of docs/api.md', () => {
     for (const p of COMPUTE) expect(doc.paths[p]?.post, p).toBeDefined();
     for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics']) expect(doc.paths[p]?.get, p).toBeDefined();
   });

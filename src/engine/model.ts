@@ -26,6 +26,8 @@ export interface BuiltModel {
   params: Tensors;
   /** the parameters the service created (not given in the request) */
   initialized: Tensors;
+  /** the spec each of those was drawn with, by name */
+  initializedWith: Record<string, InitSpec>;
   /** the request's data inputs by name (an MLP's one input is "inputs") */
   inputs: Tensors;
   output: number;
@@ -167,12 +169,14 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
   if (job.targets) leaves.set(slot(TARGETS_ID), cast(job.targets, dtype));
   const params: [string, Tensor][] = [];
   const initialized: [string, Tensor][] = [];
+  const initializedWith: Record<string, InitSpec> = {};
   for (const p of parts.params) {
     let value = own(job.params, p.name);
     if (value === undefined) {
       // drawn in the request's dtype, so a float64 recompilation sees the very values a float32 run uses
       value = initialize(p.init, p.shape, job.options.dtype, { fanIn: p.fanIn, fanOut: p.fanOut, stream: p.name, path: p.initPath });
       initialized.push([p.name, value]);
+      initializedWith[p.name] = p.init;
     }
     value = cast(value, dtype);
     leaves.set(slot(p.name), value);
@@ -184,6 +188,7 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
     leaves,
     params: Object.fromEntries(params),
     initialized: Object.fromEntries(initialized),
+    initializedWith,
     inputs: Object.fromEntries(inputValues),
     output: slot(parts.output.id),
     loss: job.loss ? slot(LOSS_ID) : undefined,

@@ -49,7 +49,7 @@ const transformObject: typeof jsonSchemaTransformObject = (input) => {
  */
 const wireSerializerCompiler: typeof serializerCompiler = (route) => {
   const serialize = serializerCompiler(route);
-  return (data) => serialize(JSON.parse(JSON.stringify(data)));
+  return (data) => `${serialize(JSON.parse(JSON.stringify(data)))}\n`;
 };
 
 export function describeLimits(config: AppConfig): string {

@@ -60,7 +60,7 @@ export function sendProblem(
     .code(ERRORS[code].status)
     .headers(headers)
     .type('application/problem+json')
-    .send(JSON.stringify({ ...body, requestId: reply.request.id }));
+    .send(`${JSON.stringify({ ...body, requestId: reply.request.id })}\n`);
 }
 
 const issuesOf = (e: SpecError) => e.issues.slice(0, MAX_ISSUES).map((i) => ({ path: formatPath(i.path), message: i.message }));
@@ -112,9 +112,21 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     return sendProblem(reply, c.code, c.detail, c.errors, c.headers);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  // the methods of every route by its path, so a known path asked with another method is a 405 naming them
+  const methodsOf = new Map<string, Set<string>>();
+  app.addHook('onRoute', ({ url, method }) => {
+    const set = methodsOf.get(url) ?? new Set<string>();
+    for (const m of Array.isArray(method) ? method : [method]) set.add(m);
+    methodsOf.set(url, set);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methodsOf.get(path);
+    if (allowed === undefined) return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
+    const allow = [...allowed].sort().join(', ');
+    return sendProblem(reply, 'METHOD_NOT_ALLOWED', `${path} answers ${allow}, not ${request.method}`, undefined, { allow });
+  });
 }
 
 export default fp(errorsPlugin, { name: 'gradserve-errors' });

@@ -7,6 +7,7 @@ import { gradcheckRoutes } from './gradcheck/index.js';
 import { healthRoutes } from './health/index.js';
 import { nameComponents } from './shared/components.js';
 import { opsRoutes } from './ops/index.js';
+import { rootRoutes } from './root/index.js';
 import { stepRoutes } from './step/index.js';
 import { trainRoutes } from './train/index.js';
 
@@ -25,6 +26,7 @@ const routes: FastifyPluginAsync<{ config: AppConfig }> = async (app, opts) => {
   await app.register(trainRoutes, opts);
   await app.register(opsRoutes);
   await app.register(healthRoutes, opts);
+  await app.register(rootRoutes);
 };
 
 export default routes;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 
-// The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
+// The three JSON encodings of a tensor (docs/api.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
 // thousands deep) and reports the exact path of a bad element.
 
@@ -25,7 +25,7 @@ export const NestedTensorSchema = z
   .meta({ examples: [[[1, 2], [3, 4]]] });
 
 // An array, documented as an array of numbers. Its elements are checked once, by decodeTensor, as
-// nested arrays' are: z.array(z.number()) cost ~30 ms per million elements for a second pass over them.
+// nested arrays' are: z.array(z.number()) would make a second, slow pass over every element.
 const FlatDataSchema = z
   .custom<number[]>((v) => Array.isArray(v), { message: 'expected an array of numbers' })
   .meta({ type: 'array', items: { type: 'number' }, description: 'the elements in row-major order; length = product of shape' });

@@ -70,7 +70,7 @@ function workerDied(err: unknown): boolean {
  * Tasks whose tensors take at most this many bytes are *small*: they are copied to the worker, not
  * moved, and several may share one message. Their compute is short, so one worker running a few in a
  * row is cheaper than a message, a thread wake-up and a reply for each (for the two-weight chain the
- * hand-off costs ~10× the computation); and since the event loop keeps their tensors, a batch whose
+ * hand-off costs far more than the computation); and since the event loop keeps their tensors, a batch whose
  * worker dies can be sent again, less the task that killed it.
  */
 const SMALL_BYTES = 64 * 1024;

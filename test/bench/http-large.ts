@@ -17,7 +17,7 @@ const ENCODINGS: Encoding[] = ['base64', 'flat', 'nested'];
 const WARMUP_REQUESTS = 50;
 
 // Node's own HTTP client on a keep-alive connection, as a service calling this one would use: fetch()
-// spends ~30 ms of its own on these bodies (WHATWG streams), which is the client's time, not ours.
+// spends much time of its own on these bodies (WHATWG streams), which is the client's time, not ours.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 function post(url: string, body: Buffer): Promise<{ status: number; chunks: Buffer[] }> {
@@ -67,8 +67,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
       };
       // A fresh server's per-request code is still being optimized by V8 for its first few dozen large
-      // requests: from a cold start, the median latency of each 10 base64 requests was 41, 31, 37, 33,
-      // 32, then 25–27 ms from the 50th on. The rounds measure the warm service.
+      // requests (docs/performance.md "Warm-up"). The rounds measure the warm service.
       if (encoding === 'base64') await repeat(WARMUP_REQUESTS, 0, once);
       const bareOnce = async (): Promise<number> => {
         const t0 = performance.now();

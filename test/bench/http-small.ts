@@ -1,4 +1,4 @@
-// Small requests: API.md's two-weight chain, 16 connections, gradserve (default config) against a bare
+// Small requests: the README's two-weight chain, 16 connections, gradserve (default config) against a bare
 // Fastify server that parses the same body and answers the same bytes. Both servers run side by side
 // and are loaded in alternation (bare, gradserve, bare, ...), so drifting load from other processes on
 // the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per

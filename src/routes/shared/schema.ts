@@ -98,7 +98,7 @@ export const ComputeTimingSchema = z
 export const WarningSchema = z
   .object({
     code: z
-      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite'])
+      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite', 'initialized_params'])
       .describe('kind of warning'),
     message: z.string().describe('explanation'),
     params: z.record(z.string(), z.unknown()).describe('the figures behind it'),
@@ -109,7 +109,9 @@ export const DiagnosticsSchema = z
   .object({
     globalGradNorm: OutNumber.describe('L2 norm of all gradients together, before clipping'),
     gradNorms: z.record(z.string(), OutNumber).describe('L2 norm of each parameter\'s gradient'),
-    warnings: z.array(WarningSchema).describe('vanishing/exploding gradients, dead units, clipping, non-finite values'),
+    warnings: z
+      .array(WarningSchema)
+      .describe('vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized'),
   })
   .describe('gradient health');
 
@@ -133,8 +135,8 @@ export const ResultOptimizerStateSchema = z
 
 /**
  * A tensor (an MLP's batch) or a map of tensors (a graph's). z.union tries the tensor first and, when
- * that fails, formats the issues of all its forms before it tries the map: ~10 µs of every graph
- * request's event-loop time. Both object forms of a tensor require `shape`, so a value whose `shape`
+ * that fails, formats the issues of all its forms before it tries the map: a share of every graph
+ * request's event-loop time worth avoiding. Both object forms of a tensor require `shape`, so a value whose `shape`
  * is undefined cannot be one: for it the map is tried first, and only if the map fails does the union
  * run as written. Results and errors are exactly the union's, and so is the JSON Schema.
  */
@@ -156,7 +158,7 @@ export function tensorOrMap(description: string) {
   return union;
 }
 
-/** The fields of every model-running request (API.md "POST /v1/gradients"). */
+/** The fields of every model-running request (docs/api.md "Models"). */
 export const modelFields = {
   model: ModelSpecSchema,
   params: TensorMapSchema.optional().describe(
