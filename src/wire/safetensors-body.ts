@@ -1,9 +1,10 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors.js';
 import { checkPoisoning } from './json-body.js';
 import { movable } from './ownership.js';
-import { BinaryTensor, readSafetensors, SAFETENSORS, writeSafetensors } from './safetensors.js';
+import { BinaryTensor, readSafetensors, SAFETENSORS, safetensorsPieces } from './safetensors.js';
 import { EncodedBase64, type Encoding } from './tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -115,10 +116,10 @@ export function wantsSafetensors(request: FastifyRequest): boolean {
 }
 
 /**
- * A JSON answer, built with options.encoding base64, as safetensors: every base64 tensor taken out and
- * named by its path joined with "/", the rest as `__metadata__.json`.
+ * A JSON answer, built with options.encoding base64, as the pieces of a safetensors file: every base64
+ * tensor taken out and named by its path joined with "/", the rest as `__metadata__.json`.
  */
-export function safetensorsAnswer(answer: unknown): Buffer {
+export function safetensorsAnswer(answer: unknown): Uint8Array[] {
   const tensors: [string, Tensor][] = [];
   const walk = (v: unknown, path: string): unknown => {
     if (!isPlainObject(v)) return v;
@@ -138,7 +139,7 @@ export function safetensorsAnswer(answer: unknown): Buffer {
     return keys.length > 0 && Object.keys(out).length === 0 ? undefined : out;
   };
   const rest = walk(answer, '');
-  return writeSafetensors(tensors, { json: JSON.stringify(rest) });
+  return safetensorsPieces(tensors, { json: JSON.stringify(rest) });
 }
 
 /** The encoding an answer is built in: base64 (its tensors' bytes, no copy) for a safetensors answer. */
@@ -149,7 +150,11 @@ export function answerEncoding(request: FastifyRequest, asked: Encoding): Encodi
 /** The answer as the client asked: safetensors when it accepts them, JSON otherwise. */
 export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answer: T): T {
   if (!wantsSafetensors(request)) return answer;
-  return reply.type(SAFETENSORS).send(safetensorsAnswer(answer)) as T;
+  const pieces = safetensorsAnswer(answer);
+  let bytes = 0;
+  for (const p of pieces) bytes += p.byteLength;
+  // the result's arrays are written to the socket as they are, not copied into one buffer first
+  return reply.type(SAFETENSORS).header('content-length', bytes).send(Readable.from(pieces)) as T;
 }
 
 async function safetensorsPlugin(app: FastifyInstance): Promise<void> {

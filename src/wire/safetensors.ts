@@ -238,10 +238,11 @@ function fromHalf(h: number): number {
 }
 
 /**
- * A safetensors file of `tensors` (float32 or float64) and `__metadata__`: the header padded with
- * spaces so the data starts 8-byte aligned, the tensors back to back in the order given.
+ * A safetensors file of `tensors` (float32 or float64) and `__metadata__`, as its pieces: the length and
+ * the header, padded with spaces so the data starts 8-byte aligned, then a view of each tensor's bytes,
+ * back to back in the order given. The pieces are written out as they are: no copy of the data.
  */
-export function writeSafetensors(tensors: [name: string, t: Tensor][], metadata: Record<string, string>): Buffer {
+export function safetensorsPieces(tensors: [name: string, t: Tensor][], metadata: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -253,15 +254,14 @@ export function writeSafetensors(tensors: [name: string, t: Tensor][], metadata:
   const text = JSON.stringify(header);
   const textBytes = Buffer.byteLength(text);
   const n = textBytes + ((8 - ((8 + textBytes) % 8)) % 8);
-  const out = Buffer.allocUnsafe(8 + n + offset);
-  out.writeBigUInt64LE(BigInt(n), 0);
-  out.write(text, 8);
-  out.fill(0x20, 8 + textBytes, 8 + n);
-  let at = 8 + n;
-  for (const [, t] of tensors) {
-    const d = t.data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
-    at += d.byteLength;
-  }
-  return out;
+  const head = Buffer.allocUnsafe(8 + n);
+  head.writeBigUInt64LE(BigInt(n), 0);
+  head.write(text, 8);
+  head.fill(0x20, 8 + textBytes);
+  return [head, ...tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+}
+
+/** The same file as one buffer. */
+export function writeSafetensors(tensors: [name: string, t: Tensor][], metadata: Record<string, string>): Buffer {
+  return Buffer.concat(safetensorsPieces(tensors, metadata));
 }
