@@ -835,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1481,7 +1481,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1555,6 +1555,7 @@ export interface operations {
                      */
                     options?: components["schemas"]["OptionsInput"];
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1638,9 +1639,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1695,6 +1697,7 @@ export interface operations {
                     /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                     clipGradNorm?: number;
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1744,9 +1747,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1796,6 +1800,7 @@ export interface operations {
                      */
                     options?: components["schemas"]["OptionsInput"];
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1822,9 +1827,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1907,6 +1913,7 @@ export interface operations {
                         seed?: number;
                     };
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1944,9 +1951,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2008,6 +2016,7 @@ export interface operations {
                         encoding?: "nested" | "flat" | "base64";
                     };
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -2034,9 +2043,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2095,6 +2105,7 @@ export interface operations {
                     /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
                     shuffleSeed?: number;
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -2149,9 +2160,10 @@ export interface operations {
                     } | {
                         error: components["schemas"]["Problem"];
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2209,7 +2221,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2306,7 +2318,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
