@@ -4,6 +4,8 @@
 // In the base64 rounds a bare Fastify server takes the same body as bytes (no parsing) and answers
 // gradserve's answer bytes, with the same client: moving the bytes alone, the floor under any server's
 // latency, which with PyTorch's compute added says what the 2× target leaves to everything else.
+// In the same base64 rounds the peer a user would pick instead, PyTorch behind FastAPI
+// (test/bench/torch_server.py), answers the same body, once its answer matches gradserve's.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import type { Encoding } from '../../src/wire/tensor.js';
 import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
+import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
 const ENCODINGS: Encoding[] = ['base64', 'flat', 'nested'];
 const WARMUP_REQUESTS = 50;
@@ -48,6 +51,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
   const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
   let bare: Child | null = null;
+  let http: Child | null = null;
+  const httpOptions = { threads: 1 };
+  const httpMissing = await peerMissing();
   try {
     const url = `${server.url}/v1/gradients`;
     for (const encoding of ENCODINGS) {
@@ -76,13 +82,30 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         if (status !== 200) throw new Error(`bare server answered ${status}`);
         return performance.now() - t0;
       };
+      const httpOnce = async (): Promise<number> => {
+        const t0 = performance.now();
+        const { status } = await post(`${http!.url}/v1/gradients`, body);
+        if (status !== 200) throw new Error(`the PyTorch + FastAPI peer answered ${status}`);
+        return performance.now() - t0;
+      };
       if (encoding === 'base64') {
         const file = join(dir, 'answer.json');
         writeFileSync(file, answer!);
         bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes' }, '/readyz');
         await repeat(WARMUP_REQUESTS, 0, bareOnce);
+        if (httpMissing === null) {
+          ctx.log(`http-large: starting ${peerLabel(httpOptions)}`);
+          http = await startPeer(ctx, httpOptions);
+          const { status, chunks } = await post(`${http.url}/v1/gradients`, body);
+          const text = Buffer.concat(chunks).toString('utf8');
+          const differs = status === 200 ? sameAnswer(answer!.toString('utf8'), text) : `status ${status}: ${text.slice(0, 500)}`;
+          if (differs !== null) throw new Error(`the PyTorch + FastAPI peer's answer differs from gradserve's: ${differs}`);
+          // warm: on its one keep-alive connection, one worker process serves every request
+          await repeat(WARMUP_REQUESTS, 0, httpOnce);
+        }
       }
       const bareRounds: number[] = [];
+      const httpRounds: number[] = [];
       // base64 carries the targets: two rounds, each the service's requests then PyTorch measured
       // again (the load drifts), and each side's figure is its better round's median: both sides
       // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
@@ -92,6 +115,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         const samples = await repeat(2, encoding === 'base64' ? 9 : 7, once);
         rounds.push({ ms: median(samples.map((x) => x.ms)), serverMs: median(samples.map((x) => x.serverMs)), computeMs: median(samples.map((x) => x.computeMs)) });
         if (bare) bareRounds.push(median(await repeat(2, 9, bareOnce)));
+        if (http) httpRounds.push(median(await repeat(2, 9, httpOnce)));
         if (encoding === 'base64' && withTorch) {
           const torch = await torchPeer(ctx, LARGE);
           if (torch && (!peer || torch.latest.totalMs < peer.totalMs)) peer = torch.latest;
@@ -135,6 +159,23 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         await bare!.stop();
         bare = null;
       }
+      if (httpRounds.length > 0) {
+        const peerMs = Math.min(...httpRounds);
+        const label = peerLabel(httpOptions);
+        rows.push({ scenario: 'http-large', name: name(`${label}: latency`), value: round(peerMs), unit: 'ms', rounds: httpRounds.map((x) => round(x)) });
+        rows.push({
+          scenario: 'http-large',
+          name: name('gradserve latency / PyTorch + FastAPI latency'),
+          value: round(ms / peerMs, 2),
+          exact: ms / peerMs,
+          unit: '×',
+          target: { op: '<=', limit: 0.5, label: 'large-request latency vs PyTorch + FastAPI, base64 (issue 17)' },
+        });
+        await http!.stop();
+        http = null;
+      } else if (encoding === 'base64' && httpMissing !== null) {
+        rows.push({ scenario: 'http-large', name: 'PyTorch + FastAPI', value: NaN, unit: 'ms', note: `skipped: ${httpMissing}` });
+      }
       if (peer) {
         rows.push({
           scenario: 'http-large',
@@ -152,6 +193,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     agent.destroy();
     await server.stop();
     if (bare) await bare.stop();
+    if (http) await http.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;

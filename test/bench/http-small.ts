@@ -6,6 +6,8 @@
 // A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
 // (as many workers as gradserve), is loaded in the same alternation: what one task per request costs
 // in throughput before any work, the floor under a server that computes in worker threads.
+// The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
+// same alternation, once its answer matches gradserve's.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
 // flight) once the servers are stopped: the hand-off's own ceiling, before any HTTP cost.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { twoWeight } from '../../src/routes/shared/examples.js';
 import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput, type PoolRate } from './pool-alone.js';
+import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
 const CONNECTIONS = 16;
 const ROUNDS = 3;
@@ -41,9 +44,21 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const handoff = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_POOL: String(workers) }, '/readyz');
     servers.push(handoff);
 
-    type Who = 'ours' | 'bare' | 'handoff';
-    const server = { ours, bare, handoff };
-    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [] };
+    const peerOptions = { threads: 1 };
+    const missing = await peerMissing();
+    let peer: Child | null = null;
+    if (missing === null) {
+      ctx.log(`http-small: starting ${peerLabel(peerOptions)}`);
+      peer = await startPeer(ctx, peerOptions);
+      servers.push(peer);
+      const r = await fetch(`${peer.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const differs = r.status === 200 ? sameAnswer(answer, await r.text()) : `status ${r.status}: ${await r.text()}`;
+      if (differs !== null) throw new Error(`the PyTorch peer's answer differs from gradserve's: ${differs}`);
+    }
+
+    type Who = 'ours' | 'bare' | 'handoff' | 'peer';
+    const server = { ours, bare, handoff, peer: peer! };
+    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
     const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 } };
     const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body, connections: CONNECTIONS, duration });
@@ -62,6 +77,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     await hit('bare', 1);
     await hit('ours', 1);
     await hit('handoff', 1);
+    if (peer) await hit('peer', 1);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
       runs.bare.push(await measured('bare'));
@@ -70,49 +86,68 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       await breathe(100);
       runs.handoff.push(await hit('handoff', ROUND_S));
       await breathe(100);
+      if (peer) {
+        runs.peer.push(await hit('peer', ROUND_S));
+        await breathe(100);
+      }
     }
 
     const rows: Row[] = [];
+    const throughput = (name: string, rs: LoadResult[]): Row => ({
+      scenario: 'http-small',
+      name,
+      value: round(median(rs.map((r) => r.rps)), 0),
+      unit: 'req/s',
+      rounds: rs.map((r) => round(r.rps, 0)),
+      failures: rs.reduce((n, r) => n + r.failures, 0),
+    });
+    const ratio = (name: string, value: number, target: Row['target']): Row => ({ scenario: 'http-small', name, value: round(value, 2), exact: value, unit: '×', target });
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
     for (const who of ['ours', 'bare'] as const) {
       const label = who === 'ours' ? 'gradserve' : 'bare Fastify';
-      const failures = runs[who].reduce((n, r) => n + r.failures, 0);
+      rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs[who]));
       rows.push({
         scenario: 'http-small',
-        name: `two-weight chain, ${CONNECTIONS} connections: ${label} throughput`,
-        value: round(rps[who], 0),
-        unit: 'req/s',
-        rounds: runs[who].map((r) => round(r.rps, 0)),
-        failures,
+        name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`,
+        value: median(runs[who].map((r) => r.p99Ms)),
+        unit: 'ms',
+        ...(who === 'ours' ? { target: { op: '<=', limit: 5, label: 'small-request p99 latency, inline spec (issue 17)' } } : {}),
       });
-      rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs[who].map((r) => r.p99Ms)), unit: 'ms' });
       // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
       const c = cpu[who];
       if (c.responses > 0) {
         const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
-        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, event loop`, value: perRequest(c.mainMs), unit: 'µs' });
+        rows.push({
+          scenario: 'http-small',
+          name: `two-weight chain: ${label} CPU per request, event loop`,
+          value: perRequest(c.mainMs),
+          unit: 'µs',
+          ...(who === 'ours' ? { target: { op: '<=', limit: 60, label: 'event-loop CPU per small request, inline spec (issue 17: by ref)' } } : {}),
+        });
         rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
       }
     }
-    rows.push({
-      scenario: 'http-small',
-      name: 'two-weight chain: gradserve / bare Fastify throughput',
-      value: round(rps.ours / rps.bare, 2),
-      exact: rps.ours / rps.bare,
-      unit: '×',
-      target: { op: '>=', limit: 0.5, label: 'small-request throughput vs bare Fastify' },
-    });
+    rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', rps.ours / rps.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
     const handoffRps = median(runs.handoff.map((r) => r.rps));
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
-    rows.push({
-      scenario: 'http-small',
-      name: floor('throughput'),
-      value: round(handoffRps, 0),
-      unit: 'req/s',
-      rounds: runs.handoff.map((r) => round(r.rps, 0)),
-      failures: runs.handoff.reduce((n, r) => n + r.failures, 0),
-    });
+    rows.push(throughput(floor('throughput'), runs.handoff));
     rows.push({ scenario: 'http-small', name: floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), value: round(handoffRps / rps.bare, 2), unit: '×' });
+    rows.push(
+      ratio('two-weight chain: gradserve / the hand-off floor throughput', rps.ours / handoffRps, {
+        op: '>=',
+        limit: 0.75,
+        label: 'small-request throughput vs the hand-off floor, inline spec (issue 17)',
+      }),
+    );
+    if (peer) {
+      const peerRps = median(runs.peer.map((r) => r.rps));
+      const label = peerLabel(peerOptions);
+      rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs.peer));
+      rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs.peer.map((r) => r.p99Ms)), unit: 'ms' });
+      rows.push(ratio('two-weight chain: gradserve / PyTorch + FastAPI throughput', rps.ours / peerRps, { op: '>=', limit: 2, label: 'small-request throughput vs PyTorch + FastAPI (issue 17)' }));
+    } else {
+      rows.push({ scenario: 'http-small', name: 'PyTorch + FastAPI', value: NaN, unit: 'req/s', note: `skipped: ${missing}` });
+    }
 
     for (const s of servers.splice(0)) await s.stop();
     const pooled: PoolRate[] = [];
