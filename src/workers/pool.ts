@@ -111,6 +111,11 @@ const TINY_MS = 0.5;
  * has not started are taken back and sent to it, so that they do not wait behind the slow one.
  */
 const STEAL_AFTER_MS = 10;
+/**
+ * How long the probe may wait for a worker: it is not a client's computation but the threads'
+ * start-up (modules, kernels), which on a busy machine can outlast a short TIMEOUT_MS.
+ */
+const PROBE_LIMIT_MS = 60_000;
 
 type Stop = 'timeout' | 'client';
 
@@ -254,7 +259,8 @@ export class PiscinaPool implements Pool {
     let item!: Item;
     // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
     // running for TIMEOUT_MS after each task.
-    const timer = setTimeout(() => this.stop(item, 'timeout'), this.opts.timeoutMs);
+    const limitMs = task.kind === 'probe' ? Math.max(PROBE_LIMIT_MS, this.opts.timeoutMs) : this.opts.timeoutMs;
+    const timer = setTimeout(() => this.stop(item, 'timeout'), limitMs);
     const unsubscribe = cancel?.onCancel(() => this.stop(item, 'client'));
     this.inflight++;
     countInFlight(this.cores, 1);
