@@ -21,8 +21,14 @@ import { poolThroughput, type PoolRate } from './pool-alone.js';
 import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
 const CONNECTIONS = 16;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const ROUND_S = 2;
+/**
+ * Unmeasured load on each server first. A fresh gradserve under load on a busy machine took several
+ * seconds to reach its speed (V8 optimizes its request path on compiler threads that wait for a core):
+ * after 1 s of warm-up its first rounds measured a third to a tenth of its later ones.
+ */
+const WARMUP_S = 4;
 
 export async function run(ctx: Ctx): Promise<Row[]> {
   const body = JSON.stringify(twoWeight);
@@ -74,10 +80,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       }
       return result;
     };
-    await hit('bare', 1);
-    await hit('ours', 1);
-    await hit('handoff', 1);
-    if (peer) await hit('peer', 1);
+    await hit('bare', WARMUP_S);
+    await hit('ours', WARMUP_S);
+    await hit('handoff', WARMUP_S);
+    if (peer) await hit('peer', WARMUP_S);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
       runs.bare.push(await measured('bare'));
@@ -101,7 +107,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       rounds: rs.map((r) => round(r.rps, 0)),
       failures: rs.reduce((n, r) => n + r.failures, 0),
     });
-    const ratio = (name: string, value: number, target: Row['target']): Row => ({ scenario: 'http-small', name, value: round(value, 2), exact: value, unit: '×', target });
+    // One server against another: the median of each round's ratio, the two measured seconds apart,
+    // so that load drifting across the rounds cancels (a ratio of the two medians could pair a quiet
+    // round of one with a busy round of the other)
+    const ratio = (name: string, of: LoadResult[], to: LoadResult[], target?: Row['target']): Row => {
+      const each = of.map((r, i) => r.rps / to[i]!.rps);
+      const value = median(each);
+      return { scenario: 'http-small', name, value: round(value, 2), exact: value, unit: '×', rounds: each.map((x) => round(x, 2)), ...(target ? { target } : {}) };
+    };
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
     for (const who of ['ours', 'bare'] as const) {
       const label = who === 'ours' ? 'gradserve' : 'bare Fastify';
@@ -127,24 +140,22 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
       }
     }
-    rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', rps.ours / rps.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
-    const handoffRps = median(runs.handoff.map((r) => r.rps));
+    rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', runs.ours, runs.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
     rows.push(throughput(floor('throughput'), runs.handoff));
-    rows.push({ scenario: 'http-small', name: floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), value: round(handoffRps / rps.bare, 2), unit: '×' });
+    rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
     rows.push(
-      ratio('two-weight chain: gradserve / the hand-off floor throughput', rps.ours / handoffRps, {
+      ratio('two-weight chain: gradserve / the hand-off floor throughput', runs.ours, runs.handoff, {
         op: '>=',
         limit: 0.75,
         label: 'small-request throughput vs the hand-off floor, inline spec (issue 17)',
       }),
     );
     if (peer) {
-      const peerRps = median(runs.peer.map((r) => r.rps));
       const label = peerLabel(peerOptions);
       rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs.peer));
       rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs.peer.map((r) => r.p99Ms)), unit: 'ms' });
-      rows.push(ratio('two-weight chain: gradserve / PyTorch + FastAPI throughput', rps.ours / peerRps, { op: '>=', limit: 2, label: 'small-request throughput vs PyTorch + FastAPI (issue 17)' }));
+      rows.push(ratio('two-weight chain: gradserve / PyTorch + FastAPI throughput', runs.ours, runs.peer, { op: '>=', limit: 2, label: 'small-request throughput vs PyTorch + FastAPI (issue 17)' }));
     } else {
       rows.push({ scenario: 'http-small', name: 'PyTorch + FastAPI', value: NaN, unit: 'req/s', note: `skipped: ${missing}` });
     }
