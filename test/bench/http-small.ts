@@ -66,9 +66,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const server = { ours, bare, handoff, peer: peer! };
     const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
-    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 } };
+    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 }, handoff: { mainMs: 0, otherMs: 0, responses: 0 } };
     const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body, connections: CONNECTIONS, duration });
-    const measured = async (who: 'ours' | 'bare') => {
+    const measured = async (who: keyof typeof cpu) => {
       const pid = server[who].pid;
       const before = processCpuMs(pid);
       const result = await hit(who, ROUND_S);
@@ -90,7 +90,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       await breathe(100);
       runs.ours.push(await measured('ours'));
       await breathe(100);
-      runs.handoff.push(await hit('handoff', ROUND_S));
+      runs.handoff.push(await measured('handoff'));
       await breathe(100);
       if (peer) {
         runs.peer.push(await hit('peer', ROUND_S));
@@ -115,6 +115,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       const value = median(each);
       return { scenario: 'http-small', name, value: round(value, 2), exact: value, unit: '×', rounds: each.map((x) => round(x, 2)), ...(target ? { target } : {}) };
     };
+    // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
+    const cpuRows = (name: string, c: (typeof cpu)['ours'], target?: Row['target']) => {
+      if (c.responses === 0) return;
+      const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
+      rows.push({ scenario: 'http-small', name: `${name} CPU per request, event loop`, value: perRequest(c.mainMs), unit: 'µs', ...(target ? { target } : {}) });
+      rows.push({ scenario: 'http-small', name: `${name} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
+    };
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
     for (const who of ['ours', 'bare'] as const) {
       const label = who === 'ours' ? 'gradserve' : 'bare Fastify';
@@ -126,23 +133,12 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         unit: 'ms',
         ...(who === 'ours' ? { target: { op: '<=', limit: 5, label: 'small-request p99 latency, inline spec (issue 17)' } } : {}),
       });
-      // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
-      const c = cpu[who];
-      if (c.responses > 0) {
-        const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
-        rows.push({
-          scenario: 'http-small',
-          name: `two-weight chain: ${label} CPU per request, event loop`,
-          value: perRequest(c.mainMs),
-          unit: 'µs',
-          ...(who === 'ours' ? { target: { op: '<=', limit: 60, label: 'event-loop CPU per small request, inline spec (issue 17: by ref)' } } : {}),
-        });
-        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
-      }
+      cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ours' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request, inline spec (issue 17: by ref)' } : undefined);
     }
     rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', runs.ours, runs.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
     rows.push(throughput(floor('throughput'), runs.handoff));
+    cpuRows(floor('').trimEnd(), cpu.handoff);
     rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
     rows.push(
       ratio('two-weight chain: gradserve / the hand-off floor throughput', runs.ours, runs.handoff, {
