@@ -94,7 +94,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     }
   });
 
-  await app.register(errors);
+  await app.register(errors, { bodyLimitBytes: config.bodyLimitBytes });
   await app.register(json);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });
