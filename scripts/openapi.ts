@@ -24,8 +24,9 @@ export const OPENAPI_FILE = path.join(repoRoot(), 'openapi', 'openapi.json');
 export async function generateOpenApi(): Promise<string> {
   const app = await buildApp({ ...loadConfig({}), workers: 1, logLevel: 'silent' });
   try {
-    await app.ready();
-    return `${JSON.stringify(app.swagger(), null, 2)}\n`;
+    // the document as served: its examples are the app's own answers
+    const r = await app.inject({ method: 'GET', url: '/openapi.json' });
+    return `${JSON.stringify(r.json(), null, 2)}\n`;
   } finally {
     await app.close();
   }

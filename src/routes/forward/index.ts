@@ -5,7 +5,6 @@ import { encodeTensor } from '../../wire/tensor.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
 
 export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -18,9 +17,8 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         operationId: 'forward',
         summary: 'Forward pass only: loss and outputs',
         description: 'The body of /v1/gradients without optimizer; nothing is backpropagated. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: ForwardBodySchema,
-        response: { 200: ForwardResponseSchema, ...ProblemResponses },
+        response: { 200: ForwardResponseSchema },
       },
     },
     async (request, reply) => {

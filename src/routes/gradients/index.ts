@@ -6,7 +6,6 @@ import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 
 export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -21,9 +20,8 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         description:
           'Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every ' +
           'parameter; with `optimizer`, also one torch.optim step and its state. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: GradientsBodySchema,
-        response: { 200: GradientsResponseSchema, ...ProblemResponses },
+        response: { 200: GradientsResponseSchema },
       },
     },
     async (request, reply) => {

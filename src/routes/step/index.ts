@@ -5,7 +5,6 @@ import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeStepRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { StepBodySchema, StepResponseSchema } from './schema.js';
 
 export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -20,9 +19,8 @@ export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (a
         description:
           'For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, ' +
           'comes before the step, as torch.nn.utils.clip_grad_norm_. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: StepBodySchema,
-        response: { 200: StepResponseSchema, ...ProblemResponses },
+        response: { 200: StepResponseSchema },
       },
     },
     async (request, reply) => {

@@ -10,7 +10,6 @@ import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -28,7 +27,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
           'final object. An error before the first step is an ordinary problem+json response; after streaming began ' +
           'it is the last line, as {"error": problem}. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: TrainBodySchema,
         response: {
           200: {
@@ -38,7 +36,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
               [NDJSON]: { schema: TrainStreamSchema },
             },
           },
-          ...ProblemResponses,
         },
       },
     },
