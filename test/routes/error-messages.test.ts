@@ -168,5 +168,7 @@ describe('what each typical mistake is told', () => {
     const p = JSON.parse(r.body);
     expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect({ status: r.statusCode, code: p.code, detail: p.detail }).toEqual({ status, code, detail });
+    // each field-level message is said once, its path apart (a limit error's once read "model: model: …")
+    for (const e of p.errors ?? []) expect(e.message.startsWith(`${e.path}:`), e.message).toBe(false);
   });
 });
