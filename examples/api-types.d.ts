@@ -943,7 +943,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1066,7 +1066,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1201,7 +1201,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1361,7 +1361,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1528,7 +1528,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1708,7 +1708,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description INVALID_JSON: Malformed JSON body; INVALID_REQUEST: The request does not match the schema */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -114,8 +114,10 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
     uiHooks: { preHandler: async () => void (await document()) },
     transformSpecification: () => finished!,
     transformSpecificationClone: false,
-    // the top bar's URL field shows /docs/json, which only confuses; the logo stays
-    theme: { css: [{ filename: 'gradserve.css', content: '.swagger-ui .topbar .download-url-wrapper { display: none; }' }] },
+    // the top bar's URL field and the link under the title show /docs/json, which only confuses
+    theme: {
+      css: [{ filename: 'gradserve.css', content: '.swagger-ui .topbar .download-url-wrapper, .swagger-ui .info hgroup.main > a { display: none; }' }],
+    },
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, document);

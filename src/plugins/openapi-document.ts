@@ -31,7 +31,7 @@ function errorCodes(url: string, method: string, config: AppConfig): ErrorCode[]
   const v1 = url.startsWith('/v1/');
   const guarded: ErrorCode[] = [...(v1 && config.apiKeys.length > 0 ? ['UNAUTHORIZED' as const] : []), ...(v1 && config.rateLimit !== undefined ? ['RATE_LIMITED' as const] : [])];
   if (v1 && method === 'post') {
-    return ['INVALID_JSON', 'INVALID_REQUEST', ...guarded, 'BODY_TOO_LARGE', 'LIMIT_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_SPEC', 'WORKER_CRASHED', 'QUEUE_FULL', 'SHUTTING_DOWN', 'TIMEOUT'];
+    return ['INVALID_REQUEST', 'INVALID_JSON', ...guarded, 'BODY_TOO_LARGE', 'LIMIT_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_SPEC', 'WORKER_CRASHED', 'QUEUE_FULL', 'SHUTTING_DOWN', 'TIMEOUT'];
   }
   if (url === '/readyz') return ['NOT_READY', 'SHUTTING_DOWN'];
   return guarded;

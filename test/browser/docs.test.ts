@@ -70,6 +70,7 @@ describe.skipIf(!haveChromium)('Swagger UI at /docs', () => {
     expect(paths.slice(0, 6)).toEqual(['/v1/gradients', '/v1/forward', '/v1/step', '/v1/train', '/v1/gradcheck', '/v1/explain']);
     expect(await page.locator('.topbar .download-url-wrapper').isVisible()).toBe(false);
     expect(await page.locator('.topbar').innerText()).not.toContain('/docs/json');
+    expect(await page.locator('.info a[href$="/docs/json"]').isVisible()).toBe(false);
     expect(await page.getByRole('button', { name: 'Authorize' }).count()).toBe(0);
     expect(await page.locator('.authorization__btn').count()).toBe(0);
   }, 60_000);
