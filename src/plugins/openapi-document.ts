@@ -16,14 +16,19 @@ type Json = Record<string, any>;
 /** The order a user reads the routes in: the main computation first, the probes last. */
 const ORDER = ['/v1/gradients', '/v1/forward', '/v1/step', '/v1/train', '/v1/gradcheck', '/v1/explain', '/v1/ops', '/healthz', '/readyz', '/metrics'];
 
-export function packageVersion(): string {
+/** The folder of package.json, from src/ or from dist/. */
+export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
+    if (up === dir) throw new Error('package.json not found above src/plugins');
     dir = up;
   }
-  return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+  return dir;
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The statuses a route answers besides 200, and which problem codes stand behind each. */
