@@ -102,7 +102,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     done(new HttpError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance'));
   });
 
-  await app.register(errors);
+  await app.register(errors, { bodyLimitBytes: config.bodyLimitBytes });
   await app.register(json);
   await app.register(safetensors);
   await app.register(docs, config);

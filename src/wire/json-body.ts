@@ -18,6 +18,9 @@ import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from './tensor.js
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
 
+/** Fastify's error for a body that is not JSON, saying why. */
+const invalidJson = (why: string) => Object.assign(new FST_ERR_CTP_INVALID_JSON_BODY(), { message: `the body is not valid JSON: ${why}` });
+
 /**
  * A base64 string at least this long is lifted out of a body's text before JSON.parse, and makes an
  * answer worth assembling as a buffer.
@@ -109,9 +112,9 @@ export function checkPoisoning(root: unknown): void {
       continue;
     }
     const o = v as Record<string, unknown>;
-    if (Object.hasOwn(o, '__proto__')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
+    if (Object.hasOwn(o, '__proto__')) throw invalidJson('a "__proto__" key is refused (prototype poisoning)');
     const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
-    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
+    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw invalidJson('a "constructor.prototype" key is refused (prototype poisoning)');
     for (const k in o) {
       const c = o[k];
       if (typeof c === 'object' && c !== null) stack.push(c);
@@ -125,15 +128,16 @@ export function checkPoisoning(root: unknown): void {
  * base64 value lifted out before parsing (a parameter for tests).
  */
 export function parseJsonBody(body: Buffer, minLift = LONG_BASE64_CHARS): { value: unknown; lifted: Lifted | null } {
-  if (body.length === 0) throw new FST_ERR_CTP_EMPTY_JSON_BODY();
+  if (body.length === 0) throw Object.assign(new FST_ERR_CTP_EMPTY_JSON_BODY(), { message: 'the body is empty: send a JSON object' });
   const bytes = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   // a body shorter than one liftable value is parsed as it is (the two-weight chain's, say)
   const cut = bytes.length >= minLift ? liftBase64(bytes, minLift) : null;
   let value: unknown;
   try {
     value = JSON.parse(cut?.text ?? bytes.toString('utf8'));
-  } catch {
-    throw new FST_ERR_CTP_INVALID_JSON_BODY();
+  } catch (e) {
+    // JSON.parse's position is in the text it parsed, which is not the body's when values were lifted
+    throw invalidJson(cut === null ? (e as Error).message : 'a syntax error');
   }
   if (typeof value === 'object' && value !== null) checkPoisoning(value);
   return { value, lifted: cut?.lifted ?? null };

@@ -28,23 +28,6 @@ export const ProblemSchema = z
   })
   .describe('RFC 9457 problem details');
 
-const problemContent = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: ProblemSchema } },
-});
-
-/** Documented error responses (sent as problem+json strings by the error handler). */
-export const ProblemResponses = {
-  '4XX': problemContent(
-    '400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
-      '415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit',
-  ),
-  '5XX': problemContent(
-    '502 the worker computing the request died (killed, or over its memory limit) and was replaced; ' +
-      '503 queue full (with Retry-After) or not ready; 504 computation over the time limit',
-  ),
-} as const;
-
 export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
 
 // The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it

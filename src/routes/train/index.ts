@@ -11,7 +11,6 @@ import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -29,7 +28,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
           'final object. An error before the first step is an ordinary problem+json response; after streaming began ' +
           'it is the last line, as {"error": problem}. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: TrainBodySchema,
         response: {
           200: {
@@ -39,7 +37,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
               [NDJSON]: { schema: TrainStreamSchema },
             },
           },
-          ...ProblemResponses,
         },
       },
     },
