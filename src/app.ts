@@ -12,6 +12,7 @@ import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import json from './wire/json-body.js';
 import metrics from './plugins/metrics.js';
+import models from './plugins/models.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
 import { limitsOf } from './routes/shared/compute.js';
@@ -98,6 +99,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(json);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });
+  await app.register(models, { config });
   await app.register(metrics);
 
   if (config.corsOrigins.length > 0) {

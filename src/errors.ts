@@ -6,6 +6,8 @@ export const ERRORS = {
   INVALID_REQUEST: { status: 400, title: 'The request does not match the schema' },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   NOT_FOUND: { status: 404, title: 'No such route' },
+  // its own code, so a client can tell "register the model again" from a wrong URL
+  MODEL_NOT_FOUND: { status: 404, title: 'No model with this id on this instance' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body over the byte limit' },
   LIMIT_EXCEEDED: { status: 413, title: 'Tensor or graph over the size limits' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is not JSON' },

@@ -17,6 +17,8 @@ export interface Limits {
 
 export interface ModelJob {
   model: DecodedModel;
+  /** the model's id when the service knows it: a worker keeps the compiled graph under it (engine/plans.ts) */
+  modelId?: string;
   /** given parameter values; omitted ones are initialized */
   params: Tensors;
   /** an MLP takes one tensor [batch, inputSize]; a graph a map by input name */

@@ -1,6 +1,6 @@
 import type { Limits } from './api.js';
 import { LimitError, type Path } from './errors.js';
-import type { CompiledGraph, CompiledNode, GraphDef, LeafDef, Slot, SlotKind } from './graph.js';
+import type { CompiledGraph, CompiledNode, GraphDef, InputDef, Slot, SlotKind } from './graph.js';
 import { Issues } from './issues.js';
 import type { AnyOp } from './op.js';
 import { cast, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
@@ -62,7 +62,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     return s;
   };
 
-  const leaf = (l: LeafDef, kind: SlotKind) => declare(l.name, kind, l.shape, () => l.path);
+  const leaf = (l: InputDef, kind: SlotKind) => declare(l.name, kind, l.shape, () => l.path);
   def.inputs.forEach((l) => leaf(l, 'input'));
   def.params.forEach((l) => leaf(l, 'param'));
   for (const c of def.constants) {
@@ -160,7 +160,8 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   issues.throwIfAny();
 
   let elements = 0;
-  for (const s of shapes) elements += size(s!);
+  // a value whose shape waits for the data (InputDef) counts when the data comes
+  for (const s of shapes) elements += s === undefined ? 0 : size(s);
   if (elements > limits.maxElements) {
     throw new LimitError(['model'], `the graph's values need ${elements} elements, over the limit of ${limits.maxElements}`);
   }

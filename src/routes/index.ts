@@ -5,6 +5,7 @@ import { forwardRoutes } from './forward/index.js';
 import { gradientsRoutes } from './gradients/index.js';
 import { gradcheckRoutes } from './gradcheck/index.js';
 import { healthRoutes } from './health/index.js';
+import { modelsRoutes } from './models/index.js';
 import { nameComponents } from './shared/components.js';
 import { opsRoutes } from './ops/index.js';
 import { stepRoutes } from './step/index.js';
@@ -23,6 +24,7 @@ const routes: FastifyPluginAsync<{ config: AppConfig }> = async (app, opts) => {
   await app.register(gradcheckRoutes, opts);
   await app.register(stepRoutes, opts);
   await app.register(trainRoutes, opts);
+  await app.register(modelsRoutes, opts);
   await app.register(opsRoutes);
   await app.register(healthRoutes, opts);
 };

@@ -4,6 +4,7 @@ import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
+import { PLAN_STATS } from '../engine/plans.js';
 import { HttpError } from '../errors.js';
 import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
 
@@ -19,6 +20,8 @@ export interface PoolOptions {
   filename?: string;
   /** V8 heap limits per worker thread; a worker over them dies alone (WORKER_CRASHED), not the process */
   resourceLimits?: ResourceLimits;
+  /** bounds of each worker's compiled plans of known models (engine/plans.ts); default: none kept */
+  plans?: { entries: number; bytes: number };
 }
 
 export interface TaskOutcome<R> {
@@ -47,6 +50,8 @@ export interface Pool {
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   /** a worker failed with no request of its own to fail (e.g. an error thrown from a timer); it is replaced */
   onWorkerError?: (err: unknown) => void;
+  /** the workers' plan caches, summed (engine/plans.ts PLAN_STATS); absent without workers */
+  readonly planStats?: BigInt64Array;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -144,6 +149,7 @@ export class PiscinaPool implements Pool {
   private smallRunning = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onWorkerError?: (err: unknown) => void;
+  readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
@@ -157,7 +163,12 @@ export class PiscinaPool implements Pool {
       // closing and each one stays in the worker's memory. 'async' waits with Atomics.waitAsync.
       atomics: 'async',
       // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
-      workerData: { blas: opts.blas, cores: { state: this.cores, workers: opts.workers } },
+      // `plans`: each worker's bounds, and the counters all of them add to (engine/plans.ts)
+      workerData: {
+        blas: opts.blas,
+        cores: { state: this.cores, workers: opts.workers },
+        plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
+      },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread

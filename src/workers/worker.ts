@@ -6,6 +6,7 @@ import * as engine from '../engine/index.js';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
+import { dropPlans, keepPlans } from '../engine/plans.js';
 import { ShapeError } from '../engine/tensor.js';
 import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
 
@@ -13,11 +14,19 @@ import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, t
 // kernels are chosen once, when the thread starts, so a bad BLAS setting fails the pool's start-up
 // probe rather than a request.
 
-const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
+const data = Piscina.workerData as
+  | { blas?: string; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
+  | undefined;
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
 // OpenBLAS threads follow how many requests the pool holds (kernels/threads.ts) unless the operator fixed them
 if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
   shareCores({ ...data.cores, cores: os.availableParallelism() });
+}
+
+if (data?.plans && data.plans.entries > 0) {
+  keepPlans(data.plans.entries, data.plans.bytes, data.plans.stats);
+  // a worker stopped or replaced takes its plans out of the sizes the pool reports
+  process.on('exit', dropPlans);
 }
 
 // Synchronous throughout, so that cancellable() covers the whole computation.

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 
@@ -29,9 +29,10 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         body: ExplainBodySchema,
         response: { 200: ExplainResponseSchema, ...ProblemResponses },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
       return { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) };
     },

@@ -3,9 +3,9 @@ import type { GradientsResult } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 
@@ -25,9 +25,10 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         body: GradientsBodySchema,
         response: { 200: GradientsResponseSchema, ...ProblemResponses },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
       const enc = job.options.encoding;
       return {

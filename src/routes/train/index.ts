@@ -8,8 +8,8 @@ import { describeLimits } from '../../plugins/docs.js';
 import { classify } from '../../plugins/errors.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
@@ -41,10 +41,11 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           ...ProblemResponses,
         },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
       const { steps, batchSize, shuffleSeed } = request.body;
-      const job = decodeModelRequest(request.body, limits) as GradientsJob;
+      const job = decodeModelJob(app, request, request.body, limits) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
       const enc = job.options.encoding;
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({

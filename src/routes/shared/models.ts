@@ -1,0 +1,87 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DecodedModel, Limits } from '../../engine/api.js';
+import { checkModel, type ModelSummary } from '../../engine/check-model.js';
+import { LimitError, SpecError } from '../../engine/errors.js';
+import { OPS } from '../../engine/ops/index.js';
+import type { ModelSpec } from '../../engine/spec.js';
+import { HttpError } from '../../errors.js';
+import { canonicalJson, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
+import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
+
+// How the compute routes find their model in the replica's cache (plugins/models.ts): by `{ref}`, or
+// by the content of an inline spec, before the schema runs, so a known model skips it.
+
+/** An inline spec not known yet, by request: the handler makes it known once the schema passed it. */
+const unknownInline = new WeakMap<FastifyRequest, { id: string; canonical: string }>();
+
+export function modelNotFound(id: string): HttpError {
+  return new HttpError(
+    'MODEL_NOT_FOUND',
+    `no model ${id} on this instance (never registered here, evicted, or the instance restarted): register it again with POST /v1/models and retry`,
+  );
+}
+
+/** preValidation of the compute routes: puts the KnownModel in place of a known ref or spec. */
+export function resolveModel(app: FastifyInstance) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const body = request.body as { model?: unknown } | null;
+    const model = body !== null && typeof body === 'object' ? body.model : undefined;
+    if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
+    if ('ref' in model) {
+      const ref = (model as { ref: unknown }).ref;
+      // a malformed ref is left to the schema, which names the field
+      if (typeof ref !== 'string' || !MODEL_ID.test(ref) || Object.keys(model).length !== 1) return;
+      const known = app.models.get(ref);
+      if (known === undefined) throw modelNotFound(ref);
+      body!.model = known;
+      return;
+    }
+    const canonical = canonicalJson(model);
+    if (canonical === undefined) return;
+    const id = modelId(canonical);
+    const known = app.models.get(id);
+    if (known !== undefined) body!.model = known;
+    else unknownInline.set(request, { id, canonical });
+  };
+}
+
+/** The spec with its constants decoded (float64), as the engine's checks take it. */
+export function decodeConstants(spec: ModelSpec, limits: Limits): DecodedModel {
+  if (spec.type === 'mlp') return spec;
+  const plan = new TensorPlan();
+  plan.addMap(spec.constants, ['model', 'constants']);
+  const decoded = plan.decode('float64', limits);
+  return { ...spec, constants: Object.fromEntries(Object.entries(spec.constants).map(([k, w]) => [k, decoded.get(w)!])) };
+}
+
+/** Checks and summarizes `spec` once (engine/check-model.ts): what becomes a KnownModel. */
+export function knowModel(id: string, canonical: string, spec: ModelSpec, limits: Limits): KnownModel {
+  const summary: ModelSummary = checkModel(decodeConstants(spec, limits), limits, OPS);
+  return new KnownModel(id, canonical, spec, summary);
+}
+
+type Body = Omit<ModelBody, 'model'> & { model: ModelSpec | KnownModel; optimizer?: OptimizerBody; clipGradNorm?: number };
+
+/**
+ * The request's job (wire/request.ts), carrying the model's id when it is known, so the worker reuses
+ * its compiled plan. An inline spec seen for the first time becomes known here if it passes the
+ * model checks; if not, it is not kept and the worker reports its problems as it always did.
+ */
+export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, body: Body, limits: Limits) {
+  let known = body.model instanceof KnownModel ? body.model : undefined;
+  const inline = unknownInline.get(request);
+  if (known === undefined && inline !== undefined) {
+    try {
+      known = knowModel(inline.id, inline.canonical, body.model as ModelSpec, limits);
+      app.models.add(known);
+    } catch (err) {
+      if (!(err instanceof SpecError || err instanceof LimitError)) throw err;
+    }
+  }
+  const job = decodeModelRequest(
+    { ...body, model: known?.spec ?? (body.model as ModelSpec) },
+    limits,
+  );
+  if (known !== undefined) job.modelId = known.id;
+  return job;
+}
