@@ -28,7 +28,9 @@ describe('the OpenAPI document', () => {
 
   it('documents every route of API.md', () => {
     for (const p of COMPUTE) expect(doc.paths[p]?.post, p).toBeDefined();
-    for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics']) expect(doc.paths[p]?.get, p).toBeDefined();
+    for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics', '/v1/models/{id}']) expect(doc.paths[p]?.get, p).toBeDefined();
+    expect(doc.paths['/v1/models']?.post).toBeDefined();
+    expect(doc.paths['/v1/models/{id}']?.delete).toBeDefined();
   });
 
   it('publishes the limits in force', () => {
@@ -62,6 +64,12 @@ describe('the OpenAPI document', () => {
   });
 
   it('has runnable examples on every compute route, the two-weight chain first; each runs', async () => {
+    // the examples by reference name the model POST /v1/models's example registers
+    const register = doc.paths['/v1/models'].post.requestBody.content['application/json'].examples.twoWeight.value;
+    const reg = await app.inject({ method: 'POST', url: '/v1/models', payload: register });
+    expect(reg.statusCode, reg.body).toBe(201);
+    const byRef = doc.paths['/v1/gradients'].post.requestBody.content['application/json'].examples.twoWeightByRef.value;
+    expect(byRef.model).toEqual({ ref: reg.json().id });
     for (const p of COMPUTE) {
       const examples = doc.paths[p].post.requestBody.content['application/json'].examples;
       const entries = Object.entries<any>(examples);
