@@ -30,6 +30,9 @@ export class KnownModel {
     readonly summary: ModelSummary,
   ) {}
 
+  /** a worker has computed a job carrying the spec: later jobs go without it (routes/shared/models.ts) */
+  sent = false;
+
   /** what it holds, as the cache reckons it: the canonical text and the parsed spec beside it */
   get bytes(): number {
     return 3 * this.canonical.length;

@@ -180,6 +180,22 @@ describe('compute routes by {ref}', () => {
     }
   });
 
+  it('sends a known model\'s spec to the workers once; a worker without the plan gets the job again, whole', async () => {
+    const { body: reg } = await register(app, scaled(5));
+    const body = (n: number) => ({ model: { ref: reg.id }, params: { w: [1, 1] }, inputs: { x: Array.from({ length: n }, () => [1, 2]) } });
+    const misses = await metric(app, 'gradserve_model_cache_misses_total', 'plans');
+    const hits = await metric(app, 'gradserve_model_cache_hits_total', 'plans');
+    // with the spec: compiled
+    expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 1);
+    // without it, the same shapes: the plan is reused
+    expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'plans')).toBe(hits + 1);
+    // without it, new shapes: no plan, so the job comes again with the spec, and is compiled
+    expect((await post(app, '/v1/gradients', body(3))).body.gradients.w).toEqual([15, 60]);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 3);
+  });
+
   it('answers an unknown id with 404 MODEL_NOT_FOUND telling the client to register it again; a malformed ref is 400', async () => {
     const id = `sha256:${'e'.repeat(64)}`;
     for (const [url] of routes) {
