@@ -33,9 +33,12 @@ export class KnownModel {
   /** a worker has computed a job carrying the spec: later jobs go without it (routes/shared/models.ts) */
   sent = false;
 
+  /** the text of an inline spec that named it, as JSON.stringify wrote it: found again without hashing */
+  text?: string;
+
   /** what it holds, as the cache reckons it: the canonical text and the parsed spec beside it */
   get bytes(): number {
-    return 3 * this.canonical.length;
+    return 3 * this.canonical.length + (this.text?.length ?? 0);
   }
 }
 
@@ -74,11 +77,43 @@ function canon(v: unknown): string {
 
 export const modelId = (canonical: string): string => `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 
+/** JSON.stringify of a parsed body's value; undefined for one too deep to walk. */
+export function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
 export class ModelRegistry {
   private readonly lru: Lru<string, KnownModel>;
+  /** known models by the text of an inline spec (KnownModel.text): a client repeating its spec writes it alike */
+  private readonly byText = new Map<string, KnownModel>();
 
   constructor(maxEntries: number, maxBytes: number) {
     this.lru = new Lru(maxEntries, maxBytes);
+    this.lru.onEvict = (_id, model) => this.forgetText(model);
+  }
+
+  private forgetText(model: KnownModel): void {
+    if (model.text !== undefined && this.byText.get(model.text) === model) this.byText.delete(model.text);
+  }
+
+  /** The model an inline spec of this text named before, now the most recently used; a hit when found. */
+  getByText(text: string): KnownModel | undefined {
+    const model = this.byText.get(text);
+    return model === undefined ? undefined : this.lru.get(model.id);
+  }
+
+  /** Finds `model` by `text` from now on (one text per model: the last one seen). */
+  addText(model: KnownModel, text: string): void {
+    if (this.lru.peek(model.id) !== model) return;
+    this.forgetText(model);
+    model.text = text;
+    this.byText.set(text, model);
+    if (!this.lru.set(model.id, model, model.bytes)) this.forgetText(model);
   }
 
   /** The model, now the most recently used; a miss counts as one. */
@@ -97,7 +132,9 @@ export class ModelRegistry {
   }
 
   delete(id: string): boolean {
-    return this.lru.delete(id) !== undefined;
+    const model = this.lru.delete(id);
+    if (model !== undefined) this.forgetText(model);
+    return model !== undefined;
   }
 
   get counts() {

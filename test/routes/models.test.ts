@@ -240,6 +240,32 @@ describe('the cache', () => {
     expect(app.models.sizes.entries).toBe(before);
   });
 
+  it('finds an inline spec again by its text, or by its id when written otherwise; an evicted or deleted one is not found', async () => {
+    const small = await startApp({ modelCacheEntries: 1 });
+    try {
+      const spec = scaled(6);
+      const body = (model: unknown) => ({ model, params: { w: [1, 1] }, inputs: { x: [1, 1] } });
+      const hits = () => metric(small, 'gradserve_model_cache_hits_total', 'specs');
+      expect((await post(small, '/v1/gradients', body(spec))).status).toBe(200);
+      expect((await post(small, '/v1/gradients', body(spec))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(1);
+      const reordered = { output: spec.output, nodes: spec.nodes, constants: spec.constants, params: spec.params, inputs: spec.inputs, type: spec.type };
+      expect((await post(small, '/v1/gradients', body(reordered))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(2);
+      // evicted by another model: its text no longer finds it
+      expect((await register(small, scaled(7))).status).toBe(201);
+      expect((await post(small, '/v1/gradients', body(spec))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(2);
+      const id = (await register(small, spec)).body.id;
+      expect((await del(small, `/v1/models/${id}`)).status).toBe(204);
+      const before = await hits();
+      expect((await post(small, '/v1/gradients', body(reordered))).status).toBe(200);
+      expect(await hits()).toBe(before);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('evicts the least recently used model beyond MODEL_CACHE_ENTRIES, and counts it', async () => {
     const small = await startApp({ modelCacheEntries: 2 });
     try {

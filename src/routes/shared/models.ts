@@ -5,14 +5,14 @@ import { LimitError, SpecError } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
 import type { ModelSpec } from '../../engine/spec.js';
 import { HttpError } from '../../errors.js';
-import { canonicalJson, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
+import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
 import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
 
 // How the compute routes find their model in the replica's cache (plugins/models.ts): by `{ref}`, or
 // by the content of an inline spec, before the schema runs, so a known model skips it.
 
 /** An inline spec not known yet, by request: the handler makes it known once the schema passed it. */
-const unknownInline = new WeakMap<FastifyRequest, { id: string; canonical: string }>();
+const unknownInline = new WeakMap<FastifyRequest, { id: string; canonical: string; text?: string }>();
 
 export function modelNotFound(id: string): HttpError {
   return new HttpError(
@@ -36,12 +36,23 @@ export function resolveModel(app: FastifyInstance) {
       body!.model = known;
       return;
     }
+    // the text as the client wrote it finds a spec it sent before without the canonical form and the hash
+    const text = jsonText(model);
+    const seen = text === undefined ? undefined : app.models.getByText(text);
+    if (seen !== undefined) {
+      body!.model = seen;
+      return;
+    }
     const canonical = canonicalJson(model);
     if (canonical === undefined) return;
     const id = modelId(canonical);
     const known = app.models.get(id);
-    if (known !== undefined) body!.model = known;
-    else unknownInline.set(request, { id, canonical });
+    if (known === undefined) {
+      unknownInline.set(request, { id, canonical, text });
+      return;
+    }
+    body!.model = known;
+    if (text !== undefined) app.models.addText(known, text);
   };
 }
 
@@ -83,7 +94,7 @@ export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, bo
   if (known === undefined && inline !== undefined) {
     try {
       known = knowModel(inline.id, inline.canonical, body.model as ModelSpec, limits);
-      app.models.add(known);
+      if (app.models.add(known) && inline.text !== undefined) app.models.addText(known, inline.text);
     } catch (err) {
       if (!(err instanceof SpecError || err instanceof LimitError)) throw err;
     }
