@@ -124,6 +124,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a model: validated and checked once, then used by id
+         * @description Takes a model spec (the `model` of the compute routes), checks it as far as it can without data (ids, ops, attributes, references, cycles, the shapes that follow from params and constants) and keeps it on this replica under its id, the sha256 of its canonical JSON. Compute requests then send `"model": {"ref": id}` and skip the model's validation; send the id in the `X-Gradserve-Model` header too, so a balancer routes them to this replica. A replica keeps MODEL_CACHE_ENTRIES models (MODEL_CACHE_MB), least recently used first out; a request naming a model the replica does not know gets 404 MODEL_NOT_FOUND: register it again and retry (docs/models.md).
+         */
+        post: operations["registerModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A known model: its spec and summary */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Forget a model on this replica
+         * @description Requests in flight that named it finish normally; later ones get 404 MODEL_NOT_FOUND.
+         */
+        delete: operations["deleteModel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ops": {
         parameters: {
             query?: never;
@@ -221,6 +262,11 @@ export interface components {
         };
         /** @description the model: an MLP or an explicit graph, told apart by `type` */
         Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
+        /** @description a model registered with POST /v1/models, by id. Send the id in the `X-Gradserve-Model` header too, so a balancer routes the request to the replica that knows it. Unknown on this replica (never registered here, evicted, restarted): 404 MODEL_NOT_FOUND, and the client registers it again */
+        ModelRef: {
+            /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+            ref: string;
+        };
         /** @description an MLP in PyTorch nn.Linear layout */
         MlpModel: {
             /**
@@ -835,7 +881,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "MODEL_NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -868,7 +914,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["Model"];
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
@@ -945,8 +992,17 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1021,7 +1077,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["Model"];
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
@@ -1070,8 +1127,17 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1207,7 +1273,7 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1283,7 +1349,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["Model"];
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
@@ -1369,8 +1436,17 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1445,7 +1521,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["Model"];
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
@@ -1538,8 +1615,17 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1614,7 +1700,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["Model"];
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
@@ -1722,8 +1809,17 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body; INVALID_BODY: Malformed safetensors body */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1778,6 +1874,229 @@ export interface operations {
             };
             /** @description TIMEOUT: The computation outran its time limit */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Model"];
+            };
+        };
+        responses: {
+            /** @description already known: the same id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+                        id: string;
+                        /** @description the sha256 of the canonical JSON, hex (the id without its prefix) */
+                        hash: string;
+                        /** @description what the model is made of */
+                        summary: {
+                            /** @description the trainable tensors, in declaration order */
+                            params: {
+                                /** @description parameter name */
+                                name: string;
+                                /** @description its shape */
+                                shape: number[];
+                            }[];
+                            /** @description graph nodes (an MLP's after expansion into linear, norm, activation and residual nodes) */
+                            nodes: number;
+                            /** @description how many nodes use each op */
+                            ops: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+                        id: string;
+                        /** @description the sha256 of the canonical JSON, hex (the id without its prefix) */
+                        hash: string;
+                        /** @description what the model is made of */
+                        summary: {
+                            /** @description the trainable tensors, in declaration order */
+                            params: {
+                                /** @description parameter name */
+                                name: string;
+                                /** @description its shape */
+                                shape: number[];
+                            }[];
+                            /** @description graph nodes (an MLP's after expansion into linear, norm, activation and residual nodes) */
+                            nodes: number;
+                            /** @description how many nodes use each op */
+                            ops: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a known model and its spec */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+                        id: string;
+                        /** @description the sha256 of the canonical JSON, hex (the id without its prefix) */
+                        hash: string;
+                        /** @description what the model is made of */
+                        summary: {
+                            /** @description the trainable tensors, in declaration order */
+                            params: {
+                                /** @description parameter name */
+                                name: string;
+                                /** @description its shape */
+                                shape: number[];
+                            }[];
+                            /** @description graph nodes (an MLP's after expansion into linear, norm, activation and residual nodes) */
+                            nodes: number;
+                            /** @description how many nodes use each op */
+                            ops: {
+                                [key: string]: number;
+                            };
+                        };
+                        /** @description the spec as registered, in canonical form (registering it again gives the same id) */
+                        spec: unknown;
+                    };
+                };
+            };
+            /** @description INVALID_REQUEST: The request does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description forgotten; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description INVALID_REQUEST: The request does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description MODEL_NOT_FOUND: No model with this id on this instance */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1901,6 +2220,33 @@ export interface operations {
                         };
                         /** @description whether /v1 routes require a bearer API key */
                         auth: boolean;
+                        /** @description the model caches of this replica (docs/models.md) */
+                        modelCache: {
+                            /** @description validated specs on the event loop, by id */
+                            specs: {
+                                /** @description known models */
+                                entries: number;
+                                /** @description what they hold, as the cache reckons it */
+                                bytes: number;
+                                /** @description MODEL_CACHE_ENTRIES */
+                                maxEntries: number;
+                                /** @description MODEL_CACHE_MB in bytes */
+                                maxBytes: number;
+                            };
+                            /** @description each worker's compiled graphs of known models, per model and data shapes; each worker has the bounds of `specs` */
+                            plans: {
+                                /** @description compiled graphs, all workers together */
+                                entries: number;
+                                /** @description what they hold, as the caches reckon it */
+                                bytes: number;
+                                /** @description compiled graphs reused */
+                                hits: number;
+                                /** @description graphs of known models compiled */
+                                misses: number;
+                                /** @description compiled graphs dropped to stay within the bounds */
+                                evictions: number;
+                            };
+                        };
                     };
                 };
             };

@@ -13,6 +13,7 @@ import errors from './plugins/errors.js';
 import json from './wire/json-body.js';
 import safetensors from './wire/safetensors-body.js';
 import metrics from './plugins/metrics.js';
+import models from './plugins/models.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
 import { limitsOf } from './routes/shared/compute.js';
@@ -107,6 +108,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(safetensors);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });
+  await app.register(models, { config });
   await app.register(metrics);
 
   if (config.corsOrigins.length > 0) {

@@ -22,6 +22,15 @@ export const EnvSchema = z.object({
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
   MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
   TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
+  MODEL_CACHE_ENTRIES: int(1, 1_000_000)
+    .default(1024)
+    .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),
+  MODEL_CACHE_MB: z.coerce
+    .number()
+    .positive()
+    .max(65_536)
+    .default(64)
+    .describe('bytes those models may hold, in MiB, on the event loop and again in each worker; the least recently used go first'),
   SHUTDOWN_DELAY_MS: int(0, 600_000)
     .default(0)
     .describe('after SIGTERM, how long /readyz answers 503 while requests are still served, before connections are refused'),
@@ -41,6 +50,9 @@ export interface AppConfig {
   maxElements: number;
   maxNodes: number;
   timeoutMs: number;
+  /** bounds of the model caches (plugins/models.ts, engine/plans.ts): each one, not their sum */
+  modelCacheEntries: number;
+  modelCacheBytes: number;
   /** after SIGTERM: readiness 503 but still serving for this long (load balancers notice), then close */
   shutdownDelayMs: number;
   /** empty = no authentication */
@@ -82,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxElements: e.MAX_ELEMENTS,
     maxNodes: e.MAX_NODES,
     timeoutMs: e.TIMEOUT_MS,
+    modelCacheEntries: e.MODEL_CACHE_ENTRIES,
+    modelCacheBytes: Math.floor(e.MODEL_CACHE_MB * 1024 * 1024),
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     apiKeys: e.API_KEYS ?? [],
     rateLimit: e.RATE_LIMIT,

@@ -8,6 +8,8 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not answer this method' },
+  // its own code, so a client can tell "register the model again" from a wrong URL
+  MODEL_NOT_FOUND: { status: 404, title: 'No model with this id on this instance' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body over the byte limit' },
   LIMIT_EXCEEDED: { status: 413, title: 'Tensor or graph over the size limits' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is neither JSON nor safetensors' },

@@ -30,7 +30,9 @@ describe('the OpenAPI document', () => {
 
   it('documents every route of docs/api.md', () => {
     for (const p of COMPUTE) expect(doc.paths[p]?.post, p).toBeDefined();
-    for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics']) expect(doc.paths[p]?.get, p).toBeDefined();
+    for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics', '/v1/models/{id}']) expect(doc.paths[p]?.get, p).toBeDefined();
+    expect(doc.paths['/v1/models']?.post).toBeDefined();
+    expect(doc.paths['/v1/models/{id}']?.delete).toBeDefined();
   });
 
   it('publishes the limits in force', () => {
@@ -58,7 +60,8 @@ describe('the OpenAPI document', () => {
   it('lists each status a route answers, with an example problem from the catalogue for each code', () => {
     for (const p of COMPUTE) {
       const responses = doc.paths[p].post.responses;
-      expect(Object.keys(responses), p).toEqual(['200', '400', '413', '415', '422', '502', '503', '504']);
+      const notFound = p === '/v1/step' ? [] : ['404']; // MODEL_NOT_FOUND: a model by reference this replica does not know
+      expect(Object.keys(responses), p).toEqual(['200', '400', ...notFound, '413', '415', '422', '502', '503', '504']);
       for (const [status, r] of Object.entries<any>(responses)) {
         if (status === '200') continue;
         const media = r.content['application/problem+json'];
@@ -118,7 +121,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('lists the routes in a user\'s order: gradients first, the probes last', () => {
-    expect(Object.keys(doc.paths)).toEqual([...COMPUTE, '/v1/ops', '/healthz', '/readyz', '/metrics']);
+    expect(Object.keys(doc.paths)).toEqual([...COMPUTE, '/v1/models', '/v1/models/{id}', '/v1/ops', '/healthz', '/readyz', '/metrics']);
   });
 
   it('shows, for each request example, the answer the service gives to it (timing aside)', async () => {
@@ -134,7 +137,12 @@ describe('the OpenAPI document', () => {
     const get = (url: string) => doc.paths[url].get.responses['200'].content['application/json'].examples.answer.value;
     expect(get('/v1/ops')).toEqual((await app.inject({ method: 'GET', url: '/v1/ops' })).json());
     const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json();
-    expect(get('/readyz')).toEqual({ ...ready, kernelBackend: 'openblas', queueDepth: 0, busyWorkers: 0 });
+    // the cache's counts depend on what ran before; the example shows their form
+    const { modelCache, ...example } = get('/readyz');
+    const { modelCache: realCache, ...rest } = ready;
+    expect(example).toEqual({ ...rest, kernelBackend: 'openblas', queueDepth: 0, busyWorkers: 0 });
+    const keys = (c: Record<string, object>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Object.keys(v).sort()]));
+    expect(keys(modelCache)).toEqual(keys(realCache));
     expect(Object.keys(get('/healthz'))).toEqual(['status', 'uptimeSeconds']);
   });
 
@@ -154,6 +162,13 @@ describe('the OpenAPI document', () => {
   });
 
   it('has runnable examples on every compute route, the two-weight chain first; each runs', async () => {
+    // the examples by reference name the model POST /v1/models's example registers
+    const register = doc.paths['/v1/models'].post.requestBody.content['application/json'].examples.twoWeight.value;
+    const reg = await app.inject({ method: 'POST', url: '/v1/models', payload: register });
+    // 200: building the document already ran the example, which registered it
+    expect(reg.statusCode, reg.body).toBe(200);
+    const byRef = doc.paths['/v1/gradients'].post.requestBody.content['application/json'].examples.twoWeightByRef.value;
+    expect(byRef.model).toEqual({ ref: reg.json().id });
     for (const p of COMPUTE) {
       const examples = doc.paths[p].post.requestBody.content['application/json'].examples;
       const entries = Object.entries<any>(examples);

@@ -16,7 +16,10 @@ export interface Limits {
 }
 
 export interface ModelJob {
-  model: DecodedModel;
+  /** may be left out with `modelId`, when the worker is likely to hold its plan (else: ModelNotSent) */
+  model?: DecodedModel;
+  /** the model's id when the service knows it: a worker keeps the compiled graph under it (engine/plans.ts) */
+  modelId?: string;
   /** given parameter values; omitted ones are initialized */
   params: Tensors;
   /** an MLP takes one tensor [batch, inputSize]; a graph a map by input name */

@@ -1,6 +1,6 @@
 import type { Limits } from './api.js';
 import { LimitError, overLimit, type Path } from './errors.js';
-import type { CompiledGraph, CompiledNode, GraphDef, LeafDef, Slot, SlotKind } from './graph.js';
+import type { CompiledGraph, CompiledNode, GraphDef, InputDef, Slot, SlotKind } from './graph.js';
 import { Issues } from './issues.js';
 import { nearest } from './zod-messages.js';
 import type { AnyOp } from './op.js';
@@ -63,7 +63,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     return s;
   };
 
-  const leaf = (l: LeafDef, kind: SlotKind) => declare(l.name, kind, l.shape, () => l.path);
+  const leaf = (l: InputDef, kind: SlotKind) => declare(l.name, kind, l.shape, () => l.path);
   def.inputs.forEach((l) => leaf(l, 'input'));
   def.params.forEach((l) => leaf(l, 'param'));
   for (const c of def.constants) {
@@ -162,7 +162,8 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   issues.throwIfAny();
 
   let elements = 0;
-  for (const s of shapes) elements += size(s!);
+  // a value whose shape waits for the data (InputDef) counts when the data comes
+  for (const s of shapes) elements += s === undefined ? 0 : size(s);
   if (elements > limits.maxElements) {
     throw new LimitError(['model'], overLimit(`the graph's values need ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS'));
   }

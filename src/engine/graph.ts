@@ -25,9 +25,12 @@ export interface LeafDef {
   path: Path;
 }
 
+/** A data tensor; without a shape (a model checked before any data), what depends on it is not inferred. */
+export type InputDef = Omit<LeafDef, 'shape'> & { shape?: Shape };
+
 export interface GraphDef {
   /** data tensors: their values come with each run */
-  inputs: readonly LeafDef[];
+  inputs: readonly InputDef[];
   /** trainable tensors: their values come with each run */
   params: readonly LeafDef[];
   /** fixed tensors, part of the definition */

@@ -1,9 +1,10 @@
 import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
 import { compile } from './compile.js';
-import { LimitError, overLimit, SpecError, type Path } from './errors.js';
+import { LimitError, ModelNotSent, overLimit, SpecError, type Path } from './errors.js';
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
+import { findPlan, keepPlan, type Plan } from './plans.js';
 import { expandMlp, mlpNodeCount, type MlpExpansion, type ParamDecl } from './mlp.js';
 import type { AnyOp } from './op.js';
 import type { LossSpec, MlpSpec, Tensors } from './spec.js';
@@ -52,7 +53,6 @@ function own<T>(obj: Record<string, T>, key: string): T | undefined {
 
 interface Parts {
   inputs: LeafDef[];
-  inputValues: Tensors;
   params: ParamDecl[];
   constants: (LeafDef & { value: Tensor })[];
   nodes: readonly NodeDef[];
@@ -72,7 +72,6 @@ function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
   const mlp = expandMlp(spec);
   return {
     inputs: [{ name: mlp.input, shape: x.shape, path: ['inputs'] }],
-    inputValues: { [mlp.input]: x },
     params: mlp.params,
     constants: [],
     nodes: mlp.nodes,
@@ -100,7 +99,6 @@ function graphParts(spec: DecodedGraphSpec, job: ModelJob, limits: Limits): Part
   issues.throwIfAny();
   return {
     inputs,
-    inputValues: given,
     params: Object.entries(spec.params).map(([name, p]) => ({
       name,
       shape: p.shape,
@@ -123,7 +121,7 @@ function lossAttrs(loss: LossSpec): Record<string, unknown> {
   return attrs;
 }
 
-function checkRequest(job: ModelJob, params: ParamDecl[], ops: ReadonlyMap<string, AnyOp>): void {
+function checkRequest(job: ModelJob, params: readonly ParamDecl[], ops: ReadonlyMap<string, AnyOp>): void {
   const issues = new Issues();
   const declared = new Map(params.map((p) => [p.name, p]));
   for (const [name, t] of Object.entries(job.params)) {
@@ -142,9 +140,23 @@ function checkRequest(job: ModelJob, params: ParamDecl[], ops: ReadonlyMap<strin
   issues.throwIfAny();
 }
 
-/** Validates and compiles the request's model (plus loss) and gathers its leaf values; inits missing params. */
-export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.options.dtype }: BuildOptions): BuiltModel {
-  const parts = job.model.type === 'mlp' ? mlpParts(job.model, job, limits) : graphParts(job.model, job, limits);
+/**
+ * What the plan compiled for a known model depends on besides the model: the data's names and shapes,
+ * the loss and the dtype (the limits are the process's).
+ */
+function planKey(job: ModelJob, dtype: DType): string {
+  const shapes = isTensor(job.inputs)
+    ? `[${job.inputs.shape.join(',')}]`
+    : Object.entries(job.inputs).map(([name, t]) => `${JSON.stringify(name)}[${t.shape.join(',')}]`).join(',');
+  const loss = job.loss === undefined ? '' : `${JSON.stringify(job.loss)}[${job.targets?.shape.join(',')}]`;
+  return `${job.modelId}|${dtype}|${shapes}|${loss}`;
+}
+
+/** The request's model (plus loss) compiled; the checks of the request against it on the way. */
+function compileModel(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType): Plan {
+  const { model } = job;
+  if (model === undefined) throw new ModelNotSent(job.modelId);
+  const parts = model.type === 'mlp' ? mlpParts(model, job, limits) : graphParts(model, job, limits);
   checkRequest(job, parts.params, ops);
   const nodes = [...parts.nodes];
   const inputs = [...parts.inputs];
@@ -162,15 +174,31 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
   }
   const def: GraphDef = { inputs, params: parts.params, constants: parts.constants, nodes, nodePath: parts.nodePath, output: parts.output };
   const graph = compile(def, { ops, dtype, limits });
+  return { graph, inputNames: parts.inputs.map((l) => l.name), params: parts.params, output: parts.output.id, mlp: parts.mlp };
+}
+
+/** Validates and compiles the request's model (plus loss) and gathers its leaf values; inits missing params. */
+export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.options.dtype }: BuildOptions): BuiltModel {
+  const key = job.modelId === undefined ? undefined : planKey(job, dtype);
+  let plan = key === undefined ? undefined : findPlan(key);
+  if (plan === undefined) {
+    plan = compileModel(job, limits, ops, dtype);
+    if (key !== undefined) keepPlan(key, plan);
+  } else {
+    // the plan was compiled for data of these names and shapes, so only the params are left to check
+    checkRequest(job, plan.params, ops);
+  }
+  const { graph } = plan;
+  const given: Tensors = plan.mlp ? { [plan.mlp.input]: job.inputs as Tensor } : (job.inputs as Tensors);
 
   const slot = (name: string) => graph.slotOf.get(name)!;
   const leaves = new Map<number, Tensor>();
-  for (const l of parts.inputs) leaves.set(slot(l.name), cast(parts.inputValues[l.name]!, dtype));
+  for (const name of plan.inputNames) leaves.set(slot(name), cast(given[name]!, dtype));
   if (job.targets) leaves.set(slot(TARGETS_ID), cast(job.targets, dtype));
   const params: [string, Tensor][] = [];
   const initialized: [string, Tensor][] = [];
   const initializedWith: Record<string, InitSpec> = {};
-  for (const p of parts.params) {
+  for (const p of plan.params) {
     let value = own(job.params, p.name);
     if (value === undefined) {
       // drawn in the request's dtype, so a float64 recompilation sees the very values a float32 run uses
@@ -182,7 +210,7 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
     leaves.set(slot(p.name), value);
     params.push([p.name, value]);
   }
-  const inputValues: [string, Tensor][] = parts.inputs.map((l) => [l.name, leaves.get(slot(l.name))!]);
+  const inputValues: [string, Tensor][] = plan.inputNames.map((name) => [name, leaves.get(slot(name))!]);
   return {
     graph,
     leaves,
@@ -190,8 +218,8 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
     initialized: Object.fromEntries(initialized),
     initializedWith,
     inputs: Object.fromEntries(inputValues),
-    output: slot(parts.output.id),
+    output: slot(plan.output),
     loss: job.loss ? slot(LOSS_ID) : undefined,
-    mlp: parts.mlp,
+    mlp: plan.mlp,
   };
 }

@@ -121,6 +121,7 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
       },
       tags: [
         { name: 'compute', description: 'forward pass, backpropagation, optimizer steps' },
+        { name: 'models', description: 'models registered once and then named by id (docs/models.md)' },
         { name: 'reference', description: 'what the service can compute' },
         { name: 'operations', description: 'health, readiness, metrics' },
       ],

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
+import { readPlanStats } from '../engine/plans.js';
 
 // Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist.
 
@@ -68,6 +69,38 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   });
   pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
 
+  // The model caches (docs/models.md): `specs` on the event loop, `plans` the workers' together
+  const cacheCounts = () => ({
+    specs: { ...app.models.counts, entries: app.models.sizes.entries, bytes: app.models.sizes.bytes },
+    plans: readPlanStats(pool.planStats),
+  });
+  const cacheMetric = (kind: 'hits' | 'misses' | 'evictions' | 'entries' | 'bytes', help: string) => {
+    const Metric = kind === 'entries' || kind === 'bytes' ? Gauge : Counter;
+    const seen = { specs: 0, plans: 0 };
+    return new Metric({
+      name: kind === 'entries' || kind === 'bytes' ? `gradserve_model_cache_${kind}` : `gradserve_model_cache_${kind}_total`,
+      help,
+      labelNames: ['cache'] as const,
+      registers: [register],
+      collect(this: Counter<'cache'> | Gauge<'cache'>) {
+        const counts = cacheCounts();
+        for (const cache of ['specs', 'plans'] as const) {
+          const v = counts[cache][kind];
+          if (this instanceof Gauge) this.set({ cache }, v);
+          else {
+            this.inc({ cache }, v - seen[cache]);
+            seen[cache] = v;
+          }
+        }
+      },
+    });
+  };
+  cacheMetric('hits', 'model cache hits: a known model used (specs: by ref or inline spec; plans: a compiled graph reused)');
+  cacheMetric('misses', 'model cache misses (specs: a ref answered 404 or an inline spec validated; plans: a graph compiled)');
+  cacheMetric('evictions', 'models dropped, least recently used first, to stay within MODEL_CACHE_ENTRIES and MODEL_CACHE_MB');
+  cacheMetric('entries', 'models in the cache (plans: all workers\' together)');
+  cacheMetric('bytes', 'bytes the cached models hold, as the cache reckons them');
+
   // each label set's children, made once: prom-client checks and orders a labels object on every call
   const children = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
   app.addHook('onResponse', (request, reply, done) => {
@@ -109,4 +142,4 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   );
 }
 
-export default fp(metricsPlugin, { name: 'gradserve-metrics', dependencies: ['gradserve-pool'] });
+export default fp(metricsPlugin, { name: 'gradserve-metrics', dependencies: ['gradserve-pool', 'gradserve-models'] });

@@ -14,7 +14,7 @@ import { bodyTooLarge } from './errors.js';
 type Json = Record<string, any>;
 
 /** The order a user reads the routes in: the main computation first, the probes last. */
-const ORDER = ['/v1/gradients', '/v1/forward', '/v1/step', '/v1/train', '/v1/gradcheck', '/v1/explain', '/v1/ops', '/healthz', '/readyz', '/metrics'];
+const ORDER = ['/v1/gradients', '/v1/forward', '/v1/step', '/v1/train', '/v1/gradcheck', '/v1/explain', '/v1/models', '/v1/models/{id}', '/v1/ops', '/healthz', '/readyz', '/metrics'];
 
 /** The folder of package.json, from src/ or from dist/. */
 export function repoRoot(): string {
@@ -35,8 +35,12 @@ export function packageVersion(): string {
 function errorCodes(url: string, method: string, config: AppConfig): ErrorCode[] {
   const v1 = url.startsWith('/v1/');
   const guarded: ErrorCode[] = [...(v1 && config.apiKeys.length > 0 ? ['UNAUTHORIZED' as const] : []), ...(v1 && config.rateLimit !== undefined ? ['RATE_LIMITED' as const] : [])];
+  if (url === '/v1/models') {
+    return method === 'post' ? ['INVALID_REQUEST', 'INVALID_JSON', ...guarded, 'BODY_TOO_LARGE', 'LIMIT_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_SPEC', 'SHUTTING_DOWN'] : guarded;
+  }
+  if (url === '/v1/models/{id}') return ['INVALID_REQUEST', ...guarded, 'MODEL_NOT_FOUND'];
   if (v1 && method === 'post') {
-    return ['INVALID_REQUEST', 'INVALID_JSON', ...guarded, 'BODY_TOO_LARGE', 'LIMIT_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_SPEC', 'WORKER_CRASHED', 'QUEUE_FULL', 'SHUTTING_DOWN', 'TIMEOUT'];
+    return ['INVALID_REQUEST', 'INVALID_JSON', 'INVALID_BODY', ...guarded, ...(url === '/v1/step' ? [] : ['MODEL_NOT_FOUND' as const]), 'BODY_TOO_LARGE', 'LIMIT_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_SPEC', 'WORKER_CRASHED', 'QUEUE_FULL', 'SHUTTING_DOWN', 'TIMEOUT'];
   }
   if (url === '/readyz') return ['NOT_READY', 'SHUTTING_DOWN'];
   return guarded;
@@ -58,6 +62,9 @@ const MISTAKES: Partial<Record<ErrorCode, { body: string; contentType?: string; 
     body: JSON.stringify({ model: { type: 'mlp', inputSize: 2, layers: [{ units: 1 }] }, inputs: { shape: [1e9, 2], data: [] } }),
   },
   UNSUPPORTED_MEDIA_TYPE: { body: 'model=mlp', contentType: 'text/plain' },
+  // a safetensors file whose 5-byte header is not JSON
+  INVALID_BODY: { body: '\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000nope!', contentType: 'application/vnd.gradserve.safetensors' },
+  MODEL_NOT_FOUND: { body: JSON.stringify({ model: { ref: `sha256:${'0'.repeat(64)}` }, inputs: { x: 2, t: 1 } }) },
   UNAUTHORIZED: { body: '{}', auth: false },
 };
 
@@ -78,7 +85,18 @@ function serviceProblems(config: AppConfig): Partial<Record<ErrorCode, { detail:
 const GET_EXAMPLES: Record<string, { summary: string; unstable?: Json }> = {
   '/v1/ops': { summary: 'every op' },
   '/healthz': { summary: 'the process is up', unstable: { uptimeSeconds: 3600 } },
-  '/readyz': { summary: 'ready, with the default limits', unstable: { kernelBackend: 'openblas', queueDepth: 0, busyWorkers: 0 } },
+  '/readyz': {
+    summary: 'ready, with the default limits',
+    unstable: {
+      kernelBackend: 'openblas',
+      queueDepth: 0,
+      busyWorkers: 0,
+      modelCache: {
+        specs: { entries: 1, bytes: 498, maxEntries: 1024, maxBytes: 67108864 },
+        plans: { entries: 2, bytes: 6656, hits: 40, misses: 2, evictions: 0 },
+      },
+    },
+  },
 };
 
 export interface DocExamples {
@@ -104,13 +122,15 @@ export async function collectExamples(app: FastifyInstance, doc: Json, config: A
   // an example the service does not answer as expected (a tight RATE_LIMIT, say) is left out, not fatal
   const skipped = (what: string, answer: string) => app.log.warn({ answer }, `OpenAPI document: ${what} left out`);
   const answers = new Map<string, Json>();
-  for (const [url, item] of Object.entries<Json>(doc.paths)) {
+  // registration first: the examples by reference name the model POST /v1/models's example registers
+  const paths = Object.entries<Json>(doc.paths).sort(([a], [b]) => Number(b === '/v1/models') - Number(a === '/v1/models'));
+  for (const [url, item] of paths) {
     const examples: Json | undefined = item.post?.requestBody?.content?.['application/json']?.examples;
     const out: Json = {};
     if (examples) {
       for (const [name, ex] of Object.entries<Json>(examples)) {
         const r = await app.inject({ method: 'POST', url, payload: ex.value, headers });
-        if (r.statusCode === 200) out[name] = { summary: ex.summary, value: withoutTiming(r.json()) };
+        if (r.statusCode === 200 || r.statusCode === 201) out[name] = { summary: ex.summary, value: withoutTiming(r.json()) };
         else skipped(`POST ${url} example ${name}`, r.body);
       }
     } else if (url in GET_EXAMPLES) {
@@ -211,7 +231,7 @@ export function finishDocument(built: Json, config: AppConfig, examples: DocExam
     const item: Json = doc.paths[url];
     for (const [method, op] of Object.entries<Json>(item)) {
       const answers = examples.answers.get(url);
-      const ok = op.responses?.['200']?.content?.['application/json'];
+      const ok = (op.responses?.['201'] ?? op.responses?.['200'])?.content?.['application/json'];
       if (answers && ok) ok.examples = answers;
       const byStatus = new Map<number, ErrorCode[]>();
       for (const code of errorCodes(url, method, config)) {

@@ -32,6 +32,7 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
       timeoutMs: config.timeoutMs,
       blas: config.blas,
       filename: config.workerFile,
+      plans: { entries: config.modelCacheEntries, bytes: config.modelCacheBytes },
     });
   pool.onWorkerError = (err) => app.log.error({ err }, 'a worker failed between tasks; it is replaced');
   app.decorate('pool', pool);

@@ -5,6 +5,7 @@ import { forwardRoutes } from './forward/index.js';
 import { gradientsRoutes } from './gradients/index.js';
 import { gradcheckRoutes } from './gradcheck/index.js';
 import { healthRoutes } from './health/index.js';
+import { modelsRoutes } from './models/index.js';
 import { nameComponents } from './shared/components.js';
 import { opsRoutes } from './ops/index.js';
 import { rootRoutes } from './root/index.js';
@@ -21,6 +22,7 @@ const routes: FastifyPluginAsync<{ config: AppConfig }> = async (app, opts) => {
   await app.register(trainRoutes, opts);
   await app.register(gradcheckRoutes, opts);
   await app.register(explainRoutes, opts);
+  await app.register(modelsRoutes, opts);
   await app.register(opsRoutes);
   await app.register(healthRoutes, opts);
   await app.register(rootRoutes);

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { LimitError, SpecError } from '../engine/errors.js';
+import { LimitError, ModelNotSent, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
+import { PLAN_STATS } from '../engine/plans.js';
 import { HttpError } from '../errors.js';
 import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
@@ -21,6 +22,8 @@ export interface PoolOptions {
   filename?: string;
   /** V8 heap limits per worker thread; a worker over them dies alone (WORKER_CRASHED), not the process */
   resourceLimits?: ResourceLimits;
+  /** bounds of each worker's compiled plans of known models (engine/plans.ts); default: none kept */
+  plans?: { entries: number; bytes: number };
 }
 
 export interface TaskOutcome<R> {
@@ -72,6 +75,8 @@ export interface Pool {
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   /** a worker failed with no request of its own to fail (e.g. an error thrown from a timer); it is replaced */
   onWorkerError?: (err: unknown) => void;
+  /** the workers' plan caches, summed (engine/plans.ts PLAN_STATS); absent without workers */
+  readonly planStats?: BigInt64Array;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -189,6 +194,7 @@ export class PiscinaPool implements Pool {
   private smallRunning = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onWorkerError?: (err: unknown) => void;
+  readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
@@ -204,7 +210,12 @@ export class PiscinaPool implements Pool {
       // the pool keeps its own timings (TaskOutcome); piscina's histograms would cost each batch two records
       recordTiming: false,
       // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
-      workerData: { blas: opts.blas, cores: { state: this.cores, workers: opts.workers } },
+      // `plans`: each worker's bounds, and the counters all of them add to (engine/plans.ts)
+      workerData: {
+        blas: opts.blas,
+        cores: { state: this.cores, workers: opts.workers },
+        plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
+      },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
@@ -286,6 +297,7 @@ export class PiscinaPool implements Pool {
       const e = reply.error;
       if (e.kind === 'cancelled') throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
+      if (e.kind === 'model-not-sent') throw new ModelNotSent(e.modelId);
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };

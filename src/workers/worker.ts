@@ -3,9 +3,10 @@ import { Piscina } from 'piscina';
 import { ZodError } from 'zod';
 import { donateBuffers } from '../engine/buffers.js';
 import * as engine from '../engine/index.js';
-import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import { LimitError, ModelNotSent, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
+import { dropPlans, keepPlans } from '../engine/plans.js';
 import { ShapeError } from '../engine/tensor.js';
 import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
@@ -14,11 +15,19 @@ import { collectTransferables } from '../wire/ownership.js';
 // kernels are chosen once, when the thread starts, so a bad BLAS setting fails the pool's start-up
 // probe rather than a request.
 
-const data = Piscina.workerData as { blas?: string; cores?: Omit<CoreShare, 'cores'> } | undefined;
+const data = Piscina.workerData as
+  | { blas?: string; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
+  | undefined;
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
 // OpenBLAS threads follow how many requests the pool holds (kernels/threads.ts) unless the operator fixed them
 if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
   shareCores({ ...data.cores, cores: os.availableParallelism() });
+}
+
+if (data?.plans && data.plans.entries > 0) {
+  keepPlans(data.plans.entries, data.plans.bytes, data.plans.stats);
+  // a worker stopped or replaced takes its plans out of the sizes the pool reports
+  process.on('exit', dropPlans);
 }
 
 // Synchronous throughout, so that cancellable() covers the whole computation.
@@ -50,6 +59,7 @@ function dispatch(task: Task): unknown {
 /** Errors caused by the request's content, as data; anything else is our fault and is rethrown. */
 function asFailure(err: unknown): TaskFailure | null {
   if (err instanceof engine.Cancelled) return { kind: 'cancelled' };
+  if (err instanceof ModelNotSent) return { kind: 'model-not-sent', modelId: err.modelId };
   if (err instanceof SpecError) return { kind: 'spec', issues: err.issues };
   if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.reason };
   if (err instanceof ShapeError || err instanceof OpValueError) return { kind: 'spec', issues: [{ path: [], message: err.message }] };

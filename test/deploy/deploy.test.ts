@@ -217,3 +217,118 @@ describe.skipIf(skip)('deployment: two replicas behind docker/nginx.conf', () =>
     }
   });
 });
+
+// Issue 17: models by reference. The client of docs/models.md: requests by id, with the id in
+// X-Gradserve-Model so nginx sends them to the replica that knows the model; on 404 MODEL_NOT_FOUND
+// (a replica that restarted, or another one standing in for it) it registers the model and retries.
+describe.skipIf(skip)('deployment: models by reference behind docker/nginx.conf', () => {
+  const conf = readFileSync(join(root, 'docker/nginx.conf'), 'utf8');
+  const dir = mkdtempSync(join(tmpdir(), 'gradserve-deploy-models-'));
+  chmodSync(dir, 0o755);
+  const replicas: Replica[] = [];
+  let lb: RunningNginx;
+
+  const chain = {
+    type: 'graph',
+    inputs: ['x', 't'],
+    params: { w1: { shape: [] }, w2: { shape: [] } },
+    nodes: [
+      { id: 'h', op: 'mul', inputs: ['w1', 'x'] },
+      { id: 'y', op: 'mul', inputs: ['w2', 'h'] },
+      { id: 'L', op: 'mse_loss', inputs: ['y', 't'] },
+    ],
+    output: 'L',
+  };
+
+  const send = async (path: string, id: string | undefined, payload: unknown) => {
+    try {
+      const res = await fetch(`${lb.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(id ? { 'x-gradserve-model': id } : {}) },
+        body: JSON.stringify(payload),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    } catch (err) {
+      return { status: 0, body: { error: String((err as Error).cause ?? err) } };
+    }
+  };
+  let registrations = 0;
+  const registerModel = async (id?: string) => {
+    registrations++;
+    return send('/v1/models', id, chain);
+  };
+  /** docs/models.md's loop: by id; on MODEL_NOT_FOUND register and retry once. */
+  const gradients = async (id: string) => {
+    const body = { model: { ref: id }, params: { w1: 0.5, w2: -1.5 }, inputs: { x: 2, t: 1 } };
+    let r = await send('/v1/gradients', id, body);
+    if (r.status === 404 && r.body.code === 'MODEL_NOT_FOUND') {
+      const reg = await registerModel(id);
+      if (reg.status !== 200 && reg.status !== 201) return reg;
+      r = await send('/v1/gradients', id, body);
+    }
+    return r;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+    replicas.push(...(await Promise.all([startReplica(entry), startReplica(entry)])));
+    lb = await startNginx(nginxBin!, conf, { port: await freePort(), upstreams: replicas.map((r) => r.addr), dir });
+  });
+
+  afterAll(async () => {
+    await stop(lb?.proc, 'SIGQUIT', 3000).catch(() => {});
+    await Promise.all(replicas.map((r) => stop(r.proc, 'SIGTERM', 3000)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends every request for a model to one replica, and keeps working through that replica\'s restart', async () => {
+    const reg = await registerModel();
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    const id = reg.body.id as string;
+    registrations = 0;
+
+    // the header routes by id: registered where it is asked for (without the header, the
+    // registration above went wherever least_conn sent it)
+    const first = await gradients(id);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const before = readAccessLog(dir).length;
+    for (let i = 0; i < 20; i++) {
+      const r = await gradients(id);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+    }
+    const lines = readAccessLog(dir).slice(before).filter((e) => e.uri === '/v1/gradients');
+    const upstreams = new Set(lines.map((e) => e.upstream));
+    expect(upstreams.size, JSON.stringify([...upstreams])).toBe(1);
+    expect(registrations).toBeLessThanOrEqual(1);
+    const home = replicas.findIndex((r) => upstreams.has(r.addr));
+    expect(home).toBeGreaterThanOrEqual(0);
+
+    // Restart the replica that knows the model (its cache goes with it) while the client keeps calling.
+    registrations = 0;
+    const outcomes: { status: number; body: Record<string, any> }[] = [];
+    let restartedAt = Infinity;
+    const restart = (async () => {
+      await sleep(200);
+      const old = replicas[home]!;
+      await stop(old.proc, 'SIGTERM');
+      await sleep(500); // requests meet the closed port meanwhile
+      replicas[home] = await startReplica(entry, { PORT: String(old.port) });
+      restartedAt = Date.now();
+    })();
+    // past nginx's fail_timeout (5 s), after which it tries the restarted replica again
+    while (Date.now() < restartedAt + 7000) outcomes.push(await gradients(id));
+    await restart;
+
+    for (const o of outcomes) {
+      expect(o.status, JSON.stringify(o.body)).toBe(200);
+      expect(o.body.gradients).toEqual({ w1: 15, w2: -5 });
+    }
+    // the stand-in replica, then the restarted one, did not know the model: the client registered it again
+    expect(registrations).toBeGreaterThanOrEqual(1);
+    expect(registrations).toBeLessThanOrEqual(4);
+    // once nginx counts the restarted replica in again, the model's requests are back on it
+    const tail = readAccessLog(dir).filter((e) => e.uri === '/v1/gradients').slice(-10);
+    expect(tail.every((e) => e.upstream === replicas[home]!.addr), JSON.stringify(tail)).toBe(true);
+  });
+});

@@ -39,9 +39,10 @@ export function renderNginxConf(conf: string, o: RenderOptions): string {
   let out = conf;
   // Docker's DNS is not here, and Debian's nginx predates `server ... resolve`.
   out = replaceOnce(out, /^[ \t]*resolver [^;]*;[ \t]*\n/m, () => '');
-  out = replaceOnce(out, /^([ \t]*)server\s+gradserve:3000\s+resolve\s+([^;]*);/m, (m) =>
-    o.upstreams.map((u) => `${m[1]}server ${u} ${m[2]};`).join('\n'),
-  );
+  // one server line in each upstream block (least_conn, and by model)
+  const servers = /^([ \t]*)server\s+gradserve:3000\s+resolve\s+([^;]*);/gm;
+  if ([...out.matchAll(servers)].length !== 2) throw new Error(`docker/nginx.conf: expected two lines matching ${servers}`);
+  out = out.replace(servers, (_all, indent: string, params: string) => o.upstreams.map((u) => `${indent}server ${u} ${params};`).join('\n'));
   out = replaceOnce(out, /^([ \t]*)listen\s+8080\s*;/m, (m) => `${m[1]}listen 127.0.0.1:${o.port};`);
   out = replaceOnce(out, /^([ \t]*)access_log\s+\S+\s+gradserve\s*;/m, (m) => `${m[1]}access_log ${join(o.dir, 'access.log')} gradserve;`);
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']

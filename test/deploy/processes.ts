@@ -38,7 +38,8 @@ export interface Replica {
 
 /** Starts `node <entry>` with one worker on 127.0.0.1:<free port>; resolves when /readyz says ready. */
 export async function startReplica(entry: string, env: Record<string, string> = {}): Promise<Replica> {
-  const port = await freePort();
+  // env.PORT: the port of a replica being restarted
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
   const proc = spawn(process.execPath, [entry], {
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), WORKERS: '1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -36,7 +36,10 @@ describe('API_KEYS', () => {
   it('every /v1 route answers 401 problem+json without a valid bearer token, and not 401 with one', async () => {
     const routes = await v1Routes(app);
     expect(routes.map((r) => `${r.method} ${r.url}`).sort()).toEqual(
-      ['GET /v1/ops', 'POST /v1/explain', 'POST /v1/forward', 'POST /v1/gradcheck', 'POST /v1/gradients', 'POST /v1/step', 'POST /v1/train'].sort(),
+      [
+        'GET /v1/ops', 'POST /v1/explain', 'POST /v1/forward', 'POST /v1/gradcheck', 'POST /v1/gradients', 'POST /v1/step', 'POST /v1/train',
+        'POST /v1/models', 'GET /v1/models/{id}', 'DELETE /v1/models/{id}',
+      ].sort(),
     );
     const bad = [
       undefined,

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 
 export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -28,9 +28,10 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         body: ExplainBodySchema,
         response: { 200: ExplainResponseSchema },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
       return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
     },

@@ -4,8 +4,8 @@ import type { ForwardResult } from '../../engine/api.js';
 import { encodeTensor } from '../../wire/tensor.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
 
 export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -21,9 +21,10 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         body: ForwardBodySchema,
         response: { 200: ForwardResponseSchema },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs } = await runTask<ForwardResult>(app, reply, { kind: 'forward', job, limits });
       return sendAnswer(request, reply, {
         ...(result.loss === undefined ? {} : { loss: result.loss }),

@@ -3,8 +3,8 @@ import type { AppConfig } from '../../config.js';
 import type { GradcheckResult } from '../../engine/index.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { GradcheckBodySchema, GradcheckResponseSchema } from './schema.js';
 
 export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -22,9 +22,10 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         body: GradcheckBodySchema,
         response: { 200: GradcheckResponseSchema },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs, computeMs } = await runTask<GradcheckResult>(app, reply, {
         kind: 'gradcheck',
         job,

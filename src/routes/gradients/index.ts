@@ -3,10 +3,10 @@ import type { GradientsResult } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 
 export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -24,9 +24,10 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         body: GradientsBodySchema,
         response: { 200: GradientsResponseSchema },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
-      const job = decodeModelRequest(request.body, limits);
+      const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
       const enc = answerEncoding(request, job.options.encoding);
       return sendAnswer(request, reply, {

@@ -7,7 +7,7 @@ import {
   RmspropSchema,
   SgdSchema,
 } from '../../engine/optim/index.js';
-import { adam, examples, twoWeight, xorMlp } from '../shared/examples.js';
+import { adam, examples, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
 import {
   checkLossFields,
   DiagnosticsSchema,
@@ -45,6 +45,11 @@ export const GradientsBodySchema = z
   .meta(
     examples([
       ['twoWeight', 'h = w1·x, y = w2·h, L = (y − t)²: dL/dw1 = 15, dL/dw2 = −5', twoWeight],
+      [
+        'twoWeightByRef',
+        'the same chain by reference: register it first (POST /v1/models, example twoWeight), then send its id',
+        { ...twoWeight, model: { ref: twoWeightId } },
+      ],
       ['mlpAdam', 'XOR, 2-4-1 tanh MLP with BCE loss and one Adam step', { ...xorMlp, optimizer: adam }],
     ]),
   );

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
+import { readPlanStats } from '../../engine/plans.js';
 import { HttpError } from '../../errors.js';
 import { HealthSchema, ReadySchema } from './schema.js';
 
@@ -49,6 +50,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
           rateLimitPerMinute: config.rateLimit ?? null,
         },
         auth: config.apiKeys.length > 0,
+        modelCache: { specs: app.models.sizes, plans: readPlanStats(app.pool.planStats) },
       };
     },
   );

@@ -27,5 +27,26 @@ export const ReadySchema = z
     busyWorkers: z.number().int().describe('workers computing now'),
     limits: LimitsSchema,
     auth: z.boolean().describe('whether /v1 routes require a bearer API key'),
+    modelCache: z
+      .object({
+        specs: z
+          .object({
+            entries: z.number().int().describe('known models'),
+            bytes: z.number().int().describe('what they hold, as the cache reckons it'),
+            maxEntries: z.number().int().describe('MODEL_CACHE_ENTRIES'),
+            maxBytes: z.number().int().describe('MODEL_CACHE_MB in bytes'),
+          })
+          .describe('validated specs on the event loop, by id'),
+        plans: z
+          .object({
+            entries: z.number().int().describe('compiled graphs, all workers together'),
+            bytes: z.number().int().describe('what they hold, as the caches reckon it'),
+            hits: z.number().int().describe('compiled graphs reused'),
+            misses: z.number().int().describe('graphs of known models compiled'),
+            evictions: z.number().int().describe('compiled graphs dropped to stay within the bounds'),
+          })
+          .describe('each worker\'s compiled graphs of known models, per model and data shapes; each worker has the bounds of `specs`'),
+      })
+      .describe('the model caches of this replica (docs/models.md)'),
   })
   .describe('readiness, kernel backend and limits');

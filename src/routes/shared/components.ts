@@ -3,6 +3,7 @@ import { InitSpecSchema } from '../../engine/init/index.js';
 import { GraphSpecSchema, LossSpecSchema, MlpSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
 import { TensorSchema } from '../../wire/tensor.js';
 import { OptimizerRequestSchema } from '../gradients/schema.js';
+import { ModelRefSchema } from '../models/schema.js';
 import {
   DiagnosticsSchema,
   ProblemSchema,
@@ -26,6 +27,7 @@ function name(schema: z.ZodType, id: string): void {
 export function nameComponents(): void {
   name(TensorSchema, 'Tensor');
   name(ModelSpecSchema, 'Model');
+  name(ModelRefSchema, 'ModelRef');
   name(MlpSpecSchema, 'MlpModel');
   name(GraphSpecSchema, 'GraphModel');
   name(InitSpecSchema, 'Init');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LossSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
+import { LossSpecSchema, OptionsSchema } from '../../engine/spec.js';
+import { ModelFieldSchema } from '../models/schema.js';
 import { EncodedBase64, TensorSchema } from '../../wire/tensor.js';
 import { ERRORS } from '../../errors.js';
 
@@ -143,7 +144,7 @@ export function tensorOrMap(description: string) {
 
 /** The fields of every model-running request (docs/api.md "Models"). */
 export const modelFields = {
-  model: ModelSpecSchema,
+  model: ModelFieldSchema,
   params: TensorMapSchema.optional().describe(
     'parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params`',
   ),

@@ -8,9 +8,9 @@ import { describeLimits } from '../../plugins/docs.js';
 import { classify } from '../../plugins/errors.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
+import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -39,10 +39,11 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           },
         },
       },
+      preValidation: resolveModel(app),
     },
     async (request, reply) => {
       const { steps, batchSize, shuffleSeed } = request.body;
-      const job = decodeModelRequest(request.body, limits) as GradientsJob;
+      const job = decodeModelJob(app, request, request.body, limits, { lean: false }) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
       const enc = answerEncoding(request, job.options.encoding);
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({

@@ -1,0 +1,128 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DecodedModel, Limits, ModelJob } from '../../engine/api.js';
+import { checkModel, type ModelSummary } from '../../engine/check-model.js';
+import { LimitError, SpecError } from '../../engine/errors.js';
+import { OPS } from '../../engine/ops/index.js';
+import type { ModelSpec } from '../../engine/spec.js';
+import { HttpError } from '../../errors.js';
+import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
+import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
+
+// How the compute routes find their model in the replica's cache (plugins/models.ts): by `{ref}`, or
+// by the content of an inline spec, before the schema runs, so a known model skips it.
+
+/** An inline spec not known yet, by request: the handler makes it known once the schema passed it. */
+const unknownInline = new WeakMap<FastifyRequest, { id: string; canonical: string; text?: string }>();
+
+export function modelNotFound(id: string): HttpError {
+  return new HttpError(
+    'MODEL_NOT_FOUND',
+    `no model ${id} on this instance (never registered here, evicted, or the instance restarted): register it again with POST /v1/models and retry`,
+  );
+}
+
+/** preValidation of the compute routes: puts the KnownModel in place of a known ref or spec. */
+export function resolveModel(app: FastifyInstance) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const body = request.body as { model?: unknown } | null;
+    const model = body !== null && typeof body === 'object' ? body.model : undefined;
+    if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
+    if ('ref' in model) {
+      const ref = (model as { ref: unknown }).ref;
+      // a malformed ref is left to the schema, which names the field
+      if (typeof ref !== 'string' || !MODEL_ID.test(ref) || Object.keys(model).length !== 1) return;
+      const known = app.models.get(ref);
+      if (known === undefined) throw modelNotFound(ref);
+      body!.model = known;
+      return;
+    }
+    // the text as the client wrote it finds a spec it sent before without the canonical form and the hash
+    const text = jsonText(model);
+    const seen = text === undefined ? undefined : app.models.getByText(text);
+    if (seen !== undefined) {
+      body!.model = seen;
+      return;
+    }
+    const canonical = canonicalJson(model);
+    if (canonical === undefined) return;
+    const id = modelId(canonical);
+    const known = app.models.get(id);
+    if (known === undefined) {
+      unknownInline.set(request, { id, canonical, text });
+      return;
+    }
+    body!.model = known;
+    if (text !== undefined) app.models.addText(known, text);
+  };
+}
+
+/** The spec with its constants decoded (float64), as the engine's checks take it. */
+export function decodeConstants(spec: ModelSpec, limits: Limits): DecodedModel {
+  if (spec.type === 'mlp') return spec;
+  const plan = new TensorPlan();
+  plan.addMap(spec.constants, ['model', 'constants']);
+  const decoded = plan.decode('float64', limits);
+  return { ...spec, constants: Object.fromEntries(Object.entries(spec.constants).map(([k, w]) => [k, decoded.get(w)!])) };
+}
+
+/** Checks and summarizes `spec` once (engine/check-model.ts): what becomes a KnownModel. */
+export function knowModel(id: string, canonical: string, spec: ModelSpec, limits: Limits): KnownModel {
+  const summary: ModelSummary = checkModel(decodeConstants(spec, limits), limits, OPS);
+  return new KnownModel(id, canonical, spec, summary);
+}
+
+type Body = Omit<ModelBody, 'model'> & { model: ModelSpec | KnownModel; optimizer?: OptimizerBody; clipGradNorm?: number };
+
+/** Jobs sent without their model's spec, and how to make them again with it. */
+const withSpec = new WeakMap<object, () => ModelJob>();
+/** Jobs carrying a known model's spec: once one is computed, a worker holds its plan. */
+const carrying = new WeakMap<object, KnownModel>();
+
+/**
+ * The request's job (wire/request.ts), carrying the model's id when it is known, so the worker reuses
+ * its compiled plan. An inline spec seen for the first time becomes known here if it passes the
+ * model checks; if not, it is not kept and the worker reports its problems as it always did.
+ *
+ * Once a known model's spec has gone to a worker, jobs leave it out (and its constants undecoded):
+ * posting a spec to a thread costs in proportion to its size, and the worker holds the plan. A worker
+ * without it answers ModelNotSent and runTask sends the job again, whole (`lean: false` never leaves
+ * the spec out: a streamed run's progress port cannot be sent twice).
+ */
+export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, body: Body, limits: Limits, { lean = true } = {}) {
+  let known = body.model instanceof KnownModel ? body.model : undefined;
+  const inline = unknownInline.get(request);
+  if (known === undefined && inline !== undefined) {
+    try {
+      known = knowModel(inline.id, inline.canonical, body.model as ModelSpec, limits);
+      if (app.models.add(known) && inline.text !== undefined) app.models.addText(known, inline.text);
+    } catch (err) {
+      if (!(err instanceof SpecError || err instanceof LimitError)) throw err;
+    }
+  }
+  const spec = known?.spec ?? (body.model as ModelSpec);
+  const whole = () => {
+    const job = decodeModelRequest({ ...body, model: spec }, limits);
+    if (known !== undefined) {
+      job.modelId = known.id;
+      carrying.set(job, known);
+    }
+    return job;
+  };
+  if (known === undefined || !lean || !known.sent) return whole();
+  const job = decodeModelRequest({ ...body, model: spec.type === 'graph' ? { ...spec, constants: {} } : spec }, limits);
+  job.model = undefined;
+  job.modelId = known.id;
+  withSpec.set(job, whole);
+  return job;
+}
+
+/** A job was computed: if it carried its model's spec, the next ones need not. */
+export function computed(job: object): void {
+  const known = carrying.get(job);
+  if (known !== undefined) known.sent = true;
+}
+
+/** A job left without its spec, made again with it; undefined for any other job. */
+export function jobWithSpec(job: object): ModelJob | undefined {
+  return withSpec.get(job)?.();
+}

@@ -1,0 +1,369 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xorMlp } from '../../src/routes/shared/examples.js';
+import { expectProblem, post, startApp, twoWeight } from './helpers.js';
+
+// Content-addressed models (docs/models.md), through app.inject and the real worker pool.
+
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const get = async (a: FastifyInstance, url: string) => {
+  const res = await a.inject({ method: 'GET', url });
+  return { status: res.statusCode, headers: res.headers, body: res.body === '' ? undefined : JSON.parse(res.body), raw: res.body };
+};
+const del = async (a: FastifyInstance, url: string) => {
+  const res = await a.inject({ method: 'DELETE', url });
+  return { status: res.statusCode, headers: res.headers, body: res.body === '' ? undefined : JSON.parse(res.body) };
+};
+const register = async (a: FastifyInstance, spec: unknown) => post(a, '/v1/models', spec);
+/** The compute answer without its timing, which differs from call to call. */
+const untimed = (body: Record<string, unknown>) => {
+  const { timing: _t, ...rest } = body;
+  return rest;
+};
+/** A graph model no other test registers: `k` changes its constant. */
+const scaled = (k: number) => ({
+  type: 'graph',
+  inputs: ['x'],
+  params: { w: { shape: [2] } },
+  constants: { k: [k, 2 * k] },
+  nodes: [
+    { id: 'y', op: 'mul', inputs: ['w', 'x'] },
+    { id: 'z', op: 'mul', inputs: ['y', 'k'] },
+    { id: 'L', op: 'sum', inputs: ['z'] },
+  ],
+  output: 'L',
+});
+const metric = async (a: FastifyInstance, name: string, cache: string) => {
+  const text = (await a.inject({ url: '/metrics' })).body;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{cache="${cache}"}`));
+  return Number(line?.split(' ')[1]);
+};
+
+describe('POST /v1/models', () => {
+  it('answers 201 with the sha256 of the canonical JSON and a summary, then 200 with the same id however the spec is written', async () => {
+    const spec = scaled(1);
+    const r = await register(app, spec);
+    expect(r.status).toBe(201);
+    // keys sorted at every level, no whitespace
+    const canonical =
+      '{"constants":{"k":[1,2]},"inputs":["x"],"nodes":[{"id":"y","inputs":["w","x"],"op":"mul"},{"id":"z","inputs":["y","k"],"op":"mul"},' +
+      '{"id":"L","inputs":["z"],"op":"sum"}],"output":"L","params":{"w":{"shape":[2]}},"type":"graph"}';
+    const hex = createHash('sha256').update(canonical).digest('hex');
+    expect(r.body).toEqual({
+      id: `sha256:${hex}`,
+      hash: hex,
+      summary: { params: [{ name: 'w', shape: [2] }], nodes: 3, ops: { mul: 2, sum: 1 } },
+    });
+    const reordered = JSON.parse(JSON.stringify({ output: 'L', nodes: spec.nodes, constants: spec.constants, params: spec.params, inputs: spec.inputs, type: 'graph' }));
+    const again = await app.inject({ method: 'POST', url: '/v1/models', payload: JSON.stringify(reordered, null, 2), headers: { 'content-type': 'application/json' } });
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body).id).toBe(r.body.id);
+  });
+
+  it('summarizes an MLP as its expanded graph', async () => {
+    const r = await register(app, xorMlp.model);
+    expect(r.status).toBe(201);
+    expect(r.body.summary).toEqual({
+      params: [
+        { name: 'layers.0.weight', shape: [4, 2] },
+        { name: 'layers.0.bias', shape: [4] },
+        { name: 'layers.1.weight', shape: [1, 4] },
+        { name: 'layers.1.bias', shape: [1] },
+      ],
+      nodes: 4,
+      ops: { linear: 2, sigmoid: 1, tanh: 1 },
+    });
+  });
+
+  it('checks the model once, naming the fields of the body: 400 for the schema, 422 for the compiler, 413 for the limits', async () => {
+    expectProblem(await register(app, { type: 'graph', nodes: [] }), 400, 'INVALID_REQUEST');
+    const bad = await register(app, { ...scaled(1), nodes: [{ id: 'y', op: 'nope', inputs: ['w'] }, { id: 'L', op: 'sum', inputs: ['q'] }] });
+    expectProblem(bad, 422, 'INVALID_SPEC');
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(['nodes[0].op', 'nodes[1].inputs[0]']);
+    // a shape that follows from params and constants alone is checked at registration
+    const shapes = await register(app, { ...scaled(1), nodes: [{ id: 'L', op: 'matmul', inputs: ['w', 'w'] }, { id: 'M', op: 'add', inputs: ['w', 'k'] }] });
+    expect(shapes.status).toBe(201);
+    const mismatch = await register(app, { ...scaled(1), params: { w: { shape: [3] } }, nodes: [{ id: 'L', op: 'add', inputs: ['w', 'k'] }] });
+    expectProblem(mismatch, 422, 'INVALID_SPEC');
+    expect(mismatch.body.errors[0].path).toMatch(/^nodes\[0\]/);
+    const small = await startApp({ maxNodes: 2 });
+    try {
+      expectProblem(await register(small, scaled(1)), 413, 'LIMIT_EXCEEDED');
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('GET and DELETE /v1/models/{id}', () => {
+  it('returns the spec as registered with its summary; forgets it on DELETE (204), then 404 MODEL_NOT_FOUND', async () => {
+    const spec = scaled(2);
+    const { body: reg } = await register(app, spec);
+    const r = await get(app, `/v1/models/${reg.id}`);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ ...reg, spec });
+    // the spec as given registers to the same id
+    expect((await register(app, r.body.spec)).status).toBe(200);
+
+    expect((await del(app, `/v1/models/${reg.id}`)).status).toBe(204);
+    expectProblem(await get(app, `/v1/models/${reg.id}`), 404, 'MODEL_NOT_FOUND');
+    expectProblem(await del(app, `/v1/models/${reg.id}`), 404, 'MODEL_NOT_FOUND');
+  });
+
+  it('answers 400 for an id that is not sha256:<64 hex>', async () => {
+    for (const id of ['abc', `sha256:${'A'.repeat(64)}`, `sha256:${'0'.repeat(63)}`, `md5:${'0'.repeat(64)}`]) {
+      const r = await get(app, `/v1/models/${encodeURIComponent(id)}`);
+      expectProblem(r, 400, 'INVALID_REQUEST');
+      expectProblem(await del(app, `/v1/models/${encodeURIComponent(id)}`), 400, 'INVALID_REQUEST');
+    }
+  });
+});
+
+describe('compute routes by {ref}', () => {
+  const routes: [string, Record<string, unknown>][] = [
+    ['/v1/gradients', { ...twoWeight, options: { dtype: 'float64', returnOutputs: true, inputGradients: true } }],
+    ['/v1/forward', twoWeight],
+    ['/v1/gradcheck', twoWeight],
+    ['/v1/explain', twoWeight],
+    ['/v1/train', { ...twoWeight, optimizer: { type: 'sgd', lr: 0.01 }, steps: 3, options: { dtype: 'float64' } }],
+  ];
+
+  it.each(routes)('%s answers by ref exactly what it answers inline', async (url, body) => {
+    const { body: reg } = await register(app, twoWeight.model);
+    const inline = await post(app, url, body);
+    expect(inline.status).toBe(200);
+    const byRef = await post(app, url, { ...body, model: { ref: reg.id } }, { headers: { 'x-gradserve-model': reg.id } });
+    expect(byRef.status).toBe(200);
+    expect(untimed(byRef.body)).toEqual(untimed(inline.body));
+  });
+
+  it('gives an MLP the same gradients and initialized params by ref, for batches of different sizes and both dtypes', async () => {
+    const { body: reg } = await register(app, xorMlp.model);
+    for (const [inputs, targets] of [[xorMlp.inputs, xorMlp.targets], [xorMlp.inputs.slice(0, 3), xorMlp.targets.slice(0, 3)], [xorMlp.inputs, xorMlp.targets]]) {
+      for (const dtype of ['float32', 'float64']) {
+        const body = { ...xorMlp, inputs, targets, options: { dtype } };
+        const inline = await post(app, '/v1/gradients', body);
+        const byRef = await post(app, '/v1/gradients', { ...body, model: { ref: reg.id } });
+        expect(byRef.status).toBe(200);
+        expect(untimed(byRef.body)).toEqual(untimed(inline.body));
+      }
+    }
+  });
+
+  it('keeps a graph\'s constants right when its compiled plan is reused (the buffers of a request are recycled)', async () => {
+    // buffers of 16 KiB and more are reused once a request is answered (engine/buffers.ts): a plan
+    // holding the first request's constant would see it overwritten by the next requests' values
+    const n = 4096;
+    const k = Array.from({ length: n }, (_, i) => (i % 7) + 1);
+    const { body: reg } = await register(app, { ...scaled(1), params: { w: { shape: [n] } }, constants: { k } });
+    for (const dtype of ['float64', 'float32', 'float64']) {
+      for (let round = 0; round < 3; round++) {
+        const x = Array.from({ length: n }, (_, i) => ((i + round) % 5) - 2);
+        const r = await post(app, '/v1/gradients', {
+          model: { ref: reg.id },
+          params: { w: Array.from({ length: n }, () => 1) },
+          inputs: { x },
+          options: { dtype, diagnostics: false },
+        });
+        expect(r.status).toBe(200);
+        // L = Σ w·x·k: dL/dw = x·k
+        expect(r.body.gradients.w).toEqual(x.map((v, i) => v * k[i]!));
+      }
+    }
+  });
+
+  it('sends a known model\'s spec to the workers once; a worker without the plan gets the job again, whole', async () => {
+    const { body: reg } = await register(app, scaled(5));
+    const body = (n: number) => ({ model: { ref: reg.id }, params: { w: [1, 1] }, inputs: { x: Array.from({ length: n }, () => [1, 2]) } });
+    const misses = await metric(app, 'gradserve_model_cache_misses_total', 'plans');
+    const hits = await metric(app, 'gradserve_model_cache_hits_total', 'plans');
+    // with the spec: compiled
+    expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 1);
+    // without it, the same shapes: the plan is reused
+    expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'plans')).toBe(hits + 1);
+    // without it, new shapes: no plan, so the job comes again with the spec, and is compiled
+    expect((await post(app, '/v1/gradients', body(3))).body.gradients.w).toEqual([15, 60]);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 3);
+  });
+
+  it('answers an unknown id with 404 MODEL_NOT_FOUND telling the client to register it again; a malformed ref is 400', async () => {
+    const id = `sha256:${'e'.repeat(64)}`;
+    for (const [url] of routes) {
+      const r = await post(app, url, { ...twoWeight, model: { ref: id } });
+      expectProblem(r, 404, 'MODEL_NOT_FOUND');
+      expect(r.body.detail).toContain(id);
+      expect(r.body.detail).toMatch(/register it again with POST \/v1\/models/);
+    }
+    for (const model of [{ ref: 'sha256:1' }, { ref: 42 }, { ref: `sha256:${'e'.repeat(64)}`, type: 'graph' }]) {
+      const r = await post(app, '/v1/gradients', { ...twoWeight, model });
+      expectProblem(r, 400, 'INVALID_REQUEST');
+      expect(r.body.errors[0].path).toMatch(/^model/);
+    }
+  });
+
+  it('reports a request\'s own problems by ref as it does inline', async () => {
+    const { body: reg } = await register(app, twoWeight.model);
+    const wrong = { ...twoWeight, params: { w1: [1, 2], w2: -1.5 } };
+    const inline = await post(app, '/v1/gradients', wrong);
+    const byRef = await post(app, '/v1/gradients', { ...wrong, model: { ref: reg.id } });
+    expectProblem(byRef, 422, 'INVALID_SPEC');
+    expect(byRef.body.errors).toEqual(inline.body.errors);
+  });
+});
+
+describe('the cache', () => {
+  it('makes an inline spec known the first time, so a repeat skips the schema and it has an id', async () => {
+    const spec = scaled(4);
+    const body = { model: spec, params: { w: [1, 1] }, inputs: { x: [1, 1] } };
+    const hits = await metric(app, 'gradserve_model_cache_hits_total', 'specs');
+    expect((await post(app, '/v1/gradients', body)).status).toBe(200);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'specs')).toBe(hits);
+    expect((await post(app, '/v1/gradients', body)).body.gradients.w).toEqual([4, 8]);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'specs')).toBe(hits + 1);
+    // known under the id registration gives it
+    const reg = await register(app, spec);
+    expect(reg.status).toBe(200);
+    // an inline spec the checks reject is not kept
+    const bad = { ...body, model: { ...spec, nodes: [{ id: 'L', op: 'nope', inputs: [] }] } };
+    const before = app.models.sizes.entries;
+    expectProblem(await post(app, '/v1/gradients', bad), 422, 'INVALID_SPEC');
+    expect(app.models.sizes.entries).toBe(before);
+  });
+
+  it('finds an inline spec again by its text, or by its id when written otherwise; an evicted or deleted one is not found', async () => {
+    const small = await startApp({ modelCacheEntries: 1 });
+    try {
+      const spec = scaled(6);
+      const body = (model: unknown) => ({ model, params: { w: [1, 1] }, inputs: { x: [1, 1] } });
+      const hits = () => metric(small, 'gradserve_model_cache_hits_total', 'specs');
+      expect((await post(small, '/v1/gradients', body(spec))).status).toBe(200);
+      expect((await post(small, '/v1/gradients', body(spec))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(1);
+      const reordered = { output: spec.output, nodes: spec.nodes, constants: spec.constants, params: spec.params, inputs: spec.inputs, type: spec.type };
+      expect((await post(small, '/v1/gradients', body(reordered))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(2);
+      // evicted by another model: its text no longer finds it
+      expect((await register(small, scaled(7))).status).toBe(201);
+      expect((await post(small, '/v1/gradients', body(spec))).body.gradients.w).toEqual([6, 12]);
+      expect(await hits()).toBe(2);
+      const id = (await register(small, spec)).body.id;
+      expect((await del(small, `/v1/models/${id}`)).status).toBe(204);
+      const before = await hits();
+      expect((await post(small, '/v1/gradients', body(reordered))).status).toBe(200);
+      expect(await hits()).toBe(before);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('evicts the least recently used model beyond MODEL_CACHE_ENTRIES, and counts it', async () => {
+    const small = await startApp({ modelCacheEntries: 2 });
+    try {
+      const [a, b, c] = [scaled(10), scaled(11), scaled(12)];
+      const ids = [];
+      for (const s of [a, b]) ids.push((await register(small, s)).body.id);
+      // using a makes b the least recent
+      expect((await post(small, '/v1/forward', { model: { ref: ids[0] }, params: { w: [1, 1] }, inputs: { x: [1, 1] } })).status).toBe(200);
+      ids.push((await register(small, c)).body.id);
+      expect((await get(small, `/v1/models/${ids[0]}`)).status).toBe(200);
+      expectProblem(await get(small, `/v1/models/${ids[1]}`), 404, 'MODEL_NOT_FOUND');
+      expect((await get(small, `/v1/models/${ids[2]}`)).status).toBe(200);
+      expect(await metric(small, 'gradserve_model_cache_evictions_total', 'specs')).toBe(1);
+      expect(await metric(small, 'gradserve_model_cache_entries', 'specs')).toBe(2);
+      const ready = await get(small, '/readyz');
+      expect(ready.body.modelCache.specs).toMatchObject({ entries: 2, maxEntries: 2 });
+      // the workers' plans are bounded alike: three models computed, two plans kept
+      for (const id of ids.slice(1)) {
+        if (id === ids[1]) await register(small, b);
+        await post(small, '/v1/forward', { model: { ref: id }, params: { w: [1, 1] }, inputs: { x: [1, 1] } });
+      }
+      const plans = (await get(small, '/readyz')).body.modelCache.plans;
+      expect(plans.entries).toBe(2);
+      expect(plans.evictions).toBeGreaterThanOrEqual(1);
+      expect(plans.misses).toBeGreaterThanOrEqual(3);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('evicts by bytes beyond MODEL_CACHE_MB, and refuses a model larger than the bound alone (413)', async () => {
+    const probe = await register(app, scaled(20));
+    const bytes = app.models.peek(probe.body.id)!.bytes;
+    // room for two such models, not three
+    const small = await startApp({ modelCacheBytes: 2 * bytes + bytes / 2 });
+    try {
+      const ids = [];
+      for (const k of [21, 22, 23]) ids.push((await register(small, scaled(k))).body.id);
+      expectProblem(await get(small, `/v1/models/${ids[0]}`), 404, 'MODEL_NOT_FOUND');
+      expect((await get(small, `/v1/models/${ids[2]}`)).status).toBe(200);
+      expect(small.models.sizes.entries).toBe(2);
+      expect(small.models.sizes.bytes).toBeLessThanOrEqual(2 * bytes + bytes / 2);
+      const big = { ...scaled(1), constants: { k: Array.from({ length: 500 }, (_, i) => i) } };
+      expectProblem(await register(small, big), 413, 'LIMIT_EXCEEDED');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('finishes a request whose model is evicted while it computes; the next request by that id gets 404', async () => {
+    const small = await startApp({ modelCacheEntries: 1 });
+    try {
+      const { body: reg } = await register(small, twoWeight.model);
+      // hold the task at the pool until the model is gone
+      const run = small.pool.run.bind(small.pool);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const reached = new Promise<void>((resolve) => (started = resolve));
+      small.pool.run = async (task, signal) => {
+        started();
+        await held;
+        return run(task, signal);
+      };
+      const pending = post(small, '/v1/gradients', { ...twoWeight, model: { ref: reg.id } });
+      await reached;
+      small.pool.run = run;
+      expect((await register(small, scaled(30))).status).toBe(201);
+      expect(small.models.peek(reg.id)).toBeUndefined();
+      release();
+      const r = await pending;
+      expect(r.status).toBe(200);
+      expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+      expectProblem(await post(small, '/v1/gradients', { ...twoWeight, model: { ref: reg.id } }), 404, 'MODEL_NOT_FOUND');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('counts hits and misses in /metrics: specs on the event loop, plans in the workers', async () => {
+    const { body: reg } = await register(app, scaled(40));
+    const before = {
+      specHits: await metric(app, 'gradserve_model_cache_hits_total', 'specs'),
+      specMisses: await metric(app, 'gradserve_model_cache_misses_total', 'specs'),
+      planHits: await metric(app, 'gradserve_model_cache_hits_total', 'plans'),
+      planMisses: await metric(app, 'gradserve_model_cache_misses_total', 'plans'),
+    };
+    const body = { model: { ref: reg.id }, params: { w: [1, 1] }, inputs: { x: [1, 1] } };
+    for (let i = 0; i < 3; i++) expect((await post(app, '/v1/gradients', body)).status).toBe(200);
+    await post(app, '/v1/gradients', { ...body, model: { ref: `sha256:${'f'.repeat(64)}` } });
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'specs')).toBe(before.specHits + 3);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'specs')).toBe(before.specMisses + 1);
+    // one worker: the first request compiles, the next two reuse
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(before.planMisses + 1);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'plans')).toBe(before.planHits + 2);
+    const ready = (await get(app, '/readyz')).body.modelCache;
+    expect(ready.specs.entries).toBe(app.models.sizes.entries);
+    expect(ready.plans.entries).toBeGreaterThanOrEqual(1);
+    expect(ready.plans.bytes).toBeGreaterThan(0);
+  });
+});
