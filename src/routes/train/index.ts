@@ -10,6 +10,7 @@ import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
+import { jsonBody } from '../../wire/json-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
@@ -97,7 +98,8 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       if ('ok' in outcome) {
         await Promise.race([stepsArrived(outcome.ok.result.losses.length), new Promise((r) => setTimeout(r, 1000).unref())]);
         port1.close();
-        stream.end(`${JSON.stringify(final(outcome.ok))}\n`);
+        stream.write(jsonBody(final(outcome.ok)));
+        stream.end('\n');
       } else {
         port1.close();
         const c = classify(outcome.err);
