@@ -835,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1481,7 +1481,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1555,6 +1555,7 @@ export interface operations {
                      */
                     options?: components["schemas"]["OptionsInput"];
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1636,9 +1637,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1693,6 +1695,7 @@ export interface operations {
                     /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                     clipGradNorm?: number;
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1742,9 +1745,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1794,6 +1798,7 @@ export interface operations {
                      */
                     options?: components["schemas"]["OptionsInput"];
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1820,9 +1825,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1905,6 +1911,7 @@ export interface operations {
                         seed?: number;
                     };
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -1942,9 +1949,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2006,6 +2014,7 @@ export interface operations {
                         encoding?: "nested" | "flat" | "base64";
                     };
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -2032,9 +2041,10 @@ export interface operations {
                             totalMs: number;
                         };
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2093,6 +2103,7 @@ export interface operations {
                     /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
                     shuffleSeed?: number;
                 };
+                "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
@@ -2147,9 +2158,10 @@ export interface operations {
                     } | {
                         error: components["schemas"]["Problem"];
                     };
+                    "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2207,7 +2219,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2304,7 +2316,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 not JSON; 422 well-formed but meaningless; 429 rate limit */
+            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
             "4XX": {
                 headers: {
                     [name: string]: unknown;

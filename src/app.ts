@@ -11,6 +11,7 @@ import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
 import json from './wire/json-body.js';
+import safetensors from './wire/safetensors-body.js';
 import metrics from './plugins/metrics.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
@@ -96,6 +97,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
 
   await app.register(errors);
   await app.register(json);
+  await app.register(safetensors);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });
   await app.register(metrics);

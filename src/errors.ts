@@ -4,11 +4,12 @@
 export const ERRORS = {
   INVALID_JSON: { status: 400, title: 'Malformed JSON body' },
   INVALID_REQUEST: { status: 400, title: 'The request does not match the schema' },
+  INVALID_BODY: { status: 400, title: 'Malformed safetensors body' },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   NOT_FOUND: { status: 404, title: 'No such route' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body over the byte limit' },
   LIMIT_EXCEEDED: { status: 413, title: 'Tensor or graph over the size limits' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is not JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is neither JSON nor safetensors' },
   INVALID_SPEC: { status: 422, title: 'The request is well-formed but cannot be computed' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   QUEUE_FULL: { status: 503, title: 'All workers are busy and the queue is full' },

@@ -61,6 +61,21 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents JSON and safetensors bodies and answers on every compute route, JSON first (Swagger UI\'s default)', () => {
+    const st = 'application/vnd.gradserve.safetensors';
+    for (const p of COMPUTE) {
+      const op = doc.paths[p].post;
+      expect(Object.keys(op.requestBody.content), p).toEqual(['application/json', st]);
+      expect(op.requestBody.content[st].schema).toMatchObject({ type: 'string', format: 'binary' });
+      expect(op.requestBody.content[st].schema.description).toContain('optimizer/state/state/<param>/<buffer>');
+      const answers = Object.keys(op.responses['200'].content);
+      expect(answers[0], p).toBe('application/json');
+      expect(answers, p).toContain(st);
+      expect(op.responses['200'].content[st].schema.description).toContain('gradients/<param>');
+    }
+    expect(doc.paths['/v1/ops'].get.responses['200'].content['application/vnd.gradserve.safetensors']).toBeUndefined();
+  });
+
   it('has runnable examples on every compute route, the two-weight chain first; each runs', async () => {
     for (const p of COMPUTE) {
       const examples = doc.paths[p].post.requestBody.content['application/json'].examples;

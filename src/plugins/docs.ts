@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { AppConfig } from '../config.js';
 import { RequestValidationError } from './errors.js';
 import { jsonBody } from '../wire/json-body.js';
+import { SAFETENSORS } from '../wire/safetensors.js';
 
 // zod is the single source of the request/response contract: it validates bodies, and
 // @fastify/swagger turns the same schemas into the OpenAPI 3.1 document shown at /docs.
@@ -37,9 +38,41 @@ const transform: typeof jsonSchemaTransform = (input) => {
   return { ...out, schema: keepRefSiblings(out.schema) as typeof out.schema };
 };
 
+const SAFETENSORS_BODY =
+  'A safetensors file (docs/binary.md): an 8-byte little-endian header length N, N bytes of JSON header ' +
+  '{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {"json": ...}}, then the tensors\' raw ' +
+  'little-endian bytes. `__metadata__.json` is this route\'s JSON body without its tensors; each tensor is named by its ' +
+  'JSON path joined with "/": `inputs` (an MLP) or `inputs/<name>` (a graph), `targets`, `outputGrad`, `params/<param>`, ' +
+  '`gradients/<param>` (/v1/step), `model/constants/<name>`, `optimizer/state/state/<param>/<buffer>`. A tensor may ' +
+  'instead stay in the JSON in any JSON encoding; given both ways it is a 400. dtypes: F32, F64; I64 and I32 (class ' +
+  'indices, exact up to ±2^53); F16 and BF16, widened exactly to float32. Without `options.dtype`, a body whose float ' +
+  'tensors are all F64 computes in float64. Errors are problem+json naming the tensor (`params/layers.0.weight`).';
+
+const SAFETENSORS_ANSWER =
+  'With `Accept: ' + SAFETENSORS + '`: a safetensors file. Its tensors are the answer\'s, named by their JSON path ' +
+  'joined with "/" (`gradients/<param>`, `params/<param>`, `optimizerState/state/<param>/<buffer>`, `outputs`, ' +
+  '`inputGradients/<input>`, `intermediates/<id>/value`, `intermediates/<id>/grad`), F32 or F64 as computed; ' +
+  '`__metadata__.json` is the rest of the JSON answer (loss, diagnostics, timing, optimizerState.step, ...). ' +
+  '/v1/train answers its final state this way, without a stream; /v1/gradcheck and /v1/explain have no tensors.';
+
+const binary = (description: string) => ({ schema: { type: 'string', format: 'binary', description } });
+
+/** Every compute route takes and gives safetensors besides JSON (wire/safetensors-body.ts); JSON stays first for Swagger UI. */
+function addSafetensors(paths: Record<string, Record<string, { tags?: string[]; requestBody?: { content: object }; responses?: Record<string, { content?: object }> }>>): void {
+  for (const path of Object.values(paths)) {
+    for (const op of Object.values(path)) {
+      if (!op.tags?.includes('compute') || !op.requestBody) continue;
+      op.requestBody.content = { ...op.requestBody.content, [SAFETENSORS]: binary(SAFETENSORS_BODY) };
+      const ok = op.responses?.['200'];
+      if (ok) ok.content = { ...ok.content, [SAFETENSORS]: binary(SAFETENSORS_ANSWER) };
+    }
+  }
+}
+
 const transformObject: typeof jsonSchemaTransformObject = (input) => {
-  const doc = jsonSchemaTransformObject(input) as { components?: { schemas?: unknown } };
+  const doc = jsonSchemaTransformObject(input) as { components?: { schemas?: unknown }; paths?: Parameters<typeof addSafetensors>[0] };
   if (doc.components?.schemas) doc.components.schemas = keepRefSiblings(doc.components.schemas);
+  if (doc.paths) addSafetensors(doc.paths);
   return doc as ReturnType<typeof jsonSchemaTransformObject>;
 };
 
@@ -65,7 +98,8 @@ export function describeLimits(config: AppConfig): string {
 const DESCRIPTION = `Gradients as a service: forward pass, backpropagation and torch.optim-exact optimizer steps
 for user-supplied computational graphs and MLPs. Every compute route is stateless: everything a call needs is in
 its body, everything the next call needs is in its response. Tensors may be written nested ([[1, 2], [3, 4]]),
-flat ({"shape", "data"}) or base64 ({"shape", "dtype", "base64"}); responses use options.encoding.
+flat ({"shape", "data"}) or base64 ({"shape", "dtype", "base64"}); responses use options.encoding. For large tensors,
+send and accept ${SAFETENSORS} instead (a standard safetensors file; its layout is under each compute route).
 Errors are application/problem+json (RFC 9457) with field paths in \`errors\`.`;
 
 async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void> {

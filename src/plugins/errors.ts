@@ -86,7 +86,7 @@ export function classify(err: unknown): { code: ErrorCode; detail: string; error
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { code: 'BODY_TOO_LARGE', detail: message };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json' };
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json or application/vnd.gradserve.safetensors' };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -97,7 +97,7 @@ const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || 
  * `constructor` key holding an object with a `prototype` key. JSON.parse keeps such keys as plain
  * own properties, but copying them into another object (zod does, for records) would set a prototype.
  */
-function checkPoisoning(root: unknown): void {
+export function checkPoisoning(root: unknown): void {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();

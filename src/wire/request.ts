@@ -2,6 +2,7 @@ import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } fro
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import type { LossSpec, ModelSpec, Options, Tensors } from '../engine/spec.js';
 import type { DType, Tensor } from '../engine/tensor.js';
+import { BinaryTensor } from './safetensors.js';
 import { decodeTensor, wireElements } from './tensor.js';
 
 // Request bodies (validated by zod, tensors still in wire form) into engine jobs with typed arrays.
@@ -29,7 +30,7 @@ export interface OptimizerBody {
 
 /** A plain {name: tensor} map, as opposed to a tensor written as {shape, data} or {shape, dtype, base64}. */
 function isTensorMap(v: Wire): v is WireMap {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof BinaryTensor) return false;
   return !('shape' in v && ('data' in v || 'base64' in v));
 }
 
@@ -38,7 +39,8 @@ export class TensorPlan {
   private readonly items: { wire: Wire; path: Path }[] = [];
 
   add(wire: Wire, path: Path): void {
-    this.items.push({ wire, path });
+    // a safetensors tensor is named as the client named it: params/layers.0.weight
+    this.items.push({ wire, path: wire instanceof BinaryTensor ? [wire.name] : path });
   }
 
   addMap(map: WireMap | undefined, path: Path): void {

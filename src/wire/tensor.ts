@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
+import { BinaryTensor, binaryData } from './safetensors.js';
 
 // The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
@@ -116,6 +117,7 @@ export function decodeBase64Text(text: Uint8Array): DecodedBase64 {
  */
 export function wireShape(wire: unknown, path: Path): Shape {
   if (typeof wire === 'number') return [];
+  if (wire instanceof BinaryTensor) return wire.shape;
   if (Array.isArray(wire)) {
     const shape: number[] = [];
     let level: unknown = wire;
@@ -146,6 +148,7 @@ export function wireElements(wire: unknown, path: Path, maxElements = Infinity):
 export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElements = Infinity): Tensor {
   const shape = wireShape(wire, path);
   const n = wireElements(wire, path, maxElements);
+  if (wire instanceof BinaryTensor) return { shape: [...shape], data: binaryData(wire, dtype) };
   if (typeof wire === 'number' || Array.isArray(wire)) {
     return { shape, data: decodeNested(wire, shape, dtype, path) };
   }
@@ -242,7 +245,7 @@ function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: D
  * wire/json-body.ts), with no string of megabytes made and collected on the way.
  */
 export class EncodedBase64 {
-  constructor(private readonly bytes: Buffer) {}
+  constructor(readonly bytes: Buffer) {}
 
   /** characters of the text */
   get length(): number {

@@ -5,7 +5,8 @@ import { Piscina } from 'piscina';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { HttpError } from '../errors.js';
-import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
+import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
+import { collectTransferables } from '../wire/ownership.js';
 
 // The compute pool: a fixed set of worker threads behind a bounded queue. The event loop only
 // decodes and encodes; every computation runs here, under a time limit.

@@ -7,7 +7,8 @@ import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { ShapeError } from '../engine/tensor.js';
-import { CLAIM, collectTransferables, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
+import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
+import { collectTransferables } from '../wire/ownership.js';
 
 // A compute worker: piscina calls the default export once per batch of tasks (workers/pool.ts). The
 // kernels are chosen once, when the thread starts, so a bad BLAS setting fails the pool's start-up

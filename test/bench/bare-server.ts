@@ -3,7 +3,8 @@
 // with Fastify's own parser. With BARE_POOL=n it also hands each parsed body to one of n piscina
 // workers that does nothing with it and waits for the answer: the floor under any server that computes
 // in worker threads. With BARE_BODY=bytes (the large scenario's floor) the body is only received, as
-// bytes: the least any server must do with it.
+// bytes: the least any server must do with it; BARE_TYPE names the body's and the answer's media type
+// (default application/json).
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { Piscina } from 'piscina';
@@ -11,16 +12,17 @@ import { Piscina } from 'piscina';
 const answer = readFileSync(process.env.BARE_RESPONSE_FILE!);
 const workers = Number(process.env.BARE_POOL ?? 0);
 const pool = workers > 0 ? new Piscina({ filename: new URL('./noop-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers }) : null;
+const type = process.env.BARE_TYPE ?? 'application/json';
 const app = Fastify({ bodyLimit: 1 << 30 });
 if (process.env.BARE_BODY === 'bytes') {
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  if (type === 'application/json') app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 }
 app.get('/readyz', async () => ({ ready: true }));
 app.post('/v1/gradients', async (request, reply) => {
   // the body is received (and parsed, unless BARE_BODY=bytes) before this runs
   if (typeof request.body !== 'object' || request.body === null) throw new Error('no body');
   if (pool) await pool.run(request.body);
-  return reply.type('application/json; charset=utf-8').send(answer);
+  return reply.type(type === 'application/json' ? 'application/json; charset=utf-8' : type).send(answer);
 });
 await app.listen({ port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });

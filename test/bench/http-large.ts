@@ -1,28 +1,50 @@
 // Large requests end to end: one gradient of the large MLP over HTTP (gradserve at its default config),
 // per tensor encoding, one request at a time; compared with PyTorch's compute time in this run. The
 // service's own compute timing (forwardMs + backwardMs in the response) is held to PyTorch's too.
-// In the base64 rounds a bare Fastify server takes the same body as bytes (no parsing) and answers
-// gradserve's answer bytes, with the same client: moving the bytes alone, the floor under any server's
-// latency, which with PyTorch's compute added says what the 2× target leaves to everything else.
+// In the base64 and safetensors rounds a bare Fastify server takes the same body as bytes (no parsing)
+// and answers gradserve's answer bytes, with the same client: moving the bytes alone, the floor under
+// any server's latency, which with PyTorch's compute added says what the 2× target leaves to everything
+// else. The safetensors rounds (body and answer application/vnd.gradserve.safetensors) also hold the
+// service to that floor plus its own compute, and count its event loop's CPU time per request.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
+import type { Tensor } from '../../src/engine/tensor.js';
+import { SAFETENSORS, writeSafetensors } from '../../src/wire/safetensors.js';
 import type { Encoding } from '../../src/wire/tensor.js';
-import { breathe, describe, LARGE, median, mlpBody, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
+import { breathe, describe, LARGE, median, mlpBody, mlpData, mlpSpec, processCpuMs, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
 
-const ENCODINGS: Encoding[] = ['base64', 'flat', 'nested'];
+type Mode = Encoding | 'safetensors';
+const MODES: Mode[] = ['base64', 'flat', 'nested', 'safetensors'];
 const WARMUP_REQUESTS = 50;
+/** requests over which the event loop's CPU time is counted: /proc counts in 10 ms ticks */
+const CPU_REQUESTS = 100;
+
+/** The same computation as mlpBody, as a safetensors file: tensors in the data, the rest as __metadata__.json. */
+function safetensorsBody(): Buffer {
+  const data = mlpData(LARGE);
+  const tensors: [string, Tensor][] = [...Object.entries(data.params).map(([k, t]) => [`params/${k}`, t] as [string, Tensor]), ['inputs', data.inputs], ['targets', data.targets]];
+  return writeSafetensors(tensors, { json: JSON.stringify({ model: mlpSpec(LARGE), loss: { type: 'cross_entropy', reduction: 'mean' } }) });
+}
+
+/** The JSON of an answer: the whole of a JSON one, the __metadata__.json of a safetensors one. */
+function answerJson(answer: Buffer, binary: boolean): string {
+  if (!binary) return answer.toString('utf8');
+  const n = Number(answer.readBigUInt64LE(0));
+  return (JSON.parse(answer.toString('utf8', 8, 8 + n)) as { __metadata__: { json: string } }).__metadata__.json;
+}
 
 // Node's own HTTP client on a keep-alive connection, as a service calling this one would use: fetch()
 // spends ~30 ms of its own on these bodies (WHATWG streams), which is the client's time, not ours.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-function post(url: string, body: Buffer): Promise<{ status: number; chunks: Buffer[] }> {
+function post(url: string, body: Buffer, type = 'application/json'): Promise<{ status: number; chunks: Buffer[] }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+    const headers = { 'content-type': type, accept: type, 'content-length': body.length };
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('end', () => resolve({ status: res.statusCode ?? 0, chunks }));
@@ -50,18 +72,22 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   let bare: Child | null = null;
   try {
     const url = `${server.url}/v1/gradients`;
-    for (const encoding of ENCODINGS) {
+    for (const encoding of MODES) {
       ctx.log(`http-large: ${encoding}`);
+      const binary = encoding === 'safetensors';
+      // base64 and safetensors carry the targets, measured against PyTorch and the bare server
+      const held = encoding === 'base64' || binary;
+      const type = binary ? SAFETENSORS : 'application/json';
       // the client's bytes are ready before the clock starts, and the answer is decoded after it stops:
       // the latency is the service's, from the first byte sent to the last byte received
-      const body = Buffer.from(mlpBody(LARGE, encoding));
+      const body = binary ? safetensorsBody() : Buffer.from(mlpBody(LARGE, encoding));
       let answer: Buffer | null = null;
       const once = async (): Promise<Sample> => {
         const t0 = performance.now();
-        const { status, chunks } = await post(url, body);
+        const { status, chunks } = await post(url, body, type);
         const ms = performance.now() - t0;
         answer = Buffer.concat(chunks);
-        const text = answer.toString('utf8');
+        const text = answerJson(answer, binary && status === 200);
         if (status !== 200) throw new Error(`large ${encoding} request answered ${status}: ${text.slice(0, 500)}`);
         const { timing } = JSON.parse(text) as { timing: { totalMs: number; forwardMs: number; backwardMs: number } };
         return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
@@ -69,17 +95,25 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       // A fresh server's per-request code is still being optimized by V8 for its first few dozen large
       // requests: from a cold start, the median latency of each 10 base64 requests was 41, 31, 37, 33,
       // 32, then 25–27 ms from the 50th on. The rounds measure the warm service.
-      if (encoding === 'base64') await repeat(WARMUP_REQUESTS, 0, once);
+      if (held) await repeat(WARMUP_REQUESTS, 0, once);
+      // the event loop's CPU time per request, one request at a time (workers' and GC threads' apart)
+      let loopCpuMs: number | null = null;
+      if (held) {
+        const before = processCpuMs(server.pid);
+        await repeat(0, CPU_REQUESTS, once);
+        const after = processCpuMs(server.pid);
+        if (before && after) loopCpuMs = (after.mainMs - before.mainMs) / CPU_REQUESTS;
+      }
       const bareOnce = async (): Promise<number> => {
         const t0 = performance.now();
-        const { status } = await post(`${bare!.url}/v1/gradients`, body);
+        const { status } = await post(`${bare!.url}/v1/gradients`, body, type);
         if (status !== 200) throw new Error(`bare server answered ${status}`);
         return performance.now() - t0;
       };
-      if (encoding === 'base64') {
-        const file = join(dir, 'answer.json');
+      if (held) {
+        const file = join(dir, 'answer');
         writeFileSync(file, answer!);
-        bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes' }, '/readyz');
+        bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes', BARE_TYPE: type }, '/readyz');
         await repeat(WARMUP_REQUESTS, 0, bareOnce);
       }
       const bareRounds: number[] = [];
@@ -88,11 +122,11 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
       // spell during these rounds would count against the service alone.)
       const rounds: Sample[] = [];
-      for (let r = 0; r < (encoding === 'base64' ? 2 : 1); r++) {
-        const samples = await repeat(2, encoding === 'base64' ? 9 : 7, once);
+      for (let r = 0; r < (held ? 2 : 1); r++) {
+        const samples = await repeat(2, held ? 9 : 7, once);
         rounds.push({ ms: median(samples.map((x) => x.ms)), serverMs: median(samples.map((x) => x.serverMs)), computeMs: median(samples.map((x) => x.computeMs)) });
         if (bare) bareRounds.push(median(await repeat(2, 9, bareOnce)));
-        if (encoding === 'base64' && withTorch) {
+        if (held && withTorch) {
           const torch = await torchPeer(ctx, LARGE);
           if (torch && (!peer || torch.latest.totalMs < peer.totalMs)) peer = torch.latest;
         }
@@ -132,6 +166,18 @@ export async function run(ctx: Ctx): Promise<Row[]> {
             unit: '×',
           });
         }
+        if (binary) {
+          // what the service adds beyond moving the bytes and computing
+          const ratio = ms / (floor + best('computeMs'));
+          rows.push({
+            scenario: 'http-large',
+            name: name('latency / (bare Fastify latency + service compute)'),
+            value: round(ratio, 2),
+            exact: ratio,
+            unit: '×',
+            target: { op: '<=', limit: 1.15, label: 'safetensors end-to-end / (bytes moved + own compute)' },
+          });
+        }
         await bare!.stop();
         bare = null;
       }
@@ -142,7 +188,17 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           value: round(ms / peer.totalMs, 2),
           exact: ms / peer.totalMs,
           unit: '×',
-          ...(encoding === 'base64' ? { target: { op: '<=', limit: 2, label: 'base64 end-to-end / PyTorch compute' } } : {}),
+          ...(held ? { target: { op: '<=', limit: 2, label: `${encoding} end-to-end / PyTorch compute` } } : {}),
+        });
+      }
+      if (loopCpuMs !== null) {
+        rows.push({
+          scenario: 'http-large',
+          name: name(`event-loop CPU per request (main thread, over ${CPU_REQUESTS} requests)`),
+          value: round(loopCpuMs, 2),
+          exact: loopCpuMs,
+          unit: 'ms',
+          ...(binary ? { target: { op: '<=', limit: 1.5, label: 'safetensors event-loop CPU per request' } } : {}),
         });
       }
       await breathe(100);

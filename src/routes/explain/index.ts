@@ -3,6 +3,7 @@ import type { AppConfig } from '../../config.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
+import { sendAnswer } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 
@@ -33,7 +34,7 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
     async (request, reply) => {
       const job = decodeModelRequest(request.body, limits);
       const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
-      return { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) };
+      return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
     },
   );
 };

@@ -5,6 +5,7 @@ import { encodeTensor } from '../../wire/tensor.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
+import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
 
@@ -26,11 +27,11 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
     async (request, reply) => {
       const job = decodeModelRequest(request.body, limits);
       const { result, queueMs } = await runTask<ForwardResult>(app, reply, { kind: 'forward', job, limits });
-      return {
+      return sendAnswer(request, reply, {
         ...(result.loss === undefined ? {} : { loss: result.loss }),
-        outputs: encodeTensor(result.outputs, job.options.encoding),
+        outputs: encodeTensor(result.outputs, answerEncoding(request, job.options.encoding)),
         timing: finishTiming(reply, { queueMs, ...result.timing }),
-      };
+      });
     },
   );
 };

@@ -4,6 +4,7 @@ import type { GradcheckResult } from '../../engine/index.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
+import { sendAnswer } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { GradcheckBodySchema, GradcheckResponseSchema } from './schema.js';
 
@@ -32,7 +33,7 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         config: request.body.gradcheck,
         limits,
       });
-      return { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) };
+      return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
     },
   );
 };

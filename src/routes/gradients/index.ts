@@ -6,6 +6,7 @@ import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
+import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 
@@ -29,8 +30,8 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
     async (request, reply) => {
       const job = decodeModelRequest(request.body, limits);
       const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
-      const enc = job.options.encoding;
-      return {
+      const enc = answerEncoding(request, job.options.encoding);
+      return sendAnswer(request, reply, {
         ...(result.loss === undefined ? {} : { loss: result.loss }),
         gradients: encodeMap(result.gradients, enc),
         ...(result.params ? { params: encodeMap(result.params, enc) } : {}),
@@ -49,7 +50,7 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
           : {}),
         ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
         timing: finishTiming(reply, { queueMs, ...result.timing }),
-      };
+      });
     },
   );
 };

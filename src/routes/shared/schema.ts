@@ -36,8 +36,8 @@ const problemContent = (description: string) => ({
 /** Documented error responses (sent as problem+json strings by the error handler). */
 export const ProblemResponses = {
   '4XX': problemContent(
-    '400 malformed JSON or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
-      '415 not JSON; 422 well-formed but meaningless; 429 rate limit',
+    '400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
+      '415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit',
   ),
   '5XX': problemContent(
     '502 the worker computing the request died (killed, or over its memory limit) and was replaced; ' +

@@ -5,6 +5,7 @@ import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeStepRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
+import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { StepBodySchema, StepResponseSchema } from './schema.js';
 
@@ -28,13 +29,13 @@ export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (a
     async (request, reply) => {
       const job = decodeStepRequest(request.body, limits);
       const { result, queueMs, computeMs } = await runTask<StepResult>(app, reply, { kind: 'step', job });
-      const enc = request.body.options.encoding;
-      return {
+      const enc = answerEncoding(request, request.body.options.encoding);
+      return sendAnswer(request, reply, {
         params: encodeMap(result.params, enc),
         optimizerState: encodeState(result.optimizerState, enc),
         ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
         timing: finishComputeTiming(reply, queueMs, computeMs),
-      };
+      });
     },
   );
 };

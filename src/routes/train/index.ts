@@ -11,6 +11,7 @@ import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { jsonBody } from '../../wire/json-body.js';
+import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
 import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
@@ -47,7 +48,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       const { steps, batchSize, shuffleSeed } = request.body;
       const job = decodeModelRequest(request.body, limits) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
-      const enc = job.options.encoding;
+      const enc = answerEncoding(request, job.options.encoding);
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
         losses: result.losses,
         params: encodeMap(result.params, enc),
@@ -56,8 +57,9 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       });
 
       const accept = request.headers.accept ?? '';
-      if (!accept.includes(NDJSON)) {
-        return final(await runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg }));
+      // a safetensors client gets the final state alone, as one answer
+      if (!accept.includes(NDJSON) || wantsSafetensors(request)) {
+        return sendAnswer(request, reply, final(await runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg })));
       }
 
       const { port1, port2 } = new MessageChannel();

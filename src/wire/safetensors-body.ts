@@ -1,0 +1,184 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { HttpError } from '../errors.js';
+import { checkPoisoning } from './json-body.js';
+import { movable } from './ownership.js';
+import { BinaryTensor, readSafetensors, SAFETENSORS, safetensorsPieces } from './safetensors.js';
+import { EncodedBase64, type Encoding } from './tensor.js';
+import type { Tensor } from '../engine/tensor.js';
+
+// safetensors bodies and answers on the compute routes (docs/binary.md). A body becomes what its JSON
+// twin would have been: `__metadata__.json` parsed, each tensor a placeholder at the path its name
+// spells, so the route's schema validates the whole request as it would JSON; after validation each
+// placeholder is swapped for its BinaryTensor, which wire/tensor.ts decodes like any other form.
+
+const ID = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+const isId = (s: string | undefined): boolean => s !== undefined && ID.test(s) && !RESERVED.has(s);
+
+/** The tensor fields of the request bodies: fixed segments, `*` for a name. */
+const TENSOR_PATHS = [
+  ['inputs'],
+  ['targets'],
+  ['outputGrad'],
+  ['inputs', '*'],
+  ['params', '*'],
+  ['gradients', '*'],
+  ['model', 'constants', '*'],
+  ['optimizer', 'state', 'state', '*', '*'],
+];
+
+/** The path a tensor's name spells, or a 400 naming it. */
+function pathOf(name: string): string[] {
+  const parts = name.split('/');
+  const known = TENSOR_PATHS.some((p) => p.length === parts.length && p.every((s, i) => (s === '*' ? isId(parts[i]) : s === parts[i])));
+  if (!known) {
+    throw new HttpError('INVALID_BODY', `"${name}" names no tensor field of a request`, [
+      { path: name, message: 'expected inputs, inputs/<name>, targets, outputGrad, params/<name>, gradients/<name>, model/constants/<name> or optimizer/state/state/<param>/<buffer>' },
+    ]);
+  }
+  return parts;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof BinaryTensor);
+
+/** A JSON request body of `__metadata__.json` with a placeholder where each tensor goes. */
+export function bodyOf(file: ReturnType<typeof readSafetensors>): Record<string, unknown> {
+  const text = file.metadata.json;
+  let body: unknown = {};
+  if (text !== undefined) {
+    const bad = (message: string) => new HttpError('INVALID_BODY', `__metadata__.json ${message}`, [{ path: '__metadata__.json', message }]);
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw bad('is not valid JSON');
+    }
+    if (!isPlainObject(body)) throw bad('is not a JSON object (the request body without its tensors)');
+    try {
+      checkPoisoning(body);
+    } catch {
+      throw bad('has a __proto__ key, or a constructor key holding a prototype');
+    }
+  }
+  const root = body as Record<string, unknown>;
+  for (const t of file.tensors) {
+    const parts = pathOf(t.name);
+    let at = root;
+    for (const key of parts.slice(0, -1)) {
+      const next = at[key] ?? (at[key] = {});
+      if (!isPlainObject(next)) {
+        throw new HttpError('INVALID_BODY', `tensor "${t.name}": __metadata__.json holds ${key} as something other than an object`, [
+          { path: t.name, message: `its parent ${key} in __metadata__.json is not an object` },
+        ]);
+      }
+      at = next;
+    }
+    const last = parts[parts.length - 1]!;
+    if (at[last] !== undefined) {
+      throw new HttpError('INVALID_BODY', `tensor "${t.name}" is given twice: in the data and in __metadata__.json`, [
+        { path: t.name, message: 'given both as a tensor and in __metadata__.json' },
+      ]);
+    }
+    // a scalar passes every tensor schema; the BinaryTensor replaces it after validation
+    at[last] = 0;
+  }
+  inferDtype(root, file.tensors);
+  return root;
+}
+
+/** Without options.dtype, a body whose float tensors are all F64 computes in float64. */
+function inferDtype(body: Record<string, unknown>, tensors: BinaryTensor[]): void {
+  const floats = tensors.filter((t) => t.dtype !== 'I32' && t.dtype !== 'I64');
+  if (floats.length === 0 || !floats.every((t) => t.dtype === 'F64')) return;
+  const options = body.options ?? (body.options = {});
+  if (isPlainObject(options) && options.dtype === undefined) options.dtype = 'float64';
+}
+
+/** Puts each tensor where its placeholder was, in the validated body. */
+function place(body: unknown, tensors: BinaryTensor[]): void {
+  for (const t of tensors) {
+    const parts = t.name.split('/');
+    let at = body as Record<string, unknown>;
+    for (const key of parts.slice(0, -1)) {
+      const next = at[key];
+      if (!isPlainObject(next)) throw new HttpError('INVALID_BODY', `"${t.name}" is not a tensor field of this route`, [{ path: t.name, message: 'not a field of this route' }]);
+      at = next;
+    }
+    at[parts[parts.length - 1]!] = t;
+  }
+}
+
+/** Whether the client asked for a safetensors answer. */
+export function wantsSafetensors(request: FastifyRequest): boolean {
+  return request.headers.accept?.includes(SAFETENSORS) ?? false;
+}
+
+/**
+ * A JSON answer, built with options.encoding base64, as the pieces of a safetensors file: every base64
+ * tensor taken out and named by its path joined with "/", the rest as `__metadata__.json`.
+ */
+export function safetensorsAnswer(answer: unknown): Uint8Array[] {
+  const tensors: [string, Tensor][] = [];
+  const walk = (v: unknown, path: string): unknown => {
+    if (!isPlainObject(v)) return v;
+    if (v.base64 instanceof EncodedBase64) {
+      const b = v.base64.bytes;
+      const data = v.dtype === 'float64' ? new Float64Array(b.buffer, b.byteOffset, b.length / 8) : new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+      tensors.push([path, { shape: v.shape as number[], data }]);
+      return undefined;
+    }
+    const out: Record<string, unknown> = {};
+    const keys = Object.keys(v);
+    for (const k of keys) {
+      const c = walk(v[k], path === '' ? k : `${path}/${k}`);
+      if (c !== undefined) out[k] = c;
+    }
+    // a map of tensors only (gradients, params) leaves nothing behind
+    return keys.length > 0 && Object.keys(out).length === 0 ? undefined : out;
+  };
+  const rest = walk(answer, '');
+  return safetensorsPieces(tensors, { json: JSON.stringify(rest) });
+}
+
+/** The encoding an answer is built in: base64 (its tensors' bytes, no copy) for a safetensors answer. */
+export function answerEncoding(request: FastifyRequest, asked: Encoding): Encoding {
+  return wantsSafetensors(request) ? 'base64' : asked;
+}
+
+/** The answer as the client asked: safetensors when it accepts them, JSON otherwise. */
+export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answer: T): T {
+  if (!wantsSafetensors(request)) return answer;
+  const pieces = safetensorsAnswer(answer);
+  let bytes = 0;
+  for (const p of pieces) bytes += p.byteLength;
+  // the result's arrays are written to the socket as they are, not copied into one buffer first
+  return reply.type(SAFETENSORS).header('content-length', bytes).send(Readable.from(pieces)) as T;
+}
+
+async function safetensorsPlugin(app: FastifyInstance): Promise<void> {
+  const tensorsOf = new WeakMap<FastifyRequest, BinaryTensor[]>();
+  app.addContentTypeParser(SAFETENSORS, { parseAs: 'buffer' }, (request, raw, done) => {
+    const body = raw as Buffer;
+    let value: Record<string, unknown>;
+    try {
+      const file = readSafetensors(body);
+      value = bodyOf(file);
+      tensorsOf.set(request, file.tensors);
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    // a body on a buffer of its own goes to the worker whole, its tensors viewed in place
+    if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) movable.add(body.buffer as ArrayBuffer);
+    done(null, value);
+  });
+  app.addHook('preHandler', (request, _reply, next) => {
+    const tensors = tensorsOf.get(request);
+    if (tensors !== undefined) place(request.body, tensors);
+    next();
+  });
+}
+
+export default fp(safetensorsPlugin, { name: 'gradserve-safetensors' });

@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { HttpError } from '../../src/errors.js';
+import { SpecError } from '../../src/engine/errors.js';
+import { binaryData, MAX_HEADER_BYTES, readSafetensors, writeSafetensors } from '../../src/wire/safetensors.js';
+import { bodyOf } from '../../src/wire/safetensors-body.js';
+import { collectTransferables, movable } from '../../src/wire/ownership.js';
+import { file, readFile, safetensors } from './safetensors-helpers.js';
+
+// The safetensors codec on its own: layout checks, conversions, the writer, and buffer ownership.
+
+function rejects(body: Buffer, code: string, detail: RegExp, path?: string): void {
+  try {
+    readSafetensors(body);
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    const e = err as HttpError;
+    expect(e.code).toBe(code);
+    expect(e.message).toMatch(detail);
+    if (path !== undefined) expect(e.issues[0]?.path).toBe(path);
+    return;
+  }
+  throw new Error('accepted');
+}
+
+const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const header = (h: Record<string, unknown>) => JSON.stringify(h);
+
+describe('readSafetensors', () => {
+  it('reads a valid file: names, dtypes, shapes, views of the right bytes, metadata', () => {
+    const body = safetensors({ a: { dtype: 'F32', shape: [2], values: [1.5, -2] }, b: { dtype: 'I64', shape: [], values: [7] } }, { x: 1 }, { extraMeta: { format: 'pt' } });
+    const f = readSafetensors(body);
+    expect(f.metadata).toEqual({ format: 'pt', json: '{"x":1}' });
+    expect(f.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual([['a', 'F32', [2]], ['b', 'I64', []]]);
+    expect(Array.from(binaryData(f.tensors[0]!, 'float32'))).toEqual([1.5, -2]);
+    expect(Array.from(binaryData(f.tensors[1]!, 'float64'))).toEqual([7]);
+    // in place: the F32 view shares the body's memory
+    const d = binaryData(f.tensors[0]!, 'float32');
+    expect(d.buffer).toBe(body.buffer);
+  });
+
+  it('refuses every malformed layout with a 4xx naming the tensor', () => {
+    rejects(Buffer.alloc(5), 'INVALID_BODY', /8-byte header length/);
+    const huge = Buffer.alloc(16);
+    huge.writeBigUInt64LE(2n ** 63n);
+    rejects(huge, 'BODY_TOO_LARGE', /over the limit/);
+    const big = Buffer.alloc(16);
+    big.writeBigUInt64LE(BigInt(MAX_HEADER_BYTES + 1));
+    rejects(big, 'BODY_TOO_LARGE', /over the limit/);
+    const past = Buffer.alloc(16);
+    past.writeBigUInt64LE(100n);
+    rejects(past, 'INVALID_BODY', /runs past the end/);
+    rejects(file('{"a":', new Uint8Array()), 'INVALID_BODY', /not valid JSON/);
+    rejects(file('[1, 2]', new Uint8Array()), 'INVALID_BODY', /not a JSON object/);
+    rejects(file('null', new Uint8Array()), 'INVALID_BODY', /not a JSON object/);
+    const d8 = new Uint8Array(8);
+    rejects(file(header({ a: entry('F32', [2], 0, 8), b: entry('F32', [1], 4, 8) }), d8), 'INVALID_BODY', /overlap/, 'b');
+    rejects(file(header({ a: entry('F32', [1], 0, 4), b: entry('F32', [0], 8, 8) }), d8), 'INVALID_BODY', /hole/, 'b');
+    rejects(file(header({ a: entry('F32', [1], 4, 8) }), d8), 'INVALID_BODY', /hole/, 'a');
+    rejects(file(header({ a: entry('F32', [1], 0, 4) }), d8), 'INVALID_BODY', /cover 4/);
+    rejects(file(header({ a: entry('F32', [3], 0, 12) }), d8), 'INVALID_BODY', /outside/, 'a');
+    rejects(file(header({ a: entry('F32', [1], 8, 4) }), d8), 'INVALID_BODY', /outside/, 'a');
+    rejects(file(header({ a: entry('F32', [3], 0, 8) }), d8), 'INVALID_BODY', /needs 12/, 'a');
+    rejects(file(header({ a: entry('U8', [8], 0, 8) }), d8), 'INVALID_BODY', /dtype "U8" is not one of/, 'a');
+    rejects(file(header({ a: { shape: [2], data_offsets: [0, 8] } }), d8), 'INVALID_BODY', /dtype missing/, 'a');
+    rejects(file(header({ a: entry('F32', [-2], 0, 8) }), d8), 'INVALID_BODY', /shape/, 'a');
+    rejects(file(header({ a: entry('F32', [1.5], 0, 8) }), d8), 'INVALID_BODY', /shape/, 'a');
+    rejects(file(header({ a: entry('F32', [1, 1, 1, 1, 1, 1, 1, 1, 2], 0, 8) }), d8), 'INVALID_BODY', /shape/, 'a');
+    rejects(file(header({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } }), d8), 'INVALID_BODY', /data_offsets/, 'a');
+    rejects(file(header({ a: { ...entry('F32', [2], 0, 8), extra: 1 } }), d8), 'INVALID_BODY', /unknown field "extra"/, 'a');
+    rejects(file(header({ a: 3 }), d8), 'INVALID_BODY', /not an object/, 'a');
+    rejects(file(header({ __metadata__: { json: 1 } }), new Uint8Array()), 'INVALID_BODY', /not a string/);
+    rejects(file(header({ __metadata__: [] }), new Uint8Array()), 'INVALID_BODY', /not an object/);
+    // dimensions whose product is not a safe integer never match the bytes
+    rejects(file(header({ a: entry('F64', [2 ** 31, 2 ** 31, 2 ** 31, 2 ** 31], 0, 8) }), d8), 'INVALID_BODY', /needs/, 'a');
+  });
+
+  it('refuses a name given twice in the header (JSON.parse would keep the last silently)', () => {
+    const text = `{"a":${JSON.stringify(entry('F32', [1], 0, 4))},"a":${JSON.stringify(entry('F32', [1], 4, 8))}}`;
+    rejects(file(text, new Uint8Array(8)), 'INVALID_BODY', /"a" twice/, 'a');
+    // an escaped spelling of the same name, and a duplicate inside __metadata__
+    const escaped = `{"\\u0061":${JSON.stringify(entry('F32', [1], 0, 4))},"a":${JSON.stringify(entry('F32', [1], 0, 4))}}`;
+    rejects(file(escaped, new Uint8Array(4)), 'INVALID_BODY', /"a" twice/);
+    rejects(file('{"__metadata__":{"json":"{}","json":"{\\"model\\":1}"}}', new Uint8Array()), 'INVALID_BODY', /"json" twice/);
+    // equal keys in different objects, and key-like strings inside values, are fine
+    const ok = `{"__metadata__":{"json":"{\\"a\\":{\\"a\\":1},\\"b\\":[\\"a\\",\\"a\\"]}"},"a":${JSON.stringify(entry('F32', [0], 0, 0))}}`;
+    expect(readSafetensors(file(ok, new Uint8Array())).tensors[0]!.name).toBe('a');
+  });
+});
+
+describe('binaryData', () => {
+  const one = (dtype: string, bytes: Uint8Array, shape = [bytes.length / (dtype.includes('16') ? 2 : dtype.endsWith('64') ? 8 : 4)]) =>
+    readSafetensors(file(header({ t: entry(dtype, shape, 0, bytes.length) }), bytes)).tensors[0]!;
+
+  it('NaN and ±Inf are a 422 at the tensor, in every float dtype', () => {
+    for (const [dtype, bytes] of [
+      ['F32', new Uint8Array(new Float32Array([1, NaN]).buffer)],
+      ['F64', new Uint8Array(new Float64Array([1, -Infinity]).buffer)],
+      ['F16', new Uint8Array(new Uint16Array([0x3c00, 0x7e00]).buffer)],
+      ['BF16', new Uint8Array(new Uint16Array([0x3f80, 0xff80]).buffer)],
+    ] as const) {
+      expect(() => binaryData(one(dtype, bytes), 'float32')).toThrow(SpecError);
+      try {
+        binaryData(one(dtype, bytes), 'float64');
+      } catch (e) {
+        expect((e as SpecError).issues[0]).toEqual({ path: ['t'], message: expect.stringMatching(/^element 1 is not finite/) });
+      }
+    }
+  });
+
+  it('integers convert exactly up to ±2^53, and refuse beyond', () => {
+    const ok = new Uint8Array(BigInt64Array.from([2n ** 53n, -(2n ** 53n), -1n]).buffer);
+    expect(Array.from(binaryData(one('I64', ok), 'float64'))).toEqual([2 ** 53, -(2 ** 53), -1]);
+    const over = new Uint8Array(BigInt64Array.from([0n, 2n ** 53n + 1n]).buffer);
+    expect(() => binaryData(one('I64', over), 'float64')).toThrow(/element 1 .* beyond ±2\^53/);
+    const i32 = new Uint8Array(Int32Array.from([-(2 ** 31), 2 ** 31 - 1]).buffer);
+    expect(Array.from(binaryData(one('I32', i32), 'float64'))).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+  });
+
+  it('F16 widens exactly: every one of the 63,488 finite half-precision values', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const finite = all.filter((h) => (h & 0x7c00) !== 0x7c00);
+    const got = binaryData(one('F16', new Uint8Array(finite.buffer)), 'float64');
+    for (let i = 0; i < finite.length; i++) {
+      const h = finite[i]!;
+      const e = (h >> 10) & 31;
+      const m = h & 1023;
+      const v = (h & 0x8000 ? -1 : 1) * (e === 0 ? m / 1024 * 2 ** -14 : (1 + m / 1024) * 2 ** (e - 15));
+      if (got[i] !== v) throw new Error(`F16 ${h.toString(16)}: ${got[i]} ≠ ${v}`);
+    }
+    expect(got.length).toBe(63488);
+  });
+
+  it('F32 into float64 and F64 into float32 convert; an unaligned tensor is copied', () => {
+    const f = readSafetensors(safetensors({ a: { dtype: 'F32', shape: [1], values: [0.1] }, b: { dtype: 'F64', shape: [1], values: [0.1] } }));
+    expect(binaryData(f.tensors[0]!, 'float64')[0]).toBe(Math.fround(0.1));
+    expect(binaryData(f.tensors[1]!, 'float32')[0]).toBe(Math.fround(0.1));
+    const odd = Buffer.concat([Buffer.alloc(1), safetensors({ a: { dtype: 'F64', shape: [2], values: [1, 2] } })]).subarray(1);
+    const t = readSafetensors(odd).tensors[0]!;
+    expect(t.bytes.byteOffset % 8).not.toBe(0);
+    const d = binaryData(t, 'float64');
+    expect(Array.from(d)).toEqual([1, 2]);
+    expect(d.buffer).not.toBe(odd.buffer);
+  });
+});
+
+describe('bodyOf', () => {
+  const body = (tensors: Parameters<typeof safetensors>[0], json?: unknown) => bodyOf(readSafetensors(safetensors(tensors, json)));
+  const t = { dtype: 'F32', shape: [], values: [1] };
+
+  it('places a placeholder at each tensor\'s path, inside what __metadata__.json holds', () => {
+    expect(body({ 'params/w': t, 'inputs/x': t, 'optimizer/state/state/w/exp_avg': t }, { model: { type: 'graph' }, optimizer: { type: 'adam' } })).toEqual({
+      model: { type: 'graph' },
+      params: { w: 0 },
+      inputs: { x: 0 },
+      optimizer: { type: 'adam', state: { state: { w: { exp_avg: 0 } } } },
+    });
+  });
+
+  it('infers float64 from all-F64 float tensors, only when options.dtype is absent', () => {
+    const f64 = { dtype: 'F64', shape: [], values: [1] };
+    const i64 = { dtype: 'I64', shape: [], values: [1] };
+    expect(body({ inputs: f64, targets: i64 }).options).toEqual({ dtype: 'float64' });
+    expect(body({ inputs: f64, targets: t }).options).toBeUndefined();
+    expect(body({ inputs: f64 }, { options: { dtype: 'float32' } }).options).toEqual({ dtype: 'float32' });
+    expect(body({ targets: i64 }).options).toBeUndefined();
+  });
+
+  it('refuses invalid names, a tensor given twice, a parent that is not an object, bad metadata', () => {
+    const fails = (f: () => unknown, path: string, message: RegExp) => {
+      try {
+        f();
+      } catch (e) {
+        expect((e as HttpError).code).toBe('INVALID_BODY');
+        expect((e as HttpError).issues[0]!.path).toBe(path);
+        expect((e as HttpError).message).toMatch(message);
+        return;
+      }
+      throw new Error('accepted');
+    };
+    for (const name of ['weights', 'params', 'params/', 'params/__proto__', 'params/constructor', 'params/1abc', 'params/a/b', 'inputs/x/y', 'optimizer/state/state/w', 'model/constants', '']) {
+      fails(() => body({ [name]: t }), name, /names no tensor field/);
+    }
+    fails(() => body({ inputs: t }, { inputs: [1] }), 'inputs', /given twice/);
+    fails(() => body({ 'inputs/x': t, inputs: t }), 'inputs', /given twice/);
+    fails(() => body({ inputs: t, 'inputs/x': t }), 'inputs/x', /other than an object/);
+    fails(() => body({ 'params/w': t }, { params: [1] }), 'params/w', /other than an object/);
+    fails(() => bodyOf(readSafetensors(safetensors({}, undefined, { extraMeta: { json: '[1]' } }))), '__metadata__.json', /not a JSON object/);
+    fails(() => bodyOf(readSafetensors(safetensors({}, undefined, { extraMeta: { json: '{"__proto__": {"x": 1}}' } }))), '__metadata__.json', /__proto__/);
+  });
+});
+
+describe('writeSafetensors', () => {
+  it('writes a file the format\'s reader reads back: header padded to 8, F32 and F64, metadata', () => {
+    const out = writeSafetensors(
+      [['g/a', { shape: [3], data: new Float32Array([1, 2, 3]) }], ['g/b', { shape: [1, 1], data: new Float64Array([0.1]) }], ['e', { shape: [0], data: new Float32Array(0) }]],
+      { json: '{"loss":1}' },
+    );
+    const f = readFile(out);
+    expect(f.dataStart % 8).toBe(0);
+    expect(f.json).toEqual({ loss: 1 });
+    expect(f.tensors['g/a']).toEqual({ dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) });
+    expect(f.tensors['g/b']).toEqual({ dtype: 'F64', shape: [1, 1], data: new Float64Array([0.1]) });
+    expect(readSafetensors(out).tensors.map((t) => t.name)).toEqual(['g/a', 'g/b', 'e']);
+  });
+});
+
+describe('collectTransferables and a body\'s buffer', () => {
+  it('moves a movable buffer once, with every view into it as it is; copies a view into any other', () => {
+    const body = new ArrayBuffer(64);
+    movable.add(body);
+    const a = new Float32Array(body, 8, 4);
+    const b = new Float64Array(body, 32, 2);
+    const other = new Float32Array(new ArrayBuffer(64), 16, 2);
+    const task = { job: { params: { a, b }, inputs: other } };
+    const list = collectTransferables(task);
+    expect(task.job.params.a).toBe(a);
+    expect(task.job.params.b).toBe(b);
+    expect(task.job.inputs).not.toBe(other);
+    expect(list).toEqual([body, task.job.inputs.buffer]);
+  });
+});
