@@ -209,6 +209,21 @@ export function float32Text(v: number): string {
   return scratch.toString('latin1', 0, writeFloat32(scratch, 0, u32[0]!));
 }
 
+/**
+ * The double nearest the shortest decimal of the float32 nearest `v` (finite), which JSON.stringify
+ * prints as that decimal: Number(float32Text(v)) without the text.
+ */
+export function float32Number(v: number): number {
+  f32[0] = v;
+  const bits = u32[0]!;
+  const magnitude = bits & 0x7fffffff;
+  if (magnitude === 0) return 0;
+  shortest(magnitude);
+  // one correctly rounded operation on exact operands while 10^|exp10| is exact
+  const x = exp10 < -22 || exp10 > 22 ? Number(`${digits}e${exp10}`) : exp10 < 0 ? digits / POW10[-exp10]! : digits * POW10[exp10]!;
+  return bits === magnitude ? x : -x;
+}
+
 /** [digits, exp10] of a positive finite float32's shortest decimal, by either method (for tests). */
 export function float32Digits(bits: number, method: 'fast' | 'exact'): [number, number] {
   if (method === 'fast') shortest(bits);

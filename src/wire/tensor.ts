@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitError, SpecError, type Path } from '../engine/errors.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
-import { float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
+import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 
 // The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
@@ -293,7 +293,7 @@ export class Float32Json {
   }
 
   toJSON(): NestedTensor {
-    const numbers = Array.from(this.data, (v) => (Number.isFinite(v) ? Number(float32Text(v)) : v));
+    const numbers = Array.from(this.data, (v) => (Number.isFinite(v) ? float32Number(v) : v));
     return nest(numbers, this.shape);
   }
 

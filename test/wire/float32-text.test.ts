@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { float32Digits, float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from '../../src/wire/float32-text.js';
+import { float32Digits, float32Number, float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from '../../src/wire/float32-text.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -63,6 +63,7 @@ function checkText(v: number): void {
   const s = float32Text(v);
   expect(reads(s, v), `${v} → ${s} reads back`).toBe(true);
   expect(String(Number(s)), 'in Number::toString form').toBe(v === 0 ? '0' : s);
+  expect(float32Number(v), 'the number JSON.stringify prints as it').toBe(Number(s));
   if (v === 0) return;
   const p = significant(s).length;
   // shortest: no decimal of fewer digits reads back as v
