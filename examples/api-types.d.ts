@@ -4,46 +4,6 @@
  */
 
 export interface paths {
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Prometheus metrics
-         * @description requests and latency by route and status, queue depth, busy workers, worker starts, compute time, process metrics
-         */
-        get: operations["metrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/explain": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * The chain rule, written out for a small graph
-         * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
-         */
-        post: operations["explain"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/gradients": {
         parameters: {
             query?: never;
@@ -84,26 +44,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/gradcheck": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Backpropagation against central finite differences, in float64
-         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
-         */
-        post: operations["gradcheck"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/step": {
         parameters: {
             query?: never;
@@ -138,6 +78,46 @@ export interface paths {
          * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["train"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gradcheck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backpropagation against central finite differences, in float64
+         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         */
+        post: operations["gradcheck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The chain rule, written out for a small graph
+         * @description Nodes in topological order with value, adjoint dL/dnode and the local derivative of each input edge; for scalar graphs every parameter's gradient as a sum over paths of products of local derivatives; the graph in Graphviz DOT. Computed in float64. Limits: 64 nodes, 4096 elements, 65536 Jacobian entries (413 beyond).
+         */
+        post: operations["explain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -198,12 +178,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description requests and latency by route and status, queue depth, busy workers, worker starts, compute time, process metrics
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @description a tensor: nested arrays, {shape, data}, or {shape, dtype, base64} */
-        TensorInput: (number | unknown[]) | {
+        Tensor: (number | unknown[]) | {
             /** @description dimensions, outermost first (row-major); [] is a scalar */
             shape: number[];
             /** @description the elements in row-major order; length = product of shape */
@@ -220,9 +220,9 @@ export interface components {
             base64: string;
         };
         /** @description the model: an MLP or an explicit graph, told apart by `type` */
-        ModelInput: components["schemas"]["MlpModelInput"] | components["schemas"]["GraphModelInput"];
+        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
         /** @description an MLP in PyTorch nn.Linear layout */
-        MlpModelInput: {
+        MlpModel: {
             /**
              * @description a multi-layer perceptron
              * @constant
@@ -265,10 +265,10 @@ export interface components {
              */
             residual?: boolean;
             /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
-            init?: components["schemas"]["InitInput"];
+            init?: components["schemas"]["Init"];
         };
         /** @description a computational graph */
-        GraphModelInput: {
+        GraphModel: {
             /**
              * @description an explicit computational graph
              * @constant
@@ -288,7 +288,7 @@ export interface components {
                     /** @description shape of the trainable tensor */
                     shape: number[];
                     /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
-                    init?: components["schemas"]["InitInput"];
+                    init?: components["schemas"]["Init"];
                 };
             };
             /**
@@ -296,7 +296,7 @@ export interface components {
              * @default {}
              */
             constants?: {
-                [key: string]: components["schemas"]["TensorInput"];
+                [key: string]: components["schemas"]["Tensor"];
             };
             /** @description the operations; may be listed in any order, must be acyclic */
             nodes: {
@@ -315,7 +315,7 @@ export interface components {
             output: string;
         };
         /** @description how to initialize a parameter: a scheme, its parameters (PyTorch defaults) and a seed */
-        InitInput: {
+        Init: {
             /**
              * @description PyTorch nn.Linear's init: U(±1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
              * @constant
@@ -492,7 +492,7 @@ export interface components {
             seed?: number;
         };
         /** @description the loss */
-        LossInput: {
+        Loss: {
             /**
              * @description loss applied to the model output against `targets` (the `<type>_loss` op)
              * @enum {string}
@@ -510,7 +510,7 @@ export interface components {
             labelSmoothing?: number;
         };
         /** @description what to compute and return */
-        OptionsInput: {
+        Options: {
             /**
              * @description compute precision
              * @default float32
@@ -545,7 +545,7 @@ export interface components {
             diagnostics?: boolean;
         };
         /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
-        OptimizerInput: {
+        Optimizer: {
             /**
              * @description stochastic gradient descent, as torch.optim.SGD
              * @constant
@@ -580,7 +580,7 @@ export interface components {
                 /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
                 state: {
                     [key: string]: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                 };
             };
@@ -628,7 +628,7 @@ export interface components {
                 /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
                 state: {
                     [key: string]: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                 };
             };
@@ -676,7 +676,7 @@ export interface components {
                 /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
                 state: {
                     [key: string]: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                 };
             };
@@ -723,7 +723,7 @@ export interface components {
                 /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
                 state: {
                     [key: string]: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                 };
             };
@@ -758,652 +758,6 @@ export interface components {
              * @default 0
              */
             initialAccumulatorValue?: number;
-            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-            state?: {
-                /** @description optimizer steps taken so far */
-                step: number;
-                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                state: {
-                    [key: string]: {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                };
-            };
-        };
-        /** @description a tensor in the requested options.encoding */
-        ResultTensorInput: (number | null) | unknown[] | {
-            /** @description dimensions, outermost first */
-            shape: number[];
-            /** @description elements in row-major order */
-            data: (number | null)[];
-        } | {
-            /** @description dimensions, outermost first */
-            shape: number[];
-            /**
-             * @description element type
-             * @enum {string}
-             */
-            dtype: "float32" | "float64";
-            /** @description little-endian IEEE-754 bytes, base64 */
-            base64: string;
-        };
-        /** @description send it back as optimizer.state in the next call */
-        OptimizerStateInput: {
-            /** @description optimizer steps taken so far */
-            step: number;
-            /** @description per parameter, torch.optim's buffers by torch's names */
-            state: {
-                [key: string]: {
-                    [key: string]: components["schemas"]["ResultTensorInput"] | number;
-                };
-            };
-        };
-        /** @description gradient health */
-        DiagnosticsInput: {
-            /** @description L2 norm of all gradients together, before clipping */
-            globalGradNorm: number | null;
-            /** @description L2 norm of each parameter's gradient */
-            gradNorms: {
-                [key: string]: number | null;
-            };
-            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
-            warnings: {
-                /**
-                 * @description kind of warning
-                 * @enum {string}
-                 */
-                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
-                /** @description explanation */
-                message: string;
-                /** @description the figures behind it */
-                params: {
-                    [key: string]: unknown;
-                };
-            }[];
-        };
-        /** @description RFC 9457 problem details */
-        ProblemInput: {
-            /** @description URI naming the kind of problem: urn:gradserve:problem:<code> */
-            type: string;
-            /** @description short, fixed summary of the kind of problem */
-            title: string;
-            /** @description the HTTP status code */
-            status: number;
-            /** @description what went wrong with this request */
-            detail: string;
-            /**
-             * @description the error code, from the one catalogue
-             * @enum {string}
-             */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
-            /** @description the request path */
-            instance?: string;
-            /** @description the request id (X-Request-Id), also in the logs */
-            requestId: string;
-            /** @description field-level problems */
-            errors?: {
-                /** @description the field at fault in the request body, e.g. model.nodes[3].inputs[1] */
-                path: string;
-                /** @description what is wrong with it */
-                message: string;
-            }[];
-        };
-        /** @description a tensor: nested arrays, {shape, data}, or {shape, dtype, base64} */
-        Tensor: (number | unknown[]) | {
-            /** @description dimensions, outermost first (row-major); [] is a scalar */
-            shape: number[];
-            /** @description the elements in row-major order; length = product of shape */
-            data: number[];
-        } | {
-            /** @description dimensions, outermost first (row-major); [] is a scalar */
-            shape: number[];
-            /**
-             * @description IEEE-754 element type
-             * @enum {string}
-             */
-            dtype: "float32" | "float64";
-            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
-            base64: string;
-        };
-        /** @description the model: an MLP or an explicit graph, told apart by `type` */
-        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
-        /** @description an MLP in PyTorch nn.Linear layout */
-        MlpModel: {
-            /**
-             * @description a multi-layer perceptron
-             * @constant
-             */
-            type: "mlp";
-            /** @description width of each input row; `inputs` is [batch, inputSize] */
-            inputSize: number;
-            /** @description the layers, input to output */
-            layers: {
-                /** @description output width of the layer (PyTorch nn.Linear out_features) */
-                units: number;
-                /**
-                 * @description activation: a name, or {"type": name, ...attrs}
-                 * @default identity
-                 */
-                activation: ("identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign") | ({
-                    /**
-                     * @description activation function (PyTorch semantics and defaults)
-                     * @enum {string}
-                     */
-                    type: "identity" | "relu" | "leaky_relu" | "elu" | "selu" | "gelu" | "gelu_tanh" | "silu" | "sigmoid" | "tanh" | "softplus" | "softsign";
-                } & {
-                    [key: string]: unknown;
-                });
-            }[];
-            /**
-             * @description whether each layer has a bias `layers.{i}.bias`
-             * @default true
-             */
-            bias: boolean;
-            /**
-             * @description LayerNorm after the affine map of each hidden layer
-             * @default none
-             * @enum {string}
-             */
-            norm: "none" | "layernorm";
-            /**
-             * @description add each layer's input to its output where the widths match
-             * @default false
-             */
-            residual: boolean;
-            /** @description initializer for parameters not given in `params`; default: PyTorch nn.Linear init, seed 0 */
-            init?: components["schemas"]["Init"];
-        };
-        /** @description a computational graph */
-        GraphModel: {
-            /**
-             * @description an explicit computational graph
-             * @constant
-             */
-            type: "graph";
-            /**
-             * @description names of the data tensors in the request's `inputs` map
-             * @default []
-             */
-            inputs: string[];
-            /**
-             * @description trainable tensors by name
-             * @default {}
-             */
-            params: {
-                [key: string]: {
-                    /** @description shape of the trainable tensor */
-                    shape: number[];
-                    /** @description initializer used when the request does not give the value; default normal(0, 1) with seed 0 */
-                    init?: components["schemas"]["Init"];
-                };
-            };
-            /**
-             * @description fixed tensors by name
-             * @default {}
-             */
-            constants: {
-                [key: string]: components["schemas"]["Tensor"];
-            };
-            /** @description the operations; may be listed in any order, must be acyclic */
-            nodes: {
-                /** @description unique id of the node */
-                id: string;
-                /** @description op name, see GET /v1/ops */
-                op: string;
-                /** @description the op's operands, in order */
-                inputs: (string | number)[];
-                /** @description op attributes (see GET /v1/ops for each op's attributes and defaults) */
-                attrs?: {
-                    [key: string]: unknown;
-                };
-            }[];
-            /** @description id of the node whose value is the model output (or the scalar loss) */
-            output: string;
-        };
-        /** @description how to initialize a parameter: a scheme, its parameters (PyTorch defaults) and a seed */
-        Init: {
-            /**
-             * @description PyTorch nn.Linear's init: U(±1/√fan_in) for weight and bias (the bias uses its weight's fan_in)
-             * @constant
-             */
-            scheme: "default";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))
-             * @constant
-             */
-            scheme: "xavier_uniform";
-            /**
-             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-             * @default 1
-             */
-            gain: number;
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description Glorot normal: N(0, gain²·2 / (fan_in + fan_out))
-             * @constant
-             */
-            scheme: "xavier_normal";
-            /**
-             * @description scaling factor, as the `gain` of torch.nn.init (default 1)
-             * @default 1
-             */
-            gain: number;
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description Kaiming uniform: U(±gain·√(3 / fan)), gain √2 for ReLU
-             * @constant
-             */
-            scheme: "he_uniform";
-            /**
-             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-             * @default 0
-             */
-            a: number;
-            /**
-             * @description fan_in preserves the variance of activations, fan_out of gradients
-             * @default fan_in
-             * @enum {string}
-             */
-            mode: "fan_in" | "fan_out";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description Kaiming normal: N(0, gain² / fan), gain √2 for ReLU
-             * @constant
-             */
-            scheme: "he_normal";
-            /**
-             * @description negative slope of the leaky ReLU that follows (0 for ReLU); gain = √(2 / (1 + a²))
-             * @default 0
-             */
-            a: number;
-            /**
-             * @description fan_in preserves the variance of activations, fan_out of gradients
-             * @default fan_in
-             * @enum {string}
-             */
-            mode: "fan_in" | "fan_out";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description LeCun normal: N(0, 1 / fan_in), as kaiming_normal_ with nonlinearity "linear" (not truncated)
-             * @constant
-             */
-            scheme: "lecun_normal";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description N(mean, std²)
-             * @constant
-             */
-            scheme: "normal";
-            /**
-             * @description mean
-             * @default 0
-             */
-            mean: number;
-            /**
-             * @description standard deviation
-             * @default 1
-             */
-            std: number;
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description U(low, high)
-             * @constant
-             */
-            scheme: "uniform";
-            /**
-             * @description lower bound (inclusive)
-             * @default 0
-             */
-            low: number;
-            /**
-             * @description upper bound (exclusive); at least `low`
-             * @default 1
-             */
-            high: number;
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description all zeros
-             * @constant
-             */
-            scheme: "zeros";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description all ones
-             * @constant
-             */
-            scheme: "ones";
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        } | {
-            /**
-             * @description every element equal to `value`
-             * @constant
-             */
-            scheme: "constant";
-            /** @description the value */
-            value: number;
-            /**
-             * @description seed of the portable generator (xoshiro128**): the same spec and seed give the same values on every machine; each parameter draws from its own stream, derived from its name
-             * @default 0
-             */
-            seed: number;
-        };
-        /** @description the loss */
-        Loss: {
-            /**
-             * @description loss applied to the model output against `targets` (the `<type>_loss` op)
-             * @enum {string}
-             */
-            type: "mse" | "l1" | "huber" | "bce" | "bce_with_logits" | "cross_entropy" | "nll";
-            /**
-             * @description mean or sum over the batch, as PyTorch
-             * @default mean
-             * @enum {string}
-             */
-            reduction: "mean" | "sum";
-            /** @description huber only: the threshold (default 1) */
-            delta?: number;
-            /** @description cross_entropy only: label smoothing (default 0) */
-            labelSmoothing?: number;
-        };
-        /** @description what to compute and return */
-        Options: {
-            /**
-             * @description compute precision
-             * @default float32
-             * @enum {string}
-             */
-            dtype: "float32" | "float64";
-            /**
-             * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-             * @default nested
-             * @enum {string}
-             */
-            encoding: "nested" | "flat" | "base64";
-            /**
-             * @description include the model output
-             * @default false
-             */
-            returnOutputs: boolean;
-            /**
-             * @description include the value and gradient of every node
-             * @default false
-             */
-            returnIntermediates: boolean;
-            /**
-             * @description include gradients with respect to the inputs
-             * @default false
-             */
-            inputGradients: boolean;
-            /**
-             * @description include gradient norms and warnings
-             * @default true
-             */
-            diagnostics: boolean;
-        };
-        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
-        Optimizer: {
-            /**
-             * @description stochastic gradient descent, as torch.optim.SGD
-             * @constant
-             */
-            type: "sgd";
-            /** @description learning rate (required, as in torch 1.x) */
-            lr: number;
-            /**
-             * @description momentum factor
-             * @default 0
-             */
-            momentum: number;
-            /**
-             * @description dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)
-             * @default 0
-             */
-            dampening: number;
-            /**
-             * @description Nesterov momentum; needs momentum > 0 and dampening 0
-             * @default false
-             */
-            nesterov: boolean;
-            /**
-             * @description L2 penalty, added to the gradient as weightDecay·param
-             * @default 0
-             */
-            weightDecay: number;
-            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-            state?: {
-                /** @description optimizer steps taken so far */
-                step: number;
-                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                state: {
-                    [key: string]: {
-                        [key: string]: components["schemas"]["Tensor"];
-                    };
-                };
-            };
-        } | {
-            /**
-             * @description Adam, as torch.optim.Adam
-             * @constant
-             */
-            type: "adam";
-            /**
-             * @description learning rate
-             * @default 0.001
-             */
-            lr: number;
-            /**
-             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-             * @default [
-             *       0.9,
-             *       0.999
-             *     ]
-             */
-            betas: [
-                number,
-                number
-            ];
-            /**
-             * @description added to the denominator for numerical stability
-             * @default 1e-8
-             */
-            eps: number;
-            /**
-             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-             * @default false
-             */
-            amsgrad: boolean;
-            /**
-             * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
-             * @default 0
-             */
-            weightDecay: number;
-            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-            state?: {
-                /** @description optimizer steps taken so far */
-                step: number;
-                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                state: {
-                    [key: string]: {
-                        [key: string]: components["schemas"]["Tensor"];
-                    };
-                };
-            };
-        } | {
-            /**
-             * @description AdamW, as torch.optim.AdamW
-             * @constant
-             */
-            type: "adamw";
-            /**
-             * @description learning rate
-             * @default 0.001
-             */
-            lr: number;
-            /**
-             * @description [beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)
-             * @default [
-             *       0.9,
-             *       0.999
-             *     ]
-             */
-            betas: [
-                number,
-                number
-            ];
-            /**
-             * @description added to the denominator for numerical stability
-             * @default 1e-8
-             */
-            eps: number;
-            /**
-             * @description AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)
-             * @default false
-             */
-            amsgrad: boolean;
-            /**
-             * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
-             * @default 0.01
-             */
-            weightDecay: number;
-            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-            state?: {
-                /** @description optimizer steps taken so far */
-                step: number;
-                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                state: {
-                    [key: string]: {
-                        [key: string]: components["schemas"]["Tensor"];
-                    };
-                };
-            };
-        } | {
-            /**
-             * @description RMSprop, as torch.optim.RMSprop
-             * @constant
-             */
-            type: "rmsprop";
-            /**
-             * @description learning rate
-             * @default 0.01
-             */
-            lr: number;
-            /**
-             * @description smoothing constant of the running average of the squared gradient
-             * @default 0.99
-             */
-            alpha: number;
-            /**
-             * @description added to the denominator (after the square root) for numerical stability
-             * @default 1e-8
-             */
-            eps: number;
-            /**
-             * @description momentum factor (buffer momentum_buffer)
-             * @default 0
-             */
-            momentum: number;
-            /**
-             * @description normalize by an estimate of the gradient variance (buffer grad_avg)
-             * @default false
-             */
-            centered: boolean;
-            /**
-             * @description L2 penalty, added to the gradient as weightDecay·param
-             * @default 0
-             */
-            weightDecay: number;
-            /** @description torch.optim state: send the previous response's optimizerState back unchanged */
-            state?: {
-                /** @description optimizer steps taken so far */
-                step: number;
-                /** @description per parameter, torch.optim's buffers by torch's names (exp_avg, exp_avg_sq, momentum_buffer, step, ...) */
-                state: {
-                    [key: string]: {
-                        [key: string]: components["schemas"]["Tensor"];
-                    };
-                };
-            };
-        } | {
-            /**
-             * @description Adagrad, as torch.optim.Adagrad
-             * @constant
-             */
-            type: "adagrad";
-            /**
-             * @description learning rate
-             * @default 0.01
-             */
-            lr: number;
-            /**
-             * @description learning-rate decay: the step t uses lr / (1 + (t − 1)·lrDecay)
-             * @default 0
-             */
-            lrDecay: number;
-            /**
-             * @description added to the denominator (after the square root) for numerical stability
-             * @default 1e-10
-             */
-            eps: number;
-            /**
-             * @description L2 penalty, added to the gradient as weightDecay·param
-             * @default 0
-             */
-            weightDecay: number;
-            /**
-             * @description starting value of the sum of squared gradients (buffer sum)
-             * @default 0
-             */
-            initialAccumulatorValue: number;
             /** @description torch.optim state: send the previous response's optimizerState back unchanged */
             state?: {
                 /** @description optimizer steps taken so far */
@@ -1452,13 +806,13 @@ export interface components {
             gradNorms: {
                 [key: string]: number | null;
             };
-            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values */
+            /** @description vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized */
             warnings: {
                 /**
                  * @description kind of warning
                  * @enum {string}
                  */
-                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite";
+                code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite" | "initialized_params";
                 /** @description explanation */
                 message: string;
                 /** @description the figures behind it */
@@ -1481,7 +835,7 @@ export interface components {
              * @description the error code, from the one catalogue
              * @enum {string}
              */
-            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
+            code: "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_BODY" | "UNAUTHORIZED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BODY_TOO_LARGE" | "LIMIT_EXCEEDED" | "UNSUPPORTED_MEDIA_TYPE" | "INVALID_SPEC" | "RATE_LIMITED" | "QUEUE_FULL" | "NOT_READY" | "SHUTTING_DOWN" | "TIMEOUT" | "WORKER_CRASHED" | "CLIENT_CLOSED" | "INTERNAL";
             /** @description the request path */
             instance?: string;
             /** @description the request id (X-Request-Id), also in the logs */
@@ -1503,163 +857,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    metrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Prometheus text exposition format */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-        };
-    };
-    explain: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
-        requestBody: {
-            content: {
-                "application/json": {
-                    model: components["schemas"]["ModelInput"];
-                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
-                    params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
-                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
-                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                    outputGrad?: components["schemas"]["TensorInput"];
-                    /**
-                     * @description what to compute and return; omitted fields take their defaults
-                     * @default {}
-                     */
-                    options?: components["schemas"]["OptionsInput"];
-                };
-                "application/vnd.gradserve.safetensors": string;
-            };
-        };
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
-                        loss: number | null;
-                        /** @description the id of the model output */
-                        output: string;
-                        /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
-                        scalar: boolean;
-                        /** @description every value with its adjoint and local derivatives, in topological order */
-                        nodes: {
-                            /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
-                            id: string;
-                            /**
-                             * @description a leaf of the graph or an operation
-                             * @enum {string}
-                             */
-                            kind: "input" | "param" | "constant" | "node";
-                            /** @description the op of a node; null for a leaf */
-                            op: string | null;
-                            /** @description the op's local derivative written out; null for a leaf */
-                            derivative: string | null;
-                            /** @description shape of the value */
-                            shape: number[];
-                            /** @description the value computed by the forward pass */
-                            value: number | null | unknown[];
-                            /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
-                            adjoint: number | null | unknown[];
-                            /** @description the node's operands with their local derivatives; empty for a leaf */
-                            edges: {
-                                /** @description position of this operand among the node's inputs */
-                                input: number;
-                                /** @description the operand: an id, or the number of a literal */
-                                from: string;
-                                /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
-                                local: number | null | unknown[];
-                                /** @description shape of `local`: the node's shape followed by the input's */
-                                shape: number[];
-                            }[];
-                        }[];
-                        /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
-                        gradients: {
-                            /** @description the parameter */
-                            param: string;
-                            /** @description the sum over paths of the product of local derivatives along each path */
-                            gradient: number | null;
-                            /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
-                            backprop: number | null;
-                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
-                            formula: string;
-                            /** @description the paths, at most 64 */
-                            paths: {
-                                /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
-                                nodes: string[];
-                                /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
-                                factors: (number | null)[];
-                                /** @description the product of the factors: this path's share of the gradient */
-                                product: number | null;
-                            }[];
-                            /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
-                            truncated: boolean;
-                        }[];
-                        /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
-                        dot: string;
-                        /** @description where the time went; also in the Server-Timing header */
-                        timing: {
-                            /** @description waiting for a free worker */
-                            queueMs: number;
-                            /** @description the computation inside the worker */
-                            computeMs: number;
-                            /** @description the whole request inside the service, decoding and encoding included */
-                            totalMs: number;
-                        };
-                    };
-                    "application/vnd.gradserve.safetensors": string;
-                };
-            };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     gradients: {
         parameters: {
             query?: never;
@@ -1671,27 +868,27 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["ModelInput"];
+                    model: components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
+                    inputs: components["schemas"]["Tensor"] | {
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
+                    targets?: components["schemas"]["Tensor"];
                     /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
+                    loss?: components["schemas"]["Loss"];
                     /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                    outputGrad?: components["schemas"]["TensorInput"];
+                    outputGrad?: components["schemas"]["Tensor"];
                     /**
                      * @description what to compute and return; omitted fields take their defaults
                      * @default {}
                      */
-                    options?: components["schemas"]["OptionsInput"];
-                    optimizer?: components["schemas"]["OptimizerInput"];
+                    options?: components["schemas"]["Options"];
+                    optimizer?: components["schemas"]["Optimizer"];
                     /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
                     clipGradNorm?: number;
                 };
@@ -1748,8 +945,8 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1757,8 +954,53 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1779,24 +1021,24 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["ModelInput"];
+                    model: components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
+                    inputs: components["schemas"]["Tensor"] | {
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
+                    targets?: components["schemas"]["Tensor"];
                     /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
+                    loss?: components["schemas"]["Loss"];
                     /**
                      * @description what to compute and return; omitted fields take their defaults
                      * @default {}
                      */
-                    options?: components["schemas"]["OptionsInput"];
+                    options?: components["schemas"]["Options"];
                 };
                 "application/vnd.gradserve.safetensors": string;
             };
@@ -1828,8 +1070,8 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1837,8 +1079,352 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description one optimizer step on given parameters and gradients */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the current parameters by name */
+                    params: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                    /** @description dL/dparam for every parameter, same shapes (e.g. summed across data-parallel replicas) */
+                    gradients: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                    /** @description the optimizer, its hyper-parameters and `state` from the previous step */
+                    optimizer: components["schemas"]["Optimizer"];
+                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
+                    clipGradNorm?: number;
+                    /**
+                     * @description compute precision and response encoding
+                     * @default {}
+                     */
+                    options?: {
+                        /**
+                         * @description compute precision
+                         * @default float32
+                         * @enum {string}
+                         */
+                        dtype?: "float32" | "float64";
+                        /**
+                         * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
+                         * @default nested
+                         * @enum {string}
+                         */
+                        encoding?: "nested" | "flat" | "base64";
+                    };
+                };
+                "application/vnd.gradserve.safetensors": string;
+            };
+        };
+        responses: {
+            /** @description the updated parameters and optimizer state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the parameters after the step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        diagnostics?: components["schemas"]["Diagnostics"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                    "application/vnd.gradserve.safetensors": string;
+                };
+            };
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    train: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a training run: the body of /v1/gradients with a required optimizer, plus steps */
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: components["schemas"]["Model"];
+                    /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
+                    params?: {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
+                    inputs: components["schemas"]["Tensor"] | {
+                        [key: string]: components["schemas"]["Tensor"];
+                    };
+                    /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
+                    targets?: components["schemas"]["Tensor"];
+                    /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
+                    loss?: components["schemas"]["Loss"];
+                    /**
+                     * @description what to compute and return; omitted fields take their defaults
+                     * @default {}
+                     */
+                    options?: components["schemas"]["Options"];
+                    optimizer: components["schemas"]["Optimizer"];
+                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
+                    clipGradNorm?: number;
+                    /** @description optimizer steps to take (the time limit applies to the whole run) */
+                    steps: number;
+                    /** @description rows of the batch per step, cycling through epochs (the last batch of an epoch may be short); default: the whole batch every step */
+                    batchSize?: number;
+                    /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
+                    shuffleSeed?: number;
+                };
+                "application/vnd.gradserve.safetensors": string;
+            };
+        };
+        responses: {
+            /** @description the final object, or with Accept: application/x-ndjson a stream of lines */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the loss at each step, before that step's update */
+                        losses: (number | null)[];
+                        /** @description the parameters after the last step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    };
+                    "application/x-ndjson": {
+                        /** @description the step just taken, from 1 */
+                        step: number;
+                        /** @description the loss before this step's update */
+                        loss: number | null;
+                        /** @description L2 norm of all gradients of this step, before clipping */
+                        globalGradNorm: number | null;
+                    } | {
+                        /** @description the loss at each step, before that step's update */
+                        losses: (number | null)[];
+                        /** @description the parameters after the last step */
+                        params: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
+                        optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description where the time went; also in the Server-Timing header */
+                        timing: {
+                            /** @description waiting for a free worker */
+                            queueMs: number;
+                            /** @description the computation inside the worker */
+                            computeMs: number;
+                            /** @description the whole request inside the service, decoding and encoding included */
+                            totalMs: number;
+                        };
+                    } | {
+                        error: components["schemas"]["Problem"];
+                    };
+                    "application/vnd.gradserve.safetensors": string;
+                };
+            };
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1859,26 +1445,26 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["ModelInput"];
+                    model: components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
+                    inputs: components["schemas"]["Tensor"] | {
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
+                    targets?: components["schemas"]["Tensor"];
                     /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
+                    loss?: components["schemas"]["Loss"];
                     /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
-                    outputGrad?: components["schemas"]["TensorInput"];
+                    outputGrad?: components["schemas"]["Tensor"];
                     /**
                      * @description what to compute and return; omitted fields take their defaults
                      * @default {}
                      */
-                    options?: components["schemas"]["OptionsInput"];
+                    options?: components["schemas"]["Options"];
                     /**
                      * @description finite-difference check settings (torch.autograd.gradcheck-style, central differences in float64)
                      * @default {}
@@ -1952,8 +1538,8 @@ export interface operations {
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1961,8 +1547,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1970,82 +1556,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    step: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description one optimizer step on given parameters and gradients */
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description the current parameters by name */
-                    params: {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description dL/dparam for every parameter, same shapes (e.g. summed across data-parallel replicas) */
-                    gradients: {
-                        [key: string]: components["schemas"]["TensorInput"];
-                    };
-                    /** @description the optimizer, its hyper-parameters and `state` from the previous step */
-                    optimizer: components["schemas"]["OptimizerInput"];
-                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
-                    clipGradNorm?: number;
-                    /**
-                     * @description compute precision and response encoding
-                     * @default {}
-                     */
-                    options?: {
-                        /**
-                         * @description compute precision
-                         * @default float32
-                         * @enum {string}
-                         */
-                        dtype?: "float32" | "float64";
-                        /**
-                         * @description how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}
-                         * @default nested
-                         * @enum {string}
-                         */
-                        encoding?: "nested" | "flat" | "base64";
-                    };
-                };
-                "application/vnd.gradserve.safetensors": string;
-            };
-        };
-        responses: {
-            /** @description the updated parameters and optimizer state */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @description the parameters after the step */
-                        params: {
-                            [key: string]: components["schemas"]["ResultTensor"];
-                        };
-                        optimizerState: components["schemas"]["OptimizerState"];
-                        diagnostics?: components["schemas"]["Diagnostics"];
-                        /** @description where the time went; also in the Server-Timing header */
-                        timing: {
-                            /** @description waiting for a free worker */
-                            queueMs: number;
-                            /** @description the computation inside the worker */
-                            computeMs: number;
-                            /** @description the whole request inside the service, decoding and encoding included */
-                            totalMs: number;
-                        };
-                    };
-                    "application/vnd.gradserve.safetensors": string;
-                };
-            };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2053,8 +1565,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2064,88 +1603,112 @@ export interface operations {
             };
         };
     };
-    train: {
+    explain: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description a training run: the body of /v1/gradients with a required optimizer, plus steps */
+        /** @description a small model, its parameters and a batch (the body of /v1/gradients without optimizer) */
         requestBody: {
             content: {
                 "application/json": {
-                    model: components["schemas"]["ModelInput"];
+                    model: components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
-                        [key: string]: components["schemas"]["TensorInput"];
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["TensorInput"] | {
-                        [key: string]: components["schemas"]["TensorInput"];
+                    inputs: components["schemas"]["Tensor"] | {
+                        [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
-                    targets?: components["schemas"]["TensorInput"];
+                    targets?: components["schemas"]["Tensor"];
                     /** @description the loss on the output against `targets`; omit both when a graph's output is already a scalar loss */
-                    loss?: components["schemas"]["LossInput"];
+                    loss?: components["schemas"]["Loss"];
+                    /** @description instead of a loss: the upstream gradient dL/d(output), shaped like the output (a vector-Jacobian product) */
+                    outputGrad?: components["schemas"]["Tensor"];
                     /**
                      * @description what to compute and return; omitted fields take their defaults
                      * @default {}
                      */
-                    options?: components["schemas"]["OptionsInput"];
-                    optimizer: components["schemas"]["OptimizerInput"];
-                    /** @description max global L2 norm of all gradients together; larger gradients are scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ */
-                    clipGradNorm?: number;
-                    /** @description optimizer steps to take (the time limit applies to the whole run) */
-                    steps: number;
-                    /** @description rows of the batch per step, cycling through epochs (the last batch of an epoch may be short); default: the whole batch every step */
-                    batchSize?: number;
-                    /** @description shuffle the rows each epoch with this seed (reproducible); default: rows in order */
-                    shuffleSeed?: number;
+                    options?: components["schemas"]["Options"];
                 };
                 "application/vnd.gradserve.safetensors": string;
             };
         };
         responses: {
-            /** @description the final object, or with Accept: application/x-ndjson a stream of lines */
+            /** @description Default Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        /** @description the loss at each step, before that step's update */
-                        losses: (number | null)[];
-                        /** @description the parameters after the last step */
-                        params: {
-                            [key: string]: components["schemas"]["ResultTensor"];
-                        };
-                        optimizerState: components["schemas"]["OptimizerState"];
-                        /** @description where the time went; also in the Server-Timing header */
-                        timing: {
-                            /** @description waiting for a free worker */
-                            queueMs: number;
-                            /** @description the computation inside the worker */
-                            computeMs: number;
-                            /** @description the whole request inside the service, decoding and encoding included */
-                            totalMs: number;
-                        };
-                    };
-                    "application/x-ndjson": {
-                        /** @description the step just taken, from 1 */
-                        step: number;
-                        /** @description the loss before this step's update */
+                        /** @description the value backpropagation starts from (the loss, or the scalar output); null with outputGrad */
                         loss: number | null;
-                        /** @description L2 norm of all gradients of this step, before clipping */
-                        globalGradNorm: number | null;
-                    } | {
-                        /** @description the loss at each step, before that step's update */
-                        losses: (number | null)[];
-                        /** @description the parameters after the last step */
-                        params: {
-                            [key: string]: components["schemas"]["ResultTensor"];
-                        };
-                        optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description the id of the model output */
+                        output: string;
+                        /** @description whether every value of the graph is a scalar; only then are `gradients` written as path sums */
+                        scalar: boolean;
+                        /** @description every value with its adjoint and local derivatives, in topological order */
+                        nodes: {
+                            /** @description the id (the appended loss is shown as "L", or "loss" if "L" is taken; the targets as "targets") */
+                            id: string;
+                            /**
+                             * @description a leaf of the graph or an operation
+                             * @enum {string}
+                             */
+                            kind: "input" | "param" | "constant" | "node";
+                            /** @description the op of a node; null for a leaf */
+                            op: string | null;
+                            /** @description the op's local derivative written out; null for a leaf */
+                            derivative: string | null;
+                            /** @description shape of the value */
+                            shape: number[];
+                            /** @description the value computed by the forward pass */
+                            value: number | null | unknown[];
+                            /** @description dL/d(this value) from backpropagation; null when L does not depend on it */
+                            adjoint: number | null | unknown[];
+                            /** @description the node's operands with their local derivatives; empty for a leaf */
+                            edges: {
+                                /** @description position of this operand among the node's inputs */
+                                input: number;
+                                /** @description the operand: an id, or the number of a literal */
+                                from: string;
+                                /** @description the local derivative ∂node/∂input used by the chain rule: a number when both are scalars, else the Jacobian as nested arrays of shape [...node shape, ...input shape] (computed with one-hot upstream gradients); null when the op passes no gradient to this input */
+                                local: number | null | unknown[];
+                                /** @description shape of `local`: the node's shape followed by the input's */
+                                shape: number[];
+                            }[];
+                        }[];
+                        /** @description for scalar graphs: each parameter's gradient as a sum over paths; empty otherwise */
+                        gradients: {
+                            /** @description the parameter */
+                            param: string;
+                            /** @description the sum over paths of the product of local derivatives along each path */
+                            gradient: number | null;
+                            /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
+                            backprop: number | null;
+                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added */
+                            formula: string;
+                            /** @description the paths, at most 64 */
+                            paths: {
+                                /** @description the path from L down to the parameter, e.g. ["L", "y", "h", "w1"] */
+                                nodes: string[];
+                                /** @description the local derivative of each step of the path (preceded by dL/d(output) when outputGrad seeds backpropagation) */
+                                factors: (number | null)[];
+                                /** @description the product of the factors: this path's share of the gradient */
+                                product: number | null;
+                            }[];
+                            /** @description true when the parameter has more than 64 paths and only the first are listed and summed */
+                            truncated: boolean;
+                        }[];
+                        /** @description the graph in Graphviz DOT, each node labelled with its op, value and gradient */
+                        dot: string;
+                        /** @description present when `gradients` is empty: why, and where the gradients are instead */
+                        note?: string;
                         /** @description where the time went; also in the Server-Timing header */
                         timing: {
                             /** @description waiting for a free worker */
@@ -2155,14 +1718,12 @@ export interface operations {
                             /** @description the whole request inside the service, decoding and encoding included */
                             totalMs: number;
                         };
-                    } | {
-                        error: components["schemas"]["Problem"];
                     };
                     "application/vnd.gradserve.safetensors": string;
                 };
             };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description INVALID_REQUEST: The request does not match the schema; INVALID_JSON: Malformed JSON body */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2170,8 +1731,53 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+            /** @description BODY_TOO_LARGE: Request body over the byte limit; LIMIT_EXCEEDED: Tensor or graph over the size limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Request body is neither JSON nor safetensors */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INVALID_SPEC: The request is well-formed but cannot be computed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WORKER_CRASHED: The worker computing the request died */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description QUEUE_FULL: All workers are busy and the queue is full; SHUTTING_DOWN: The service is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TIMEOUT: The computation outran its time limit */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2217,24 +1823,6 @@ export interface operations {
                             };
                         }[];
                     };
-                };
-            };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2316,8 +1904,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description 400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; 415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit */
-            "4XX": {
+            /** @description NOT_READY: The worker pool is not accepting computations; SHUTTING_DOWN: The service is shutting down */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2325,13 +1913,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description 502 the worker computing the request died (killed, or over its memory limit) and was replaced; 503 queue full (with Retry-After) or not ready; 504 computation over the time limit */
-            "5XX": {
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/plain": string;
                 };
             };
         };

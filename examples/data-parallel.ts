@@ -3,14 +3,8 @@
 // With `loss.reduction = "sum"` the loss of a batch is the sum of the losses of its rows, so the
 // gradient of the whole batch is the sum of the gradients of any split of it into shards. Each
 // replica computes one shard's gradients; the client adds them up and asks one replica for the
-// optimizer step (POST /v1/step), which also clips the *summed* gradients when asked to.
-//
-//   const replicas = ['http://gradserve-0:3000', 'http://gradserve-1:3000'];
-//   let state;
-//   for (let i = 0; i < 100; i++) {
-//     const r = await dataParallelStep(replicas, { ...request, params }, { type: 'adam', lr: 1e-3, state });
-//     params = r.params; state = r.optimizerState;
-//   }
+// optimizer step (POST /v1/step), which also clips the *summed* gradients when asked to. A training
+// loop that uses it is in README.md ("From TypeScript"); test/examples/readme.test.ts runs it.
 //
 // Types come from openapi/openapi.json (`npx openapi-typescript openapi/openapi.json -o
 // examples/api-types.d.ts`), so a change of the contract breaks this file at compile time.

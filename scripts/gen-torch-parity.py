@@ -45,7 +45,7 @@ def flat(t):
 
 
 def wire(t, encoding):
-    """A request tensor in one of the three encodings of API.md "Tensors"."""
+    """A request tensor in one of the three encodings of docs/api.md "Tensors"."""
     t = t.detach()
     if encoding == 'flat':
         return flat(t)

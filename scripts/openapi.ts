@@ -3,29 +3,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { repoRoot } from '../src/plugins/openapi-document.js';
 
 // openapi/openapi.json is generated from the live app's zod schemas, with the default configuration
 // (so the published limits are the defaults, whatever this shell's environment says).
 //   node dist/scripts/openapi.js write   regenerates the file
 //   node dist/scripts/openapi.js check   exits 1 when the committed file is stale
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above scripts/openapi');
-    dir = up;
-  }
-  return dir;
-}
-
 export const OPENAPI_FILE = path.join(repoRoot(), 'openapi', 'openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
   const app = await buildApp({ ...loadConfig({}), workers: 1, logLevel: 'silent' });
   try {
-    await app.ready();
-    return `${JSON.stringify(app.swagger(), null, 2)}\n`;
+    // the document as served: its examples are the app's own answers
+    const r = await app.inject({ method: 'GET', url: '/openapi.json' });
+    return `${JSON.stringify(r.json(), null, 2)}\n`;
   } finally {
     await app.close();
   }

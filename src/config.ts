@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 
-// The service's configuration, read from the environment once at start (API.md "Configuration and
-// limits"). Every variable has a safe default; a bad value stops the start with a message naming it.
+// The service's configuration, read from the environment once at start (docs/operations.md "Configuration":
+// the variables and limits). Every variable has a safe default; a bad value stops the start with a message naming it.
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);

@@ -1,4 +1,4 @@
-// The one catalogue of error codes the service answers with (API.md "Errors"). Each code is used for
+// The one catalogue of error codes the service answers with (docs/api.md "Errors"). Each code is used for
 // exactly one situation; its problem `type` is stable so clients can branch on it.
 
 export const ERRORS = {
@@ -7,6 +7,7 @@ export const ERRORS = {
   INVALID_BODY: { status: 400, title: 'Malformed safetensors body' },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not answer this method' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body over the byte limit' },
   LIMIT_EXCEEDED: { status: 413, title: 'Tensor or graph over the size limits' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body is neither JSON nor safetensors' },

@@ -9,9 +9,10 @@ import { ConfigError, loadConfig, type AppConfig } from './config.js';
 
 // V8 starts the next full collection once the old generation has grown by 0.1–3× what survived the
 // last one (more when the program spends little time collecting), and counts toward that growth the
-// ArrayBuffers allocated since: bodies, tensors and answers, ~19 MB per large base64 request on the
-// event loop, whose own live heap is ~20 MB. Left to choose, V8 started a full collection for nearly
-// every large request (42 in 60, 10–15 ms of marking each); pinned at its own largest factor, 4×, 9.
+// ArrayBuffers allocated since: bodies, tensors and answers, which for a large base64 request are about
+// as much as the event loop's own live heap. Left to choose, V8 started a full collection for nearly
+// every large request; pinned at its own largest factor, 4×, for a small fraction of them
+// (docs/performance.md "Tuning").
 setFlagsFromString('--heap-growing-percent=300');
 
 let config: AppConfig;
@@ -41,3 +42,8 @@ try {
   await app.close().catch(() => {});
   process.exit(1);
 }
+
+// where a person starting the service goes next; a wildcard address is reachable as localhost
+const { port } = app.server.address() as { port: number };
+const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+app.log.info(`Swagger UI on http://${host}:${port}/docs`);

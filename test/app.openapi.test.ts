@@ -3,6 +3,7 @@ import { validate } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateOpenApi, OPENAPI_FILE } from '../scripts/openapi.js';
+import { ERRORS } from '../src/errors.js';
 import { startApp } from './routes/helpers.js';
 
 let app: FastifyInstance;
@@ -17,7 +18,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-const COMPUTE = ['/v1/gradients', '/v1/forward', '/v1/gradcheck', '/v1/explain', '/v1/step', '/v1/train'];
+/** in the document's order */
+const COMPUTE = ['/v1/gradients', '/v1/forward', '/v1/step', '/v1/train', '/v1/gradcheck', '/v1/explain'];
 
 describe('the OpenAPI document', () => {
   it('is valid OpenAPI 3.1', async () => {
@@ -26,7 +28,7 @@ describe('the OpenAPI document', () => {
     expect(result.valid, JSON.stringify(result)).toBe(true);
   });
 
-  it('documents every route of API.md', () => {
+  it('documents every route of docs/api.md', () => {
     for (const p of COMPUTE) expect(doc.paths[p]?.post, p).toBeDefined();
     for (const p of ['/v1/ops', '/healthz', '/readyz', '/metrics']) expect(doc.paths[p]?.get, p).toBeDefined();
   });
@@ -53,12 +55,87 @@ describe('the OpenAPI document', () => {
     expect(missing).toEqual([]);
   });
 
-  it('answers every error as problem+json', () => {
+  it('lists each status a route answers, with an example problem from the catalogue for each code', () => {
     for (const p of COMPUTE) {
       const responses = doc.paths[p].post.responses;
-      expect(responses['4XX'].content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem');
-      expect(responses['5XX'].content['application/problem+json']).toBeDefined();
+      expect(Object.keys(responses), p).toEqual(['200', '400', '413', '415', '422', '502', '503', '504']);
+      for (const [status, r] of Object.entries<any>(responses)) {
+        if (status === '200') continue;
+        const media = r.content['application/problem+json'];
+        expect(media.schema.$ref).toBe('#/components/schemas/Problem');
+        const examples = Object.entries<any>(media.examples);
+        expect(examples.length, `${p} ${status}`).toBeGreaterThan(0);
+        for (const [code, ex] of examples) {
+          expect(ex.value).toMatchObject({ code, status: Number(status), title: ERRORS[code as keyof typeof ERRORS].title, instance: p });
+          expect(ex.value.detail).not.toBe('');
+        }
+      }
     }
+    const limits = doc.paths['/v1/gradients'].post.responses['413'].content['application/problem+json'].examples;
+    expect(limits.LIMIT_EXCEEDED.value.detail).toContain('(MAX_ELEMENTS)');
+    expect(limits.BODY_TOO_LARGE.value.detail).toContain('BODY_LIMIT_MB');
+    const schema = doc.paths['/v1/gradients'].post.responses['400'].content['application/problem+json'].examples;
+    expect(schema.INVALID_REQUEST.value.detail).toContain('(did you mean "relu"?)');
+    expect(Object.keys(doc.paths['/readyz'].get.responses)).toEqual(['200', '503']);
+    expect(Object.keys(doc.paths['/v1/ops'].get.responses)).toEqual(['200']);
+  });
+
+  it('shows no security and no 401 or 429 when neither API_KEYS nor RATE_LIMIT is set', () => {
+    expect(doc.components.securitySchemes).toBeUndefined();
+    for (const item of Object.values<any>(doc.paths)) {
+      for (const op of Object.values<any>(item)) {
+        expect(op.security).toBeUndefined();
+        expect(op.responses['401']).toBeUndefined();
+        expect(op.responses['429']).toBeUndefined();
+      }
+    }
+  });
+
+  it('with API_KEYS and RATE_LIMIT, the /v1 routes need the key and list 401 and 429 with their problems', async () => {
+    const guarded = await startApp({ apiKeys: ['k1'], rateLimit: 1000 });
+    try {
+      const d = (await guarded.inject({ method: 'GET', url: '/openapi.json' })).json();
+      expect(d.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+      for (const [url, item] of Object.entries<any>(d.paths)) {
+        for (const op of Object.values<any>(item)) {
+          expect(op.security, url).toEqual(url.startsWith('/v1/') ? [{ bearerAuth: [] }] : undefined);
+          if (!url.startsWith('/v1/')) continue;
+          expect(op.responses['401'].content['application/problem+json'].examples.UNAUTHORIZED.value.detail).toBe('send Authorization: Bearer <API key>');
+          expect(op.responses['429'].content['application/problem+json'].examples.RATE_LIMITED.value.code).toBe('RATE_LIMITED');
+        }
+      }
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('has one component per concept, each used, and package.json\'s version', () => {
+    const names = Object.keys(doc.components.schemas);
+    expect(names.filter((n) => n.endsWith('Input'))).toEqual([]);
+    const text = JSON.stringify(doc.paths) + JSON.stringify(doc.components.schemas);
+    for (const n of names) expect(text, n).toContain(`"#/components/schemas/${n}"`);
+    expect(doc.info.version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+  });
+
+  it('lists the routes in a user\'s order: gradients first, the probes last', () => {
+    expect(Object.keys(doc.paths)).toEqual([...COMPUTE, '/v1/ops', '/healthz', '/readyz', '/metrics']);
+  });
+
+  it('shows, for each request example, the answer the service gives to it (timing aside)', async () => {
+    for (const p of COMPUTE) {
+      const requests = doc.paths[p].post.requestBody.content['application/json'].examples;
+      const answers = doc.paths[p].post.responses['200'].content['application/json'].examples;
+      expect(Object.keys(answers), p).toEqual(Object.keys(requests));
+      for (const [name, ex] of Object.entries<any>(requests)) {
+        const real = (await app.inject({ method: 'POST', url: p, payload: ex.value })).json();
+        expect({ ...answers[name].value, timing: undefined }, `${p} ${name}`).toEqual({ ...real, timing: undefined });
+      }
+    }
+    const get = (url: string) => doc.paths[url].get.responses['200'].content['application/json'].examples.answer.value;
+    expect(get('/v1/ops')).toEqual((await app.inject({ method: 'GET', url: '/v1/ops' })).json());
+    const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json();
+    expect(get('/readyz')).toEqual({ ...ready, kernelBackend: 'openblas', queueDepth: 0, busyWorkers: 0 });
+    expect(Object.keys(get('/healthz'))).toEqual(['status', 'uptimeSeconds']);
   });
 
   it('documents JSON and safetensors bodies and answers on every compute route, JSON first (Swagger UI\'s default)', () => {

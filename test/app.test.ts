@@ -83,10 +83,10 @@ describe('errors are problem+json', () => {
     expect(paths).toContain('model.output');
   });
 
-  it('422 names the element of a flat tensor that is not a number, as for nested arrays', async () => {
+  it('400 names the element of a flat tensor that is not a number, as for nested arrays', async () => {
     const r = await post(app, '/v1/gradients', { ...twoWeight, inputs: { x: { shape: [2], data: [1, 'two'] }, t: 1 } });
-    expectProblem(r, 422, 'INVALID_SPEC');
-    expect(r.body.errors[0]).toEqual({ path: 'inputs.x.data[1]', message: 'not a finite number: a string' });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors[0]).toEqual({ path: 'inputs.x.data[1]', message: 'expected a number, got the string "two"' });
   });
 
   it('400 for flat data that is not an array', async () => {

@@ -46,7 +46,7 @@ export interface GradientsJob extends ModelJob {
 }
 
 export interface Warning {
-  code: 'vanishing_gradients' | 'exploding_gradients' | 'dead_units' | 'clipped' | 'non_finite';
+  code: 'vanishing_gradients' | 'exploding_gradients' | 'dead_units' | 'clipped' | 'non_finite' | 'initialized_params';
   message: string;
   params: Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 // Cooperative cancellation. When a task's time is up or its client has gone away, the worker's
 // computation is asked to stop; the passes check between nodes, so it ends within one op, and the
 // thread lives on. (Terminating the thread, the only other way to stop it, costs a new thread and its
-// start-up, ~200 ms.)
+// start-up.)
 
 /** Thrown from the computation that was asked to stop. */
 export class Cancelled extends Error {

@@ -1,7 +1,8 @@
 import type { Limits } from './api.js';
-import { LimitError, type Path } from './errors.js';
+import { LimitError, overLimit, type Path } from './errors.js';
 import type { CompiledGraph, CompiledNode, GraphDef, LeafDef, Slot, SlotKind } from './graph.js';
 import { Issues } from './issues.js';
+import { nearest } from './zod-messages.js';
 import type { AnyOp } from './op.js';
 import { cast, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
 import { findCycles } from './topo.js';
@@ -35,7 +36,7 @@ function validShape(shape: unknown): shape is Shape {
  */
 export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): CompiledGraph {
   const n = def.nodes.length;
-  if (n > limits.maxNodes) throw new LimitError(['model'], `${n} nodes exceed the limit of ${limits.maxNodes}`);
+  if (n > limits.maxNodes) throw new LimitError(['model'], overLimit(`${n} graph nodes`, limits.maxNodes, 'MAX_NODES'));
   const issues = new Issues();
   const names: string[] = [];
   const labels: string[] = [];
@@ -102,7 +103,8 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     const op = ops.get(d.op);
     opOf[i] = op;
     if (op === undefined) {
-      issues.add([...nodePath(i), 'op'], `unknown op "${d.op}" (GET /v1/ops lists the ops)`);
+      const near = nearest(d.op, [...ops.keys()]).map((n) => `"${n}"`);
+      issues.add([...nodePath(i), 'op'], `unknown op "${d.op}" (${near.length > 0 ? `did you mean ${near.join(' or ')}? ` : ''}GET /v1/ops lists the ops)`);
       ok = false;
     } else {
       if (d.inputs.length < op.minArity || d.inputs.length > op.maxArity) {
@@ -162,7 +164,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   let elements = 0;
   for (const s of shapes) elements += size(s!);
   if (elements > limits.maxElements) {
-    throw new LimitError(['model'], `the graph's values need ${elements} elements, over the limit of ${limits.maxElements}`);
+    throw new LimitError(['model'], overLimit(`the graph's values need ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS'));
   }
 
   const slots: Slot[] = names.map((name, s) => ({ name, label: labels[s]!, kind: kinds[s]!, shape: shapes[s]! }));

@@ -1,9 +1,10 @@
 import type { Diagnostics, Warning } from './api.js';
 import type { CompiledNode } from './graph.js';
+import type { InitSpec } from './init/index.js';
 import type { Tensors } from './spec.js';
 import { allFinite, sumSquares, type Tensor } from './tensor.js';
 
-// Gradient norms and the warnings of API.md. The thresholds are heuristics, not theorems: they flag
+// Gradient norms and the warnings of docs/api.md "Diagnostics". The thresholds are heuristics, not theorems: they flag
 // what usually means a training run is in trouble, and are named here so they are easy to find.
 
 /** `vanishing_gradients` when the first layer's weight-gradient norm is below this fraction of the last layer's */
@@ -59,11 +60,19 @@ export interface DiagnoseInput {
   layerWeights?: readonly string[];
   dead?: readonly DeadUnits[];
   clip?: { maxNorm: number; totalNorm: number; clipped: boolean };
+  /** parameters missing from the request, which the service drew with these specs */
+  initialized?: Readonly<Record<string, InitSpec>>;
 }
 
 const fmt = (x: number) => x.toPrecision(3);
 
-export function diagnose({ gradients, loss, layerWeights = [], dead = [], clip }: DiagnoseInput): Diagnostics {
+/** `normal(mean=0, std=1, seed=0)` */
+const describeInit = ({ scheme, ...rest }: InitSpec): string =>
+  `${scheme}(${Object.entries(rest)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')})`;
+
+export function diagnose({ gradients, loss, layerWeights = [], dead = [], clip, initialized = {} }: DiagnoseInput): Diagnostics {
   const gradNorms: Record<string, number> = {};
   let total = 0;
   const nonFinite: string[] = [];
@@ -113,6 +122,18 @@ export function diagnose({ gradients, loss, layerWeights = [], dead = [], clip }
       code: 'clipped',
       message: `the global gradient norm ${fmt(clip.totalNorm)} exceeds clipGradNorm ${clip.maxNorm}: the optimizer steps with gradients scaled down to it (the returned gradients are unclipped)`,
       params: { maxNorm: clip.maxNorm, totalNorm: clip.totalNorm },
+    });
+  }
+  const created = Object.keys(initialized);
+  if (created.length > 0) {
+    const each = created.map((name) => `${name} with ${describeInit(initialized[name]!)}`);
+    // a client that forgets a parameter (or misspells it) otherwise gets gradients of values it never chose
+    warnings.push({
+      code: 'initialized_params',
+      message:
+        `not in params, so initialized by the service: ${each.join('; ')}. The answer's params hold their values; ` +
+        'send those back in the next request to keep training the same weights',
+      params: { params: Object.fromEntries(created.map((name) => [name, initialized[name]])) },
     });
   }
   return { globalGradNorm, gradNorms, warnings };

@@ -1,3 +1,9 @@
+import { z } from 'zod';
+import { zodMessage } from './zod-messages.js';
+
+// Every zod issue, on the event loop and in the workers, worded by one function (zod-messages.ts).
+z.config({ customError: zodMessage });
+
 /** A path into the request body, as zod reports it: `["model", "nodes", 3, "inputs", 1]`. */
 export type Path = (string | number)[];
 
@@ -23,12 +29,34 @@ export class SpecError extends Error {
   }
 }
 
+/**
+ * The body's JSON has the wrong form where the zod schema does not look (a tensor's elements): a
+ * schema violation, HTTP 400, as if zod had found it.
+ */
+export class MalformedError extends SpecError {
+  override name = 'MalformedError';
+}
+
 /** A size limit (elements, nodes) would be exceeded; found before anything is allocated. HTTP 413. */
 export class LimitError extends Error {
   override name = 'LimitError';
-  constructor(readonly path: Path, message: string) {
-    super(`${formatPath(path)}: ${message}`);
+  /** the message without the path, for the problem's `errors[]`, which carry the path apart */
+  constructor(
+    readonly path: Path,
+    readonly reason: string,
+  ) {
+    super(`${formatPath(path)}: ${reason}`);
   }
+}
+
+const LIMIT_ADVICE = {
+  MAX_ELEMENTS: 'split the batch over several requests, or start the service with a larger MAX_ELEMENTS',
+  MAX_NODES: 'split the model, or start the service with a larger MAX_NODES',
+} as const;
+
+/** A limit error's reason: what the request asks, the limit, its environment variable and the way around it. */
+export function overLimit(what: string, limit: number, variable: keyof typeof LIMIT_ADVICE): string {
+  return `${what}, over the limit of ${limit} (${variable}): ${LIMIT_ADVICE[variable]}`;
 }
 
 export function formatPath(path: Path): string {

@@ -72,6 +72,7 @@ export const ExplainResultSchema = z
     nodes: z.array(ExplainNodeSchema).describe('every value with its adjoint and local derivatives, in topological order'),
     gradients: z.array(ExplainGradientSchema).describe('for scalar graphs: each parameter\'s gradient as a sum over paths; empty otherwise'),
     dot: z.string().describe('the graph in Graphviz DOT, each node labelled with its op, value and gradient'),
+    note: z.string().optional().describe('present when `gradients` is empty: why, and where the gradients are instead'),
   })
   .describe(
     `the chain-rule bookkeeping of a small graph, computed in float64. Limits: at most ${L.maxNodes} nodes, ${L.maxElements} elements in all values together and ${L.maxJacobianEntries} Jacobian entries over all edges (else 413)`,

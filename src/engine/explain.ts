@@ -8,7 +8,7 @@ import { buildModel, LOSS_ID, TARGETS_ID } from './model.js';
 import { finite, toNested } from './nested.js';
 import type { AnyOp } from './op.js';
 import { runBackward, runForward, type Values } from './run.js';
-import { cast, size, sumToShape, zeros, type Tensor } from './tensor.js';
+import { cast, formatShape, size, sumToShape, zeros, type Tensor } from './tensor.js';
 
 export { EXPLAIN_LIMITS, ExplainResultSchema, type ExplainResult } from './explain-schema.js';
 
@@ -105,10 +105,18 @@ export function explain(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, 
     });
   });
 
-  const scalar = g.slots.every((s) => size(s.shape) === 1);
+  const wide = g.slots.findIndex((s) => size(s.shape) !== 1);
+  const scalar = wide < 0;
   const loss = job.outputGrad ? null : finite(values[seed.from]!.data[0]!);
   const gradients = scalar ? pathSums(g, locals, adj, seed, name, !!job.outputGrad, m.params) : [];
-  return { loss, output: name(m.output), scalar, nodes, gradients, dot: toDot(g, values, adj, locals, name) };
+  const result: ExplainResult = { loss, output: name(m.output), scalar, nodes, gradients, dot: toDot(g, values, adj, locals, name) };
+  if (!scalar) {
+    result.note =
+      `gradients is empty: path sums are written out only when every value is a scalar, and "${name(wide)}" has shape ` +
+      `${formatShape(g.slots[wide]!.shape)}. The chain rule is in nodes: each node's adjoint (dL/d value) and its edges' ` +
+      'local Jacobians; a parameter\'s adjoint is its gradient.';
+  }
+  return result;
 }
 
 /** Each parameter's gradient of a scalar graph as Σ over paths of Π of the local derivatives on the path. */

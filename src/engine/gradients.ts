@@ -69,7 +69,14 @@ export function gradients(job: GradientsJob, limits: Limits, ops: ReadonlyMap<st
   if (ev.inputGradients) result.inputGradients = ev.inputGradients;
   if (ev.intermediates) result.intermediates = ev.intermediates;
   if (wantDiagnostics) {
-    result.diagnostics = diagnose({ gradients: ev.gradients, loss: ev.loss, layerWeights: m.mlp?.weights, dead, clip });
+    result.diagnostics = diagnose({
+      gradients: ev.gradients,
+      loss: ev.loss,
+      layerWeights: m.mlp?.weights,
+      dead,
+      clip,
+      initialized: m.initializedWith,
+    });
   }
   return ownBuffers(result);
 }

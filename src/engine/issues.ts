@@ -24,7 +24,7 @@ export class Issues {
     for (const issue of err.issues) {
       const path = [...base, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) this.add([...path, key], `unknown attribute "${key}"`);
+        for (const key of issue.keys) this.add([...path, key], `unknown attribute "${key}" (${issue.message})`);
       } else {
         this.add(path, issue.message);
       }

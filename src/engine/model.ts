@@ -1,6 +1,6 @@
 import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
 import { compile } from './compile.js';
-import { LimitError, SpecError, type Path } from './errors.js';
+import { LimitError, overLimit, SpecError, type Path } from './errors.js';
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
@@ -26,6 +26,8 @@ export interface BuiltModel {
   params: Tensors;
   /** the parameters the service created (not given in the request) */
   initialized: Tensors;
+  /** the spec each of those was drawn with, by name */
+  initializedWith: Record<string, InitSpec>;
   /** the request's data inputs by name (an MLP's one input is "inputs") */
   inputs: Tensors;
   output: number;
@@ -61,7 +63,7 @@ interface Parts {
 
 function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
   const count = mlpNodeCount(spec) + (job.loss ? 1 : 0);
-  if (count > limits.maxNodes) throw new LimitError(['model', 'layers'], `the MLP expands to ${count} graph nodes, over the limit of ${limits.maxNodes}`);
+  if (count > limits.maxNodes) throw new LimitError(['model', 'layers'], overLimit(`the MLP expands to ${count} graph nodes`, limits.maxNodes, 'MAX_NODES'));
   const x = job.inputs;
   if (!isTensor(x)) throw new SpecError(['inputs'], 'an MLP takes one tensor [batch, inputSize], not a map');
   if (x.shape.length !== 2 || x.shape[1] !== spec.inputSize) {
@@ -82,7 +84,7 @@ function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
 
 function graphParts(spec: DecodedGraphSpec, job: ModelJob, limits: Limits): Parts {
   const count = spec.nodes.length + (job.loss ? 1 : 0);
-  if (count > limits.maxNodes) throw new LimitError(['model', 'nodes'], `${count} nodes exceed the limit of ${limits.maxNodes}`);
+  if (count > limits.maxNodes) throw new LimitError(['model', 'nodes'], overLimit(`${count} graph nodes`, limits.maxNodes, 'MAX_NODES'));
   const given = job.inputs;
   if (isTensor(given)) throw new SpecError(['inputs'], 'a graph takes a map of its inputs by name, {"x": tensor, ...}');
   const issues = new Issues();
@@ -167,12 +169,14 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
   if (job.targets) leaves.set(slot(TARGETS_ID), cast(job.targets, dtype));
   const params: [string, Tensor][] = [];
   const initialized: [string, Tensor][] = [];
+  const initializedWith: Record<string, InitSpec> = {};
   for (const p of parts.params) {
     let value = own(job.params, p.name);
     if (value === undefined) {
       // drawn in the request's dtype, so a float64 recompilation sees the very values a float32 run uses
       value = initialize(p.init, p.shape, job.options.dtype, { fanIn: p.fanIn, fanOut: p.fanOut, stream: p.name, path: p.initPath });
       initialized.push([p.name, value]);
+      initializedWith[p.name] = p.init;
     }
     value = cast(value, dtype);
     leaves.set(slot(p.name), value);
@@ -184,6 +188,7 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
     leaves,
     params: Object.fromEntries(params),
     initialized: Object.fromEntries(initialized),
+    initializedWith,
     inputs: Object.fromEntries(inputValues),
     output: slot(parts.output.id),
     loss: job.loss ? slot(LOSS_ID) : undefined,

@@ -3,7 +3,7 @@ import type { Tensor } from './tensor.js';
 import { DTypeSchema, EncodingSchema, TensorSchema } from '../wire/tensor.js';
 import { InitSpecSchema } from './init/index.js';
 
-// zod schemas of the model, loss and options parts of a request (API.md "Models" and the request
+// zod schemas of the model, loss and options parts of a request (docs/api.md "Models" and the request
 // tables). They are plain data contracts, shared by the engine (types) and the HTTP routes (validation
 // and the OpenAPI document). Semantic checks that need more than one field (references, shapes,
 // cycles) belong to the graph compiler, which reports them with the same kind of paths.

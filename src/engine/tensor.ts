@@ -239,7 +239,7 @@ export function allFinite(t: Tensor): boolean {
 /**
  * The index of the first NaN or ±∞ in `d`, or −1. A sum that is finite only when every element is
  * answers first: the sum of squares for float32 (no float32 square overflows float64), Σx·(x·0)
- * otherwise (NaN for NaN or ±∞, ±0 for anything finite). For 830k float32: 0.90 → 0.23 ms.
+ * otherwise (NaN for NaN or ±∞, ±0 for anything finite); only then are the elements walked.
  */
 export function firstNonFinite(d: Data): number {
   const s = d instanceof Float32Array ? sumSquaresF32(d) : null;

@@ -6,6 +6,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } fr
 import type { z } from 'zod';
 import type { AppConfig } from '../config.js';
 import { RequestValidationError } from './errors.js';
+import { collectExamples, finishDocument, packageVersion } from './openapi-document.js';
 import { jsonBody } from '../wire/json-body.js';
 import { SAFETENSORS } from '../wire/safetensors.js';
 
@@ -82,7 +83,7 @@ const transformObject: typeof jsonSchemaTransformObject = (input) => {
  */
 const wireSerializerCompiler: typeof serializerCompiler = (route) => {
   const serialize = serializerCompiler(route);
-  return (data) => serialize(JSON.parse(JSON.stringify(data)));
+  return (data) => `${serialize(JSON.parse(JSON.stringify(data)))}\n`;
 };
 
 export function describeLimits(config: AppConfig): string {
@@ -115,7 +116,7 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
       openapi: '3.1.0',
       info: {
         title: 'gradserve',
-        version: '1.0.0',
+        version: packageVersion(),
         description: `${DESCRIPTION}\n\n${describeLimits(config)}`,
       },
       tags: [
@@ -123,26 +124,37 @@ async function docsPlugin(app: FastifyInstance, config: AppConfig): Promise<void
         { name: 'reference', description: 'what the service can compute' },
         { name: 'operations', description: 'health, readiness, metrics' },
       ],
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'One of the API_KEYS; required on /v1 routes only when the service is started with API_KEYS.',
-          },
-        },
-      },
     },
     transform,
     transformObject,
   });
 
+  // The finished document needs the app's answers to its examples, so it is made on the first
+  // request for it (the app is ready then), once.
+  let finished: Record<string, unknown> | undefined;
+  let making: Promise<Record<string, unknown>> | undefined;
+  const document = async () => {
+    making ??= (async () => {
+      const built = app.swagger() as unknown as Record<string, any>;
+      finished = finishDocument(built, config, await collectExamples(app, built, config));
+      return finished;
+    })();
+    return making;
+  };
+
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
+    uiHooks: { preHandler: async () => void (await document()) },
+    transformSpecification: () => finished!,
+    transformSpecificationClone: false,
+    // the top bar's URL field and the link under the title show /docs/json, which only confuses
+    theme: {
+      css: [{ filename: 'gradserve.css', content: '.swagger-ui .topbar .download-url-wrapper, .swagger-ui .info hgroup.main > a { display: none; }' }],
+    },
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true } }, document);
 }
 
 export default fp(docsPlugin, { name: 'gradserve-docs' });

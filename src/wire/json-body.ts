@@ -3,20 +3,23 @@ import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { decodeBase64Text, EncodedBase64, Float32Json, type DecodedBase64 } from './tensor.js';
 
-// JSON in and out for bodies of megabytes. A base64 request of the 784-512-512-10 MLP is 4.6 MB and its
-// answer 3.6 MB; Fastify's defaults cost ~14 ms to parse it, two regular-expression scans of the whole
-// text for prototype poisoning included, and ~11 ms to write the answer (JSON.stringify copying every
-// base64 string, then measuring and encoding the text again). Here the body is checked for poisoning
+// JSON in and out for bodies of megabytes (a base64 request of the 784-512-512-10 MLP, and its answer).
+// Fastify's defaults cost more than the computation for them: two regular-expression scans of the whole
+// text for prototype poisoning when parsing, and JSON.stringify copying every base64 string, then
+// measuring and encoding the text again, when answering. Here the body is checked for poisoning
 // on the parsed value, its long base64 values are neither decoded as text nor parsed (liftBase64), and
 // an answer that holds long base64 values is assembled straight into one buffer, each tensor's bytes
 // encoded into it as it goes (EncodedBase64).
 // NOTE: no string of megabytes is made from the body (Node keeps a Latin-1 one of over ~1 MB outside
 // the V8 heap, as external memory, and a UTF-8 one in the large-object space), and the body is not kept
 // past parsing: its long base64 values are decoded as it is parsed. What V8 still sees of a large
-// request, ~19 MB of ArrayBuffers on the event loop, is why server.ts lets the old generation grow 4×
+// request, its ArrayBuffers on the event loop, is why server.ts lets the old generation grow 4×
 // between full collections: one of those while a worker computes takes a core from its OpenBLAS threads.
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = errorCodes;
+
+/** Fastify's error for a body that is not JSON, saying why. */
+const invalidJson = (why: string) => Object.assign(new FST_ERR_CTP_INVALID_JSON_BODY(), { message: `the body is not valid JSON: ${why}` });
 
 /**
  * A base64 string at least this long is lifted out of a body's text before JSON.parse, and makes an
@@ -38,8 +41,8 @@ const BACKSLASH = 0x5c;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
- * JSON.parse reads a large base64 body at ~0.85 GB/s and copies every string it reads, and decoding
- * the body into one string first costs as much again (~3.5 ms for the 784-512-512-10 MLP's 4.6 MB).
+ * JSON.parse copies every string it reads, and decoding the body into one string first costs as much
+ * again.
  * The base64 values are most of it, and need neither: each `"base64": "…"` value of at least
  * `minChars` bytes with no backslash is cut out of the bytes, decoded from them (wire/tensor.ts), and
  * its place taken by a placeholder; only the rest is decoded as UTF-8 and parsed. `restoreLifted` puts
@@ -109,9 +112,9 @@ export function checkPoisoning(root: unknown): void {
       continue;
     }
     const o = v as Record<string, unknown>;
-    if (Object.hasOwn(o, '__proto__')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
+    if (Object.hasOwn(o, '__proto__')) throw invalidJson('a "__proto__" key is refused (prototype poisoning)');
     const ctor = Object.hasOwn(o, 'constructor') ? o.constructor : undefined;
-    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw new FST_ERR_CTP_INVALID_JSON_BODY();
+    if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) throw invalidJson('a "constructor.prototype" key is refused (prototype poisoning)');
     for (const k in o) {
       const c = o[k];
       if (typeof c === 'object' && c !== null) stack.push(c);
@@ -125,15 +128,16 @@ export function checkPoisoning(root: unknown): void {
  * base64 value lifted out before parsing (a parameter for tests).
  */
 export function parseJsonBody(body: Buffer, minLift = LONG_BASE64_CHARS): { value: unknown; lifted: Lifted | null } {
-  if (body.length === 0) throw new FST_ERR_CTP_EMPTY_JSON_BODY();
+  if (body.length === 0) throw Object.assign(new FST_ERR_CTP_EMPTY_JSON_BODY(), { message: 'the body is empty: send a JSON object' });
   const bytes = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   // a body shorter than one liftable value is parsed as it is (the two-weight chain's, say)
   const cut = bytes.length >= minLift ? liftBase64(bytes, minLift) : null;
   let value: unknown;
   try {
     value = JSON.parse(cut?.text ?? bytes.toString('utf8'));
-  } catch {
-    throw new FST_ERR_CTP_INVALID_JSON_BODY();
+  } catch (e) {
+    // JSON.parse's position is in the text it parsed, which is not the body's when values were lifted
+    throw invalidJson(cut === null ? (e as Error).message : 'a syntax error');
   }
   if (typeof value === 'object' && value !== null) checkPoisoning(value);
   return { value, lifted: cut?.lifted ?? null };
@@ -173,12 +177,12 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 };
 
 /**
- * The bytes of JSON.stringify(value), for response values. A `base64` property is ours (wire/tensor.ts
- * wrote it): an EncodedBase64 is encoded straight into the buffer, a string (only [A-Za-z0-9+/=]) copied
- * as it is, with no escaping scan; a Float32Json prints its numbers into the buffer; everything else is
- * written by JSON.stringify.
+ * The bytes of JSON.stringify(value), then `end`, for response values. A `base64` property is ours
+ * (wire/tensor.ts wrote it): an EncodedBase64 is encoded straight into the buffer, a string (only
+ * [A-Za-z0-9+/=]) copied as it is, with no escaping scan; a Float32Json prints its numbers into the
+ * buffer; everything else is written by JSON.stringify.
  */
-export function jsonBuffer(value: unknown): Buffer {
+export function jsonBuffer(value: unknown, end = ''): Buffer {
   const parts: (string | EncodedBase64 | Float32Json)[] = [];
   // indices in `parts` of base64 strings: one byte per character
   const raw = new Set<number>();
@@ -209,6 +213,7 @@ export function jsonBuffer(value: unknown): Buffer {
     parts.push('}');
   };
   write(value);
+  if (end !== '') parts.push(end);
   // exact but for the float32 texts, which are only known once written
   let bytes = 0;
   for (let i = 0; i < parts.length; i++) {
@@ -251,17 +256,20 @@ function holdsLongTensor(root: unknown): boolean {
 }
 
 /**
- * A response body: jsonBuffer's bytes when the value holds long base64 strings or float32 tensors,
- * JSON.stringify's text otherwise. For a small answer the text is ~5× cheaper to make (1.1 against
- * 6.8 µs for the two-weight chain's) and Node writes it with the headers in one piece.
+ * A response body, ending with a newline as every answer does (a shell prompt does not stick to it):
+ * jsonBuffer's bytes when the value holds long base64 strings or float32 tensors, JSON.stringify's text
+ * otherwise. For a small answer the text is several times cheaper to make, and Node writes it with the
+ * headers in one piece.
  */
 export function jsonBody(value: unknown): Buffer | string {
-  return holdsLongTensor(value) ? jsonBuffer(value) : (JSON.stringify(value) ?? 'null');
+  return holdsLongTensor(value) ? jsonBuffer(value, '\n') : `${JSON.stringify(value) ?? 'null'}\n`;
 }
 
 async function jsonPlugin(app: FastifyInstance): Promise<void> {
   // the lifted values of each request whose body had any, until its handler runs
   const liftedOf = new WeakMap<FastifyRequest, Lifted>();
+  // answers of routes without a response schema (GET /, /openapi.json) are written the same way
+  app.setReplySerializer((payload) => jsonBody(payload) as string);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     let parsed: ReturnType<typeof parseJsonBody>;

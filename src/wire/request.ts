@@ -1,5 +1,5 @@
 import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../engine/api.js';
-import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import { LimitError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import type { LossSpec, ModelSpec, Options, Tensors } from '../engine/spec.js';
 import type { DType, Tensor } from '../engine/tensor.js';
 import { BinaryTensor } from './safetensors.js';
@@ -54,7 +54,7 @@ export class TensorPlan {
     for (const { wire, path } of this.items) {
       total += wireElements(wire, path, limits.maxElements);
       if (total > limits.maxElements) {
-        throw new LimitError(path, `the request's tensors hold more elements than the limit of ${limits.maxElements}`);
+        throw new LimitError(path, overLimit(`the request's tensors hold ${total} elements`, limits.maxElements, 'MAX_ELEMENTS'));
       }
     }
     const out = new Map<Wire, Tensor>();
@@ -94,7 +94,7 @@ export function checkModelSize(body: unknown, limits: Limits): void {
   for (const key of ['nodes', 'layers'] as const) {
     const list = (model as Record<string, unknown>)[key];
     if (Array.isArray(list) && list.length > limits.maxNodes) {
-      throw new LimitError(['model', key], `${list.length} ${key}, over the limit of ${limits.maxNodes} nodes (MAX_NODES)`);
+      throw new LimitError(['model', key], overLimit(`${list.length} ${key}`, limits.maxNodes, 'MAX_NODES'));
     }
   }
 }
@@ -103,7 +103,7 @@ function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
   const { model } = body;
   if (model.type === 'graph') {
     if (model.nodes.length > limits.maxNodes) {
-      throw new LimitError(['model', 'nodes'], `${model.nodes.length} nodes, over the limit of ${limits.maxNodes} (MAX_NODES)`);
+      throw new LimitError(['model', 'nodes'], overLimit(`${model.nodes.length} nodes`, limits.maxNodes, 'MAX_NODES'));
     }
     plan.addMap(model.constants, ['model', 'constants']);
     if (!isTensorMap(body.inputs)) {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
+import { describeValue } from '../engine/zod-messages.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 
-// The three JSON encodings of a tensor (API.md "Tensors"). The zod schemas only check the outer form
+// The three JSON encodings of a tensor (docs/api.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
 // thousands deep) and reports the exact path of a bad element.
 
@@ -27,7 +28,7 @@ export const NestedTensorSchema = z
   .meta({ examples: [[[1, 2], [3, 4]]] });
 
 // An array, documented as an array of numbers. Its elements are checked once, by decodeTensor, as
-// nested arrays' are: z.array(z.number()) cost ~30 ms per million elements for a second pass over them.
+// nested arrays' are: z.array(z.number()) would make a second, slow pass over every element.
 const FlatDataSchema = z
   .custom<number[]>((v) => Array.isArray(v), { message: 'expected an array of numbers' })
   .meta({ type: 'array', items: { type: 'number' }, description: 'the elements in row-major order; length = product of shape' });
@@ -132,14 +133,14 @@ export function wireShape(wire: unknown, path: Path): Shape {
   if (wire !== null && typeof wire === 'object' && 'shape' in wire) {
     return (wire as { shape: number[] }).shape;
   }
-  throw new SpecError(path, 'not a tensor: expected a number, nested arrays, {shape, data} or {shape, dtype, base64}');
+  throw new MalformedError(path, `expected a tensor (a number, nested arrays, {shape, data} or {shape, dtype, base64}), got ${describeValue(wire)}`);
 }
 
 /** Element count a wire tensor declares, with a limit checked before anything is allocated. */
 export function wireElements(wire: unknown, path: Path, maxElements = Infinity): number {
   const n = size(wireShape(wire, path));
   if (n > maxElements) {
-    throw new LimitError(path, `tensor has ${n} elements, over the limit of ${maxElements}`);
+    throw new LimitError(path, overLimit(`the tensor has ${n} elements`, maxElements, 'MAX_ELEMENTS'));
   }
   return n;
 }
@@ -160,9 +161,7 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
     const data = allocData(n, dtype);
     for (let i = 0; i < n; i++) {
       const v = obj.data[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new SpecError([...path, 'data', i], `not a finite number: ${describe(v)}`);
-      }
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw notFinite([...path, 'data', i], v);
       data[i] = v;
     }
     return { shape, data };
@@ -171,14 +170,12 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
   if ((typeof b64 === 'string' || b64 instanceof DecodedBase64) && (obj.dtype === 'float32' || obj.dtype === 'float64')) {
     return { shape, data: decodeBase64(b64, obj.dtype, n, dtype, [...path, 'base64']) };
   }
-  throw new SpecError(path, 'not a tensor: expected {shape, data} or {shape, dtype, base64}');
+  throw new MalformedError(path, 'expected a tensor: {shape, data} or {shape, dtype, base64}');
 }
 
-/** A bad element for a message. Never String(v): a client's {"toString": ""} makes it throw. */
-function describe(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (Array.isArray(v)) return 'an array';
-  return v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v === 'string' ? 'a string' : typeof v;
+/** A bad element: not a number is a schema violation (400); a number that is not finite, 422. */
+function notFinite(path: Path, v: unknown): SpecError {
+  return typeof v === 'number' ? new SpecError(path, `not a finite number: ${v}`) : new MalformedError(path, `expected a number, got ${describeValue(v)}`);
 }
 
 function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path): Data {
@@ -199,16 +196,14 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
     if (depth === shape.length - 1) {
       for (let i = 0; i < arr.length; i++) {
         const v = arr[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new SpecError([...path, ...at, i], `not a finite number: ${describe(v)}`);
-        }
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw notFinite([...path, ...at, i], v);
         data[o++] = v;
       }
     } else {
       for (let i = arr.length - 1; i >= 0; i--) {
         const child = arr[i];
         if (!Array.isArray(child)) {
-          throw new SpecError([...path, ...at, i], `ragged array: expected an array of length ${shape[depth + 1]}`);
+          throw new MalformedError([...path, ...at, i], `ragged array: expected an array of length ${shape[depth + 1]}, got ${describeValue(child)}`);
         }
         stack.push({ arr: child, depth: depth + 1, at: [...at, i] });
       }

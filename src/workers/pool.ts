@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
@@ -30,8 +31,31 @@ export interface TaskOutcome<R> {
   computeMs: number;
 }
 
+/**
+ * How a caller says that a task's answer is no longer wanted (its client went away): `onCancel`
+ * registers the pool's stop and returns its removal. Not an AbortSignal: adding and removing an
+ * AbortSignal's listener is slow on Node 20, and a small request would pay it on the event loop.
+ */
+export interface Cancellation {
+  readonly cancelled: boolean;
+  onCancel(stop: () => void): () => void;
+}
+
+/** An AbortSignal as a Cancellation (tests, and callers that have one anyway). */
+export function cancelOn(signal: AbortSignal): Cancellation {
+  return {
+    get cancelled() {
+      return signal.aborted;
+    },
+    onCancel(stop) {
+      signal.addEventListener('abort', stop, { once: true });
+      return () => signal.removeEventListener('abort', stop);
+    },
+  };
+}
+
 export interface Pool {
-  run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>>;
+  run<R>(task: Task, cancel?: Cancellation): Promise<TaskOutcome<R>>;
   /** starts the workers and reports the kernel backend they selected */
   start(): Promise<string>;
   readonly queueDepth: number;
@@ -71,7 +95,7 @@ function workerDied(err: unknown): boolean {
  * Tasks whose tensors take at most this many bytes are *small*: they are copied to the worker, not
  * moved, and several may share one message. Their compute is short, so one worker running a few in a
  * row is cheaper than a message, a thread wake-up and a reply for each (for the two-weight chain the
- * hand-off costs ~10× the computation); and since the event loop keeps their tensors, a batch whose
+ * hand-off costs far more than the computation); and since the event loop keeps their tensors, a batch whose
  * worker dies can be sent again, less the task that killed it.
  */
 const SMALL_BYTES = 64 * 1024;
@@ -88,6 +112,11 @@ const TINY_MS = 0.5;
  * has not started are taken back and sent to it, so that they do not wait behind the slow one.
  */
 const STEAL_AFTER_MS = 10;
+/**
+ * How long the probe may wait for a worker: it is not a client's computation but the threads'
+ * start-up (modules, kernels), which on a busy machine can outlast a short TIMEOUT_MS.
+ */
+const PROBE_LIMIT_MS = 60_000;
 
 type Stop = 'timeout' | 'client';
 
@@ -108,10 +137,25 @@ interface Item {
   grace?: NodeJS.Timeout;
 }
 
+/**
+ * Terminates a batch's thread (a task that does not stop when asked). piscina takes an EventEmitter
+ * with an 'abort' event as a task's signal beside an AbortSignal, whose listeners are slow (Cancellation).
+ */
+class BatchAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
 interface InFlight {
   items: Item[];
-  /** terminates the batch's thread (a task that does not stop when asked) */
-  abort: AbortController;
+  abort: BatchAbort;
   /** counted in smallRunning */
   small: boolean;
   steal?: NodeJS.Timeout;
@@ -157,6 +201,8 @@ export class PiscinaPool implements Pool {
       // event loop never turns, so a closed MessagePort (a streamed run's progress port) never finishes
       // closing and each one stays in the worker's memory. 'async' waits with Atomics.waitAsync.
       atomics: 'async',
+      // the pool keeps its own timings (TaskOutcome); piscina's histograms would cost each batch two records
+      recordTiming: false,
       // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
       workerData: { blas: opts.blas, cores: { state: this.cores, workers: opts.workers } },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
@@ -198,9 +244,9 @@ export class PiscinaPool implements Pool {
     return result.backend;
   }
 
-  async run<R>(task: Task, signal?: AbortSignal): Promise<TaskOutcome<R>> {
+  async run<R>(task: Task, cancel?: Cancellation): Promise<TaskOutcome<R>> {
     if (this.full) throw this.queueFull();
-    if (signal?.aborted) throw clientClosed();
+    if (cancel?.cancelled) throw clientClosed();
     const buffers = collectTransferables(task);
     let bytes = 0;
     for (const b of buffers) bytes += b.byteLength;
@@ -214,9 +260,9 @@ export class PiscinaPool implements Pool {
     let item!: Item;
     // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
     // running for TIMEOUT_MS after each task.
-    const timer = setTimeout(() => this.stop(item, 'timeout'), this.opts.timeoutMs);
-    const onClientGone = () => this.stop(item, 'client');
-    signal?.addEventListener('abort', onClientGone, { once: true });
+    const limitMs = task.kind === 'probe' ? Math.max(PROBE_LIMIT_MS, this.opts.timeoutMs) : this.opts.timeoutMs;
+    const timer = setTimeout(() => this.stop(item, 'timeout'), limitMs);
+    const unsubscribe = cancel?.onCancel(() => this.stop(item, 'client'));
     this.inflight++;
     countInFlight(this.cores, 1);
     try {
@@ -227,7 +273,7 @@ export class PiscinaPool implements Pool {
     } finally {
       clearTimeout(timer);
       clearTimeout(item.grace);
-      signal?.removeEventListener('abort', onClientGone);
+      unsubscribe?.();
       this.inflight--;
       countInFlight(this.cores, -1);
     }
@@ -307,7 +353,7 @@ export class PiscinaPool implements Pool {
   }
 
   private send(items: Item[]): void {
-    const batch: InFlight = { items, abort: new AbortController(), small: items[0]!.small };
+    const batch: InFlight = { items, abort: new BatchAbort(), small: items[0]!.small };
     const transferList: TransferListItem[] = [];
     for (const item of items) {
       item.batch = batch;
@@ -318,7 +364,7 @@ export class PiscinaPool implements Pool {
     this.sent++;
     if (items.length > 1) batch.steal = setTimeout(() => this.steal(batch), STEAL_AFTER_MS);
     this.piscina
-      .run({ batch: items.map((i) => i.envelope) }, { transferList: transferList as never, signal: batch.abort.signal })
+      .run({ batch: items.map((i) => i.envelope) }, { transferList: transferList as never, signal: batch.abort as never })
       .then(
         (replies) => items.forEach((item, i) => item.batch === batch && this.settle(item, replies[i]!)),
         (err: unknown) => this.batchFailed(batch, err),
@@ -364,7 +410,7 @@ export class PiscinaPool implements Pool {
    * has no effect but its answer).
    */
   private batchFailed(batch: InFlight, err: unknown): void {
-    const died = workerDied(err) || batch.abort.signal.aborted;
+    const died = workerDied(err) || batch.abort.aborted;
     const again: Item[] = [];
     for (const item of batch.items) {
       if (item.settled || item.batch !== batch) continue;

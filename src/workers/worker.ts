@@ -51,7 +51,7 @@ function dispatch(task: Task): unknown {
 function asFailure(err: unknown): TaskFailure | null {
   if (err instanceof engine.Cancelled) return { kind: 'cancelled' };
   if (err instanceof SpecError) return { kind: 'spec', issues: err.issues };
-  if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.message };
+  if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.reason };
   if (err instanceof ShapeError || err instanceof OpValueError) return { kind: 'spec', issues: [{ path: [], message: err.message }] };
   if (err instanceof ZodError) {
     return { kind: 'spec', issues: err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)) as Path, message: i.message })) };

@@ -217,9 +217,19 @@ export interface Child {
  * Starts `node <script>` with `env` on a free port and waits until `readyPath` answers 200.
  * Its output is discarded unless it fails to start (then stderr is in the error).
  */
-export async function startServer(script: string, env: Record<string, string>, readyPath: string, args: string[] = []): Promise<Child> {
+export function startServer(script: string, env: Record<string, string>, readyPath: string, args: string[] = []): Promise<Child> {
+  return startProcess(process.execPath, () => [script, ...args], env, readyPath);
+}
+
+/**
+ * Like startServer, for any command: `args` gets the port (also in PORT, with HOST=127.0.0.1), and it
+ * has `readyS` seconds to become ready.
+ */
+export async function startProcess(command: string, args: (port: number) => string[], env: Record<string, string>, readyPath: string, readyS = 30): Promise<Child> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, ...args], {
+  const argv = args(port);
+  const script = command === process.execPath ? argv[0]! : `${command} ${argv.join(' ')}`;
+  const child = spawn(command, argv, {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -229,7 +239,7 @@ export async function startServer(script: string, env: Record<string, string>, r
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + readyS * 1000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}: ${stderr}`);
     try {
@@ -240,7 +250,7 @@ export async function startServer(script: string, env: Record<string, string>, r
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${script} did not become ready in 30 s: ${stderr}`);
+      throw new Error(`${script} did not become ready in ${readyS} s: ${stderr}`);
     }
     await breathe(100);
   }

@@ -6,6 +6,8 @@
 // any server's latency, which with PyTorch's compute added says what the 2× target leaves to everything
 // else. The safetensors rounds (body and answer application/vnd.gradserve.safetensors) also hold the
 // service to that floor plus its own compute, and count its event loop's CPU time per request.
+// In the base64 rounds the peer a user would pick instead, PyTorch behind FastAPI
+// (test/bench/torch_server.py), answers the same body, once its answer matches gradserve's.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { SAFETENSORS, writeSafetensors } from '../../src/wire/safetensors.js';
 import type { Encoding } from '../../src/wire/tensor.js';
 import { breathe, describe, LARGE, median, mlpBody, mlpData, mlpSpec, processCpuMs, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
+import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
 type Mode = Encoding | 'safetensors';
 const MODES: Mode[] = ['base64', 'flat', 'nested', 'safetensors'];
@@ -38,7 +41,7 @@ function answerJson(answer: Buffer, binary: boolean): string {
 }
 
 // Node's own HTTP client on a keep-alive connection, as a service calling this one would use: fetch()
-// spends ~30 ms of its own on these bodies (WHATWG streams), which is the client's time, not ours.
+// spends much time of its own on these bodies (WHATWG streams), which is the client's time, not ours.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 function post(url: string, body: Buffer, type = 'application/json'): Promise<{ status: number; chunks: Buffer[] }> {
@@ -70,6 +73,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
   const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
   let bare: Child | null = null;
+  let http: Child | null = null;
+  const httpOptions = { threads: 1 };
+  const httpMissing = await peerMissing();
   try {
     const url = `${server.url}/v1/gradients`;
     for (const encoding of MODES) {
@@ -93,8 +99,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         return { ms, serverMs: timing.totalMs, computeMs: timing.forwardMs + timing.backwardMs };
       };
       // A fresh server's per-request code is still being optimized by V8 for its first few dozen large
-      // requests: from a cold start, the median latency of each 10 base64 requests was 41, 31, 37, 33,
-      // 32, then 25–27 ms from the 50th on. The rounds measure the warm service.
+      // requests (docs/performance.md "Warm-up"). The rounds measure the warm service.
       if (held) await repeat(WARMUP_REQUESTS, 0, once);
       // the event loop's CPU time per request, one request at a time (workers' and GC threads' apart)
       let loopCpuMs: number | null = null;
@@ -110,14 +115,31 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         if (status !== 200) throw new Error(`bare server answered ${status}`);
         return performance.now() - t0;
       };
+      const httpOnce = async (): Promise<number> => {
+        const t0 = performance.now();
+        const { status } = await post(`${http!.url}/v1/gradients`, body);
+        if (status !== 200) throw new Error(`the PyTorch + FastAPI peer answered ${status}`);
+        return performance.now() - t0;
+      };
       if (held) {
         const file = join(dir, 'answer');
         writeFileSync(file, answer!);
         bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes', BARE_TYPE: type }, '/readyz');
         await repeat(WARMUP_REQUESTS, 0, bareOnce);
+        if (encoding === 'base64' && httpMissing === null) {
+          ctx.log(`http-large: starting ${peerLabel(httpOptions)}`);
+          http = await startPeer(ctx, httpOptions);
+          const { status, chunks } = await post(`${http.url}/v1/gradients`, body);
+          const text = Buffer.concat(chunks).toString('utf8');
+          const differs = status === 200 ? sameAnswer(answer!.toString('utf8'), text) : `status ${status}: ${text.slice(0, 500)}`;
+          if (differs !== null) throw new Error(`the PyTorch + FastAPI peer's answer differs from gradserve's: ${differs}`);
+          // warm: on its one keep-alive connection, one worker process serves every request
+          await repeat(WARMUP_REQUESTS, 0, httpOnce);
+        }
       }
       const bareRounds: number[] = [];
-      // base64 carries the targets: two rounds, each the service's requests then PyTorch measured
+      const httpRounds: number[] = [];
+      // base64 and safetensors carry the targets: two rounds, each the service's requests then PyTorch measured
       // again (the load drifts), and each side's figure is its better round's median: both sides
       // get the same chances at a quiet minute. (Against PyTorch's best of the whole run, a slow
       // spell during these rounds would count against the service alone.)
@@ -126,6 +148,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         const samples = await repeat(2, held ? 9 : 7, once);
         rounds.push({ ms: median(samples.map((x) => x.ms)), serverMs: median(samples.map((x) => x.serverMs)), computeMs: median(samples.map((x) => x.computeMs)) });
         if (bare) bareRounds.push(median(await repeat(2, 9, bareOnce)));
+        if (http) httpRounds.push(median(await repeat(2, 9, httpOnce)));
         if (held && withTorch) {
           const torch = await torchPeer(ctx, LARGE);
           if (torch && (!peer || torch.latest.totalMs < peer.totalMs)) peer = torch.latest;
@@ -181,6 +204,23 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         await bare!.stop();
         bare = null;
       }
+      if (httpRounds.length > 0) {
+        const peerMs = Math.min(...httpRounds);
+        const label = peerLabel(httpOptions);
+        rows.push({ scenario: 'http-large', name: name(`${label}: latency`), value: round(peerMs), unit: 'ms', rounds: httpRounds.map((x) => round(x)) });
+        rows.push({
+          scenario: 'http-large',
+          name: name('gradserve latency / PyTorch + FastAPI latency'),
+          value: round(ms / peerMs, 2),
+          exact: ms / peerMs,
+          unit: '×',
+          target: { op: '<=', limit: 0.5, label: 'large-request latency vs PyTorch + FastAPI, base64 (issue 17)' },
+        });
+        await http!.stop();
+        http = null;
+      } else if (encoding === 'base64' && httpMissing !== null) {
+        rows.push({ scenario: 'http-large', name: 'PyTorch + FastAPI', value: NaN, unit: 'ms', note: `skipped: ${httpMissing}` });
+      }
       if (peer) {
         rows.push({
           scenario: 'http-large',
@@ -188,7 +228,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           value: round(ms / peer.totalMs, 2),
           exact: ms / peer.totalMs,
           unit: '×',
-          ...(held ? { target: { op: '<=', limit: 2, label: `${encoding} end-to-end / PyTorch compute` } } : {}),
+          ...(binary ? { target: { op: '<=', limit: 2, label: 'safetensors end-to-end / PyTorch compute' } } : {}),
         });
       }
       if (loopCpuMs !== null) {
@@ -208,6 +248,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     agent.destroy();
     await server.stop();
     if (bare) await bare.stop();
+    if (http) await http.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;

@@ -1,4 +1,4 @@
-// Small requests: API.md's two-weight chain, 16 connections, gradserve (default config) against a bare
+// Small requests: the README's two-weight chain, 16 connections, gradserve (default config) against a bare
 // Fastify server that parses the same body and answers the same bytes. Both servers run side by side
 // and are loaded in alternation (bare, gradserve, bare, ...), so drifting load from other processes on
 // the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per
@@ -6,6 +6,8 @@
 // A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
 // (as many workers as gradserve), is loaded in the same alternation: what one task per request costs
 // in throughput before any work, the floor under a server that computes in worker threads.
+// The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
+// same alternation, once its answer matches gradserve's.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
 // flight) once the servers are stopped: the hand-off's own ceiling, before any HTTP cost.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,10 +18,17 @@ import { twoWeight } from '../../src/routes/shared/examples.js';
 import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput, type PoolRate } from './pool-alone.js';
+import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
 const CONNECTIONS = 16;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const ROUND_S = 2;
+/**
+ * Unmeasured load on each server first. A fresh gradserve under load on a busy machine took several
+ * seconds to reach its speed (V8 optimizes its request path on compiler threads that wait for a core):
+ * after 1 s of warm-up its first rounds measured a third to a tenth of its later ones.
+ */
+const WARMUP_S = 4;
 
 export async function run(ctx: Ctx): Promise<Row[]> {
   const body = JSON.stringify(twoWeight);
@@ -41,13 +50,25 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const handoff = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_POOL: String(workers) }, '/readyz');
     servers.push(handoff);
 
-    type Who = 'ours' | 'bare' | 'handoff';
-    const server = { ours, bare, handoff };
-    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [] };
+    const peerOptions = { threads: 1 };
+    const missing = await peerMissing();
+    let peer: Child | null = null;
+    if (missing === null) {
+      ctx.log(`http-small: starting ${peerLabel(peerOptions)}`);
+      peer = await startPeer(ctx, peerOptions);
+      servers.push(peer);
+      const r = await fetch(`${peer.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const differs = r.status === 200 ? sameAnswer(answer, await r.text()) : `status ${r.status}: ${await r.text()}`;
+      if (differs !== null) throw new Error(`the PyTorch peer's answer differs from gradserve's: ${differs}`);
+    }
+
+    type Who = 'ours' | 'bare' | 'handoff' | 'peer';
+    const server = { ours, bare, handoff, peer: peer! };
+    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
-    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 } };
+    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 }, handoff: { mainMs: 0, otherMs: 0, responses: 0 } };
     const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body, connections: CONNECTIONS, duration });
-    const measured = async (who: 'ours' | 'bare') => {
+    const measured = async (who: keyof typeof cpu) => {
       const pid = server[who].pid;
       const before = processCpuMs(pid);
       const result = await hit(who, ROUND_S);
@@ -59,60 +80,81 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       }
       return result;
     };
-    await hit('bare', 1);
-    await hit('ours', 1);
-    await hit('handoff', 1);
+    await hit('bare', WARMUP_S);
+    await hit('ours', WARMUP_S);
+    await hit('handoff', WARMUP_S);
+    if (peer) await hit('peer', WARMUP_S);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
       runs.bare.push(await measured('bare'));
       await breathe(100);
       runs.ours.push(await measured('ours'));
       await breathe(100);
-      runs.handoff.push(await hit('handoff', ROUND_S));
+      runs.handoff.push(await measured('handoff'));
       await breathe(100);
+      if (peer) {
+        runs.peer.push(await hit('peer', ROUND_S));
+        await breathe(100);
+      }
     }
 
     const rows: Row[] = [];
+    const throughput = (name: string, rs: LoadResult[]): Row => ({
+      scenario: 'http-small',
+      name,
+      value: round(median(rs.map((r) => r.rps)), 0),
+      unit: 'req/s',
+      rounds: rs.map((r) => round(r.rps, 0)),
+      failures: rs.reduce((n, r) => n + r.failures, 0),
+    });
+    // One server against another: the median of each round's ratio, the two measured seconds apart,
+    // so that load drifting across the rounds cancels (a ratio of the two medians could pair a quiet
+    // round of one with a busy round of the other)
+    const ratio = (name: string, of: LoadResult[], to: LoadResult[], target?: Row['target']): Row => {
+      const each = of.map((r, i) => r.rps / to[i]!.rps);
+      const value = median(each);
+      return { scenario: 'http-small', name, value: round(value, 2), exact: value, unit: '×', rounds: each.map((x) => round(x, 2)), ...(target ? { target } : {}) };
+    };
+    // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
+    const cpuRows = (name: string, c: (typeof cpu)['ours'], target?: Row['target']) => {
+      if (c.responses === 0) return;
+      const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
+      rows.push({ scenario: 'http-small', name: `${name} CPU per request, event loop`, value: perRequest(c.mainMs), unit: 'µs', ...(target ? { target } : {}) });
+      rows.push({ scenario: 'http-small', name: `${name} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
+    };
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
     for (const who of ['ours', 'bare'] as const) {
       const label = who === 'ours' ? 'gradserve' : 'bare Fastify';
-      const failures = runs[who].reduce((n, r) => n + r.failures, 0);
+      rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs[who]));
       rows.push({
         scenario: 'http-small',
-        name: `two-weight chain, ${CONNECTIONS} connections: ${label} throughput`,
-        value: round(rps[who], 0),
-        unit: 'req/s',
-        rounds: runs[who].map((r) => round(r.rps, 0)),
-        failures,
+        name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`,
+        value: median(runs[who].map((r) => r.p99Ms)),
+        unit: 'ms',
+        ...(who === 'ours' ? { target: { op: '<=', limit: 5, label: 'small-request p99 latency, inline spec (issue 17)' } } : {}),
       });
-      rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs[who].map((r) => r.p99Ms)), unit: 'ms' });
-      // Where a request's CPU goes (the load generator shares the two cores, so this is the budget)
-      const c = cpu[who];
-      if (c.responses > 0) {
-        const perRequest = (ms: number) => round((ms * 1000) / c.responses, 0);
-        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, event loop`, value: perRequest(c.mainMs), unit: 'µs' });
-        rows.push({ scenario: 'http-small', name: `two-weight chain: ${label} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
-      }
+      cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ours' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request, inline spec (issue 17: by ref)' } : undefined);
     }
-    rows.push({
-      scenario: 'http-small',
-      name: 'two-weight chain: gradserve / bare Fastify throughput',
-      value: round(rps.ours / rps.bare, 2),
-      exact: rps.ours / rps.bare,
-      unit: '×',
-      target: { op: '>=', limit: 0.5, label: 'small-request throughput vs bare Fastify' },
-    });
-    const handoffRps = median(runs.handoff.map((r) => r.rps));
+    rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', runs.ours, runs.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
-    rows.push({
-      scenario: 'http-small',
-      name: floor('throughput'),
-      value: round(handoffRps, 0),
-      unit: 'req/s',
-      rounds: runs.handoff.map((r) => round(r.rps, 0)),
-      failures: runs.handoff.reduce((n, r) => n + r.failures, 0),
-    });
-    rows.push({ scenario: 'http-small', name: floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), value: round(handoffRps / rps.bare, 2), unit: '×' });
+    rows.push(throughput(floor('throughput'), runs.handoff));
+    cpuRows(floor('').trimEnd(), cpu.handoff);
+    rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
+    rows.push(
+      ratio('two-weight chain: gradserve / the hand-off floor throughput', runs.ours, runs.handoff, {
+        op: '>=',
+        limit: 0.75,
+        label: 'small-request throughput vs the hand-off floor, inline spec (issue 17)',
+      }),
+    );
+    if (peer) {
+      const label = peerLabel(peerOptions);
+      rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs.peer));
+      rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs.peer.map((r) => r.p99Ms)), unit: 'ms' });
+      rows.push(ratio('two-weight chain: gradserve / PyTorch + FastAPI throughput', runs.ours, runs.peer, { op: '>=', limit: 2, label: 'small-request throughput vs PyTorch + FastAPI (issue 17)' }));
+    } else {
+      rows.push({ scenario: 'http-small', name: 'PyTorch + FastAPI', value: NaN, unit: 'req/s', note: `skipped: ${missing}` });
+    }
 
     for (const s of servers.splice(0)) await s.stop();
     const pooled: PoolRate[] = [];

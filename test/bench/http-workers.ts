@@ -1,8 +1,8 @@
 // Pool scaling: throughput of CPU-bound requests with WORKERS=1 and WORKERS=2 (otherwise the default
 // config), both servers side by side, warmed up (WARMUP_S each) and then loaded in alternation, medians
 // of the rounds. The request is a deep chain h ← tanh(h · W) (40 products of 128×256 by 256×256, W
-// shared; 80 deep is over the default element limit) with a mean at the end: ~29 ms of compute on one
-// core for a 0.5 MB body, so the workers' cores, not the event loop, bound the throughput (the event
+// shared; 80 deep is over the default element limit) with a mean at the end: tens of milliseconds of
+// compute on one core for a 0.5 MB body, so the workers' cores, not the event loop, bound the throughput (the event
 // loop's share of each request is reported beside: server total − compute). The same requests also go
 // through the pool alone, without HTTP: that 2/1 ratio is how far this machine's two cores scale this
 // computation before any HTTP cost (measured minutes apart from the HTTP ratio, so on this shared

@@ -31,7 +31,7 @@ export function graphJob(g: GraphInput, rest: Partial<GradientsJob> = {}): Gradi
   return { model: graph(g), params: {}, inputs: {}, options: options(), ...rest };
 }
 
-/** API.md's two-weight chain (the model the docs' examples send): L = 6.25, dL/dw2 = −5, dL/dw1 = 15. */
+/** The README's two-weight chain: L = 6.25, dL/dw2 = −5, dL/dw1 = 15. */
 export function twoWeightJob(over: Partial<GradientsJob> = {}): GradientsJob {
   return graphJob(
     twoWeightModel,

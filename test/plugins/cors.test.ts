@@ -30,6 +30,8 @@ describe('CORS', () => {
   it('is off by default', async () => {
     const r = await preflight(off, 'https://app.example');
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
-    expect(r.statusCode).toBe(404);
+    // no route answers OPTIONS: a 405 naming POST, and no CORS header
+    expect(r.statusCode).toBe(405);
+    expect(r.headers.allow).toBe('POST');
   });
 });

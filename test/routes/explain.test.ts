@@ -27,6 +27,21 @@ describe('POST /v1/explain', () => {
     expect(r.body.dot).toMatch(/^digraph/);
   });
 
+  it('says why gradients is empty for a model whose values are not all scalars (an MLP)', async () => {
+    const r = await post(app, '/v1/explain', {
+      model: { type: 'mlp', inputSize: 1, layers: [{ units: 2, activation: 'tanh' }, { units: 1 }] },
+      inputs: [[0.5]],
+      targets: [[1]],
+      loss: { type: 'mse' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.scalar).toBe(false);
+    expect(r.body.gradients).toEqual([]);
+    expect(r.body.note).toMatch(/^gradients is empty: path sums are written out only when every value is a scalar, and "[^"]+" has shape \[/);
+    expect(r.body.note).toContain('adjoint');
+    expect((await post(app, '/v1/explain', twoWeight)).body.note).toBeUndefined();
+  });
+
   it('refuses graphs over its own limits with 413', async () => {
     const nodes = Array.from({ length: 70 }, (_, i) => ({ id: `n${i}`, op: 'neg', inputs: [i === 0 ? 'x' : `n${i - 1}`] }));
     const r = await post(app, '/v1/explain', {

@@ -120,6 +120,23 @@ describe('POST /v1/gradients', () => {
     expect(a.body.params['layers.0.weight']).toHaveLength(3);
     expect(a.body.params).toEqual(b.body.params);
     expect(a.body.gradients['layers.1.weight']).toHaveLength(1);
+    // and says so, naming each parameter and the scheme it was drawn with
+    const w = a.body.diagnostics.warnings.find((x: { code: string }) => x.code === 'initialized_params');
+    expect(w.message).toContain('layers.0.weight with default(seed=7)');
+    expect(w.message).toContain('layers.1.bias with default(seed=7)');
+    expect(w.params.params['layers.0.bias']).toEqual({ scheme: 'default', seed: 7 });
+  });
+
+  it('warns about a graph parameter missing from params (a typo, say), and only that one', async () => {
+    const r = await post(app, '/v1/gradients', { ...twoWeight, params: { w1: 0.5 } });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body.params)).toEqual(['w2']);
+    const init = r.body.diagnostics.warnings.filter((x: { code: string }) => x.code === 'initialized_params');
+    expect(init).toHaveLength(1);
+    expect(init[0].message).toMatch(/^not in params, so initialized by the service: w2 with normal\(mean=0, std=1, seed=0\)\./);
+    expect(Object.keys(init[0].params.params)).toEqual(['w2']);
+    const full = await post(app, '/v1/gradients', twoWeight);
+    expect(full.body.diagnostics.warnings).toEqual([]);
   });
 
   it('backpropagates an outputGrad instead of a loss (a VJP)', async () => {

@@ -7,7 +7,8 @@ import { TensorMapSchema, tensorOrMap } from '../../src/routes/shared/schema.js'
 // `inputs` (tensorOrMap) must parse exactly as the plain union it replaces, only without trying the
 // tensor first for a value that cannot be one.
 
-const plain = z.union([TensorSchema, TensorMapSchema]);
+// the same description: a union's message names what it expected (engine/zod-messages.ts)
+const plain = z.union([TensorSchema, TensorMapSchema]).describe('inputs');
 const fast = tensorOrMap('inputs');
 
 const nested = fc.oneof(fc.double(), fc.array(fc.double(), { maxLength: 3 }), fc.array(fc.array(fc.integer(), { maxLength: 2 }), { maxLength: 2 }));

@@ -168,7 +168,7 @@ describe('jsonBody', () => {
   it('is JSON.stringify\'s text for any JSON value', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        expect(jsonBody(v)).toBe(JSON.stringify(v));
+        expect(jsonBody(v)).toBe(`${JSON.stringify(v)}\n`);
       }),
       { numRuns: 300 },
     );
@@ -185,10 +185,10 @@ describe('jsonBody', () => {
     for (const v of holding) {
       const body = jsonBody(v);
       expect(Buffer.isBuffer(body)).toBe(true);
-      expect(body.toString()).toBe(JSON.stringify(v));
+      expect(body.toString()).toBe(`${JSON.stringify(v)}\n`);
     }
     for (const v of [{ gradients: { w: t(767) } }, { data: [[{ base64: 'x'.repeat(5000) }]] }, [1, { base64: 7 }], { base64: 'x'.repeat(100) }]) {
-      expect(jsonBody(v)).toBe(JSON.stringify(v));
+      expect(jsonBody(v)).toBe(`${JSON.stringify(v)}\n`);
     }
   });
 });
@@ -206,7 +206,7 @@ describe('jsonBody with float32 tensors in JSON numbers', () => {
         const v = { loss: 0.5, gradients: { w: t(n, encoding), b: t(2, encoding) }, optimizerState: { step: 1, state: { w: { exp_avg: t(n, encoding) } } } };
         const body = jsonBody(v);
         expect(Buffer.isBuffer(body), `${n} ${encoding}`).toBe(buffered);
-        expect(body.toString()).toBe(JSON.stringify(v));
+        expect(body.toString()).toBe(`${JSON.stringify(v)}\n`);
       }
     }
   });

@@ -6,7 +6,7 @@ import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
 import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
-import { PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
+import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { waitFor } from '../reliability/helpers.js';
 
@@ -129,7 +129,7 @@ describe('PiscinaPool', () => {
       expect(timers()).toBe(before);
 
       const gone = new AbortController();
-      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, gone.signal);
+      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, cancelOn(gone.signal));
       while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50)); // well into the run
       const t0 = performance.now();
@@ -149,10 +149,10 @@ describe('PiscinaPool', () => {
     await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
       await pool.start();
       const first = new AbortController();
-      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, first.signal);
+      const running = pool.run({ kind: 'train', job: twoWeightJob(), limits, config: { steps: 100_000_000 } }, cancelOn(first.signal));
       while (pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
       const second = new AbortController();
-      const queued = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, second.signal);
+      const queued = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, cancelOn(second.signal));
       expect(pool.queueDepth).toBe(1);
       second.abort();
       await expect(queued).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
@@ -172,7 +172,7 @@ describe('PiscinaPool', () => {
       const before = pool.batchesSent;
       const stuck = pool.run({ kind: 'gradients', job: twoWeightJob('stuck_op'), limits });
       const gone = new AbortController();
-      const waiting = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, gone.signal);
+      const waiting = pool.run({ kind: 'gradients', job: twoWeightJob(), limits }, cancelOn(gone.signal));
       let stuckSettled = false;
       void stuck.catch(() => (stuckSettled = true));
       await waitFor(() => pool.batchesSent - before === 1 && pool.busyWorkers === 1, 2_000, 'the batch of two sent');

@@ -3,14 +3,13 @@ import { defineOp } from '../op.js';
 import { dtypeOf, emptyData, type Data } from '../tensor.js';
 
 // relu is the activation of most MLPs, so its loops are written out on the IEEE-754 bits, without the
-// data-dependent branch of `x > 0 ? x : 0` (it mispredicts on half of the elements and costs ~10× the
-// loop): a value's sign bit, spread to a mask, zeroes negative values, −0 and −∞. A NaN stays NaN
+// data-dependent branch of `x > 0 ? x : 0` (it mispredicts on half of the elements, and then costs far
+// more than the loop): a value's sign bit, spread to a mask, zeroes negative values, −0 and −∞. A NaN stays NaN
 // whatever its sign bit, as in PyTorch (x86 makes NaNs with the sign bit set: inf − inf, 0 · inf).
 // NOTE: little-endian (every platform Node runs on): a float64's sign is in its second 32-bit word.
-// The float32 loops take four elements a pass, which the JIT does not do by itself: for 256×512,
-// forward 0.18 → 0.15 ms (NaN kept included) and backward 0.26 → 0.17 ms. Float32 tensors of 1024
-// elements or more go to the WebAssembly SIMD kernel (src/engine/kernels/wasm.ts), the same bits about
-// twice as fast again; the loops here serve small tensors, float64, and a build without the module.
+// The float32 loops take four elements a pass, which the JIT does not do by itself. Float32 tensors of
+// 1024 elements or more go to the WebAssembly SIMD kernel (src/engine/kernels/wasm.ts), the same bits,
+// faster again; the loops here serve small tensors, float64, and a build without the module.
 
 const words = (d: Data) => new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2);
 

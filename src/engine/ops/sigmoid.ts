@@ -8,7 +8,7 @@ export const sigmoid = unaryOp({
   derivative: 'd/dx σ(x) = σ(x)·(1 − σ(x))',
   f: (x) => logistic(x),
   df: (_x, y) => y * (1 - y),
-  // float32 from 1024 elements: within 2.41 ulp (every float32 checked), ~6× faster than the loop
+  // float32 from 1024 elements: within 2.41 ulp (every float32 checked), on SIMD lanes
   kernel32: (x, y) => sigmoidF32(x, y),
   // float32 from 1024 elements: bit for bit the loop
   gradKernel32: (_x, y, g, gx) => sigmoidGradF32(y, g, gx),

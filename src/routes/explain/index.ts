@@ -4,7 +4,6 @@ import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 
 export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -26,9 +25,8 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
           'scalar graphs every parameter\'s gradient as a sum over paths of products of local derivatives; the graph ' +
           `in Graphviz DOT. Computed in float64. Limits: ${limits.maxNodes} nodes, ${limits.maxElements} elements, ` +
           `${EXPLAIN_LIMITS.maxJacobianEntries} Jacobian entries (413 beyond).`,
-        security: [{ bearerAuth: [] }, {}],
         body: ExplainBodySchema,
-        response: { 200: ExplainResponseSchema, ...ProblemResponses },
+        response: { 200: ExplainResponseSchema },
       },
     },
     async (request, reply) => {

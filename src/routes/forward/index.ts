@@ -6,7 +6,6 @@ import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeModelRequest } from '../../wire/request.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { ForwardBodySchema, ForwardResponseSchema } from './schema.js';
 
 export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -19,9 +18,8 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         operationId: 'forward',
         summary: 'Forward pass only: loss and outputs',
         description: 'The body of /v1/gradients without optimizer; nothing is backpropagated. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: ForwardBodySchema,
-        response: { 200: ForwardResponseSchema, ...ProblemResponses },
+        response: { 200: ForwardResponseSchema },
       },
     },
     async (request, reply) => {

@@ -7,7 +7,6 @@ import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { GradientsBodySchema, GradientsResponseSchema } from './schema.js';
 
 export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -22,9 +21,8 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         description:
           'Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every ' +
           'parameter; with `optimizer`, also one torch.optim step and its state. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: GradientsBodySchema,
-        response: { 200: GradientsResponseSchema, ...ProblemResponses },
+        response: { 200: GradientsResponseSchema },
       },
     },
     async (request, reply) => {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import { HttpError } from '../../errors.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { HealthSchema, ReadySchema } from './schema.js';
 
 const started = Date.now();
@@ -28,7 +27,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         operationId: 'readyz',
         summary: 'Readiness: the worker pool is up; the kernel backend and the limits in force',
         description: 'Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.',
-        response: { 200: ReadySchema, ...ProblemResponses },
+        response: { 200: ReadySchema },
       },
     },
     async () => {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { OPS } from '../../engine/ops/index.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { OpsResponseSchema } from './schema.js';
 
 type OpInfo = z.infer<typeof OpsResponseSchema>['ops'][number];
@@ -32,8 +31,7 @@ export const opsRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['reference'],
         operationId: 'listOps',
         summary: 'Every graph op: arity, attributes (JSON Schema) and local derivative',
-        security: [{ bearerAuth: [] }, {}],
-        response: { 200: OpsResponseSchema, ...ProblemResponses },
+        response: { 200: OpsResponseSchema },
       },
     },
     async () => ({ ops }),

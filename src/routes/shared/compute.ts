@@ -1,20 +1,24 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Limits } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
-import type { TaskOutcome } from '../../workers/pool.js';
+import type { Cancellation, TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
 
 export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes });
 
-/** Aborts when the client goes away before its answer is written, so its computation stops too. */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
+/** Cancels when the client goes away before its answer is written, so its computation stops too. */
+export function clientGone(reply: FastifyReply): Cancellation {
   const res = reply.raw;
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort(new Error('client closed the connection'));
+  return {
+    cancelled: false,
+    onCancel(stop) {
+      const onClose = () => {
+        if (!res.writableFinished) stop();
+      };
+      res.once('close', onClose);
+      return () => res.removeListener('close', onClose);
+    },
   };
-  res.once('close', onClose);
-  return ac.signal;
 }
 
 export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task: Task): Promise<TaskOutcome<R>> {

@@ -1,6 +1,6 @@
 // Runnable request examples for the OpenAPI document (Swagger UI's "Try it out" starts from the first).
 
-/** API.md's two-weight chain: h = w1·x, y = w2·h, L = (y − t)². With x = 2, t = 1, w1 = 0.5, w2 = −1.5:
+/** The README's two-weight chain: h = w1·x, y = w2·h, L = (y − t)². With x = 2, t = 1, w1 = 0.5, w2 = −1.5:
  *  L = 6.25, dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)(−1.5)(2) = 15, dL/dw2 = (−5)(1) = −5. */
 export const twoWeightModel = {
   type: 'graph',

@@ -28,23 +28,6 @@ export const ProblemSchema = z
   })
   .describe('RFC 9457 problem details');
 
-const problemContent = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: ProblemSchema } },
-});
-
-/** Documented error responses (sent as problem+json strings by the error handler). */
-export const ProblemResponses = {
-  '4XX': problemContent(
-    '400 malformed JSON or safetensors, or schema violation; 401 missing/invalid API key; 404 no route; 413 body or tensors over the limits; ' +
-      '415 neither JSON nor safetensors; 422 well-formed but meaningless; 429 rate limit',
-  ),
-  '5XX': problemContent(
-    '502 the worker computing the request died (killed, or over its memory limit) and was replaced; ' +
-      '503 queue full (with Retry-After) or not ready; 504 computation over the time limit',
-  ),
-} as const;
-
 export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
 
 // The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it
@@ -103,7 +86,7 @@ export const ComputeTimingSchema = z
 export const WarningSchema = z
   .object({
     code: z
-      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite'])
+      .enum(['vanishing_gradients', 'exploding_gradients', 'dead_units', 'clipped', 'non_finite', 'initialized_params'])
       .describe('kind of warning'),
     message: z.string().describe('explanation'),
     params: z.record(z.string(), z.unknown()).describe('the figures behind it'),
@@ -114,7 +97,9 @@ export const DiagnosticsSchema = z
   .object({
     globalGradNorm: OutNumber.describe('L2 norm of all gradients together, before clipping'),
     gradNorms: z.record(z.string(), OutNumber).describe('L2 norm of each parameter\'s gradient'),
-    warnings: z.array(WarningSchema).describe('vanishing/exploding gradients, dead units, clipping, non-finite values'),
+    warnings: z
+      .array(WarningSchema)
+      .describe('vanishing/exploding gradients, dead units, clipping, non-finite values, parameters the service initialized'),
   })
   .describe('gradient health');
 
@@ -138,8 +123,8 @@ export const ResultOptimizerStateSchema = z
 
 /**
  * A tensor (an MLP's batch) or a map of tensors (a graph's). z.union tries the tensor first and, when
- * that fails, formats the issues of all its forms before it tries the map: ~10 µs of every graph
- * request's event-loop time. Both object forms of a tensor require `shape`, so a value whose `shape`
+ * that fails, formats the issues of all its forms before it tries the map: a share of every graph
+ * request's event-loop time worth avoiding. Both object forms of a tensor require `shape`, so a value whose `shape`
  * is undefined cannot be one: for it the map is tried first, and only if the map fails does the union
  * run as written. Results and errors are exactly the union's, and so is the JSON Schema.
  */
@@ -161,7 +146,7 @@ export function tensorOrMap(description: string) {
   return union;
 }
 
-/** The fields of every model-running request (API.md "POST /v1/gradients"). */
+/** The fields of every model-running request (docs/api.md "Models"). */
 export const modelFields = {
   model: ModelSpecSchema,
   params: TensorMapSchema.optional().describe(

@@ -6,7 +6,6 @@ import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { decodeStepRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { StepBodySchema, StepResponseSchema } from './schema.js';
 
 export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -21,9 +20,8 @@ export const stepRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (a
         description:
           'For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, ' +
           'comes before the step, as torch.nn.utils.clip_grad_norm_. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: StepBodySchema,
-        response: { 200: StepResponseSchema, ...ProblemResponses },
+        response: { 200: StepResponseSchema },
       },
     },
     async (request, reply) => {

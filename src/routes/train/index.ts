@@ -12,7 +12,6 @@ import { decodeModelRequest } from '../../wire/request.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { jsonBody } from '../../wire/json-body.js';
 import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
-import { ProblemResponses } from '../shared/schema.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -30,7 +29,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
           'final object. An error before the first step is an ordinary problem+json response; after streaming began ' +
           'it is the last line, as {"error": problem}. ' + describeLimits(config),
-        security: [{ bearerAuth: [] }, {}],
         body: TrainBodySchema,
         response: {
           200: {
@@ -40,7 +38,6 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
               [NDJSON]: { schema: TrainStreamSchema },
             },
           },
-          ...ProblemResponses,
         },
       },
     },
@@ -100,8 +97,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       if ('ok' in outcome) {
         await Promise.race([stepsArrived(outcome.ok.result.losses.length), new Promise((r) => setTimeout(r, 1000).unref())]);
         port1.close();
-        stream.write(jsonBody(final(outcome.ok)));
-        stream.end('\n');
+        stream.end(jsonBody(final(outcome.ok)));
       } else {
         port1.close();
         const c = classify(outcome.err);

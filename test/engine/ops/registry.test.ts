@@ -8,7 +8,7 @@ import { ALL_OPS, OPS } from '../../../src/engine/ops/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// API.md's op set, the public contract
+// the op set of docs/api.md "Ops", the public contract
 const API_OPS = [
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'neg', 'abs', 'exp', 'log', 'sqrt', 'square', 'reciprocal', 'sin', 'cos',
   'identity', 'relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', 'tanh', 'softplus', 'softsign', 'clamp',
@@ -19,7 +19,7 @@ const API_OPS = [
 ];
 
 describe('op registry', () => {
-  it('holds exactly the op set of API.md', () => {
+  it('holds exactly the public op set', () => {
     expect([...OPS.keys()].sort()).toEqual([...API_OPS].sort());
     expect(OPS.size).toBe(ALL_OPS.length);
   });

@@ -7,8 +7,7 @@
 //   schedules every load of a loop body first, so a larger tile, or a k loop unrolled twice, spills.
 // - With 8 mul + 8 add a step the loop is bound by instruction issue, not by the FP ports, so each
 //   instruction saved in the loop counts: v128.load32_splat with a non-zero offset costs V8 an extra
-//   lea (a plain v128.load folds the offset), and an end pointer replaces the step counter. Together
-//   that took the loop from 34 to 30 instructions and the kernel from ~38 to ~45 GFLOP/s (float32).
+//   lea (a plain v128.load folds the offset), and an end pointer replaces the step counter.
 
 /** Bytes of packed A per k step: MR = 4 broadcast elements. */
 export const A_STEP = 64;

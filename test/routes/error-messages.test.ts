@@ -1,0 +1,174 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { twoWeight, xorMlp } from '../../src/routes/shared/examples.js';
+import { startApp } from './helpers.js';
+
+// The answer to each of ~50 typical mistakes, word for word: this file is where the messages are
+// reviewed. Each says where (the path), what was expected, what came and, for names, the allowed ones.
+// Limits are small here (MAX_ELEMENTS 1000, MAX_NODES 50, a 64 KiB body) so the 413s are cheap.
+
+const graph = twoWeight.model;
+const mlp = (layer: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  ...xorMlp,
+  model: { ...xorMlp.model, layers: [layer, { units: 1, activation: 'sigmoid' }], ...extra },
+});
+const withNodes = (nodes: unknown[]) => ({ ...twoWeight, model: { ...graph, nodes } });
+const inputsX = (x: unknown) => ({ ...twoWeight, inputs: { x, t: 1 } });
+const f32 = (...v: number[]) => Buffer.from(new Float32Array(v).buffer).toString('base64');
+
+type Case = [what: string, route: string, body: unknown, status: number, code: string, detail: string];
+/** A body sent as these exact bytes with this content type. */
+class Raw {
+  constructor(
+    readonly payload: string,
+    readonly contentType: string,
+  ) {}
+}
+const raw = (payload: string, contentType = 'application/json') => new Raw(payload, contentType);
+
+const G = '/v1/gradients';
+const CASES: Case[] = [
+  // names: the allowed values, and the nearest when it looks like a typo
+  ['activation in capitals', G, mlp({ units: 4, activation: 'ReLU' }),
+    400, 'INVALID_REQUEST', 'model.layers[0].activation: expected one of "identity", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "softsign"; got the string "ReLU" (did you mean "relu"?)'],
+  ['activation misspelt', G, mlp({ units: 4, activation: 'rellu' }),
+    400, 'INVALID_REQUEST', 'model.layers[0].activation: expected one of "identity", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "softsign"; got the string "rellu" (did you mean "relu"?)'],
+  ['activation object with a bad type', G, mlp({ units: 4, activation: { type: 'leaky', negativeSlope: 0.1 } }),
+    400, 'INVALID_REQUEST', 'model.layers[0].activation.type: expected one of "identity", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "softsign"; got the string "leaky" (did you mean "leaky_relu"?)'],
+  ['loss in capitals', G, { ...xorMlp, loss: { type: 'BCE' } },
+    400, 'INVALID_REQUEST', 'loss.type: expected one of "mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll"; got the string "BCE" (did you mean "bce"?)'],
+  ['loss misspelt', G, { ...xorMlp, loss: { type: 'crossentropy' } },
+    400, 'INVALID_REQUEST', 'loss.type: expected one of "mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll"; got the string "crossentropy" (did you mean "cross_entropy"?)'],
+  ['optimizer in capitals', G, { ...xorMlp, optimizer: { type: 'Adam' } },
+    400, 'INVALID_REQUEST', 'optimizer.type: expected one of "sgd", "adam", "adamw", "rmsprop", "adagrad"; got the string "Adam" (did you mean "adam"?)'],
+  ['optimizer without type', G, { ...xorMlp, optimizer: { lr: 0.1 } },
+    400, 'INVALID_REQUEST', 'optimizer.type: required: one of "sgd", "adam", "adamw", "rmsprop", "adagrad"'],
+  ['init scheme abbreviated', G, mlp({ units: 4 }, { init: { scheme: 'xavier' } }),
+    400, 'INVALID_REQUEST', 'model.init.scheme: expected one of "default", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "lecun_normal", "normal", "uniform", "zeros", "ones", "constant"; got the string "xavier" (did you mean "xavier_uniform" or "xavier_normal"?)'],
+  ['op misspelt', G, withNodes([{ id: 'h', op: 'mull', inputs: ['w1', 'x'] }, ...graph.nodes.slice(1)]),
+    422, 'INVALID_SPEC', 'model.nodes[0].op: unknown op "mull" (did you mean "mul"? GET /v1/ops lists the ops)'],
+  ['op from another library', G, withNodes([...graph.nodes.slice(0, 2), { id: 'L', op: 'MSELoss', inputs: ['y', 't'] }]),
+    422, 'INVALID_SPEC', 'model.nodes[2].op: unknown op "MSELoss" (did you mean "mse_loss"? GET /v1/ops lists the ops)'],
+  ['model type in capitals', G, { ...xorMlp, model: { ...xorMlp.model, type: 'MLP' } },
+    400, 'INVALID_REQUEST', 'model.type: expected one of "mlp", "graph"; got the string "MLP" (did you mean "mlp"?)'],
+  ['encoding in capitals', G, { ...twoWeight, options: { encoding: 'Base64' } },
+    400, 'INVALID_REQUEST', 'options.encoding: expected one of "nested", "flat", "base64"; got the string "Base64" (did you mean "base64"?)'],
+  ['dtype not supported', G, { ...twoWeight, options: { dtype: 'float16' } },
+    400, 'INVALID_REQUEST', 'options.dtype: expected one of "float32", "float64"; got the string "float16" (did you mean "float32"?)'],
+  ['norm in capitals', G, mlp({ units: 4 }, { norm: 'LayerNorm' }),
+    400, 'INVALID_REQUEST', 'model.norm: expected one of "none", "layernorm"; got the string "LayerNorm" (did you mean "layernorm"?)'],
+  // missing fields: "required", with what belongs there
+  ['empty body object', G, {},
+    400, 'INVALID_REQUEST', 'model: required: the model: an MLP or an explicit graph, told apart by `type`; inputs: required: the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs'],
+  ['no inputs', G, { model: graph, params: twoWeight.params },
+    400, 'INVALID_REQUEST', 'inputs: required: the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs'],
+  ['no model type', G, { ...xorMlp, model: { inputSize: 2, layers: [{ units: 1 }] } },
+    400, 'INVALID_REQUEST', 'model.type: required: one of "mlp", "graph"'],
+  ['MLP without layers', G, { ...xorMlp, model: { type: 'mlp', inputSize: 2 } },
+    400, 'INVALID_REQUEST', 'model.layers: required: the layers, input to output'],
+  ['layer without units', G, mlp({ activation: 'tanh' }),
+    400, 'INVALID_REQUEST', 'model.layers[0].units: required: output width of the layer (PyTorch nn.Linear out_features)'],
+  ['base64 tensor without dtype', G, inputsX({ shape: [], base64: f32(2) }),
+    400, 'INVALID_REQUEST', 'inputs.x.dtype: required: one of "float32", "float64"'],
+  ['loss without targets', G, { ...xorMlp, targets: undefined },
+    400, 'INVALID_REQUEST', 'targets: required with `loss`'],
+  ['targets without loss', G, { ...xorMlp, loss: undefined },
+    400, 'INVALID_REQUEST', 'loss: required with `targets`'],
+  ['train without steps', '/v1/train', { ...twoWeight, optimizer: { type: 'sgd', lr: 0.1 } },
+    400, 'INVALID_REQUEST', 'steps: required: optimizer steps to take (the time limit applies to the whole run)'],
+  // wrong types and values
+  ['inputSize as a string', G, { ...xorMlp, model: { ...xorMlp.model, inputSize: '2' } },
+    400, 'INVALID_REQUEST', 'model.inputSize: expected a number, got the string "2"'],
+  ['units not an integer', G, mlp({ units: 1.5 }),
+    400, 'INVALID_REQUEST', 'model.layers[0].units: expected an integer, got the number 1.5'],
+  ['units zero', G, mlp({ units: 0 }),
+    400, 'INVALID_REQUEST', 'model.layers[0].units: expected at least 1, got the number 0'],
+  ['negative learning rate', G, { ...xorMlp, optimizer: { type: 'sgd', lr: -0.1 } },
+    400, 'INVALID_REQUEST', 'optimizer.lr: expected at least 0, got the number -0.1'],
+  ['train steps zero', '/v1/train', { ...twoWeight, optimizer: { type: 'sgd', lr: 0.1 }, steps: 0 },
+    400, 'INVALID_REQUEST', 'steps: expected at least 1, got the number 0'],
+  ['node id starting with a digit', G, withNodes([{ id: '1h', op: 'mul', inputs: ['w1', 'x'] }, ...graph.nodes.slice(1)]),
+    400, 'INVALID_REQUEST', 'model.nodes[0].id: an identifier: letters, digits, _ . : -, not starting with a digit'],
+  ['negative dimension', G, inputsX({ shape: [-1], data: [] }),
+    400, 'INVALID_REQUEST', 'inputs.x.shape[0]: expected at least 0, got the number -1'],
+  ['both loss and outputGrad', G, { ...twoWeight, model: { ...graph, output: 'y' }, loss: { type: 'mse' }, targets: 1, outputGrad: 1 },
+    400, 'INVALID_REQUEST', 'outputGrad: give either `loss` with `targets`, or `outputGrad`, not both'],
+  // unknown fields: each at its own path, with the allowed ones
+  ['top-level field misspelt', G, { ...xorMlp, optimiser: { type: 'sgd' } },
+    400, 'INVALID_REQUEST', 'optimiser: unknown field "optimiser" (allowed: model, params, inputs, targets, loss, outputGrad, options, optimizer, clipGradNorm)'],
+  ['unknown option', G, { ...twoWeight, options: { colour: 'red' } },
+    400, 'INVALID_REQUEST', 'options.colour: unknown field "colour" (allowed: dtype, encoding, returnOutputs, returnIntermediates, inputGradients, diagnostics)'],
+  ['unknown attribute of an op', G, withNodes([{ id: 'h', op: 'mul', inputs: ['w1', 'x'], attrs: { axis: 0 } }, ...graph.nodes.slice(1)]),
+    422, 'INVALID_SPEC', 'model.nodes[0].attrs.axis: unknown attribute "axis" (allowed: none)'],
+  // tensors
+  ['a string for a tensor', G, inputsX('2'),
+    400, 'INVALID_REQUEST', 'inputs.x: expected a tensor: nested arrays, {shape, data}, or {shape, dtype, base64}; got the string "2"'],
+  ['a string inside a tensor', G, inputsX([1, '2']),
+    400, 'INVALID_REQUEST', 'inputs.x[1]: expected a number, got the string "2"'],
+  ['null in flat data', G, inputsX({ shape: [2], data: [1, null] }),
+    400, 'INVALID_REQUEST', 'inputs.x.data[1]: expected a number, got null'],
+  ['a number where a row belongs', G, inputsX([[1, 2], 3]),
+    400, 'INVALID_REQUEST', 'inputs.x[1]: ragged array: expected an array of length 2, got the number 3'],
+  ['ragged nested arrays', G, inputsX([[1, 2], [3]]),
+    422, 'INVALID_SPEC', 'inputs.x[1]: ragged array: length 1, expected 2'],
+  ['flat data of the wrong length', G, inputsX({ shape: [2, 2], data: [1, 2, 3] }),
+    422, 'INVALID_SPEC', 'inputs.x.data: has 3 elements but shape [2, 2] needs 4'],
+  ['base64 of the wrong length', G, inputsX({ shape: [2], dtype: 'float32', base64: f32(1) }),
+    422, 'INVALID_SPEC', 'inputs.x.base64: decodes to 4 bytes, but 2 float32 elements need 8'],
+  ['NaN in base64', G, inputsX({ shape: [], dtype: 'float32', base64: f32(Number.NaN) }),
+    422, 'INVALID_SPEC', 'inputs.x.base64: element 0 is not finite (NaN)'],
+  ['1e999 (Infinity) in a tensor', G, raw(JSON.stringify(inputsX([1, 2])).replace('[1,2]', '[1,1e999]')),
+    422, 'INVALID_SPEC', 'inputs.x[1]: not a finite number: Infinity'],
+  ['a graph given one tensor as inputs', G, { ...twoWeight, inputs: [1, 2] },
+    422, 'INVALID_SPEC', 'inputs: a graph takes a map {name: tensor} over model.inputs'],
+  ['an MLP batch of the wrong width', G, { ...xorMlp, inputs: [[0, 0, 1]] , targets: [[0]] },
+    422, 'INVALID_SPEC', 'inputs: must have shape [batch, 2] (inputSize), got [1, 3]'],
+  ['a parameter of the wrong shape', G, { ...twoWeight, params: { w1: [1, 2], w2: 1 } },
+    422, 'INVALID_SPEC', `params.w1: shape [2] does not match the parameter's []`],
+  ['a parameter the model lacks', G, { ...twoWeight, params: { ...twoWeight.params, w3: 1 } },
+    422, 'INVALID_SPEC', 'params.w3: the model has no parameter "w3" (its parameters: w1, w2)'],
+  ['a node referring to nothing', G, withNodes([{ id: 'h', op: 'mul', inputs: ['w1', 'z'] }, ...graph.nodes.slice(1)]),
+    422, 'INVALID_SPEC', 'model.nodes[0].inputs[1]: unknown reference "z": no input, param, constant or node has this id'],
+  ['a cycle', G, withNodes([{ id: 'h', op: 'mul', inputs: ['w1', 'y'] }, ...graph.nodes.slice(1)]),
+    422, 'INVALID_SPEC', 'model.nodes[0].inputs[1]: cycle: h → y → h (a graph must be acyclic)'],
+  // limits: the limit, its value, its variable, the way around it
+  ['a tensor over MAX_ELEMENTS', G, inputsX({ shape: [2000], data: [] }),
+    413, 'LIMIT_EXCEEDED', 'inputs.x: the tensor has 2000 elements, over the limit of 1000 (MAX_ELEMENTS): split the batch over several requests, or start the service with a larger MAX_ELEMENTS'],
+  ['an MLP over MAX_ELEMENTS', G, mlp({ units: 5000 }),
+    413, 'LIMIT_EXCEEDED', `model: the graph's values need 40022 elements, over the limit of 1000 (MAX_ELEMENTS): split the batch over several requests, or start the service with a larger MAX_ELEMENTS`],
+  ['nodes over MAX_NODES', G, withNodes(Array.from({ length: 60 }, (_, i) => ({ id: `n${i}`, op: 'mul', inputs: ['w1', 'x'] }))),
+    413, 'LIMIT_EXCEEDED', 'model.nodes: 60 nodes, over the limit of 50 (MAX_NODES): split the model, or start the service with a larger MAX_NODES'],
+  ['a body over BODY_LIMIT_MB', G, inputsX(Array.from({ length: 20_000 }, () => 0.123456789)),
+    413, 'BODY_TOO_LARGE', 'the request body is over the limit of 65536 bytes (BODY_LIMIT_MB=0.0625): send large tensors as base64 ({"shape", "dtype", "base64"}), which takes fewer bytes than JSON numbers, split the batch over several requests, or start the service with a larger BODY_LIMIT_MB'],
+  // the body itself
+  ['malformed JSON', G, raw('{"model": {"type": "mlp",}'),
+    400, 'INVALID_JSON', 'the body is not valid JSON: Expected double-quoted property name in JSON at position 25'],
+  ['an empty body', G, raw(''),
+    400, 'INVALID_JSON', 'the body is empty: send a JSON object'],
+  ['not JSON', G, raw('model=mlp', 'text/plain'),
+    415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got text/plain'],
+  ['a form post', G, raw('model=mlp', 'application/x-www-form-urlencoded'),
+    415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got application/x-www-form-urlencoded'],
+  ['a route that does not exist', '/v1/gradient', twoWeight,
+    404, 'NOT_FOUND', 'no route POST /v1/gradient'],
+];
+
+describe('what each typical mistake is told', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ maxElements: 1000, maxNodes: 50, bodyLimitBytes: 64 * 1024 });
+  });
+  afterAll(() => app.close());
+
+  it.each(CASES)('%s', async (_what, url, body, status, code, detail) => {
+    const r =
+      body instanceof Raw
+        ? await app.inject({ method: 'POST', url, payload: body.payload, headers: { 'content-type': body.contentType } })
+        : await app.inject({ method: 'POST', url, payload: body as object });
+    const p = JSON.parse(r.body);
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect({ status: r.statusCode, code: p.code, detail: p.detail }).toEqual({ status, code, detail });
+    // each field-level message is said once, its path apart (a limit error's once read "model: model: …")
+    for (const e of p.errors ?? []) expect(e.message.startsWith(`${e.path}:`), e.message).toBe(false);
+  });
+});
