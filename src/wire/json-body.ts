@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { decodeBase64Text, EncodedBase64, type DecodedBase64 } from './tensor.js';
+import { decodeBase64Text, EncodedBase64, Float32Json, type DecodedBase64 } from './tensor.js';
 
 // JSON in and out for bodies of megabytes (a base64 request of the 784-512-512-10 MLP, and its answer).
 // Fastify's defaults cost more than the computation for them: two regular-expression scans of the whole
@@ -23,7 +23,7 @@ const invalidJson = (why: string) => Object.assign(new FST_ERR_CTP_INVALID_JSON_
 
 /**
  * A base64 string at least this long is lifted out of a body's text before JSON.parse, and makes an
- * answer worth assembling as a buffer.
+ * answer worth assembling as a buffer, as does a float32 tensor whose text may be this long.
  */
 export const LONG_BASE64_CHARS = 4096;
 
@@ -179,13 +179,18 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 /**
  * The bytes of JSON.stringify(value), then `end`, for response values. A `base64` property is ours
  * (wire/tensor.ts wrote it): an EncodedBase64 is encoded straight into the buffer, a string (only
- * [A-Za-z0-9+/=]) copied as it is, with no escaping scan; everything else is written by JSON.stringify.
+ * [A-Za-z0-9+/=]) copied as it is, with no escaping scan; a Float32Json prints its numbers into the
+ * buffer; everything else is written by JSON.stringify.
  */
 export function jsonBuffer(value: unknown, end = ''): Buffer {
-  const parts: (string | EncodedBase64)[] = [];
+  const parts: (string | EncodedBase64 | Float32Json)[] = [];
   // indices in `parts` of base64 strings: one byte per character
   const raw = new Set<number>();
   const write = (v: unknown): void => {
+    if (v instanceof Float32Json) {
+      parts.push(v);
+      return;
+    }
     if (!isPlainObject(v)) {
       parts.push(JSON.stringify(v) ?? 'null');
       return;
@@ -209,25 +214,27 @@ export function jsonBuffer(value: unknown, end = ''): Buffer {
   };
   write(value);
   if (end !== '') parts.push(end);
+  // exact but for the float32 texts, which are only known once written
   let bytes = 0;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    bytes += raw.has(i) ? p.length : Buffer.byteLength(p as string);
+    bytes += p instanceof Float32Json ? p.maxBytes : raw.has(i) ? p.length : Buffer.byteLength(p as string);
   }
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    at += p instanceof EncodedBase64 ? p.writeInto(out, at) : out.write(p, at, raw.has(i) ? 'latin1' : 'utf8');
+    at += typeof p === 'string' ? out.write(p, at, raw.has(i) ? 'latin1' : 'utf8') : p.writeInto(out, at);
   }
-  return out;
+  return out.subarray(0, at);
 }
 
 /**
  * Whether `root` holds a base64 value (a string or an EncodedBase64) of LONG_BASE64_CHARS characters or
- * more (it is then always a property of a plain object). Arrays are entered only when they hold objects: nested or flat tensor data is skipped.
+ * more, or a Float32Json whose text may be as long (either is then always a property of a plain object).
+ * Arrays are entered only when they hold objects: nested or flat tensor data is skipped.
  */
-function holdsLongBase64(root: unknown): boolean {
+function holdsLongTensor(root: unknown): boolean {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -240,7 +247,9 @@ function holdsLongBase64(root: unknown): boolean {
     for (const k in v) {
       const c = v[k];
       if (k === 'base64' && (typeof c === 'string' || c instanceof EncodedBase64) && c.length >= LONG_BASE64_CHARS) return true;
-      if (typeof c === 'object' && c !== null) stack.push(c);
+      if (c instanceof Float32Json) {
+        if (c.maxBytes >= LONG_BASE64_CHARS) return true;
+      } else if (typeof c === 'object' && c !== null) stack.push(c);
     }
   }
   return false;
@@ -248,11 +257,12 @@ function holdsLongBase64(root: unknown): boolean {
 
 /**
  * A response body, ending with a newline as every answer does (a shell prompt does not stick to it):
- * jsonBuffer's bytes when the value holds long base64 strings, JSON.stringify's text otherwise. For a
- * small answer the text is several times cheaper to make, and Node writes it with the headers in one piece.
+ * jsonBuffer's bytes when the value holds long base64 strings or float32 tensors, JSON.stringify's text
+ * otherwise. For a small answer the text is several times cheaper to make, and Node writes it with the
+ * headers in one piece.
  */
 export function jsonBody(value: unknown): Buffer | string {
-  return holdsLongBase64(value) ? jsonBuffer(value, '\n') : `${JSON.stringify(value) ?? 'null'}\n`;
+  return holdsLongTensor(value) ? jsonBuffer(value, '\n') : `${JSON.stringify(value) ?? 'null'}\n`;
 }
 
 async function jsonPlugin(app: FastifyInstance): Promise<void> {

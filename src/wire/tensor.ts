@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue } from '../engine/zod-messages.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
+import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 
 // The three JSON encodings of a tensor (docs/api.md "Tensors"). The zod schemas only check the outer form
@@ -267,20 +268,76 @@ export class EncodedBase64 {
 /** Bytes encoded at a time by writeInto: 64 KiB of text, a young string each. */
 const ENCODE_BYTES = 49152;
 
+/**
+ * A float32 tensor's elements as JSON numbers, nested arrays or (rank 1) a flat `data` array, each the
+ * shortest decimal that reads back as the same float32 (wire/float32-text.ts). An answer's writer prints
+ * them straight into its buffer (writeInto, wire/json-body.ts); JSON.stringify (toJSON) gets numbers
+ * that it prints as the same text.
+ */
+export class Float32Json {
+  constructor(
+    private readonly data: Float32Array,
+    private readonly shape: Shape,
+  ) {}
+
+  /** The most bytes writeInto may write: every element at its longest, a comma, and every array's brackets and comma. */
+  get maxBytes(): number {
+    let arrays = 0;
+    for (let d = 0, outer = 1; d < this.shape.length; outer *= this.shape[d]!, d++) arrays += outer;
+    return this.data.length * (FLOAT32_TEXT_BYTES + 1) + arrays * 3 + FLOAT32_TEXT_BYTES;
+  }
+
+  toJSON(): NestedTensor {
+    const numbers = Array.from(this.data, (v) => (Number.isFinite(v) ? float32Number(v) : v));
+    return nest(numbers, this.shape);
+  }
+
+  /** Writes the JSON text into `out` at byte `at`; the bytes written. */
+  writeInto(out: Buffer, at: number): number {
+    const { data, shape } = this;
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    if (shape.length === 0) return writeFloat32(out, at, bits[0]!) - at;
+    const strides = shape.map((_, d) => size(shape.slice(d + 1)));
+    let o = at;
+    // one array: its elements, or the arrays one level down; depth ≤ the maximum rank
+    const array = (depth: number, offset: number): void => {
+      out[o++] = 0x5b; // '['
+      const n = shape[depth]!;
+      const inner = depth === shape.length - 1;
+      for (let i = 0; i < n; i++) {
+        if (i > 0) out[o++] = 0x2c; // ','
+        if (inner) o = writeFloat32(out, o, bits[offset + i]!);
+        else array(depth + 1, offset + i * strides[depth]!);
+      }
+      out[o++] = 0x5d; // ']'
+    };
+    array(0, 0);
+    return o - at;
+  }
+}
+
 /** A tensor as an answer writes it. */
-export type ResultWireTensor = NestedTensor | FlatTensor | { shape: number[]; dtype: DType; base64: EncodedBase64 };
+export type ResultWireTensor =
+  | NestedTensor
+  | Float32Json
+  | FlatTensor
+  | { shape: number[]; data: Float32Json }
+  | { shape: number[]; dtype: DType; base64: EncodedBase64 };
 
 /** Writes a tensor in the requested encoding. */
 export function encodeTensor(t: Tensor, encoding: Encoding): ResultWireTensor {
+  const d = t.data;
   if (encoding === 'base64') {
-    const d = t.data;
     return {
       shape: [...t.shape],
       dtype: d instanceof Float32Array ? 'float32' : 'float64',
       base64: new EncodedBase64(Buffer.from(d.buffer, d.byteOffset, d.byteLength)),
     };
   }
-  const data = Array.from(t.data);
+  if (d instanceof Float32Array) {
+    return encoding === 'flat' ? { shape: [...t.shape], data: new Float32Json(d, [d.length]) } : new Float32Json(d, [...t.shape]);
+  }
+  const data = Array.from(d);
   if (encoding === 'flat') return { shape: [...t.shape], data };
   return nest(data, t.shape);
 }

@@ -77,3 +77,47 @@ describe('tensor encodings', () => {
     );
   });
 });
+
+describe('float32 answers in JSON', () => {
+  // dL/dw = x: the answer echoes x, rounded to float32, as the shortest decimals that read back as it
+  const x = [0.1, 0.4, 1 / 3, 1e-45, -0, 16777217, -2.5e-8, 1e21];
+  const float32Texts = '0.1,0.4,0.33333334,1e-45,0,16777216,-2.5e-8,1e+21';
+  const float64Texts = '0.1,0.4,0.3333333333333333,1e-45,0,16777217,-2.5e-8,1e+21';
+  const body = (n: number, dtype: string, encoding: string) => ({
+    model: {
+      type: 'graph',
+      inputs: ['x'],
+      params: { w: { shape: [n] } },
+      nodes: [
+        { id: 'p', op: 'mul', inputs: ['w', 'x'] },
+        { id: 'L', op: 'sum', inputs: ['p'] },
+      ],
+      output: 'L',
+    },
+    params: { w: Array.from({ length: n }, () => 1) },
+    inputs: { x: Array.from({ length: n }, (_, i) => x[i % x.length]) },
+    options: { dtype, encoding },
+  });
+  // 8 elements are written by JSON.stringify, 800 (over 4 KiB of text) by the answer's buffer writer
+  const cases = [8, 800].map((n) => [n, Array.from({ length: n / 8 }, () => float32Texts).join(',')] as const);
+
+  for (const validateResponses of [true, false]) {
+    it(`prints each float32 as its shortest decimal, nested and flat; float64 as JavaScript does (validateResponses: ${validateResponses})`, async () => {
+      const a = validateResponses ? app : await startApp({ validateResponses: false });
+      try {
+        for (const [n, texts] of cases) {
+          const nested = await post(a, '/v1/gradients', body(n, 'float32', 'nested'));
+          expect(nested.status).toBe(200);
+          expect(nested.raw).toContain(`"gradients":{"w":[${texts}]}`);
+          const flat = await post(a, '/v1/gradients', body(n, 'float32', 'flat'));
+          expect(flat.raw).toContain(`"gradients":{"w":{"shape":[${n}],"data":[${texts}]}}`);
+          expect(flat.body.gradients.w.data.map(Math.fround)).toEqual(Array.from({ length: n }, (_, i) => Math.fround(x[i % x.length]!) + 0));
+        }
+        const f64 = await post(a, '/v1/gradients', body(8, 'float64', 'nested'));
+        expect(f64.raw).toContain(`"gradients":{"w":[${float64Texts}]}`);
+      } finally {
+        if (a !== app) await a.close();
+      }
+    });
+  }
+});

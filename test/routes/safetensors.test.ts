@@ -127,9 +127,9 @@ describe('/v1/gradients in safetensors', () => {
     expect(r.status).toBe(200);
     const a = [1.5, -2, 0.0999755859375, 65504, 2 ** -24];
     const b = [1.5, -2, 3.140625, new Float32Array(new Uint32Array([0x7e960000]).buffer)[0]!, new Float32Array(new Uint32Array([0x00010000]).buffer)[0]!];
-    // dL/db = w·a, dL/da = w·b, exactly
-    expect(r.body.inputGradients.b.data).toEqual([1.5, -2, 0.0999755859375, 65504, 0]);
-    expect(r.body.inputGradients.a.data).toEqual([...b.slice(0, 4), 0]);
+    // dL/db = w·a, dL/da = w·b, exactly (JSON prints float32 as shortest decimals: Math.fround reads them back)
+    expect(r.body.inputGradients.b.data.map(Math.fround)).toEqual([1.5, -2, 0.0999755859375, 65504, 0]);
+    expect(r.body.inputGradients.a.data.map(Math.fround)).toEqual([...b.slice(0, 4), 0]);
     expect(a[4]).toBe(5.960464477539063e-8);
   });
 

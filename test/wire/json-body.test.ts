@@ -193,6 +193,25 @@ describe('jsonBody', () => {
   });
 });
 
+describe('jsonBody with float32 tensors in JSON numbers', () => {
+  const t = (n: number, encoding: 'nested' | 'flat') =>
+    encodeTensor({ shape: [n / 2, 2], data: Float32Array.from({ length: n }, (_, i) => Math.cos(i) / (i + 1)) }, encoding);
+
+  it('is jsonBuffer\'s bytes when a tensor\'s text may reach 4,096 bytes, JSON.stringify\'s text otherwise; the same JSON either way', () => {
+    // Float32Json.maxBytes: 23 per element with its comma, 3 per array, and 22: nested 168 elements
+    // in 84 rows may take 4,141 bytes, 166 4,092; flat 178 elements 4,119, 176 4,073
+    const cases = { nested: [[168, true], [166, false]], flat: [[178, true], [176, false]] } as const;
+    for (const encoding of ['nested', 'flat'] as const) {
+      for (const [n, buffered] of [...cases[encoding], [2000, true], [2, false]] as const) {
+        const v = { loss: 0.5, gradients: { w: t(n, encoding), b: t(2, encoding) }, optimizerState: { step: 1, state: { w: { exp_avg: t(n, encoding) } } } };
+        const body = jsonBody(v);
+        expect(Buffer.isBuffer(body), `${n} ${encoding}`).toBe(buffered);
+        expect(body.toString()).toBe(`${JSON.stringify(v)}\n`);
+      }
+    }
+  });
+});
+
 /** POSTs `body` as UTF-8 in two writes 50 ms apart, cut at byte `cut`, so the server reads it in two chunks. */
 function postInTwoParts(port: number, body: string, cut: number): Promise<{ status: number; json: any }> {
   const bytes = Buffer.from(body, 'utf8');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
-import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, wireElements } from '../../src/wire/tensor.js';
+import { float32Text } from '../../src/wire/float32-text.js';
+import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, Float32Json, wireElements } from '../../src/wire/tensor.js';
 
 const b64 = (arr: Float32Array | Float64Array): string => Buffer.from(arr.buffer).toString('base64');
 
@@ -29,7 +30,7 @@ describe('tensor wire encodings', () => {
         expect(Array.from(back.data)).toEqual(Array.from(t.data));
       }
     }
-    expect(encodeTensor({ shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }, 'nested')).toEqual([[1, 2], [3, 4]]);
+    expect(JSON.parse(JSON.stringify(encodeTensor({ shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }, 'nested')))).toEqual([[1, 2], [3, 4]]);
   });
 
   it('names the offending element of ragged, non-numeric or non-finite input', () => {
@@ -158,5 +159,48 @@ describe('base64 written by an answer (EncodedBase64)', () => {
     expect(w.dtype).toBe('float64');
     expect(w.base64).toBeInstanceOf(EncodedBase64);
     expect(w.base64.toJSON()).toBe(b64(data));
+  });
+});
+
+describe('float32 numbers written by an answer (Float32Json)', () => {
+  /** The JSON an answer must hold: nested arrays, or {shape, data}, of each element's shortest text (null when not finite). */
+  function expected(data: Float32Array, shape: number[], encoding: 'nested' | 'flat'): string {
+    const texts = Array.from(data, (v) => (Number.isFinite(v) ? float32Text(v) : 'null'));
+    if (encoding === 'flat') return `{"shape":${JSON.stringify(shape)},"data":[${texts.join(',')}]}`;
+    const nest = (from: number, d: number): string => {
+      if (d === shape.length) return texts[from]!;
+      const step = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+      return `[${Array.from({ length: shape[d]! }, (_, i) => nest(from + i * step, d + 1)).join(',')}]`;
+    };
+    return nest(0, 0);
+  }
+
+  it('is what encodeTensor gives for float32 nested and flat; its buffer text, and JSON.stringify\'s of it, are each element\'s shortest decimal', () => {
+    for (const shape of [[], [1], [3], [2, 3], [2, 0], [0, 3], [2, 1, 2], [1, 1, 1, 1, 5]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = Float32Array.from({ length: n }, (_, i) => [0.1, -0.4, NaN, -0, 1e-45, Infinity, 1 / 3][i % 7]! * (i + 1));
+      // a view into a larger buffer, as the engine's results may be
+      const view = new Float32Array(n + 3).subarray(2, 2 + n);
+      view.set(data);
+      for (const encoding of ['nested', 'flat'] as const) {
+        const w = encodeTensor({ shape, data: view }, encoding);
+        const json = w instanceof Float32Json ? w : (w as { data: Float32Json }).data;
+        expect(json).toBeInstanceOf(Float32Json);
+        const text = expected(data, shape, encoding);
+        expect(JSON.stringify(w), `${encoding} [${shape}]`).toBe(text);
+        const out = Buffer.alloc(json.maxBytes + 8, 0x2a);
+        const written = json.writeInto(out, 5);
+        expect(written).toBeLessThanOrEqual(json.maxBytes);
+        expect(out.toString('latin1', 0, 5 + written + 1)).toBe(`*****${encoding === 'flat' ? text.slice(text.indexOf('"data":') + 7, -1) : text}*`);
+      }
+    }
+  });
+
+  it('gives the same float32 numbers back, and float64 tensors stay as JavaScript prints them', () => {
+    const data = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10 ** ((i % 20) - 10));
+    const back = decodeTensor(JSON.parse(JSON.stringify(encodeTensor({ shape: [10, 100], data }, 'nested'))), 'float32', ['t']);
+    expect(back.data).toEqual(data);
+    expect(JSON.stringify(encodeTensor({ shape: [2], data: new Float64Array([0.1, 1 / 3]) }, 'flat'))).toBe('{"shape":[2],"data":[0.1,0.3333333333333333]}');
+    expect(JSON.stringify(encodeTensor({ shape: [2], data: new Float32Array([0.1, 1 / 3]) }, 'flat'))).toBe('{"shape":[2],"data":[0.1,0.33333334]}');
   });
 });

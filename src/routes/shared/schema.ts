@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LossSpecSchema, OptionsSchema } from '../../engine/spec.js';
 import { ModelFieldSchema } from '../models/schema.js';
-import { EncodedBase64, TensorSchema } from '../../wire/tensor.js';
+import { EncodedBase64, Float32Json, TensorSchema } from '../../wire/tensor.js';
 import { ERRORS } from '../../errors.js';
 
 // Pieces shared by the compute routes' request and response schemas.
@@ -40,14 +40,19 @@ const Base64TextSchema = z
 /** Responses may hold NaN/±Inf (reported in diagnostics), which JSON writes as null. */
 const OutNumber = z.number().nullable().describe('a number; null when not finite (JSON has no NaN/Infinity)');
 
+// Numbers as JSON arrays: arrays, or a float32 tensor's elements that the answer's writer prints
+// (wire/tensor.ts Float32Json); the client receives arrays either way.
+const outArrays = <T>(meta: Record<string, unknown>) =>
+  z.custom<T[] | Float32Json>((v) => Array.isArray(v) || v instanceof Float32Json, { message: 'expected an array' }).meta(meta);
+
 export const ResultTensorSchema = z
   .union([
     OutNumber,
-    z.array(z.any()).describe('nested arrays (non-finite elements as null)'),
+    outArrays<unknown>({ type: 'array', items: {}, description: 'nested arrays (non-finite elements as null)' }),
     z
       .object({
         shape: z.array(z.number().int()).describe('dimensions, outermost first'),
-        data: z.array(OutNumber).describe('elements in row-major order'),
+        data: outArrays<number | null>({ type: 'array', items: { description: OutNumber.description, type: ['number', 'null'] }, description: 'elements in row-major order' }),
       })
       .describe('flat encoding'),
     z

@@ -9,6 +9,7 @@ import { classify } from '../../plugins/errors.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
+import { jsonBody } from '../../wire/json-body.js';
 import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
 import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
@@ -97,7 +98,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       if ('ok' in outcome) {
         await Promise.race([stepsArrived(outcome.ok.result.losses.length), new Promise((r) => setTimeout(r, 1000).unref())]);
         port1.close();
-        stream.end(`${JSON.stringify(final(outcome.ok))}\n`);
+        stream.end(jsonBody(final(outcome.ok)));
       } else {
         port1.close();
         const c = classify(outcome.err);
