@@ -109,6 +109,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         const after = processCpuMs(server.pid);
         if (before && after) loopCpuMs = (after.mainMs - before.mainMs) / CPU_REQUESTS;
       }
+      let bareLoopCpuMs: number | null = null;
       const bareOnce = async (): Promise<number> => {
         const t0 = performance.now();
         const { status } = await post(`${bare!.url}/v1/gradients`, body, type);
@@ -126,6 +127,11 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         writeFileSync(file, answer!);
         bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_BODY: 'bytes', BARE_TYPE: type }, '/readyz');
         await repeat(WARMUP_REQUESTS, 0, bareOnce);
+        // the floor under the event loop's CPU: only receiving the body and sending the answer's bytes
+        const before = processCpuMs(bare.pid);
+        await repeat(0, CPU_REQUESTS, bareOnce);
+        const after = processCpuMs(bare.pid);
+        if (before && after) bareLoopCpuMs = (after.mainMs - before.mainMs) / CPU_REQUESTS;
         if (encoding === 'base64' && httpMissing === null) {
           ctx.log(`http-large: starting ${peerLabel(httpOptions)}`);
           http = await startPeer(ctx, httpOptions);
@@ -239,6 +245,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
           exact: loopCpuMs,
           unit: 'ms',
           ...(binary ? { target: { op: '<=', limit: 1.5, label: 'safetensors event-loop CPU per request' } } : {}),
+        });
+      }
+      if (bareLoopCpuMs !== null) {
+        rows.push({
+          scenario: 'http-large',
+          name: name(`bare Fastify moving the same bytes: event-loop CPU per request (the floor under the row above)`),
+          value: round(bareLoopCpuMs, 2),
+          unit: 'ms',
         });
       }
       await breathe(100);

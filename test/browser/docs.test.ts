@@ -83,7 +83,7 @@ describe.skipIf(!haveChromium)('Swagger UI at /docs', () => {
     const responses = op.locator('.responses-table').first();
     await responses.waitFor();
     const statuses = (await responses.locator('tr.response > td.response-col_status').allInnerTexts()).map((t) => t.trim());
-    expect(statuses).toEqual(['200', '400', '413', '415', '422', '502', '503', '504']);
+    expect(statuses).toEqual(['200', '400', '404', '413', '415', '422', '502', '503', '504']);
     // the 200 example is the service's answer to the two-weight chain, not generated filler
     const ok = await responses.locator('tr.response[data-code="200"] .example.microlight, tr.response[data-code="200"] pre.microlight').first().innerText();
     expect(ok).toContain('"w1": 15');

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx, readAccessLog, startNginx, type RunningNginx } from './nginx.js';
 import { freePort } from '../helpers/net.js';
 import { startReplica, stop, type Replica } from './processes.js';
+import { twoWeightModel } from '../../src/routes/shared/examples.js';
 
 // Issue 6: two replicas of the compiled service behind Debian's nginx running docker/nginx.conf.
 // (a) requests are spread over both; (b) a replica stopped with SIGTERM under load loses no
@@ -228,17 +229,7 @@ describe.skipIf(skip)('deployment: models by reference behind docker/nginx.conf'
   const replicas: Replica[] = [];
   let lb: RunningNginx;
 
-  const chain = {
-    type: 'graph',
-    inputs: ['x', 't'],
-    params: { w1: { shape: [] }, w2: { shape: [] } },
-    nodes: [
-      { id: 'h', op: 'mul', inputs: ['w1', 'x'] },
-      { id: 'y', op: 'mul', inputs: ['w2', 'h'] },
-      { id: 'L', op: 'mse_loss', inputs: ['y', 't'] },
-    ],
-    output: 'L',
-  };
+  const chain = twoWeightModel;
 
   const send = async (path: string, id: string | undefined, payload: unknown) => {
     try {
