@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import os from 'node:os';
-import { twoWeight } from '../../src/routes/shared/examples.js';
+import { twoWeight, twoWeightModel } from '../../src/routes/shared/examples.js';
 import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput, type PoolRate } from './pool-alone.js';
@@ -30,6 +30,22 @@ const ROUND_S = 2;
  */
 const WARMUP_S = 4;
 
+/** A 200-node graph: w applied 199 times to x, then the loss; by reference it should cost what the chain does. */
+function longChain(): { model: object; params: object; inputs: object } {
+  const nodes = [{ id: 'n0', op: 'mul', inputs: ['w', 'x'] }];
+  for (let i = 1; i < 199; i++) nodes.push({ id: `n${i}`, op: 'mul', inputs: ['w', `n${i - 1}`] });
+  nodes.push({ id: 'L', op: 'mse_loss', inputs: ['n198', 't'] });
+  return { model: { type: 'graph', inputs: ['x', 't'], params: { w: { shape: [] } }, nodes, output: 'L' }, params: { w: 1 }, inputs: { x: 2, t: 1 } };
+}
+
+/** Registers a model (POST /v1/models) and answers a request body naming it by reference. */
+async function byRef(url: string, model: object, rest: object): Promise<string> {
+  const r = await fetch(`${url}/v1/models`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(model) });
+  if (r.status !== 201 && r.status !== 200) throw new Error(`registering a model answered ${r.status}: ${await r.text()}`);
+  const { id } = (await r.json()) as { id: string };
+  return JSON.stringify({ ...rest, model: { ref: id } });
+}
+
 export async function run(ctx: Ctx): Promise<Row[]> {
   const body = JSON.stringify(twoWeight);
   const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
@@ -41,6 +57,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const res = await fetch(`${ours.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const answer = await res.text();
     if (res.status !== 200) throw new Error(`two-weight request answered ${res.status}: ${answer}`);
+    const { model: _inline, ...chainRest } = twoWeight;
+    const refBody = await byRef(ours.url, twoWeightModel, chainRest);
+    const { model: long, ...longRest } = longChain();
+    const ref200Body = await byRef(ours.url, long, longRest);
+    for (const b of [refBody, ref200Body]) {
+      const r = await fetch(`${ours.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b });
+      if (r.status !== 200) throw new Error(`a request by reference answered ${r.status}: ${await r.text()}`);
+    }
     const file = join(dir, 'answer.json');
     writeFileSync(file, answer);
     const bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file }, '/readyz');
@@ -62,12 +86,15 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       if (differs !== null) throw new Error(`the PyTorch peer's answer differs from gradserve's: ${differs}`);
     }
 
-    type Who = 'ours' | 'bare' | 'handoff' | 'peer';
-    const server = { ours, bare, handoff, peer: peer! };
-    const runs: Record<Who, LoadResult[]> = { ours: [], bare: [], handoff: [], peer: [] };
+    // ours: the chain's spec inline; ref: the chain by reference; ref200: the 200-node graph by reference
+    type Who = 'ours' | 'ref' | 'ref200' | 'bare' | 'handoff' | 'peer';
+    const server = { ours, ref: ours, ref200: ours, bare, handoff, peer: peer! };
+    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, bare: body, handoff: body, peer: body };
+    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], bare: [], handoff: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
-    const cpu = { ours: { mainMs: 0, otherMs: 0, responses: 0 }, bare: { mainMs: 0, otherMs: 0, responses: 0 }, handoff: { mainMs: 0, otherMs: 0, responses: 0 } };
-    const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body, connections: CONNECTIONS, duration });
+    const zero = () => ({ mainMs: 0, otherMs: 0, responses: 0 });
+    const cpu = { ours: zero(), ref: zero(), ref200: zero(), bare: zero(), handoff: zero() };
+    const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body: bodies[who], connections: CONNECTIONS, duration });
     const measured = async (who: keyof typeof cpu) => {
       const pid = server[who].pid;
       const before = processCpuMs(pid);
@@ -89,6 +116,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       runs.bare.push(await measured('bare'));
       await breathe(100);
       runs.ours.push(await measured('ours'));
+      await breathe(100);
+      runs.ref.push(await measured('ref'));
+      await breathe(100);
+      runs.ref200.push(await measured('ref200'));
       await breathe(100);
       runs.handoff.push(await measured('handoff'));
       await breathe(100);
@@ -123,30 +154,49 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       rows.push({ scenario: 'http-small', name: `${name} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
     };
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
-    for (const who of ['ours', 'bare'] as const) {
-      const label = who === 'ours' ? 'gradserve' : 'bare Fastify';
+    const LABELS = { ours: 'gradserve, spec inline', ref: 'gradserve, by ref', bare: 'bare Fastify' } as const;
+    for (const who of ['ours', 'ref', 'bare'] as const) {
+      const label = LABELS[who];
       rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs[who]));
       rows.push({
         scenario: 'http-small',
         name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`,
         value: median(runs[who].map((r) => r.p99Ms)),
         unit: 'ms',
-        ...(who === 'ours' ? { target: { op: '<=', limit: 5, label: 'small-request p99 latency, inline spec (issue 17)' } } : {}),
+        ...(who === 'bare' ? {} : { target: { op: '<=', limit: 5, label: `small-request p99 latency, ${label} (issue 17)` } }),
       });
-      cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ours' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request, inline spec (issue 17: by ref)' } : undefined);
+      cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ref' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request by ref (issue 17)' } : undefined);
     }
-    rows.push(ratio('two-weight chain: gradserve / bare Fastify throughput', runs.ours, runs.bare, { op: '>=', limit: 0.3, label: 'small-request throughput vs bare Fastify (issue 17)' }));
+    for (const who of ['ours', 'ref'] as const) {
+      rows.push(ratio(`two-weight chain: ${LABELS[who]} / bare Fastify throughput`, runs[who], runs.bare, { op: '>=', limit: 0.3, label: `small-request throughput vs bare Fastify, ${LABELS[who]} (issue 17)` }));
+    }
+    rows.push(throughput(`200-node graph, ${CONNECTIONS} connections: gradserve, by ref throughput`, runs.ref200));
+    cpuRows('200-node graph: gradserve, by ref', cpu.ref200);
+    if (cpu.ref.responses > 0 && cpu.ref200.responses > 0) {
+      const each = (c: (typeof cpu)['ref']) => c.mainMs / c.responses;
+      const r = each(cpu.ref200) / each(cpu.ref);
+      rows.push({
+        scenario: 'http-small',
+        name: '200-node graph by ref / two-weight chain by ref: event-loop CPU per request',
+        value: round(r, 2),
+        exact: r,
+        unit: '×',
+        target: { op: '<=', limit: 1.2, label: 'a large model by ref costs the event loop what a small one does (issue 17)' },
+      });
+    }
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
     rows.push(throughput(floor('throughput'), runs.handoff));
     cpuRows(floor('').trimEnd(), cpu.handoff);
     rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
-    rows.push(
-      ratio('two-weight chain: gradserve / the hand-off floor throughput', runs.ours, runs.handoff, {
-        op: '>=',
-        limit: 0.75,
-        label: 'small-request throughput vs the hand-off floor, inline spec (issue 17)',
-      }),
-    );
+    for (const who of ['ours', 'ref'] as const) {
+      rows.push(
+        ratio(`two-weight chain: ${LABELS[who]} / the hand-off floor throughput`, runs[who], runs.handoff, {
+          op: '>=',
+          limit: 0.75,
+          label: `small-request throughput vs the hand-off floor, ${LABELS[who]} (issue 17)`,
+        }),
+      );
+    }
     if (peer) {
       const label = peerLabel(peerOptions);
       rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs.peer));
