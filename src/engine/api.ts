@@ -16,8 +16,7 @@ export interface Limits {
 }
 
 export interface ModelJob {
-  /** may be left out with `modelId`, when the worker is likely to hold its plan (else: ModelNotSent) */
-  model?: DecodedModel;
+  model: DecodedModel;
   /** the model's id when the service knows it: a worker keeps the compiled graph under it (engine/plans.ts) */
   modelId?: string;
   /** given parameter values; omitted ones are initialized */

@@ -59,16 +59,6 @@ export function overLimit(what: string, limit: number, variable: keyof typeof LI
   return `${what}, over the limit of ${limit} (${variable}): ${LIMIT_ADVICE[variable]}`;
 }
 
-/**
- * The job named a known model without its spec (ModelJob.model) and this thread has no compiled plan
- * for it: the sender sends it again with the spec. Not the client's doing; never answered as such.
- */
-export class ModelNotSent extends Error {
-  override name = 'ModelNotSent';
-  constructor(readonly modelId: string | undefined) {
-    super(`no compiled plan for model ${modelId} here, and the job did not carry its spec`);
-  }
-}
 
 export function formatPath(path: Path): string {
   let s = '';

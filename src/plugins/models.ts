@@ -30,9 +30,6 @@ export class KnownModel {
     readonly summary: ModelSummary,
   ) {}
 
-  /** a worker has computed a job carrying the spec: later jobs go without it (routes/shared/models.ts) */
-  sent = false;
-
   /** the text of an inline spec that named it, as JSON.stringify wrote it: found again without hashing */
   text?: string;
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { LimitError, ModelNotSent, SpecError } from '../engine/errors.js';
+import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { PLAN_STATS } from '../engine/plans.js';
 import { HttpError } from '../errors.js';
@@ -297,7 +297,6 @@ export class PiscinaPool implements Pool {
       const e = reply.error;
       if (e.kind === 'cancelled') throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
-      if (e.kind === 'model-not-sent') throw new ModelNotSent(e.modelId);
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };

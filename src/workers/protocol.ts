@@ -51,7 +51,6 @@ export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
   | { kind: 'limit'; path: Path; message: string }
   /** the job named a known model without its spec, and this worker has no plan for it (engine/errors.ts) */
-  | { kind: 'model-not-sent'; modelId?: string }
   /** stopped on request: its time is up or its client went away */
   | { kind: 'cancelled' }
   /** a fault of ours (not of the request): the pool fails this task alone with it */

@@ -180,20 +180,46 @@ describe('compute routes by {ref}', () => {
     }
   });
 
-  it('sends a known model\'s spec to the workers once; a worker without the plan gets the job again, whole', async () => {
+  it('reuses a worker\'s plan for the same shapes and compiles again for new ones, answering right both times', async () => {
     const { body: reg } = await register(app, scaled(5));
     const body = (n: number) => ({ model: { ref: reg.id }, params: { w: [1, 1] }, inputs: { x: Array.from({ length: n }, () => [1, 2]) } });
     const misses = await metric(app, 'gradserve_model_cache_misses_total', 'plans');
     const hits = await metric(app, 'gradserve_model_cache_hits_total', 'plans');
-    // with the spec: compiled
     expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
     expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 1);
-    // without it, the same shapes: the plan is reused
     expect((await post(app, '/v1/gradients', body(1))).body.gradients.w).toEqual([5, 20]);
     expect(await metric(app, 'gradserve_model_cache_hits_total', 'plans')).toBe(hits + 1);
-    // without it, new shapes: no plan, so the job comes again with the spec, and is compiled
     expect((await post(app, '/v1/gradients', body(3))).body.gradients.w).toEqual([15, 60]);
-    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 3);
+    expect(await metric(app, 'gradserve_model_cache_misses_total', 'plans')).toBe(misses + 2);
+  });
+
+  it('answers every request right when several workers meet a known model with large base64 tensors at once', async () => {
+    // base64 values this long are decoded from the body's bytes and their buffers moved to a worker:
+    // a request must never need them again (a worker without the plan once got the job a second
+    // time, decoded from moved buffers: 422 "decodes to 0 bytes")
+    const two = await startApp({ workers: 2 });
+    try {
+      // heavy enough (a few ms each) that the pool spreads them over both workers
+      const b64 = (rows: number, cols: number, seed: number) => {
+        const a = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37 + seed));
+        return { shape: [rows, cols], dtype: 'float32', base64: Buffer.from(a.buffer).toString('base64') };
+      };
+      const request = {
+        model: { type: 'mlp', inputSize: 256, layers: [{ units: 256, activation: 'tanh' }, { units: 256 }] },
+        inputs: b64(512, 256, 1),
+        targets: b64(512, 256, 2),
+        loss: { type: 'mse' },
+      };
+      const first = await post(two, '/v1/gradients', request);
+      expect(first.status, first.raw).toBe(200);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => post(two, '/v1/gradients', request)));
+      for (const a of answers) {
+        expect(a.status, a.raw).toBe(200);
+        expect(a.body.loss).toBe(first.body.loss);
+      }
+    } finally {
+      await two.close();
+    }
   });
 
   it('answers an unknown id with 404 MODEL_NOT_FOUND telling the client to register it again; a malformed ref is 400', async () => {

@@ -1,8 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Limits } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
-import { ModelNotSent } from '../../engine/errors.js';
-import { computed, jobWithSpec } from './models.js';
 import type { Cancellation, TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
 
@@ -24,17 +22,7 @@ export function clientGone(reply: FastifyReply): Cancellation {
 }
 
 export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task: Task): Promise<TaskOutcome<R>> {
-  const job = 'job' in task ? task.job : undefined;
-  try {
-    const outcome = await app.pool.run<R>(task, clientGone(reply));
-    if (job !== undefined) computed(job);
-    return outcome;
-  } catch (err) {
-    // a job without its model's spec met a worker without the plan (shared/models.ts): once more, whole
-    const whole = err instanceof ModelNotSent && job !== undefined ? jobWithSpec(job) : undefined;
-    if (whole === undefined) throw err;
-    return app.pool.run<R>({ ...task, job: whole } as Task, clientGone(reply));
-  }
+  return app.pool.run<R>(task, clientGone(reply));
 }
 
 /** Puts the timing in the Server-Timing header and returns it for the body. */

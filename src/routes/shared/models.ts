@@ -73,22 +73,14 @@ export function knowModel(id: string, canonical: string, spec: ModelSpec, limits
 
 type Body = Omit<ModelBody, 'model'> & { model: ModelSpec | KnownModel; optimizer?: OptimizerBody; clipGradNorm?: number };
 
-/** Jobs sent without their model's spec, and how to make them again with it. */
-const withSpec = new WeakMap<object, () => ModelJob>();
-/** Jobs carrying a known model's spec: once one is computed, a worker holds its plan. */
-const carrying = new WeakMap<object, KnownModel>();
-
 /**
  * The request's job (wire/request.ts), carrying the model's id when it is known, so the worker reuses
  * its compiled plan. An inline spec seen for the first time becomes known here if it passes the
  * model checks; if not, it is not kept and the worker reports its problems as it always did.
- *
- * Once a known model's spec has gone to a worker, jobs leave it out (and its constants undecoded):
- * posting a spec to a thread costs in proportion to its size, and the worker holds the plan. A worker
- * without it answers ModelNotSent and runTask sends the job again, whole (`lean: false` never leaves
- * the spec out: a streamed run's progress port cannot be sent twice).
+ * NOTE: the job always carries the spec. Leaving it out for a worker that likely holds the plan needs a
+ * way back when it does not, and the request's tensors are gone by then (moved to that worker).
  */
-export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, body: Body, limits: Limits, { lean = true } = {}) {
+export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, body: Body, limits: Limits) {
   let known = body.model instanceof KnownModel ? body.model : undefined;
   const inline = unknownInline.get(request);
   if (known === undefined && inline !== undefined) {
@@ -99,30 +91,7 @@ export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, bo
       if (!(err instanceof SpecError || err instanceof LimitError)) throw err;
     }
   }
-  const spec = known?.spec ?? (body.model as ModelSpec);
-  const whole = () => {
-    const job = decodeModelRequest({ ...body, model: spec }, limits);
-    if (known !== undefined) {
-      job.modelId = known.id;
-      carrying.set(job, known);
-    }
-    return job;
-  };
-  if (known === undefined || !lean || !known.sent) return whole();
-  const job = decodeModelRequest({ ...body, model: spec.type === 'graph' ? { ...spec, constants: {} } : spec }, limits);
-  job.model = undefined;
-  job.modelId = known.id;
-  withSpec.set(job, whole);
+  const job = decodeModelRequest({ ...body, model: known?.spec ?? (body.model as ModelSpec) }, limits);
+  if (known !== undefined) job.modelId = known.id;
   return job;
-}
-
-/** A job was computed: if it carried its model's spec, the next ones need not. */
-export function computed(job: object): void {
-  const known = carrying.get(job);
-  if (known !== undefined) known.sent = true;
-}
-
-/** A job left without its spec, made again with it; undefined for any other job. */
-export function jobWithSpec(job: object): ModelJob | undefined {
-  return withSpec.get(job)?.();
 }

@@ -44,7 +44,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
     },
     async (request, reply) => {
       const { steps, batchSize, shuffleSeed } = request.body;
-      const job = decodeModelJob(app, request, request.body, limits, { lean: false }) as GradientsJob;
+      const job = decodeModelJob(app, request, request.body, limits) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
       const enc = answerEncoding(request, job.options.encoding);
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
