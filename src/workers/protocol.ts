@@ -50,7 +50,6 @@ export interface Batch {
 export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
   | { kind: 'limit'; path: Path; message: string }
-  /** the job named a known model without its spec, and this worker has no plan for it (engine/errors.ts) */
   /** stopped on request: its time is up or its client went away */
   | { kind: 'cancelled' }
   /** a fault of ours (not of the request): the pool fails this task alone with it */
