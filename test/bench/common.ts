@@ -12,7 +12,7 @@ import { freePort } from '../helpers/net.js';
 export interface Target {
   op: '<=' | '>=';
   limit: number;
-  /** what is compared, e.g. "compute / PyTorch (issue 4, target 1)" */
+  /** what is compared, e.g. "service compute / PyTorch" */
   label: string;
 }
 

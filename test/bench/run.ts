@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(table(rows));
-  console.log('\nTargets (issue 4):');
+  console.log('\nTargets:');
   // the unrounded value beside the table's when rounding hides which side of the limit it is on
   const shown = (t: (typeof report.targets)[number]) =>
     t.exact !== undefined && t.value === t.limit && t.exact !== t.limit ? `${t.value} (${Number(t.exact.toPrecision(5))})` : `${t.value}`;
