@@ -1,10 +1,6 @@
 // Who owns a buffer, on its way between the event loop and a worker. A tensor's buffer is moved
 // (transferred), never copied, when the tensor owns all of it; a view into part of a buffer is copied
-// first, unless the whole buffer is the request's own (a safetensors body, its tensors viewed in place:
-// wire/safetensors-body.ts), which then moves once with every view into it.
-
-/** Buffers that belong to one request alone and may move to a worker with all their views. */
-export const movable = new WeakSet<ArrayBuffer>();
+// first. Decoders hand out tensors on buffers of their own (wire/tensor.ts, wire/safetensors.ts).
 
 /**
  * The buffers of every typed array inside `value` (plain objects and arrays walked iteratively),
@@ -42,7 +38,7 @@ export function collectTransferables(value: unknown): ArrayBuffer[] {
 function own(view: ArrayBufferView, seen: Set<ArrayBuffer>): ArrayBufferView {
   const buf = view.buffer;
   if (!(buf instanceof ArrayBuffer)) return view; // SharedArrayBuffer: shared, never moved
-  if ((view.byteOffset === 0 && view.byteLength === buf.byteLength) || movable.has(buf)) {
+  if (view.byteOffset === 0 && view.byteLength === buf.byteLength) {
     seen.add(buf);
     return view;
   }

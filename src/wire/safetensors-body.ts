@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors.js';
 import { checkPoisoning } from './json-body.js';
-import { movable } from './ownership.js';
 import { BinaryTensor, readSafetensors, SAFETENSORS, safetensorsPieces } from './safetensors.js';
 import { EncodedBase64, type Encoding } from './tensor.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -170,8 +169,6 @@ async function safetensorsPlugin(app: FastifyInstance): Promise<void> {
       done(err as Error, undefined);
       return;
     }
-    // a body on a buffer of its own goes to the worker whole, its tensors viewed in place
-    if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) movable.add(body.buffer as ArrayBuffer);
     done(null, value);
   });
   app.addHook('preHandler', (request, _reply, next) => {

@@ -166,8 +166,10 @@ function firstDuplicateKey(text: string): string | null {
 }
 
 /**
- * A body tensor as a typed array of `to`, validated: a view into the body when it already is one and
- * its bytes are aligned for it, a converted copy otherwise. Integers must lie within ±2^53 (where every
+ * A body tensor as a typed array of `to` on a buffer of its own, validated.
+ * NOTE: a copy, not a view into the body: the worker recycles the job's whole buffers for the next
+ * job's gradients and values (engine/buffers.ts), and views into one body left it allocating afresh for
+ * every request, which cost its backward pass far more than this copy costs the event loop. Integers must lie within ±2^53 (where every
  * one is a float64), floats must be finite (422 at the tensor's name). F16 and BF16 widen exactly.
  */
 export function binaryData(t: BinaryTensor, to: DType): Data {
@@ -190,7 +192,7 @@ export function binaryData(t: BinaryTensor, to: DType): Data {
   }
   const bad = firstNonFinite(src);
   if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);
-  if ((to === 'float32') === src instanceof Float32Array) return src;
+  if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer ? src.slice() : src;
   const out = allocData(n, to);
   out.set(src);
   return out;

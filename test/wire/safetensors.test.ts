@@ -3,7 +3,7 @@ import { HttpError } from '../../src/errors.js';
 import { SpecError } from '../../src/engine/errors.js';
 import { binaryData, MAX_HEADER_BYTES, readSafetensors, writeSafetensors } from '../../src/wire/safetensors.js';
 import { bodyOf } from '../../src/wire/safetensors-body.js';
-import { collectTransferables, movable } from '../../src/wire/ownership.js';
+import { collectTransferables } from '../../src/wire/ownership.js';
 import { file, readFile, safetensors } from './safetensors-helpers.js';
 
 // The safetensors codec on its own: layout checks, conversions, the writer, and buffer ownership.
@@ -33,9 +33,10 @@ describe('readSafetensors', () => {
     expect(f.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual([['a', 'F32', [2]], ['b', 'I64', []]]);
     expect(Array.from(binaryData(f.tensors[0]!, 'float32'))).toEqual([1.5, -2]);
     expect(Array.from(binaryData(f.tensors[1]!, 'float64'))).toEqual([7]);
-    // in place: the F32 view shares the body's memory
+    // a buffer of its own, whole, so the worker can recycle it (src/wire/safetensors.ts)
     const d = binaryData(f.tensors[0]!, 'float32');
-    expect(d.buffer).toBe(body.buffer);
+    expect(d.buffer).not.toBe(body.buffer);
+    expect(d.byteLength).toBe(d.buffer.byteLength);
   });
 
   it('refuses every malformed layout with a 4xx naming the tensor', () => {
@@ -204,18 +205,15 @@ describe('writeSafetensors', () => {
   });
 });
 
-describe('collectTransferables and a body\'s buffer', () => {
-  it('moves a movable buffer once, with every view into it as it is; copies a view into any other', () => {
-    const body = new ArrayBuffer(64);
-    movable.add(body);
-    const a = new Float32Array(body, 8, 4);
-    const b = new Float64Array(body, 32, 2);
-    const other = new Float32Array(new ArrayBuffer(64), 16, 2);
-    const task = { job: { params: { a, b }, inputs: other } };
+describe('collectTransferables', () => {
+  it('moves a buffer a tensor owns whole, once; copies a view into part of a buffer first', () => {
+    const whole = new Float32Array(4);
+    const view = new Float32Array(new ArrayBuffer(64), 16, 2);
+    const task = { job: { params: { a: whole, b: whole }, inputs: view } };
     const list = collectTransferables(task);
-    expect(task.job.params.a).toBe(a);
-    expect(task.job.params.b).toBe(b);
-    expect(task.job.inputs).not.toBe(other);
-    expect(list).toEqual([body, task.job.inputs.buffer]);
+    expect(task.job.params.a).toBe(whole);
+    expect(task.job.inputs).not.toBe(view);
+    expect(task.job.inputs.byteLength).toBe(task.job.inputs.buffer.byteLength);
+    expect(list).toEqual([whole.buffer, task.job.inputs.buffer]);
   });
 });
