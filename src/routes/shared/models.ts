@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DecodedModel, Limits, ModelJob } from '../../engine/api.js';
+import type { DecodedModel, Limits } from '../../engine/api.js';
 import { checkModel, type ModelSummary } from '../../engine/check-model.js';
 import { LimitError, SpecError } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
