@@ -617,6 +617,75 @@ def mlp_cases():
          encoding='base64')
 
 
+# ---- issue 18, indexing and selection (branch ops-index): class weights and ignoreIndex, embedding, gather,
+# index_select, where, masked_fill, expand, cumsum. Index tensors reach torch as float64 and are taken
+# .long() by the op that reads them; `int64_inputs` sends them as base64 int64, the integer wire form.
+
+def cross_entropy(x, t, a, w=None):
+    return F.cross_entropy(x, class_target(x, t), weight=w, reduction=a.get('reduction', 'mean'),
+                           label_smoothing=a.get('labelSmoothing', 0.0), ignore_index=a.get('ignoreIndex', -100))
+
+
+def nll(x, t, a, w=None):
+    return F.nll_loss(x, t.long(), weight=w, reduction=a.get('reduction', 'mean'), ignore_index=a.get('ignoreIndex', -100))
+
+
+LOSSES.update({'cross_entropy_loss': cross_entropy, 'nll_loss': nll})
+OPS.update({'cross_entropy_loss': lambda xs, a: cross_entropy(xs[0], xs[1], a, *xs[2:]),
+            'nll_loss': lambda xs, a: nll(xs[0], xs[1], a, *xs[2:])})
+
+
+def int64_inputs(*names):
+    """Rewrites the last case's named inputs as base64 int64 tensors."""
+    inputs = CASES[-1]['request']['inputs']
+    for name in names:
+        t = torch.tensor(inputs[name]) if isinstance(inputs[name], list) else torch.tensor(inputs[name]['data'])
+        raw = t.to(torch.int64).numpy().astype('<i8').tobytes()
+        inputs[name] = {'shape': list(t.shape), 'dtype': 'int64', 'base64': base64.b64encode(raw).decode('ascii')}
+
+
+def with_ignored(t, every=3, value=-100):
+    t = t.clone()
+    t.view(-1)[::every] = value
+    return t
+
+
+def index_loss_cases():
+    w = rnd(5, lo=0.2, hi=2)
+    x = rnd(6, 5, lo=-2, hi=2)
+    c = with_ignored(classes(6, 5))
+    for red in ['mean', 'sum']:
+        for ls in [0.0, 0.2]:
+            tag = f' label smoothing {ls}' if ls else ''
+            attrs = {'labelSmoothing': ls} if ls else {}
+            case(f'cross_entropy_loss weight and ignoreIndex{tag} {red}', graph([
+                n('z', 'mul', 'x', 'k'), n('L', 'cross_entropy_loss', 'z', 'c', 'w', reduction=red, **attrs),
+            ], 'L', inputs=['x', 'c'], params={'k': [5]}, constants={'w': w.tolist()}), {'x': x, 'c': c},
+                {'k': rnd(5, lo=0.5, hi=1.5)}, index_inputs=['c'], float32=(ls > 0 and red == 'mean'))
+        case(f'nll_loss weight and ignoreIndex 2 {red}', graph([
+            n('lp', 'log_softmax', 'x', axis=1), n('L', 'nll_loss', 'lp', 'c', 'w', reduction=red, ignoreIndex=2),
+        ], 'L', inputs=['x', 'c'], constants={'w': w.tolist()}), {'x': x, 'c': classes(6, 5)}, index_inputs=['c'])
+    case('cross_entropy_loss probabilities with weight, label smoothing 0.1', graph([
+        n('L', 'cross_entropy_loss', 'x', 'q', 'w', labelSmoothing=0.1),
+    ], 'L', inputs=['x', 'q'], constants={'w': w.tolist()}), {'x': x, 'q': probs(6, 5)})
+    case('cross_entropy_loss [N, C, d] ignoreIndex -1, weight, int64 targets', graph([
+        n('z', 'mul', 'x', 'k'), n('L', 'cross_entropy_loss', 'z', 'c', 'w', ignoreIndex=-1, labelSmoothing=0.1),
+    ], 'L', inputs=['x', 'c'], params={'k': [3]}, constants={'w': w.tolist()}),
+        {'x': rnd(2, 5, 3, lo=-2, hi=2), 'c': with_ignored(classes(2, 5, 3), 2, -1)}, {'k': rnd(3, lo=0.5, hi=1.5)},
+        index_inputs=['c'], float32=True)
+    int64_inputs('c')
+    case('mlp cross_entropy ignoreIndex (the loss spec)', mlp([{'units': 6, 'activation': 'tanh'}, {'units': 3}]),
+         rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2), loss={'type': 'cross_entropy', 'ignoreIndex': -100})
+    case('mlp nll ignoreIndex 1 sum (the loss spec)', mlp([{'units': 3}]), rnd(5, 4, lo=-2, hi=2),
+         targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
+
+
+def index_cases():
+    GEN.manual_seed(18)  # this section's values do not depend on the sections before it
+    index_loss_cases()
+
+
+
 def main():
     torch.manual_seed(0)  # nn.Linear's init (the MLPs' weights) draws from the global generator
     elementwise_cases()
@@ -631,6 +700,7 @@ def main():
     edge_cases()
     output_grad_cases()
     mlp_cases()
+    index_cases()
     names = [c['name'] for c in CASES]
     assert len(set(names)) == len(names), 'case names must be unique'
     with open(OUT, 'w') as f:
