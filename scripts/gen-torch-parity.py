@@ -680,9 +680,34 @@ def index_loss_cases():
          targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
 
 
+OPS.update({
+    'embedding': lambda xs, a: F.embedding(xs[0].long(), xs[1], padding_idx=a.get('paddingIdx')),
+})
+
+
+def embedding_cases():
+    p = {'E': rnd(6, 4)}
+    ids = torch.tensor([[1.0, 3.0, 3.0, 0.0], [5.0, 1.0, 2.0, 3.0]])
+    # a tiny language model with tied weights: embed, project back onto the same table, predict the
+    # next id; the last position of each row has no next id (ignoreIndex)
+    nxt = torch.tensor([3.0, 3.0, 0.0, -100.0, 1.0, 2.0, 3.0, -100.0])
+    case('embedding tied to the output projection, next-id cross_entropy with ignoreIndex, int64 ids', graph([
+        n('h', 'embedding', 'ids', 'E'), n('hf', 'reshape', 'h', shape=[8, 4]), n('t', 'tanh', 'hf'),
+        n('z', 'linear', 't', 'E'), n('L', 'cross_entropy_loss', 'z', 'next'),
+    ], 'L', inputs=['ids', 'next'], params=shapes(**p)), {'ids': ids, 'next': nxt}, p, index_inputs=['ids', 'next'],
+        float32=True)
+    int64_inputs('ids', 'next')
+    p = {'E': rnd(5, 3)}
+    case('embedding with paddingIdx and repeated ids', graph([
+        n('h', 'embedding', 'ids', 'E', paddingIdx=-1), n('s', 'square', 'h'), n('w', 'mul', 's', 'k'), n('L', 'sum', 'w'),
+    ], 'L', inputs=['ids'], params=shapes(**p), constants={'k': rnd(3, 2, 3).tolist()}),
+        {'ids': torch.tensor([[4.0, 2.0], [2.0, 0.0], [4.0, 4.0]])}, p, index_inputs=['ids'])
+
+
 def index_cases():
     GEN.manual_seed(18)  # this section's values do not depend on the sections before it
     index_loss_cases()
+    embedding_cases()
 
 
 

@@ -55,6 +55,8 @@ import { sum } from './sum.js';
 import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
+// issue 18, indexing and selection
+import { embedding } from './embedding.js';
 
 export const ALL_OPS: readonly AnyOp[] = [
   abs,
@@ -110,6 +112,8 @@ export const ALL_OPS: readonly AnyOp[] = [
   tanh,
   transpose,
   unsqueeze,
+  // issue 18, indexing and selection
+  embedding,
 ];
 
 export const OPS = buildRegistry(ALL_OPS);
