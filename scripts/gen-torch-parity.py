@@ -680,8 +680,19 @@ def index_loss_cases():
          targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
 
 
+def masked_value(v):
+    return {'inf': float('inf'), '-inf': float('-inf')}.get(v, v)
+
+
 OPS.update({
     'embedding': lambda xs, a: F.embedding(xs[0].long(), xs[1], padding_idx=a.get('paddingIdx')),
+    'gather': lambda xs, a: torch.gather(xs[0], a['axis'], xs[1].long()),
+    'index_select': lambda xs, a: torch.index_select(xs[0], a['axis'], xs[1].long()),
+    'where': lambda xs, a: torch.where(xs[0].bool(), xs[1], xs[2]),
+    'masked_fill': lambda xs, a: torch.masked_fill(xs[0], xs[1].bool(), masked_value(a['value'])),
+    'expand': lambda xs, a: xs[0].expand(*a['shape']),
+    'broadcast_to': lambda xs, a: torch.broadcast_to(xs[0], a['shape']),
+    'cumsum': lambda xs, a: torch.cumsum(xs[0], a['axis']),
 })
 
 
@@ -704,10 +715,46 @@ def embedding_cases():
         {'ids': torch.tensor([[4.0, 2.0], [2.0, 0.0], [4.0, 4.0]])}, p, index_inputs=['ids'])
 
 
+def selection_cases():
+    p = {'X': rnd(3, 4, lo=-2, hi=2), 'Y': rnd(2, 3, 2, lo=-2, hi=2)}
+    case('gather along axes 1 and 0 with repeats, index_select with repeats, int64 indices', graph([
+        n('a', 'gather', 'X', 'i', axis=1), n('b', 'gather', 'Y', 'j', axis=-3), n('c', 'index_select', 'X', 'k', axis=1),
+        n('d', 'index_select', 'Y', 'k0', axis=1), n('as', 'square', 'a'), n('bs', 'sin', 'b'), n('cs', 'square', 'c'),
+        n('ds', 'tanh', 'd'), n('s1', 'sum', 'as'), n('s2', 'sum', 'bs'), n('s3', 'mean', 'cs'), n('s4', 'sum', 'ds'),
+        n('t1', 'add', 's1', 's2'), n('t2', 'add', 't1', 's3'), n('L', 'add', 't2', 's4'),
+    ], 'L', inputs=['i', 'j', 'k', 'k0'], params=shapes(**p)),
+        {'i': torch.tensor([[0.0, 3.0, 3.0], [1.0, 1.0, 0.0]]), 'j': torch.tensor([[[1.0, 0.0], [1.0, 1.0]]]),
+         'k': torch.tensor([3.0, 0.0, 3.0, 2.0]), 'k0': torch.tensor(2.0)}, p, index_inputs=['i', 'j', 'k', 'k0'], float32=True)
+    int64_inputs('i', 'k')
+
+    p = {'A': rnd(3, 4, lo=-2, hi=2), 'B': rnd(4, lo=-2, hi=2)}
+    cond = torch.tensor([[1.0], [0.0], [2.0]])
+    case('where with broadcasting, masked_fill with a mask broadcast over rows', graph([
+        n('w', 'where', 'cond', 'A', 'B'), n('m', 'masked_fill', 'A', 'mask', value=0.5), n('f', 'where', 'cond', 'B', -1),
+        n('ws', 'square', 'w'), n('ms', 'sin', 'm'), n('fs', 'square', 'f'), n('p1', 'mul', 'ws', 'ms'),
+        n('s1', 'sum', 'p1'), n('s2', 'sum', 'fs'), n('L', 'add', 's1', 's2'),
+    ], 'L', inputs=['cond', 'mask'], params=shapes(**p)),
+        {'cond': cond, 'mask': torch.tensor([0.0, 1.0, 0.0, 1.0])}, p, index_inputs=['cond', 'mask'])
+
+    p = {'S': rnd(3, 3, lo=-2, hi=2), 'V': rnd(3, 2)}
+    case('causal attention by hand: masked_fill "-inf" above the diagonal, softmax, matmul', graph([
+        n('m', 'masked_fill', 'S', 'upper', value='-inf'), n('a', 'softmax', 'm', axis=-1), n('o', 'matmul', 'a', 'V'),
+        n('os', 'square', 'o'), n('L', 'sum', 'os'),
+    ], 'L', params=shapes(**p), constants={'upper': torch.triu(torch.ones(3, 3), diagonal=1).tolist()}), {}, p,
+        float32=True)
+
+    p = {'X': rnd(3, 1, lo=-2, hi=2), 'Z': rnd(1, 4, lo=-2, hi=2)}
+    case('expand and broadcast_to with -1 and new leading dims, cumsum along two axes', graph([
+        n('e', 'expand', 'X', shape=[2, -1, 4]), n('b', 'broadcast_to', 'Z', shape=[3, -1]), n('c', 'cumsum', 'e', axis=-1),
+        n('d', 'cumsum', 'b', axis=0), n('cd', 'mul', 'c', 'd'), n('w', 'mul', 'cd', 'k'), n('L', 'sum', 'w'),
+    ], 'L', params=shapes(**p), constants={'k': rnd(2, 3, 4).tolist()}), {}, p, float32=True)
+
+
 def index_cases():
     GEN.manual_seed(18)  # this section's values do not depend on the sections before it
     index_loss_cases()
     embedding_cases()
+    selection_cases()
 
 
 

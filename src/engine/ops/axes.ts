@@ -96,6 +96,12 @@ export function reductionMap(shape: Shape, kept: Shape): Int32Array {
   return map;
 }
 
+/** For every element of `out`, the flat index of the element of `x` (broadcast to `out`, NumPy's rules) it reads. */
+export function broadcastMap(x: Shape, out: Shape): Int32Array {
+  // x's dims aligned right under out's; a dim of 1 (or one x lacks) is read at stride 0
+  return reductionMap(out, [...new Array<number>(out.length - x.length).fill(1), ...x]);
+}
+
 /** Checks a permutation of the axes of a tensor (negative axes allowed) and normalizes it. */
 export function normalizePerm(perm: readonly number[], shape: Shape): number[] {
   if (perm.length !== shape.length) {
