@@ -750,11 +750,20 @@ def selection_cases():
     ], 'L', params=shapes(**p), constants={'k': rnd(2, 3, 4).tolist()}), {}, p, float32=True)
 
 
+def zero_dim_reduction_cases():
+    p = {'s': rnd(), 'u': rnd()}
+    case('reductions of a 0-d tensor over axis 0 and -1', graph([
+        n('a', 'sum', 's', axes=0), n('b', 'mean', 's', axes=[-1], keepdims=True), n('c', 'max', 'u', axes=-1),
+        n('d', 'logsumexp', 'u', axes=[0]), n('ab', 'mul', 'a', 'b'), n('cd', 'mul', 'c', 'd'), n('L', 'add', 'ab', 'cd'),
+    ], 'L', params=shapes(**p)), {}, p)
+
+
 def index_cases():
     GEN.manual_seed(18)  # this section's values do not depend on the sections before it
     index_loss_cases()
     embedding_cases()
     selection_cases()
+    zero_dim_reduction_cases()
 
 
 
