@@ -556,6 +556,8 @@ export interface components {
             labelSmoothing?: number;
             /** @description cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100) */
             ignoreIndex?: number;
+            /** @description cross_entropy and nll only: one weight per class (torch's weight); a mean over class indices divides by the weight of the targets kept */
+            weight?: number[];
         };
         /** @description what to compute and return */
         Options: {
