@@ -621,12 +621,19 @@ def mlp_cases():
 # index_select, where, masked_fill, expand, cumsum. Index tensors reach torch as float64 and are taken
 # .long() by the op that reads them; `int64_inputs` sends them as base64 int64, the integer wire form.
 
+def class_weight(a, w):
+    """The weights: the op's third input, or the loss spec's `weight` list."""
+    return torch.tensor(a['weight']) if w is None and 'weight' in a else w
+
+
 def cross_entropy(x, t, a, w=None):
+    w = class_weight(a, w)
     return F.cross_entropy(x, class_target(x, t), weight=w, reduction=a.get('reduction', 'mean'),
                            label_smoothing=a.get('labelSmoothing', 0.0), ignore_index=a.get('ignoreIndex', -100))
 
 
 def nll(x, t, a, w=None):
+    w = class_weight(a, w)
     return F.nll_loss(x, t.long(), weight=w, reduction=a.get('reduction', 'mean'), ignore_index=a.get('ignoreIndex', -100))
 
 
@@ -678,6 +685,9 @@ def index_loss_cases():
          rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2), loss={'type': 'cross_entropy', 'ignoreIndex': -100})
     case('mlp nll ignoreIndex 1 sum (the loss spec)', mlp([{'units': 3}]), rnd(5, 4, lo=-2, hi=2),
          targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
+    case('mlp cross_entropy with class weights, ignoreIndex and label smoothing (the loss spec)',
+         mlp([{'units': 6, 'activation': 'tanh'}, {'units': 3}]), rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2),
+         loss={'type': 'cross_entropy', 'weight': [0.5, 2.0, 1.25], 'labelSmoothing': 0.1}, float32=True)
 
 
 def masked_value(v):
