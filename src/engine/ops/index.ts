@@ -55,6 +55,13 @@ import { sum } from './sum.js';
 import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
+// convolution and pooling (issue 18)
+import { adaptiveAvgPool2d } from './adaptive-avg-pool2d.js';
+import { avgPool2d } from './avg-pool2d.js';
+import { conv1d } from './conv1d.js';
+import { conv2d } from './conv2d.js';
+import { flatten } from './flatten.js';
+import { maxPool2d } from './max-pool2d.js';
 
 export const ALL_OPS: readonly AnyOp[] = [
   abs,
@@ -110,6 +117,13 @@ export const ALL_OPS: readonly AnyOp[] = [
   tanh,
   transpose,
   unsqueeze,
+  // convolution and pooling
+  adaptiveAvgPool2d,
+  avgPool2d,
+  conv1d,
+  conv2d,
+  flatten,
+  maxPool2d,
 ];
 
 export const OPS = buildRegistry(ALL_OPS);
