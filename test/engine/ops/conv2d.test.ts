@@ -82,6 +82,8 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     // 32·32 taps × 64·64 positions is past the bound on the unrolled matrix: bands of output rows
     const x = rand([1, 1, 95, 95], 17);
     expectNaive(x, rand([2, 1, 32, 32], 18), rand([2], 19), {}, plain, 1e-10);
+    // and "same" with stride 1, where each tap's rows are copied as one shifted run
+    expectNaive(rand([1, 1, 64, 64], 40), rand([1, 1, 33, 33], 41), undefined, { padding: 'same' }, { ...plain, pad: [16, 16] }, 1e-10);
   });
 
   it('has a VJP matching finite differences, through padding, stride, dilation and groups, and at zeros', () => {

@@ -98,45 +98,62 @@ function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAtt
   };
 }
 
-/** The output columns [lo, hi) whose input column ox·sw + off lies inside [0, w). */
-function validColumns(off: number, sw: number, w: number, ow: number): [number, number] {
-  const lo = Math.min(ow, Math.max(0, Math.ceil(-off / sw)));
-  return [lo, Math.min(ow, Math.max(lo, Math.ceil((w - off) / sw)))];
+/** The output indices [lo, hi) whose input index o·stride + off lies inside [0, n). */
+function inside(off: number, stride: number, n: number, out: number): [number, number] {
+  const lo = Math.min(out, Math.max(0, Math.ceil(-off / stride)));
+  return [lo, Math.min(out, Math.max(lo, Math.ceil((n - off) / stride)))];
 }
 
 /**
  * Unrolls output rows [y0, y1) of one sample's group, whose channels start at x[at]: cols is
  * [k, (y1 − y0)·ow], row (ch·kh + i)·kw + j holding the tap (i, j) of channel ch for every output
- * position (zero where it falls in the padding). With `fold`, the reverse: cols is added back into x
- * (col2im), each input element receiving the sum over the taps that read it.
+ * position (zero where it falls in the padding). With `fold`, the reverse (col2im): cols is added back
+ * into x, each input element receiving the sum over the taps that read it.
  */
 function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, cg } = g;
   const width = (y1 - y0) * ow;
+  // only taps in the padding read outside x: zero the band once, then copy what lies inside
+  if (!fold && (ph > 0 || pw > 0)) cols.fill(0);
+  // an output row as wide as an input row, stride 1: a tap's rows are one shifted run of x
+  const contiguous = sh === 1 && sw === 1 && ow === w;
   let r = 0;
   for (let ch = 0; ch < cg; ch++) {
     const plane = at + ch * h * w;
     for (let i = 0; i < kh; i++) {
+      const [ylo, yhi] = inside(i * dh - ph, sh, h, y1);
       for (let j = 0; j < kw; j++, r += width) {
         const off = j * dw - pw;
-        const [lo, hi] = validColumns(off, sw, w, ow);
-        for (let y = y0, o = r; y < y1; y++, o += ow) {
-          const iy = y * sh - ph + i * dh;
-          if (iy < 0 || iy >= h) {
-            if (!fold) for (let t = o; t < o + ow; t++) cols[t] = 0;
-            continue;
-          }
-          const src = plane + iy * w + off;
-          if (fold) {
-            for (let t = lo, s = src + lo * sw; t < hi; t++, s += sw) x[s] += cols[o + t]!;
-            continue;
-          }
-          for (let t = 0; t < lo; t++) cols[o + t] = 0;
-          for (let t = lo, s = src + lo * sw; t < hi; t++, s += sw) cols[o + t] = x[s]!;
-          for (let t = hi; t < ow; t++) cols[o + t] = 0;
+        const [lo, hi] = inside(off, sw, w, ow);
+        if (!fold && contiguous && ylo < yhi) {
+          copyShifted(x, plane + (ylo - ph + i * dh) * w + off, cols, r + (Math.max(y0, ylo) - y0) * ow, Math.max(y0, ylo), yhi, ylo, ow, lo, hi);
+          continue;
+        }
+        for (let y = Math.max(y0, ylo), o = r + (y - y0) * ow; y < yhi; y++, o += ow) {
+          const src = plane + (y * sh - ph + i * dh) * w + off + lo * sw;
+          const [start, end] = [o + lo, o + hi];
+          if (fold) for (let t = start, s = src; t < end; t++, s += sw) x[s] += cols[t]!;
+          else if (sw === 1) for (let t = start, s = src; t < end; t++, s++) cols[t] = x[s]!;
+          else for (let t = start, s = src; t < end; t++, s += sw) cols[t] = x[s]!;
         }
       }
     }
+  }
+}
+
+/**
+ * A tap's rows [ya, yb) of the band when output and input rows have the same width and stride 1: the
+ * valid part is x shifted, copied as one run from the first valid element to the last (starting at
+ * x[src + lo] for row ylo, band offset `at` for row ya); the run's elements that fell across a row's
+ * edge into its neighbour (columns outside [lo, hi)) are then zeroed.
+ */
+function copyShifted(x: Data, src: number, cols: Data, at: number, ya: number, yb: number, ylo: number, ow: number, lo: number, hi: number): void {
+  if (lo >= hi) return;
+  const from = src + (ya - ylo) * ow;
+  cols.set(x.subarray(from + lo, from + (yb - ya - 1) * ow + hi), at + lo);
+  for (let y = ya, o = at; y < yb; y++, o += ow) {
+    if (y > ya) for (let t = o; t < o + lo; t++) cols[t] = 0;
+    if (y < yb - 1) for (let t = o + hi; t < o + ow; t++) cols[t] = 0;
   }
 }
 

@@ -107,66 +107,97 @@ export function slidingPooling(name: string, x: readonly number[], attrs: Slidin
   return { ...p, shape: [...x.slice(0, -2), ...out], rows: rows!, cols: cols! };
 }
 
-/** Calls visit(plane offset in x, output index, row window, column window) for every output element. */
-function eachWindow(p: Pooling, visit: (at: number, o: number, r: number, c: number) => void): void {
-  const [oh, ow] = [p.rows.first.length, p.cols.first.length];
-  for (let q = 0, o = 0; q < p.planes; q++) for (let r = 0; r < oh; r++) for (let c = 0; c < ow; c++, o++) visit(q * p.h * p.w, o, r, c);
-}
+// The loops below are written out in full, without a callback per window: a closure call per output
+// element cost more than the window's own work.
 
-/** The flat index in x of each output's maximum: the first in row-major window order, a NaN over all (torch's rule). */
+/** This thread's scratch for the argmax of a pooling (consumed by the caller before the next one). */
+let argScratch = new Int32Array(0);
+
+/**
+ * The flat index in x of each output's maximum: the first in row-major window order, and a NaN over
+ * any number (each NaN replaces the maximum so far, torch's rule `val > max || isnan(val)`).
+ */
 function argmax(p: Pooling, x: Data): Int32Array {
-  const { rows, cols, w } = p;
-  const arg = new Int32Array(p.planes * rows.first.length * cols.first.length);
-  eachWindow(p, (at, o, r, c) => {
-    let best = -Infinity;
-    let where = -1;
-    for (let i = 0, y = rows.first[r]!; i < rows.taps[r]!; i++, y += rows.step) {
-      for (let j = 0, k = at + y * w + cols.first[c]!; j < cols.taps[c]!; j++, k += cols.step) {
-        const v = x[k]!;
-        if (v > best || Number.isNaN(v) || where < 0) [best, where] = [v, k];
+  const { rows, cols, h, w } = p;
+  const [oh, ow] = [rows.first.length, cols.first.length];
+  if (argScratch.length < p.planes * oh * ow) argScratch = new Int32Array(p.planes * oh * ow);
+  const arg = argScratch;
+  const [rowStep, colStep] = [rows.step * w, cols.step];
+  let o = 0;
+  for (let q = 0; q < p.planes; q++) {
+    for (let r = 0; r < oh; r++) {
+      const row0 = q * h * w + rows.first[r]! * w;
+      const rn = rows.taps[r]!;
+      for (let c = 0; c < ow; c++, o++) {
+        const cn = cols.taps[c]!;
+        let best = -Infinity;
+        let where = -1;
+        for (let i = 0, k0 = row0 + cols.first[c]!; i < rn; i++, k0 += rowStep) {
+          for (let j = 0, k = k0; j < cn; j++, k += colStep) {
+            const v = x[k]!;
+            if (v > best || v !== v || where < 0) {
+              best = v;
+              where = k;
+            }
+          }
+        }
+        arg[o] = where;
       }
     }
-    arg[o] = where;
-  });
+  }
   return arg;
 }
 
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
   const arg = argmax(p, x.data);
-  for (let o = 0; o < arg.length; o++) y.data[o] = x.data[arg[o]!]!;
+  for (let o = 0; o < y.data.length; o++) y.data[o] = x.data[arg[o]!]!;
   return y;
 }
 
 export function maxVjp(p: Pooling, x: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
   const arg = argmax(p, x.data);
-  for (let o = 0; o < arg.length; o++) dx.data[arg[o]!] += g.data[o]!;
+  for (let o = 0; o < g.data.length; o++) dx.data[arg[o]!] += g.data[o]!;
   return dx;
 }
 
-/** Average over each window; `divisor` replaces the windows' own (torch divisor_override). */
-export function avgForward(p: Pooling, x: Tensor, divisor?: number): Tensor {
-  const { rows, cols, w } = p;
-  const y = empty(p.shape, dtypeOf(x));
-  eachWindow(p, (at, o, r, c) => {
-    let s = 0;
-    for (let i = 0, k0 = at + rows.first[r]! * w + cols.first[c]!; i < rows.taps[r]!; i++, k0 += w) {
-      for (let j = 0; j < cols.taps[c]!; j++) s += x.data[k0 + j]!;
+/**
+ * Average pooling's forward (`into` null: y[o] = Σ window / divisor) or backward (g spread over each
+ * window by its divisor, added into `into`). `divisor` replaces the windows' own (torch divisor_override).
+ */
+function average(p: Pooling, from: Data, to: Data, backward: boolean, divisor?: number): void {
+  const { rows, cols, h, w } = p;
+  const [oh, ow] = [rows.first.length, cols.first.length];
+  let o = 0;
+  for (let q = 0; q < p.planes; q++) {
+    for (let r = 0; r < oh; r++) {
+      const row0 = q * h * w + rows.first[r]! * w;
+      const rn = rows.taps[r]!;
+      for (let c = 0; c < ow; c++, o++) {
+        const cn = cols.taps[c]!;
+        const d = divisor ?? rows.divisor[r]! * cols.divisor[c]!;
+        if (backward) {
+          const v = from[o]! / d;
+          for (let i = 0, k0 = row0 + cols.first[c]!; i < rn; i++, k0 += w) for (let j = 0; j < cn; j++) to[k0 + j] += v;
+        } else {
+          let s = 0;
+          for (let i = 0, k0 = row0 + cols.first[c]!; i < rn; i++, k0 += w) for (let j = 0; j < cn; j++) s += from[k0 + j]!;
+          to[o] = s / d;
+        }
+      }
     }
-    y.data[o] = s / (divisor ?? rows.divisor[r]! * cols.divisor[c]!);
-  });
+  }
+}
+
+export function avgForward(p: Pooling, x: Tensor, divisor?: number): Tensor {
+  const y = empty(p.shape, dtypeOf(x));
+  average(p, x.data, y.data, false, divisor);
   return y;
 }
 
 export function avgVjp(p: Pooling, x: Tensor, g: Tensor, divisor?: number): Tensor {
-  const { rows, cols, w } = p;
   const dx = zeros(x.shape, dtypeOf(x));
-  eachWindow(p, (at, o, r, c) => {
-    const v = g.data[o]! / (divisor ?? rows.divisor[r]! * cols.divisor[c]!);
-    for (let i = 0, k0 = at + rows.first[r]! * w + cols.first[c]!; i < rows.taps[r]!; i++, k0 += w) {
-      for (let j = 0; j < cols.taps[c]!; j++) dx.data[k0 + j] += v;
-    }
-  });
+  average(p, g.data, dx.data, true, divisor);
   return dx;
 }
