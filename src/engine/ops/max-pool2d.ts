@@ -20,5 +20,5 @@ export const maxPool2d = defineOp({
   forward: ([x], attrs) => maxForward(slidingPooling('max_pool2d', x!.shape, attrs), x!),
   // NOTE: on a tie the whole gradient goes to the first maximum in the window's row-major order, as
   // torch (its saved indices); a NaN in a window is its maximum. Overlapping windows add up.
-  vjp: ([x], _out, g, attrs) => [maxVjp(slidingPooling('max_pool2d', x!.shape, attrs), x!, g)],
+  vjp: ([x], out, g, attrs) => [maxVjp(slidingPooling('max_pool2d', x!.shape, attrs), x!, out, g)],
 });

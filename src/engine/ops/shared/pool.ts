@@ -110,9 +110,6 @@ export function slidingPooling(name: string, x: readonly number[], attrs: Slidin
 // The loops below are written out in full, without a callback per window: a closure call per output
 // element cost more than the window's own work.
 
-/** This thread's scratch for the argmax of a pooling (consumed by the caller before the next one). */
-let argScratch = new Int32Array(0);
-
 /**
  * The flat index in x of each output's maximum: the first in row-major window order, and a NaN over
  * any number (each NaN replaces the maximum so far, torch's rule `val > max || isnan(val)`).
@@ -120,8 +117,7 @@ let argScratch = new Int32Array(0);
 function argmax(p: Pooling, x: Data): Int32Array {
   const { rows, cols, h, w } = p;
   const [oh, ow] = [rows.first.length, cols.first.length];
-  if (argScratch.length < p.planes * oh * ow) argScratch = new Int32Array(p.planes * oh * ow);
-  const arg = argScratch;
+  const arg = new Int32Array(p.planes * oh * ow);
   const [rowStep, colStep] = [rows.step * w, cols.step];
   let o = 0;
   for (let q = 0; q < p.planes; q++) {
@@ -148,16 +144,22 @@ function argmax(p: Pooling, x: Data): Int32Array {
   return arg;
 }
 
+// NOTE (speed): finding each window's maximum is most of max pooling's work, so the forward pass keeps
+// where they are beside its output (as torch saves the indices) for the backward pass, which recomputes
+// them only for an output it did not make. A WeakMap: they go with the output.
+const argmaxOf = new WeakMap<Tensor, Int32Array>();
+
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
   const arg = argmax(p, x.data);
   for (let o = 0; o < y.data.length; o++) y.data[o] = x.data[arg[o]!]!;
+  argmaxOf.set(y, arg);
   return y;
 }
 
-export function maxVjp(p: Pooling, x: Tensor, g: Tensor): Tensor {
+export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
-  const arg = argmax(p, x.data);
+  const arg = argmaxOf.get(out) ?? argmax(p, x.data);
   for (let o = 0; o < g.data.length; o++) dx.data[arg[o]!] += g.data[o]!;
   return dx;
 }
