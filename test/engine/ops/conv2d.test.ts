@@ -50,6 +50,10 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     expectNaive(x, rand([5, 4, 2, 3], 6), undefined, { stride: 3, padding: 2, dilation: [2, 1] }, {
       stride: [3, 3], pad: [2, 2], dilation: [2, 1], groups: 1,
     });
+    // stride 1 without width padding (the unrolled rows as wide as the input's), padding the height only
+    expectNaive(x, rand([4, 2, 3, 2], 45), rand([4], 46), { padding: [2, 0], dilation: [1, 2], groups: 2 }, {
+      stride: [1, 1], pad: [2, 0], dilation: [1, 2], groups: 2,
+    });
     // depthwise with a channel multiplier of 2
     expectNaive(x, rand([8, 1, 3, 3], 7), rand([8], 8), { groups: 4, padding: 1 }, { ...plain, pad: [1, 1], groups: 4 });
     // 1×1, and a kernel as large as the padded input
@@ -91,6 +95,8 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     checkVjp(conv2d, [rand([1, 4, 5, 5], 23), rand([4, 2, 3, 2], 24)], { stride: [2, 1], dilation: [1, 2], groups: 2 });
     checkVjp(conv2d, [rand([2, 3, 4, 4], 25), rand([3, 1, 3, 3], 26), rand([3], 27)], { groups: 3, padding: 'same' });
     checkVjp(conv2d, [rand([1, 1, 4, 4], 28), t64([1, 1, 2, 2], [0, 0, 0, 0]), t64([1], [0])], { padding: [0, 1] });
+    // stride 1 without width padding: output rows laid out as wide as the input's
+    checkVjp(conv2d, [rand([2, 2, 4, 6], 42), rand([3, 2, 2, 3], 43), rand([3], 44)], { padding: [1, 0], dilation: [1, 2] });
     checkVjp(conv2d, [t64([1, 1, 3, 3], () => 0), rand([2, 1, 2, 2], 29)], { stride: 2, padding: 1 });
   });
 

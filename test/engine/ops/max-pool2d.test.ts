@@ -33,7 +33,13 @@ describe('max_pool2d', () => {
     const y = maxPool2d.forward([x], a);
     const g = t64(y.shape, (i) => i + 1);
     const copy = { shape: y.shape, data: y.data.slice() };
-    expectClose(maxPool2d.vjp([x], copy, g, a)[0]!, maxPool2d.vjp([x], y, g, a)[0]!.data);
+    const ref = maxPool2d.vjp([x], y, g, a)[0]!.data;
+    expectClose(maxPool2d.vjp([x], copy, g, a)[0]!, ref);
+    // and for its own output over other values (the kept indices no longer point at its maxima)
+    const other = t64(x.shape, (i) => -x.data[i]!);
+    const y2 = maxPool2d.forward([other], a);
+    y2.data.set(y.data);
+    expectClose(maxPool2d.vjp([x], y2, g, a)[0]!, ref);
   });
 
   it('propagates NaN as torch: a NaN in a window is its maximum', () => {

@@ -46,6 +46,11 @@ export interface ConvGeometry {
   cg: number; og: number;
   /** rows of the unrolled matrix: cg·kh·kw */
   k: number;
+  /**
+   * how far apart output rows lie in the unrolled matrix: ow, or w ("wide") at stride 1 without width
+   * padding, where each tap's rows are then one run of x and the w − ow columns past each row are unused
+   */
+  pitch: number;
 }
 
 function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAttrs): ConvGeometry {
@@ -95,6 +100,7 @@ function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAtt
     shape: batched ? [n, o, ...out] : [o, ...out],
     n, c, h: h!, w: w!, o, kh: kh!, kw: kw!, sh: sh!, sw: sw!, ph: ph!, pw: pw!, dh: dh!, dw: dw!, oh: oh!, ow: ow!,
     groups, cg, og: o / groups, k: cg * kh! * kw!,
+    pitch: sh === 1 && sw === 1 && pw === 0 && ow! < w! ? w! : ow!,
   };
 }
 
@@ -112,9 +118,10 @@ function inside(off: number, stride: number, n: number, out: number): [number, n
  */
 function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, cg } = g;
-  const width = (y1 - y0) * ow;
+  const width = bandWidth(g, y1 - y0);
   // only taps in the padding read outside x: zero the band once, then copy what lies inside
   if (!fold && (ph > 0 || pw > 0)) cols.fill(0);
+  if (g.pitch !== ow) return unrollWide(g, x, at, cols, y0, y1, fold);
   // an output row as wide as an input row, stride 1: a tap's rows are one shifted run of x
   const contiguous = sh === 1 && sw === 1 && ow === w;
   let r = 0;
@@ -141,6 +148,27 @@ function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1
   }
 }
 
+/** unroll where output rows are w apart (ConvGeometry.pitch): each tap's valid rows are one run of x. */
+function unrollWide(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
+  const { h, w, kh, kw, ph, dh, dw, ow, cg } = g;
+  const width = bandWidth(g, y1 - y0);
+  let r = 0;
+  for (let ch = 0; ch < cg; ch++) {
+    for (let i = 0; i < kh; i++) {
+      const [ylo, yhi] = inside(i * dh - ph, 1, h, y1);
+      const ya = Math.max(y0, ylo);
+      // the run ends at the last valid column of the last row: inside the plane (no width padding)
+      const n = (yhi - ya - 1) * w + ow;
+      for (let j = 0; j < kw; j++, r += width) {
+        if (ya >= yhi) continue;
+        const [src, dst] = [at + ch * h * w + (ya - ph + i * dh) * w + j * dw, r + (ya - y0) * w];
+        if (fold) for (let t = 0; t < n; t++) x[src + t] += cols[dst + t]!;
+        else cols.set(x.subarray(src, src + n), dst);
+      }
+    }
+  }
+}
+
 /**
  * A tap's rows [ya, yb) of the band when output and input rows have the same width and stride 1: the
  * valid part is x shifted, copied as one run from the first valid element to the last (starting at
@@ -161,7 +189,10 @@ function copyShifted(x: Data, src: number, cols: Data, at: number, ya: number, y
 // it is made a band of output rows at a time, so a large kernel over a large image stays bounded.
 const MAX_COLS = 1 << 20;
 
-const bandRows = (g: ConvGeometry) => Math.max(1, Math.min(g.oh, Math.floor(MAX_COLS / (g.k * g.ow))));
+const bandRows = (g: ConvGeometry) => Math.max(1, Math.min(g.oh, Math.floor(MAX_COLS / (g.k * g.pitch))));
+
+/** Columns of the unrolled matrix for a band of `rows` output rows. */
+const bandWidth = (g: ConvGeometry, rows: number) => (rows - 1) * g.pitch + g.ow;
 
 /** Calls `visit` for each sample, group and band of output rows, with the band's unrolled input (if `unrolled`). */
 function eachBand(
@@ -171,13 +202,13 @@ function eachBand(
   visit: (cols: Data, sample: number, group: number, y0: number, y1: number) => void,
 ): void {
   const rows = bandRows(g);
-  const cols = unrolled ? emptyData(g.k * rows * g.ow, dtypeOf(x)) : null;
+  const cols = unrolled ? emptyData(g.k * bandWidth(g, rows), dtypeOf(x)) : null;
   for (let s = 0; s < g.n; s++) {
     stopIfCancelled();
     for (let grp = 0; grp < g.groups; grp++) {
       for (let y0 = 0; y0 < g.oh; y0 += rows) {
         const y1 = Math.min(g.oh, y0 + rows);
-        const band = cols?.subarray(0, g.k * (y1 - y0) * g.ow) ?? x.data;
+        const band = cols?.subarray(0, g.k * bandWidth(g, y1 - y0)) ?? x.data;
         if (cols) unroll(g, x.data, (s * g.c + grp * g.cg) * g.h * g.w, band, y0, y1, false);
         visit(band, s, grp, y0, y1);
       }
@@ -191,22 +222,44 @@ const outAt = (g: ConvGeometry, s: number, group: number, y0: number) => (s * g.
 function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
   const y = empty(g.shape, dtypeOf(x!));
   const L = g.oh * g.ow;
-  if (b) for (let s = 0; s < g.n; s++) for (let ch = 0; ch < g.o; ch++) y.data.fill(b.data[ch]!, (s * g.o + ch) * L, (s * g.o + ch + 1) * L);
+  const wide = g.pitch !== g.ow;
+  if (b && !wide) for (let s = 0; s < g.n; s++) for (let ch = 0; ch < g.o; ch++) y.data.fill(b.data[ch]!, (s * g.o + ch) * L, (s * g.o + ch + 1) * L);
+  // wide rows are computed apart, then their ow valid columns (plus the bias) copied into y
+  const scratch = wide ? emptyData(g.og * bandWidth(g, bandRows(g)), dtypeOf(x!)) : null;
   eachBand(g, x!, true, (cols, s, grp, y0, y1) => {
-    const width = (y1 - y0) * g.ow;
+    const width = bandWidth(g, y1 - y0);
     const wg = wt!.data.subarray(grp * g.og * g.k);
-    gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, b ? 1 : 0, y.data.subarray(outAt(g, s, grp, y0)), L);
+    if (!scratch) {
+      gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, b ? 1 : 0, y.data.subarray(outAt(g, s, grp, y0)), L);
+      return;
+    }
+    gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, 0, scratch, width);
+    for (let ch = 0; ch < g.og; ch++) {
+      const bias = b ? b.data[grp * g.og + ch]! : 0;
+      for (let yy = y0, to = outAt(g, s, grp, y0) + ch * L, from = ch * width; yy < y1; yy++, to += g.ow, from += g.pitch) {
+        for (let t = 0; t < g.ow; t++) y.data[to + t] = scratch[from + t]! + bias;
+      }
+    }
   });
   return y;
 }
 
-/** gy's band as a contiguous og × width matrix: the band of output rows is contiguous only when it is all of them. */
+/**
+ * gy's band as an og × width matrix laid out as the unrolled one: gy itself when the band is all the
+ * rows and they are ow apart, else copied row by row into `scratch`, with zeros in the unused columns
+ * past each wide row, so they add nothing to dW or dx.
+ */
 function bandOf(g: ConvGeometry, gy: Data, s: number, grp: number, y0: number, y1: number, scratch: Data): [Data, number] {
   const L = g.oh * g.ow;
   const at = outAt(g, s, grp, y0);
-  if (y1 - y0 === g.oh) return [gy.subarray(at), L];
-  const width = (y1 - y0) * g.ow;
-  for (let ch = 0; ch < g.og; ch++) scratch.set(gy.subarray(at + ch * L, at + ch * L + width), ch * width);
+  if (y1 - y0 === g.oh && g.pitch === g.ow) return [gy.subarray(at), L];
+  const width = bandWidth(g, y1 - y0);
+  for (let ch = 0; ch < g.og; ch++) {
+    for (let yy = y0, from = at + ch * L, to = ch * width; yy < y1; yy++, from += g.ow, to += g.pitch) {
+      for (let t = 0; t < g.ow; t++) scratch[to + t] = gy[from + t]!;
+      if (yy < y1 - 1) for (let t = g.ow; t < g.pitch; t++) scratch[to + t] = 0;
+    }
+  }
   return [scratch, width];
 }
 
@@ -223,11 +276,11 @@ function vjp(
   const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
   const dtype = dtypeOf(x!);
   const rows = bandRows(g);
-  const dcols = dx ? emptyData(g.k * rows * g.ow, dtype) : null;
-  const scratch = rows < g.oh ? emptyData(g.og * rows * g.ow, dtype) : gy.data;
+  const dcols = dx ? emptyData(g.k * bandWidth(g, rows), dtype) : null;
+  const scratch = rows < g.oh || g.pitch !== g.ow ? emptyData(g.og * bandWidth(g, rows), dtype) : gy.data;
   if (dx || dw) {
     eachBand(g, x!, dw !== null, (cols, s, grp, y0, y1) => {
-      const width = (y1 - y0) * g.ow;
+      const width = bandWidth(g, y1 - y0);
       const [gb, ld] = bandOf(g, gy.data, s, grp, y0, y1, scratch);
       if (dw) gemm(false, true, g.og, g.k, width, 1, gb, ld, cols, width, 1, dw.data.subarray(grp * g.og * g.k), g.k);
       if (dx) {
