@@ -13,6 +13,7 @@ Values are rounded to 4 decimals before torch sees them, so the request carries 
 """
 import base64
 import json
+import math
 import os
 
 import torch
@@ -617,6 +618,59 @@ def mlp_cases():
          encoding='base64')
 
 
+# ---- scaled_dot_product_attention (torch 1.13 has no F.scaled_dot_product_attention: composed here) ----
+
+def attention(xs, a):
+    """torch 2's F.scaled_dot_product_attention from matmul and softmax, with gradserve's choice for a
+    query whose keys are all masked out: zeros and no gradient, where torch gives NaN."""
+    q, k, v = xs[:3]
+    L, S = q.shape[-2], k.shape[-2]
+    s = q @ k.transpose(-2, -1) * a.get('scale', 1 / math.sqrt(q.shape[-1]))
+    if len(xs) > 3:
+        s = s + xs[3] if a.get('maskType', 'boolean') == 'additive' else s.masked_fill(xs[3] == 0, -math.inf)
+    if a.get('causal', False):
+        s = s.masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), -math.inf)
+    keep = ~torch.isinf(s).all(dim=-1, keepdim=True)
+    return (torch.softmax(torch.where(keep, s, torch.zeros(())), dim=-1) * keep) @ v
+
+
+OPS['scaled_dot_product_attention'] = attention
+
+
+def attention_cases():
+    p = {'q': rnd(2, 3, 4, 5, lo=-2, hi=2), 'k': rnd(2, 3, 6, 5, lo=-2, hi=2), 'v': rnd(2, 3, 6, 4)}
+    case('attention [B, H, L, E]', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v'), n('w', 'mul', 'y', 'c'), n('L', 'sum', 'w'),
+    ], 'L', params=shapes(**p), constants={'c': rnd(2, 3, 4, 4).tolist()}), {}, p, float32=True)
+
+    # key padding [B, 1, 1, S] with causal: batch 1 masks key 0, so its query 0 sees no key (zeros)
+    p = {'q': rnd(2, 2, 4, 3, lo=-2, hi=2), 'k': rnd(2, 2, 4, 3, lo=-2, hi=2), 'v': rnd(2, 2, 4, 3)}
+    pad = torch.tensor([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]]).reshape(2, 1, 1, 4)
+    case('attention causal with a boolean key padding mask, a fully masked query', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v', 'm', causal=True), n('s', 'sin', 'y'), n('L', 'sum', 's'),
+    ], 'L', inputs=['m'], params=shapes(**p)), {'m': pad}, p, index_inputs=['m'])
+
+    # k and v shared by every batch, an additive mask that is trained, a custom scale
+    p = {'q': rnd(3, 2, 4, lo=-2, hi=2), 'k': rnd(5, 4, lo=-2, hi=2), 'v': rnd(1, 5, 3), 'b': rnd(2, 5, lo=-2, hi=1)}
+    case('attention with broadcast k and v, a trained additive mask, scale 0.8', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v', 'b', maskType='additive', scale=0.8),
+        n('s', 'square', 'y'), n('L', 'mean', 's'),
+    ], 'L', params=shapes(**p)), {}, p, float32=True)
+
+    # one self-attention layer as a model writes it: heads split by reshape/transpose, merged back
+    B, T, D, H = 2, 4, 6, 2
+    p = {'Wq': rnd(D, D), 'Wk': rnd(D, D), 'Wv': rnd(D, D), 'Wo': rnd(5, D), 'bo': rnd(5)}
+    heads = lambda i, src: [n(f'{i}r', 'linear', 'x', src), n(f'{i}h', 'reshape', f'{i}r', shape=[B, T, H, D // H]),
+                            n(i, 'transpose', f'{i}h', perm=[0, 2, 1, 3])]
+    case('self-attention layer: heads by reshape/transpose, causal, cross_entropy', graph([
+        *heads('q', 'Wq'), *heads('k', 'Wk'), *heads('v', 'Wv'),
+        n('a', 'scaled_dot_product_attention', 'q', 'k', 'v', causal=True),
+        n('at', 'transpose', 'a', perm=[0, 2, 1, 3]), n('m', 'reshape', 'at', shape=[B * T, D]),
+        n('z', 'linear', 'm', 'Wo', 'bo'), n('L', 'cross_entropy_loss', 'z', 'c'),
+    ], 'L', inputs=['x', 'c'], params=shapes(**p)), {'x': rnd(B, T, D, lo=-2, hi=2), 'c': classes(B * T, 5)}, p,
+        index_inputs=['c'], float32=True)
+
+
 def main():
     torch.manual_seed(0)  # nn.Linear's init (the MLPs' weights) draws from the global generator
     elementwise_cases()
@@ -631,6 +685,7 @@ def main():
     edge_cases()
     output_grad_cases()
     mlp_cases()
+    attention_cases()
     names = [c['name'] for c in CASES]
     assert len(set(names)) == len(names), 'case names must be unique'
     with open(OUT, 'w') as f:

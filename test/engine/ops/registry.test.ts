@@ -16,6 +16,7 @@ const API_OPS = [
   'sum', 'mean', 'max', 'logsumexp',
   'softmax', 'log_softmax', 'layernorm', 'batchnorm', 'dropout',
   'mse_loss', 'l1_loss', 'huber_loss', 'bce_loss', 'bce_with_logits_loss', 'cross_entropy_loss', 'nll_loss',
+  'scaled_dot_product_attention',
 ];
 
 describe('op registry', () => {
