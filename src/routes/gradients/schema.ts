@@ -7,7 +7,7 @@ import {
   RmspropSchema,
   SgdSchema,
 } from '../../engine/optim/index.js';
-import { adam, examples, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
+import { adam, examples, tinyTransformer, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
 import {
   checkLossFields,
   DiagnosticsSchema,
@@ -51,6 +51,11 @@ export const GradientsBodySchema = z
         { ...twoWeight, model: { ref: twoWeightId } },
       ],
       ['mlpAdam', 'XOR, 2-4-1 tanh MLP with BCE loss and one Adam step', { ...xorMlp, optimizer: adam }],
+      [
+        'transformer',
+        'one transformer block (2 heads, causal scaled_dot_product_attention, gelu MLP) over float inputs x [2, 4, 8], a head to 11 classes and cross-entropy; parameters initialized by the service',
+        tinyTransformer,
+      ],
     ]),
   );
 
