@@ -5,25 +5,25 @@
 import os from 'node:os';
 import { donateBuffers } from '../../src/engine/buffers.js';
 import { gradients } from '../../src/engine/index.js';
-import type { GradientsJob } from '../../src/engine/api.js';
+import type { GradientsJob, Limits } from '../../src/engine/api.js';
 import type { Tensors } from '../../src/engine/spec.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../src/engine/kernels/index.js';
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row, type TorchResult } from './common.js';
 import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
-import { torchPeer } from './torch.js';
+import { torchPeer, torchRows } from './torch.js';
 
 const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
 
-interface EngineTiming extends PeerTiming {
+export interface EngineTiming extends PeerTiming {
   /** the whole gradients() call: model build, passes, diagnostics */
   wallMs: number;
 }
 
 const ROUNDS = 2;
 
-const better = (a: EngineTiming | null, b: EngineTiming): EngineTiming => (a && a.totalMs <= b.totalMs ? a : b);
+export const better = (a: EngineTiming | null, b: EngineTiming): EngineTiming => (a && a.totalMs <= b.totalMs ? a : b);
 
 /** The job with its own copy of every tensor, as each request's job is decoded into fresh buffers. */
 function freshCopy(job: GradientsJob): GradientsJob {
@@ -38,14 +38,14 @@ function freshCopy(job: GradientsJob): GradientsJob {
   };
 }
 
-async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<EngineTiming> {
-  const job = mlpJob(m);
+/** Median forward and backward times of one job's gradients() over `runs` calls, as a worker runs them. */
+export async function engineTiming(job: GradientsJob, warmup: number, runs: number, limits: Limits = LIMITS): Promise<EngineTiming> {
   const samples = await repeat(warmup, runs, () => {
     // as the worker runs a request (workers/worker.ts): a job of its own, whose buffers are donated
     // once answered, so the next call's gradients reuse memory instead of faulting in fresh pages
     const own = freshCopy(job);
     const t0 = performance.now();
-    const r = gradients(own, LIMITS);
+    const r = gradients(own, limits);
     const wallMs = performance.now() - t0;
     donateBuffers(own, r);
     return { ...r.timing, wallMs };
@@ -74,7 +74,7 @@ function relDiff(peer: Record<string, Float32Array>, ours: Tensors): number {
  * OpenBLAS threads of a request that is alone in the default pool (WORKERS = cores): its own core and
  * the idle workers' (src/engine/kernels/threads.ts); 1 when the library is not OpenBLAS.
  */
-function loneRequestThreads(backend: string): number {
+export function loneRequestThreads(backend: string): number {
   return backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS ? os.availableParallelism() : 1;
 }
 
@@ -99,15 +99,15 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       ctx.log(`compute: ${m.key} model, round ${r} of ${ROUNDS}: engine (${defaultBackend}, ${lone} and 1 threads), BLAS=off, PyTorch`);
       setBlasThreads(lone);
       try {
-        engine = better(engine, await engineTiming(m, big ? 5 : 20, big ? 21 : 101));
+        engine = better(engine, await engineTiming(mlpJob(m), big ? 5 : 20, big ? 21 : 101));
       } finally {
         setBlasThreads(1);
       }
-      if (lone > 1) single = better(single, await engineTiming(m, big ? 3 : 10, big ? 15 : 51));
+      if (lone > 1) single = better(single, await engineTiming(mlpJob(m), big ? 3 : 10, big ? 15 : 51));
       await breathe(50);
       setGemmBackend(loadWasmBackend());
       try {
-        wasm = better(wasm, await engineTiming(m, big ? 2 : 10, big ? 9 : 51));
+        wasm = better(wasm, await engineTiming(mlpJob(m), big ? 2 : 10, big ? 9 : 51));
       } finally {
         initKernels();
       }
@@ -126,15 +126,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       });
     }
     row('gradserve (wasm, BLAS=off) forward + backward', wasm!.totalMs, 'ms');
-    if (!torch) {
-      row('PyTorch', NaN, 'ms', { note: 'skipped: python3 with torch (Debian python3-torch) is not importable' });
-    } else {
-      for (const c of torch.configs) {
-        row(`PyTorch ${torch.version} (intra-op ${c.intraOp}, OpenBLAS ${c.blas} threads) forward + backward`, c.totalMs, 'ms', {
-          forwardMs: round(c.forwardMs), backwardMs: round(c.backwardMs),
-        });
-      }
-      const best = `PyTorch best (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`;
+    const best = torchRows(torch, row);
+    if (torch && best) {
       // the target is judged on the service's own timing (http-large); these are the engine alone
       row(`${label} compute / ${best}`, engine!.totalMs / torch.best.totalMs, '×');
       if (single) row(`gradserve (${defaultBackend}, 1 thread) compute / ${best}`, single.totalMs / torch.best.totalMs, '×');
