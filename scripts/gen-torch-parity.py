@@ -670,6 +670,32 @@ def attention_cases():
     ], 'L', inputs=['x', 'c'], params=shapes(**p)), {'x': rnd(B, T, D, lo=-2, hi=2), 'c': classes(B * T, 5)}, p,
         index_inputs=['c'], float32=True)
 
+    # the OpenAPI example's block (src/routes/shared/examples.ts, transformerBlock) at its size, but for k's
+    # bias: it shifts each row of scores by a constant, which softmax ignores, so its gradient is 0 and
+    # both sides give only roundoff (~1e-17) that no relative tolerance can compare
+    B, T, D, H, HID, V = 2, 4, 8, 2, 16, 11
+    p = {}
+    for name, out, inp in [('q', D, D), ('k', D, D), ('v', D, D), ('proj', D, D), ('fc1', HID, D), ('fc2', D, HID), ('head', V, D)]:
+        p[f'{name}.weight'], p[f'{name}.bias'] = rnd(out, inp, lo=-0.6, hi=0.6), rnd(out, lo=-0.2, hi=0.2)
+    del p['k.bias']
+    for name in ['ln1', 'ln2']:
+        p[f'{name}.weight'], p[f'{name}.bias'] = rnd(D, lo=0.5, hi=1.5), rnd(D, lo=-0.2, hi=0.2)
+
+    def split(i):
+        bias = [f'{i}.bias'] if f'{i}.bias' in p else []
+        return [n(i, 'linear', 'h1', f'{i}.weight', *bias), n(f'{i}s', 'reshape', i, shape=[B, T, H, D // H]),
+                n(f'{i}h', 'transpose', f'{i}s', perm=[0, 2, 1, 3])]
+    case('one transformer block (the OpenAPI example\'s graph, k without bias)', graph([
+        n('h1', 'layernorm', 'x', 'ln1.weight', 'ln1.bias'), *split('q'), *split('k'), *split('v'),
+        n('att', 'scaled_dot_product_attention', 'qh', 'kh', 'vh', causal=True),
+        n('merged', 'transpose', 'att', perm=[0, 2, 1, 3]), n('m', 'reshape', 'merged', shape=[B, T, D]),
+        n('o', 'linear', 'm', 'proj.weight', 'proj.bias'), n('r1', 'add', 'x', 'o'),
+        n('h2', 'layernorm', 'r1', 'ln2.weight', 'ln2.bias'), n('f1', 'linear', 'h2', 'fc1.weight', 'fc1.bias'),
+        n('g', 'gelu', 'f1'), n('f2', 'linear', 'g', 'fc2.weight', 'fc2.bias'), n('r2', 'add', 'r1', 'f2'),
+        n('logits', 'linear', 'r2', 'head.weight', 'head.bias'), n('flat', 'reshape', 'logits', shape=[B * T, V]),
+        n('loss', 'cross_entropy_loss', 'flat', 'c'),
+    ], 'loss', inputs=['x', 'c'], params=shapes(**p)), {'x': rnd(B, T, D, lo=-2, hi=2), 'c': classes(B * T, V)}, p,
+        index_inputs=['c'], float32=True)
 
 def main():
     torch.manual_seed(0)  # nn.Linear's init (the MLPs' weights) draws from the global generator
