@@ -3,7 +3,7 @@
 Usage: python3 test/bench/torch-transformer.py '{"batch": 16, "seq": 64, "d": 128, "heads": 4, "hidden": 512,
        "vocab": 256, "threads": [1, 2], "runs": 30}'
 Prints one JSON object: {"torch": version, "results": [{"threads", "forwardMs", "backwardMs", "totalMs"}],
-"savedBytes": ...} (medians over `runs` after warm-up). The same block as test/bench/transformer-model.ts:
+"savedBytes": ...} (medians over `runs` after warm-up). The same model as test/bench/transformer-model.ts:
 torch 1.13 has no F.scaled_dot_product_attention, so attention is written as a torch 1.13 user writes it
 (matmul, masked_fill, softmax, matmul). `savedBytes` is what autograd keeps for the backward pass: the
 distinct storages of the saved tensors that are neither parameters nor the inputs.
@@ -26,13 +26,15 @@ torch.manual_seed(0)
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
+        self.embed, self.pos = nn.Embedding(V, D), nn.Parameter(torch.randn(T, D))
         self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
         self.q, self.k, self.v, self.proj = (nn.Linear(D, D) for _ in range(4))
         self.fc1, self.fc2 = nn.Linear(D, HID), nn.Linear(HID, D)
         self.head = nn.Linear(D, V)
         self.register_buffer("causal", torch.ones(T, T, dtype=torch.bool).tril())
 
-    def forward(self, x, c):
+    def forward(self, tokens, c):
+        x = self.embed(tokens) + self.pos
         h = self.ln1(x)
         q, k, v = (f(h).reshape(B, T, H, D // H).transpose(1, 2) for f in (self.q, self.k, self.v))
         s = (q @ k.transpose(-2, -1)) / math.sqrt(D // H)
@@ -43,12 +45,12 @@ class Block(nn.Module):
 
 
 model = Block()
-x = torch.rand(B, T, D) * 2 - 1
-c = torch.randint(0, V, (B * T,))
+tokens = torch.randint(0, V, (B, T))
+c = torch.cat([tokens[:, 1:], torch.full((B, 1), -100)], dim=1).reshape(-1)  # the next ids; none after the last
 
-results = time_gradients(model, lambda: model(x, c), cfg.get("threads", [1, 2]), runs)
+results = time_gradients(model, lambda: model(tokens, c), cfg.get("threads", [1, 2]), runs)
 
-own = {p.data_ptr() for p in model.parameters()} | {x.data_ptr(), c.data_ptr()}
+own = {p.data_ptr() for p in model.parameters()} | {tokens.data_ptr(), c.data_ptr()}
 saved = {}
 
 
@@ -60,5 +62,5 @@ def pack(t):
 
 
 with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-    model(x, c).backward()
+    model(tokens, c).backward()
 print(json.dumps({"torch": torch.__version__, "results": results, "savedBytes": sum(saved.values())}))

@@ -16,7 +16,10 @@ export function describeTransformer(m: TransformerModel): string {
   return `batch ${m.batch}, sequence ${m.seq}, d ${m.d}, ${m.heads} heads, MLP ${m.hidden}, vocab ${m.vocab}`;
 }
 
-/** Parameters in nn.Linear's U(±1/√in) range, LayerNorms at ones and zeros; x in [-1, 1); next tokens. */
+/**
+ * Linear layers in nn.Linear's U(±1/√in) range, LayerNorms at ones and zeros, embeddings in [-1, 1);
+ * ids in [0, vocab) and, as targets, each sequence's next ids (−100 after its last).
+ */
 export function transformerData(m: TransformerModel): { params: Record<string, Tensor>; inputs: Record<string, Tensor> } {
   const spec = transformerBlock(m);
   const params: Record<string, Tensor> = {};
@@ -24,14 +27,15 @@ export function transformerData(m: TransformerModel): { params: Record<string, T
     const n = shape.reduce((a, b) => a * b, 1);
     const data = name.startsWith('ln')
       ? new Float32Array(n).fill(name.endsWith('weight') ? 1 : 0)
-      : uniform(n, 31 + i, 1 / Math.sqrt(name.startsWith('fc2') ? m.hidden : m.d));
+      : uniform(n, 31 + i, name.startsWith('embed') || name.startsWith('pos') ? 1 : 1 / Math.sqrt(name.startsWith('fc2') ? m.hidden : m.d));
     params[name] = { shape, data };
   });
   const tokens = new Float32Array(m.batch * m.seq);
   for (let i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 11) % m.vocab;
+  const next = tokens.map((_, i) => ((i + 1) % m.seq === 0 ? -100 : tokens[i + 1]!));
   return {
     params,
-    inputs: { x: { shape: [m.batch, m.seq, m.d], data: uniform(m.batch * m.seq * m.d, 17) }, c: { shape: [m.batch * m.seq], data: tokens } },
+    inputs: { tokens: { shape: [m.batch, m.seq], data: tokens }, c: { shape: [m.batch * m.seq], data: next } },
   };
 }
 

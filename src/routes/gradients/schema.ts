@@ -53,7 +53,7 @@ export const GradientsBodySchema = z
       ['mlpAdam', 'XOR, 2-4-1 tanh MLP with BCE loss and one Adam step', { ...xorMlp, optimizer: adam }],
       [
         'transformer',
-        'one transformer block (2 heads, causal scaled_dot_product_attention, gelu MLP) over float inputs x [2, 4, 8], a head to 11 classes and cross-entropy; parameters initialized by the service',
+        'a one-block transformer language model (embedding, 2 heads of causal scaled_dot_product_attention, gelu MLP, cross-entropy on the next ids with ignoreIndex −100) over 2 sequences of 4 ids from a vocabulary of 11; parameters drawn by the service',
         tinyTransformer,
       ],
     ]),

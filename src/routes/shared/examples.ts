@@ -64,14 +64,15 @@ export interface TransformerSizes {
 }
 
 /**
- * One transformer block and a head, as a graph: x [batch, seq, d] → layernorm → q, k, v linear → heads
- * [batch, heads, seq, d/heads] → causal attention → heads merged → linear → + x → layernorm → linear
- * d→hidden → gelu → linear hidden→d → + → linear to the vocabulary → cross-entropy against the class
- * indices c [batch·seq]. Parameter names and layouts are PyTorch's (nn.Linear, nn.LayerNorm); those a
- * request leaves out are initialized as PyTorch's modules are (biases at 0).
+ * A one-block transformer language model, as a graph: token ids [batch, seq] → embedding + learned
+ * positions → layernorm → q, k, v linear → heads [batch, heads, seq, d/heads] → causal attention →
+ * heads merged → linear → residual → layernorm → linear d→hidden → gelu → linear hidden→d → residual →
+ * linear to the vocabulary → cross-entropy against the next ids c [batch·seq] (−100, torch's
+ * ignore_index, where there is none). Parameter names and layouts are PyTorch's (nn.Embedding,
+ * nn.Linear, nn.LayerNorm); those a request leaves out are initialized as those modules do (biases at 0).
  */
 export function transformerBlock({ batch: B, seq: T, d, heads: H, hidden, vocab }: TransformerSizes) {
-  const param = (scheme: 'default' | 'ones' | 'zeros', ...shape: number[]) => ({ shape, init: { scheme } });
+  const param = (scheme: 'default' | 'normal' | 'ones' | 'zeros', ...shape: number[]) => ({ shape, init: { scheme } });
   const linear = (name: string, out: number, inF: number) => ({ [`${name}.weight`]: param('default', out, inF), [`${name}.bias`]: param('zeros', out) });
   const norm = (name: string) => ({ [`${name}.weight`]: param('ones', d), [`${name}.bias`]: param('zeros', d) });
   const node = (id: string, op: string, inputs: string[], attrs?: Record<string, unknown>) => ({ id, op, inputs, ...(attrs ? { attrs } : {}) });
@@ -82,12 +83,16 @@ export function transformerBlock({ batch: B, seq: T, d, heads: H, hidden, vocab 
   ];
   return {
     type: 'graph',
-    inputs: ['x', 'c'],
+    inputs: ['tokens', 'c'],
     params: {
+      'embed.weight': param('normal', vocab, d),
+      'pos.weight': param('normal', T, d),
       ...norm('ln1'), ...linear('q', d, d), ...linear('k', d, d), ...linear('v', d, d), ...linear('proj', d, d),
       ...norm('ln2'), ...linear('fc1', hidden, d), ...linear('fc2', d, hidden), ...linear('head', vocab, d),
     },
     nodes: [
+      node('e', 'embedding', ['tokens', 'embed.weight']),
+      node('x', 'add', ['e', 'pos.weight']),
       node('h1', 'layernorm', ['x', 'ln1.weight', 'ln1.bias']),
       ...heads('q'), ...heads('k'), ...heads('v'),
       node('att', 'scaled_dot_product_attention', ['qh', 'kh', 'vh'], { causal: true }),
@@ -110,12 +115,14 @@ export function transformerBlock({ batch: B, seq: T, d, heads: H, hidden, vocab 
 
 const TINY: TransformerSizes = { batch: 2, seq: 4, d: 8, heads: 2, hidden: 16, vocab: 11 };
 
-/** The block at Swagger UI's size; its parameters initialized by the service, its inputs fixed values. */
+/** The model at Swagger UI's size: two sequences of ids, each predicting the next; the service draws the parameters. */
 export const tinyTransformer = {
   model: transformerBlock(TINY),
   inputs: {
-    x: Array.from({ length: TINY.batch }, (_, b) =>
-      Array.from({ length: TINY.seq }, (_, t) => Array.from({ length: TINY.d }, (_, i) => Math.round(Math.sin(1 + b * 31 + t * 7 + i) * 100) / 100))),
-    c: [3, 1, 4, 1, 5, 9, 2, 6],
+    tokens: [
+      [3, 1, 4, 1],
+      [5, 9, 2, 6],
+    ],
+    c: [1, 4, 1, -100, 9, 2, 6, -100],
   },
 };
