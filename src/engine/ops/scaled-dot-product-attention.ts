@@ -16,6 +16,9 @@ export const AttentionAttrsSchema = z.strictObject({
 });
 type Attrs = z.output<typeof AttentionAttrsSchema>;
 
+/** torch's default scale 1/√E (1 when q has no features). */
+const scaleOf = ({ scale }: Attrs, E: number) => scale ?? (E > 0 ? 1 / Math.sqrt(E) : 1);
+
 /**
  * q [..., L, E], k [..., S, E], v [..., S, Ev], mask broadcasting to [..., L, S]; leading dims
  * broadcast. Per product t of the batch: the offsets of its q, k, v and mask blocks, and the mask's
@@ -69,23 +72,27 @@ const block = (d: Data, index: number, n: number) => d.subarray(index * n, (inde
  * ≥ 1. A row with every key masked out (torch gives NaN there) is all zeros: its output row is 0 and
  * it passes no gradient.
  */
-function weights(pl: Plan, [q, k, , mask]: Tensor[], t: number, { causal, scale, maskType }: Attrs, p: Data): void {
+function weights(pl: Plan, [q, k, , mask]: Tensor[], t: number, attrs: Attrs, p: Data): void {
   const { L, S, E } = pl;
-  gemm(false, true, L, S, E, scale ?? (E > 0 ? 1 / Math.sqrt(E) : 1), block(q!.data, pl.iq[t]!, L * E), E, block(k!.data, pl.ik[t]!, S * E), E, 0, p, S);
+  const { causal, maskType } = attrs;
+  gemm(false, true, L, S, E, scaleOf(attrs, E), block(q!.data, pl.iq[t]!, L * E), E, block(k!.data, pl.ik[t]!, S * E), E, 0, p, S);
   const md = mask?.data;
   const additive = maskType === 'additive';
   for (let i = 0, r = 0; i < L; i++, r += S) {
     const open = causal ? Math.min(S, i + 1) : S;
     const mo = pl.im[t]! + i * pl.mRow;
     let max = -Infinity;
+    let nan = false;
     for (let j = 0; j < S; j++) {
       if (j >= open || (md && !additive && md[mo + j * pl.mCol] === 0)) p[r + j] = -Infinity;
       else {
         const s = md && additive ? (p[r + j] = p[r + j]! + md[mo + j * pl.mCol]!) : p[r + j]!;
         if (s > max) max = s;
+        else if (s !== s) nan = true;
       }
     }
-    if (max === -Infinity) {
+    // a NaN score is no masked key: exp(NaN) makes the row NaN, as torch
+    if (max === -Infinity && !nan) {
       p.fill(0, r, r + S);
       continue;
     }
@@ -123,7 +130,7 @@ export const scaledDotProductAttention = defineOp({
     const [q, k, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
     const pl = plan(inputs.map((x) => x.shape));
     const { L, S, E, Ev } = pl;
-    const scale = attrs.scale ?? (E > 0 ? 1 / Math.sqrt(E) : 1);
+    const scale = scaleOf(attrs, E);
     const dtype = dtypeOf(q);
     const want = (i: number) => needs?.[i] ?? true;
     const grad = (x: Tensor, i: number) => (!want(i) ? null : pl.shared[i] ? zeros(x.shape, dtype) : empty(x.shape, dtype));

@@ -138,6 +138,11 @@ describe.each(gemmBackends())('scaled_dot_product_attention on the %s gemm', (_n
     const [dq] = sdpa.vjp([q, k, v, mask], out, g, sdpa.parseAttrs({}));
     expectClose(dq!.data.subarray(0, 2), [0, 0]);
     checkVjp(masked(mask), [q, k, v]);
+    // a NaN score is not a masked key: its row is NaN, as torch's
+    const qn = t64([2, 3, 2], (i) => (i === 2 ? NaN : q.data[i]!));
+    const nanOut = run([qn, k, v, mask]);
+    expect([0, 1, 2].map((c) => Number.isNaN(nanOut.data[3 + c]!))).toEqual([true, true, true]);
+    expectClose(nanOut.data.subarray(0, 3), [0, 0, 0]);
     // no keys at all: every row is fully masked
     expectClose(run([rand([2, 2], 5), t64([0, 2], []), t64([0, 3], [])]), [0, 0, 0, 0, 0, 0]);
   });
