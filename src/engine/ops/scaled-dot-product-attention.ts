@@ -112,6 +112,11 @@ export const scaledDotProductAttention = defineOp({
   derivative:
     'with P = softmax(scale·q kᵀ + mask), g = ∂L/∂out: ∂L/∂v = Pᵀ g, dS = P ⊙ (g vᵀ − rowsum(P ⊙ g vᵀ)), ∂L/∂q = scale·dS k, ∂L/∂k = scale·dSᵀ q, ∂L/∂mask = dS (additive mask; none for a boolean one); P is recomputed, not kept',
   shape: (inputs) => plan(inputs).shape,
+  // the weights and their gradient, [L, S] each; with an additive mask, its gradient for every product
+  workspace: (inputs, { maskType }) => {
+    const { L, S, count } = plan(inputs);
+    return L * S * (2 + (inputs[3] && maskType === 'additive' ? count : 0));
+  },
   forward: (inputs, attrs) => {
     const pl = plan(inputs.map((x) => x.shape));
     const { L, S, Ev } = pl;

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { LimitError } from '../../../src/engine/errors.js';
+import { gradients } from '../../../src/engine/index.js';
 import { defineOp } from '../../../src/engine/op.js';
 import { scaledDotProductAttention as sdpa } from '../../../src/engine/ops/scaled-dot-product-attention.js';
 import { broadcastShapes, cast, ShapeError, size, type Shape, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { graphJob } from '../helpers.js';
 import { gemmBackends, useGemmBackend } from './gemm-backends.js';
 
 interface Attrs {
@@ -57,6 +60,7 @@ function naive(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, a: Att
   return out;
 }
 
+const NAME = 'scaled_dot_product_attention';
 const run = (inputs: Tensor[], attrs: Attrs = {}) => sdpa.forward(inputs, sdpa.parseAttrs(attrs));
 
 /** The op with a fixed boolean mask: finite differences cannot step a 0/1 mask, so it is no input here. */
@@ -209,5 +213,19 @@ describe.each(gemmBackends())('scaled_dot_product_attention on the %s gemm', (_n
       expect(t!.data).toBeInstanceOf(Float32Array);
       expectClose(t!, ref[i]!.data, 2e-5);
     });
+  });
+});
+
+describe('scaled_dot_product_attention workspace', () => {
+  it('counts its [L, S] scratch against MAX_ELEMENTS, so long sequences are refused before allocating', () => {
+    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1]], sdpa.parseAttrs({}))).toBe(2 * 3 * 5);
+    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1], [3, 5]], sdpa.parseAttrs({ maskType: 'additive' }))).toBe(3 * 5 * (2 + 2));
+    const n = 300; // values: q, k, v, out and the loss, 1201 elements; the weights 2·300·300
+    const job = graphJob(
+      { inputs: ['q'], nodes: [{ id: 'a', op: NAME, inputs: ['q', 'q', 'q'] }, { id: 'L', op: 'sum', inputs: ['a'] }], output: 'L' },
+      { inputs: { q: rand([n, 1], 1) } },
+    );
+    expect(() => gradients(job, { maxElements: 100_000, maxNodes: 10 })).toThrow(LimitError);
+    expect(gradients(job, { maxElements: 200_000, maxNodes: 10 }).loss).toBeTypeOf('number');
   });
 });
