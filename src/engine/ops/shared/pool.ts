@@ -167,16 +167,25 @@ function pointsAtMaxima(arg: Int32Array, x: Data, y: Data): boolean {
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
   const arg = argmax(p, x.data);
-  for (let o = 0; o < y.data.length; o++) y.data[o] = x.data[arg[o]!]!;
+  gather(x.data, arg, y.data);
   argmaxOf.set(y, arg);
   return y;
+}
+
+// the loops in functions of their own, optimized apart (see the NOTE in conv.ts)
+function gather(x: Data, arg: Int32Array, y: Data): void {
+  for (let o = 0; o < y.length; o++) y[o] = x[arg[o]!]!;
+}
+
+function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
+  for (let o = 0; o < g.length; o++) dx[arg[o]!] += g[o]!;
 }
 
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
   const kept = argmaxOf.get(out);
   const arg = kept && pointsAtMaxima(kept, x.data, out.data) ? kept : argmax(p, x.data);
-  for (let o = 0; o < g.data.length; o++) dx.data[arg[o]!] += g.data[o]!;
+  scatterAdd(g.data, arg, dx.data);
   return dx;
 }
 
