@@ -43,22 +43,23 @@ export const MODEL_ID = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * JSON with every object's keys sorted and no whitespace: one text per spec, however it was written.
- * undefined for a value too deep to walk (the schema rejects those anyway).
+ * undefined for a value too deep to walk (the schema rejects those anyway). `restore` gives the text a
+ * placeholder string stands for (a lifted base64 value: wire/json-body.ts liftedText).
  */
-export function canonicalJson(value: unknown): string | undefined {
+export function canonicalJson(value: unknown, restore?: (s: string) => string | undefined): string | undefined {
   try {
-    return canon(value);
+    return canon(value, restore);
   } catch (err) {
     if (err instanceof RangeError) return undefined;
     throw err;
   }
 }
 
-function canon(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+function canon(v: unknown, restore: ((s: string) => string | undefined) | undefined): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify((typeof v === 'string' && restore?.(v)) || v) ?? 'null';
   if (Array.isArray(v)) {
     let s = '[';
-    for (let i = 0; i < v.length; i++) s += (i === 0 ? '' : ',') + canon(v[i]);
+    for (let i = 0; i < v.length; i++) s += (i === 0 ? '' : ',') + canon(v[i], restore);
     return s + ']';
   }
   const obj = v as Record<string, unknown>;
@@ -66,7 +67,7 @@ function canon(v: unknown): string {
   let first = true;
   for (const key of Object.keys(obj).sort()) {
     if (obj[key] === undefined) continue;
-    s += (first ? '' : ',') + JSON.stringify(key) + ':' + canon(obj[key]);
+    s += (first ? '' : ',') + JSON.stringify(key) + ':' + canon(obj[key], restore);
     first = false;
   }
   return s + '}';

@@ -265,9 +265,21 @@ export function jsonBody(value: unknown): Buffer | string {
   return holdsLongTensor(value) ? jsonBuffer(value, '\n') : `${JSON.stringify(value) ?? 'null'}\n`;
 }
 
+// the lifted values of each request whose body had any, until its handler runs
+const liftedOf = new WeakMap<FastifyRequest, Lifted>();
+
+/**
+ * For a body whose long base64 values were lifted out: the base64 text a placeholder stands for (the
+ * value the client sent), so that what is hashed before validation is the body's content, not the
+ * placeholders, which differ from request to request. Undefined for other bodies.
+ */
+export function liftedText(request: FastifyRequest): ((s: string) => string | undefined) | undefined {
+  const lifted = liftedOf.get(request);
+  if (lifted === undefined) return undefined;
+  return (s) => (s.startsWith(lifted.prefix) ? lifted.values[Number(s.slice(lifted.prefix.length))]?.text() : undefined);
+}
+
 async function jsonPlugin(app: FastifyInstance): Promise<void> {
-  // the lifted values of each request whose body had any, until its handler runs
-  const liftedOf = new WeakMap<FastifyRequest, Lifted>();
   // answers of routes without a response schema (GET /, /openapi.json) are written the same way
   app.setReplySerializer((payload) => jsonBody(payload) as string);
   app.removeContentTypeParser('application/json');

@@ -158,8 +158,17 @@ export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answ
   return reply.type(SAFETENSORS).header('content-length', bytes).send(Readable.from(pieces)) as T;
 }
 
+// the tensors of each safetensors body, placed into it after validation
+const tensorsOf = new WeakMap<FastifyRequest, BinaryTensor[]>();
+
+/**
+ * Whether a safetensors body holds some of its model's own tensors (`model/constants/...`): until
+ * they are placed after validation, the model's JSON holds placeholders in their stead, so it is not
+ * the model's content.
+ */
+export const holdsModelTensors = (request: FastifyRequest): boolean => tensorsOf.get(request)?.some((t) => t.name.startsWith('model/')) ?? false;
+
 async function safetensorsPlugin(app: FastifyInstance): Promise<void> {
-  const tensorsOf = new WeakMap<FastifyRequest, BinaryTensor[]>();
   // The body is read as it arrives (SafetensorsReader), so this parser keeps the limits Fastify keeps
   // for the parsers it hands whole bodies to: the body limit before reading, the Content-Length after.
   app.addContentTypeParser(SAFETENSORS, (request, payload, done) => {

@@ -92,6 +92,11 @@ export class DecodedBase64 {
     return this.bytes.byteLength;
   }
 
+  /** The bytes as base64 text again (the model cache hashes a spec with its constants' content). */
+  text(): string {
+    return Buffer.from(this.bytes).toString('base64');
+  }
+
   /** The bytes: the first time as they are, a copy after that (a wire value may be decoded twice). */
   take(): ArrayBuffer {
     if (this.taken) return this.bytes.slice(0);

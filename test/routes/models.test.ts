@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/plugins/models.js';
 import { xorMlp } from '../../src/routes/shared/examples.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
+import { SAFETENSORS, safetensors } from '../wire/safetensors-helpers.js';
 
 // Content-addressed models (docs/models.md), through app.inject and the real worker pool.
 
@@ -393,6 +395,45 @@ describe('the cache', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('hashes a spec\'s long base64 constants by their content: the same id for the same values, another for others', async () => {
+    // base64 values this long are lifted out of the body before parsing (wire/json-body.ts), each
+    // request's placeholders different: the id must still be the content's
+    const n = 1024;
+    const k = (v: number) => ({ shape: [n], dtype: 'float64', base64: Buffer.from(new Float64Array(n).fill(v).buffer).toString('base64') });
+    const spec = (v: number) => ({ ...scaled(0), params: { w: { shape: [n] } }, constants: { k: k(v) } });
+    const first = await register(app, spec(2));
+    const again = await register(app, spec(2));
+    const other = await register(app, spec(3));
+    expect([first.status, again.status, other.status]).toEqual([201, 200, 201]);
+    expect(again.body.id).toBe(first.body.id);
+    expect(other.body.id).not.toBe(first.body.id);
+    expect(first.body.id).toBe(`sha256:${createHash('sha256').update(canonicalJson(spec(2))!).digest('hex')}`);
+    // inline, a repeat of such a spec is known; another value computes with its own constant
+    const body = (v: number) => ({ model: spec(v), params: { w: Array(n).fill(1) }, inputs: { x: Array(n).fill(1) } });
+    const hits = await metric(app, 'gradserve_model_cache_hits_total', 'specs');
+    expect((await post(app, '/v1/gradients', body(2))).body.gradients.w[0]).toBe(2);
+    expect((await post(app, '/v1/gradients', body(3))).body.gradients.w[0]).toBe(3);
+    expect(await metric(app, 'gradserve_model_cache_hits_total', 'specs')).toBe(hits + 2);
+  });
+
+  it('does not look up a model whose constants come in a safetensors body\'s data: each request computes with its own', async () => {
+    const model = { ...scaled(0), constants: {} };
+    const send = (v: number) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/gradients',
+        headers: { 'content-type': SAFETENSORS },
+        payload: safetensors({ 'model/constants/k': { dtype: 'F64', shape: [2], values: [v, 2 * v] } }, { model, params: { w: [1, 1] }, inputs: { x: [1, 1] } }),
+      });
+    const entries = app.models.sizes.entries;
+    for (const v of [4, 5, 4]) {
+      const r = await send(v);
+      expect(r.statusCode, r.body).toBe(200);
+      expect(JSON.parse(r.body).gradients.w).toEqual([v, 2 * v]);
+    }
+    expect(app.models.sizes.entries).toBe(entries);
   });
 
   it('counts hits and misses in /metrics: specs on the event loop, plans in the workers', async () => {

@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config.js';
 import { LimitError, SpecError, type Path } from '../../engine/errors.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, modelId, type KnownModel } from '../../plugins/models.js';
+import { liftedText } from '../../wire/json-body.js';
 import { checkModelSize } from '../../wire/request.js';
 import { limitsOf } from '../shared/compute.js';
 import { knowModel, modelNotFound } from '../shared/models.js';
@@ -44,7 +45,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       },
       preValidation: async (request) => {
         checkModelSize({ model: request.body }, limits);
-        const canonical = canonicalJson(request.body);
+        const canonical = canonicalJson(request.body, liftedText(request));
         if (canonical !== undefined) sent.set(request, canonical);
       },
     },

@@ -6,7 +6,9 @@ import { OPS } from '../../engine/ops/index.js';
 import type { ModelSpec } from '../../engine/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
+import { liftedText } from '../../wire/json-body.js';
 import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
+import { holdsModelTensors } from '../../wire/safetensors-body.js';
 
 // How the compute routes find their model in the replica's cache (plugins/models.ts): by `{ref}`, or
 // by the content of an inline spec, before the schema runs, so a known model skips it.
@@ -36,14 +38,19 @@ export function resolveModel(app: FastifyInstance) {
       body!.model = known;
       return;
     }
+    // a model whose own tensors come in a safetensors body's data holds placeholders until validated:
+    // its JSON is not its content, so it is not looked up (nor kept)
+    if (holdsModelTensors(request)) return;
+    // long base64 values lifted out of the body are placeholders too: hashed as the text they stand for
+    const restore = liftedText(request);
     // the text as the client wrote it finds a spec it sent before without the canonical form and the hash
-    const text = jsonText(model);
+    const text = restore === undefined ? jsonText(model) : undefined;
     const seen = text === undefined ? undefined : app.models.getByText(text);
     if (seen !== undefined) {
       body!.model = seen;
       return;
     }
-    const canonical = canonicalJson(model);
+    const canonical = canonicalJson(model, restore);
     if (canonical === undefined) return;
     const id = modelId(canonical);
     const known = app.models.get(id);
