@@ -6,6 +6,7 @@ import { OPS } from '../../engine/ops/index.js';
 import type { ModelSpec } from '../../engine/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
+import { importForCheck } from '../../wire/onnx/model.js';
 import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
 
 // How the compute routes find their model in the replica's cache (plugins/models.ts): by `{ref}`, or
@@ -59,6 +60,7 @@ export function resolveModel(app: FastifyInstance) {
 /** The spec with its constants decoded (float64), as the engine's checks take it. */
 export function decodeConstants(spec: ModelSpec, limits: Limits): DecodedModel {
   if (spec.type === 'mlp') return spec;
+  if (spec.type === 'onnx') return importForCheck(spec, limits);
   const plan = new TensorPlan();
   plan.addMap(spec.constants, ['model', 'constants']);
   const decoded = plan.decode('float64', limits);
