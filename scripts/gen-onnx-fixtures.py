@@ -81,8 +81,11 @@ def file_gradients(path, module):
     name, except for a weight it stores transposed for a MatMul (nn.Linear on a 3-D batch), which it
     names onnx::MatMul_<n>: that one is found by its value, and its gradient transposed."""
     params = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())  # BatchNorm's running statistics: constants, not params
     out = {}
     for init in onnx.load(path).graph.initializer:
+        if init.name in buffers:
+            continue
         value = torch.from_numpy(onnx.numpy_helper.to_array(init).copy()).to(torch.float64)
         if init.name in params:
             out[init.name] = params[init.name].grad
@@ -95,7 +98,31 @@ def file_gradients(path, module):
     return out
 
 
-def case(name, module, x, targets, loss, loss_fn, output='logits'):
+class Norm(nn.Module):
+    """BatchNormalization (running statistics set, both semantics), Relu, Unsqueeze, ReduceSum, ReduceMax,
+    Squeeze, Flatten, Exp, Log, Abs, Neg, Softmax on [batch, features] data."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 6)
+        self.bn = nn.BatchNorm1d(6)
+        self.head = nn.Linear(6, 2)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.5, 0.5)
+            self.bn.running_var.uniform_(0.5, 2.0)
+            self.bn.weight.uniform_(0.5, 1.5)
+            self.bn.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):  # x: [batch, 5]
+        h = torch.relu(self.bn(self.fc(x))).unsqueeze(1)   # [batch, 1, 6]
+        s = h.sum(dim=1) + torch.log(torch.exp(-h.abs()) + 1.0).sum(dim=1)
+        m = h.amax(dim=-1, keepdim=True).squeeze(1)        # [batch, 1]
+        y = self.head(torch.flatten(torch.softmax(s, dim=-1).unsqueeze(2), 1) - m)
+        return -y
+
+
+def case(name, module, x, targets, loss, loss_fn, output='logits', batchnorm=None):
+    """`batchnorm`: the semantics the reference runs BatchNormalization with (the file is exported in eval mode)."""
     torch.manual_seed(0)
     path = os.path.join(OUT, f'{name}.onnx')
     module = module.float().eval()
@@ -110,6 +137,9 @@ def case(name, module, x, targets, loss, loss_fn, output='logits'):
         'loss': {**loss, 'output': output},
         'ops': sorted({n.op_type for n in onnx.load(path).graph.node}),
     }
+    if batchnorm is not None:
+        record['batchnorm'] = batchnorm
+        module.train(batchnorm == 'train')
     for dtype, label in [(torch.float64, 'float64'), (torch.float32, 'float32')]:
         m = module.to(dtype)
         m.zero_grad()
@@ -123,7 +153,7 @@ def case(name, module, x, targets, loss, loss_fn, output='logits'):
                           for name, g in file_gradients(path, m).items()},
         }
     module.float()
-    with open(os.path.join(OUT, f'{name}.json'), 'w') as f:
+    with open(os.path.join(OUT, f'{name}{"-" + batchnorm if batchnorm else ""}.json'), 'w') as f:
         json.dump(record, f, indent=1)
         f.write('\n')
     print(name, os.path.getsize(path), 'bytes', record['ops'])
@@ -139,6 +169,11 @@ def main():
     xb = torch.round(torch.randn(3, 3, 4, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     yb = torch.tensor([1, 0, 1])
     case('block', Block(), xb, yb, {'type': 'nll'}, lambda o, t: F.nll_loss(o, t))
+    xn = torch.round(torch.randn(6, 5, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    yn = torch.round(torch.randn(6, 2, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    for mode in ['eval', 'train']:
+        torch.manual_seed(7)
+        case('norm', Norm(), xn, yn, {'type': 'mse'}, F.mse_loss, batchnorm=mode)
 
 
 if __name__ == '__main__':

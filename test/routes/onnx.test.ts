@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, post, startApp } from './helpers.js';
+import { encodeOnnx, onnxFile, onnxObject, type TestGraph } from '../helpers/onnx.js';
+import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 
 // ONNX models exported by torch (scripts/gen-onnx-fixtures.py, test/fixtures/onnx/): the service's
 // loss and gradients against torch's, in float64 (1e-6 relative) and float32 (1e-4), through the routes.
@@ -20,6 +21,7 @@ interface Fixture {
   targets: { shape: number[]; data: number[] };
   loss: { type: string; output: string };
   ops: string[];
+  batchnorm?: 'eval' | 'train';
   float64: Reference;
   float32: Reference;
 }
@@ -31,12 +33,12 @@ interface Reference {
 
 const dir = new URL('../fixtures/onnx/', import.meta.url);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`${name}.json`, dir), 'utf8')) as Fixture;
-const base64 = (name: string) => readFileSync(new URL(`${name}.onnx`, dir)).toString('base64');
+const base64 = (file: string) => readFileSync(new URL(file, dir)).toString('base64');
 
 function request(name: string, dtype: 'float32' | 'float64') {
   const f = fixture(name);
   return {
-    model: { type: 'onnx', bytes: base64(name) },
+    model: { type: 'onnx', bytes: base64(f.model), ...(f.batchnorm ? { batchnorm: f.batchnorm } : {}) },
     inputs: f.inputs,
     targets: f.targets,
     loss: f.loss,
@@ -50,7 +52,7 @@ function relErr(a: number[], b: number[], floor = 1e-3): number {
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), floor)));
 }
 
-describe.each(['mlp', 'block'])('the exported %s', (name) => {
+describe.each(['mlp', 'block', 'norm-eval', 'norm-train'])('the exported %s', (name) => {
   it.each([
     ['float64', 1e-6],
     ['float32', 1e-4],
@@ -66,5 +68,153 @@ describe.each(['mlp', 'block'])('the exported %s', (name) => {
       expect(res.body.gradients[param].shape, param).toEqual(g.shape);
       expect(relErr(res.body.gradients[param].data, g.data), param).toBeLessThan(tol);
     }
+  });
+});
+
+/** y = relu(x·Wᵀ + b) summed: a model small enough to read, with an initializer to override */
+const tiny: TestGraph = {
+  nodes: [
+    { name: 'fc', op: 'Gemm', inputs: ['x', 'W', 'b'], outputs: ['h'], attrs: { transB: 1 } },
+    { name: 'act', op: 'Relu', inputs: ['h'], outputs: ['y'] },
+  ],
+  initializers: { W: [[2, 3], [0.5, -1, 2, 1, 0.25, -0.5]], b: [[2], [0.25, -0.5]] },
+  inputs: { x: ['batch', 3] },
+  outputs: ['y'],
+};
+const x = [[1, 2, 3], [-1, 0.5, 2]];
+
+describe('ONNX models', () => {
+  it('take the file\'s initializers as defaults, and the request\'s params over them', async () => {
+    const body = { model: { type: 'onnx', bytes: onnxFile(tiny) }, inputs: { x }, outputGrad: [[1, 1], [1, 1]], options: { dtype: 'float64', returnOutputs: true } };
+    const res = await post(app, '/v1/gradients', body);
+    expect(res.status, res.raw).toBe(200);
+    // h = [[4.75, -0.5], [3.25, -2.375]]: relu passes the first column
+    expect(res.body.outputs).toEqual([[4.75, 0], [3.25, 0]]);
+    expect(res.body.gradients.W).toEqual([[0, 2.5, 5], [0, 0, 0]]);
+    expect(res.body.gradients.b).toEqual([2, 0]);
+    expect(res.body.params).toBeUndefined();
+    const over = await post(app, '/v1/gradients', { ...body, params: { b: [0, 10] } });
+    expect(over.body.outputs).toEqual([[4.5, 10], [3, 8.125]]);
+    expect(over.body.gradients.b).toEqual([2, 2]);
+    const wrong = await post(app, '/v1/gradients', { ...body, params: { b: [0, 1, 2] } });
+    expectProblem(wrong, 422, 'INVALID_SPEC');
+    expect(wrong.body.errors[0].path).toBe('params.b');
+  });
+
+  it('attach the loss to the named output, and list the outputs when there is none of that name', async () => {
+    const body = { model: { type: 'onnx', bytes: onnxFile(tiny) }, inputs: { x }, targets: [[0, 0], [0, 0]], loss: { type: 'mse', output: 'h' }, options: { dtype: 'float64' } };
+    const res = await post(app, '/v1/gradients', body);
+    expect(res.status, res.raw).toBe(200);
+    expect(res.body.loss).toBe((4.75 ** 2 + 0.5 ** 2 + 3.25 ** 2 + 2.375 ** 2) / 4);
+    const bad = await post(app, '/v1/gradients', { ...body, loss: { type: 'mse', output: 'logits' } });
+    expectProblem(bad, 422, 'INVALID_SPEC');
+    expect(bad.body.errors[0]).toEqual({ path: 'loss.output', message: 'the ONNX graph has no output "logits" (its outputs: y)' });
+    const graph = await post(app, '/v1/gradients', { ...twoWeight, targets: 0, loss: { type: 'mse', output: 'y' } });
+    expectProblem(graph, 422, 'INVALID_SPEC');
+    expect(graph.body.errors[0].path).toBe('loss.output');
+  });
+
+  it('check the data against the declared inputs', async () => {
+    const base = { model: { type: 'onnx', bytes: onnxFile(tiny) }, outputGrad: [[1, 1]] };
+    const wrongDim = await post(app, '/v1/gradients', { ...base, inputs: { x: [[1, 2]] } });
+    expectProblem(wrongDim, 422, 'INVALID_SPEC');
+    expect(wrongDim.body.errors[0]).toMatchObject({ path: 'inputs.x', message: expect.stringContaining('[batch, 3]') });
+    const missing = await post(app, '/v1/gradients', { ...base, inputs: { z: [[1, 2, 3]] } });
+    expectProblem(missing, 422, 'INVALID_SPEC');
+    expect(missing.body.errors[0].path).toBe('inputs.x');
+  });
+
+  it('list every unsupported node with its op type and opset, and the supported ops, in one 422', async () => {
+    const g: TestGraph = {
+      nodes: [
+        { name: 'conv', op: 'Conv', inputs: ['x', 'W'], outputs: ['c'] },
+        { name: 'act', op: 'Relu', inputs: ['c'], outputs: ['r'] },
+        { name: 'nz', op: 'NonZero', inputs: ['r'], outputs: ['n'] },
+        { name: 'custom', op: 'Foo', inputs: ['r'], outputs: ['f'], domain: 'com.example' },
+        { name: 'erf', op: 'Erf', inputs: ['r'], outputs: ['e'] },
+      ],
+      initializers: { W: [[1, 1, 1, 1], [1]] },
+      inputs: { x: [1, 1, 2, 2] },
+      outputs: ['f'],
+      opset: 14,
+    };
+    const res = await post(app, '/v1/gradients', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x: [[[[1, 2], [3, 4]]]] } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['model.graph.node[0]', 'model.graph.node[2]', 'model.graph.node[3]', 'model.graph.node[4]']);
+    expect(res.body.errors[0].message).toMatch(/^node "conv" \(Conv, opset 14\) is not supported; supported ops: Abs, Add, BatchNormalization, .*Gemm/);
+    expect(res.body.errors[2].message).toContain('(com.example.Foo, opset 14)');
+    expect(res.body.errors[3].message).toContain('only as part of GELU');
+  });
+
+  it('refuse malformed and truncated files, opsets out of range and external data with a 4xx naming the field', async () => {
+    const send = (bytes: string) => post(app, '/v1/gradients', { model: { type: 'onnx', bytes }, inputs: { x }, outputGrad: [[1, 1], [1, 1]] });
+    const garbage = await send(Buffer.from('this is not an onnx file').toString('base64'));
+    expectProblem(garbage, 400, 'INVALID_REQUEST');
+    expect(garbage.body.errors[0].path).toBe('model.bytes');
+    const file = readFileSync(new URL('mlp.onnx', dir));
+    for (const cut of [7, 100, file.length >> 1, file.length - 3]) {
+      const truncated = await send(file.subarray(0, cut).toString('base64'));
+      expect([400, 422], `${cut} bytes: ${truncated.raw}`).toContain(truncated.status);
+      expect(truncated.body.errors[0].path).toMatch(/^model\./);
+    }
+    for (const opset of [12, 19]) {
+      const res = await send(onnxFile({ ...tiny, opset }));
+      expectProblem(res, 422, 'INVALID_SPEC');
+      expect(res.body.errors[0]).toMatchObject({ path: 'model.opset_import', message: expect.stringContaining(`opset ${opset} of the default domain is outside the supported 13–18`) });
+    }
+    const external = onnxObject(tiny);
+    Object.assign(external.graph.initializer[0]!, { float_data: [], data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }] });
+    const ext = await send(encodeOnnx(external));
+    expectProblem(ext, 422, 'INVALID_SPEC');
+    expect(ext.body.errors[0]).toMatchObject({ path: 'model.graph.initializer.W', message: expect.stringContaining('external data') });
+    const short = onnxObject(tiny);
+    short.graph.initializer[0]!.float_data = [1, 2];
+    const res = await send(encodeOnnx(short));
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0].message).toContain('holds 2 elements, not the 6 of its dims [2, 3]');
+  });
+});
+
+describe('ONNX limits', () => {
+  let small: FastifyInstance;
+  beforeAll(async () => {
+    small = await startApp({ maxNodes: 3, maxElements: 20 });
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('count nodes and initializer elements before anything is allocated', async () => {
+    const chain: TestGraph = { nodes: ['a', 'b', 'c', 'd'].map((name, k) => ({ name, op: 'Relu', inputs: [k === 0 ? 'x' : String(k - 1)], outputs: [String(k)] })), inputs: { x: [1] }, outputs: ['3'] };
+    const nodes = await post(small, '/v1/gradients', { model: { type: 'onnx', bytes: onnxFile(chain) }, inputs: { x: [1] }, outputGrad: [1] });
+    expectProblem(nodes, 413, 'LIMIT_EXCEEDED');
+    expect(nodes.body.errors[0].message).toContain('4 ONNX nodes, over the limit of 3 (MAX_NODES)');
+    const big: TestGraph = { ...tiny, initializers: { W: [[2, 3], [1, 2, 3, 4, 5, 6]], b: [[2], [0, 0]], unused: [[100, 1000], []] } };
+    const elements = await post(small, '/v1/gradients', { model: { type: 'onnx', bytes: onnxFile(big) }, inputs: { x }, outputGrad: [[1, 1], [1, 1]] });
+    expectProblem(elements, 413, 'LIMIT_EXCEEDED');
+    expect(elements.body.errors[0]).toMatchObject({ path: 'model.graph.initializer.unused', message: expect.stringContaining('100008 elements') });
+  });
+});
+
+describe('ONNX models by reference', () => {
+  it('register once with their params in the summary, and answer by id as inline; explain names the file\'s nodes', async () => {
+    const spec = { type: 'onnx', bytes: base64('mlp.onnx') };
+    const reg = await post(app, '/v1/models', spec);
+    expect([200, 201], reg.raw).toContain(reg.status); // 200 when an inline request above made it known
+    expect(reg.body.summary.params).toEqual([
+      { name: 'fc1.weight', shape: [8, 6] }, { name: 'fc1.bias', shape: [8] }, { name: 'norm.weight', shape: [8] }, { name: 'norm.bias', shape: [8] },
+      { name: 'fc2.weight', shape: [8, 8] }, { name: 'fc2.bias', shape: [8] }, { name: 'fc3.weight', shape: [3, 16] }, { name: 'fc3.bias', shape: [3] },
+    ]);
+    expect(reg.body.summary.ops).toMatchObject({ gelu: 1, linear: 3, layernorm: 1 });
+    const inline = request('mlp', 'float64');
+    const byRef = { ...inline, model: { ref: reg.body.id } };
+    const [a, b] = [await post(app, '/v1/gradients', inline), await post(app, '/v1/gradients', byRef)];
+    expect(b.status, b.raw).toBe(200);
+    expect(b.body.gradients).toEqual(a.body.gradients);
+    const explain = await post(app, '/v1/explain', { ...byRef, options: { dtype: 'float64' } });
+    expect(explain.status, explain.raw).toBe(200);
+    const ids = explain.body.nodes.map((n: { id: string }) => n.id);
+    expect(ids).toEqual(expect.arrayContaining(['x', 'fc1.weight', '/fc1/Gemm', '/Tanh', '/norm/LayerNormalization', '/Mul_1', '/fc3/Gemm']));
+    expect(ids).not.toContain('/Erf');
   });
 });

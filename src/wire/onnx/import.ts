@@ -148,7 +148,7 @@ export class Importer {
     const { model, opts } = this;
     const params: DecodedGraphSpec['params'] = {};
     const defaults: Tensors = {};
-    const trainable = trainableInitializers(model, opts.batchnorm);
+    const trainable = trainableInitializers(model);
     for (const init of model.initializers.values()) {
       if (trainable.has(init.name)) {
         params[init.name] = { shape: init.shape };
@@ -196,10 +196,10 @@ export class Importer {
 }
 
 /** Float initializers that some node computes with (not read only as shapes, indices or statistics). */
-function trainableInitializers(model: OnnxModel, batchnorm: 'eval' | 'train'): Set<string> {
+function trainableInitializers(model: OnnxModel): Set<string> {
   const out = new Set<string>();
   for (const n of model.nodes) {
-    const fixed = n.opType === 'BatchNormalization' && batchnorm === 'eval' ? [3, 4] : (CONSTANT_INPUTS[n.opType] ?? []);
+    const fixed = CONSTANT_INPUTS[n.opType] ?? [];
     n.inputs.forEach((name, k) => {
       if (model.initializers.get(name)?.float && !fixed.includes(k)) out.add(name);
     });

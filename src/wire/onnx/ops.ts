@@ -231,8 +231,12 @@ export const HANDLERS: Record<string, Rule> = {
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
 export const SUPPORTED: readonly string[] = [...Object.keys(HANDLERS), 'Erf'];
 
-/** Inputs read as constants (shapes, axes, indices, flags): an initializer there is not a param. */
+/**
+ * Inputs read as constants (shapes, axes, indices, flags, BatchNormalization's running statistics,
+ * which training mode does not read at all): an initializer there is not a param.
+ */
 export const CONSTANT_INPUTS: Record<string, number[]> = {
+  BatchNormalization: [3, 4],
   Reshape: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1],
   Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1],
 };
