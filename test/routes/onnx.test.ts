@@ -218,3 +218,78 @@ describe('ONNX models by reference', () => {
     expect(ids).not.toContain('/Erf');
   });
 });
+
+describe('the ONNX ops torch\'s exports above do not use', () => {
+  // opset 18 (Reduce* axes as an input), Gemm with transA, alpha, beta and a [1, n] C, Dropout,
+  // Identity, variadic Max/Min/Sum, Softsign, Sin, Cos, Reciprocal, Selu with its own constants, and
+  // Shape/Cast/ConstantOfShape/Squeeze folded into a Reshape's shape
+  const W = [0.5, -1, 0.25, 2, 1, -0.5];
+  const C = [0.375, -0.25];
+  const K = [0.875, 0.5]; // float32-exact, as the file stores them
+  const g: TestGraph = {
+    opset: 18,
+    nodes: [
+      { name: 'gemm', op: 'Gemm', inputs: ['x', 'W', 'C'], attrs: { transA: 1, alpha: 0.5, beta: 2 } },
+      { name: 'drop', op: 'Dropout', inputs: ['gemm'] },
+      { name: 'id', op: 'Identity', inputs: ['drop'] },
+      { name: 'floor', op: 'Constant', inputs: [], attrs: { value_float: 0.125 } },
+      { name: 'mx', op: 'Max', inputs: ['id', 'floor'] },
+      { name: 'mn', op: 'Min', inputs: ['mx', 'K', 'id'] },
+      { name: 'sum', op: 'Sum', inputs: ['mn', 'id', 'mx'] },
+      { name: 'soft', op: 'Softsign', inputs: ['sum'] },
+      { name: 'sin', op: 'Sin', inputs: ['soft'] },
+      { name: 'cos', op: 'Cos', inputs: ['sin'] },
+      { name: 'selu', op: 'Selu', inputs: ['cos'], attrs: { alpha: 1.5, gamma: 1.25 } },
+      { name: 'axes', op: 'Constant', inputs: [], attrs: { value_ints: [1] } },
+      { name: 'red', op: 'ReduceSum', inputs: ['selu', 'axes'], attrs: { keepdims: 1 } },
+      { name: 'shape', op: 'Shape', inputs: ['x'] },
+      { name: 'cast', op: 'Cast', inputs: ['shape'], attrs: { to: 1 } },
+      { name: 'ones', op: 'ConstantOfShape', inputs: ['one'] },
+      { name: 'back', op: 'Cast', inputs: ['cast'], attrs: { to: 7 } },
+      { name: 'batch', op: 'Slice', inputs: ['back', 'one', 'two'] },
+      { name: 'rs', op: 'Reshape', inputs: ['red', 'batch'] },
+      { name: 'plus', op: 'Add', inputs: ['rs', 'five'] },
+      { name: 'y', op: 'Reciprocal', inputs: ['plus'] },
+    ],
+    initializers: { W: [[3, 2], W], C: [[1, 2], C], K: [[2], K], five: [[], [5]] },
+    inputs: { x: [3, 'batch'] },
+    outputs: ['y'],
+  };
+  // the Slice's bounds as int64 initializers
+  const file = onnxObject(g);
+  file.graph.initializer.push(
+    { name: 'one', dims: [1], data_type: 7, int64_data: [1] } as never,
+    { name: 'two', dims: [1], data_type: 7, int64_data: [2] } as never,
+  );
+  const bytes = encodeOnnx(file);
+  const xT = [[1, -2], [0.5, 3], [2, -1]]; // x is [3, batch]: batch 2
+
+  function reference(): number[] {
+    const out: number[] = [];
+    for (let r = 0; r < 2; r++) {
+      let total = 0;
+      for (let j = 0; j < 2; j++) {
+        let h = 0;
+        for (let k = 0; k < 3; k++) h += xT[k]![r]! * W[k * 2 + j]!;
+        const v = 0.5 * h + 2 * C[j]!;
+        const mx = Math.max(v, 0.125);
+        const s = Math.min(mx, K[j]!, v) + v + mx;
+        const c = Math.cos(Math.sin(s / (1 + Math.abs(s))));
+        total += 1.25 * (c > 0 ? c : 1.5 * Math.expm1(c));
+      }
+      out.push(1 / (total + 5));
+    }
+    return out;
+  }
+
+  it('compute what their definitions say, and backprop what finite differences find', async () => {
+    const body = { model: { type: 'onnx', bytes }, inputs: { x: xT }, options: { dtype: 'float64' } };
+    const fwd = await post(app, '/v1/forward', body);
+    expect(fwd.status, fwd.raw).toBe(200);
+    expect(relErr(fwd.body.outputs, reference(), 1)).toBeLessThan(1e-12);
+    const check = await post(app, '/v1/gradcheck', { ...body, targets: [0.1, 0.2], loss: { type: 'mse' }, inputs: { x: xT.map((row) => row.map((v) => v + 0.01)) } });
+    expect(check.status, check.raw).toBe(200);
+    expect(Object.keys(check.body.params).sort()).toEqual(['C', 'K', 'W', 'five']);
+    expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
+  });
+});
