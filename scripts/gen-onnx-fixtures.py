@@ -169,6 +169,10 @@ def main():
     xb = torch.round(torch.randn(3, 3, 4, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     yb = torch.tensor([1, 0, 1])
     case('block', Block(), xb, yb, {'type': 'nll'}, lambda o, t: F.nll_loss(o, t))
+    # the OpenAPI document's example (src/routes/shared/examples.ts holds it as base64)
+    torch.manual_seed(0)
+    case('tiny', nn.Linear(3, 2), torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=torch.float64),
+         torch.tensor([1, 0]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t))
     xn = torch.round(torch.randn(6, 5, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     yn = torch.round(torch.randn(6, 2, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     for mode in ['eval', 'train']:

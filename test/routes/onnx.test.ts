@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyOnnx } from '../../src/routes/shared/examples.js';
 import { encodeOnnx, onnxFile, onnxObject, type TestGraph } from '../helpers/onnx.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 
@@ -46,13 +47,16 @@ function request(name: string, dtype: 'float32' | 'float64') {
   };
 }
 
+/** a flat tensor's rows, for a 2-D one */
+const nested = ({ shape, data }: { shape: number[]; data: number[] }) => Array.from({ length: shape[0]! }, (_, i) => data.slice(i * shape[1]!, (i + 1) * shape[1]!));
+
 /** max |a − b| / max(|b|, floor) over the elements */
 function relErr(a: number[], b: number[], floor = 1e-3): number {
   expect(a.length).toBe(b.length);
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), floor)));
 }
 
-describe.each(['mlp', 'block', 'norm-eval', 'norm-train'])('the exported %s', (name) => {
+describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train'])('the exported %s', (name) => {
   it.each([
     ['float64', 1e-6],
     ['float32', 1e-4],
@@ -84,6 +88,12 @@ const tiny: TestGraph = {
 const x = [[1, 2, 3], [-1, 0.5, 2]];
 
 describe('ONNX models', () => {
+  it('the OpenAPI document\'s example is the tiny fixture, whose gradients are checked above', () => {
+    expect(tinyOnnx.model.bytes).toBe(base64('tiny.onnx'));
+    expect(tinyOnnx.inputs.x).toEqual(nested(fixture('tiny').inputs.x));
+    expect(tinyOnnx.targets).toEqual(fixture('tiny').targets.data);
+  });
+
   it('take the file\'s initializers as defaults, and the request\'s params over them', async () => {
     const body = { model: { type: 'onnx', bytes: onnxFile(tiny) }, inputs: { x }, outputGrad: [[1, 1], [1, 1]], options: { dtype: 'float64', returnOutputs: true } };
     const res = await post(app, '/v1/gradients', body);
