@@ -21,6 +21,8 @@ export interface ModelBody {
   loss?: LossSpec;
   outputGrad?: Wire;
   options: Options;
+  /** /v1/train's minibatch size: an ONNX model's import must not depend on it */
+  batchSize?: number;
 }
 
 export interface OptimizerBody {
@@ -140,7 +142,7 @@ const own = (t: Tensor, dtype: DType): Tensor => {
  * the params the request does not give.
  */
 function onnxParts(body: ModelBody & { model: { type: 'onnx' } }, inputs: Tensors, params: Tensors, limits: Limits) {
-  const { spec, defaults } = importForRequest(body.model, inputs, body.loss?.output, limits);
+  const { spec, defaults } = importForRequest(body.model, inputs, body.loss?.output, limits, body.batchSize);
   const dtype = body.options.dtype;
   const constants = Object.fromEntries(Object.entries(spec.constants).map(([k, t]) => [k, own(t, dtype)]));
   const missing = Object.entries(defaults).filter(([name]) => !Object.hasOwn(params, name));

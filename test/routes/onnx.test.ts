@@ -303,3 +303,23 @@ describe('the ONNX ops torch\'s exports above do not use', () => {
     expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
   });
 });
+
+describe('ONNX models on /v1/train', () => {
+  const train = (name: string, batchSize: number) => {
+    const { model, inputs, targets, loss } = request(name, 'float64');
+    return post(app, '/v1/train', { model, inputs, targets, loss, optimizer: { type: 'sgd', lr: 0.1 }, steps: 3, batchSize });
+  };
+
+  it('run minibatches when the import does not depend on the batch size', async () => {
+    const res = await train('mlp', 2);
+    expect(res.status, res.raw).toBe(200);
+    expect(res.body.losses).toHaveLength(3);
+  });
+
+  it('refuse minibatches of a graph that folds the batch dimension into a constant', async () => {
+    // the block's Reshape takes x.shape[0], which the import folds for the request's batch of 3
+    const res = await train('block', 2);
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toMatchObject({ path: 'batchSize', message: expect.stringContaining('node "/Reshape" of the ONNX graph is imported differently for a batch of 2 than for the whole 3') });
+  });
+});

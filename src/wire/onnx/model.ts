@@ -1,6 +1,7 @@
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
 import type { OnnxSpec, Tensors } from '../../engine/spec.js';
-import type { Shape } from '../../engine/tensor.js';
+import { SpecError } from '../../engine/errors.js';
+import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';
 import { decodeOnnx, type OnnxModel } from './decode.js';
 import { checkInputShapes, declaredShapes, importOnnx, type Imported } from './import.js';
 
@@ -15,12 +16,40 @@ function modelOf(spec: OnnxSpec, limits: Limits): OnnxModel {
   return model;
 }
 
-/** The graph a request with these data inputs runs, and the file's param values. */
-export function importForRequest(spec: OnnxSpec, inputs: Tensors, output: string | undefined, limits: Limits): Imported {
+/**
+ * The graph a request with these data inputs runs, and the file's param values. With `batchSize`
+ * (/v1/train's minibatches, which run the graph imported here) the graph must be the same for a
+ * minibatch as for the whole batch: not so when a node folds the batch dimension into a constant.
+ */
+export function importForRequest(spec: OnnxSpec, inputs: Tensors, output: string | undefined, limits: Limits, batchSize?: number): Imported {
   const model = modelOf(spec, limits);
   const shapes = new Map<string, Shape>(Object.entries(inputs).map(([name, t]) => [name, t.shape]));
   checkInputShapes(model, shapes);
-  return importOnnx(model, { shapes, output, batchnorm: spec.batchnorm }, limits);
+  const imported = importOnnx(model, { shapes, output, batchnorm: spec.batchnorm }, limits);
+  const n = shapes.values().next().value?.[0];
+  if (batchSize === undefined || n === undefined || batchSize >= n) return imported;
+  for (const b of new Set([batchSize, n % batchSize].filter((b) => b > 0))) {
+    const minibatch = new Map([...shapes].map(([name, s]) => [name, [b, ...s.slice(1)]]));
+    const other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm }, limits).spec;
+    const k = firstDifference(imported.spec, other);
+    if (k !== undefined) {
+      throw new SpecError(['batchSize'], `node "${imported.spec.nodes[k]?.id ?? k}" of the ONNX graph is imported differently for a batch of ${b} than for the whole ${n} (it reads the batch dimension as a constant): leave batchSize out, or send each minibatch to /v1/gradients`);
+    }
+  }
+  return imported;
+}
+
+/** The index of the first node of `a` that `b` imports differently (a node's constants included), if any. */
+function firstDifference(a: Imported['spec'], b: Imported['spec']): number | undefined {
+  const same = (x: Tensor | undefined, y: Tensor | undefined) =>
+    x !== undefined && y !== undefined && sameShape(x.shape, y.shape) && x.data.every((v, i) => v === y.data[i]);
+  for (let k = 0; k < Math.max(a.nodes.length, b.nodes.length); k++) {
+    const [x, y] = [a.nodes[k], b.nodes[k]];
+    if (x === undefined || y === undefined || JSON.stringify(x) !== JSON.stringify(y)) return k;
+    const constant = (id: string | number) => typeof id === 'string' && Object.hasOwn(a.constants, id);
+    if (x.inputs.some((id) => constant(id) && !same(a.constants[id as string], b.constants[id as string]))) return k;
+  }
+  return undefined;
 }
 
 /** The graph checked before any data (registration), with the file's declared input shapes. */
