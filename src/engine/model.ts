@@ -1,6 +1,6 @@
 import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
 import { compile } from './compile.js';
-import { LimitError, overLimit, SpecError, type Path } from './errors.js';
+import { LimitError, ModelNotSent, overLimit, SpecError, type Path } from './errors.js';
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
@@ -155,6 +155,7 @@ function planKey(job: ModelJob, dtype: DType): string {
 /** The request's model (plus loss) compiled; the checks of the request against it on the way. */
 function compileModel(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType): Plan {
   const { model } = job;
+  if (model === undefined) throw new ModelNotSent(job.modelId);
   const parts = model.type === 'mlp' ? mlpParts(model, job, limits) : graphParts(model, job, limits);
   checkRequest(job, parts.params, ops);
   const nodes = [...parts.nodes];
