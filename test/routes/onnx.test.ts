@@ -106,6 +106,9 @@ describe('ONNX models', () => {
     const over = await post(app, '/v1/gradients', { ...body, params: { b: [0, 10] } });
     expect(over.body.outputs).toEqual([[4.5, 10], [3, 8.125]]);
     expect(over.body.gradients.b).toEqual([2, 2]);
+    // the import is kept for these shapes: its defaults were copied into each job, not moved
+    const again = await post(app, '/v1/gradients', body);
+    expect(again.body.outputs).toEqual([[4.75, 0], [3.25, 0]]);
     const wrong = await post(app, '/v1/gradients', { ...body, params: { b: [0, 1, 2] } });
     expectProblem(wrong, 422, 'INVALID_SPEC');
     expect(wrong.body.errors[0].path).toBe('params.b');
