@@ -118,6 +118,7 @@ function lossAttrs(loss: LossSpec): Record<string, unknown> {
   const attrs: Record<string, unknown> = { reduction: loss.reduction };
   if (loss.delta !== undefined) attrs.delta = loss.delta;
   if (loss.labelSmoothing !== undefined) attrs.labelSmoothing = loss.labelSmoothing;
+  if (loss.ignoreIndex !== undefined) attrs.ignoreIndex = loss.ignoreIndex;
   return attrs;
 }
 

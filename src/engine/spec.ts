@@ -131,6 +131,7 @@ export const LossSpecSchema = z
     reduction: z.enum(['mean', 'sum']).default('mean').describe('mean or sum over the batch, as PyTorch'),
     delta: z.number().positive().optional().describe('huber only: the threshold (default 1)'),
     labelSmoothing: z.number().min(0).max(1).optional().describe('cross_entropy only: label smoothing (default 0)'),
+    ignoreIndex: z.number().int().optional().describe('cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100)'),
     output: z
       .string()
       .min(1)

@@ -1,5 +1,6 @@
 import { HttpError } from '../errors.js';
 import { SpecError, type Path } from '../engine/errors.js';
+import { integerData } from './integers.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Tensor } from '../engine/tensor.js';
 
 // The safetensors container (docs/binary.md): an 8-byte little-endian header length N, N bytes of
@@ -261,27 +262,14 @@ function firstDuplicateKey(text: string): string | null {
  * NOTE: never a view into a part of a body: the worker recycles the job's whole buffers for the next
  * job's gradients and values (engine/buffers.ts), and views into one body left it allocating afresh for
  * every request, which cost its backward pass far more than a copy costs the event loop. A tensor read
- * onto a buffer of its own (SafetensorsReader) is used as it is. Integers must lie within ±2^53 (where
- * every one is a float64), floats must be finite (422 at the tensor's name). F16 and BF16 widen exactly.
+ * onto a buffer of its own (SafetensorsReader) is used as it is. Integers must be exact in `to`
+ * (wire/integers.ts), floats finite (422 at the tensor's name). F16 and BF16 widen exactly.
  */
 export function binaryData(t: BinaryTensor, to: DType): Data {
   const n = size(t.shape);
   const path: Path = [t.name];
   const src = sourceArray(t, n);
-  if (src instanceof BigInt64Array) {
-    const out = allocData(n, to);
-    for (let i = 0; i < n; i++) {
-      const v = src[i]!;
-      if (v > LIMIT_53 || v < -LIMIT_53) throw new SpecError(path, `element ${i} (${v}) is beyond ±2^53, where integers stay exact as floats`);
-      out[i] = Number(v);
-    }
-    return out;
-  }
-  if (src instanceof Int32Array) {
-    const out = allocData(n, to);
-    out.set(src);
-    return out;
-  }
+  if (src instanceof BigInt64Array || src instanceof Int32Array) return integerData(src, to, path);
   const bad = firstNonFinite(src);
   if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);
   if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer && !ownsBuffer(t.bytes) ? src.slice() : src;
@@ -289,8 +277,6 @@ export function binaryData(t: BinaryTensor, to: DType): Data {
   out.set(src);
   return out;
 }
-
-const LIMIT_53 = 2n ** 53n;
 
 /** A view of a whole buffer (a body read by SafetensorsReader), not of a part of one body. */
 const ownsBuffer = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;

@@ -175,6 +175,10 @@ describe('binaryData', () => {
     expect(() => binaryData(one('I64', over), 'float64')).toThrow(/element 1 .* beyond ±2\^53/);
     const i32 = new Uint8Array(Int32Array.from([-(2 ** 31), 2 ** 31 - 1]).buffer);
     expect(Array.from(binaryData(one('I32', i32), 'float64'))).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+    // into float32, exact to ±2^24 only
+    expect(() => binaryData(one('I32', i32), 'float32')).toThrow(/element 0 \(-2147483648\) is beyond ±2\^24, where integers stay exact in float32/);
+    const ids = new Uint8Array(BigInt64Array.from([2n ** 24n, -100n]).buffer);
+    expect(binaryData(one('I64', ids), 'float32')).toEqual(new Float32Array([2 ** 24, -100]));
   });
 
   it('F16 widens exactly: every one of the 63,488 finite half-precision values', () => {

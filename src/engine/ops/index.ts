@@ -55,6 +55,15 @@ import { sum } from './sum.js';
 import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
+// issue 18, indexing and selection
+import { broadcastTo } from './broadcast-to.js';
+import { cumsum } from './cumsum.js';
+import { embedding } from './embedding.js';
+import { expand } from './expand.js';
+import { gather } from './gather.js';
+import { indexSelect } from './index-select.js';
+import { maskedFill } from './masked-fill.js';
+import { where } from './where.js';
 
 export const ALL_OPS: readonly AnyOp[] = [
   abs,
@@ -110,6 +119,15 @@ export const ALL_OPS: readonly AnyOp[] = [
   tanh,
   transpose,
   unsqueeze,
+  // issue 18, indexing and selection
+  embedding,
+  gather,
+  indexSelect,
+  where,
+  maskedFill,
+  expand,
+  broadcastTo,
+  cumsum,
 ];
 
 export const OPS = buildRegistry(ALL_OPS);
