@@ -121,12 +121,33 @@ class Norm(nn.Module):
         return -y
 
 
+def as_dtype(x, dtype):
+    """Float data in the run's dtype; integer data (token ids) as it is."""
+    return x.to(dtype) if x.is_floating_point() else x
+
+
+class Embed(nn.Module):
+    """Gather: nn.Embedding's lookup (of a param by data indices) and x[:, 0], x[:, -1] (of data by a
+    constant index); Where with a constant condition (a bool buffer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.head = nn.Linear(8, 3)
+        self.register_buffer('mask', torch.tensor([True, False, True, True]))
+
+    def forward(self, tokens):  # tokens: [batch, 3] class indices
+        e = self.emb(tokens)
+        e = torch.where(self.mask, e, -0.5 * e)
+        return self.head(torch.cat([e[:, 0] + e[:, -1], e.mean(dim=1)], dim=1))
+
+
 def case(name, module, x, targets, loss, loss_fn, output='logits', batchnorm=None):
     """`batchnorm`: the semantics the reference runs BatchNormalization with (the file is exported in eval mode)."""
     torch.manual_seed(0)
     path = os.path.join(OUT, f'{name}.onnx')
     module = module.float().eval()
-    torch.onnx.export(module, (x.float(),), path, input_names=['x'], output_names=[output],
+    torch.onnx.export(module, (as_dtype(x, torch.float32),), path, input_names=['x'], output_names=[output],
                       dynamic_axes={'x': {0: 'batch'}, output: {0: 'batch'}}, opset_version=OPSET,
                       do_constant_folding=True)
     onnx.checker.check_model(onnx.load(path))
@@ -143,7 +164,7 @@ def case(name, module, x, targets, loss, loss_fn, output='logits', batchnorm=Non
     for dtype, label in [(torch.float64, 'float64'), (torch.float32, 'float32')]:
         m = module.to(dtype)
         m.zero_grad()
-        out = m(x.to(dtype))
+        out = m(as_dtype(x, dtype))
         value = loss_fn(out, targets if loss['type'] != 'mse' else targets.to(dtype))
         value.backward()
         record[label] = {
@@ -173,6 +194,9 @@ def main():
     torch.manual_seed(0)
     case('tiny', nn.Linear(3, 2), torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=torch.float64),
          torch.tensor([1, 0]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t))
+    tokens = torch.tensor([[1, 4, 9], [0, 0, 3], [7, 2, 2], [5, 8, 1]])
+    torch.manual_seed(3)
+    case('embed', Embed(), tokens, torch.tensor([2, 0, 1, 1]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t))
     xn = torch.round(torch.randn(6, 5, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     yn = torch.round(torch.randn(6, 2, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     for mode in ['eval', 'train']:

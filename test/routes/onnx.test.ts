@@ -56,7 +56,7 @@ function relErr(a: number[], b: number[], floor = 1e-3): number {
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), floor)));
 }
 
-describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train'])('the exported %s', (name) => {
+describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train', 'embed'])('the exported %s', (name) => {
   it.each([
     ['float64', 1e-6],
     ['float32', 1e-4],
@@ -304,6 +304,45 @@ describe('the ONNX ops torch\'s exports above do not use', () => {
     expect(check.status, check.raw).toBe(200);
     expect(Object.keys(check.body.params).sort()).toEqual(['C', 'K', 'W', 'five']);
     expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
+  });
+});
+
+describe('GatherElements, Expand and Where', () => {
+  const g: TestGraph = {
+    nodes: [
+      { name: 'pick', op: 'GatherElements', inputs: ['x', 'idx'], attrs: { axis: 1 } },
+      { name: 'grow', op: 'Expand', inputs: ['pick', 'shape'] },
+      { name: 'neg', op: 'Neg', inputs: ['grow'] },
+      { name: 'sel', op: 'Where', inputs: ['cond', 'grow', 'neg'] },
+      { name: 'scaled', op: 'Mul', inputs: ['sel', 'w'] },
+      { name: 'y', op: 'ReduceSum', inputs: ['scaled', 'axes'], attrs: { keepdims: 0 } },
+    ],
+    initializers: { w: [[3, 1, 1], [0.5, -1, 2]] },
+    inputs: { x: ['batch', 3] },
+    outputs: ['y'],
+  };
+  const file = onnxObject(g);
+  file.graph.initializer.push(
+    { name: 'idx', dims: [2, 2], data_type: 7, int64_data: [0, 2, 1, 1] } as never,
+    { name: 'shape', dims: [3], data_type: 7, int64_data: [3, 1, 2] } as never,
+    { name: 'cond', dims: [2], data_type: 9, int32_data: [1, 0] } as never,
+    { name: 'axes', dims: [2], data_type: 7, int64_data: [0, 2] } as never,
+  );
+  const x = [[1, 2, 3], [4, 5, 6]];
+
+  it('compute numpy\'s semantics and backprop what finite differences find', async () => {
+    const body = { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x }, options: { dtype: 'float64' } };
+    const fwd = await post(app, '/v1/forward', body);
+    expect(fwd.status, fwd.raw).toBe(200);
+    // pick = [[1, 3], [5, 5]], grown to [3, 2, 2], column 1 negated, times w[k] over k, summed over k and columns
+    const w = 0.5 - 1 + 2;
+    expect(fwd.body.outputs).toEqual([w * (1 - 3), w * (5 - 5)]);
+    const check = await post(app, '/v1/gradcheck', { ...body, outputGrad: undefined, targets: [0.5, -1], loss: { type: 'mse' }, options: { dtype: 'float64', inputGradients: true } });
+    expect(check.status, check.raw).toBe(200);
+    expect(Object.keys(check.body.params)).toEqual(['w']);
+    expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
+    const grads = await post(app, '/v1/gradients', { ...body, outputGrad: [1, 1], options: { dtype: 'float64', inputGradients: true } });
+    expect(grads.body.inputGradients.x).toEqual([[w, 0, -w], [0, 0, 0]]);
   });
 });
 

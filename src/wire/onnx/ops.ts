@@ -147,27 +147,50 @@ function constantOfShape(c: Importer, n: OnnxNode, [s]: (Value | undefined)[]): 
   return [c.constant(dims, (d) => d.fill(fill))];
 }
 
-/** Gather of constants only (an index into a shape, mostly): computed here. */
-function gather(c: Importer, n: OnnxNode, [data, indices]: (Value | undefined)[]): Value[] {
-  if (data!.kind !== 'const') throw c.fail('Gather of computed data is not supported (only of constants and shapes)');
-  const t = data!.t;
-  const idx = ints(c, indices, 'indices')!;
-  const idxShape = c.shapeOf(indices!)!;
+/** Gather of constants, computed here (an index into a shape, mostly). */
+function gatherConstant(c: Importer, n: OnnxNode, t: Tensor, idx: number[], idxShape: Shape): Value {
   const axis = norm(num(n, 'axis', 0), t.shape.length);
   const [outer, d, inner] = [t.shape.slice(0, axis).reduce((p, v) => p * v, 1), t.shape[axis]!, t.shape.slice(axis + 1).reduce((p, v) => p * v, 1)];
   const out = [...t.shape.slice(0, axis), ...idxShape, ...t.shape.slice(axis + 1)];
-  return [
-    c.constant(out, (o) => {
-      let k = 0;
-      for (let i = 0; i < outer; i++)
-        for (const j of idx) {
-          const jj = j < 0 ? j + d : j;
-          if (jj < 0 || jj >= d) throw c.fail(`index ${j} out of range for axis ${axis} of size ${d}`);
-          o.set(t.data.subarray((i * d + jj) * inner, (i * d + jj + 1) * inner), k);
-          k += inner;
-        }
-    }),
-  ];
+  return c.constant(out, (o) => {
+    let k = 0;
+    for (let i = 0; i < outer; i++)
+      for (const j of idx) {
+        const jj = j < 0 ? j + d : j;
+        if (jj < 0 || jj >= d) throw c.fail(`index ${j} out of range for axis ${axis} of size ${d}`);
+        o.set(t.data.subarray((i * d + jj) * inner, (i * d + jj + 1) * inner), k);
+        k += inner;
+      }
+  });
+}
+
+/**
+ * Gather (numpy's take): of constants, computed here; of a 2-D tensor along axis 0 (nn.Embedding's
+ * lookup), embedding; otherwise index_select over the indices as a vector, reshaped to
+ * data.shape[:axis] + indices.shape + data.shape[axis+1:]. Negative constant indices count from the end.
+ */
+function gather(c: Importer, n: OnnxNode, [data, indices]: (Value | undefined)[]): Value[] {
+  const idxShape = c.needShape(indices!, 'its indices');
+  if (data!.kind === 'const' && indices!.kind === 'const') return [gatherConstant(c, n, data!.t, Array.from(indices!.t.data), idxShape)];
+  const shape = c.needShape(data!);
+  const axis = norm(num(n, 'axis', 0), shape.length);
+  let index = indices!;
+  if (index.kind === 'const') {
+    const t = index.t;
+    index = c.constant(t.shape, (d) => t.data.forEach((v, k) => (d[k] = v < 0 ? v + shape[axis]! : v)));
+  }
+  if (axis === 0 && shape.length === 2) return [c.emit('embedding', [index, data!])];
+  const picked = c.emit('index_select', [data!, idxShape.length === 1 ? index : reshapeTo(c, index, [-1])], { axis });
+  return [reshapeTo(c, picked, [...shape.slice(0, axis), ...idxShape, ...shape.slice(axis + 1)])];
+}
+
+/** Expand: ONNX broadcasts both ways (a 1 in `shape` keeps the input's dim), torch's expand one way. */
+function expand(c: Importer, _n: OnnxNode, [x, shapeInput]: (Value | undefined)[]): Value[] {
+  const target = ints(c, shapeInput, 'shape')!;
+  const from = c.needShape(x!);
+  const lead = target.length - from.length;
+  const shape = lead >= 0 ? target.map((d, k) => (d === 1 && k >= lead ? from[k - lead]! : d)) : target;
+  return [c.emit('expand', [x!], { shape })];
 }
 
 export const HANDLERS: Record<string, Rule> = {
@@ -183,8 +206,10 @@ export const HANDLERS: Record<string, Rule> = {
   Dropout: same,
   Elu: unary('elu', (n) => ({ alpha: num(n, 'alpha', 1) })),
   Exp: unary('exp'),
+  Expand: expand,
   Flatten: flatten,
   Gather: gather,
+  GatherElements: (c, n, [x, index]) => [c.emit('gather', [x!, index!], { axis: num(n, 'axis', 0) })],
   Gemm: gemm,
   Identity: same,
   LayerNormalization: (c, n, [x, scale, bias]) => {
@@ -226,6 +251,7 @@ export const HANDLERS: Record<string, Rule> = {
   Tanh: unary('tanh'),
   Transpose: (c, n, [x]) => [c.emit('transpose', [x!], list(n, 'perm') ? { perm: list(n, 'perm') } : {})],
   Unsqueeze: unsqueeze,
+  Where: (c, _n, [cond, a, b]) => [c.emit('where', [cond!, a!, b!])],
 };
 
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
@@ -238,5 +264,5 @@ export const SUPPORTED: readonly string[] = [...Object.keys(HANDLERS), 'Erf'];
 export const CONSTANT_INPUTS: Record<string, number[]> = {
   BatchNormalization: [3, 4],
   Reshape: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1],
-  Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1],
+  Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1], GatherElements: [1], Where: [0], Expand: [1],
 };
