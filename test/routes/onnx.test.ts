@@ -159,6 +159,22 @@ describe('ONNX models', () => {
     expect(res.body.errors[3].message).toContain('only as part of GELU');
   });
 
+  it('name the node whose attributes the engine\'s op refuses, and the node a shape does not fit', async () => {
+    const g: TestGraph = {
+      nodes: [{ name: 'ln', op: 'LayerNormalization', inputs: ['x', 's'], attrs: { epsilon: 0 } }],
+      initializers: { s: [[3], [1, 1, 1]] },
+      inputs: { x: ['batch', 3] },
+      outputs: ['ln'],
+    };
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toMatchObject({ path: 'model.graph.node[0]', message: expect.stringMatching(/^node "ln" \(LayerNormalization\): its attributes do not fit the layernorm op \(\{"axis":-1,"eps":0\}\): eps: /) });
+    const mm: TestGraph = { nodes: [{ name: 'mm', op: 'MatMul', inputs: ['x', 's'] }], initializers: { s: [[2, 2], [1, 0, 0, 1]] }, inputs: { x: ['batch', 3] }, outputs: ['mm'] };
+    const shape = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(mm) }, inputs: { x } });
+    expectProblem(shape, 422, 'INVALID_SPEC');
+    expect(shape.body.errors[0]).toMatchObject({ path: 'model.graph.node[0]', message: expect.stringContaining('node "mm" (MatMul): matmul: inner dimensions differ in [2, 3] @ [2, 2]') });
+  });
+
   it('refuse malformed and truncated files, opsets out of range and external data with a 4xx naming the field', async () => {
     const send = (bytes: string) => post(app, '/v1/gradients', { model: { type: 'onnx', bytes }, inputs: { x }, outputGrad: [[1, 1], [1, 1]] });
     const garbage = await send(Buffer.from('this is not an onnx file').toString('base64'));
@@ -307,7 +323,7 @@ describe('the ONNX ops torch\'s exports above do not use', () => {
   });
 });
 
-describe('GatherElements, Expand and Where', () => {
+describe('GatherElements, Expand, Where and GlobalAveragePool', () => {
   const g: TestGraph = {
     nodes: [
       { name: 'pick', op: 'GatherElements', inputs: ['x', 'idx'], attrs: { axis: 1 } },
@@ -315,7 +331,11 @@ describe('GatherElements, Expand and Where', () => {
       { name: 'neg', op: 'Neg', inputs: ['grow'] },
       { name: 'sel', op: 'Where', inputs: ['cond', 'grow', 'neg'] },
       { name: 'scaled', op: 'Mul', inputs: ['sel', 'w'] },
-      { name: 'y', op: 'ReduceSum', inputs: ['scaled', 'axes'], attrs: { keepdims: 0 } },
+      { name: 'sum', op: 'ReduceSum', inputs: ['scaled', 'axes'], attrs: { keepdims: 0 } },
+      // the two sums as an image [1, 1, 2, 1], averaged: [1, 1, 1, 1]
+      { name: 'image', op: 'Unsqueeze', inputs: ['sum', 'unsq'] },
+      { name: 'pool', op: 'GlobalAveragePool', inputs: ['image'] },
+      { name: 'y', op: 'Flatten', inputs: ['pool'], attrs: { axis: 0 } },
     ],
     initializers: { w: [[3, 1, 1], [0.5, -1, 2]] },
     inputs: { x: ['batch', 3] },
@@ -327,21 +347,23 @@ describe('GatherElements, Expand and Where', () => {
     { name: 'shape', dims: [3], data_type: 7, int64_data: [3, 1, 2] } as never,
     { name: 'cond', dims: [2], data_type: 9, int32_data: [1, 0] } as never,
     { name: 'axes', dims: [2], data_type: 7, int64_data: [0, 2] } as never,
+    { name: 'unsq', dims: [3], data_type: 7, int64_data: [0, 1, 3] } as never,
   );
   const x = [[1, 2, 3], [4, 5, 6]];
 
-  it('compute numpy\'s semantics and backprop what finite differences find', async () => {
+  it('compute ONNX\'s semantics and backprop what finite differences find', async () => {
     const body = { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x }, options: { dtype: 'float64' } };
     const fwd = await post(app, '/v1/forward', body);
     expect(fwd.status, fwd.raw).toBe(200);
-    // pick = [[1, 3], [5, 5]], grown to [3, 2, 2], column 1 negated, times w[k] over k, summed over k and columns
+    // pick = [[1, 3], [5, 5]], grown to [3, 2, 2], column 1 negated, times w[k] over k, summed over k
+    // and columns, then the two rows' sums averaged
     const w = 0.5 - 1 + 2;
-    expect(fwd.body.outputs).toEqual([w * (1 - 3), w * (5 - 5)]);
-    const check = await post(app, '/v1/gradcheck', { ...body, outputGrad: undefined, targets: [0.5, -1], loss: { type: 'mse' }, options: { dtype: 'float64', inputGradients: true } });
+    expect(fwd.body.outputs).toEqual([[(w * (1 - 3) + w * (5 - 5)) / 2]]);
+    const check = await post(app, '/v1/gradcheck', { ...body, outputGrad: undefined, targets: [[0.5]], loss: { type: 'mse' }, options: { dtype: 'float64', inputGradients: true } });
     expect(check.status, check.raw).toBe(200);
     expect(Object.keys(check.body.params)).toEqual(['w']);
     expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
-    const grads = await post(app, '/v1/gradients', { ...body, outputGrad: [1, 1], options: { dtype: 'float64', inputGradients: true } });
+    const grads = await post(app, '/v1/gradients', { ...body, outputGrad: [[2]], options: { dtype: 'float64', inputGradients: true } });
     expect(grads.body.inputGradients.x).toEqual([[w, 0, -w], [0, 0, 0]]);
   });
 });

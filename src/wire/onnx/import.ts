@@ -1,3 +1,4 @@
+import { ZodError } from 'zod';
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
 import { LimitError, overLimit, SpecError, type Path } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
@@ -107,7 +108,8 @@ export class Importer {
     try {
       parsed = def.parseAttrs(attrs);
     } catch (err) {
-      throw this.fail(`attributes the ${op} op does not take: ${(err as Error).message}`);
+      const why = err instanceof ZodError ? err.issues.map((i) => `${i.path.join('.') || 'attrs'}: ${i.message}`).join('; ') : (err as Error).message;
+      throw this.fail(`its attributes do not fit the ${op} op (${JSON.stringify(attrs)}): ${why}`);
     }
     const shapes = inputs.map((v) => this.shapeOf(v));
     let shape: Shape | undefined;

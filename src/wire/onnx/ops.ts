@@ -96,6 +96,7 @@ function unsqueeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined
   }
   const rank = shape!.length + axes.length;
   const at = axes.map((a) => norm(a, rank));
+  if (at.some((a) => a < 0 || a >= rank)) throw c.fail(`axes [${axes.join(', ')}] out of range for an output of rank ${rank}`);
   const out: number[] = [];
   for (let k = 0, j = 0; k < rank; k++) out.push(at.includes(k) ? 1 : shape![j++]!);
   return [reshapeTo(c, x!, out)];
@@ -209,6 +210,8 @@ export const HANDLERS: Record<string, Rule> = {
   Expand: expand,
   Flatten: flatten,
   Gather: gather,
+  // the mean over every axis after N and C, kept as 1s (torch's adaptive_avg_pool2d(x, 1))
+  GlobalAveragePool: (c, _n, [x]) => [c.emit('mean', [x!], { axes: c.needShape(x!).slice(2).map((_, k) => k + 2), keepdims: true })],
   GatherElements: (c, n, [x, index]) => [c.emit('gather', [x!, index!], { axis: num(n, 'axis', 0) })],
   Gemm: gemm,
   Identity: same,
