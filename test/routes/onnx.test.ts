@@ -175,6 +175,32 @@ describe('ONNX models', () => {
     expect(shape.body.errors[0]).toMatchObject({ path: 'model.graph.node[0]', message: expect.stringContaining('node "mm" (MatMul): matmul: inner dimensions differ in [2, 3] @ [2, 2]') });
   });
 
+  it('answer a file with bytes changed anywhere with a 200 or a 4xx, never a 5xx', async () => {
+    const file = readFileSync(new URL('block.onnx', dir));
+    let seed = 19;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const statuses = new Set<number>();
+    for (let k = 0; k < 60; k++) {
+      const bytes = Buffer.from(file);
+      for (let j = 0; j < 3; j++) bytes[next() % bytes.length] = next() % 256;
+      const f = fixture('block');
+      const res = await post(app, '/v1/gradients', { model: { type: 'onnx', bytes: bytes.toString('base64') }, inputs: f.inputs, targets: f.targets, loss: f.loss });
+      expect(res.status, res.raw).toBeLessThan(500);
+      statuses.add(res.status);
+    }
+    expect([...statuses].some((s) => s >= 400)).toBe(true);
+  });
+
+  it('refuse a node without the inputs its op needs, and a graph without outputs', async () => {
+    const g: TestGraph = { nodes: [{ name: 'gemm', op: 'Gemm', inputs: ['x', ''] }], inputs: { x: ['batch', 3] }, outputs: ['gemm'] };
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toEqual({ path: 'model.graph.node[0]', message: 'node "gemm" (Gemm): needs at least 2 inputs, has 1' });
+    const none = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile({ ...tiny, outputs: [] }) }, inputs: { x } });
+    expectProblem(none, 422, 'INVALID_SPEC');
+    expect(none.body.errors[0].path).toBe('model.graph.output');
+  });
+
   it('refuse malformed and truncated files, opsets out of range and external data with a 4xx naming the field', async () => {
     const send = (bytes: string) => post(app, '/v1/gradients', { model: { type: 'onnx', bytes }, inputs: { x }, outputGrad: [[1, 1], [1, 1]] });
     const garbage = await send(Buffer.from('this is not an onnx file').toString('base64'));

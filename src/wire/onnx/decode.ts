@@ -179,6 +179,7 @@ export function decodeOnnx(base64: string, limits: Limits): OnnxModel {
   if (opset < OPSET_MIN || opset > OPSET_MAX) {
     throw new SpecError(['model', 'opset_import'], `opset ${opset} of the default domain is outside the supported ${OPSET_MIN}–${OPSET_MAX}: export with opset_version between them (torch.onnx.export(..., opset_version=17))`);
   }
+  if ((graph.output?.length ?? 0) === 0) throw new SpecError(['model', 'graph', 'output'], 'the ONNX graph declares no output');
   const nodes = graph.node!;
   if (nodes.length > limits.maxNodes) throw new LimitError(['model', 'graph', 'node'], overLimit(`${nodes.length} ONNX nodes`, limits.maxNodes, 'MAX_NODES'));
   if ((graph.sparse_initializer?.length ?? 0) > 0) throw new SpecError(['model', 'graph', 'sparse_initializer'], 'sparse initializers are not supported: store them dense');

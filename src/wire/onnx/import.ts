@@ -5,7 +5,7 @@ import { OPS } from '../../engine/ops/index.js';
 import type { Tensors } from '../../engine/spec.js';
 import { formatShape, size, type Shape, type Tensor } from '../../engine/tensor.js';
 import type { OnnxModel, OnnxNode } from './decode.js';
-import { CONSTANT_INPUTS, HANDLERS, SUPPORTED } from './ops.js';
+import { CONSTANT_INPUTS, HANDLERS, MIN_INPUTS, SUPPORTED } from './ops.js';
 import { findGelus } from './patterns.js';
 
 // An ONNX graph as the engine's graph spec, for the data's shapes. Initializers read where a tensor
@@ -173,6 +173,9 @@ export class Importer {
       if (skipped.has(n)) continue;
       this.node = n;
       this.emitted = 0;
+      const needed = MIN_INPUTS[n.opType] ?? 1;
+      if (n.inputs.slice(0, needed).filter((name) => name !== '').length < needed) throw this.fail(`needs at least ${needed} inputs, has ${n.inputs.filter((name) => name !== '').length}`);
+      if (n.outputs.length === 0 || n.outputs[0] === '') throw this.fail('has no output');
       const gelu = replaced.get(n);
       const out = gelu === undefined ? HANDLERS[n.opType]!(this, n, n.inputs.map((name) => this.input(name))) : [this.emit('gelu', [this.input(gelu)!])];
       out.forEach((v, k) => {

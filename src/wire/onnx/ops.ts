@@ -257,6 +257,12 @@ export const HANDLERS: Record<string, Rule> = {
   Where: (c, _n, [cond, a, b]) => [c.emit('where', [cond!, a!, b!])],
 };
 
+/** Inputs a node of the op must have (the rest are optional); 1 for the ops not listed. */
+export const MIN_INPUTS: Record<string, number> = {
+  Constant: 0, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Reshape: 2, Expand: 2, Gather: 2,
+  GatherElements: 2, Unsqueeze: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5,
+};
+
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
 export const SUPPORTED: readonly string[] = [...Object.keys(HANDLERS), 'Erf'];
 
