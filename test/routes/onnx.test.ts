@@ -191,6 +191,29 @@ describe('ONNX models', () => {
     expect([...statuses].some((s) => s >= 400)).toBe(true);
   });
 
+  it('name the node whose constant operands the op refuses when it is computed at import', async () => {
+    const g: TestGraph = {
+      nodes: [
+        { name: 'table', op: 'Constant', inputs: [], attrs: { value_floats: [1.5, 2, 3] } },
+        { name: 'pick', op: 'GatherElements', inputs: ['table', 'idx'], attrs: { axis: 0 } },
+        { name: 'y', op: 'Mul', inputs: ['x', 'pick'] },
+      ],
+      inputs: { x: ['batch', 3] },
+      outputs: ['y'],
+    };
+    const file = onnxObject(g);
+    file.graph.initializer.push({ name: 'idx', dims: [3], data_type: 7, int64_data: [0, 5, 1] } as never);
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toEqual({ path: 'model.graph.node[1]', message: 'node "pick" (GatherElements): gather: index 5 at index[1] is out of range [0, 3)' });
+    // an initializer table is a param: the same index fails when the graph runs, naming the node's input
+    const param = onnxObject({ ...g, nodes: g.nodes.slice(1), initializers: { table: [[3], [1.5, 2, 3]] } });
+    param.graph.initializer.push({ name: 'idx', dims: [3], data_type: 7, int64_data: [0, 5, 1] } as never);
+    const run = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(param) }, inputs: { x } });
+    expectProblem(run, 422, 'INVALID_SPEC');
+    expect(run.body.errors[0]).toEqual({ path: 'model.graph.node[0].inputs[1]', message: 'gather: index 5 at index[1] is out of range [0, 3)' });
+  });
+
   it('refuse a node without the inputs its op needs, and a graph without outputs', async () => {
     const g: TestGraph = { nodes: [{ name: 'gemm', op: 'Gemm', inputs: ['x', ''] }], inputs: { x: ['batch', 3] }, outputs: ['gemm'] };
     const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x } });

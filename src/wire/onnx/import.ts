@@ -3,7 +3,8 @@ import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
 import { LimitError, overLimit, SpecError, type Path } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
 import type { Tensors } from '../../engine/spec.js';
-import { formatShape, size, type Shape, type Tensor } from '../../engine/tensor.js';
+import { OpValueError } from '../../engine/op.js';
+import { formatShape, ShapeError, size, type Shape, type Tensor } from '../../engine/tensor.js';
 import type { OnnxModel, OnnxNode } from './decode.js';
 import { CONSTANT_INPUTS, HANDLERS, MIN_INPUTS, SUPPORTED } from './ops.js';
 import { findGelus } from './patterns.js';
@@ -117,12 +118,19 @@ export class Importer {
       try {
         shape = def.shape(shapes as Shape[], parsed);
       } catch (err) {
-        throw this.fail(`${(err as Error).message} (input shapes ${shapes.map((s) => formatShape(s!)).join(', ')})`);
+        if (!(err instanceof ShapeError)) throw err;
+        throw this.fail(`${err.message} (input shapes ${shapes.map((s) => formatShape(s!)).join(', ')})`);
       }
     }
     if (inputs.every((v) => v.kind === 'const')) {
       this.checkSize(shape!);
-      return { kind: 'const', t: def.forward(inputs.map((v) => (v as { t: Tensor }).t), parsed) };
+      try {
+        return { kind: 'const', t: def.forward(inputs.map((v) => (v as { t: Tensor }).t), parsed) };
+      } catch (err) {
+        // a constant's values the op refuses (an index out of range): what the run would have said
+        if (!(err instanceof OpValueError)) throw err;
+        throw this.fail(err.message);
+      }
     }
     const id = this.unique(`${this.node.name}:${++this.emitted}`);
     const refs = inputs.map((v) => this.ref(v));
