@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyOnnx } from '../../src/routes/shared/examples.js';
+import { SUPPORTED } from '../../src/wire/onnx/ops.js';
 import { encodeOnnx, onnxFile, onnxObject, type TestGraph } from '../helpers/onnx.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 
@@ -212,6 +213,11 @@ describe('ONNX models', () => {
     const run = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(param) }, inputs: { x } });
     expectProblem(run, 422, 'INVALID_SPEC');
     expect(run.body.errors[0]).toEqual({ path: 'model.graph.node[0].inputs[1]', message: 'gather: index 5 at index[1] is out of range [0, 3)' });
+  });
+
+  it('are documented op by op: docs/onnx.md names every op the importer reads', () => {
+    const doc = readFileSync(new URL('../../docs/onnx.md', import.meta.url), 'utf8');
+    expect(SUPPORTED.filter((op) => !new RegExp(`\\b${op}\\b`).test(doc))).toEqual([]);
   });
 
   it('refuse a node without the inputs its op needs, and a graph without outputs', async () => {
