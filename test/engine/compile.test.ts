@@ -154,7 +154,7 @@ describe('graph compilation errors name their path', () => {
     );
     expect(fails(inGraph).map((i) => i.path)).toEqual([['model', 'nodes', 0, 'inputs', 1]]);
     // the op's own message already names it: said once, not "nll_loss: nll_loss: ..."
-    expect(fails(inGraph)[0]!.message).toBe('nll_loss: class index 3 at target[1] is out of range [0, 3)');
+    expect(fails(inGraph)[0]!.message).toBe('nll_loss: class index 3 at target[1] is out of range [0, 3) and is not ignoreIndex -100');
   });
 
   it('reports many independent problems at once, but not without bound', () => {
