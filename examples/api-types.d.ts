@@ -253,29 +253,15 @@ export interface components {
             /** @description dimensions, outermost first (row-major); [] is a scalar */
             shape: number[];
             /**
-             * @description IEEE-754 element type
+             * @description element type of the bytes: IEEE-754 floats, or little-endian two's-complement integers (class indices, token ids; converted exactly to options.dtype)
              * @enum {string}
              */
-            dtype: "float32" | "float64";
-            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
+            dtype: "float32" | "float64" | "int32" | "int64";
+            /** @description little-endian bytes of the elements in row-major order, base64-encoded */
             base64: string;
         };
-        /** @description the model: an MLP, an explicit graph or an ONNX file, told apart by `type` */
-        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"] | {
-            /**
-             * @description a model in ONNX form (torch.onnx.export), opsets 13–18
-             * @constant
-             */
-            type: "onnx";
-            /** @description the .onnx file, base64 (all tensors inside the file: no external data) */
-            bytes: string;
-            /**
-             * @description BatchNormalization nodes: "eval" uses the file's running statistics (torch's model.eval()), "train" the batch's (model.train(); running statistics are not updated)
-             * @default eval
-             * @enum {string}
-             */
-            batchnorm?: "eval" | "train";
-        };
+        /** @description the model: an MLP or an explicit graph, told apart by `type` */
+        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
         /** @description a model registered with POST /v1/models, by id. Send the id in the `X-Gradserve-Model` header too, so a balancer routes the request to the replica that knows it. Unknown on this replica (never registered here, evicted, restarted): 404 MODEL_NOT_FOUND, and the client registers it again */
         ModelRef: {
             /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
@@ -568,8 +554,10 @@ export interface components {
             delta?: number;
             /** @description cross_entropy only: label smoothing (default 0) */
             labelSmoothing?: number;
-            /** @description ONNX models only: the graph output the loss takes, by its name in the file (default the first output) */
-            output?: string;
+            /** @description cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100) */
+            ignoreIndex?: number;
+            /** @description cross_entropy and nll only: one weight per class (torch's weight); a mean over class indices divides by the weight of the targets kept */
+            weight?: number[];
         };
         /** @description what to compute and return */
         Options: {
@@ -930,7 +918,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1093,7 +1081,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1365,7 +1353,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1537,7 +1525,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1716,7 +1704,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {

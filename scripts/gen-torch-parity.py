@@ -143,6 +143,30 @@ OPS = {
         xs[0], None, None, *(xs[1:] + [None, None])[:2], training=True, eps=a.get('eps', 1e-5)),
     'dropout': lambda xs, a: F.dropout(xs[0], p=a.get('p', 0.5), training=True),
 }
+
+
+# convolution and pooling (issue 18): gradserve's camelCase attributes, torch's defaults
+def conv(fn):
+    return lambda xs, a: fn(xs[0], xs[1], xs[2] if len(xs) > 2 else None, stride=a.get('stride', 1),
+                            padding=a.get('padding', 0), dilation=a.get('dilation', 1), groups=a.get('groups', 1))
+
+
+def pair(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+OPS.update({
+    'conv1d': conv(F.conv1d),
+    'conv2d': conv(F.conv2d),
+    'max_pool2d': lambda xs, a: F.max_pool2d(
+        xs[0], pair(a['kernelSize']), pair(a.get('stride')), pair(a.get('padding', 0)), pair(a.get('dilation', 1)),
+        ceil_mode=a.get('ceilMode', False)),
+    'avg_pool2d': lambda xs, a: F.avg_pool2d(
+        xs[0], pair(a['kernelSize']), pair(a.get('stride')), pair(a.get('padding', 0)), ceil_mode=a.get('ceilMode', False),
+        count_include_pad=a.get('countIncludePad', True), divisor_override=a.get('divisorOverride')),
+    'adaptive_avg_pool2d': lambda xs, a: F.adaptive_avg_pool2d(xs[0], pair(a['outputSize'])),
+    'flatten': lambda xs, a: torch.flatten(xs[0], a.get('startDim', 0), a.get('endDim', -1)),
+})
 OPS.update({name: (lambda f: lambda xs, a: f(xs[0], a))(f) for name, f in ACTIVATIONS.items()})
 OPS.update({name: (lambda f: lambda xs, a: f(xs[0], xs[1], a))(f) for name, f in LOSSES.items()})
 
@@ -621,12 +645,19 @@ def mlp_cases():
 # index_select, where, masked_fill, expand, cumsum. Index tensors reach torch as float64 and are taken
 # .long() by the op that reads them; `int64_inputs` sends them as base64 int64, the integer wire form.
 
+def class_weight(a, w):
+    """The weights: the op's third input, or the loss spec's `weight` list."""
+    return torch.tensor(a['weight']) if w is None and 'weight' in a else w
+
+
 def cross_entropy(x, t, a, w=None):
+    w = class_weight(a, w)
     return F.cross_entropy(x, class_target(x, t), weight=w, reduction=a.get('reduction', 'mean'),
                            label_smoothing=a.get('labelSmoothing', 0.0), ignore_index=a.get('ignoreIndex', -100))
 
 
 def nll(x, t, a, w=None):
+    w = class_weight(a, w)
     return F.nll_loss(x, t.long(), weight=w, reduction=a.get('reduction', 'mean'), ignore_index=a.get('ignoreIndex', -100))
 
 
@@ -678,6 +709,9 @@ def index_loss_cases():
          rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2), loss={'type': 'cross_entropy', 'ignoreIndex': -100})
     case('mlp nll ignoreIndex 1 sum (the loss spec)', mlp([{'units': 3}]), rnd(5, 4, lo=-2, hi=2),
          targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
+    case('mlp cross_entropy with class weights, ignoreIndex and label smoothing (the loss spec)',
+         mlp([{'units': 6, 'activation': 'tanh'}, {'units': 3}]), rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2),
+         loss={'type': 'cross_entropy', 'weight': [0.5, 2.0, 1.25], 'labelSmoothing': 0.1}, float32=True)
 
 
 def masked_value(v):
@@ -765,6 +799,62 @@ def index_cases():
     selection_cases()
     zero_dim_reduction_cases()
 
+def conv_cases():
+    # the small CNN of the README and the OpenAPI examples: conv → relu → max_pool → flatten → linear → cross_entropy
+    x = rnd(2, 1, 6, 6)
+    p = {'K': rnd(3, 1, 3, 3), 'kb': rnd(3), 'W': rnd(4, 12), 'b': rnd(4)}
+    case('small CNN: conv2d, relu, max_pool2d, flatten, linear, cross_entropy', graph([
+        n('c', 'conv2d', 'x', 'K', 'kb', padding=1), n('r', 'relu', 'c'), n('m', 'max_pool2d', 'r', kernelSize=3),
+        n('f', 'flatten', 'm', startDim=1), n('z', 'linear', 'f', 'W', 'b'), n('L', 'cross_entropy_loss', 'z', 'y'),
+    ], 'L', inputs=['x', 'y'], params=shapes(**p)), {'x': x, 'y': classes(2, 4)}, p, index_inputs=['y'], float32=True)
+
+    x = rnd(2, 4, 7, 6, lo=-2, hi=2)
+    p = {'A': rnd(6, 2, 3, 2), 'ab': rnd(6), 'D': rnd(8, 1, 3, 3), 'E': rnd(3, 8, 2, 3)}
+    case('conv2d stride/padding pairs/dilation/groups, depthwise "same", "valid", no bias', graph([
+        n('a', 'conv2d', 'x', 'A', 'ab', stride=[2, 1], padding=[1, 2], dilation=[1, 2], groups=2),   # [2, 6, 4, 4]
+        n('d', 'conv2d', 'x', 'D', groups=4, padding='same', dilation=2),                          # [2, 8, 7, 6]
+        n('e', 'conv2d', 'd', 'E', padding='valid', stride=2),                                     # [2, 3, 3, 2]
+        n('as', 'sin', 'a'), n('es', 'square', 'e'), n('l1', 'sum', 'as'), n('l2', 'mean', 'es'), n('L', 'add', 'l1', 'l2'),
+    ], 'L', inputs=['x'], params=shapes(**p)), {'x': x}, p, float32=True)
+
+    p = {'x': rnd(3, 5, 6), 'K': rnd(4, 3, 4, 4), 'kb': rnd(4)}
+    case('conv2d unbatched, even kernel "same" (the odd zero after)', graph([
+        n('c', 'conv2d', 'x', 'K', 'kb', padding='same'), n('t', 'tanh', 'c'), n('L', 'sum', 't'),
+    ], 'L', params=shapes(**p)), {}, p)
+
+    x = rnd(2, 4, 11)
+    p = {'A': rnd(6, 4, 3), 'ab': rnd(6), 'B': rnd(6, 3, 4)}
+    case('conv1d stride, padding, dilation, groups, "same" with an even kernel', graph([
+        n('a', 'conv1d', 'x', 'A', 'ab', stride=2, padding=[2], dilation=2),    # [2, 6, 5]
+        n('b', 'conv1d', 'a', 'B', groups=2, padding='same'),                    # [2, 6, 5]
+        n('s', 'sigmoid', 'b'), n('L', 'sum', 's'),
+    ], 'L', inputs=['x'], params=shapes(**p)), {'x': x}, p, float32=True)
+
+    # ties in windows (the whole gradient to the first), windows overlapping, partial ceilMode windows
+    t = torch.tensor([[1.0, 3, 3, 0, 2, 1], [4, -1, 4, 2, 2, 0], [0, 5, 1, 1, -3, 5], [2, 2, 0, 6, 1, 6], [1, 1, 1, 1, 0, 2]])
+    x = torch.stack([t, -t]).reshape(1, 2, 5, 6)
+    case('max_pool2d ties, overlap, padding, dilation, ceilMode', graph([
+        n('a', 'max_pool2d', 'x', kernelSize=2, ceilMode=True),                          # [1, 2, 3, 3]
+        n('b', 'max_pool2d', 'x', kernelSize=3, stride=[2, 1], padding=1),                # [1, 2, 3, 6]
+        n('c', 'max_pool2d', 'x', kernelSize=[2, 3], stride=1, dilation=[2, 1], padding=[1, 1], ceilMode=True),
+        n('af', 'flatten', 'a'), n('bf', 'flatten', 'b'), n('cf', 'flatten', 'c'),
+        n('cat', 'concat', 'af', 'bf', 'cf'), n('w', 'mul', 'cat', 'k'), n('L', 'sum', 'w'),
+    ], 'L', inputs=['x'], constants={'k': rnd(18 + 36 + 60).tolist()}), {'x': x})
+
+    p = {'X': rnd(2, 3, 5, 7, lo=-2, hi=2)}
+    case('avg_pool2d padding, ceilMode, countIncludePad, divisorOverride; adaptive_avg_pool2d; flatten dims', graph([
+        n('a', 'avg_pool2d', 'X', kernelSize=3, stride=2, padding=1, ceilMode=True),                         # [2, 3, 3, 4]
+        n('b', 'avg_pool2d', 'X', kernelSize=[3, 2], stride=[2, 3], padding=[1, 1], ceilMode=True, countIncludePad=False),
+        n('c', 'avg_pool2d', 'X', kernelSize=2, divisorOverride=3),                                          # [2, 3, 2, 3]
+        n('d', 'adaptive_avg_pool2d', 'X', outputSize=[3, 4]), n('e', 'adaptive_avg_pool2d', 'X', outputSize=1),
+        n('f', 'adaptive_avg_pool2d', 'X', outputSize=[None, 2]),
+        n('as', 'square', 'a'), n('bs', 'sin', 'b'), n('cs', 'exp', 'c'), n('ds', 'square', 'd'), n('es', 'tanh', 'e'),
+        n('fs', 'cos', 'f'), n('af', 'flatten', 'as', startDim=1, endDim=2), n('ef', 'flatten', 'es', startDim=-3),
+        n('l1', 'sum', 'af'), n('l2', 'sum', 'bs'), n('l3', 'mean', 'cs'), n('l4', 'sum', 'ds'), n('l5', 'sum', 'ef'),
+        n('l6', 'sum', 'fs'),
+        n('t1', 'add', 'l1', 'l2'), n('t2', 'add', 't1', 'l3'), n('t3', 'add', 't2', 'l4'), n('t4', 'add', 't3', 'l5'),
+        n('L', 'add', 't4', 'l6'),
+    ], 'L', params=shapes(**p)), {}, p, float32=True)
 
 
 def main():
@@ -782,6 +872,7 @@ def main():
     output_grad_cases()
     mlp_cases()
     index_cases()
+    conv_cases()
     names = [c['name'] for c in CASES]
     assert len(set(names)) == len(names), 'case names must be unique'
     with open(OUT, 'w') as f:

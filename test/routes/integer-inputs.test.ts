@@ -47,6 +47,22 @@ describe('integer inputs', () => {
     expect(answers[1].gradients).toEqual(answers[0].gradients);
   });
 
+  it('index inputs read as zeros in inputGradients, and explain writes out the embedding\'s local Jacobian', async () => {
+    const r = await post(app, '/v1/gradients', { model, inputs: { ids, next: [next.slice(0, 4), next.slice(4)] }, options: { inputGradients: true } });
+    expect(r.status).toBe(200);
+    expect(r.body.inputGradients.ids.flat()).toEqual(new Array(8).fill(0));
+    const small = { ...model, params: { E: { shape: [3, 2] } } };
+    const e = await post(app, '/v1/explain', { model: small, inputs: { ids: [[1, 2]], next: [[2, -100]] } });
+    expect(e.status, JSON.stringify(e.body)).toBe(200);
+    const h = e.body.nodes.find((n: { id: string }) => n.id === 'h');
+    expect(h.edges[0].local).toBeNull();
+    // ∂h[0, i, d]/∂E[r, c] = 1 where r = ids[0, i] and c = d: one 1 per output element
+    expect(h.edges[1].shape).toEqual([1, 2, 2, 3, 2]);
+    const ones = (h.edges[1].local as number[]).flat(4);
+    expect(ones.filter((v) => v === 1).length).toBe(4);
+    expect(ones.filter((v) => v !== 0 && v !== 1)).toEqual([]);
+  });
+
   it('an index out of range: 422 naming the node input and the element', async () => {
     const r = await post(app, '/v1/gradients', { model, inputs: { ids: [[1, 3, 3, 0], [9, 1, 2, 3]], next: [[3, 3, 0, -100], [1, 2, 3, -100]] } });
     expectProblem(r, 422, 'INVALID_SPEC');

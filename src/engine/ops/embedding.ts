@@ -23,7 +23,7 @@ export const embedding = defineOp({
       .describe('a row of the weight that takes no gradient (negative counts from the end), as torch padding_idx; its value is still looked up'),
   }),
   summary: 'looks up rows of weight [num, dim] by integer indices of any shape: out[..., :] = weight[indices[...], :], shape [...indices, dim] (F.embedding)',
-  derivative: '∂L/∂weight[r, :] = Σ of g[i, :] over every position i whose index is r (repeated indices add up), 0 for the paddingIdx row; the indices take no gradient',
+  derivative: '∂L/∂weight[r, :] = Σ of g[i, :] over every position i whose index is r (repeated indices add up), 0 for the paddingIdx row (torch\'s convention, not the derivative: /v1/gradcheck flags that row where it is looked up); the indices take no gradient',
   nonDifferentiable: [0],
   shape: ([idx, w], { paddingIdx }) => [...idx!, table(w!, paddingIdx).dim],
   forward: ([idx, w], { paddingIdx }) => {

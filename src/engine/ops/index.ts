@@ -64,6 +64,13 @@ import { gather } from './gather.js';
 import { indexSelect } from './index-select.js';
 import { maskedFill } from './masked-fill.js';
 import { where } from './where.js';
+// convolution and pooling (issue 18)
+import { adaptiveAvgPool2d } from './adaptive-avg-pool2d.js';
+import { avgPool2d } from './avg-pool2d.js';
+import { conv1d } from './conv1d.js';
+import { conv2d } from './conv2d.js';
+import { flatten } from './flatten.js';
+import { maxPool2d } from './max-pool2d.js';
 
 export const ALL_OPS: readonly AnyOp[] = [
   abs,
@@ -128,6 +135,13 @@ export const ALL_OPS: readonly AnyOp[] = [
   expand,
   broadcastTo,
   cumsum,
+  // convolution and pooling
+  adaptiveAvgPool2d,
+  avgPool2d,
+  conv1d,
+  conv2d,
+  flatten,
+  maxPool2d,
 ];
 
 export const OPS = buildRegistry(ALL_OPS);
