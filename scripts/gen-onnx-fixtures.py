@@ -121,6 +121,26 @@ class Norm(nn.Module):
         return -y
 
 
+class Cnn(nn.Module):
+    """Conv (padding, stride, groups), BatchNormalization on images, MaxPool, AveragePool,
+    GlobalAveragePool and Flatten: a small CNN on [batch, 1, 8, 8]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+        self.fc = nn.Linear(6, 3)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.5, 0.5)
+            self.bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        h = F.max_pool2d(torch.relu(self.bn(self.conv1(x))), 2)   # [batch, 4, 4, 4]
+        h = F.avg_pool2d(torch.tanh(self.conv2(h)), 2)             # [batch, 6, 2, 2]
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
 def as_dtype(x, dtype):
     """Float data in the run's dtype; integer data (token ids) as it is."""
     return x.to(dtype) if x.is_floating_point() else x
@@ -142,14 +162,17 @@ class Embed(nn.Module):
         return self.head(torch.cat([e[:, 0] + e[:, -1], e.mean(dim=1)], dim=1))
 
 
-def case(name, module, x, targets, loss, loss_fn, output='logits', batchnorm=None):
-    """`batchnorm`: the semantics the reference runs BatchNormalization with (the file is exported in eval mode)."""
+def case(name, module, x, targets, loss, loss_fn, output='logits', batchnorm=None, preserve=False):
+    """`batchnorm`: the semantics the reference runs BatchNormalization with (the file is exported in eval mode).
+    `preserve`: export with TrainingMode.PRESERVE, which skips the eval-mode pass that folds a BatchNorm
+    into the Conv before it (the file's params would then be the fused weights, not the module's)."""
     torch.manual_seed(0)
     path = os.path.join(OUT, f'{name}.onnx')
     module = module.float().eval()
     torch.onnx.export(module, (as_dtype(x, torch.float32),), path, input_names=['x'], output_names=[output],
                       dynamic_axes={'x': {0: 'batch'}, output: {0: 'batch'}}, opset_version=OPSET,
-                      do_constant_folding=True)
+                      do_constant_folding=True,
+                      training=torch.onnx.TrainingMode.PRESERVE if preserve else torch.onnx.TrainingMode.EVAL)
     onnx.checker.check_model(onnx.load(path))
     record = {
         'model': f'{name}.onnx',
@@ -202,6 +225,11 @@ def main():
     for mode in ['eval', 'train']:
         torch.manual_seed(7)
         case('norm', Norm(), xn, yn, {'type': 'mse'}, F.mse_loss, batchnorm=mode)
+    xc = torch.round(torch.randn(3, 1, 8, 8, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    for mode in ['eval', 'train']:
+        torch.manual_seed(11)
+        case('cnn', Cnn(), xc, torch.tensor([2, 0, 1]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t), batchnorm=mode,
+             preserve=True)
 
 
 if __name__ == '__main__':

@@ -57,7 +57,7 @@ function relErr(a: number[], b: number[], floor = 1e-3): number {
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), floor)));
 }
 
-describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train', 'embed'])('the exported %s', (name) => {
+describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train', 'embed', 'cnn-eval', 'cnn-train'])('the exported %s', (name) => {
   it.each([
     ['float64', 1e-6],
     ['float32', 1e-4],
@@ -141,7 +141,7 @@ describe('ONNX models', () => {
   it('list every unsupported node with its op type and opset, and the supported ops, in one 422', async () => {
     const g: TestGraph = {
       nodes: [
-        { name: 'conv', op: 'Conv', inputs: ['x', 'W'], outputs: ['c'] },
+        { name: 'conv', op: 'LSTM', inputs: ['x', 'W'], outputs: ['c'] },
         { name: 'act', op: 'Relu', inputs: ['c'], outputs: ['r'] },
         { name: 'nz', op: 'NonZero', inputs: ['r'], outputs: ['n'] },
         { name: 'custom', op: 'Foo', inputs: ['r'], outputs: ['f'], domain: 'com.example' },
@@ -155,7 +155,7 @@ describe('ONNX models', () => {
     const res = await post(app, '/v1/gradients', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x: [[[[1, 2], [3, 4]]]] } });
     expectProblem(res, 422, 'INVALID_SPEC');
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['model.graph.node[0]', 'model.graph.node[2]', 'model.graph.node[3]', 'model.graph.node[4]']);
-    expect(res.body.errors[0].message).toMatch(/^node "conv" \(Conv, opset 14\) is not supported; supported ops: Abs, Add, BatchNormalization, .*Gemm/);
+    expect(res.body.errors[0].message).toMatch(/^node "conv" \(LSTM, opset 14\) is not supported; supported ops: Abs, Add, AveragePool, BatchNormalization, .*Gemm/);
     expect(res.body.errors[2].message).toContain('(com.example.Foo, opset 14)');
     expect(res.body.errors[3].message).toContain('only as part of GELU');
   });
@@ -420,6 +420,53 @@ describe('GatherElements, Expand, Where and GlobalAveragePool', () => {
     expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
     const grads = await post(app, '/v1/gradients', { ...body, outputGrad: [[2]], options: { dtype: 'float64', inputGradients: true } });
     expect(grads.body.inputGradients.x).toEqual([[w, 0, -w], [0, 0, 0]]);
+  });
+});
+
+describe('Conv, Pad and pooling attributes torch\'s export above does not use', () => {
+  const g: TestGraph = {
+    nodes: [
+      { name: 'conv', op: 'Conv', inputs: ['x', 'W'], attrs: { kernel_shape: [3] } },
+      { name: 'image', op: 'Unsqueeze', inputs: ['conv', 'last'] },
+      { name: 'avg', op: 'AveragePool', inputs: ['image'], attrs: { kernel_shape: [2, 1], pads: [1, 0, 1, 0], count_include_pad: 1 } },
+      { name: 'pad', op: 'Pad', inputs: ['avg', 'pads', 'fill'] },
+      { name: 'max', op: 'MaxPool', inputs: ['pad'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+    ],
+    initializers: { W: [[2, 2, 3], [0.5, -1, 0.25, 2, 1, -0.5, 1, 1, -1, 0.5, 0.25, 0.75]] },
+    inputs: { x: ['batch', 2, 5] },
+    outputs: ['max'],
+  };
+  const file = (autoPad: string | null) => {
+    const f = onnxObject(g);
+    if (autoPad !== null) f.graph.node[0]!.attribute.push({ name: 'auto_pad', type: 3, s: Buffer.from(autoPad) } as never);
+    f.graph.initializer.push(
+      { name: 'last', dims: [1], data_type: 7, int64_data: [3] } as never,
+      { name: 'pads', dims: [8], data_type: 7, int64_data: [0, 0, 1, 0, 0, 0, 0, 1] } as never,
+      { name: 'fill', dims: [], data_type: 1, float_data: [-0.5] } as never,
+    );
+    return encodeOnnx(f);
+  };
+  const x = [[[1, -2, 0.5, 3, -1], [2, 0.25, -1.5, 1, 0.5]]];
+
+  it('auto_pad SAME_UPPER, count_include_pad and a constant Pad: shapes as ONNX says, gradients as finite differences', async () => {
+    const body = { model: { type: 'onnx', bytes: file('SAME_UPPER') }, inputs: { x }, options: { dtype: 'float64', encoding: 'flat' } };
+    const fwd = await post(app, '/v1/forward', body);
+    expect(fwd.status, fwd.raw).toBe(200);
+    // conv [1, 2, 5] → [1, 2, 5, 1] → avg (5 + 2 − 2 + 1 = 6 rows) → pad [1, 2, 7, 2] → max [1, 2, 3, 1]
+    expect(fwd.body.outputs.shape).toEqual([1, 2, 3, 1]);
+    const check = await post(app, '/v1/gradcheck', { ...body, targets: { shape: [1, 2, 3, 1], data: [0, 1, 0, 1, 0, 1] }, loss: { type: 'mse' } });
+    expect(check.status, check.raw).toBe(200);
+    expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
+  });
+
+  it('refuse what torch\'s padding cannot say, naming the node', async () => {
+    const lower = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: file('SAME_LOWER') }, inputs: { x } });
+    expectProblem(lower, 422, 'INVALID_SPEC');
+    expect(lower.body.errors[0]).toEqual({ path: 'model.graph.node[0]', message: 'node "conv" (Conv): auto_pad SAME_LOWER is not supported (NOTSET, VALID, SAME_UPPER)' });
+    const uneven = onnxObject({ ...g, nodes: [{ name: 'conv', op: 'Conv', inputs: ['x', 'W'], attrs: { pads: [0, 1] } }], outputs: ['conv'] });
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(uneven) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0].message).toBe('node "conv" (Conv): pads [0, 1] differ between the two sides of a dimension, which torch\'s padding does not do');
   });
 });
 

@@ -194,13 +194,70 @@ function expand(c: Importer, _n: OnnxNode, [x, shapeInput]: (Value | undefined)[
   return [c.emit('expand', [x!], { shape })];
 }
 
+/** ONNX pads [begin per dim..., end per dim...] as torch's padding, the same on both sides of each dim. */
+function symmetricPads(c: Importer, n: OnnxNode, dims: number): number[] {
+  const pads = list(n, 'pads') ?? new Array<number>(2 * dims).fill(0);
+  const [begin, end] = [pads.slice(0, dims), pads.slice(dims)];
+  if (begin.some((p, k) => p !== end[k])) throw c.fail(`pads [${pads.join(', ')}] differ between the two sides of a dimension, which torch's padding does not do`);
+  return begin;
+}
+
+/** auto_pad as torch's padding: VALID is none, SAME_UPPER torch's "same" (an odd total goes after). */
+function autoPad(c: Importer, n: OnnxNode): 'same' | 'valid' | undefined {
+  const a = n.attrs.auto_pad;
+  if (a === undefined || a === 'NOTSET') return undefined;
+  if (a === 'VALID') return 'valid';
+  if (a === 'SAME_UPPER') return 'same';
+  throw c.fail(`auto_pad ${String(a)} is not supported (NOTSET, VALID, SAME_UPPER)`);
+}
+
+function conv(c: Importer, n: OnnxNode, [x, w, b]: (Value | undefined)[]): Value[] {
+  const dims = c.needShape(w!, 'its weight').length - 2;
+  if (dims !== 1 && dims !== 2) throw c.fail(`a ${dims}-D convolution is not supported (1-D and 2-D are)`);
+  const attrs = { stride: list(n, 'strides') ?? 1, padding: autoPad(c, n) ?? symmetricPads(c, n, dims), dilation: list(n, 'dilations') ?? 1, groups: num(n, 'group', 1) };
+  return [c.emit(dims === 2 ? 'conv2d' : 'conv1d', b === undefined ? [x!, w!] : [x!, w!, b], attrs)];
+}
+
+/** MaxPool and AveragePool over 2-D windows; ONNX's strides default to 1 and count_include_pad to 0, torch's do not. */
+const pool = (op: 'max_pool2d' | 'avg_pool2d'): Rule => (c, n, [x]) => {
+  const kernelSize = list(n, 'kernel_shape') ?? [];
+  if (kernelSize.length !== 2) throw c.fail(`kernel_shape [${kernelSize.join(', ')}]: only 2-D pooling is supported`);
+  if ((list(n, 'dilations') ?? []).some((d) => d !== 1)) throw c.fail('dilations other than 1 are not supported');
+  if (n.outputs[1]) throw c.fail('the Indices output is not supported');
+  if (autoPad(c, n) !== undefined) throw c.fail('auto_pad is not supported for pooling: give pads');
+  const attrs = { kernelSize, stride: list(n, 'strides') ?? [1, 1], padding: symmetricPads(c, n, 2), ceilMode: num(n, 'ceil_mode', 0) === 1 };
+  return [c.emit(op, [x!], op === 'avg_pool2d' ? { ...attrs, countIncludePad: num(n, 'count_include_pad', 0) === 1 } : attrs)];
+};
+
+/** Pad, mode "constant": each padded side a constant block joined on (torch exports avg_pool2d's padding so). */
+function pad(c: Importer, n: OnnxNode, [x, padsInput, value, axesInput]: (Value | undefined)[]): Value[] {
+  const mode = n.attrs.mode ?? 'constant';
+  if (mode !== 'constant') throw c.fail(`mode ${String(mode)} is not supported (only constant)`);
+  const shape = [...c.needShape(x!)];
+  const pads = ints(c, padsInput, 'pads')!;
+  const axes = (ints(c, axesInput, 'axes') ?? shape.map((_, k) => k)).map((a) => norm(a, shape.length));
+  const fill = ints(c, value, 'constant_value')?.[0] ?? 0;
+  if (pads.length !== 2 * axes.length || pads.some((p) => p < 0)) throw c.fail(`pads [${pads.join(', ')}]: one non-negative begin and end per axis are supported`);
+  let out = x!;
+  axes.forEach((axis, k) => {
+    const block = (width: number) => c.constant(shape.map((d, j) => (j === axis ? width : d)), (data) => data.fill(fill));
+    const [begin, end] = [pads[k]!, pads[k + axes.length]!];
+    if (begin + end === 0) return;
+    out = c.emit('concat', [...(begin > 0 ? [block(begin)] : []), out, ...(end > 0 ? [block(end)] : [])], { axis });
+    shape[axis]! += begin + end;
+  });
+  return [out];
+}
+
 export const HANDLERS: Record<string, Rule> = {
   Abs: unary('abs'),
   Add: binary('add'),
+  AveragePool: pool('avg_pool2d'),
   BatchNormalization: batchNormalization,
   Cast: cast,
   Concat: (c, n, xs) => [c.emit('concat', xs as Value[], { axis: num(n, 'axis', 0) })],
   Constant: constant,
+  Conv: conv,
   ConstantOfShape: constantOfShape,
   Cos: unary('cos'),
   Div: binary('div'),
@@ -224,9 +281,11 @@ export const HANDLERS: Record<string, Rule> = {
   LogSoftmax: unary('log_softmax', (n) => ({ axis: num(n, 'axis', -1) })),
   MatMul: binary('matmul'),
   Max: variadic('maximum'),
+  MaxPool: pool('max_pool2d'),
   Min: variadic('minimum'),
   Mul: binary('mul'),
   Neg: unary('neg'),
+  Pad: pad,
   Pow: binary('pow'),
   Reciprocal: unary('reciprocal'),
   ReduceMax: reduce('max'),
@@ -260,7 +319,7 @@ export const HANDLERS: Record<string, Rule> = {
 /** Inputs a node of the op must have (the rest are optional); 1 for the ops not listed. */
 export const MIN_INPUTS: Record<string, number> = {
   Constant: 0, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Reshape: 2, Expand: 2, Gather: 2,
-  GatherElements: 2, Unsqueeze: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5,
+  GatherElements: 2, Unsqueeze: 2, Conv: 2, Pad: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5,
 };
 
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
@@ -273,5 +332,5 @@ export const SUPPORTED: readonly string[] = [...Object.keys(HANDLERS), 'Erf'];
 export const CONSTANT_INPUTS: Record<string, number[]> = {
   BatchNormalization: [3, 4],
   Reshape: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1],
-  Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1], GatherElements: [1], Where: [0], Expand: [1],
+  Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1], GatherElements: [1], Where: [0], Expand: [1], Pad: [1, 2, 3],
 };
