@@ -141,6 +141,23 @@ class Cnn(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
 
+class Transformer(nn.Module):
+    """One nn.TransformerEncoderLayer (two heads, batch_first, no dropout) and a linear head on the
+    sequence's mean: the attention as torch.onnx.export writes it (MatMul, Softmax, Reshape and
+    Transpose over the heads, Shape/Gather/Concat for the batch, LayerNormalization)."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(8, 3)
+        with torch.no_grad():  # distinct values: the export merges initializers that are equal
+            for p in self.parameters():
+                p.uniform_(-0.5, 0.5)
+
+    def forward(self, x):  # x: [batch, 3, 8]
+        return self.head(self.block(x).mean(dim=1))
+
+
 def as_dtype(x, dtype):
     """Float data in the run's dtype; integer data (token ids) as it is."""
     return x.to(dtype) if x.is_floating_point() else x
@@ -230,6 +247,9 @@ def main():
         torch.manual_seed(11)
         case('cnn', Cnn(), xc, torch.tensor([2, 0, 1]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t), batchnorm=mode,
              preserve=True)
+    xt = torch.round(torch.randn(2, 3, 8, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    torch.manual_seed(5)
+    case('transformer', Transformer(), xt, torch.tensor([1, 2]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t))
 
 
 if __name__ == '__main__':

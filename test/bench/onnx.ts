@@ -15,7 +15,7 @@ import { decodeTensor } from '../../src/wire/tensor.js';
 import { median, round, timeMs, type Ctx, type Row } from './common.js';
 
 const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
-const FIXTURES = ['mlp', 'block', 'embed', 'cnn-eval'];
+const FIXTURES = ['mlp', 'block', 'embed', 'cnn-eval', 'transformer'];
 
 const base64 = (t: Tensor) => ({ shape: [...t.shape], dtype: 'float64', base64: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') });
 const wireMap = (ts: Tensors) => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, base64(t)]));

@@ -20,6 +20,12 @@ const ModelProto = root.lookupType('onnx.ModelProto');
 const DTYPES: Record<number, string> = { 1: 'float', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'double' };
 const FLOAT_TYPES = new Set([1, 11]);
 
+/**
+ * The tensors (widened to float64) whose ONNX type is an integer or bool, and what the importer computes
+ * from them alone: ONNX's Div of integers truncates (shape arithmetic: a dimension over the heads).
+ */
+export const INTEGER = new WeakSet<Tensor>();
+
 /** The fields of onnx.proto's messages that are read, as protobufjs's toObject gives them. */
 interface TensorProto {
   name?: string;
@@ -146,7 +152,15 @@ function tensorOf(t: TensorProto, path: Path): { shape: number[]; float: boolean
   const shape = (t.dims ?? []).map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new SpecError(path, `invalid dims [${shape.join(', ')}]`);
   let cached: Tensor | undefined;
-  return { shape, float: FLOAT_TYPES.has(type), value: () => (cached ??= { shape, data: values(t, path) }) };
+  const float = FLOAT_TYPES.has(type);
+  const value = (): Tensor => {
+    if (cached === undefined) {
+      cached = { shape, data: values(t, path) };
+      if (!float) INTEGER.add(cached);
+    }
+    return cached;
+  };
+  return { shape, float, value };
 }
 
 function attrValue(a: AttributeProto, path: Path): AttrValue | undefined {

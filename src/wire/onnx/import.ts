@@ -5,7 +5,7 @@ import { OPS } from '../../engine/ops/index.js';
 import type { Tensors } from '../../engine/spec.js';
 import { OpValueError } from '../../engine/op.js';
 import { formatShape, ShapeError, size, type Shape, type Tensor } from '../../engine/tensor.js';
-import type { OnnxModel, OnnxNode } from './decode.js';
+import { INTEGER, type OnnxModel, type OnnxNode } from './decode.js';
 import { CONSTANT_INPUTS, HANDLERS, MIN_INPUTS, SUPPORTED } from './ops.js';
 import { findGelus } from './patterns.js';
 
@@ -94,12 +94,17 @@ export class Importer {
     }
   }
 
-  /** A constant tensor, checked against the element limit before it is made. */
-  constant(shape: Shape, fill: (data: Float64Array) => void): Value {
+  /** A constant tensor, checked against the element limit before it is made; `integer` for an ONNX integer type. */
+  constant(shape: Shape, fill: (data: Float64Array) => void, integer = false): Value {
     this.checkSize(shape);
-    const data = new Float64Array(size(shape));
-    fill(data);
-    return { kind: 'const', t: { shape: [...shape], data } };
+    const t = { shape: [...shape], data: new Float64Array(size(shape)) };
+    fill(t.data);
+    if (integer) INTEGER.add(t);
+    return { kind: 'const', t };
+  }
+
+  isInteger(v: Value): boolean {
+    return v.kind === 'const' && INTEGER.has(v.t);
   }
 
   /** One engine op on `inputs`: computed here when they are all constant, else a node of the graph. */
@@ -125,7 +130,13 @@ export class Importer {
     if (inputs.every((v) => v.kind === 'const')) {
       this.checkSize(shape!);
       try {
-        return { kind: 'const', t: def.forward(inputs.map((v) => (v as { t: Tensor }).t), parsed) };
+        const t = def.forward(inputs.map((v) => (v as { t: Tensor }).t), parsed);
+        // integers in, integers out, as ONNX types them: its Div of integers truncates
+        if (inputs.every((v) => this.isInteger(v))) {
+          if (op === 'div') t.data.forEach((x, i) => (t.data[i] = Math.trunc(x)));
+          INTEGER.add(t);
+        }
+        return { kind: 'const', t };
       } catch (err) {
         // a constant's values the op refuses (an index out of range): what the run would have said
         if (!(err instanceof OpValueError)) throw err;

@@ -1,5 +1,5 @@
 import { type Shape, type Tensor } from '../../engine/tensor.js';
-import type { AttrValue, OnnxNode } from './decode.js';
+import { INTEGER, type AttrValue, type OnnxNode } from './decode.js';
 import type { Importer, Value } from './import.js';
 
 // How each supported ONNX op (opsets 13–18, default domain) is written with the engine's ops. A rule
@@ -117,15 +117,17 @@ function batchNormalization(c: Importer, n: OnnxNode, [x, scale, bias, mean, var
 function constant(c: Importer, n: OnnxNode): Value[] {
   const a: AttrValue | undefined = n.attrs.value ?? n.attrs.value_float ?? n.attrs.value_int ?? n.attrs.value_floats ?? n.attrs.value_ints;
   if (a === undefined || typeof a === 'string') throw c.fail('only value, value_float(s) and value_int(s) constants are supported');
-  const t: Tensor = typeof a === 'number' ? { shape: [], data: Float64Array.of(a) } : Array.isArray(a) ? { shape: [a.length], data: Float64Array.from(a) } : a;
-  return [{ kind: 'const', t }];
+  if (typeof a === 'object' && !Array.isArray(a)) return [{ kind: 'const', t: a }];
+  const values = typeof a === 'number' ? [a] : a;
+  const integer = n.attrs.value_int !== undefined || n.attrs.value_ints !== undefined;
+  return [c.constant(typeof a === 'number' ? [] : [values.length], (d) => d.set(values), integer)];
 }
 
 function shape(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
   const s = c.needShape(x!);
   const [start, end] = [norm(num(n, 'start', 0), s.length), n.attrs.end === undefined ? s.length : norm(num(n, 'end', 0), s.length)];
   const dims = s.slice(Math.max(start, 0), Math.min(end, s.length));
-  return [c.constant([dims.length], (d) => d.set(dims))];
+  return [c.constant([dims.length], (d) => d.set(dims), true)];
 }
 
 /** Cast: constants are converted; data stays in the request's dtype when cast to a float type. */
@@ -138,18 +140,19 @@ function cast(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
   const convert: Record<number, (v: number) => number> = { 1: Math.fround, 11: (v) => v, 6: Math.trunc, 7: Math.trunc, 9: (v) => (v !== 0 ? 1 : 0) };
   if (convert[to] === undefined) throw c.fail(`a cast to element type ${to} is not supported`);
   const t = x!.t;
-  return [c.constant(t.shape, (d) => t.data.forEach((v, k) => (d[k] = convert[to]!(v))))];
+  return [c.constant(t.shape, (d) => t.data.forEach((v, k) => (d[k] = convert[to]!(v))), to !== 1 && to !== 11)];
 }
 
 function constantOfShape(c: Importer, n: OnnxNode, [s]: (Value | undefined)[]): Value[] {
   const dims = ints(c, s, 'shape')!;
   const v = n.attrs.value;
-  const fill = v !== undefined && typeof v === 'object' && !Array.isArray(v) ? v.data[0]! : 0;
-  return [c.constant(dims, (d) => d.fill(fill))];
+  const given = v !== undefined && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  return [c.constant(dims, (d) => d.fill(given?.data[0] ?? 0), given !== undefined && INTEGER.has(given))];
 }
 
 /** Gather of constants, computed here (an index into a shape, mostly). */
 function gatherConstant(c: Importer, n: OnnxNode, t: Tensor, idx: number[], idxShape: Shape): Value {
+  const integer = INTEGER.has(t);
   const axis = norm(num(n, 'axis', 0), t.shape.length);
   const [outer, d, inner] = [t.shape.slice(0, axis).reduce((p, v) => p * v, 1), t.shape[axis]!, t.shape.slice(axis + 1).reduce((p, v) => p * v, 1)];
   const out = [...t.shape.slice(0, axis), ...idxShape, ...t.shape.slice(axis + 1)];
@@ -162,7 +165,7 @@ function gatherConstant(c: Importer, n: OnnxNode, t: Tensor, idx: number[], idxS
         o.set(t.data.subarray((i * d + jj) * inner, (i * d + jj + 1) * inner), k);
         k += inner;
       }
-  });
+  }, integer);
 }
 
 /**
