@@ -30,6 +30,13 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   /** inputs that never take a gradient (e.g. integer class targets), by index */
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
+  /**
+   * Elements the op allocates beyond its output and its inputs' gradients (scratch space, e.g.
+   * attention's [L, S] weights), when they can outgrow them: the compiler counts them against
+   * MAX_ELEMENTS with the graph's values, so a request that would need them is refused before any is
+   * allocated. Called with shapes the shape rule accepted.
+   */
+  workspace?: (inputs: Shape[], attrs: z.output<A>) => number;
   forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
   vjp: (
     inputs: Tensor[],

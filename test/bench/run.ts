@@ -23,6 +23,7 @@ import * as httpLarge from './http-large.js';
 import * as httpSmall from './http-small.js';
 import * as httpWorkers from './http-workers.js';
 import * as memory from './memory.js';
+import * as transformer from './transformer.js';
 import * as onnx from './onnx.js';
 
 interface Scenario {
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-small': httpSmall,
   'http-large': httpLarge,
   'http-workers': httpWorkers,
+  transformer,
   onnx,
 };
 const HTTP = new Set(['http-small', 'http-large', 'http-workers']);
