@@ -260,8 +260,22 @@ export interface components {
             /** @description little-endian bytes of the elements in row-major order, base64-encoded */
             base64: string;
         };
-        /** @description the model: an MLP or an explicit graph, told apart by `type` */
-        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"];
+        /** @description the model: an MLP, an explicit graph or an ONNX file, told apart by `type` */
+        Model: components["schemas"]["MlpModel"] | components["schemas"]["GraphModel"] | {
+            /**
+             * @description a model in ONNX form (torch.onnx.export), opsets 13–18
+             * @constant
+             */
+            type: "onnx";
+            /** @description the .onnx file, base64 (all tensors inside the file: no external data) */
+            bytes: string;
+            /**
+             * @description BatchNormalization nodes: "eval" uses the file's running statistics (torch's model.eval()), "train" the batch's (model.train(); running statistics are not updated)
+             * @default eval
+             * @enum {string}
+             */
+            batchnorm?: "eval" | "train";
+        };
         /** @description a model registered with POST /v1/models, by id. Send the id in the `X-Gradserve-Model` header too, so a balancer routes the request to the replica that knows it. Unknown on this replica (never registered here, evicted, restarted): 404 MODEL_NOT_FOUND, and the client registers it again */
         ModelRef: {
             /** @description a model's id: sha256 of its canonical JSON (keys sorted, no whitespace), as POST /v1/models answers it */
@@ -558,6 +572,8 @@ export interface components {
             ignoreIndex?: number;
             /** @description cross_entropy and nll only: one weight per class (torch's weight); a mean over class indices divides by the weight of the targets kept */
             weight?: number[];
+            /** @description ONNX models only: the graph output the loss takes, by its name in the file (default the first output) */
+            output?: string;
         };
         /** @description what to compute and return */
         Options: {
@@ -918,7 +934,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1081,7 +1097,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1353,7 +1369,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1525,7 +1541,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {
@@ -1704,7 +1720,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description the model: a spec (an MLP or a graph), or {"ref": id} of a registered one */
+                    /** @description the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one */
                     model: components["schemas"]["ModelRef"] | components["schemas"]["Model"];
                     /** @description parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params` */
                     params?: {

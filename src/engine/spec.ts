@@ -106,9 +106,22 @@ export const GraphSpecSchema = z
   .describe('a computational graph');
 export type GraphSpec = z.infer<typeof GraphSpecSchema>;
 
+export const OnnxSpecSchema = z
+  .strictObject({
+    type: z.literal('onnx').describe('a model in ONNX form (torch.onnx.export), opsets 13–18'),
+    // NOTE: not `base64`, which the JSON body parser takes for a tensor's (wire/json-body.ts liftBase64)
+    bytes: z.string().min(1).describe('the .onnx file, base64 (all tensors inside the file: no external data)'),
+    batchnorm: z
+      .enum(['eval', 'train'])
+      .default('eval')
+      .describe('BatchNormalization nodes: "eval" uses the file\'s running statistics (torch\'s model.eval()), "train" the batch\'s (model.train(); running statistics are not updated)'),
+  })
+  .describe('an ONNX model: initializers become params under their names in the file (their values the defaults, `params` override them), graph inputs the `inputs` map; docs/onnx.md');
+export type OnnxSpec = z.infer<typeof OnnxSpecSchema>;
+
 export const ModelSpecSchema = z
-  .discriminatedUnion('type', [MlpSpecSchema, GraphSpecSchema])
-  .describe('the model: an MLP or an explicit graph, told apart by `type`');
+  .discriminatedUnion('type', [MlpSpecSchema, GraphSpecSchema, OnnxSpecSchema])
+  .describe('the model: an MLP, an explicit graph or an ONNX file, told apart by `type`');
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 export const LOSS_TYPES = ['mse', 'l1', 'huber', 'bce', 'bce_with_logits', 'cross_entropy', 'nll'] as const;
@@ -120,6 +133,12 @@ export const LossSpecSchema = z
     labelSmoothing: z.number().min(0).max(1).optional().describe('cross_entropy only: label smoothing (default 0)'),
     ignoreIndex: z.number().int().optional().describe('cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100)'),
     weight: z.array(z.number()).min(1).optional().describe('cross_entropy and nll only: one weight per class (torch\'s weight); a mean over class indices divides by the weight of the targets kept'),
+    output: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('ONNX models only: the graph output the loss takes, by its name in the file (default the first output)'),
   })
   .describe('the loss');
 export type LossSpec = z.infer<typeof LossSpecSchema>;

@@ -1,7 +1,8 @@
 import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../engine/api.js';
 import { LimitError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import type { LossSpec, ModelSpec, Options, Tensors } from '../engine/spec.js';
-import type { DType, Tensor } from '../engine/tensor.js';
+import { cast, clone, type DType, type Tensor } from '../engine/tensor.js';
+import { importForRequest } from './onnx/model.js';
 import { BinaryTensor } from './safetensors.js';
 import { decodeTensor, wireElements } from './tensor.js';
 
@@ -20,6 +21,8 @@ export interface ModelBody {
   loss?: LossSpec;
   outputGrad?: Wire;
   options: Options;
+  /** /v1/train's minibatch size: an ONNX model's import must not depend on it */
+  batchSize?: number;
 }
 
 export interface OptimizerBody {
@@ -101,11 +104,14 @@ export function checkModelSize(body: unknown, limits: Limits): void {
 
 function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
   const { model } = body;
-  if (model.type === 'graph') {
-    if (model.nodes.length > limits.maxNodes) {
+  if (body.loss?.output !== undefined && model.type !== 'onnx') {
+    throw new SpecError(['loss', 'output'], `names an output of an ONNX graph; a${model.type === 'mlp' ? 'n MLP has one output' : ' graph\'s output is model.output'}`);
+  }
+  if (model.type !== 'mlp') {
+    if (model.type === 'graph' && model.nodes.length > limits.maxNodes) {
       throw new LimitError(['model', 'nodes'], overLimit(`${model.nodes.length} nodes`, limits.maxNodes, 'MAX_NODES'));
     }
-    plan.addMap(model.constants, ['model', 'constants']);
+    if (model.type === 'graph') plan.addMap(model.constants, ['model', 'constants']);
     if (!isTensorMap(body.inputs)) {
       throw new SpecError(['inputs'], 'a graph takes a map {name: tensor} over model.inputs');
     }
@@ -125,14 +131,34 @@ function planOptimizer(opt: OptimizerBody | undefined, plan: TensorPlan): void {
   for (const name of Object.keys(state)) plan.addMap(state[name], ['optimizer', 'state', 'state', name]);
 }
 
-function buildModelJob(body: ModelBody, decoded: Map<Wire, Tensor>, used: Set<Tensor>): ModelJob {
+/** A tensor of the import in the request's dtype, on a buffer of its own (the job's buffers are moved to a worker). */
+const own = (t: Tensor, dtype: DType): Tensor => {
+  const c = cast(t, dtype);
+  return c === t ? clone(t) : c;
+};
+
+/**
+ * An ONNX model as the graph it is for this request's inputs (wire/onnx/), with the file's values for
+ * the params the request does not give.
+ */
+function onnxParts(body: ModelBody & { model: { type: 'onnx' } }, inputs: Tensors, params: Tensors, limits: Limits) {
+  const { spec, defaults } = importForRequest(body.model, inputs, body.loss?.output, limits, body.batchSize);
+  const dtype = body.options.dtype;
+  const constants = Object.fromEntries(Object.entries(spec.constants).map(([k, t]) => [k, own(t, dtype)]));
+  const missing = Object.entries(defaults).filter(([name]) => !Object.hasOwn(params, name));
+  return { model: { ...spec, constants }, params: { ...Object.fromEntries(missing.map(([k, t]) => [k, own(t, dtype)])), ...params } };
+}
+
+function buildModelJob(body: ModelBody, decoded: Map<Wire, Tensor>, used: Set<Tensor>, limits: Limits): ModelJob {
   const { model } = body;
-  const decodedModel: DecodedModel =
-    model.type === 'graph' ? { ...model, constants: takeMap(decoded, model.constants, used) } : model;
-  const inputs = model.type === 'graph' ? takeMap(decoded, body.inputs as WireMap, used) : take(decoded, body.inputs, used);
+  const inputs = model.type === 'mlp' ? take(decoded, body.inputs, used) : takeMap(decoded, body.inputs as WireMap, used);
+  let decodedModel: DecodedModel;
+  let params = takeMap(decoded, body.params, used);
+  if (model.type === 'onnx') ({ model: decodedModel, params } = onnxParts({ ...body, model }, inputs as Tensors, params, limits));
+  else decodedModel = model.type === 'graph' ? { ...model, constants: takeMap(decoded, model.constants, used) } : model;
   return {
     model: decodedModel,
-    params: takeMap(decoded, body.params, used),
+    params,
     inputs,
     ...(body.targets === undefined ? {} : { targets: take(decoded, body.targets, used) }),
     ...(body.loss === undefined ? {} : { loss: body.loss }),
@@ -160,7 +186,7 @@ export function decodeModelRequest(
   planOptimizer(body.optimizer, plan);
   const decoded = plan.decode(body.options.dtype, limits);
   const used = new Set<Tensor>();
-  const job = buildModelJob(body, decoded, used);
+  const job = buildModelJob(body, decoded, used, limits);
   return {
     ...job,
     ...(body.optimizer === undefined ? {} : { optimizer: buildOptimizer(body.optimizer, decoded, used) }),

@@ -24,6 +24,7 @@ import * as httpSmall from './http-small.js';
 import * as httpWorkers from './http-workers.js';
 import * as memory from './memory.js';
 import * as transformer from './transformer.js';
+import * as onnx from './onnx.js';
 
 interface Scenario {
   run(ctx: Ctx): Promise<Row[]>;
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-large': httpLarge,
   'http-workers': httpWorkers,
   transformer,
+  onnx,
 };
 const HTTP = new Set(['http-small', 'http-large', 'http-workers']);
 

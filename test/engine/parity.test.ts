@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DecodedModel, GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { ALL_OPS, gradients } from '../../src/engine/index.js';
-import { LossSpecSchema, ModelSpecSchema, OptionsSchema, type Tensors } from '../../src/engine/spec.js';
+import { LossSpecSchema, ModelSpecSchema, OptionsSchema, type MlpSpec, type Tensors } from '../../src/engine/spec.js';
 import type { DType, Tensor } from '../../src/engine/tensor.js';
 import { decodeTensor } from '../../src/wire/tensor.js';
 import { LIMITS } from './helpers.js';
@@ -50,7 +50,7 @@ function jobOf({ request }: Case, dtype?: DType): GradientsJob {
   const options = OptionsSchema.parse({ ...(request.options as object), ...(dtype ? { dtype } : {}) });
   const spec = ModelSpecSchema.parse(request.model);
   const model: DecodedModel =
-    spec.type === 'graph' ? { ...spec, constants: decodeMap(spec.constants, options.dtype, ['model', 'constants']) } : spec;
+    spec.type === 'graph' ? { ...spec, constants: decodeMap(spec.constants, options.dtype, ['model', 'constants']) } : (spec as MlpSpec);
   return {
     model,
     params: decodeMap(request.params, options.dtype, ['params']),

@@ -7,7 +7,7 @@ import {
   RmspropSchema,
   SgdSchema,
 } from '../../engine/optim/index.js';
-import { adam, examples, smallCnn, tinyTransformer, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
+import { adam, examples, smallCnn, tinyOnnx, tinyTransformer, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
 import {
   checkLossFields,
   DiagnosticsSchema,
@@ -57,6 +57,7 @@ export const GradientsBodySchema = z
         'a one-block transformer language model (embedding, 2 heads of causal scaled_dot_product_attention, gelu MLP, cross-entropy on the next ids with ignoreIndex −100) over 2 sequences of 4 ids from a vocabulary of 11; parameters drawn by the service',
         tinyTransformer,
       ],
+      ['onnx', 'an ONNX file (torch nn.Linear(3, 2), torch.onnx.export): cross-entropy on its output "logits", gradients by initializer name', tinyOnnx],
     ]),
   );
 

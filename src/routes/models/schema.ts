@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ModelSpecSchema, type ModelSpec } from '../../engine/spec.js';
 import { KnownModel, MODEL_ID } from '../../plugins/models.js';
-import { examples, twoWeightModel } from '../shared/examples.js';
+import { examples, tinyOnnxModel, twoWeightModel } from '../shared/examples.js';
 
 export const ModelIdSchema = z
   .string()
@@ -26,7 +26,7 @@ function modelField() {
   // NOTE: describe() returns a copy, which would not keep the parse below: it comes first
   const union = z
     .union([ModelRefSchema, ModelSpecSchema])
-    .describe('the model: a spec (an MLP or a graph), or {"ref": id} of a registered one');
+    .describe('the model: a spec (an MLP, a graph or an ONNX file), or {"ref": id} of a registered one');
   const parse: typeof union._zod.parse = (payload, ctx) => {
     const v = payload.value;
     if (v instanceof KnownModel) return payload;
@@ -53,7 +53,10 @@ export const ModelSummarySchema = z
   .describe('what the model is made of');
 
 export const RegisterBodySchema = ModelSpecSchema.meta(
-  examples([['twoWeight', 'the two-weight chain h = w1·x, y = w2·h, L = (y − t)²', twoWeightModel]]),
+  examples([
+    ['twoWeight', 'the two-weight chain h = w1·x, y = w2·h, L = (y − t)²', twoWeightModel],
+    ['onnx', 'an ONNX file (torch nn.Linear(3, 2)): its initializers are the summary\'s params', tinyOnnxModel],
+  ]),
 );
 
 export const ModelAnswerSchema = z

@@ -84,6 +84,23 @@ export const smallCnn = {
 
 export const adam = { type: 'adam', lr: 0.01 };
 
+/**
+ * torch's nn.Linear(3, 2) as torch.onnx.export writes it (one Gemm node, output "logits", a dynamic
+ * batch): test/fixtures/onnx/tiny.onnx, made by scripts/gen-onnx-fixtures.py, whose gradients the
+ * ONNX route test checks against torch's.
+ */
+export const tinyOnnxModel = {
+  type: 'onnx',
+  bytes: 'CAgSB3B5dG9yY2gaBjEuMTMuMDrcAQpWCgF4CgZ3ZWlnaHQKBGJpYXMSBmxvZ2l0cxoFL0dlbW0iBEdlbW0qDwoFYWxwaGEVAACAP6ABASoOCgRiZXRhFQAAgD+gAQEqDQoGdHJhbnNCGAGgAQISCXRvcmNoX2ppdCooCAIIAxABQgZ3ZWlnaHRKGOijjbsTk54+fkvzvsmL2b6xtGO+U4kePioUCAIQAUIEYmlhc0oIQGs7vHph6j5aGAoBeBITChEIARINCgcSBWJhdGNoCgIIA2IdCgZsb2dpdHMSEwoRCAESDQoHEgViYXRjaAoCCAJCAhAR',
+};
+
+export const tinyOnnx = {
+  model: tinyOnnxModel,
+  inputs: { x: [[1, 2, 3], [-1, 0.5, 2]] },
+  targets: [1, 0],
+  loss: { type: 'cross_entropy', output: 'logits' },
+};
+
 /** OpenAPI named examples (media type `examples`), via the `x-examples` schema keyword. */
 export function examples(list: [name: string, summary: string, value: unknown][]) {
   return { 'x-examples': Object.fromEntries(list.map(([name, summary, value]) => [name, { summary, value }])) };

@@ -7,6 +7,7 @@ import type { ModelSpec } from '../../engine/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
 import { liftedText } from '../../wire/json-body.js';
+import { importForCheck } from '../../wire/onnx/model.js';
 import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
 import { holdsModelTensors } from '../../wire/safetensors-body.js';
 
@@ -66,6 +67,7 @@ export function resolveModel(app: FastifyInstance) {
 /** The spec with its constants decoded (float64), as the engine's checks take it. */
 export function decodeConstants(spec: ModelSpec, limits: Limits): DecodedModel {
   if (spec.type === 'mlp') return spec;
+  if (spec.type === 'onnx') return importForCheck(spec, limits);
   const plan = new TensorPlan();
   plan.addMap(spec.constants, ['model', 'constants']);
   const decoded = plan.decode('float64', limits);

@@ -1,0 +1,77 @@
+import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
+import type { OnnxSpec, Tensors } from '../../engine/spec.js';
+import { SpecError } from '../../engine/errors.js';
+import { Lru } from '../../engine/lru.js';
+import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';
+import { decodeOnnx, type OnnxModel } from './decode.js';
+import { checkInputShapes, declaredShapes, importOnnx, type Imported } from './import.js';
+
+// An `{"type": "onnx"}` model of a request: its file decoded once per spec object (a known model's spec
+// is the same object on every request by reference), imported for each request's shapes and output.
+
+const decoded = new WeakMap<OnnxSpec, OnnxModel>();
+
+function modelOf(spec: OnnxSpec, limits: Limits): OnnxModel {
+  let model = decoded.get(spec);
+  if (model === undefined) decoded.set(spec, (model = decodeOnnx(spec.bytes, limits)));
+  return model;
+}
+
+/** Imports kept per model (a client sends the same shapes again and again), and the bytes of their constants. */
+const IMPORTS_PER_MODEL = 16;
+const IMPORT_BYTES_PER_MODEL = 64 * 1024 * 1024;
+const imports = new WeakMap<OnnxSpec, Lru<string, Imported>>();
+
+/**
+ * The graph a request with these data inputs runs, and the file's param values; the same objects for
+ * the same model, shapes, output and batchSize (the caller copies what it sends on). With `batchSize`
+ * (/v1/train's minibatches, which run the graph imported here) the graph must be the same for a
+ * minibatch as for the whole batch: not so when a node folds the batch dimension into a constant.
+ */
+export function importForRequest(spec: OnnxSpec, inputs: Tensors, output: string | undefined, limits: Limits, batchSize?: number): Imported {
+  const model = modelOf(spec, limits);
+  const shapes = new Map<string, Shape>(Object.entries(inputs).map(([name, t]) => [name, t.shape]));
+  let cache = imports.get(spec);
+  if (cache === undefined) imports.set(spec, (cache = new Lru(IMPORTS_PER_MODEL, IMPORT_BYTES_PER_MODEL)));
+  const key = JSON.stringify([[...shapes], output, batchSize]);
+  let imported = cache.get(key);
+  if (imported === undefined) {
+    checkInputShapes(model, shapes);
+    imported = importOnnx(model, { shapes, output, batchnorm: spec.batchnorm }, limits);
+    checkMinibatches(spec, model, imported, shapes, output, limits, batchSize);
+    cache.set(key, imported, Object.values(imported.spec.constants).reduce((sum, t) => sum + t.data.byteLength, 0));
+  }
+  return imported;
+}
+
+function checkMinibatches(spec: OnnxSpec, model: OnnxModel, imported: Imported, shapes: Map<string, Shape>, output: string | undefined, limits: Limits, batchSize?: number): void {
+  const n = shapes.values().next().value?.[0];
+  if (batchSize === undefined || n === undefined || batchSize >= n) return;
+  for (const b of new Set([batchSize, n % batchSize].filter((b) => b > 0))) {
+    const minibatch = new Map([...shapes].map(([name, s]) => [name, [b, ...s.slice(1)]]));
+    const other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm }, limits).spec;
+    const k = firstDifference(imported.spec, other);
+    if (k !== undefined) {
+      throw new SpecError(['batchSize'], `node "${imported.spec.nodes[k]?.id ?? k}" of the ONNX graph is imported differently for a batch of ${b} than for the whole ${n} (it reads the batch dimension as a constant): leave batchSize out, or send each minibatch to /v1/gradients`);
+    }
+  }
+}
+
+/** The index of the first node of `a` that `b` imports differently (a node's constants included), if any. */
+function firstDifference(a: Imported['spec'], b: Imported['spec']): number | undefined {
+  const same = (x: Tensor | undefined, y: Tensor | undefined) =>
+    x !== undefined && y !== undefined && sameShape(x.shape, y.shape) && x.data.every((v, i) => v === y.data[i]);
+  for (let k = 0; k < Math.max(a.nodes.length, b.nodes.length); k++) {
+    const [x, y] = [a.nodes[k], b.nodes[k]];
+    if (x === undefined || y === undefined || JSON.stringify(x) !== JSON.stringify(y)) return k;
+    const constant = (id: string | number) => typeof id === 'string' && Object.hasOwn(a.constants, id);
+    if (x.inputs.some((id) => constant(id) && !same(a.constants[id as string], b.constants[id as string]))) return k;
+  }
+  return undefined;
+}
+
+/** The graph checked before any data (registration), with the file's declared input shapes. */
+export function importForCheck(spec: OnnxSpec, limits: Limits): DecodedGraphSpec {
+  const model = modelOf(spec, limits);
+  return importOnnx(model, { shapes: declaredShapes(model), batchnorm: spec.batchnorm }, limits).spec;
+}

@@ -1,0 +1,339 @@
+import { type Shape, type Tensor } from '../../engine/tensor.js';
+import { INTEGER, type AttrValue, type OnnxNode } from './decode.js';
+import type { Importer, Value } from './import.js';
+
+// How each supported ONNX op (opsets 13–18, default domain) is written with the engine's ops. A rule
+// gets the node and its input values (undefined for an omitted optional input) and returns the values
+// of its outputs. Ops on shapes need constant operands; with every input constant, the engine's ops
+// compute the result at import (Importer.emit).
+
+type Rule = (c: Importer, n: OnnxNode, x: (Value | undefined)[]) => Value[];
+
+const num = (n: OnnxNode, key: string, dflt: number): number => (typeof n.attrs[key] === 'number' ? (n.attrs[key] as number) : dflt);
+const list = (n: OnnxNode, key: string): number[] | undefined => (Array.isArray(n.attrs[key]) ? (n.attrs[key] as number[]) : undefined);
+
+/** The elements of a constant operand (a shape, axes, indices): the node cannot be imported otherwise. */
+function ints(c: Importer, v: Value | undefined, what: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v.kind !== 'const') throw c.fail(`its ${what} must be constant (computed from shapes and constants only), not computed from data`);
+  return Array.from(v.t.data);
+}
+
+const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+const unary = (op: string, attrs: (n: OnnxNode) => Record<string, unknown> = () => ({})): Rule => (c, n, [x]) => [c.emit(op, [x!], attrs(n))];
+const binary = (op: string): Rule => (c, _n, [a, b]) => [c.emit(op, [a!, b!])];
+/** n-ary as a chain of binary ops (ONNX Max, Min, Sum take any number of inputs) */
+const variadic = (op: string): Rule => (c, _n, xs) => [xs.slice(1).reduce((acc: Value, v) => c.emit(op, [acc, v!]), xs[0]!)];
+const same: Rule = (_c, _n, [x]) => [x!];
+const reshapeTo = (c: Importer, x: Value, shape: Shape): Value => c.emit('reshape', [x], { shape: [...shape] });
+
+function gemm(c: Importer, n: OnnxNode, [a, b, bias]: (Value | undefined)[]): Value[] {
+  const [alpha, beta] = [num(n, 'alpha', 1), num(n, 'beta', 1)];
+  const x = num(n, 'transA', 0) ? c.emit('transpose', [a!]) : a!;
+  const bShape = c.shapeOf(b!);
+  const outF = bShape?.[num(n, 'transB', 0) ? 0 : 1];
+  // torch's nn.Linear: one linear node, W [out, in] as the file holds it
+  if (num(n, 'transB', 0) && alpha === 1 && (bias === undefined || (beta === 1 && c.shapeOf(bias)?.length === 1 && c.shapeOf(bias)![0] === outF))) {
+    return [c.emit('linear', bias === undefined ? [x, b!] : [x, b!, bias])];
+  }
+  let y = c.emit('matmul', [x, num(n, 'transB', 0) ? c.emit('transpose', [b!]) : b!]);
+  if (alpha !== 1) y = c.emit('mul', [y, { kind: 'const', t: { shape: [], data: Float64Array.of(alpha) } }]);
+  if (bias === undefined) return [y];
+  const scaled = beta === 1 ? bias : c.emit('mul', [bias, { kind: 'const', t: { shape: [], data: Float64Array.of(beta) } }]);
+  return [c.emit('add', [y, scaled])];
+}
+
+function slice(c: Importer, n: OnnxNode, [x, starts, ends, axes, steps]: (Value | undefined)[]): Value[] {
+  const s = ints(c, starts, 'starts')!;
+  const e = ints(c, ends, 'ends')!;
+  const ax = ints(c, axes, 'axes') ?? s.map((_, k) => k);
+  if ((ints(c, steps, 'steps') ?? []).some((st) => st !== 1)) throw c.fail('steps other than 1 are not supported');
+  // ends such as INT64_MAX (to the end) are clamped to the axis, as the slice op does
+  const bound = (v: number) => Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
+  return [ax.reduce((v: Value, axis, k) => c.emit('slice', [v], { axis, start: bound(s[k]!), end: bound(e[k]!) }), x!)];
+}
+
+/** ReduceMean/Sum/Max: axes from the attribute (before opset 18; ReduceSum from 13) or the second input. */
+const reduce = (op: string): Rule => (c, n, [x, axesInput]) => {
+  const axes = list(n, 'axes') ?? ints(c, axesInput, 'axes');
+  if ((axes === undefined || axes.length === 0) && num(n, 'noop_with_empty_axes', 0)) return [x!];
+  return [c.emit(op, [x!], { ...(axes?.length ? { axes } : {}), keepdims: num(n, 'keepdims', 1) === 1 })];
+};
+
+/** x with the shape of `shape` given as a constant operand (Reshape), 0 copying x's dim unless allowzero. */
+function reshape(c: Importer, n: OnnxNode, [x, shapeInput]: (Value | undefined)[]): Value[] {
+  const target = ints(c, shapeInput, 'shape')!;
+  const from = target.includes(0) && !num(n, 'allowzero', 0) ? c.needShape(x!) : undefined;
+  return [reshapeTo(c, x!, target.map((d, k) => (d === 0 && from ? from[k]! : d)))];
+}
+
+function flatten(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
+  const shape = c.needShape(x!);
+  const axis = norm(num(n, 'axis', 1), shape.length);
+  const prod = (s: Shape) => s.reduce((p, d) => p * d, 1);
+  return [reshapeTo(c, x!, [prod(shape.slice(0, axis)), prod(shape.slice(axis))])];
+}
+
+function squeeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined)[]): Value[] {
+  const axes = ints(c, axesInput, 'axes');
+  const shape = c.shapeOf(x!);
+  if (shape === undefined) {
+    if (axes === undefined) return [c.emit('squeeze', [x!])];
+    if (axes.length === 1) return [c.emit('squeeze', [x!], { axis: axes[0] })];
+    c.needShape(x!);
+  }
+  const drop = (axes ?? shape!.flatMap((d, k) => (d === 1 ? [k] : []))).map((a) => norm(a, shape!.length));
+  return [reshapeTo(c, x!, shape!.filter((_, k) => !drop.includes(k)))];
+}
+
+function unsqueeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined)[]): Value[] {
+  const axes = ints(c, axesInput, 'axes')!;
+  const shape = c.shapeOf(x!);
+  if (shape === undefined) {
+    if (axes.length === 1) return [c.emit('unsqueeze', [x!], { axis: axes[0] })];
+    c.needShape(x!);
+  }
+  const rank = shape!.length + axes.length;
+  const at = axes.map((a) => norm(a, rank));
+  if (at.some((a) => a < 0 || a >= rank)) throw c.fail(`axes [${axes.join(', ')}] out of range for an output of rank ${rank}`);
+  const out: number[] = [];
+  for (let k = 0, j = 0; k < rank; k++) out.push(at.includes(k) ? 1 : shape![j++]!);
+  return [reshapeTo(c, x!, out)];
+}
+
+/** Inference: (x − mean)/√(var + eps)·scale + B with the file's statistics; training: the batchnorm op. */
+function batchNormalization(c: Importer, n: OnnxNode, [x, scale, bias, mean, variance]: (Value | undefined)[]): Value[] {
+  const eps = num(n, 'epsilon', 1e-5);
+  if (n.outputs.slice(1).some((o) => o !== '')) throw c.fail('the running mean and variance outputs (training_mode=1) are not supported');
+  if (c.opts.batchnorm === 'train') return [c.emit('batchnorm', [x!, scale!, bias!], { eps })];
+  const rank = c.needShape(x!).length;
+  const channel = (v: Value) => reshapeTo(c, v, [-1, ...new Array<number>(Math.max(rank - 2, 0)).fill(1)]);
+  const inv = c.emit('reciprocal', [c.emit('sqrt', [c.emit('add', [variance!, { kind: 'const', t: { shape: [], data: Float64Array.of(eps) } }])])]);
+  const centred = c.emit('sub', [x!, channel(mean!)]);
+  return [c.emit('add', [c.emit('mul', [centred, channel(c.emit('mul', [scale!, inv]))]), channel(bias!)])];
+}
+
+function constant(c: Importer, n: OnnxNode): Value[] {
+  const a: AttrValue | undefined = n.attrs.value ?? n.attrs.value_float ?? n.attrs.value_int ?? n.attrs.value_floats ?? n.attrs.value_ints;
+  if (a === undefined || typeof a === 'string') throw c.fail('only value, value_float(s) and value_int(s) constants are supported');
+  if (typeof a === 'object' && !Array.isArray(a)) return [{ kind: 'const', t: a }];
+  const values = typeof a === 'number' ? [a] : a;
+  const integer = n.attrs.value_int !== undefined || n.attrs.value_ints !== undefined;
+  return [c.constant(typeof a === 'number' ? [] : [values.length], (d) => d.set(values), integer)];
+}
+
+function shape(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
+  const s = c.needShape(x!);
+  const [start, end] = [norm(num(n, 'start', 0), s.length), n.attrs.end === undefined ? s.length : norm(num(n, 'end', 0), s.length)];
+  const dims = s.slice(Math.max(start, 0), Math.min(end, s.length));
+  return [c.constant([dims.length], (d) => d.set(dims), true)];
+}
+
+/** Cast: constants are converted; data stays in the request's dtype when cast to a float type. */
+function cast(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
+  const to = num(n, 'to', 0);
+  if (x!.kind === 'node') {
+    if (to === 1 || to === 11) return [x!];
+    throw c.fail(`a cast of computed data to element type ${to} is not supported (only to float and double)`);
+  }
+  const convert: Record<number, (v: number) => number> = { 1: Math.fround, 11: (v) => v, 6: Math.trunc, 7: Math.trunc, 9: (v) => (v !== 0 ? 1 : 0) };
+  if (convert[to] === undefined) throw c.fail(`a cast to element type ${to} is not supported`);
+  const t = x!.t;
+  return [c.constant(t.shape, (d) => t.data.forEach((v, k) => (d[k] = convert[to]!(v))), to !== 1 && to !== 11)];
+}
+
+function constantOfShape(c: Importer, n: OnnxNode, [s]: (Value | undefined)[]): Value[] {
+  const dims = ints(c, s, 'shape')!;
+  const v = n.attrs.value;
+  const given = v !== undefined && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  return [c.constant(dims, (d) => d.fill(given?.data[0] ?? 0), given !== undefined && INTEGER.has(given))];
+}
+
+/** Gather of constants, computed here (an index into a shape, mostly). */
+function gatherConstant(c: Importer, n: OnnxNode, t: Tensor, idx: number[], idxShape: Shape): Value {
+  const integer = INTEGER.has(t);
+  const axis = norm(num(n, 'axis', 0), t.shape.length);
+  const [outer, d, inner] = [t.shape.slice(0, axis).reduce((p, v) => p * v, 1), t.shape[axis]!, t.shape.slice(axis + 1).reduce((p, v) => p * v, 1)];
+  const out = [...t.shape.slice(0, axis), ...idxShape, ...t.shape.slice(axis + 1)];
+  return c.constant(out, (o) => {
+    let k = 0;
+    for (let i = 0; i < outer; i++)
+      for (const j of idx) {
+        const jj = j < 0 ? j + d : j;
+        if (jj < 0 || jj >= d) throw c.fail(`index ${j} out of range for axis ${axis} of size ${d}`);
+        o.set(t.data.subarray((i * d + jj) * inner, (i * d + jj + 1) * inner), k);
+        k += inner;
+      }
+  }, integer);
+}
+
+/**
+ * Gather (numpy's take): of constants, computed here; of a 2-D tensor along axis 0 (nn.Embedding's
+ * lookup), embedding; otherwise index_select over the indices as a vector, reshaped to
+ * data.shape[:axis] + indices.shape + data.shape[axis+1:]. Negative constant indices count from the end.
+ */
+function gather(c: Importer, n: OnnxNode, [data, indices]: (Value | undefined)[]): Value[] {
+  const idxShape = c.needShape(indices!, 'its indices');
+  if (data!.kind === 'const' && indices!.kind === 'const') return [gatherConstant(c, n, data!.t, Array.from(indices!.t.data), idxShape)];
+  const shape = c.needShape(data!);
+  const axis = norm(num(n, 'axis', 0), shape.length);
+  let index = indices!;
+  if (index.kind === 'const') {
+    const t = index.t;
+    index = c.constant(t.shape, (d) => t.data.forEach((v, k) => (d[k] = v < 0 ? v + shape[axis]! : v)));
+  }
+  if (axis === 0 && shape.length === 2) return [c.emit('embedding', [index, data!])];
+  const picked = c.emit('index_select', [data!, idxShape.length === 1 ? index : reshapeTo(c, index, [-1])], { axis });
+  return [reshapeTo(c, picked, [...shape.slice(0, axis), ...idxShape, ...shape.slice(axis + 1)])];
+}
+
+/** Expand: ONNX broadcasts both ways (a 1 in `shape` keeps the input's dim), torch's expand one way. */
+function expand(c: Importer, _n: OnnxNode, [x, shapeInput]: (Value | undefined)[]): Value[] {
+  const target = ints(c, shapeInput, 'shape')!;
+  const from = c.needShape(x!);
+  const lead = target.length - from.length;
+  const shape = lead >= 0 ? target.map((d, k) => (d === 1 && k >= lead ? from[k - lead]! : d)) : target;
+  return [c.emit('expand', [x!], { shape })];
+}
+
+/** ONNX pads [begin per dim..., end per dim...] as torch's padding, the same on both sides of each dim. */
+function symmetricPads(c: Importer, n: OnnxNode, dims: number): number[] {
+  const pads = list(n, 'pads') ?? new Array<number>(2 * dims).fill(0);
+  const [begin, end] = [pads.slice(0, dims), pads.slice(dims)];
+  if (begin.some((p, k) => p !== end[k])) throw c.fail(`pads [${pads.join(', ')}] differ between the two sides of a dimension, which torch's padding does not do`);
+  return begin;
+}
+
+/** auto_pad as torch's padding: VALID is none, SAME_UPPER torch's "same" (an odd total goes after). */
+function autoPad(c: Importer, n: OnnxNode): 'same' | 'valid' | undefined {
+  const a = n.attrs.auto_pad;
+  if (a === undefined || a === 'NOTSET') return undefined;
+  if (a === 'VALID') return 'valid';
+  if (a === 'SAME_UPPER') return 'same';
+  throw c.fail(`auto_pad ${String(a)} is not supported (NOTSET, VALID, SAME_UPPER)`);
+}
+
+function conv(c: Importer, n: OnnxNode, [x, w, b]: (Value | undefined)[]): Value[] {
+  const dims = c.needShape(w!, 'its weight').length - 2;
+  if (dims !== 1 && dims !== 2) throw c.fail(`a ${dims}-D convolution is not supported (1-D and 2-D are)`);
+  const attrs = { stride: list(n, 'strides') ?? 1, padding: autoPad(c, n) ?? symmetricPads(c, n, dims), dilation: list(n, 'dilations') ?? 1, groups: num(n, 'group', 1) };
+  return [c.emit(dims === 2 ? 'conv2d' : 'conv1d', b === undefined ? [x!, w!] : [x!, w!, b], attrs)];
+}
+
+/** MaxPool and AveragePool over 2-D windows; ONNX's strides default to 1 and count_include_pad to 0, torch's do not. */
+const pool = (op: 'max_pool2d' | 'avg_pool2d'): Rule => (c, n, [x]) => {
+  const kernelSize = list(n, 'kernel_shape') ?? [];
+  if (kernelSize.length !== 2) throw c.fail(`kernel_shape [${kernelSize.join(', ')}]: only 2-D pooling is supported`);
+  if ((list(n, 'dilations') ?? []).some((d) => d !== 1)) throw c.fail('dilations other than 1 are not supported');
+  if (n.outputs[1]) throw c.fail('the Indices output is not supported');
+  if (autoPad(c, n) !== undefined) throw c.fail('auto_pad is not supported for pooling: give pads');
+  const attrs = { kernelSize, stride: list(n, 'strides') ?? [1, 1], padding: symmetricPads(c, n, 2), ceilMode: num(n, 'ceil_mode', 0) === 1 };
+  return [c.emit(op, [x!], op === 'avg_pool2d' ? { ...attrs, countIncludePad: num(n, 'count_include_pad', 0) === 1 } : attrs)];
+};
+
+/** Pad, mode "constant": each padded side a constant block joined on (torch exports avg_pool2d's padding so). */
+function pad(c: Importer, n: OnnxNode, [x, padsInput, value, axesInput]: (Value | undefined)[]): Value[] {
+  const mode = n.attrs.mode ?? 'constant';
+  if (mode !== 'constant') throw c.fail(`mode ${String(mode)} is not supported (only constant)`);
+  const shape = [...c.needShape(x!)];
+  const pads = ints(c, padsInput, 'pads')!;
+  const axes = (ints(c, axesInput, 'axes') ?? shape.map((_, k) => k)).map((a) => norm(a, shape.length));
+  const fill = ints(c, value, 'constant_value')?.[0] ?? 0;
+  if (pads.length !== 2 * axes.length || pads.some((p) => p < 0)) throw c.fail(`pads [${pads.join(', ')}]: one non-negative begin and end per axis are supported`);
+  let out = x!;
+  axes.forEach((axis, k) => {
+    const block = (width: number) => c.constant(shape.map((d, j) => (j === axis ? width : d)), (data) => data.fill(fill));
+    const [begin, end] = [pads[k]!, pads[k + axes.length]!];
+    if (begin + end === 0) return;
+    out = c.emit('concat', [...(begin > 0 ? [block(begin)] : []), out, ...(end > 0 ? [block(end)] : [])], { axis });
+    shape[axis]! += begin + end;
+  });
+  return [out];
+}
+
+export const HANDLERS: Record<string, Rule> = {
+  Abs: unary('abs'),
+  Add: binary('add'),
+  AveragePool: pool('avg_pool2d'),
+  BatchNormalization: batchNormalization,
+  Cast: cast,
+  Concat: (c, n, xs) => [c.emit('concat', xs as Value[], { axis: num(n, 'axis', 0) })],
+  Constant: constant,
+  Conv: conv,
+  ConstantOfShape: constantOfShape,
+  Cos: unary('cos'),
+  Div: binary('div'),
+  Dropout: same,
+  Elu: unary('elu', (n) => ({ alpha: num(n, 'alpha', 1) })),
+  Exp: unary('exp'),
+  Expand: expand,
+  Flatten: flatten,
+  Gather: gather,
+  // the mean over every axis after N and C, kept as 1s (torch's adaptive_avg_pool2d(x, 1))
+  GlobalAveragePool: (c, _n, [x]) => [c.emit('mean', [x!], { axes: c.needShape(x!).slice(2).map((_, k) => k + 2), keepdims: true })],
+  GatherElements: (c, n, [x, index]) => [c.emit('gather', [x!, index!], { axis: num(n, 'axis', 0) })],
+  Gemm: gemm,
+  Identity: same,
+  LayerNormalization: (c, n, [x, scale, bias]) => {
+    if (n.outputs.slice(1).some((o) => o !== '')) throw c.fail('the Mean and InvStdDev outputs are not supported');
+    return [c.emit('layernorm', bias === undefined ? [x!, scale!] : [x!, scale!, bias], { axis: num(n, 'axis', -1), eps: num(n, 'epsilon', 1e-5) })];
+  },
+  LeakyRelu: unary('leaky_relu', (n) => ({ negativeSlope: num(n, 'alpha', 0.01) })),
+  Log: unary('log'),
+  LogSoftmax: unary('log_softmax', (n) => ({ axis: num(n, 'axis', -1) })),
+  MatMul: binary('matmul'),
+  Max: variadic('maximum'),
+  MaxPool: pool('max_pool2d'),
+  Min: variadic('minimum'),
+  Mul: binary('mul'),
+  Neg: unary('neg'),
+  Pad: pad,
+  Pow: binary('pow'),
+  Reciprocal: unary('reciprocal'),
+  ReduceMax: reduce('max'),
+  ReduceMean: reduce('mean'),
+  ReduceSum: reduce('sum'),
+  Relu: unary('relu'),
+  Reshape: reshape,
+  Selu: (c, n, [x]) => {
+    const [alpha, gamma] = [num(n, 'alpha', 1.67326319217681884765625), num(n, 'gamma', 1.05070102214813232421875)];
+    // torch's constants, which the selu op has built in, as float32 (ONNX attributes are float32)
+    if (Math.fround(alpha) === Math.fround(1.6732632423543772) && Math.fround(gamma) === Math.fround(1.0507009873554805)) return [c.emit('selu', [x!])];
+    return [c.emit('mul', [c.emit('elu', [x!], { alpha }), { kind: 'const', t: { shape: [], data: Float64Array.of(gamma) } }])];
+  },
+  Shape: shape,
+  Sigmoid: unary('sigmoid'),
+  Sin: unary('sin'),
+  Slice: slice,
+  Softmax: unary('softmax', (n) => ({ axis: num(n, 'axis', -1) })),
+  Softplus: unary('softplus'),
+  Softsign: unary('softsign'),
+  Sqrt: unary('sqrt'),
+  Squeeze: squeeze,
+  Sub: binary('sub'),
+  Sum: variadic('add'),
+  Tanh: unary('tanh'),
+  Transpose: (c, n, [x]) => [c.emit('transpose', [x!], list(n, 'perm') ? { perm: list(n, 'perm') } : {})],
+  Unsqueeze: unsqueeze,
+  Where: (c, _n, [cond, a, b]) => [c.emit('where', [cond!, a!, b!])],
+};
+
+/** Inputs a node of the op must have (the rest are optional); 1 for the ops not listed. */
+export const MIN_INPUTS: Record<string, number> = {
+  Constant: 0, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Reshape: 2, Expand: 2, Gather: 2,
+  GatherElements: 2, Unsqueeze: 2, Conv: 2, Pad: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5,
+};
+
+/** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
+export const SUPPORTED: readonly string[] = [...Object.keys(HANDLERS), 'Erf'];
+
+/**
+ * Inputs read as constants (shapes, axes, indices, flags, BatchNormalization's running statistics,
+ * which training mode does not read at all): an initializer there is not a param.
+ */
+export const CONSTANT_INPUTS: Record<string, number[]> = {
+  BatchNormalization: [3, 4],
+  Reshape: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1],
+  Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1], GatherElements: [1], Where: [0], Expand: [1], Pad: [1, 2, 3],
+};
