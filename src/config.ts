@@ -11,6 +11,12 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
 
+/**
+ * The speed the default FLOP budget assumes: what a large matrix product reaches here at best, so that
+ * what the budget refuses could not finish within TIMEOUT_MS (docs/operations.md "Cost budget").
+ */
+export const FLOPS_PER_MS = 5e6;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const EnvSchema = z.object({
@@ -22,6 +28,11 @@ export const EnvSchema = z.object({
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
   MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
   TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
+  FLOP_BUDGET: z.coerce
+    .number()
+    .positive()
+    .optional()
+    .describe(`estimated floating-point operations one request may need, else 413 before it runs (default: TIMEOUT_MS at ${FLOPS_PER_MS / 1e6} GFLOP/s)`),
   MODEL_CACHE_ENTRIES: int(1, 1_000_000)
     .default(1024)
     .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),
@@ -50,6 +61,8 @@ export interface AppConfig {
   maxElements: number;
   maxNodes: number;
   timeoutMs: number;
+  /** estimated FLOPs one request may need (engine/cost.ts) */
+  flopBudget: number;
   /** bounds of the model caches (plugins/models.ts, engine/plans.ts): each one, not their sum */
   modelCacheEntries: number;
   modelCacheBytes: number;
@@ -94,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxElements: e.MAX_ELEMENTS,
     maxNodes: e.MAX_NODES,
     timeoutMs: e.TIMEOUT_MS,
+    flopBudget: e.FLOP_BUDGET ?? e.TIMEOUT_MS * FLOPS_PER_MS,
     modelCacheEntries: e.MODEL_CACHE_ENTRIES,
     modelCacheBytes: Math.floor(e.MODEL_CACHE_MB * 1024 * 1024),
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,

@@ -30,6 +30,11 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   /** inputs that never take a gradient (e.g. integer class targets), by index */
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
+  /**
+   * floating-point operations of one forward call, from the shapes alone (engine/cost.ts); without it,
+   * one per element read or written, which is what an elementwise op or a reduction does
+   */
+  flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>) => number;
   forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
   vjp: (
     inputs: Tensor[],
