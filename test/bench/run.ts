@@ -21,6 +21,7 @@ import * as gemm from './gemm.js';
 import * as httpLarge from './http-large.js';
 import * as httpSmall from './http-small.js';
 import * as httpWorkers from './http-workers.js';
+import * as httpAbort from './http-abort.js';
 import * as memory from './memory.js';
 
 interface Scenario {
@@ -34,8 +35,9 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-small': httpSmall,
   'http-large': httpLarge,
   'http-workers': httpWorkers,
+  'http-abort': httpAbort,
 };
-const HTTP = new Set(['http-small', 'http-large', 'http-workers']);
+const HTTP = new Set(['http-small', 'http-large', 'http-workers', 'http-abort']);
 
 /** Issue 4, target 3: the wasm kernel's floor on 256×512×512, in every transpose variant. */
 const WASM_GEMM_FLOOR: Record<string, number> = { float32: 25, float64: 14 };

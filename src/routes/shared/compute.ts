@@ -10,7 +10,10 @@ export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.ma
 export function clientGone(reply: FastifyReply): Cancellation {
   const res = reply.raw;
   return {
-    cancelled: false,
+    // gone already (while its body was parsed and decoded): its 'close' has been and will not come again
+    get cancelled() {
+      return res.destroyed && !res.writableFinished;
+    },
     onCancel(stop) {
       const onClose = () => {
         if (!res.writableFinished) stop();
