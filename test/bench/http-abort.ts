@@ -2,10 +2,10 @@
 // 5–20 ms later, 20 times a second, while another client runs the two-weight chain on 4 connections.
 // The small client's rate beside the hang-ups over its rate alone, in the same run (alone first, then
 // disturbed, each ROUND_S, twice in alternation; medians), and the workers started meanwhile (none should be).
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { twoWeight } from '../../src/routes/shared/examples.js';
 import { LARGE, median, mlpBody, round, startServer, type Ctx, type Row } from './common.js';
+import { hangUpAfter } from '../reliability/hang-up.js';
 import { load } from './load.js';
 
 const CONNECTIONS = 4;
@@ -13,15 +13,6 @@ const ROUND_S = 5;
 const ROUNDS = 2;
 const WARMUP_S = 3;
 const HANGUPS_PER_S = 20;
-
-/** One request that is abandoned `afterMs` after it starts. */
-function hangUp(url: string, body: Buffer, afterMs: number): void {
-  const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } });
-  req.on('error', () => {});
-  req.on('response', (res) => res.resume());
-  req.end(body);
-  setTimeout(() => req.destroy(), afterMs);
-}
 
 async function metric(url: string, name: string): Promise<string[]> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -37,7 +28,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const starts = async () => Number((await metric(server.url, 'gradserve_worker_starts_total'))[0]?.split(' ')[1] ?? NaN);
     ctx.log('http-abort: warm-up');
     await load({ url, body: small, connections: CONNECTIONS, duration: WARMUP_S });
-    for (let i = 0; i < 20; i++) hangUp(url, heavy, 5 + (i % 16));
+    for (let i = 0; i < 20; i++) void hangUpAfter(url, heavy, 5 + (i % 16));
     await new Promise((r) => setTimeout(r, 500));
     const startsBefore = await starts();
     const alone: number[] = [];
@@ -48,7 +39,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       alone.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
       ctx.log(`http-abort: round ${round + 1}, beside ${HANGUPS_PER_S} hang-ups a second`);
       const timer = setInterval(() => {
-        hangUp(url, heavy, 5 + Math.random() * 15);
+        void hangUpAfter(url, heavy, 5 + Math.random() * 15);
         sent++;
       }, 1000 / HANGUPS_PER_S);
       try {

@@ -22,6 +22,7 @@ import * as httpLarge from './http-large.js';
 import * as httpSmall from './http-small.js';
 import * as httpWorkers from './http-workers.js';
 import * as httpAbort from './http-abort.js';
+import * as soak from './soak.js';
 import * as memory from './memory.js';
 
 interface Scenario {
@@ -36,8 +37,9 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-large': httpLarge,
   'http-workers': httpWorkers,
   'http-abort': httpAbort,
+  soak,
 };
-const HTTP = new Set(['http-small', 'http-large', 'http-workers', 'http-abort']);
+const HTTP = new Set(['http-small', 'http-large', 'http-workers', 'http-abort', 'soak']);
 
 /** Issue 4, target 3: the wasm kernel's floor on 256×512×512, in every transpose variant. */
 const WASM_GEMM_FLOOR: Record<string, number> = { float32: 25, float64: 14 };

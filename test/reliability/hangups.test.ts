@@ -1,10 +1,10 @@
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { LARGE, mlpBody } from '../bench/common.js';
 import type { FastifyReply } from 'fastify';
 import { clientGone } from '../../src/routes/shared/compute.js';
 import type { StopStage } from '../../src/workers/pool.js';
 import { post, startApp, twoWeight } from '../routes/helpers.js';
+import { hangUpAfter } from './hang-up.js';
 import { listen, NO_BUDGET, waitFor } from './helpers.js';
 
 // A client that hangs up costs almost nothing: its request stops wherever it is (while its body
@@ -17,20 +17,6 @@ async function stoppedCounts(app: Awaited<ReturnType<typeof startApp>>): Promise
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^gradserve_stopped_tasks_total\{stage="(\w+)",reason="(\w+)"\} (\d+)/gm)) out[`${m[1]} ${m[2]}`] = Number(m[3]);
   return out;
-}
-
-/** Sends `body` to `url` and closes the connection after `ms`, whatever has happened by then. */
-function hangUpAfter(url: string, body: Buffer, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } });
-    req.on('error', () => {});
-    req.on('response', (res) => res.resume());
-    req.end(body);
-    setTimeout(() => {
-      req.destroy();
-      resolve();
-    }, ms);
-  });
 }
 
 describe('hang-ups', () => {
