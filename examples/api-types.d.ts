@@ -253,11 +253,11 @@ export interface components {
             /** @description dimensions, outermost first (row-major); [] is a scalar */
             shape: number[];
             /**
-             * @description IEEE-754 element type
+             * @description element type of the bytes: IEEE-754 floats, or little-endian two's-complement integers (class indices, token ids; converted exactly to options.dtype)
              * @enum {string}
              */
-            dtype: "float32" | "float64";
-            /** @description little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded */
+            dtype: "float32" | "float64" | "int32" | "int64";
+            /** @description little-endian bytes of the elements in row-major order, base64-encoded */
             base64: string;
         };
         /** @description the model: an MLP or an explicit graph, told apart by `type` */
@@ -554,6 +554,10 @@ export interface components {
             delta?: number;
             /** @description cross_entropy only: label smoothing (default 0) */
             labelSmoothing?: number;
+            /** @description cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100) */
+            ignoreIndex?: number;
+            /** @description cross_entropy and nll only: one weight per class (torch's weight); a mean over class indices divides by the weight of the targets kept */
+            weight?: number[];
         };
         /** @description what to compute and return */
         Options: {

@@ -143,6 +143,30 @@ OPS = {
         xs[0], None, None, *(xs[1:] + [None, None])[:2], training=True, eps=a.get('eps', 1e-5)),
     'dropout': lambda xs, a: F.dropout(xs[0], p=a.get('p', 0.5), training=True),
 }
+
+
+# convolution and pooling (issue 18): gradserve's camelCase attributes, torch's defaults
+def conv(fn):
+    return lambda xs, a: fn(xs[0], xs[1], xs[2] if len(xs) > 2 else None, stride=a.get('stride', 1),
+                            padding=a.get('padding', 0), dilation=a.get('dilation', 1), groups=a.get('groups', 1))
+
+
+def pair(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+OPS.update({
+    'conv1d': conv(F.conv1d),
+    'conv2d': conv(F.conv2d),
+    'max_pool2d': lambda xs, a: F.max_pool2d(
+        xs[0], pair(a['kernelSize']), pair(a.get('stride')), pair(a.get('padding', 0)), pair(a.get('dilation', 1)),
+        ceil_mode=a.get('ceilMode', False)),
+    'avg_pool2d': lambda xs, a: F.avg_pool2d(
+        xs[0], pair(a['kernelSize']), pair(a.get('stride')), pair(a.get('padding', 0)), ceil_mode=a.get('ceilMode', False),
+        count_include_pad=a.get('countIncludePad', True), divisor_override=a.get('divisorOverride')),
+    'adaptive_avg_pool2d': lambda xs, a: F.adaptive_avg_pool2d(xs[0], pair(a['outputSize'])),
+    'flatten': lambda xs, a: torch.flatten(xs[0], a.get('startDim', 0), a.get('endDim', -1)),
+})
 OPS.update({name: (lambda f: lambda xs, a: f(xs[0], a))(f) for name, f in ACTIVATIONS.items()})
 OPS.update({name: (lambda f: lambda xs, a: f(xs[0], xs[1], a))(f) for name, f in LOSSES.items()})
 
@@ -617,6 +641,222 @@ def mlp_cases():
          encoding='base64')
 
 
+# ---- issue 18, indexing and selection (branch ops-index): class weights and ignoreIndex, embedding, gather,
+# index_select, where, masked_fill, expand, cumsum. Index tensors reach torch as float64 and are taken
+# .long() by the op that reads them; `int64_inputs` sends them as base64 int64, the integer wire form.
+
+def class_weight(a, w):
+    """The weights: the op's third input, or the loss spec's `weight` list."""
+    return torch.tensor(a['weight']) if w is None and 'weight' in a else w
+
+
+def cross_entropy(x, t, a, w=None):
+    w = class_weight(a, w)
+    return F.cross_entropy(x, class_target(x, t), weight=w, reduction=a.get('reduction', 'mean'),
+                           label_smoothing=a.get('labelSmoothing', 0.0), ignore_index=a.get('ignoreIndex', -100))
+
+
+def nll(x, t, a, w=None):
+    w = class_weight(a, w)
+    return F.nll_loss(x, t.long(), weight=w, reduction=a.get('reduction', 'mean'), ignore_index=a.get('ignoreIndex', -100))
+
+
+LOSSES.update({'cross_entropy_loss': cross_entropy, 'nll_loss': nll})
+OPS.update({'cross_entropy_loss': lambda xs, a: cross_entropy(xs[0], xs[1], a, *xs[2:]),
+            'nll_loss': lambda xs, a: nll(xs[0], xs[1], a, *xs[2:])})
+
+
+def int64_inputs(*names):
+    """Rewrites the last case's named inputs as base64 int64 tensors."""
+    inputs = CASES[-1]['request']['inputs']
+    for name in names:
+        t = torch.tensor(inputs[name]) if isinstance(inputs[name], list) else torch.tensor(inputs[name]['data'])
+        raw = t.to(torch.int64).numpy().astype('<i8').tobytes()
+        inputs[name] = {'shape': list(t.shape), 'dtype': 'int64', 'base64': base64.b64encode(raw).decode('ascii')}
+
+
+def with_ignored(t, every=3, value=-100):
+    t = t.clone()
+    t.view(-1)[::every] = value
+    return t
+
+
+def index_loss_cases():
+    w = rnd(5, lo=0.2, hi=2)
+    x = rnd(6, 5, lo=-2, hi=2)
+    c = with_ignored(classes(6, 5))
+    for red in ['mean', 'sum']:
+        for ls in [0.0, 0.2]:
+            tag = f' label smoothing {ls}' if ls else ''
+            attrs = {'labelSmoothing': ls} if ls else {}
+            case(f'cross_entropy_loss weight and ignoreIndex{tag} {red}', graph([
+                n('z', 'mul', 'x', 'k'), n('L', 'cross_entropy_loss', 'z', 'c', 'w', reduction=red, **attrs),
+            ], 'L', inputs=['x', 'c'], params={'k': [5]}, constants={'w': w.tolist()}), {'x': x, 'c': c},
+                {'k': rnd(5, lo=0.5, hi=1.5)}, index_inputs=['c'], float32=(ls > 0 and red == 'mean'))
+        case(f'nll_loss weight and ignoreIndex 2 {red}', graph([
+            n('lp', 'log_softmax', 'x', axis=1), n('L', 'nll_loss', 'lp', 'c', 'w', reduction=red, ignoreIndex=2),
+        ], 'L', inputs=['x', 'c'], constants={'w': w.tolist()}), {'x': x, 'c': classes(6, 5)}, index_inputs=['c'])
+    case('cross_entropy_loss probabilities with weight, label smoothing 0.1', graph([
+        n('L', 'cross_entropy_loss', 'x', 'q', 'w', labelSmoothing=0.1),
+    ], 'L', inputs=['x', 'q'], constants={'w': w.tolist()}), {'x': x, 'q': probs(6, 5)})
+    case('cross_entropy_loss [N, C, d] ignoreIndex -1, weight, int64 targets', graph([
+        n('z', 'mul', 'x', 'k'), n('L', 'cross_entropy_loss', 'z', 'c', 'w', ignoreIndex=-1, labelSmoothing=0.1),
+    ], 'L', inputs=['x', 'c'], params={'k': [3]}, constants={'w': w.tolist()}),
+        {'x': rnd(2, 5, 3, lo=-2, hi=2), 'c': with_ignored(classes(2, 5, 3), 2, -1)}, {'k': rnd(3, lo=0.5, hi=1.5)},
+        index_inputs=['c'], float32=True)
+    int64_inputs('c')
+    case('mlp cross_entropy ignoreIndex (the loss spec)', mlp([{'units': 6, 'activation': 'tanh'}, {'units': 3}]),
+         rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2), loss={'type': 'cross_entropy', 'ignoreIndex': -100})
+    case('mlp nll ignoreIndex 1 sum (the loss spec)', mlp([{'units': 3}]), rnd(5, 4, lo=-2, hi=2),
+         targets=classes(5, 3), loss={'type': 'nll', 'ignoreIndex': 1, 'reduction': 'sum'})
+    case('mlp cross_entropy with class weights, ignoreIndex and label smoothing (the loss spec)',
+         mlp([{'units': 6, 'activation': 'tanh'}, {'units': 3}]), rnd(5, 4, lo=-2, hi=2), targets=with_ignored(classes(5, 3), 2),
+         loss={'type': 'cross_entropy', 'weight': [0.5, 2.0, 1.25], 'labelSmoothing': 0.1}, float32=True)
+
+
+def masked_value(v):
+    return {'inf': float('inf'), '-inf': float('-inf')}.get(v, v)
+
+
+OPS.update({
+    'embedding': lambda xs, a: F.embedding(xs[0].long(), xs[1], padding_idx=a.get('paddingIdx')),
+    'gather': lambda xs, a: torch.gather(xs[0], a['axis'], xs[1].long()),
+    'index_select': lambda xs, a: torch.index_select(xs[0], a['axis'], xs[1].long()),
+    'where': lambda xs, a: torch.where(xs[0].bool(), xs[1], xs[2]),
+    'masked_fill': lambda xs, a: torch.masked_fill(xs[0], xs[1].bool(), masked_value(a['value'])),
+    'expand': lambda xs, a: xs[0].expand(*a['shape']),
+    'broadcast_to': lambda xs, a: torch.broadcast_to(xs[0], a['shape']),
+    'cumsum': lambda xs, a: torch.cumsum(xs[0], a['axis']),
+})
+
+
+def embedding_cases():
+    p = {'E': rnd(6, 4)}
+    ids = torch.tensor([[1.0, 3.0, 3.0, 0.0], [5.0, 1.0, 2.0, 3.0]])
+    # a tiny language model with tied weights: embed, project back onto the same table, predict the
+    # next id; the last position of each row has no next id (ignoreIndex)
+    nxt = torch.tensor([3.0, 3.0, 0.0, -100.0, 1.0, 2.0, 3.0, -100.0])
+    case('embedding tied to the output projection, next-id cross_entropy with ignoreIndex, int64 ids', graph([
+        n('h', 'embedding', 'ids', 'E'), n('hf', 'reshape', 'h', shape=[8, 4]), n('t', 'tanh', 'hf'),
+        n('z', 'linear', 't', 'E'), n('L', 'cross_entropy_loss', 'z', 'next'),
+    ], 'L', inputs=['ids', 'next'], params=shapes(**p)), {'ids': ids, 'next': nxt}, p, index_inputs=['ids', 'next'],
+        float32=True)
+    int64_inputs('ids', 'next')
+    p = {'E': rnd(5, 3)}
+    case('embedding with paddingIdx and repeated ids', graph([
+        n('h', 'embedding', 'ids', 'E', paddingIdx=-1), n('s', 'square', 'h'), n('w', 'mul', 's', 'k'), n('L', 'sum', 'w'),
+    ], 'L', inputs=['ids'], params=shapes(**p), constants={'k': rnd(3, 2, 3).tolist()}),
+        {'ids': torch.tensor([[4.0, 2.0], [2.0, 0.0], [4.0, 4.0]])}, p, index_inputs=['ids'])
+
+
+def selection_cases():
+    p = {'X': rnd(3, 4, lo=-2, hi=2), 'Y': rnd(2, 3, 2, lo=-2, hi=2)}
+    case('gather along axes 1 and 0 with repeats, index_select with repeats, int64 indices', graph([
+        n('a', 'gather', 'X', 'i', axis=1), n('b', 'gather', 'Y', 'j', axis=-3), n('c', 'index_select', 'X', 'k', axis=1),
+        n('d', 'index_select', 'Y', 'k0', axis=1), n('as', 'square', 'a'), n('bs', 'sin', 'b'), n('cs', 'square', 'c'),
+        n('ds', 'tanh', 'd'), n('s1', 'sum', 'as'), n('s2', 'sum', 'bs'), n('s3', 'mean', 'cs'), n('s4', 'sum', 'ds'),
+        n('t1', 'add', 's1', 's2'), n('t2', 'add', 't1', 's3'), n('L', 'add', 't2', 's4'),
+    ], 'L', inputs=['i', 'j', 'k', 'k0'], params=shapes(**p)),
+        {'i': torch.tensor([[0.0, 3.0, 3.0], [1.0, 1.0, 0.0]]), 'j': torch.tensor([[[1.0, 0.0], [1.0, 1.0]]]),
+         'k': torch.tensor([3.0, 0.0, 3.0, 2.0]), 'k0': torch.tensor(2.0)}, p, index_inputs=['i', 'j', 'k', 'k0'], float32=True)
+    int64_inputs('i', 'k')
+
+    p = {'A': rnd(3, 4, lo=-2, hi=2), 'B': rnd(4, lo=-2, hi=2)}
+    cond = torch.tensor([[1.0], [0.0], [2.0]])
+    case('where with broadcasting, masked_fill with a mask broadcast over rows', graph([
+        n('w', 'where', 'cond', 'A', 'B'), n('m', 'masked_fill', 'A', 'mask', value=0.5), n('f', 'where', 'cond', 'B', -1),
+        n('ws', 'square', 'w'), n('ms', 'sin', 'm'), n('fs', 'square', 'f'), n('p1', 'mul', 'ws', 'ms'),
+        n('s1', 'sum', 'p1'), n('s2', 'sum', 'fs'), n('L', 'add', 's1', 's2'),
+    ], 'L', inputs=['cond', 'mask'], params=shapes(**p)),
+        {'cond': cond, 'mask': torch.tensor([0.0, 1.0, 0.0, 1.0])}, p, index_inputs=['cond', 'mask'])
+
+    p = {'S': rnd(3, 3, lo=-2, hi=2), 'V': rnd(3, 2)}
+    case('causal attention by hand: masked_fill "-inf" above the diagonal, softmax, matmul', graph([
+        n('m', 'masked_fill', 'S', 'upper', value='-inf'), n('a', 'softmax', 'm', axis=-1), n('o', 'matmul', 'a', 'V'),
+        n('os', 'square', 'o'), n('L', 'sum', 'os'),
+    ], 'L', params=shapes(**p), constants={'upper': torch.triu(torch.ones(3, 3), diagonal=1).tolist()}), {}, p,
+        float32=True)
+
+    p = {'X': rnd(3, 1, lo=-2, hi=2), 'Z': rnd(1, 4, lo=-2, hi=2)}
+    case('expand and broadcast_to with -1 and new leading dims, cumsum along two axes', graph([
+        n('e', 'expand', 'X', shape=[2, -1, 4]), n('b', 'broadcast_to', 'Z', shape=[3, -1]), n('c', 'cumsum', 'e', axis=-1),
+        n('d', 'cumsum', 'b', axis=0), n('cd', 'mul', 'c', 'd'), n('w', 'mul', 'cd', 'k'), n('L', 'sum', 'w'),
+    ], 'L', params=shapes(**p), constants={'k': rnd(2, 3, 4).tolist()}), {}, p, float32=True)
+
+
+def zero_dim_reduction_cases():
+    p = {'s': rnd(), 'u': rnd()}
+    case('reductions of a 0-d tensor over axis 0 and -1', graph([
+        n('a', 'sum', 's', axes=0), n('b', 'mean', 's', axes=[-1], keepdims=True), n('c', 'max', 'u', axes=-1),
+        n('d', 'logsumexp', 'u', axes=[0]), n('ab', 'mul', 'a', 'b'), n('cd', 'mul', 'c', 'd'), n('L', 'add', 'ab', 'cd'),
+    ], 'L', params=shapes(**p)), {}, p)
+
+
+def index_cases():
+    GEN.manual_seed(18)  # this section's values do not depend on the sections before it
+    index_loss_cases()
+    embedding_cases()
+    selection_cases()
+    zero_dim_reduction_cases()
+
+def conv_cases():
+    # the small CNN of the README and the OpenAPI examples: conv → relu → max_pool → flatten → linear → cross_entropy
+    x = rnd(2, 1, 6, 6)
+    p = {'K': rnd(3, 1, 3, 3), 'kb': rnd(3), 'W': rnd(4, 12), 'b': rnd(4)}
+    case('small CNN: conv2d, relu, max_pool2d, flatten, linear, cross_entropy', graph([
+        n('c', 'conv2d', 'x', 'K', 'kb', padding=1), n('r', 'relu', 'c'), n('m', 'max_pool2d', 'r', kernelSize=3),
+        n('f', 'flatten', 'm', startDim=1), n('z', 'linear', 'f', 'W', 'b'), n('L', 'cross_entropy_loss', 'z', 'y'),
+    ], 'L', inputs=['x', 'y'], params=shapes(**p)), {'x': x, 'y': classes(2, 4)}, p, index_inputs=['y'], float32=True)
+
+    x = rnd(2, 4, 7, 6, lo=-2, hi=2)
+    p = {'A': rnd(6, 2, 3, 2), 'ab': rnd(6), 'D': rnd(8, 1, 3, 3), 'E': rnd(3, 8, 2, 3)}
+    case('conv2d stride/padding pairs/dilation/groups, depthwise "same", "valid", no bias', graph([
+        n('a', 'conv2d', 'x', 'A', 'ab', stride=[2, 1], padding=[1, 2], dilation=[1, 2], groups=2),   # [2, 6, 4, 4]
+        n('d', 'conv2d', 'x', 'D', groups=4, padding='same', dilation=2),                          # [2, 8, 7, 6]
+        n('e', 'conv2d', 'd', 'E', padding='valid', stride=2),                                     # [2, 3, 3, 2]
+        n('as', 'sin', 'a'), n('es', 'square', 'e'), n('l1', 'sum', 'as'), n('l2', 'mean', 'es'), n('L', 'add', 'l1', 'l2'),
+    ], 'L', inputs=['x'], params=shapes(**p)), {'x': x}, p, float32=True)
+
+    p = {'x': rnd(3, 5, 6), 'K': rnd(4, 3, 4, 4), 'kb': rnd(4)}
+    case('conv2d unbatched, even kernel "same" (the odd zero after)', graph([
+        n('c', 'conv2d', 'x', 'K', 'kb', padding='same'), n('t', 'tanh', 'c'), n('L', 'sum', 't'),
+    ], 'L', params=shapes(**p)), {}, p)
+
+    x = rnd(2, 4, 11)
+    p = {'A': rnd(6, 4, 3), 'ab': rnd(6), 'B': rnd(6, 3, 4)}
+    case('conv1d stride, padding, dilation, groups, "same" with an even kernel', graph([
+        n('a', 'conv1d', 'x', 'A', 'ab', stride=2, padding=[2], dilation=2),    # [2, 6, 5]
+        n('b', 'conv1d', 'a', 'B', groups=2, padding='same'),                    # [2, 6, 5]
+        n('s', 'sigmoid', 'b'), n('L', 'sum', 's'),
+    ], 'L', inputs=['x'], params=shapes(**p)), {'x': x}, p, float32=True)
+
+    # ties in windows (the whole gradient to the first), windows overlapping, partial ceilMode windows
+    t = torch.tensor([[1.0, 3, 3, 0, 2, 1], [4, -1, 4, 2, 2, 0], [0, 5, 1, 1, -3, 5], [2, 2, 0, 6, 1, 6], [1, 1, 1, 1, 0, 2]])
+    x = torch.stack([t, -t]).reshape(1, 2, 5, 6)
+    case('max_pool2d ties, overlap, padding, dilation, ceilMode', graph([
+        n('a', 'max_pool2d', 'x', kernelSize=2, ceilMode=True),                          # [1, 2, 3, 3]
+        n('b', 'max_pool2d', 'x', kernelSize=3, stride=[2, 1], padding=1),                # [1, 2, 3, 6]
+        n('c', 'max_pool2d', 'x', kernelSize=[2, 3], stride=1, dilation=[2, 1], padding=[1, 1], ceilMode=True),
+        n('af', 'flatten', 'a'), n('bf', 'flatten', 'b'), n('cf', 'flatten', 'c'),
+        n('cat', 'concat', 'af', 'bf', 'cf'), n('w', 'mul', 'cat', 'k'), n('L', 'sum', 'w'),
+    ], 'L', inputs=['x'], constants={'k': rnd(18 + 36 + 60).tolist()}), {'x': x})
+
+    p = {'X': rnd(2, 3, 5, 7, lo=-2, hi=2)}
+    case('avg_pool2d padding, ceilMode, countIncludePad, divisorOverride; adaptive_avg_pool2d; flatten dims', graph([
+        n('a', 'avg_pool2d', 'X', kernelSize=3, stride=2, padding=1, ceilMode=True),                         # [2, 3, 3, 4]
+        n('b', 'avg_pool2d', 'X', kernelSize=[3, 2], stride=[2, 3], padding=[1, 1], ceilMode=True, countIncludePad=False),
+        n('c', 'avg_pool2d', 'X', kernelSize=2, divisorOverride=3),                                          # [2, 3, 2, 3]
+        n('d', 'adaptive_avg_pool2d', 'X', outputSize=[3, 4]), n('e', 'adaptive_avg_pool2d', 'X', outputSize=1),
+        n('f', 'adaptive_avg_pool2d', 'X', outputSize=[None, 2]),
+        n('as', 'square', 'a'), n('bs', 'sin', 'b'), n('cs', 'exp', 'c'), n('ds', 'square', 'd'), n('es', 'tanh', 'e'),
+        n('fs', 'cos', 'f'), n('af', 'flatten', 'as', startDim=1, endDim=2), n('ef', 'flatten', 'es', startDim=-3),
+        n('l1', 'sum', 'af'), n('l2', 'sum', 'bs'), n('l3', 'mean', 'cs'), n('l4', 'sum', 'ds'), n('l5', 'sum', 'ef'),
+        n('l6', 'sum', 'fs'),
+        n('t1', 'add', 'l1', 'l2'), n('t2', 'add', 't1', 'l3'), n('t3', 'add', 't2', 'l4'), n('t4', 'add', 't3', 'l5'),
+        n('L', 'add', 't4', 'l6'),
+    ], 'L', params=shapes(**p)), {}, p, float32=True)
+
+
 def main():
     torch.manual_seed(0)  # nn.Linear's init (the MLPs' weights) draws from the global generator
     elementwise_cases()
@@ -631,6 +871,8 @@ def main():
     edge_cases()
     output_grad_cases()
     mlp_cases()
+    index_cases()
+    conv_cases()
     names = [c['name'] for c in CASES]
     assert len(set(names)) == len(names), 'case names must be unique'
     with open(OUT, 'w') as f:

@@ -18,7 +18,11 @@ export interface Limits {
 }
 
 export interface ModelJob {
-  model: DecodedModel;
+  /**
+   * Left out only by a sender that expects the thread to hold the compiled plan of `modelId` for this
+   * job's shapes; without that plan the job fails with ModelNotSent and is sent again with it.
+   */
+  model?: DecodedModel;
   /** the model's id when the service knows it: a worker keeps the compiled graph under it (engine/plans.ts) */
   modelId?: string;
   /** given parameter values; omitted ones are initialized */

@@ -37,6 +37,17 @@ export class MalformedError extends SpecError {
   override name = 'MalformedError';
 }
 
+/**
+ * The job named a known model without its spec (ModelJob.model) and this thread holds no compiled plan
+ * for it: the sender sends the job again with the spec (workers/pool.ts). Never the client's doing.
+ */
+export class ModelNotSent extends Error {
+  override name = 'ModelNotSent';
+  constructor(readonly modelId: string | undefined) {
+    super(`no compiled plan for model ${modelId} in this thread, and the job did not carry its spec`);
+  }
+}
+
 /** A size limit (elements, nodes) would be exceeded; found before anything is allocated. HTTP 413. */
 export class LimitError extends Error {
   override name = 'LimitError';

@@ -5,7 +5,7 @@ import { EXPLAIN_LIMITS, type ExplainGradient, type ExplainNode, type ExplainRes
 import { toDot } from './explain-dot.js';
 import type { CompiledGraph, CompiledNode } from './graph.js';
 import { BACKWARD_PASSES, SMALLER_BATCH, withinBudget } from './cost.js';
-import { buildModel, LOSS_ID, TARGETS_ID } from './model.js';
+import { buildModel, LOSS_ID, LOSS_WEIGHT_ID, TARGETS_ID } from './model.js';
 import { finite, toNested } from './nested.js';
 import type { AnyOp } from './op.js';
 import { runBackward, runForward, type Values } from './run.js';
@@ -18,10 +18,12 @@ function namer(g: CompiledGraph): (slot: number) => string {
   const pick = (options: string[], fallback: string) => options.find((o) => !g.slotOf.has(o)) ?? fallback;
   const lossName = pick(['L', 'loss'], LOSS_ID);
   const targetsName = pick(['targets', 't'], TARGETS_ID);
+  const weightName = pick(['weight', 'class_weight'], LOSS_WEIGHT_ID);
   return (s) => {
     const slot = g.slots[s]!;
     if (slot.name === LOSS_ID) return lossName;
     if (slot.name === TARGETS_ID) return targetsName;
+    if (slot.name === LOSS_WEIGHT_ID) return weightName;
     return slot.label;
   };
 }

@@ -1,6 +1,6 @@
 import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
 import { compile } from './compile.js';
-import { LimitError, overLimit, SpecError, type Path } from './errors.js';
+import { LimitError, ModelNotSent, overLimit, SpecError, type Path } from './errors.js';
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
@@ -8,7 +8,7 @@ import { findPlan, keepPlan, type Plan } from './plans.js';
 import { expandMlp, mlpNodeCount, type MlpExpansion, type ParamDecl } from './mlp.js';
 import type { AnyOp } from './op.js';
 import type { LossSpec, MlpSpec, Tensors } from './spec.js';
-import { cast, formatShape, sameShape, type DType, type Tensor } from './tensor.js';
+import { cast, formatShape, sameShape, tensor, type DType, type Tensor } from './tensor.js';
 
 // A request's model, loss and data turned into one compiled graph with the values of its leaves.
 // Ids starting with "#" cannot come from a request (the id schema forbids them), so the engine's own
@@ -16,6 +16,7 @@ import { cast, formatShape, sameShape, type DType, type Tensor } from './tensor.
 
 export const LOSS_ID = '#loss';
 export const TARGETS_ID = '#targets';
+export const LOSS_WEIGHT_ID = '#loss-weight';
 
 const DEFAULT_GRAPH_INIT: InitSpec = { scheme: 'normal', mean: 0, std: 1, seed: 0 };
 
@@ -118,6 +119,7 @@ function lossAttrs(loss: LossSpec): Record<string, unknown> {
   const attrs: Record<string, unknown> = { reduction: loss.reduction };
   if (loss.delta !== undefined) attrs.delta = loss.delta;
   if (loss.labelSmoothing !== undefined) attrs.labelSmoothing = loss.labelSmoothing;
+  if (loss.ignoreIndex !== undefined) attrs.ignoreIndex = loss.ignoreIndex;
   return attrs;
 }
 
@@ -137,6 +139,9 @@ function checkRequest(job: ModelJob, params: readonly ParamDecl[], ops: Readonly
   if (job.targets && !job.loss) issues.add(['loss'], 'missing: targets were given without a loss');
   if (job.loss && job.outputGrad) issues.add(['outputGrad'], 'give either a loss with targets or outputGrad, not both');
   if (job.loss && !ops.has(`${job.loss.type}_loss`)) issues.add(['loss', 'type'], `the ${job.loss.type} loss is not available`);
+  if (job.loss?.weight && job.loss.type !== 'cross_entropy' && job.loss.type !== 'nll') {
+    issues.add(['loss', 'weight'], `class weights go with the cross_entropy and nll losses, not ${job.loss.type}`);
+  }
   issues.throwIfAny();
 }
 
@@ -155,23 +160,28 @@ function planKey(job: ModelJob, dtype: DType): string {
 /** The request's model (plus loss) compiled; the checks of the request against it on the way. */
 function compileModel(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType): Plan {
   const { model } = job;
+  if (model === undefined) throw new ModelNotSent(job.modelId);
   const parts = model.type === 'mlp' ? mlpParts(model, job, limits) : graphParts(model, job, limits);
   checkRequest(job, parts.params, ops);
   const nodes = [...parts.nodes];
   const inputs = [...parts.inputs];
+  const constants = [...parts.constants];
   if (job.loss && job.targets) {
     inputs.push({ name: TARGETS_ID, shape: job.targets.shape, path: ['targets'] });
+    // class weights ride along as the loss op's third input, a constant (they take no gradient)
+    const { weight } = job.loss;
+    if (weight) constants.push({ name: LOSS_WEIGHT_ID, shape: [weight.length], path: ['loss', 'weight'], value: tensor([weight.length], weight) });
     nodes.push({
       id: LOSS_ID,
       op: `${job.loss.type}_loss`,
-      inputs: [parts.output.id, TARGETS_ID],
+      inputs: weight ? [parts.output.id, TARGETS_ID, LOSS_WEIGHT_ID] : [parts.output.id, TARGETS_ID],
       attrs: lossAttrs(job.loss),
       path: ['loss'],
-      inputPaths: [['loss'], ['targets']],
+      inputPaths: [['loss'], ['targets'], ['loss', 'weight']],
       attrsPath: ['loss'],
     });
   }
-  const def: GraphDef = { inputs, params: parts.params, constants: parts.constants, nodes, nodePath: parts.nodePath, output: parts.output };
+  const def: GraphDef = { inputs, params: parts.params, constants, nodes, nodePath: parts.nodePath, output: parts.output };
   const graph = compile(def, { ops, dtype, limits });
   return { graph, inputNames: parts.inputs.map((l) => l.name), params: parts.params, output: parts.output.id, mlp: parts.mlp };
 }

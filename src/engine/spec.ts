@@ -118,6 +118,8 @@ export const LossSpecSchema = z
     reduction: z.enum(['mean', 'sum']).default('mean').describe('mean or sum over the batch, as PyTorch'),
     delta: z.number().positive().optional().describe('huber only: the threshold (default 1)'),
     labelSmoothing: z.number().min(0).max(1).optional().describe('cross_entropy only: label smoothing (default 0)'),
+    ignoreIndex: z.number().int().optional().describe('cross_entropy and nll only: a class-index target that counts for nothing, as torch ignore_index (default −100)'),
+    weight: z.array(z.number()).min(1).optional().describe('cross_entropy and nll only: one weight per class (torch\'s weight); a mean over class indices divides by the weight of the targets kept'),
   })
   .describe('the loss');
 export type LossSpec = z.infer<typeof LossSpecSchema>;

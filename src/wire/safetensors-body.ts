@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors.js';
 import { checkPoisoning } from './json-body.js';
-import { BinaryTensor, readSafetensors, SAFETENSORS, safetensorsPieces } from './safetensors.js';
+import { BinaryTensor, readSafetensors, SAFETENSORS, SafetensorsReader, safetensorsPieces } from './safetensors.js';
 import { EncodedBase64, type Encoding } from './tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -11,6 +11,8 @@ import type { Tensor } from '../engine/tensor.js';
 // twin would have been: `__metadata__.json` parsed, each tensor a placeholder at the path its name
 // spells, so the route's schema validates the whole request as it would JSON; after validation each
 // placeholder is swapped for its BinaryTensor, which wire/tensor.ts decodes like any other form.
+
+const { FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_CONTENT_LENGTH } = errorCodes;
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
@@ -158,18 +160,50 @@ export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answ
 
 async function safetensorsPlugin(app: FastifyInstance): Promise<void> {
   const tensorsOf = new WeakMap<FastifyRequest, BinaryTensor[]>();
-  app.addContentTypeParser(SAFETENSORS, { parseAs: 'buffer' }, (request, raw, done) => {
-    const body = raw as Buffer;
-    let value: Record<string, unknown>;
-    try {
-      const file = readSafetensors(body);
-      value = bodyOf(file);
-      tensorsOf.set(request, file.tensors);
-    } catch (err) {
-      done(err as Error, undefined);
+  // The body is read as it arrives (SafetensorsReader), so this parser keeps the limits Fastify keeps
+  // for the parsers it hands whole bodies to: the body limit before reading, the Content-Length after.
+  app.addContentTypeParser(SAFETENSORS, (request, payload, done) => {
+    const limit = request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? Infinity;
+    const length = request.headers['content-length'];
+    const declared = length === undefined ? undefined : Number(length);
+    if (declared !== undefined && declared > limit) {
+      done(new FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
       return;
     }
-    done(null, value);
+    // without a Content-Length (chunked), the chunks are kept and read as one body at the end
+    const reader = declared === undefined ? undefined : new SafetensorsReader(declared);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (err: Error | null, value?: Record<string, unknown>) => {
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', finish);
+      done(err, value);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) return finish(new FST_ERR_CTP_BODY_TOO_LARGE());
+      try {
+        if (reader) reader.push(chunk);
+        else chunks.push(chunk);
+      } catch (err) {
+        finish(err as Error);
+      }
+    };
+    const onEnd = () => {
+      if (declared !== undefined && received !== declared) return finish(new FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      try {
+        const file = reader ? reader.end() : readSafetensors(Buffer.concat(chunks));
+        const value = bodyOf(file);
+        tensorsOf.set(request, file.tensors);
+        finish(null, value);
+      } catch (err) {
+        finish(err as Error);
+      }
+    };
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', finish);
   });
   app.addHook('preHandler', (request, _reply, next) => {
     const tensors = tensorsOf.get(request);

@@ -1,12 +1,15 @@
 import { HttpError } from '../errors.js';
 import { SpecError, type Path } from '../engine/errors.js';
+import { integerData } from './integers.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Tensor } from '../engine/tensor.js';
 
 // The safetensors container (docs/binary.md): an 8-byte little-endian header length N, N bytes of
 // JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}},
 // then the tensors' little-endian bytes, back to back, offsets relative to the end of the header.
-// The reader checks the whole layout before a tensor is touched and copies nothing: each tensor is a
-// view into the body, converted (or viewed in place) only once its route has counted the elements.
+// The reader checks the whole layout before a tensor is touched. A body of known length is read as it
+// arrives, each tensor onto a buffer of its own (SafetensorsReader); a whole body (a chunked request,
+// or a caller holding a file) is read in place, each tensor a view into it. Either is converted only
+// once its route has counted the elements.
 // NOTE: typed arrays use the platform's byte order; every platform Node 20 supports is little-endian.
 
 export const SAFETENSORS = 'application/vnd.gradserve.safetensors';
@@ -40,16 +43,32 @@ export interface SafetensorsFile {
 const malformed = (detail: string, name?: string) =>
   new HttpError('INVALID_BODY', detail, name === undefined ? [] : [{ path: name, message: detail }]);
 
-/** Parses and checks the layout of a safetensors body: a 4xx HttpError for anything malformed. */
-export function readSafetensors(body: Uint8Array): SafetensorsFile {
-  if (body.length < 8) throw malformed(`a safetensors body starts with an 8-byte header length; this one has ${body.length} bytes`);
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const n = Number(view.getBigUint64(0, true));
+interface Entry {
+  name: string;
+  dtype: BinaryDType;
+  shape: number[];
+  /** byte offsets in the data (after the header) */
+  begin: number;
+  end: number;
+}
+
+/** The header's length N from the body's first 8 bytes, refused past MAX_HEADER_BYTES or past the body's `bodyBytes`. */
+function headerLength(first: Uint8Array, bodyBytes: number): number {
+  if (bodyBytes < 8) throw malformed(`a safetensors body starts with an 8-byte header length; this one has ${bodyBytes} bytes`);
+  const n = Number(new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true));
   if (n > MAX_HEADER_BYTES) {
     throw new HttpError('BODY_TOO_LARGE', `the safetensors header is ${n} bytes, over the limit of ${MAX_HEADER_BYTES}`);
   }
-  if (8 + n > body.length) throw malformed(`the header length ${n} runs past the end of the ${body.length}-byte body`);
-  const text = Buffer.from(body.buffer, body.byteOffset + 8, n).toString('utf8');
+  if (8 + n > bodyBytes) throw malformed(`the header length ${n} runs past the end of the ${bodyBytes}-byte body`);
+  return n;
+}
+
+/**
+ * The header's JSON parsed and checked against the `dataBytes` that follow it: its entries in the
+ * header's order and in the data's, and its metadata.
+ */
+function readHeader(json: Uint8Array, dataBytes: number): { entries: Entry[]; inDataOrder: Entry[]; metadata: Record<string, string> } {
+  const text = Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8');
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -60,9 +79,7 @@ export function readSafetensors(body: Uint8Array): SafetensorsFile {
   const duplicate = firstDuplicateKey(text);
   if (duplicate !== null) throw malformed(`the safetensors header names "${duplicate}" twice`, duplicate);
 
-  const dataStart = 8 + n;
-  const dataBytes = body.length - dataStart;
-  const entries: { name: string; dtype: BinaryDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: Entry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -73,21 +90,96 @@ export function readSafetensors(body: Uint8Array): SafetensorsFile {
   }
 
   // the tensors must tile the data exactly: no overlap, no hole, nothing after the last
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const inDataOrder = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   let previous = '';
-  for (const e of sorted) {
+  for (const e of inDataOrder) {
     if (e.begin < at) throw malformed(`the bytes of "${e.name}" overlap those of "${previous}"`, e.name);
     if (e.begin > at) throw malformed(`bytes ${at}–${e.begin} of the data belong to no tensor (a hole before "${e.name}")`, e.name);
     at = e.end;
     previous = e.name;
   }
   if (at !== dataBytes) throw malformed(`the data holds ${dataBytes} bytes but the tensors cover ${at}`);
+  return { entries, inDataOrder, metadata };
+}
 
+/** Parses and checks the layout of a whole safetensors body: a 4xx HttpError for anything malformed. */
+export function readSafetensors(body: Uint8Array): SafetensorsFile {
+  const n = headerLength(body, body.length);
+  const dataStart = 8 + n;
+  const { entries, metadata } = readHeader(body.subarray(8, dataStart), body.length - dataStart);
   const tensors = entries.map(
     (e) => new BinaryTensor(e.name, e.dtype, e.shape, new Uint8Array(body.buffer, body.byteOffset + dataStart + e.begin, e.end - e.begin)),
   );
   return { tensors, metadata };
+}
+
+/**
+ * A safetensors body of a known length read as it arrives: once the header is in and checked, the
+ * chunks that follow are copied straight onto a buffer of each tensor's own — no body-sized buffer, no
+ * second copy. A tensor's buffer is made when its first byte arrives, so memory grows with the bytes
+ * received, as it would for a body read whole; the body's length is bounded before it is read.
+ */
+export class SafetensorsReader {
+  /** the chunks up to the end of the header */
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private headerLen = -1;
+  private header: ReturnType<typeof readHeader> | undefined;
+  private readonly own = new Map<Entry, Uint8Array>();
+  /** the tensor being received (an index in header.inDataOrder) */
+  private target = 0;
+  /** bytes of data received */
+  private at = 0;
+
+  constructor(private readonly bodyBytes: number) {}
+
+  push(chunk: Buffer): void {
+    if (this.header !== undefined) {
+      this.copy(chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headerLen < 0 && this.headBytes >= 8) this.headerLen = headerLength(Buffer.concat(this.head, 8), this.bodyBytes);
+    if (this.headerLen < 0 || this.headBytes < 8 + this.headerLen) return;
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    const dataStart = 8 + this.headerLen;
+    this.header = readHeader(head.subarray(8, dataStart), this.bodyBytes - dataStart);
+    this.copy(head.subarray(dataStart));
+  }
+
+  private copy(chunk: Uint8Array): void {
+    const order = this.header!.inDataOrder;
+    let from = 0;
+    while (from < chunk.length) {
+      const t = order[this.target];
+      if (t === undefined) throw malformed('the body runs past the data its header describes');
+      let bytes = this.own.get(t);
+      if (bytes === undefined) {
+        // allocUnsafeSlow: a buffer of its own, not a slice of Node's pool, and not zeroed (every byte is written)
+        bytes = new Uint8Array(Buffer.allocUnsafeSlow(t.end - t.begin).buffer, 0, t.end - t.begin);
+        this.own.set(t, bytes);
+      }
+      const n = Math.min(t.end - this.at, chunk.length - from);
+      bytes.set(chunk.subarray(from, from + n), this.at - t.begin);
+      from += n;
+      this.at += n;
+      if (this.at === t.end) this.target++;
+    }
+  }
+
+  /** The file, once the whole body is in. */
+  end(): SafetensorsFile {
+    // fewer bytes than the header needs: the problems of a whole body of this length
+    if (this.header === undefined) return readSafetensors(Buffer.concat(this.head));
+    const { entries, metadata } = this.header;
+    const total = this.bodyBytes - 8 - this.headerLen;
+    if (this.at !== total) throw malformed(`the body ended after ${this.at} of its ${total} bytes of data`);
+    const tensors = entries.map((e) => new BinaryTensor(e.name, e.dtype, e.shape, this.own.get(e) ?? new Uint8Array(0)));
+    return { tensors, metadata };
+  }
 }
 
 function readMetadata(entry: unknown): Record<string, string> {
@@ -167,38 +259,27 @@ function firstDuplicateKey(text: string): string | null {
 
 /**
  * A body tensor as a typed array of `to` on a buffer of its own, validated.
- * NOTE: a copy, not a view into the body: the worker recycles the job's whole buffers for the next
+ * NOTE: never a view into a part of a body: the worker recycles the job's whole buffers for the next
  * job's gradients and values (engine/buffers.ts), and views into one body left it allocating afresh for
- * every request, which cost its backward pass far more than this copy costs the event loop. Integers must lie within ±2^53 (where every
- * one is a float64), floats must be finite (422 at the tensor's name). F16 and BF16 widen exactly.
+ * every request, which cost its backward pass far more than a copy costs the event loop. A tensor read
+ * onto a buffer of its own (SafetensorsReader) is used as it is. Integers must be exact in `to`
+ * (wire/integers.ts), floats finite (422 at the tensor's name). F16 and BF16 widen exactly.
  */
 export function binaryData(t: BinaryTensor, to: DType): Data {
   const n = size(t.shape);
   const path: Path = [t.name];
   const src = sourceArray(t, n);
-  if (src instanceof BigInt64Array) {
-    const out = allocData(n, to);
-    for (let i = 0; i < n; i++) {
-      const v = src[i]!;
-      if (v > LIMIT_53 || v < -LIMIT_53) throw new SpecError(path, `element ${i} (${v}) is beyond ±2^53, where integers stay exact as floats`);
-      out[i] = Number(v);
-    }
-    return out;
-  }
-  if (src instanceof Int32Array) {
-    const out = allocData(n, to);
-    out.set(src);
-    return out;
-  }
+  if (src instanceof BigInt64Array || src instanceof Int32Array) return integerData(src, to, path);
   const bad = firstNonFinite(src);
   if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);
-  if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer ? src.slice() : src;
+  if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer && !ownsBuffer(t.bytes) ? src.slice() : src;
   const out = allocData(n, to);
   out.set(src);
   return out;
 }
 
-const LIMIT_53 = 2n ** 53n;
+/** A view of a whole buffer (a body read by SafetensorsReader), not of a part of one body. */
+const ownsBuffer = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
 
 /** The tensor's elements as the typed array of its dtype (F16 and BF16 widened to Float32Array). */
 function sourceArray(t: BinaryTensor, n: number): Float32Array | Float64Array | Int32Array | BigInt64Array {

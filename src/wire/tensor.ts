@@ -3,6 +3,7 @@ import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../
 import { describeValue } from '../engine/zod-messages.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
+import { integerData } from './integers.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 
 // The three JSON encodings of a tensor (docs/api.md "Tensors"). The zod schemas only check the outer form
@@ -12,6 +13,11 @@ import { BinaryTensor, binaryData } from './safetensors.js';
 const MAX_RANK = 8;
 
 export const DTypeSchema = z.enum(['float32', 'float64']).describe('IEEE-754 element type');
+/** The element types of base64 bytes: the computation's floats, or integers (class indices, token ids). */
+export const WireDTypeSchema = z
+  .enum(['float32', 'float64', 'int32', 'int64'])
+  .describe('element type of the bytes: IEEE-754 floats, or little-endian two\'s-complement integers (class indices, token ids; converted exactly to options.dtype)');
+export type WireDType = z.infer<typeof WireDTypeSchema>;
 export const EncodingSchema = z
   .enum(['nested', 'flat', 'base64'])
   .describe('how tensors are written: nested arrays, {shape, data}, or {shape, dtype, base64}');
@@ -43,8 +49,8 @@ export const FlatTensorSchema = z
 export const Base64TensorSchema = z
   .strictObject({
     shape: ShapeSchema,
-    dtype: DTypeSchema,
-    base64: z.string().describe('little-endian IEEE-754 bytes of the elements in row-major order, base64-encoded'),
+    dtype: WireDTypeSchema,
+    base64: z.string().describe('little-endian bytes of the elements in row-major order, base64-encoded'),
   })
   .describe('base64 encoding for large tensors: {"shape": [2, 2], "dtype": "float32", "base64": "..."}');
 
@@ -57,7 +63,7 @@ export type FlatTensor = z.infer<typeof FlatTensorSchema>;
 export type Base64Tensor = z.infer<typeof Base64TensorSchema>;
 export type WireTensor = NestedTensor | FlatTensor | Base64Tensor;
 
-const BYTES: Record<DType, number> = { float32: 4, float64: 8 };
+const BYTES: Record<WireDType, number> = { float32: 4, float64: 8, int32: 4, int64: 8 };
 
 const EQUALS = 0x3d;
 
@@ -167,7 +173,7 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
     return { shape, data };
   }
   const b64: unknown = obj.base64;
-  if ((typeof b64 === 'string' || b64 instanceof DecodedBase64) && (obj.dtype === 'float32' || obj.dtype === 'float64')) {
+  if ((typeof b64 === 'string' || b64 instanceof DecodedBase64) && typeof obj.dtype === 'string' && Object.hasOwn(BYTES, obj.dtype)) {
     return { shape, data: decodeBase64(b64, obj.dtype, n, dtype, [...path, 'base64']) };
   }
   throw new MalformedError(path, 'expected a tensor: {shape, data} or {shape, dtype, base64}');
@@ -212,7 +218,7 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
   return data;
 }
 
-function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: DType, path: Path): Data {
+function decodeBase64(b64: string | DecodedBase64, from: WireDType, n: number, to: DType, path: Path): Data {
   const bytes = n * BYTES[from];
   const got = typeof b64 === 'string' ? base64Bytes(b64) : b64.byteLength;
   if (got !== bytes) throw new SpecError(path, `decodes to ${got} bytes, but ${n} ${from} elements need ${bytes}`);
@@ -225,6 +231,7 @@ function decodeBase64(b64: string | DecodedBase64, from: DType, n: number, to: D
     if (!b64.valid) throw new SpecError(path, 'is not valid base64');
     raw = b64.take();
   }
+  if (from === 'int32' || from === 'int64') return integerData(from === 'int32' ? new Int32Array(raw) : new BigInt64Array(raw), to, path);
   const src: Data = from === 'float32' ? new Float32Array(raw) : new Float64Array(raw);
   const bad = firstNonFinite(src);
   if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);

@@ -200,6 +200,9 @@ export class PiscinaPool implements Pool {
   /** running average of a small task's compute time, and batches of small tasks in flight */
   private smallAvgMs = TINY_MS;
   private smallRunning = 0;
+  /** by model, the running share of its jobs sent without their spec that had to go again (leavesSpecOut) */
+  private readonly specMisses = new Map<string, number>();
+  private specProbe = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
@@ -277,10 +280,16 @@ export class PiscinaPool implements Pool {
     const small = task.kind !== 'train' && bytes <= SMALL_BYTES;
     const transfer: TransferListItem[] = small ? [] : buffers;
     if (task.kind === 'train' && task.progress) transfer.push(task.progress);
-    const envelope: Envelope = { task, control: newControl(), submittedAt: now() };
+    const stripped = small && this.leavesSpecOut(task);
+    const envelope: Envelope = { task: stripped ? { ...task, job: { ...task.job, model: undefined } } : task, control: newControl(), submittedAt: now() };
 
     let reply: Reply;
     let item!: Item;
+    const exchange = (envelope: Envelope) =>
+      new Promise<Reply>((resolve, reject) => {
+        item = { envelope, transfer, small, resolve, reject, settled: false, stopped: null, batch: null, retried: false };
+        this.enqueue(item);
+      });
     // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
     // running for TIMEOUT_MS after each task.
     const limitMs = task.kind === 'probe' ? Math.max(PROBE_LIMIT_MS, this.opts.timeoutMs) : this.opts.timeoutMs;
@@ -289,10 +298,15 @@ export class PiscinaPool implements Pool {
     this.inflight++;
     countInFlight(this.cores, 1);
     try {
-      reply = await new Promise<Reply>((resolve, reject) => {
-        item = { envelope, transfer, small, resolve, reject, settled: false, stopped: null, batch: null, retried: false };
-        this.enqueue(item);
-      });
+      reply = await exchange(envelope);
+      if (stripped) {
+        const missed = !reply.ok && reply.error.kind === 'model-not-sent';
+        const id = task.job.modelId!;
+        if (this.specMisses.size >= 4096) this.specMisses.clear();
+        this.specMisses.set(id, 0.8 * (this.specMisses.get(id) ?? 0) + (missed ? 0.2 : 0));
+        // a small task's tensors were copied, not moved: the event loop still holds them
+        if (missed) reply = await exchange({ task, control: newControl(), submittedAt: envelope.submittedAt });
+      }
     } finally {
       clearTimeout(timer);
       clearTimeout(item.grace);
@@ -311,10 +325,26 @@ export class PiscinaPool implements Pool {
         this.onTaskStopped?.('running', item.stopped ?? 'client');
         throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
       }
+      if (e.kind === 'model-not-sent') throw new Error('a worker had no plan for a job sent with its spec');
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
     }
     return { result: reply.result as R, queueMs, computeMs };
+  }
+
+  /**
+   * Whether a small job of a known model goes without its spec: the workers keep compiled plans
+   * (engine/plans.ts), so one that computed the model for these shapes before needs only the id, and
+   * posting a large spec with every job costs the event loop in proportion to its size. A worker
+   * without the plan answers model-not-sent and the job goes again, whole (the first job of a model on
+   * each worker). While a model's jobs keep missing (shapes that keep changing, plans evicted), its
+   * spec goes along, but for one job in 16, which keeps measuring.
+   */
+  private leavesSpecOut(task: Task): task is Extract<Task, { kind: 'gradients' | 'forward' }> {
+    if (task.kind !== 'gradients' && task.kind !== 'forward') return false;
+    const id = task.job?.modelId;
+    if (id === undefined || task.job.model === undefined || !((this.opts.plans?.entries ?? 0) > 0)) return false;
+    return (this.specMisses.get(id) ?? 0) < 0.5 || (++this.specProbe & 15) === 0;
   }
 
   /**

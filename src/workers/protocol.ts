@@ -50,6 +50,8 @@ export interface Batch {
 export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
   | { kind: 'limit'; path: Path; message: string }
+  /** the job left its model's spec out and this worker holds no plan for it: the pool sends it again whole */
+  | { kind: 'model-not-sent' }
   /** stopped on request: its time is up or its client went away */
   | { kind: 'cancelled' }
   /** a fault of ours (not of the request): the pool fails this task alone with it */

@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { ZodError } from 'zod';
 import { donateBuffers } from '../engine/buffers.js';
 import * as engine from '../engine/index.js';
-import { LimitError, SpecError, type Path } from '../engine/errors.js';
+import { LimitError, ModelNotSent, SpecError, type Path } from '../engine/errors.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { dropPlans, keepPlans } from '../engine/plans.js';
@@ -59,6 +59,7 @@ function dispatch(task: Task): unknown {
 /** Errors caused by the request's content, as data; anything else is our fault and is rethrown. */
 function asFailure(err: unknown): TaskFailure | null {
   if (err instanceof engine.Cancelled) return { kind: 'cancelled' };
+  if (err instanceof ModelNotSent) return { kind: 'model-not-sent' };
   if (err instanceof SpecError) return { kind: 'spec', issues: err.issues };
   if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.reason };
   if (err instanceof ShapeError || err instanceof OpValueError) return { kind: 'spec', issues: [{ path: [], message: err.message }] };

@@ -12,11 +12,11 @@ import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row, type TorchResult } from './common.js';
 import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
-import { torchPeer } from './torch.js';
+import { torchPeer, torchRows } from './torch.js';
 
-const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
+export const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
 
-interface EngineTiming extends PeerTiming {
+export interface EngineTiming extends PeerTiming {
   /** the whole gradients() call: model build, passes, diagnostics */
   wallMs: number;
 }
@@ -39,7 +39,11 @@ function freshCopy(job: GradientsJob): GradientsJob {
 }
 
 async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<EngineTiming> {
-  const job = mlpJob(m);
+  return jobTiming(mlpJob(m), warmup, runs);
+}
+
+/** Median forward, backward and whole-call times of `job` on the engine, in this thread. */
+export async function jobTiming(job: GradientsJob, warmup: number, runs: number): Promise<EngineTiming> {
   const samples = await repeat(warmup, runs, () => {
     // as the worker runs a request (workers/worker.ts): a job of its own, whose buffers are donated
     // once answered, so the next call's gradients reuse memory instead of faulting in fresh pages
@@ -74,7 +78,7 @@ function relDiff(peer: Record<string, Float32Array>, ours: Tensors): number {
  * OpenBLAS threads of a request that is alone in the default pool (WORKERS = cores): its own core and
  * the idle workers' (src/engine/kernels/threads.ts); 1 when the library is not OpenBLAS.
  */
-function loneRequestThreads(backend: string): number {
+export function loneRequestThreads(backend: string): number {
   return backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS ? os.availableParallelism() : 1;
 }
 
@@ -126,15 +130,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       });
     }
     row('gradserve (wasm, BLAS=off) forward + backward', wasm!.totalMs, 'ms');
-    if (!torch) {
-      row('PyTorch', NaN, 'ms', { note: 'skipped: python3 with torch (Debian python3-torch) is not importable' });
-    } else {
-      for (const c of torch.configs) {
-        row(`PyTorch ${torch.version} (intra-op ${c.intraOp}, OpenBLAS ${c.blas} threads) forward + backward`, c.totalMs, 'ms', {
-          forwardMs: round(c.forwardMs), backwardMs: round(c.backwardMs),
-        });
-      }
-      const best = `PyTorch best (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`;
+    const best = torchRows(torch, row);
+    if (torch && best) {
       // the target is judged on the service's own timing (http-large); these are the engine alone
       row(`${label} compute / ${best}`, engine!.totalMs / torch.best.totalMs, '×');
       if (single) row(`gradserve (${defaultBackend}, 1 thread) compute / ${best}`, single.totalMs / torch.best.totalMs, '×');

@@ -26,11 +26,47 @@ function collector(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-export async function run(ctx: Ctx): Promise<Row[]> {
+/**
+ * Measures what one call of `fn` allocates in typed arrays (median of up to 7 calls during which no
+ * garbage collection ran), from a cold buffer cache or a warm one; also the JS heap's growth.
+ */
+export interface AllocationMeter {
+  measure(fn: () => unknown, cold: boolean): Promise<{ allocated: number; heap: number; samples: number }>;
+  close(): void;
+}
+
+export function allocationMeter(): AllocationMeter {
   const gc = collector();
   let gcRuns = 0;
   const obs = new PerformanceObserver((list) => (gcRuns += list.getEntries().length));
   obs.observe({ entryTypes: ['gc'] });
+  return {
+    async measure(fn, cold) {
+      const external: number[] = [];
+      const heap: number[] = [];
+      for (let attempt = 0; external.length < 7 && attempt < 30; attempt++) {
+        if (cold) dropCachedBuffers();
+        gc();
+        gc();
+        await breathe(); // deliver the gc entries of the forced collections before counting
+        const seen = gcRuns;
+        const before = process.memoryUsage();
+        fn();
+        const after = process.memoryUsage();
+        await breathe();
+        if (gcRuns !== seen) continue;
+        external.push(after.arrayBuffers - before.arrayBuffers);
+        heap.push(after.heapUsed - before.heapUsed);
+      }
+      if (external.length === 0) throw new Error('memory bench: a garbage collection ran during every measured call');
+      return { allocated: median(external), heap: median(heap), samples: external.length };
+    },
+    close: () => obs.disconnect(),
+  };
+}
+
+export async function run(ctx: Ctx): Promise<Row[]> {
+  const meter = allocationMeter();
   const rows: Row[] = [];
   try {
     for (const m of [LARGE, SMALL]) {
@@ -39,28 +75,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       const job = mlpJob(m, data);
       const requestBytes = tensorBytes([data.inputs, data.targets, ...Object.values(data.params)]);
       for (let i = 0; i < 3; i++) gradients(job, LIMITS); // warm-up: compiled code, kernel buffers
-      const measure = async (cold: boolean) => {
-        const external: number[] = [];
-        const heap: number[] = [];
-        for (let attempt = 0; external.length < 7 && attempt < 30; attempt++) {
-          if (cold) dropCachedBuffers();
-          gc();
-          gc();
-          await breathe(); // deliver the gc entries of the forced collections before counting
-          const seen = gcRuns;
-          const before = process.memoryUsage();
-          gradients(job, LIMITS);
-          const after = process.memoryUsage();
-          await breathe();
-          if (gcRuns !== seen) continue;
-          external.push(after.arrayBuffers - before.arrayBuffers);
-          heap.push(after.heapUsed - before.heapUsed);
-        }
-        if (external.length === 0) throw new Error('memory bench: a garbage collection ran during every measured call');
-        return { allocated: median(external), heap: median(heap), samples: external.length };
-      };
-      const cold = await measure(true);
-      const warm = await measure(false);
+      const cold = await meter.measure(() => gradients(job, LIMITS), true);
+      const warm = await meter.measure(() => gradients(job, LIMITS), false);
       const cache = cachedBufferBytes();
       const resultBytes = tensorBytes(Object.values(gradients(job, LIMITS).gradients));
       const allocated = cold.allocated;
@@ -79,7 +95,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       });
     }
   } finally {
-    obs.disconnect();
+    meter.close();
   }
   return rows;
 }

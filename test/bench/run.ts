@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { blasInfo, initKernels } from '../../src/engine/kernels/index.js';
 import type { Ctx, Row, Target } from './common.js';
+import * as cnn from './cnn.js';
 import * as compute from './compute.js';
 import * as gemm from './gemm.js';
 import * as httpLarge from './http-large.js';
@@ -33,6 +34,7 @@ const SCENARIOS: Record<string, Scenario> = {
   gemm,
   compute,
   memory,
+  cnn,
   'http-small': httpSmall,
   'http-large': httpLarge,
   'http-workers': httpWorkers,

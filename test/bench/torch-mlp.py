@@ -5,11 +5,11 @@ Prints one JSON object: {"torch": version, "results": [{"threads", "forwardMs", 
 (medians over `runs` after warm-up). Same model, data shapes and loss as the service's large-model scenario.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
+
+from torch_timing import time_gradient
 
 cfg = json.loads(sys.argv[1])
 sizes, batch, runs = cfg["sizes"], cfg["batch"], cfg.get("runs", 30)
@@ -24,25 +24,5 @@ x = torch.randn(batch, sizes[0])
 t = torch.randint(0, sizes[-1], (batch,))
 loss_fn = torch.nn.CrossEntropyLoss()
 
-results = []
-for threads in cfg.get("threads", [1, 2]):
-    torch.set_num_threads(threads)
-    fwd, bwd, tot = [], [], []
-    for i in range(runs + 5):
-        model.zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
-        loss = loss_fn(model(x), t)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        if i >= 5:
-            fwd.append((t1 - t0) * 1e3)
-            bwd.append((t2 - t1) * 1e3)
-            tot.append((t2 - t0) * 1e3)
-    results.append({
-        "threads": threads,
-        "forwardMs": statistics.median(fwd),
-        "backwardMs": statistics.median(bwd),
-        "totalMs": statistics.median(tot),
-    })
+results = time_gradient(model, loss_fn, x, t, cfg.get("threads", [1, 2]), runs)
 print(json.dumps({"torch": torch.__version__, "results": results}))

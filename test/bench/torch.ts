@@ -1,6 +1,6 @@
 // The PyTorch peer: test/bench/torch-mlp.py run by Debian's python3-torch, when it is importable.
 import { join } from 'node:path';
-import { runCommand, type Ctx, type MlpModel, type TorchConfig, type TorchResult } from './common.js';
+import { round, runCommand, type Ctx, type MlpModel, type Row, type TorchConfig, type TorchResult } from './common.js';
 
 const PYTHONS = ['/usr/bin/python3', 'python3'];
 
@@ -25,6 +25,7 @@ export async function findTorchPython(): Promise<string | null> {
 interface ScriptOutput {
   torch: string;
   results: { threads: number; forwardMs: number; backwardMs: number; totalMs: number }[];
+  [extra: string]: unknown;
 }
 
 /**
@@ -36,33 +37,65 @@ interface ScriptOutput {
  * this measurement's fastest config alone.
  */
 export async function torchPeer(ctx: Ctx, m: MlpModel): Promise<TorchResult | null> {
-  if (ctx.torch.get(m.key) === null) return null;
+  return torchScript(ctx, m.key, 'test/bench/torch-mlp.py', (threads) => ({ batch: m.batch, sizes: m.sizes, threads, runs: 30 }));
+}
+
+/**
+ * The peer measured by `script` (relative to the package root), which takes `arg(threads)` as JSON and
+ * prints {"torch", "results": [...]} as torch-mlp.py does; timings kept under `key` as torchPeer's.
+ * Any other top-level fields of the script's output (e.g. torch-cnn.py's savedBytes) come back in `extra`.
+ */
+export async function torchScript(
+  ctx: Ctx,
+  key: string,
+  script: string,
+  arg: (threads: readonly number[]) => unknown,
+): Promise<(TorchResult & { extra: Record<string, unknown> }) | null> {
+  if (ctx.torch.get(key) === null) return null;
   const py = await findTorchPython();
   if (!py) {
-    ctx.torch.set(m.key, null);
+    ctx.torch.set(key, null);
     return null;
   }
-  const script = join(ctx.root, 'test/bench/torch-mlp.py');
   const configs: TorchConfig[] = [];
   let version = '';
+  let extra: Record<string, unknown> = {};
   for (const [blas, threads] of [[1, [1]], [2, [1, 2]]] as const) {
-    const arg = JSON.stringify({ batch: m.batch, sizes: m.sizes, threads, runs: 30 });
-    const out = JSON.parse(await runCommand(py, [script, arg], { OPENBLAS_NUM_THREADS: String(blas), OMP_NUM_THREADS: String(Math.max(...threads)) })) as ScriptOutput;
-    version = out.torch;
-    for (const r of out.results) configs.push({ intraOp: r.threads, blas, forwardMs: r.forwardMs, backwardMs: r.backwardMs, totalMs: r.forwardMs + r.backwardMs });
+    const env = { OPENBLAS_NUM_THREADS: String(blas), OMP_NUM_THREADS: String(Math.max(...threads)) };
+    const out = JSON.parse(await runCommand(py, [join(ctx.root, script), JSON.stringify(arg(threads))], env)) as ScriptOutput;
+    const { torch, results, ...rest } = out;
+    [version, extra] = [torch, rest];
+    for (const r of results) configs.push({ intraOp: r.threads, blas, forwardMs: r.forwardMs, backwardMs: r.backwardMs, totalMs: r.forwardMs + r.backwardMs });
   }
-  const before = ctx.torch.get(m.key);
+  const before = ctx.torch.get(key);
   const merged = configs.map((c) => {
     const old = before?.configs.find((o) => o.intraOp === c.intraOp && o.blas === c.blas);
     return old && old.totalMs < c.totalMs ? old : c;
   });
   const fastest = (cs: TorchConfig[]) => cs.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
   const result = { version, configs: merged, best: fastest(merged), latest: fastest(configs) };
-  ctx.torch.set(m.key, result);
-  return result;
+  ctx.torch.set(key, result);
+  return { ...result, extra };
 }
 
 /** The best PyTorch times measured so far in this run (null: no PyTorch here; undefined: not measured yet). */
 export function torchSoFar(ctx: Ctx, m: MlpModel): TorchResult | null | undefined {
   return ctx.torch.get(m.key);
+}
+
+/**
+ * The peer's rows through `row`: each config's forward + backward, or why there is none. Returns the
+ * best config's label ("PyTorch best (intra-op 1, OpenBLAS 2)"), or null when the peer was skipped.
+ */
+export function torchRows(torch: TorchResult | null, row: (name: string, value: number, unit: string, extra?: Partial<Row>) => void): string | null {
+  if (!torch) {
+    row('PyTorch', NaN, 'ms', { note: 'skipped: python3 with torch (Debian python3-torch) is not importable' });
+    return null;
+  }
+  for (const c of torch.configs) {
+    row(`PyTorch ${torch.version} (intra-op ${c.intraOp}, OpenBLAS ${c.blas} threads) forward + backward`, c.totalMs, 'ms', {
+      forwardMs: round(c.forwardMs), backwardMs: round(c.backwardMs),
+    });
+  }
+  return `PyTorch best (intra-op ${torch.best.intraOp}, OpenBLAS ${torch.best.blas})`;
 }

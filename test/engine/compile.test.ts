@@ -144,6 +144,16 @@ describe('graph compilation errors name their path', () => {
     expect(fails(graphJob(model, { ...vals, loss: { type: 'mse', reduction: 'mean' } })).map((i) => i.path)).toEqual([['targets']]);
   });
 
+  it('loss class weights: one per class, for cross_entropy and nll only, named at loss.weight', () => {
+    const model = { inputs: ['x'], nodes: [{ id: 'y', op: 'mul', inputs: ['x', 1] }], output: 'y' };
+    const job = (loss: object) => graphJob(model, { inputs: { x: t64([2, 3], () => 0.5) }, loss: { reduction: 'mean', ...loss } as never, targets: t64([2], [0, 2]) });
+    const wrong = fails(job({ type: 'cross_entropy', weight: [1, 2] }));
+    expect(wrong).toEqual([{ path: ['loss', 'weight'], message: 'cross_entropy_loss: the class weight must have shape [3] (one per class), got [2]' }]);
+    expect(fails(job({ type: 'mse', weight: [1, 2, 3] }))).toEqual([{ path: ['loss', 'weight'], message: 'class weights go with the cross_entropy and nll losses, not mse' }]);
+    // uniform logits: the loss is log 3 whatever the weights, as torch
+    expect(gradients(job({ type: 'cross_entropy', weight: [1, 2, 3] }), LIMITS).loss).toBeCloseTo(Math.log(3), 12);
+  });
+
   it('value errors of an op name the node input (bad class index as a target)', () => {
     const model = { inputs: ['x'], nodes: [{ id: 'y', op: 'mul', inputs: ['x', 1] }], output: 'y' };
     const job = graphJob(model, { inputs: { x: t64([2, 3], () => 0.5) }, loss: { type: 'cross_entropy', reduction: 'mean' }, targets: t64([2], [0, 7]) });
@@ -154,7 +164,7 @@ describe('graph compilation errors name their path', () => {
     );
     expect(fails(inGraph).map((i) => i.path)).toEqual([['model', 'nodes', 0, 'inputs', 1]]);
     // the op's own message already names it: said once, not "nll_loss: nll_loss: ..."
-    expect(fails(inGraph)[0]!.message).toBe('nll_loss: class index 3 at target[1] is out of range [0, 3)');
+    expect(fails(inGraph)[0]!.message).toBe('nll_loss: class index 3 at target[1] is out of range [0, 3) and is not ignoreIndex -100');
   });
 
   it('reports many independent problems at once, but not without bound', () => {

@@ -72,6 +72,16 @@ describe('explain', () => {
     expect(r.gradients[0]!.formula).toBe('dL/dw = dL/dy · dy/dw = (10)·(3) = 30');
   });
 
+  it('names the loss spec\'s class weights "weight", a constant without gradient', () => {
+    const job = graphJob(
+      { params: { w: { shape: [2, 3] } }, nodes: [{ id: 'y', op: 'mul', inputs: ['w', 2] }], output: 'y' },
+      { params: { w: t64([2, 3], [0.5, -1, 0, 1, 0.25, 2]) }, loss: { type: 'cross_entropy', reduction: 'mean', weight: [1, 2, 0.5] }, targets: t64([2], [2, -100]) },
+    );
+    const r = explain(job, LIMITS);
+    expect(r.nodes.map((n) => n.id)).toEqual(['targets', 'w', 'weight', 'y', 'L']);
+    expect(r.nodes.find((n) => n.id === 'L')!.edges.map((e) => [e.from, e.local === null])).toEqual([['y', false], ['targets', true], ['weight', true]]);
+  });
+
   it('writes Graphviz DOT with ops, values and gradients', () => {
     const { dot } = explain(twoWeightJob(), LIMITS);
     expect(dot.startsWith('digraph G {')).toBe(true);

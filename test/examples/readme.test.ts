@@ -8,14 +8,15 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_JS, startServer, type ServerProcess } from '../reliability/server-process.js';
 
-// Every code block of the README, run as a reader would run it, against the real server process
+// Every code block of the README and of docs/examples.md, run as a reader would run it, against the real server process
 // (node dist/src/server.js, what `npm start` runs) on 127.0.0.1: sh blocks with bash, python blocks
 // with /usr/bin/python3, ts blocks transpiled and run by node. A json block shows (part of) the answer
 // of the block before it and is compared with the real one; text blocks are not run. The one block
 // that is not run is marked `<!-- readme-test: skip ... -->`.
 
 const ROOT = path.resolve(path.dirname(SERVER_JS), '..', '..');
-const README = path.join(ROOT, 'README.md');
+/** The pages whose code blocks run: the README and the longer examples it points to. */
+const GUIDES = ['README.md', 'docs/examples.md'];
 const PYTHON = '/usr/bin/python3';
 const SKIP = /<!-- readme-test: skip\b[^>]*-->\s*$/;
 
@@ -77,10 +78,11 @@ const problemsIn = (out: string) =>
     .map((l) => JSON.parse(l) as { type?: unknown })
     .filter((j) => typeof j.type === 'string' && j.type.startsWith('urn:gradserve:problem:'));
 
-const markdown = await readFile(README, 'utf8');
+for (const page of GUIDES) {
+const markdown = await readFile(path.join(ROOT, page), 'utf8');
 const blocks = codeBlocks(markdown);
 
-describe('README.md', () => {
+describe(page, () => {
   let server: ServerProcess;
   let cwd: string;
   let port: string;
@@ -97,13 +99,17 @@ describe('README.md', () => {
     if (cwd) await rm(cwd, { recursive: true, force: true });
   });
 
-  it('is short, starts with the two commands, and marks only those as not run', () => {
+  it.runIf(page === 'README.md')('is short, starts with the two commands, and marks only those as not run', () => {
     expect(markdown.split('\n').length).toBeLessThan(250);
     const skipped = blocks.filter((b) => b.skip);
     expect(skipped).toEqual([blocks[0]]);
     expect(blocks[0]!.code).toMatch(/^npm ci && npm start .*\nnpm ci && npm test /);
+  });
+
+  it('has runnable blocks only, each json block after the block whose answer it shows', () => {
+    expect(blocks.length).toBeGreaterThan(0);
+    if (page !== 'README.md') expect(blocks.filter((b) => b.skip)).toEqual([]);
     for (const b of blocks) expect(['sh', 'python', 'ts', 'json', 'text'], `line ${b.line}: \`\`\`${b.lang}`).toContain(b.lang);
-    // every json block follows a block whose answer it shows
     blocks.forEach((b, i) => b.lang === 'json' && expect(['sh', 'python', 'ts'], `line ${b.line}`).toContain(blocks[i - 1]?.lang));
   });
 
@@ -152,6 +158,7 @@ describe('README.md', () => {
     }
   }
 });
+}
 
 describe('expectShown (the comparison of a shown answer with the real one)', () => {
   it('accepts a part, refuses a wrong value, a missing key or an array of another length', () => {

@@ -69,7 +69,7 @@ const CASES: Case[] = [
   ['layer without units', G, mlp({ activation: 'tanh' }),
     400, 'INVALID_REQUEST', 'model.layers[0].units: required: output width of the layer (PyTorch nn.Linear out_features)'],
   ['base64 tensor without dtype', G, inputsX({ shape: [], base64: f32(2) }),
-    400, 'INVALID_REQUEST', 'inputs.x.dtype: required: one of "float32", "float64"'],
+    400, 'INVALID_REQUEST', 'inputs.x.dtype: required: one of "float32", "float64", "int32", "int64"'],
   ['loss without targets', G, { ...xorMlp, targets: undefined },
     400, 'INVALID_REQUEST', 'targets: required with `loss`'],
   ['targets without loss', G, { ...xorMlp, loss: undefined },

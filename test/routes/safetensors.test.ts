@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, startApp, twoWeight } from './helpers.js';
@@ -258,6 +259,28 @@ describe('errors stay problem+json, naming the tensor', () => {
     const notJson = await send('/v1/gradients', safetensors({ inputs: f32([1], [1]) }, undefined, { extraMeta: { json: '{"model":' } }));
     expectProblem(notJson, 400, 'INVALID_BODY');
     expect(notJson.body.errors[0].path).toBe('__metadata__.json');
+  });
+
+  it('a body without Content-Length (chunked) answers as the same body with it; over BODY_LIMIT either way is a 413', async () => {
+    const body = binaryMlp();
+    const chunked = await app.inject({
+      method: 'POST',
+      url: '/v1/gradients',
+      payload: Readable.from([body.subarray(0, 13), body.subarray(13, 200), body.subarray(200)]),
+      headers: { 'content-type': SAFETENSORS },
+    });
+    const whole = await send('/v1/gradients', body);
+    expect(chunked.statusCode).toBe(200);
+    expect(JSON.parse(chunked.body).gradients).toEqual(whole.body.gradients);
+    const small = await startApp({ bodyLimitBytes: 100 });
+    try {
+      for (const payload of [body, Readable.from([body.subarray(0, 60), body.subarray(60)])]) {
+        const res = await small.inject({ method: 'POST', url: '/v1/gradients', payload, headers: { 'content-type': SAFETENSORS } });
+        expectProblem({ status: res.statusCode, headers: res.headers, body: JSON.parse(res.body) }, 413, 'BODY_TOO_LARGE');
+      }
+    } finally {
+      await small.close();
+    }
   });
 
   it('the element limit applies before anything is converted: 413 at the name', async () => {

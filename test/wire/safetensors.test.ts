@@ -1,25 +1,36 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/errors.js';
 import { SpecError } from '../../src/engine/errors.js';
-import { binaryData, MAX_HEADER_BYTES, readSafetensors, writeSafetensors } from '../../src/wire/safetensors.js';
+import fc from 'fast-check';
+import { binaryData, MAX_HEADER_BYTES, readSafetensors, SafetensorsReader, writeSafetensors, type SafetensorsFile } from '../../src/wire/safetensors.js';
 import { bodyOf } from '../../src/wire/safetensors-body.js';
 import { collectTransferables } from '../../src/wire/ownership.js';
 import { file, readFile, safetensors } from './safetensors-helpers.js';
 
 // The safetensors codec on its own: layout checks, conversions, the writer, and buffer ownership.
 
+/** The body read as the server reads one of known length: as it arrives, in chunks of `size` bytes. */
+function readStreamed(body: Buffer, size: number): SafetensorsFile {
+  const reader = new SafetensorsReader(body.length);
+  for (let i = 0; i < body.length; i += size) reader.push(body.subarray(i, i + size));
+  return reader.end();
+}
+
+/** Refused alike whole (readSafetensors) and as it arrives (SafetensorsReader, 7-byte chunks). */
 function rejects(body: Buffer, code: string, detail: RegExp, path?: string): void {
-  try {
-    readSafetensors(body);
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    const e = err as HttpError;
-    expect(e.code).toBe(code);
-    expect(e.message).toMatch(detail);
-    if (path !== undefined) expect(e.issues[0]?.path).toBe(path);
-    return;
+  for (const read of [readSafetensors, (b: Buffer) => readStreamed(b, 7)]) {
+    try {
+      read(body);
+    } catch (err) {
+      expect(err).toBeInstanceOf(HttpError);
+      const e = err as HttpError;
+      expect(e.code).toBe(code);
+      expect(e.message).toMatch(detail);
+      if (path !== undefined) expect(e.issues[0]?.path).toBe(path);
+      continue;
+    }
+    throw new Error(`accepted by ${read.name || 'the streamed reader'}`);
   }
-  throw new Error('accepted');
 }
 
 const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
@@ -37,6 +48,55 @@ describe('readSafetensors', () => {
     const d = binaryData(f.tensors[0]!, 'float32');
     expect(d.buffer).not.toBe(body.buffer);
     expect(d.byteLength).toBe(d.buffer.byteLength);
+  });
+
+  it('reads a body as it arrives, whatever its chunks: the same tensors as whole, each on a buffer of its own', () => {
+    const dtypes = ['F32', 'F64', 'I32', 'I64'] as const;
+    const tensor = fc.record({
+      dtype: fc.constantFrom(...dtypes),
+      shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c', 'inputs', 'targets'), tensor, { maxKeys: 4 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), (specs, chunk, pad) => {
+        const tensors = Object.fromEntries(
+          Object.entries(specs).map(([name, t]) => {
+            const n = t.shape.reduce((a, b) => a * b, 1);
+            return [name, { ...t, values: Array.from({ length: n }, (_, i) => i - 3) }];
+          }),
+        );
+        const body = safetensors(tensors, { x: 1 }, { pad });
+        const whole = readSafetensors(body);
+        const streamed = readStreamed(body, chunk);
+        expect(streamed.metadata).toEqual(whole.metadata);
+        expect(streamed.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(whole.tensors.map((t) => [t.name, t.dtype, t.shape]));
+        streamed.tensors.forEach((t, i) => {
+          expect(Array.from(t.bytes)).toEqual(Array.from(whole.tensors[i]!.bytes));
+          expect(t.bytes.byteOffset).toBe(0);
+          expect(t.bytes.byteLength).toBe(t.bytes.buffer.byteLength);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('uses a tensor read onto its own buffer as it is, converting nothing', () => {
+    const body = safetensors({ a: { dtype: 'F32', shape: [3], values: [1, 2, 3] } });
+    const t = readStreamed(body, 5).tensors[0]!;
+    const d = binaryData(t, 'float32');
+    expect(d.buffer).toBe(t.bytes.buffer);
+    expect(Array.from(d)).toEqual([1, 2, 3]);
+  });
+
+  it('makes a tensor\'s buffer only once its bytes arrive, not when the header announces them', () => {
+    const mb = 64;
+    const text = JSON.stringify({ big: { dtype: 'F32', shape: [mb * 262144], data_offsets: [0, mb * 1048576] } });
+    const head = file(text, new Uint8Array(0));
+    const reader = new SafetensorsReader(head.length + mb * 1048576);
+    const before = process.memoryUsage().arrayBuffers;
+    reader.push(head);
+    reader.push(Buffer.alloc(0));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(mb * 1048576 / 4);
+    expect(() => reader.end()).toThrow(/ended after 0 of its 67108864 bytes/);
   });
 
   it('refuses every malformed layout with a 4xx naming the tensor', () => {
@@ -115,6 +175,10 @@ describe('binaryData', () => {
     expect(() => binaryData(one('I64', over), 'float64')).toThrow(/element 1 .* beyond ±2\^53/);
     const i32 = new Uint8Array(Int32Array.from([-(2 ** 31), 2 ** 31 - 1]).buffer);
     expect(Array.from(binaryData(one('I32', i32), 'float64'))).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+    // into float32, exact to ±2^24 only
+    expect(() => binaryData(one('I32', i32), 'float32')).toThrow(/element 0 \(-2147483648\) is beyond ±2\^24, where integers stay exact in float32/);
+    const ids = new Uint8Array(BigInt64Array.from([2n ** 24n, -100n]).buffer);
+    expect(binaryData(one('I64', ids), 'float32')).toEqual(new Float32Array([2 ** 24, -100]));
   });
 
   it('F16 widens exactly: every one of the 63,488 finite half-precision values', () => {

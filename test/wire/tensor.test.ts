@@ -3,7 +3,7 @@ import { LimitError, SpecError } from '../../src/engine/errors.js';
 import { float32Text } from '../../src/wire/float32-text.js';
 import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, Float32Json, wireElements } from '../../src/wire/tensor.js';
 
-const b64 = (arr: Float32Array | Float64Array): string => Buffer.from(arr.buffer).toString('base64');
+const b64 = (arr: Float32Array | Float64Array | Int32Array | BigInt64Array): string => Buffer.from(arr.buffer).toString('base64');
 
 describe('tensor wire encodings', () => {
   it('decodes the three encodings to the same numbers', () => {
@@ -53,6 +53,34 @@ describe('tensor wire encodings', () => {
     const inf = b64(new Float32Array([-Infinity]));
     expect(err(() => decodeTensor({ shape: [1], dtype: 'float32', base64: inf }, 'float32', ['x'])).message).toMatch(/not finite/);
     expect(err(() => decodeTensor({ shape: [3], dtype: 'float32', base64: b64(new Float32Array(2)) }, 'float32', ['x'])).message).toMatch(/bytes/);
+  });
+
+  it('decodes int32 and int64 base64 (class indices, token ids) exactly, or refuses naming the element', () => {
+    const i32 = decodeTensor({ shape: [3], dtype: 'int32', base64: b64(Int32Array.from([7, -100, 2 ** 31 - 1])) }, 'float64', ['x']);
+    expect(Array.from(i32.data)).toEqual([7, -100, 2 ** 31 - 1]);
+    const i64 = decodeTensor({ shape: [2, 2], dtype: 'int64', base64: b64(BigInt64Array.from([0n, 3n, -(2n ** 53n), 2n ** 53n])) }, 'float64', ['x']);
+    expect(i64.shape).toEqual([2, 2]);
+    expect(Array.from(i64.data)).toEqual([0, 3, -(2 ** 53), 2 ** 53]);
+    // float32 holds every integer up to 2^24 and no further
+    const small = decodeTensor({ shape: [2], dtype: 'int64', base64: b64(BigInt64Array.from([2n ** 24n, -5n])) }, 'float32', ['x']);
+    expect(small.data).toEqual(new Float32Array([2 ** 24, -5]));
+    const e32 = (() => {
+      try {
+        decodeTensor({ shape: [2], dtype: 'int32', base64: b64(Int32Array.from([1, 2 ** 24 + 1])) }, 'float32', ['inputs', 'ids']);
+      } catch (e) {
+        return e as SpecError;
+      }
+      throw new Error('did not throw');
+    })();
+    expect(e32).toBeInstanceOf(SpecError);
+    expect(e32.issues[0]).toEqual({
+      path: ['inputs', 'ids', 'base64'],
+      message: 'element 1 (16777217) is beyond ±2^24, where integers stay exact in float32 (options.dtype "float64" keeps integers exact to ±2^53)',
+    });
+    expect(() => decodeTensor({ shape: [1], dtype: 'int64', base64: b64(BigInt64Array.from([2n ** 53n + 1n])) }, 'float64', ['x'])).toThrow(
+      /element 0 \(9007199254740993\) is beyond ±2\^53/,
+    );
+    expect(() => decodeTensor({ shape: [2], dtype: 'int64', base64: b64(Int32Array.from([1, 2])) }, 'float64', ['x'])).toThrow(/decodes to 8 bytes, but 2 int64 elements need 16/);
   });
 
   it('handles arrays nested far deeper than any rank without recursion', () => {

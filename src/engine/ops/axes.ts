@@ -15,9 +15,9 @@ export function axisOf(axis: number, shape: Shape, rank = shape.length): number 
   return a;
 }
 
-/** Normalizes a list of possibly negative axes; a repeated axis is an error (as in torch). */
-export function normalizeAxes(axes: readonly number[], shape: Shape): number[] {
-  const out = axes.map((a) => axisOf(a, shape));
+/** Normalizes a list of possibly negative axes; a repeated axis is an error (as in torch). `rank` as in axisOf. */
+export function normalizeAxes(axes: readonly number[], shape: Shape, rank = shape.length): number[] {
+  const out = axes.map((a) => axisOf(a, shape, rank));
   for (let i = 0; i < out.length; i++) {
     if (out.indexOf(out[i]!) !== i) throw new ShapeError(`axis ${out[i]} appears more than once in [${axes.join(', ')}]`);
   }
@@ -51,7 +51,10 @@ export type ReduceAttrs = z.infer<typeof ReduceAttrsSchema>;
 /** Output shape of a reduction, and the same shape with reduced axes kept as 1 (which `g` reshapes to). */
 export function reducedShape(shape: Shape, attrs: ReduceAttrs): { shape: number[]; kept: number[] } {
   const raw = attrs.axes ?? shape.map((_, i) => i);
-  const axes = normalizeAxes(typeof raw === 'number' ? [raw] : raw, shape);
+  // NOTE: torch reduces a 0-d tensor over axis 0 or -1, its one lane, and the result stays 0-d (with
+  // keepdims too); [0, -1] names that axis twice, an error there as here
+  const axes = normalizeAxes(typeof raw === 'number' ? [raw] : raw, shape, Math.max(shape.length, 1));
+  if (shape.length === 0) return { shape: [], kept: [] };
   const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   return { shape: attrs.keepdims ? kept : kept.filter((_, i) => !axes.includes(i)), kept };
 }
@@ -94,6 +97,12 @@ export function reductionMap(shape: Shape, kept: Shape): Int32Array {
     }
   }
   return map;
+}
+
+/** For every element of `out`, the flat index of the element of `x` (broadcast to `out`, NumPy's rules) it reads. */
+export function broadcastMap(x: Shape, out: Shape): Int32Array {
+  // x's dims aligned right under out's; a dim of 1 (or one x lacks) is read at stride 0
+  return reductionMap(out, [...new Array<number>(out.length - x.length).fill(1), ...x]);
 }
 
 /** Checks a permutation of the axes of a tensor (negative axes allowed) and normalizes it. */

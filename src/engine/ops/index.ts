@@ -55,6 +55,22 @@ import { sum } from './sum.js';
 import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
+// issue 18, indexing and selection
+import { broadcastTo } from './broadcast-to.js';
+import { cumsum } from './cumsum.js';
+import { embedding } from './embedding.js';
+import { expand } from './expand.js';
+import { gather } from './gather.js';
+import { indexSelect } from './index-select.js';
+import { maskedFill } from './masked-fill.js';
+import { where } from './where.js';
+// convolution and pooling (issue 18)
+import { adaptiveAvgPool2d } from './adaptive-avg-pool2d.js';
+import { avgPool2d } from './avg-pool2d.js';
+import { conv1d } from './conv1d.js';
+import { conv2d } from './conv2d.js';
+import { flatten } from './flatten.js';
+import { maxPool2d } from './max-pool2d.js';
 
 export const ALL_OPS: readonly AnyOp[] = [
   abs,
@@ -110,6 +126,22 @@ export const ALL_OPS: readonly AnyOp[] = [
   tanh,
   transpose,
   unsqueeze,
+  // issue 18, indexing and selection
+  embedding,
+  gather,
+  indexSelect,
+  where,
+  maskedFill,
+  expand,
+  broadcastTo,
+  cumsum,
+  // convolution and pooling
+  adaptiveAvgPool2d,
+  avgPool2d,
+  conv1d,
+  conv2d,
+  flatten,
+  maxPool2d,
 ];
 
 export const OPS = buildRegistry(ALL_OPS);

@@ -1,41 +1,44 @@
 import { z } from 'zod';
 import { defineOp } from '../op.js';
 import { like } from '../tensor.js';
-import { checkClassIndices, classLayout } from './shared/classes.js';
+import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
 import { reduced, ReductionSchema, termScale } from './shared/loss.js';
 
 const NAME = 'nll_loss';
 
 export const nllLoss = defineOp({
   name: NAME,
-  arity: 2,
-  attrs: z.strictObject({ reduction: ReductionSchema }),
-  summary: 'negative log-likelihood: mean (or sum) over samples of −prediction[n, target[n]], where prediction holds log-probabilities [N, C] (also [C] or [N, C, d1, ...]) and target class indices; a scalar',
-  derivative: '∂L/∂prediction[n, c] = −1/m where c = target[n], else 0 (m = number of samples for mean, 1 for sum); class indices take no gradient',
-  nonDifferentiable: [1],
-  shape: ([p, t]) => {
-    classLayout(NAME, p!, t!, false);
+  arity: [2, 3],
+  attrs: z.strictObject({ reduction: ReductionSchema, ignoreIndex: IgnoreIndexSchema }),
+  summary: 'negative log-likelihood: −Σ_n w[t_n]·prediction[n, t_n] over the samples whose class index t_n is not ignoreIndex, divided by Σ_n w[t_n] for mean (NaN when every sample is ignored, as torch); prediction holds log-probabilities [N, C] (also [C] or [N, C, d1, ...]), the optional third input w [C] class weights (1 without); a scalar',
+  derivative: '∂L/∂prediction[n, c] = −w[c]/m where c = target[n] is not ignoreIndex, else 0 (m = Σ_n w[t_n] over the samples not ignored for mean, 1 for sum); the class indices and the weights take no gradient',
+  nonDifferentiable: [1, 2],
+  shape: ([p, t, w]) => {
+    checkClassWeight(NAME, classLayout(NAME, p!, t!, false), w);
     return [];
   },
-  forward: ([p, t], { reduction }) => {
-    const { samples, classes, inner } = classLayout(NAME, p!.shape, t!.shape, false);
-    checkClassIndices(NAME, t!, classes);
+  forward: ([p, t, w], { reduction, ignoreIndex }) => {
+    const layout = classLayout(NAME, p!.shape, t!.shape, false);
+    checkClassTargets(NAME, t!, layout.classes, ignoreIndex);
     let total = 0;
-    forEachPick(samples, classes, inner, t!.data, (at) => (total -= p!.data[at]!));
-    return reduced(total, samples * inner, reduction, p!);
+    forEachPick(layout, t!.data, ignoreIndex, (at, c) => (total -= (w ? w.data[c]! : 1) * p!.data[at]!));
+    return reduced(total, classWeightSum(t!, w, ignoreIndex), reduction, p!);
   },
-  vjp: ([p, t], _out, g, { reduction }) => {
-    const { samples, classes, inner } = classLayout(NAME, p!.shape, t!.shape, false);
-    const k = termScale(g, samples * inner, reduction);
+  vjp: ([p, t, w], _out, g, { reduction, ignoreIndex }) => {
+    const layout = classLayout(NAME, p!.shape, t!.shape, false);
+    const k = termScale(g, classWeightSum(t!, w, ignoreIndex), reduction);
     const gp = like(p!);
-    forEachPick(samples, classes, inner, t!.data, (at) => (gp.data[at] = -k));
-    return [gp, null];
+    forEachPick(layout, t!.data, ignoreIndex, (at, c) => (gp.data[at] = -k * (w ? w.data[c]! : 1)));
+    return w ? [gp, null, null] : [gp, null];
   },
 });
 
-/** Calls `visit` with the offset of prediction[n, target[n, k], k] for every sample n and position k. */
-function forEachPick(samples: number, classes: number, inner: number, target: ArrayLike<number>, visit: (at: number) => void): void {
+/** Calls `visit` with the offset of prediction[n, c, k] and c = target[n, k], for every target that is not ignored. */
+function forEachPick({ samples, classes, inner }: ClassLayout, target: ArrayLike<number>, ignoreIndex: number, visit: (at: number, c: number) => void): void {
   for (let n = 0; n < samples; n++) {
-    for (let k = 0; k < inner; k++) visit((n * classes + target[n * inner + k]!) * inner + k);
+    for (let k = 0; k < inner; k++) {
+      const c = target[n * inner + k]!;
+      if (c !== ignoreIndex) visit((n * classes + c) * inner + k, c);
+    }
   }
 }

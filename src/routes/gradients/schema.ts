@@ -7,7 +7,7 @@ import {
   RmspropSchema,
   SgdSchema,
 } from '../../engine/optim/index.js';
-import { adam, examples, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
+import { adam, examples, smallCnn, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
 import {
   checkLossFields,
   DiagnosticsSchema,
@@ -51,6 +51,7 @@ export const GradientsBodySchema = z
         { ...twoWeight, model: { ref: twoWeightId } },
       ],
       ['mlpAdam', 'XOR, 2-4-1 tanh MLP with BCE loss and one Adam step', { ...xorMlp, optimizer: adam }],
+      ['cnn', 'a small CNN on two 4×4 images: conv2d → relu → max_pool2d → flatten → linear → cross_entropy', smallCnn],
     ]),
   );
 

@@ -46,6 +46,42 @@ export const xorMlp = {
   loss: { type: 'bce', reduction: 'mean' },
 };
 
+/** A small CNN on two 4×4 images, a vertical and a horizontal bar (classes 0 and 1 of 3): conv2d (two
+ *  3×3 edge kernels, padding 1) → relu → max_pool2d 2 → flatten → linear → cross-entropy. The README's. */
+export const smallCnn = {
+  model: {
+    type: 'graph',
+    inputs: ['x', 'y'],
+    params: { K: { shape: [2, 1, 3, 3] }, kb: { shape: [2] }, W: { shape: [3, 8] }, b: { shape: [3] } },
+    nodes: [
+      { id: 'c', op: 'conv2d', inputs: ['x', 'K', 'kb'], attrs: { padding: 1 } },
+      { id: 'r', op: 'relu', inputs: ['c'] },
+      { id: 'p', op: 'max_pool2d', inputs: ['r'], attrs: { kernelSize: 2 } },
+      { id: 'f', op: 'flatten', inputs: ['p'], attrs: { startDim: 1 } },
+      { id: 'z', op: 'linear', inputs: ['f', 'W', 'b'] },
+      { id: 'L', op: 'cross_entropy_loss', inputs: ['z', 'y'] },
+    ],
+    output: 'L',
+  },
+  params: {
+    K: [[[[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]], [[[-1, -1, -1], [0, 0, 0], [1, 1, 1]]]],
+    kb: [0.1, -0.1],
+    W: [
+      [0.5, -0.5, 0.5, -0.5, 0.1, 0.1, 0.1, 0.1],
+      [0.1, 0.1, 0.1, 0.1, 0.5, 0.5, -0.5, -0.5],
+      [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2],
+    ],
+    b: [0, 0, 0],
+  },
+  inputs: {
+    x: [
+      [[[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0]]],
+      [[[0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]]],
+    ],
+    y: [0, 1],
+  },
+};
+
 export const adam = { type: 'adam', lr: 0.01 };
 
 /** OpenAPI named examples (media type `examples`), via the `x-examples` schema keyword. */

@@ -77,8 +77,9 @@ type Body = Omit<ModelBody, 'model'> & { model: ModelSpec | KnownModel; optimize
  * The request's job (wire/request.ts), carrying the model's id when it is known, so the worker reuses
  * its compiled plan. An inline spec seen for the first time becomes known here if it passes the
  * model checks; if not, it is not kept and the worker reports its problems as it always did.
- * NOTE: the job always carries the spec. Leaving it out for a worker that likely holds the plan needs a
- * way back when it does not, and the request's tensors are gone by then (moved to that worker).
+ * The job carries the spec: the pool leaves it out of the small jobs whose tensors it copies, which it
+ * can send again whole if their worker holds no plan (workers/pool.ts); a large job's tensors are moved
+ * to its worker and could not go twice.
  */
 export function decodeModelJob(app: FastifyInstance, request: FastifyRequest, body: Body, limits: Limits) {
   let known = body.model instanceof KnownModel ? body.model : undefined;

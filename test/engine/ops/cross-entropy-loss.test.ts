@@ -18,7 +18,7 @@ const run = (inputs: Tensor[], raw: unknown): { loss: Tensor; grads: (Tensor | n
   return { loss, grads: op.vjp(inputs, loss, one, attrs) };
 };
 // checkVjp on the logits alone: index targets take no gradient
-const logitsOnly = { ...op, nonDifferentiable: [1] };
+const logitsOnly = { ...op, nonDifferentiable: [1, 2] };
 
 describe('cross_entropy_loss', () => {
   it('matches PyTorch for class indices, both reductions, with and without label smoothing', () => {
@@ -120,15 +120,49 @@ describe('cross_entropy_loss', () => {
     };
     const e1 = fail(t64([3], [0, 4, 1]));
     expect(e1.input).toBe(1);
-    expect(e1.message).toBe('cross_entropy_loss: class index 4 at target[1] is out of range [0, 4)');
+    expect(e1.message).toBe('cross_entropy_loss: class index 4 at target[1] is out of range [0, 4) and is not ignoreIndex -100');
     expect(fail(t64([3], [0, 1, -1])).message).toMatch(/class index -1 at target\[2\] is out of range/);
     expect(fail(t64([3], [0, 1.5, 1])).message).toBe('cross_entropy_loss: target[1] = 1.5 is not an integer class index');
     const x3 = rand([2, 3, 2], 1);
     expect(() => op.forward([x3, t64([2, 2], [0, 1, 3, 0])], attrs)).toThrow('class index 3 at target[1, 0]');
   });
 
+  it('skips targets equal to ignoreIndex and weighs classes, as PyTorch (mean over the weight of the targets kept)', () => {
+    const w = t64([4], [0.5, 2.0, 1.0, 3.0]);
+    const cases: [Tensor[], unknown, number, number[]][] = [
+      [[x, t64([3], [3, -100, 0])], {}, 2.2484807961018194, [0.16283667475663052, 0.02203754749949677, 0.04665348842253727, -0.23152771067866462, 0, 0, 0, 0, -0.48962388114731453, 0.16230980759914368, 0.26760363223195355, 0.059710441316217305]],
+      [[x, indices, w], {}, 0.7423603795434826, [0.1776400088254151, 0.02404096090854193, 0.05089471464276792, -0.252575684376725, 0.015740377335667757, -0.04748243347590247, 0.005790561218073091, 0.025951494922161644, -0.08902252384496628, 0.029510874108935214, 0.04865520586035519, 0.010856443875675874]],
+      [[x, t64([3], [3, 1, -100]), w], { labelSmoothing: 0.2 }, 0.5927850987928487, [0.17249197548472728, 0.004020926774451482, 0.04085230238056563, -0.21736520463974443, 0.01166512450413824, -0.005272026442611756, -0.003869243310365115, -0.0025238547511613574, 0, 0, 0, 0]],
+      [[x, t64([3], [2, -1, -1]), w], { labelSmoothing: 0.2, ignoreIndex: -1, reduction: 'sum' }, 2.4495929447197655, [0.34138251820241866, -0.05041551812613227, -0.7450296510492912, 0.4540626509730046, 0, 0, 0, 0, 0, 0, 0, 0]],
+    ];
+    for (const [inputs, attrs, loss, grad] of cases) {
+      const r = run(inputs, attrs);
+      expectClose(r.loss, [loss]);
+      expectClose(r.grads[0]!, grad);
+      expect(r.grads.slice(1)).toEqual(inputs.length === 3 ? [null, null] : [null]);
+    }
+    // probabilities with weights and smoothing: a mean over the samples, gradients for both
+    const r = run([x, probs, w], { labelSmoothing: 0.1 });
+    expectClose(r.loss, [1.720188479880352]);
+    expectClose(r.grads[0]!, [0.18899288256389268, -0.10849533511314328, -0.0386946239665232, -0.041802923484226345, 0.024149616311143977, -0.047918919388420404, 0.0020836450245960707, 0.021685658052680374, -0.07181691581268113, -0.051697219617273214, 0.10621923949763377, 0.017294895932320593]);
+    expectClose(r.grads[1]!, [0.1682790592959687, 1.8731162371838748, 0.7115581185919374, 0.5596743557758121, 0.47098877273408923, 0.08395509093635689, 1.2419775454681785, 2.3759326364045354, 0.581265179534577, 0.6750607181383085, 0.18753035906915416, 1.9125910772074626]);
+    // every target ignored: NaN, as torch
+    expect(run([x, t64([3], [-100, -100, -100])], { labelSmoothing: 0.1 }).loss.data[0]).toBeNaN();
+  });
+
+  it('refuses a weight not of shape [C], and an ignoreIndex ≥ 0 with probability targets (as torch)', () => {
+    const attrs = op.parseAttrs({});
+    expect(op.shape([[3, 4], [3], [4]], attrs)).toEqual([]);
+    expect(() => op.shape([[3, 4], [3], [5]], attrs)).toThrow(new ShapeError('cross_entropy_loss: the class weight must have shape [4] (one per class), got [5]', 2));
+    expect(op.shape([[3, 4], [3, 4]], op.parseAttrs({ ignoreIndex: -1 }))).toEqual([]);
+    expect(() => op.shape([[3, 4], [3, 4]], op.parseAttrs({ ignoreIndex: 0 }))).toThrow(
+      new ShapeError('cross_entropy_loss: ignoreIndex 0 needs class-index targets, these are class probabilities (as torch)', 1),
+    );
+  });
+
   it('validates its attributes', () => {
-    expect(op.parseAttrs({})).toEqual({ reduction: 'mean', labelSmoothing: 0 });
+    expect(op.parseAttrs({})).toEqual({ reduction: 'mean', labelSmoothing: 0, ignoreIndex: -100 });
+    expect(() => op.parseAttrs({ ignoreIndex: 1.5 })).toThrow();
     expect(() => op.parseAttrs({ labelSmoothing: 1.5 })).toThrow();
     expect(() => op.parseAttrs({ labelSmoothing: -0.1 })).toThrow();
     expect(() => op.parseAttrs({ label_smoothing: 0.1 })).toThrow();
@@ -144,5 +178,9 @@ describe('cross_entropy_loss', () => {
     checkVjp(op, [rand([3, 4], 3, -3, 3), rand([3, 4], 4, 0, 1)]);
     checkVjp(op, [rand([3, 4], 5, -3, 3), probs], { labelSmoothing: 0.2 });
     checkVjp(op, [rand([4], 6), rand([4], 7, 0, 1)], { reduction: 'sum' });
+    const w = t64([4], [0.5, 2, 1, 3]);
+    checkVjp(logitsOnly, [rand([5, 4], 8, -3, 3), t64([5], [1, -100, 3, 0, 3]), w], { labelSmoothing: 0.3 });
+    checkVjp(logitsOnly, [rand([2, 4, 3], 9, -3, 3), t64([2, 3], [0, 2, 9, 9, 1, 3]), w], { ignoreIndex: 9, reduction: 'sum' });
+    checkVjp({ ...op, nonDifferentiable: [2] }, [rand([3, 4], 10, -3, 3), probs, w], { labelSmoothing: 0.2 });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { logsumexp } from '../../../src/engine/ops/logsumexp.js';
 import { cast, ShapeError } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { checkZeroDimAxes } from '../../helpers/reductions.js';
 
 describe('logsumexp', () => {
   const x = t64([2, 3], [1, 2, 3, 0, 0, -1]);
@@ -22,6 +23,10 @@ describe('logsumexp', () => {
 
   it('rejects out-of-range axes', () => {
     expect(() => logsumexp.shape([[2, 3]], logsumexp.parseAttrs({ axes: 2 }))).toThrow(ShapeError);
+  });
+
+  it('reduces a 0-d tensor over axis 0 or -1, as torch', () => {
+    checkZeroDimAxes(logsumexp, 0.75, 0.75);
   });
 
   it('has a VJP matching finite differences', () => {

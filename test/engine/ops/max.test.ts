@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { max } from '../../../src/engine/ops/max.js';
 import { cast, ShapeError } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { checkZeroDimAxes } from '../../helpers/reductions.js';
 
 describe('max', () => {
   const x = t64([2, 3], [1, 5, -2, -4, -3, -6]);
@@ -29,6 +30,10 @@ describe('max', () => {
     const t32 = cast(t, 'float32');
     const [g32] = max.vjp([t32], max.forward([t32], attrs), cast(g, 'float32'), attrs);
     expectClose(g32!, [3, 0, 3, 1, 1, 1]);
+  });
+
+  it('reduces a 0-d tensor over axis 0 or -1, as torch', () => {
+    checkZeroDimAxes(max, -1.5, -1.5);
   });
 
   it('has a VJP matching finite differences, also at a two-way tie (where the even split is the central difference)', () => {

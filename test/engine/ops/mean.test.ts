@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mean } from '../../../src/engine/ops/mean.js';
 import { ShapeError } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { checkZeroDimAxes } from '../../helpers/reductions.js';
 
 describe('mean', () => {
   const x = t64([2, 3], [1, 2, 3, 4, 5, 6]);
@@ -23,6 +24,10 @@ describe('mean', () => {
   it('rejects repeated or out-of-range axes', () => {
     expect(() => mean.shape([[2, 3]], mean.parseAttrs({ axes: [0, -2] }))).toThrow(/appears more than once/);
     expect(() => mean.shape([[2, 3]], mean.parseAttrs({ axes: -3 }))).toThrow(ShapeError);
+  });
+
+  it('reduces a 0-d tensor over axis 0 or -1, as torch', () => {
+    checkZeroDimAxes(mean, 2.5, 2.5);
   });
 
   it('has a VJP matching finite differences', () => {

@@ -16,6 +16,9 @@ const API_OPS = [
   'sum', 'mean', 'max', 'logsumexp',
   'softmax', 'log_softmax', 'layernorm', 'batchnorm', 'dropout',
   'mse_loss', 'l1_loss', 'huber_loss', 'bce_loss', 'bce_with_logits_loss', 'cross_entropy_loss', 'nll_loss',
+  // issue 18, indexing and selection
+  'embedding', 'gather', 'index_select', 'where', 'masked_fill', 'expand', 'broadcast_to', 'cumsum',
+  'conv1d', 'conv2d', 'max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'flatten',
 ];
 
 describe('op registry', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sum } from '../../../src/engine/ops/sum.js';
 import { cast, ShapeError } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
+import { checkZeroDimAxes } from '../../helpers/reductions.js';
 
 describe('sum', () => {
   const x = t64([2, 3], [1, 2, 3, 4, 5, 6]);
@@ -34,6 +35,10 @@ describe('sum', () => {
   it('accumulates float32 input in float64', () => {
     const big = cast(t64([4], [1e8, 1, 1, -1e8]), 'float32');
     expectClose(sum.forward([big], sum.parseAttrs({})), [2]);
+  });
+
+  it('reduces a 0-d tensor over axis 0 or -1, as torch', () => {
+    checkZeroDimAxes(sum, 2.5, 2.5);
   });
 
   it('has a VJP matching finite differences', () => {

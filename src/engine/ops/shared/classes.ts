@@ -1,6 +1,6 @@
-import { OpValueError } from '../../op.js';
+import { z } from 'zod';
 import { formatShape, sameShape, ShapeError, size, type Shape, type Tensor } from '../../tensor.js';
-import { formatIndex } from './loss.js';
+import { checkIndices } from './indices.js';
 
 /**
  * How a prediction with a class dimension is laid out, as in PyTorch: `[C]` (one sample), `[N, C]`, or
@@ -46,18 +46,27 @@ export function classLayout(name: string, p: Shape, t: Shape, allowProbabilities
   );
 }
 
-/** Class indices arrive as floats: each must be an integer in [0, classes). */
-export function checkClassIndices(name: string, target: Tensor, classes: number): void {
-  const d = target.data;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (Number.isInteger(v) && v >= 0 && v < classes) continue;
-    const at = `target${formatIndex(i, target.shape)}`;
-    throw new OpValueError(
-      Number.isInteger(v)
-        ? `${name}: class index ${v} at ${at} is out of range [0, ${classes})`
-        : `${name}: ${at} = ${v} is not an integer class index`,
-      1,
-    );
+export const IgnoreIndexSchema = z
+  .number()
+  .int()
+  .default(-100)
+  .describe('a class-index target value that adds nothing to the loss, its gradient or its mean\'s denominator (torch ignore_index, default −100)');
+
+/** The optional third input: one weight per class, shape [C] (torch's `weight`). */
+export function checkClassWeight(name: string, layout: { classes: number }, weight: Shape | undefined): void {
+  if (weight !== undefined && !sameShape(weight, [layout.classes])) {
+    throw new ShapeError(`${name}: the class weight must have shape [${layout.classes}] (one per class), got ${formatShape(weight)}`, 2);
   }
+}
+
+/** Class-index targets: integers in [0, classes), or ignoreIndex. */
+export function checkClassTargets(name: string, target: Tensor, classes: number, ignoreIndex: number): void {
+  checkIndices(name, target, { input: 1, label: 'target', what: 'class index', n: classes, skip: ignoreIndex });
+}
+
+/** Σ w[t] over the targets that are not ignoreIndex (their count without weights): a mean's denominator, as torch's. */
+export function classWeightSum(target: Tensor, weight: Tensor | undefined, ignoreIndex: number): number {
+  let s = 0;
+  for (const c of target.data) if (c !== ignoreIndex) s += weight ? weight.data[c]! : 1;
+  return s;
 }

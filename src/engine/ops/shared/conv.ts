@@ -1,0 +1,326 @@
+// Convolution as torch.nn.functional.conv1d / conv2d, through the GEMM kernels: for each sample and
+// group, the receptive fields are unrolled into the columns of a matrix (im2col) and multiplied by the
+// group's weights; the input's gradient is the transposed product folded back (col2im). A 1-D
+// convolution is a 2-D one of height 1.
+import { z } from 'zod';
+import { stopIfCancelled } from '../../cancel.js';
+import { gemm } from '../../kernels/index.js';
+import { defineOp, type Op } from '../../op.js';
+import { eachDim, perDim } from './spatial.js';
+import { dtypeOf, empty, emptyData, formatShape, ShapeError, zeros, type Data, type Shape, type Tensor } from '../../tensor.js';
+
+function convAttrs(dims: number) {
+  return z
+    .strictObject({
+      stride: perDim(dims, 1, 'step between windows (torch stride)').default(1),
+      padding: z
+        .union([perDim(dims, 0, 'zeros added on both sides'), z.enum(['same', 'valid'])])
+        .default(0)
+        .describe(
+          'zeros added on both sides (int or one per dimension), or "valid" (none) or "same" (output as large as the input; stride 1 only; any odd total goes after, as torch)',
+        ),
+      dilation: perDim(dims, 1, 'spacing between kernel taps (torch dilation)').default(1),
+      groups: z
+        .number()
+        .int()
+        .min(1)
+        .default(1)
+        .describe('input and output channels are split into this many groups, each convolved apart (groups = channels is depthwise)'),
+    })
+    .superRefine((a, ctx) => {
+      if (a.padding === 'same' && eachDim(a.stride, dims).some((s) => s !== 1)) {
+        ctx.addIssue({ code: 'custom', message: 'padding "same" needs stride 1 (as torch)', path: ['padding'] });
+      }
+    });
+}
+type ConvAttrs = z.output<ReturnType<typeof convAttrs>>;
+
+/** Everything a pass needs: sizes of the 2-D problem (a 1-D one has h = kh = 1), and torch's output size. */
+export interface ConvGeometry {
+  /** output shape */
+  shape: number[];
+  n: number; c: number; h: number; w: number; o: number;
+  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  oh: number; ow: number; groups: number;
+  /** input and output channels per group */
+  cg: number; og: number;
+  /** rows of the unrolled matrix: cg·kh·kw */
+  k: number;
+  /**
+   * how far apart output rows lie in the unrolled matrix: ow, or w ("wide") at stride 1 without width
+   * padding, where each tap's rows are then one run of x and the w − ow columns past each row are unused
+   */
+  pitch: number;
+}
+
+function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAttrs): ConvGeometry {
+  const layout = dims === 1 ? '[N, C, L] or [C, L]' : '[N, C, H, W] or [C, H, W]';
+  if (x!.length !== dims + 1 && x!.length !== dims + 2) {
+    throw new ShapeError(`${name}: input must be ${layout}, got ${formatShape(x!)}`, 0);
+  }
+  if (wt!.length !== dims + 2) {
+    const want = dims === 1 ? '[out_channels, in_channels / groups, kL]' : '[out_channels, in_channels / groups, kH, kW]';
+    throw new ShapeError(`${name}: weight must be ${want}, got ${formatShape(wt!)}`, 1);
+  }
+  const batched = x!.length === dims + 2;
+  const [n, c] = batched ? [x![0]!, x![1]!] : [1, x![0]!];
+  const spatial = x!.slice(-dims);
+  const [o, cg] = wt as [number, number];
+  const { groups } = attrs;
+  if (c % groups !== 0 || o % groups !== 0) {
+    throw new ShapeError(`${name}: groups ${groups} must divide both the input's ${c} channels and the weight's ${o} output channels`, c % groups !== 0 ? 0 : 1);
+  }
+  if (cg !== c / groups) {
+    throw new ShapeError(`${name}: weight ${formatShape(wt!)} must have in_channels / groups = ${c / groups} in dim 1 for input ${formatShape(x!)}`, 1);
+  }
+  if (b && !(b.length === 1 && b[0] === o)) throw new ShapeError(`${name}: bias must have shape [${o}], got ${formatShape(b)}`, 2);
+  const kernel = wt!.slice(2);
+  const stride = eachDim(attrs.stride, dims);
+  const dilation = eachDim(attrs.dilation, dims);
+  const extent = kernel.map((k, i) => dilation[i]! * (k - 1) + 1);
+  // NOTE: "same" pads the total dilation·(k − 1) with the odd one after, as torch does
+  const pad = attrs.padding === 'same' ? extent.map((e) => Math.floor((e - 1) / 2)) : eachDim(attrs.padding === 'valid' ? 0 : attrs.padding, dims);
+  const out = spatial.map((d, i) =>
+    attrs.padding === 'same' ? d : Math.floor((d + 2 * pad[i]! - extent[i]!) / stride[i]!) + 1,
+  );
+  if (out.some((d) => d < 1) || kernel.some((k) => k < 1)) {
+    throw new ShapeError(
+      `${name}: kernel ${formatShape(kernel)} (dilated ${formatShape(extent)}) does not fit the input ${formatShape(spatial)} padded by ${formatShape(pad)}`,
+      0,
+    );
+  }
+  const two = (v: number[], fill: number) => (dims === 1 ? [fill, v[0]!] : v);
+  const [h, w] = two(spatial, 1);
+  const [kh, kw] = two(kernel, 1);
+  const [sh, sw] = two(stride, 1);
+  const [ph, pw] = two(pad, 0);
+  const [dh, dw] = two(dilation, 1);
+  const [oh, ow] = two(out, 1);
+  return {
+    shape: batched ? [n, o, ...out] : [o, ...out],
+    n, c, h: h!, w: w!, o, kh: kh!, kw: kw!, sh: sh!, sw: sw!, ph: ph!, pw: pw!, dh: dh!, dw: dw!, oh: oh!, ow: ow!,
+    groups, cg, og: o / groups, k: cg * kh! * kw!,
+    pitch: sh === 1 && sw === 1 && pw === 0 && ow! < w! ? w! : ow!,
+  };
+}
+
+/** The output indices [lo, hi) whose input index o·stride + off lies inside [0, n). */
+function inside(off: number, stride: number, n: number, out: number): [number, number] {
+  const lo = Math.min(out, Math.max(0, Math.ceil(-off / stride)));
+  return [lo, Math.min(out, Math.max(lo, Math.ceil((n - off) / stride)))];
+}
+
+/**
+ * Unrolls output rows [y0, y1) of one sample's group, whose channels start at x[at]: cols is
+ * [k, (y1 − y0)·ow], row (ch·kh + i)·kw + j holding the tap (i, j) of channel ch for every output
+ * position (zero where it falls in the padding). With `fold`, the reverse (col2im): cols is added back
+ * into x, each input element receiving the sum over the taps that read it.
+ */
+function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
+  const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, cg } = g;
+  const width = bandWidth(g, y1 - y0);
+  // only taps in the padding read outside x: zero the band once, then copy what lies inside
+  if (!fold && (ph > 0 || pw > 0)) cols.fill(0);
+  if (g.pitch !== ow) return unrollWide(g, x, at, cols, y0, y1, fold);
+  // an output row as wide as an input row, stride 1: a tap's rows are one shifted run of x
+  const contiguous = sh === 1 && sw === 1 && ow === w;
+  let r = 0;
+  for (let ch = 0; ch < cg; ch++) {
+    const plane = at + ch * h * w;
+    for (let i = 0; i < kh; i++) {
+      const [ylo, yhi] = inside(i * dh - ph, sh, h, y1);
+      for (let j = 0; j < kw; j++, r += width) {
+        const off = j * dw - pw;
+        const [lo, hi] = inside(off, sw, w, ow);
+        if (!fold && contiguous && ylo < yhi) {
+          copyShifted(x, plane + (ylo - ph + i * dh) * w + off, cols, r + (Math.max(y0, ylo) - y0) * ow, Math.max(y0, ylo), yhi, ylo, ow, lo, hi);
+          continue;
+        }
+        for (let y = Math.max(y0, ylo), o = r + (y - y0) * ow; y < yhi; y++, o += ow) {
+          const src = plane + (y * sh - ph + i * dh) * w + off + lo * sw;
+          const [start, end] = [o + lo, o + hi];
+          if (fold) for (let t = start, s = src; t < end; t++, s += sw) x[s] += cols[t]!;
+          else if (sw === 1) for (let t = start, s = src; t < end; t++, s++) cols[t] = x[s]!;
+          else for (let t = start, s = src; t < end; t++, s += sw) cols[t] = x[s]!;
+        }
+      }
+    }
+  }
+}
+
+/** unroll where output rows are w apart (ConvGeometry.pitch): each tap's valid rows are one run of x. */
+function unrollWide(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
+  const { h, w, kh, kw, ph, dh, dw, ow, cg } = g;
+  const width = bandWidth(g, y1 - y0);
+  let r = 0;
+  for (let ch = 0; ch < cg; ch++) {
+    for (let i = 0; i < kh; i++) {
+      const [ylo, yhi] = inside(i * dh - ph, 1, h, y1);
+      const ya = Math.max(y0, ylo);
+      // the run ends at the last valid column of the last row: inside the plane (no width padding)
+      const n = (yhi - ya - 1) * w + ow;
+      for (let j = 0; j < kw; j++, r += width) {
+        if (ya >= yhi) continue;
+        const [src, dst] = [at + ch * h * w + (ya - ph + i * dh) * w + j * dw, r + (ya - y0) * w];
+        if (fold) for (let t = 0; t < n; t++) x[src + t] += cols[dst + t]!;
+        else cols.set(x.subarray(src, src + n), dst);
+      }
+    }
+  }
+}
+
+/**
+ * A tap's rows [ya, yb) of the band when output and input rows have the same width and stride 1: the
+ * valid part is x shifted, copied as one run from the first valid element to the last (starting at
+ * x[src + lo] for row ylo, band offset `at` for row ya); the run's elements that fell across a row's
+ * edge into its neighbour (columns outside [lo, hi)) are then zeroed.
+ */
+function copyShifted(x: Data, src: number, cols: Data, at: number, ya: number, yb: number, ylo: number, ow: number, lo: number, hi: number): void {
+  if (lo >= hi) return;
+  const from = src + (ya - ylo) * ow;
+  cols.set(x.subarray(from + lo, from + (yb - ya - 1) * ow + hi), at + lo);
+  for (let y = ya, o = at; y < yb; y++, o += ow) {
+    if (y > ya) for (let t = o; t < o + lo; t++) cols[t] = 0;
+    if (y < yb - 1) for (let t = o + hi; t < o + ow; t++) cols[t] = 0;
+  }
+}
+
+// The unrolled matrix of a sample is k × oh·ow, up to kh·kw times the input: beyond this many elements
+// it is made a band of output rows at a time, so a large kernel over a large image stays bounded.
+const MAX_COLS = 1 << 20;
+
+const bandRows = (g: ConvGeometry) => Math.max(1, Math.min(g.oh, Math.floor(MAX_COLS / (g.k * g.pitch))));
+
+/** Columns of the unrolled matrix for a band of `rows` output rows. */
+const bandWidth = (g: ConvGeometry, rows: number) => (rows - 1) * g.pitch + g.ow;
+
+/** Calls `visit` for each sample, group and band of output rows, with the band's unrolled input (if `unrolled`). */
+function eachBand(
+  g: ConvGeometry,
+  x: Tensor,
+  unrolled: boolean,
+  visit: (cols: Data, sample: number, group: number, y0: number, y1: number) => void,
+): void {
+  const rows = bandRows(g);
+  const cols = unrolled ? emptyData(g.k * bandWidth(g, rows), dtypeOf(x)) : null;
+  for (let s = 0; s < g.n; s++) {
+    stopIfCancelled();
+    for (let grp = 0; grp < g.groups; grp++) {
+      for (let y0 = 0; y0 < g.oh; y0 += rows) {
+        const y1 = Math.min(g.oh, y0 + rows);
+        const band = cols?.subarray(0, g.k * bandWidth(g, y1 - y0)) ?? x.data;
+        if (cols) unroll(g, x.data, (s * g.c + grp * g.cg) * g.h * g.w, band, y0, y1, false);
+        visit(band, s, grp, y0, y1);
+      }
+    }
+  }
+}
+
+/** Offset of output row y0 of channel group·og in sample s, in the output (and its gradient). */
+const outAt = (g: ConvGeometry, s: number, group: number, y0: number) => (s * g.o + group * g.og) * g.oh * g.ow + y0 * g.ow;
+
+function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
+  const y = empty(g.shape, dtypeOf(x!));
+  const L = g.oh * g.ow;
+  const wide = g.pitch !== g.ow;
+  if (b && !wide) for (let s = 0; s < g.n; s++) for (let ch = 0; ch < g.o; ch++) y.data.fill(b.data[ch]!, (s * g.o + ch) * L, (s * g.o + ch + 1) * L);
+  // wide rows are computed apart, then their ow valid columns (plus the bias) copied into y
+  const scratch = wide ? emptyData(g.og * bandWidth(g, bandRows(g)), dtypeOf(x!)) : null;
+  eachBand(g, x!, true, (cols, s, grp, y0, y1) => {
+    const width = bandWidth(g, y1 - y0);
+    const wg = wt!.data.subarray(grp * g.og * g.k);
+    if (!scratch) {
+      gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, b ? 1 : 0, y.data.subarray(outAt(g, s, grp, y0)), L);
+      return;
+    }
+    gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, 0, scratch, width);
+    for (let ch = 0; ch < g.og; ch++) {
+      const bias = b ? b.data[grp * g.og + ch]! : 0;
+      for (let yy = y0, to = outAt(g, s, grp, y0) + ch * L, from = ch * width; yy < y1; yy++, to += g.ow, from += g.pitch) {
+        for (let t = 0; t < g.ow; t++) y.data[to + t] = scratch[from + t]! + bias;
+      }
+    }
+  });
+  return y;
+}
+
+/**
+ * gy's band as an og × width matrix laid out as the unrolled one: gy itself when the band is all the
+ * rows and they are ow apart, else copied row by row into `scratch`, with zeros in the unused columns
+ * past each wide row, so they add nothing to dW or dx.
+ */
+function bandOf(g: ConvGeometry, gy: Data, s: number, grp: number, y0: number, y1: number, scratch: Data): [Data, number] {
+  const L = g.oh * g.ow;
+  const at = outAt(g, s, grp, y0);
+  if (y1 - y0 === g.oh && g.pitch === g.ow) return [gy.subarray(at), L];
+  const width = bandWidth(g, y1 - y0);
+  for (let ch = 0; ch < g.og; ch++) {
+    for (let yy = y0, from = at + ch * L, to = ch * width; yy < y1; yy++, from += g.ow, to += g.pitch) {
+      for (let t = 0; t < g.ow; t++) scratch[to + t] = gy[from + t]!;
+      if (yy < y1 - 1) for (let t = g.ow; t < g.pitch; t++) scratch[to + t] = 0;
+    }
+  }
+  return [scratch, width];
+}
+
+function vjp(
+  g: ConvGeometry,
+  [x, wt, b]: Tensor[],
+  gy: Tensor,
+  needs: readonly boolean[] | undefined,
+  into: readonly (Tensor | undefined)[] | undefined,
+): (Tensor | null)[] {
+  const want = (k: number) => needs?.[k] ?? true;
+  // both are accumulated: dx by col2im's sums, dW over samples and bands
+  const dx = want(0) ? (into?.[0] ?? zeros(x!.shape, dtypeOf(x!))) : null;
+  const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
+  const dtype = dtypeOf(x!);
+  const rows = bandRows(g);
+  const dcols = dx ? emptyData(g.k * bandWidth(g, rows), dtype) : null;
+  const scratch = rows < g.oh || g.pitch !== g.ow ? emptyData(g.og * bandWidth(g, rows), dtype) : gy.data;
+  if (dx || dw) {
+    eachBand(g, x!, dw !== null, (cols, s, grp, y0, y1) => {
+      const width = bandWidth(g, y1 - y0);
+      const [gb, ld] = bandOf(g, gy.data, s, grp, y0, y1, scratch);
+      if (dw) gemm(false, true, g.og, g.k, width, 1, gb, ld, cols, width, 1, dw.data.subarray(grp * g.og * g.k), g.k);
+      if (dx) {
+        const band = dcols!.subarray(0, g.k * width);
+        gemm(true, false, g.k, width, g.og, 1, wt!.data.subarray(grp * g.og * g.k), g.k, gb, ld, 0, band, width);
+        unroll(g, dx.data, (s * g.c + grp * g.cg) * g.h * g.w, band, y0, y1, true);
+      }
+    });
+  }
+  const grads: (Tensor | null)[] = [dx, dw];
+  if (!b) return grads;
+  if (!want(2)) return [...grads, null];
+  // summed in float64 whatever the dtype, as linear's bias gradient
+  const L = g.oh * g.ow;
+  const sums = new Float64Array(g.o);
+  for (let s = 0; s < g.n; s++) {
+    for (let ch = 0; ch < g.o; ch++) {
+      let t = 0;
+      for (let i = (s * g.o + ch) * L, end = i + L; i < end; i++) t += gy.data[i]!;
+      sums[ch] += t;
+    }
+  }
+  const db = zeros(b.shape, dtypeOf(b));
+  db.data.set(sums);
+  return [...grads, db];
+}
+
+/** conv1d or conv2d (name `conv${dims}d`): the op of its dimension, all of whose work is done here. */
+export function convOp(dims: 1 | 2, summary: string): Op<ReturnType<typeof convAttrs>> {
+  const name = `conv${dims}d`;
+  return defineOp({
+    name,
+    arity: [2, 3],
+    attrs: convAttrs(dims),
+    summary,
+    derivative:
+      '∂L/∂x = the transposed convolution of g with W (col2im of Wᵀ·g), ∂L/∂W = Σ_samples g · unrolled(x)ᵀ, ∂L/∂b = Σ of g over samples and positions',
+    shape: (inputs, attrs) => geometry(name, dims, inputs, attrs).shape,
+    forward: (inputs, attrs) => forward(geometry(name, dims, inputs.map((t) => t.shape), attrs), inputs),
+    vjp: (inputs, _out, gy, attrs, needs, into) =>
+      vjp(geometry(name, dims, inputs.map((t) => t.shape), attrs), inputs, gy, needs, into),
+  });
+}

@@ -1,0 +1,21 @@
+// Attribute and layout helpers shared by the convolution and pooling ops.
+import { z } from 'zod';
+import { formatShape, ShapeError, size, type Shape } from '../../tensor.js';
+
+/** An int ≥ min, or one per spatial dimension, as torch's `int or tuple` arguments. */
+export function perDim(dims: number, min: number, what: string) {
+  return z
+    .union([z.number().int().min(min), z.array(z.number().int().min(min)).length(dims)])
+    .describe(`${what}: one int for every spatial dimension, or ${dims === 1 ? '[length]' : '[height, width]'}`);
+}
+
+/** The value of a perDim attribute for each of the `dims` spatial dimensions. */
+export function eachDim(v: number | readonly number[], dims: number): number[] {
+  return typeof v === 'number' ? new Array<number>(dims).fill(v) : [...v];
+}
+
+/** An input [N, C, H, W] or [C, H, W] seen as planes of H × W. */
+export function planes(name: string, x: Shape): { planes: number; h: number; w: number } {
+  if (x.length !== 3 && x.length !== 4) throw new ShapeError(`${name}: input must be [N, C, H, W] or [C, H, W], got ${formatShape(x)}`, 0);
+  return { planes: size(x.slice(0, -2)), h: x.at(-2)!, w: x.at(-1)! };
+}
