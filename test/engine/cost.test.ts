@@ -56,6 +56,13 @@ describe('cost estimates', () => {
     expect(flopsOf(job)).toBe(NODE_FLOPS + 8 * 4 * (2 * 16 + 1));
   });
 
+  it('counts a convolution exactly: 2 per kernel element of its group per output element', () => {
+    const job = graphJob({ inputs: ['x', 'w'], nodes: [{ id: 'y', op: 'conv2d', inputs: ['x', 'w'], attrs: { groups: 2 } }], output: 'y' }, {
+      inputs: { x: rand([1, 4, 8, 8], 1), w: rand([6, 2, 3, 3], 2) },
+    });
+    expect(flopsOf(job)).toBe(NODE_FLOPS + 2 * (6 * 6 * 6) * (2 * 3 * 3));
+  });
+
   it('counts an elementwise op or a reduction by the elements it reads and writes', () => {
     const job = graphJob({ inputs: ['x', 'y'], nodes: [{ id: 's', op: 'add', inputs: ['x', 'y'] }, { id: 't', op: 'sum', inputs: ['s'] }], output: 't' }, {
       inputs: { x: rand([10, 3], 1), y: rand([3], 2) },
