@@ -13,6 +13,7 @@ Values are rounded to 4 decimals before torch sees them, so the request carries 
 """
 import base64
 import json
+import math
 import os
 
 import torch
@@ -641,6 +642,89 @@ def mlp_cases():
          encoding='base64')
 
 
+# ---- scaled_dot_product_attention (torch 1.13 has no F.scaled_dot_product_attention: composed here) ----
+
+def attention(xs, a):
+    """torch 2's F.scaled_dot_product_attention from matmul and softmax, with gradserve's choice for a
+    query whose keys are all masked out: zeros and no gradient, where torch gives NaN."""
+    q, k, v = xs[:3]
+    L, S = q.shape[-2], k.shape[-2]
+    s = q @ k.transpose(-2, -1) * a.get('scale', 1 / math.sqrt(q.shape[-1]))
+    if len(xs) > 3:
+        s = s + xs[3] if a.get('maskType', 'boolean') == 'additive' else s.masked_fill(xs[3] == 0, -math.inf)
+    if a.get('causal', False):
+        s = s.masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), -math.inf)
+    keep = ~torch.isinf(s).all(dim=-1, keepdim=True)
+    return (torch.softmax(torch.where(keep, s, torch.zeros(())), dim=-1) * keep) @ v
+
+
+OPS['scaled_dot_product_attention'] = attention
+
+
+def attention_cases():
+    p = {'q': rnd(2, 3, 4, 5, lo=-2, hi=2), 'k': rnd(2, 3, 6, 5, lo=-2, hi=2), 'v': rnd(2, 3, 6, 4)}
+    case('attention [B, H, L, E]', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v'), n('w', 'mul', 'y', 'c'), n('L', 'sum', 'w'),
+    ], 'L', params=shapes(**p), constants={'c': rnd(2, 3, 4, 4).tolist()}), {}, p, float32=True)
+
+    # key padding [B, 1, 1, S] with causal: batch 1 masks key 0, so its query 0 sees no key (zeros)
+    p = {'q': rnd(2, 2, 4, 3, lo=-2, hi=2), 'k': rnd(2, 2, 4, 3, lo=-2, hi=2), 'v': rnd(2, 2, 4, 3)}
+    pad = torch.tensor([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]]).reshape(2, 1, 1, 4)
+    case('attention causal with a boolean key padding mask, a fully masked query', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v', 'm', causal=True), n('s', 'sin', 'y'), n('L', 'sum', 's'),
+    ], 'L', inputs=['m'], params=shapes(**p)), {'m': pad}, p, index_inputs=['m'])
+
+    # k and v shared by every batch, an additive mask that is trained, a custom scale
+    p = {'q': rnd(3, 2, 4, lo=-2, hi=2), 'k': rnd(5, 4, lo=-2, hi=2), 'v': rnd(1, 5, 3), 'b': rnd(2, 5, lo=-2, hi=1)}
+    case('attention with broadcast k and v, a trained additive mask, scale 0.8', graph([
+        n('y', 'scaled_dot_product_attention', 'q', 'k', 'v', 'b', maskType='additive', scale=0.8),
+        n('s', 'square', 'y'), n('L', 'mean', 's'),
+    ], 'L', params=shapes(**p)), {}, p, float32=True)
+
+    # one self-attention layer as a model writes it: heads split by reshape/transpose, merged back
+    B, T, D, H = 2, 4, 6, 2
+    p = {'Wq': rnd(D, D), 'Wk': rnd(D, D), 'Wv': rnd(D, D), 'Wo': rnd(5, D), 'bo': rnd(5)}
+    heads = lambda i, src: [n(f'{i}r', 'linear', 'x', src), n(f'{i}h', 'reshape', f'{i}r', shape=[B, T, H, D // H]),
+                            n(i, 'transpose', f'{i}h', perm=[0, 2, 1, 3])]
+    case('self-attention layer: heads by reshape/transpose, causal, cross_entropy', graph([
+        *heads('q', 'Wq'), *heads('k', 'Wk'), *heads('v', 'Wv'),
+        n('a', 'scaled_dot_product_attention', 'q', 'k', 'v', causal=True),
+        n('at', 'transpose', 'a', perm=[0, 2, 1, 3]), n('m', 'reshape', 'at', shape=[B * T, D]),
+        n('z', 'linear', 'm', 'Wo', 'bo'), n('L', 'cross_entropy_loss', 'z', 'c'),
+    ], 'L', inputs=['x', 'c'], params=shapes(**p)), {'x': rnd(B, T, D, lo=-2, hi=2), 'c': classes(B * T, 5)}, p,
+        index_inputs=['c'], float32=True)
+
+    # the OpenAPI example's model (src/routes/shared/examples.ts, transformerBlock) at its size, but for k's
+    # bias: it shifts each row of scores by a constant, which softmax ignores, so its gradient is 0 and
+    # both sides give only roundoff (~1e-17) that no relative tolerance can compare
+    B, T, D, H, HID, V = 2, 4, 8, 2, 16, 11
+    p = {'embed.weight': rnd(V, D, lo=-2, hi=2), 'pos.weight': rnd(T, D)}
+    for name, out, inp in [('q', D, D), ('k', D, D), ('v', D, D), ('proj', D, D), ('fc1', HID, D), ('fc2', D, HID), ('head', V, D)]:
+        p[f'{name}.weight'], p[f'{name}.bias'] = rnd(out, inp, lo=-0.6, hi=0.6), rnd(out, lo=-0.2, hi=0.2)
+    del p['k.bias']
+    for name in ['ln1', 'ln2']:
+        p[f'{name}.weight'], p[f'{name}.bias'] = rnd(D, lo=0.5, hi=1.5), rnd(D, lo=-0.2, hi=0.2)
+
+    def split(i):
+        bias = [f'{i}.bias'] if f'{i}.bias' in p else []
+        return [n(i, 'linear', 'h1', f'{i}.weight', *bias), n(f'{i}s', 'reshape', i, shape=[B, T, H, D // H]),
+                n(f'{i}h', 'transpose', f'{i}s', perm=[0, 2, 1, 3])]
+    tokens = torch.tensor([[3.0, 1.0, 4.0, 1.0], [5.0, 9.0, 2.0, 6.0]])
+    case('one-block transformer language model (the OpenAPI example\'s graph, k without bias), ignoreIndex', graph([
+        n('e', 'embedding', 'tokens', 'embed.weight'), n('x', 'add', 'e', 'pos.weight'),
+        n('h1', 'layernorm', 'x', 'ln1.weight', 'ln1.bias'), *split('q'), *split('k'), *split('v'),
+        n('att', 'scaled_dot_product_attention', 'qh', 'kh', 'vh', causal=True),
+        n('merged', 'transpose', 'att', perm=[0, 2, 1, 3]), n('m', 'reshape', 'merged', shape=[B, T, D]),
+        n('o', 'linear', 'm', 'proj.weight', 'proj.bias'), n('r1', 'add', 'x', 'o'),
+        n('h2', 'layernorm', 'r1', 'ln2.weight', 'ln2.bias'), n('f1', 'linear', 'h2', 'fc1.weight', 'fc1.bias'),
+        n('g', 'gelu', 'f1'), n('f2', 'linear', 'g', 'fc2.weight', 'fc2.bias'), n('r2', 'add', 'r1', 'f2'),
+        n('logits', 'linear', 'r2', 'head.weight', 'head.bias'), n('flat', 'reshape', 'logits', shape=[B * T, V]),
+        n('loss', 'cross_entropy_loss', 'flat', 'c'),
+    ], 'loss', inputs=['tokens', 'c'], params=shapes(**p)),
+        {'tokens': tokens, 'c': torch.tensor([1.0, 4.0, 1.0, -100.0, 9.0, 2.0, 6.0, -100.0])}, p,
+        index_inputs=['tokens', 'c'], float32=True)
+
+
 # ---- issue 18, indexing and selection (branch ops-index): class weights and ignoreIndex, embedding, gather,
 # index_select, where, masked_fill, expand, cumsum. Index tensors reach torch as float64 and are taken
 # .long() by the op that reads them; `int64_inputs` sends them as base64 int64, the integer wire form.
@@ -871,6 +955,7 @@ def main():
     edge_cases()
     output_grad_cases()
     mlp_cases()
+    attention_cases()
     index_cases()
     conv_cases()
     names = [c['name'] for c in CASES]

@@ -142,14 +142,17 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     issues.add(inputPath(cycle.flow[0]!, cycle.input), `cycle: ${[...ids, ids[0]].join(' → ')} (a graph must be acyclic)`);
   }
 
+  let workspace = 0;
   for (const i of order) {
     const op = opOf[i];
     const ins = inputsOf[i]!;
     if (!good[i] || op === undefined || ins.some((s) => shapes[s] === undefined)) continue;
     try {
-      const shape = op.shape(ins.map((s) => shapes[s]!), attrsOf[i]);
+      const inShapes = ins.map((s) => shapes[s]!);
+      const shape = op.shape(inShapes, attrsOf[i]);
       if (!validShape(shape)) throw new Error(`op ${op.name}: shape rule returned ${String(shape)}`);
       shapes[nodeSlot[i]!] = shape;
+      workspace += op.workspace?.(inShapes, attrsOf[i]) ?? 0;
     } catch (err) {
       if (!(err instanceof ShapeError)) throw err;
       const at = err.input !== undefined && err.input < ins.length ? inputPath(i, err.input) : nodePath(i);
@@ -161,7 +164,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   if (output === undefined) issues.add(def.output.path, `output "${def.output.id}" is not the id of a node, input, param or constant`);
   issues.throwIfAny();
 
-  let elements = 0;
+  let elements = workspace;
   // a value whose shape waits for the data (InputDef) counts when the data comes
   for (const s of shapes) elements += s === undefined ? 0 : size(s);
   if (elements > limits.maxElements) {

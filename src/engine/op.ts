@@ -35,6 +35,13 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
    * one per element read or written, which is what an elementwise op or a reduction does
    */
   flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>) => number;
+  /**
+   * Elements the op allocates beyond its output and its inputs' gradients (scratch space, e.g.
+   * attention's [L, S] weights), when they can outgrow them: the compiler counts them against
+   * MAX_ELEMENTS with the graph's values, so a request that would need them is refused before any is
+   * allocated. Called with shapes the shape rule accepted.
+   */
+  workspace?: (inputs: Shape[], attrs: z.output<A>) => number;
   forward: (inputs: Tensor[], attrs: z.output<A>) => Tensor;
   vjp: (
     inputs: Tensor[],

@@ -53,6 +53,8 @@ export interface TorchResult {
   best: TorchConfig;
   /** the fastest config of the latest measurement alone */
   latest: TorchConfig;
+  /** bytes of the activations autograd keeps for the backward pass, when the peer script reports them */
+  savedBytes?: number;
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { donateBuffers } from '../../src/engine/buffers.js';
 import { gradients } from '../../src/engine/index.js';
-import type { GradientsJob } from '../../src/engine/api.js';
+import type { GradientsJob, Limits } from '../../src/engine/api.js';
 import type { Tensors } from '../../src/engine/spec.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../src/engine/kernels/index.js';
@@ -14,7 +14,7 @@ import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL
 import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
 import { torchPeer, torchRows } from './torch.js';
 
-export const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
+const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
 
 export interface EngineTiming extends PeerTiming {
   /** the whole gradients() call: model build, passes, diagnostics */
@@ -23,7 +23,7 @@ export interface EngineTiming extends PeerTiming {
 
 const ROUNDS = 2;
 
-const better = (a: EngineTiming | null, b: EngineTiming): EngineTiming => (a && a.totalMs <= b.totalMs ? a : b);
+export const better = (a: EngineTiming | null, b: EngineTiming): EngineTiming => (a && a.totalMs <= b.totalMs ? a : b);
 
 /** The job with its own copy of every tensor, as each request's job is decoded into fresh buffers. */
 function freshCopy(job: GradientsJob): GradientsJob {
@@ -38,18 +38,14 @@ function freshCopy(job: GradientsJob): GradientsJob {
   };
 }
 
-async function engineTiming(m: MlpModel, warmup: number, runs: number): Promise<EngineTiming> {
-  return jobTiming(mlpJob(m), warmup, runs);
-}
-
-/** Median forward, backward and whole-call times of `job` on the engine, in this thread. */
-export async function jobTiming(job: GradientsJob, warmup: number, runs: number): Promise<EngineTiming> {
+/** Median forward and backward times of one job's gradients() over `runs` calls, as a worker runs them. */
+export async function engineTiming(job: GradientsJob, warmup: number, runs: number, limits: Limits = LIMITS): Promise<EngineTiming> {
   const samples = await repeat(warmup, runs, () => {
     // as the worker runs a request (workers/worker.ts): a job of its own, whose buffers are donated
     // once answered, so the next call's gradients reuse memory instead of faulting in fresh pages
     const own = freshCopy(job);
     const t0 = performance.now();
-    const r = gradients(own, LIMITS);
+    const r = gradients(own, limits);
     const wallMs = performance.now() - t0;
     donateBuffers(own, r);
     return { ...r.timing, wallMs };
@@ -103,15 +99,15 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       ctx.log(`compute: ${m.key} model, round ${r} of ${ROUNDS}: engine (${defaultBackend}, ${lone} and 1 threads), BLAS=off, PyTorch`);
       setBlasThreads(lone);
       try {
-        engine = better(engine, await engineTiming(m, big ? 5 : 20, big ? 21 : 101));
+        engine = better(engine, await engineTiming(mlpJob(m), big ? 5 : 20, big ? 21 : 101));
       } finally {
         setBlasThreads(1);
       }
-      if (lone > 1) single = better(single, await engineTiming(m, big ? 3 : 10, big ? 15 : 51));
+      if (lone > 1) single = better(single, await engineTiming(mlpJob(m), big ? 3 : 10, big ? 15 : 51));
       await breathe(50);
       setGemmBackend(loadWasmBackend());
       try {
-        wasm = better(wasm, await engineTiming(m, big ? 2 : 10, big ? 9 : 51));
+        wasm = better(wasm, await engineTiming(mlpJob(m), big ? 2 : 10, big ? 9 : 51));
       } finally {
         initKernels();
       }

@@ -15,6 +15,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cachedBufferBytes, dropCachedBuffers } from '../../src/engine/buffers.js';
+import type { GradientsJob, Limits } from '../../src/engine/api.js';
 import { gradients } from '../../src/engine/index.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, round, SMALL, tensorBytes, type Ctx, type Row } from './common.js';
 
@@ -26,22 +27,27 @@ function collector(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-/**
- * Measures what one call of `fn` allocates in typed arrays (median of up to 7 calls during which no
- * garbage collection ran), from a cold buffer cache or a warm one; also the JS heap's growth.
- */
-export interface AllocationMeter {
-  measure(fn: () => unknown, cold: boolean): Promise<{ allocated: number; heap: number; samples: number }>;
-  close(): void;
+export interface Allocation {
+  /** typed-array bytes one gradients() call allocates from a cold buffer cache (≥ its peak) */
+  cold: number;
+  /** the same with the cache warm */
+  warm: number;
+  /** JS heap growth during a cold call */
+  heap: number;
+  samples: number;
+  /** the buffer cache's bytes after the warm calls */
+  cacheBytes: number;
 }
 
-export function allocationMeter(): AllocationMeter {
+/** What one job's gradients() allocates (the method above), medians over up to 7 calls without a GC. */
+export async function allocation(job: GradientsJob, limits: Limits = LIMITS): Promise<Allocation> {
   const gc = collector();
   let gcRuns = 0;
   const obs = new PerformanceObserver((list) => (gcRuns += list.getEntries().length));
   obs.observe({ entryTypes: ['gc'] });
-  return {
-    async measure(fn, cold) {
+  try {
+    for (let i = 0; i < 3; i++) gradients(job, limits); // warm-up: compiled code, kernel buffers
+    const measure = async (cold: boolean) => {
       const external: number[] = [];
       const heap: number[] = [];
       for (let attempt = 0; external.length < 7 && attempt < 30; attempt++) {
@@ -51,7 +57,7 @@ export function allocationMeter(): AllocationMeter {
         await breathe(); // deliver the gc entries of the forced collections before counting
         const seen = gcRuns;
         const before = process.memoryUsage();
-        fn();
+        gradients(job, limits);
         const after = process.memoryUsage();
         await breathe();
         if (gcRuns !== seen) continue;
@@ -60,42 +66,38 @@ export function allocationMeter(): AllocationMeter {
       }
       if (external.length === 0) throw new Error('memory bench: a garbage collection ran during every measured call');
       return { allocated: median(external), heap: median(heap), samples: external.length };
-    },
-    close: () => obs.disconnect(),
-  };
+    };
+    const cold = await measure(true);
+    const warm = await measure(false);
+    return { cold: cold.allocated, warm: warm.allocated, heap: cold.heap, samples: cold.samples, cacheBytes: cachedBufferBytes() };
+  } finally {
+    obs.disconnect();
+  }
 }
 
 export async function run(ctx: Ctx): Promise<Row[]> {
-  const meter = allocationMeter();
   const rows: Row[] = [];
-  try {
-    for (const m of [LARGE, SMALL]) {
-      ctx.log(`memory: ${m.key} model`);
-      const data = mlpData(m);
-      const job = mlpJob(m, data);
-      const requestBytes = tensorBytes([data.inputs, data.targets, ...Object.values(data.params)]);
-      for (let i = 0; i < 3; i++) gradients(job, LIMITS); // warm-up: compiled code, kernel buffers
-      const cold = await meter.measure(() => gradients(job, LIMITS), true);
-      const warm = await meter.measure(() => gradients(job, LIMITS), false);
-      const cache = cachedBufferBytes();
-      const resultBytes = tensorBytes(Object.values(gradients(job, LIMITS).gradients));
-      const allocated = cold.allocated;
-      const name = (s: string) => `${m.key} (${describe(m)}): ${s}`;
-      rows.push({ scenario: 'memory', name: name('request tensor bytes (inputs, targets, params)'), value: round(requestBytes / 2 ** 20), unit: 'MiB' });
-      rows.push({ scenario: 'memory', name: name('typed arrays allocated by gradients(), cold cache (≥ peak)'), value: round(allocated / 2 ** 20), unit: 'MiB', resultBytes, samples: cold.samples });
-      rows.push({ scenario: 'memory', name: name('typed arrays allocated by gradients(), warm cache'), value: round(warm.allocated / 2 ** 20), unit: 'MiB', cacheBytes: cache });
-      rows.push({ scenario: 'memory', name: name('JS heap growth during gradients()'), value: round(cold.heap / 2 ** 20), unit: 'MiB' });
-      rows.push({
-        scenario: 'memory',
-        name: name('allocated / request tensor bytes'),
-        value: round(allocated / requestBytes, 2),
-        exact: allocated / requestBytes,
-        unit: '×',
-        ...(m === LARGE ? { target: { op: '<=', limit: 3, label: 'peak allocation / tensor bytes' } } : {}),
-      });
-    }
-  } finally {
-    meter.close();
+  for (const m of [LARGE, SMALL]) {
+    ctx.log(`memory: ${m.key} model`);
+    const data = mlpData(m);
+    const job = mlpJob(m, data);
+    const requestBytes = tensorBytes([data.inputs, data.targets, ...Object.values(data.params)]);
+    const { cold, warm, heap, samples, cacheBytes: cache } = await allocation(job);
+    const resultBytes = tensorBytes(Object.values(gradients(job, LIMITS).gradients));
+    const allocated = cold;
+    const name = (s: string) => `${m.key} (${describe(m)}): ${s}`;
+    rows.push({ scenario: 'memory', name: name('request tensor bytes (inputs, targets, params)'), value: round(requestBytes / 2 ** 20), unit: 'MiB' });
+    rows.push({ scenario: 'memory', name: name('typed arrays allocated by gradients(), cold cache (≥ peak)'), value: round(allocated / 2 ** 20), unit: 'MiB', resultBytes, samples });
+    rows.push({ scenario: 'memory', name: name('typed arrays allocated by gradients(), warm cache'), value: round(warm / 2 ** 20), unit: 'MiB', cacheBytes: cache });
+    rows.push({ scenario: 'memory', name: name('JS heap growth during gradients()'), value: round(heap / 2 ** 20), unit: 'MiB' });
+    rows.push({
+      scenario: 'memory',
+      name: name('allocated / request tensor bytes'),
+      value: round(allocated / requestBytes, 2),
+      exact: allocated / requestBytes,
+      unit: '×',
+      ...(m === LARGE ? { target: { op: '<=', limit: 3, label: 'peak allocation / tensor bytes' } } : {}),
+    });
   }
   return rows;
 }

@@ -25,6 +25,7 @@ import * as httpWorkers from './http-workers.js';
 import * as httpAbort from './http-abort.js';
 import * as soak from './soak.js';
 import * as memory from './memory.js';
+import * as transformer from './transformer.js';
 
 interface Scenario {
   run(ctx: Ctx): Promise<Row[]>;
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-small': httpSmall,
   'http-large': httpLarge,
   'http-workers': httpWorkers,
+  transformer,
   'http-abort': httpAbort,
   soak,
 };

@@ -1,8 +1,8 @@
 """PyTorch peer for `npm run bench -- cnn`: forward and backward time of one gradient of a LeNet-5-sized CNN.
 
 Usage: python3 test/bench/torch-cnn.py '{"batch": 64, "threads": [1, 2], "runs": 30}'
-Prints one JSON object: {"torch": version, "savedActivationBytes": n, "results": [{"threads", "forwardMs",
-"backwardMs", "totalMs"}]} (medians over `runs` after warm-up). savedActivationBytes: the bytes of the distinct
+Prints one JSON object: {"torch": version, "savedBytes": n, "results": [{"threads", "forwardMs",
+"backwardMs", "totalMs"}]} (medians over `runs` after warm-up). savedBytes: the bytes of the distinct
 tensors autograd keeps for the backward pass (saved_tensors_hooks), other than the parameters and the input
 batch. Same model, shapes and loss as the engine's in test/bench/cnn.ts.
 """
@@ -12,7 +12,7 @@ import sys
 import torch
 from torch import nn
 
-from torch_timing import time_gradient
+from torch_timing import time_gradients
 
 cfg = json.loads(sys.argv[1])
 batch, runs = cfg["batch"], cfg.get("runs", 30)
@@ -41,5 +41,5 @@ with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
     loss_fn(model(x), t).backward()
 saved_bytes = sum(saved.values())
 
-results = time_gradient(model, loss_fn, x, t, cfg.get("threads", [1, 2]), runs)
-print(json.dumps({"torch": torch.__version__, "savedActivationBytes": saved_bytes, "results": results}))
+results = time_gradients(model, lambda: loss_fn(model(x), t), cfg.get("threads", [1, 2]), runs)
+print(json.dumps({"torch": torch.__version__, "savedBytes": saved_bytes, "results": results}))

@@ -8,8 +8,7 @@ import json
 import sys
 
 import torch
-
-from torch_timing import time_gradient
+from torch_timing import time_gradients
 
 cfg = json.loads(sys.argv[1])
 sizes, batch, runs = cfg["sizes"], cfg["batch"], cfg.get("runs", 30)
@@ -24,5 +23,5 @@ x = torch.randn(batch, sizes[0])
 t = torch.randint(0, sizes[-1], (batch,))
 loss_fn = torch.nn.CrossEntropyLoss()
 
-results = time_gradient(model, loss_fn, x, t, cfg.get("threads", [1, 2]), runs)
+results = time_gradients(model, lambda: loss_fn(model(x), t), cfg.get("threads", [1, 2]), runs)
 print(json.dumps({"torch": torch.__version__, "results": results}))

@@ -1,4 +1,4 @@
-// The PyTorch peer: test/bench/torch-mlp.py run by Debian's python3-torch, when it is importable.
+// The PyTorch peers: test/bench/torch-*.py run by Debian's python3-torch, when it is importable.
 import { join } from 'node:path';
 import { round, runCommand, type Ctx, type MlpModel, type Row, type TorchConfig, type TorchResult } from './common.js';
 
@@ -25,7 +25,7 @@ export async function findTorchPython(): Promise<string | null> {
 interface ScriptOutput {
   torch: string;
   results: { threads: number; forwardMs: number; backwardMs: number; totalMs: number }[];
-  [extra: string]: unknown;
+  savedBytes?: number;
 }
 
 /**
@@ -37,35 +37,27 @@ interface ScriptOutput {
  * this measurement's fastest config alone.
  */
 export async function torchPeer(ctx: Ctx, m: MlpModel): Promise<TorchResult | null> {
-  return torchScript(ctx, m.key, 'test/bench/torch-mlp.py', (threads) => ({ batch: m.batch, sizes: m.sizes, threads, runs: 30 }));
+  return torchScript(ctx, m.key, 'torch-mlp.py', { batch: m.batch, sizes: m.sizes });
 }
 
-/**
- * The peer measured by `script` (relative to the package root), which takes `arg(threads)` as JSON and
- * prints {"torch", "results": [...]} as torch-mlp.py does; timings kept under `key` as torchPeer's.
- * Any other top-level fields of the script's output (e.g. torch-cnn.py's savedBytes) come back in `extra`.
- */
-export async function torchScript(
-  ctx: Ctx,
-  key: string,
-  script: string,
-  arg: (threads: readonly number[]) => unknown,
-): Promise<(TorchResult & { extra: Record<string, unknown> }) | null> {
+/** torchPeer for any peer script of test/bench taking a JSON config (plus threads and runs) as torch-mlp.py does. */
+export async function torchScript(ctx: Ctx, key: string, file: string, model: Record<string, unknown>): Promise<TorchResult | null> {
   if (ctx.torch.get(key) === null) return null;
   const py = await findTorchPython();
   if (!py) {
     ctx.torch.set(key, null);
     return null;
   }
+  const script = join(ctx.root, 'test/bench', file);
   const configs: TorchConfig[] = [];
   let version = '';
-  let extra: Record<string, unknown> = {};
+  let savedBytes: number | undefined;
   for (const [blas, threads] of [[1, [1]], [2, [1, 2]]] as const) {
-    const env = { OPENBLAS_NUM_THREADS: String(blas), OMP_NUM_THREADS: String(Math.max(...threads)) };
-    const out = JSON.parse(await runCommand(py, [join(ctx.root, script), JSON.stringify(arg(threads))], env)) as ScriptOutput;
-    const { torch, results, ...rest } = out;
-    [version, extra] = [torch, rest];
-    for (const r of results) configs.push({ intraOp: r.threads, blas, forwardMs: r.forwardMs, backwardMs: r.backwardMs, totalMs: r.forwardMs + r.backwardMs });
+    const arg = JSON.stringify({ ...model, threads, runs: 30 });
+    const out = JSON.parse(await runCommand(py, [script, arg], { OPENBLAS_NUM_THREADS: String(blas), OMP_NUM_THREADS: String(Math.max(...threads)) })) as ScriptOutput;
+    version = out.torch;
+    savedBytes = out.savedBytes;
+    for (const r of out.results) configs.push({ intraOp: r.threads, blas, forwardMs: r.forwardMs, backwardMs: r.backwardMs, totalMs: r.forwardMs + r.backwardMs });
   }
   const before = ctx.torch.get(key);
   const merged = configs.map((c) => {
@@ -73,9 +65,9 @@ export async function torchScript(
     return old && old.totalMs < c.totalMs ? old : c;
   });
   const fastest = (cs: TorchConfig[]) => cs.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
-  const result = { version, configs: merged, best: fastest(merged), latest: fastest(configs) };
+  const result = { version, configs: merged, best: fastest(merged), latest: fastest(configs), ...(savedBytes === undefined ? {} : { savedBytes }) };
   ctx.torch.set(key, result);
-  return { ...result, extra };
+  return result;
 }
 
 /** The best PyTorch times measured so far in this run (null: no PyTorch here; undefined: not measured yet). */
@@ -84,8 +76,8 @@ export function torchSoFar(ctx: Ctx, m: MlpModel): TorchResult | null | undefine
 }
 
 /**
- * The peer's rows through `row`: each config's forward + backward, or why there is none. Returns the
- * best config's label ("PyTorch best (intra-op 1, OpenBLAS 2)"), or null when the peer was skipped.
+ * The rows of each PyTorch config's forward + backward (or one row saying why there is none); returns
+ * the label of the best config, for the rows that compare with it, or null without PyTorch.
  */
 export function torchRows(torch: TorchResult | null, row: (name: string, value: number, unit: string, extra?: Partial<Row>) => void): string | null {
   if (!torch) {

@@ -63,6 +63,13 @@ describe('cost estimates', () => {
     expect(flopsOf(job)).toBe(NODE_FLOPS + 2 * (6 * 6 * 6) * (2 * 3 * 3));
   });
 
+  it('counts attention by its two products per batch, and a few operations per weight for the softmax', () => {
+    const job = graphJob({ inputs: ['q', 'k', 'v'], nodes: [{ id: 'o', op: 'scaled_dot_product_attention', inputs: ['q', 'k', 'v'] }], output: 'o' }, {
+      inputs: { q: rand([2, 5, 4], 1), k: rand([2, 7, 4], 2), v: rand([2, 7, 3], 3) },
+    });
+    expect(flopsOf(job)).toBe(NODE_FLOPS + 2 * 5 * 7 * (2 * 4 + 2 * 3 + 5));
+  });
+
   it('counts an elementwise op or a reduction by the elements it reads and writes', () => {
     const job = graphJob({ inputs: ['x', 'y'], nodes: [{ id: 's', op: 'add', inputs: ['x', 'y'] }, { id: 't', op: 'sum', inputs: ['s'] }], output: 't' }, {
       inputs: { x: rand([10, 3], 1), y: rand([3], 2) },

@@ -39,6 +39,7 @@ import { pow } from './pow.js';
 import { reciprocal } from './reciprocal.js';
 import { relu } from './relu.js';
 import { reshape } from './reshape.js';
+import { scaledDotProductAttention } from './scaled-dot-product-attention.js';
 import { selu } from './selu.js';
 import { sigmoid } from './sigmoid.js';
 import { silu } from './silu.js';
@@ -110,6 +111,7 @@ export const ALL_OPS: readonly AnyOp[] = [
   reciprocal,
   relu,
   reshape,
+  scaledDotProductAttention,
   selu,
   sigmoid,
   silu,

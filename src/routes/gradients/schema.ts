@@ -7,7 +7,7 @@ import {
   RmspropSchema,
   SgdSchema,
 } from '../../engine/optim/index.js';
-import { adam, examples, smallCnn, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
+import { adam, examples, smallCnn, tinyTransformer, twoWeight, twoWeightId, xorMlp } from '../shared/examples.js';
 import {
   checkLossFields,
   DiagnosticsSchema,
@@ -52,6 +52,11 @@ export const GradientsBodySchema = z
       ],
       ['mlpAdam', 'XOR, 2-4-1 tanh MLP with BCE loss and one Adam step', { ...xorMlp, optimizer: adam }],
       ['cnn', 'a small CNN on two 4×4 images: conv2d → relu → max_pool2d → flatten → linear → cross_entropy', smallCnn],
+      [
+        'transformer',
+        'a one-block transformer language model (embedding, 2 heads of causal scaled_dot_product_attention, gelu MLP, cross-entropy on the next ids with ignoreIndex −100) over 2 sequences of 4 ids from a vocabulary of 11; parameters drawn by the service',
+        tinyTransformer,
+      ],
     ]),
   );
 

@@ -88,3 +88,77 @@ export const adam = { type: 'adam', lr: 0.01 };
 export function examples(list: [name: string, summary: string, value: unknown][]) {
   return { 'x-examples': Object.fromEntries(list.map(([name, summary, value]) => [name, { summary, value }])) };
 }
+
+export interface TransformerSizes {
+  batch: number;
+  seq: number;
+  d: number;
+  heads: number;
+  /** the MLP's hidden width */
+  hidden: number;
+  vocab: number;
+}
+
+/**
+ * A one-block transformer language model, as a graph: token ids [batch, seq] → embedding + learned
+ * positions → layernorm → q, k, v linear → heads [batch, heads, seq, d/heads] → causal attention →
+ * heads merged → linear → residual → layernorm → linear d→hidden → gelu → linear hidden→d → residual →
+ * linear to the vocabulary → cross-entropy against the next ids c [batch·seq] (−100, torch's
+ * ignore_index, where there is none). Parameter names and layouts are PyTorch's (nn.Embedding,
+ * nn.Linear, nn.LayerNorm); those a request leaves out are initialized as those modules do (biases at 0).
+ */
+export function transformerBlock({ batch: B, seq: T, d, heads: H, hidden, vocab }: TransformerSizes) {
+  const param = (scheme: 'default' | 'normal' | 'ones' | 'zeros', ...shape: number[]) => ({ shape, init: { scheme } });
+  const linear = (name: string, out: number, inF: number) => ({ [`${name}.weight`]: param('default', out, inF), [`${name}.bias`]: param('zeros', out) });
+  const norm = (name: string) => ({ [`${name}.weight`]: param('ones', d), [`${name}.bias`]: param('zeros', d) });
+  const node = (id: string, op: string, inputs: string[], attrs?: Record<string, unknown>) => ({ id, op, inputs, ...(attrs ? { attrs } : {}) });
+  const heads = (p: string) => [
+    node(p, 'linear', ['h1', `${p}.weight`, `${p}.bias`]),
+    node(`${p}s`, 'reshape', [p], { shape: [B, T, H, d / H] }),
+    node(`${p}h`, 'transpose', [`${p}s`], { perm: [0, 2, 1, 3] }),
+  ];
+  return {
+    type: 'graph',
+    inputs: ['tokens', 'c'],
+    params: {
+      'embed.weight': param('normal', vocab, d),
+      'pos.weight': param('normal', T, d),
+      ...norm('ln1'), ...linear('q', d, d), ...linear('k', d, d), ...linear('v', d, d), ...linear('proj', d, d),
+      ...norm('ln2'), ...linear('fc1', hidden, d), ...linear('fc2', d, hidden), ...linear('head', vocab, d),
+    },
+    nodes: [
+      node('e', 'embedding', ['tokens', 'embed.weight']),
+      node('x', 'add', ['e', 'pos.weight']),
+      node('h1', 'layernorm', ['x', 'ln1.weight', 'ln1.bias']),
+      ...heads('q'), ...heads('k'), ...heads('v'),
+      node('att', 'scaled_dot_product_attention', ['qh', 'kh', 'vh'], { causal: true }),
+      node('merged', 'transpose', ['att'], { perm: [0, 2, 1, 3] }),
+      node('m', 'reshape', ['merged'], { shape: [B, T, d] }),
+      node('o', 'linear', ['m', 'proj.weight', 'proj.bias']),
+      node('r1', 'add', ['x', 'o']),
+      node('h2', 'layernorm', ['r1', 'ln2.weight', 'ln2.bias']),
+      node('f1', 'linear', ['h2', 'fc1.weight', 'fc1.bias']),
+      node('g', 'gelu', ['f1']),
+      node('f2', 'linear', ['g', 'fc2.weight', 'fc2.bias']),
+      node('r2', 'add', ['r1', 'f2']),
+      node('logits', 'linear', ['r2', 'head.weight', 'head.bias']),
+      node('flat', 'reshape', ['logits'], { shape: [B * T, vocab] }),
+      node('loss', 'cross_entropy_loss', ['flat', 'c']),
+    ],
+    output: 'loss',
+  };
+}
+
+const TINY: TransformerSizes = { batch: 2, seq: 4, d: 8, heads: 2, hidden: 16, vocab: 11 };
+
+/** The model at Swagger UI's size: two sequences of ids, each predicting the next; the service draws the parameters. */
+export const tinyTransformer = {
+  model: transformerBlock(TINY),
+  inputs: {
+    tokens: [
+      [3, 1, 4, 1],
+      [5, 9, 2, 6],
+    ],
+    c: [1, 4, 1, -100, 9, 2, 6, -100],
+  },
+};

@@ -19,6 +19,8 @@ const API_OPS = [
   // issue 18, indexing and selection
   'embedding', 'gather', 'index_select', 'where', 'masked_fill', 'expand', 'broadcast_to', 'cumsum',
   'conv1d', 'conv2d', 'max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'flatten',
+  // issue 18, attention
+  'scaled_dot_product_attention',
 ];
 
 describe('op registry', () => {

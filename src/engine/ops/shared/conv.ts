@@ -138,7 +138,8 @@ function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1
         }
         for (let y = Math.max(y0, ylo), o = r + (y - y0) * ow; y < yhi; y++, o += ow) {
           const src = plane + (y * sh - ph + i * dh) * w + off + lo * sw;
-          const [start, end] = [o + lo, o + hi];
+          const start = o + lo;
+          const end = o + hi;
           if (fold) for (let t = start, s = src; t < end; t++, s += sw) x[s] += cols[t]!;
           else if (sw === 1) for (let t = start, s = src; t < end; t++, s++) cols[t] = x[s]!;
           else for (let t = start, s = src; t < end; t++, s += sw) cols[t] = x[s]!;
@@ -161,9 +162,11 @@ function unrollWide(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number
       const n = (yhi - ya - 1) * w + ow;
       for (let j = 0; j < kw; j++, r += width) {
         if (ya >= yhi) continue;
-        const [src, dst] = [at + ch * h * w + (ya - ph + i * dh) * w + j * dw, r + (ya - y0) * w];
+        const src = at + ch * h * w + (ya - ph + i * dh) * w + j * dw;
+        const dst = r + (ya - y0) * w;
+        // loops, not set(subarray): a view per tap was most of a gradient's garbage
         if (fold) for (let t = 0; t < n; t++) x[src + t] += cols[dst + t]!;
-        else cols.set(x.subarray(src, src + n), dst);
+        else for (let t = 0; t < n; t++) cols[dst + t] = x[src + t]!;
       }
     }
   }
@@ -293,19 +296,26 @@ function vjp(
   const grads: (Tensor | null)[] = [dx, dw];
   if (!b) return grads;
   if (!want(2)) return [...grads, null];
-  // summed in float64 whatever the dtype, as linear's bias gradient
-  const L = g.oh * g.ow;
-  const sums = new Float64Array(g.o);
-  for (let s = 0; s < g.n; s++) {
-    for (let ch = 0; ch < g.o; ch++) {
+  const db = zeros(b.shape, dtypeOf(b));
+  db.data.set(channelSums(gy.data, g.n, g.o, g.oh * g.ow));
+  return [...grads, db];
+}
+
+// NOTE (speed): the hot loops live in small functions of their own: inside a large one, V8 left its
+// optimized code at a branch it had not seen during warm-up and ran the rest of the loop interpreted,
+// boxing every number (megabytes of garbage per gradient).
+
+/** Σ over samples and positions of each channel of g [n, o, L], in float64 whatever the dtype (as linear's bias gradient). */
+function channelSums(gy: Data, n: number, o: number, L: number): Float64Array {
+  const sums = new Float64Array(o);
+  for (let s = 0; s < n; s++) {
+    for (let ch = 0; ch < o; ch++) {
       let t = 0;
-      for (let i = (s * g.o + ch) * L, end = i + L; i < end; i++) t += gy.data[i]!;
+      for (let i = (s * o + ch) * L, end = i + L; i < end; i++) t += gy[i]!;
       sums[ch] += t;
     }
   }
-  const db = zeros(b.shape, dtypeOf(b));
-  db.data.set(sums);
-  return [...grads, db];
+  return sums;
 }
 
 /** conv1d or conv2d (name `conv${dims}d`): the op of its dimension, all of whose work is done here. */

@@ -2,7 +2,6 @@
 // spatial axis is described once by its windows (which input indices each output index reads); a
 // window of the plane is the product of a row window and a column window.
 import { z } from 'zod';
-import { takeBuffer } from '../../buffers.js';
 import { dtypeOf, empty, formatShape, ShapeError, zeros, type Data, type Tensor } from '../../tensor.js';
 import { eachDim, perDim, planes } from './spatial.js';
 
@@ -118,10 +117,9 @@ export function slidingPooling(name: string, x: readonly number[], attrs: Slidin
 function argmax(p: Pooling, x: Data): Int32Array {
   const { rows, cols, h, w } = p;
   const [oh, ow] = [rows.first.length, cols.first.length];
-  const n = p.planes * oh * ow;
-  // every element is written; within a `recycling` call the memory is reused as the tensors' is
-  const buf = takeBuffer(n * 4, false);
-  const arg = buf ? new Int32Array(buf) : new Int32Array(n);
+  // NOTE: its own memory, not the buffer cache's: kept beside the output (below), it must never be
+  // handed to another call while that output lives
+  const arg = new Int32Array(p.planes * oh * ow);
   const [rowStep, colStep] = [rows.step * w, cols.step];
   let o = 0;
   for (let q = 0; q < p.planes; q++) {
@@ -150,11 +148,11 @@ function argmax(p: Pooling, x: Data): Int32Array {
 
 // NOTE (speed): finding each window's maximum is most of max pooling's work, so the forward pass keeps
 // where they are beside its output (as torch saves the indices) for the backward pass, which checks that
-// they still point at the output's values and otherwise (an output it did not make, memory reused)
+// they still point at the output's values in x and otherwise (an output it did not make, another x)
 // finds them again. A WeakMap: they go with the output.
 const argmaxOf = new WeakMap<Tensor, Int32Array>();
 
-/** Kept indices still name each output's value in x (x unchanged, the indices' memory not reused since). */
+/** Kept indices still name each output's value in x. */
 function pointsAtMaxima(arg: Int32Array, x: Data, y: Data): boolean {
   if (arg.length !== y.length) return false;
   for (let o = 0; o < y.length; o++) {
@@ -167,16 +165,25 @@ function pointsAtMaxima(arg: Int32Array, x: Data, y: Data): boolean {
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
   const arg = argmax(p, x.data);
-  for (let o = 0; o < y.data.length; o++) y.data[o] = x.data[arg[o]!]!;
+  gather(x.data, arg, y.data);
   argmaxOf.set(y, arg);
   return y;
+}
+
+// the loops in functions of their own, optimized apart (see the NOTE in conv.ts)
+function gather(x: Data, arg: Int32Array, y: Data): void {
+  for (let o = 0; o < y.length; o++) y[o] = x[arg[o]!]!;
+}
+
+function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
+  for (let o = 0; o < g.length; o++) dx[arg[o]!] += g[o]!;
 }
 
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
   const kept = argmaxOf.get(out);
   const arg = kept && pointsAtMaxima(kept, x.data, out.data) ? kept : argmax(p, x.data);
-  for (let o = 0; o < g.data.length; o++) dx.data[arg[o]!] += g.data[o]!;
+  scatterAdd(g.data, arg, dx.data);
   return dx;
 }
 

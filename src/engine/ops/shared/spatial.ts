@@ -6,7 +6,7 @@ import { formatShape, ShapeError, size, type Shape } from '../../tensor.js';
 export function perDim(dims: number, min: number, what: string) {
   return z
     .union([z.number().int().min(min), z.array(z.number().int().min(min)).length(dims)])
-    .describe(`${what}: one int for every spatial dimension, or ${dims === 1 ? '[length]' : '[height, width]'}`);
+    .describe(`${what}: one int for all spatial dimensions, or ${dims === 1 ? '[length]' : '[height, width]'}`);
 }
 
 /** The value of a perDim attribute for each of the `dims` spatial dimensions. */
