@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Forward pass, backpropagation, optional optimizer step
-         * @description Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every parameter; with `optimizer`, also one torch.optim step and its state. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description Runs the model on the batch, backpropagates the loss (or `outputGrad`) and returns dL/dparam for every parameter; with `optimizer`, also one torch.optim step and its state. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["gradients"];
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Forward pass only: loss and outputs
-         * @description The body of /v1/gradients without optimizer; nothing is backpropagated. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description The body of /v1/gradients without optimizer; nothing is backpropagated. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["forward"];
         delete?: never;
@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * The optimizer alone: params + gradients + state → new params + state
-         * @description For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, comes before the step, as torch.nn.utils.clip_grad_norm_. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description For gradients computed elsewhere or summed across replicas (data parallelism). Clipping, when asked, comes before the step, as torch.nn.utils.clip_grad_norm_. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["step"];
         delete?: never;
@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * A training loop: `steps` optimizer steps, the loss per step, final params and state
-         * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["train"];
         delete?: never;
@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Backpropagation against central finite differences, in float64
-         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["gradcheck"];
         delete?: never;
@@ -2233,6 +2233,8 @@ export interface operations {
                             maxNodes: number;
                             /** @description time limit of one computation, queueing included (TIMEOUT_MS) */
                             timeoutMs: number;
+                            /** @description estimated floating-point operations one request may need, else 413 before it runs (FLOP_BUDGET) */
+                            flopBudget: number;
                             /** @description computations that may wait for a worker (QUEUE_LIMIT) */
                             queueLimit: number;
                             /** @description requests a minute per client on /v1 routes, null = off (RATE_LIMIT) */

@@ -6,6 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppConfig } from './config.js';
+import { capConnections, connectionOptions } from './connections.js';
 import { HttpError } from './errors.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
@@ -58,6 +59,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     logger: { level: config.logLevel, redact: ['req.headers.authorization'], stream: logDestination() },
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
+    ...connectionOptions(config),
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -67,6 +69,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
+  capConnections(app.server, config);
   let closing = false;
   // A connection that has not sent a request is not idle to Node (closeIdleConnections leaves it
   // open), so close() would wait for it until its headers timeout: a client's spare connection

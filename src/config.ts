@@ -11,6 +11,12 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
 
+/**
+ * The speed the default FLOP budget assumes: what a large matrix product reaches here at best, so that
+ * what the budget refuses could not finish within TIMEOUT_MS (docs/operations.md "Cost budget").
+ */
+export const FLOPS_PER_MS = 5e6;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const EnvSchema = z.object({
@@ -22,6 +28,11 @@ export const EnvSchema = z.object({
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
   MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
   TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
+  FLOP_BUDGET: z.coerce
+    .number()
+    .positive()
+    .optional()
+    .describe(`estimated floating-point operations one request may need, else 413 before it runs (default: TIMEOUT_MS at ${FLOPS_PER_MS / 1e6} GFLOP/s)`),
   MODEL_CACHE_ENTRIES: int(1, 1_000_000)
     .default(1024)
     .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),
@@ -31,6 +42,21 @@ export const EnvSchema = z.object({
     .max(65_536)
     .default(64)
     .describe('bytes those models may hold, in MiB, on the event loop and again in each worker; the least recently used go first'),
+  HEADERS_TIMEOUT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe("longest a client may take to send a request's headers, from its connection or its previous request, before 408 and close"),
+  REQUEST_TIMEOUT_MS: int(100, 3_600_000)
+    .default(60_000)
+    .describe('longest a client may take to send a whole request, body included, before 408 and close (at least HEADERS_TIMEOUT_MS)'),
+  KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000)
+    .default(72_000)
+    .describe('how long an idle keep-alive connection stays open (longer than a proxy in front keeps its own)'),
+  MAX_CONNECTIONS: int(1, 1_000_000)
+    .default(4096)
+    .describe('open connections at once; past it new ones are closed on arrival (keep it under the process\'s file limit, ulimit -n)'),
+  MAX_REQUESTS_PER_SOCKET: int(0)
+    .default(0)
+    .describe('requests one keep-alive connection may carry before it is closed (0 = no limit)'),
   SHUTDOWN_DELAY_MS: int(0, 600_000)
     .default(0)
     .describe('after SIGTERM, how long /readyz answers 503 while requests are still served, before connections are refused'),
@@ -50,9 +76,17 @@ export interface AppConfig {
   maxElements: number;
   maxNodes: number;
   timeoutMs: number;
+  /** estimated FLOPs one request may need (engine/cost.ts) */
+  flopBudget: number;
   /** bounds of the model caches (plugins/models.ts, engine/plans.ts): each one, not their sum */
   modelCacheEntries: number;
   modelCacheBytes: number;
+  /** slow and idle clients (connections.ts) */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  maxRequestsPerSocket: number;
   /** after SIGTERM: readiness 503 but still serving for this long (load balancers notice), then close */
   shutdownDelayMs: number;
   /** empty = no authentication */
@@ -76,7 +110,11 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // Empty variables count as unset, as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const r = EnvSchema.safeParse(present);
+  const r = EnvSchema.superRefine((e, ctx) => {
+    if (e.REQUEST_TIMEOUT_MS < e.HEADERS_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['REQUEST_TIMEOUT_MS'], message: `must be at least HEADERS_TIMEOUT_MS (${e.HEADERS_TIMEOUT_MS})` });
+    }
+  }).safeParse(present);
   if (!r.success) {
     const lines = r.error.issues.map((i) => {
       const name = String(i.path[0] ?? '');
@@ -94,8 +132,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxElements: e.MAX_ELEMENTS,
     maxNodes: e.MAX_NODES,
     timeoutMs: e.TIMEOUT_MS,
+    flopBudget: e.FLOP_BUDGET ?? e.TIMEOUT_MS * FLOPS_PER_MS,
     modelCacheEntries: e.MODEL_CACHE_ENTRIES,
     modelCacheBytes: Math.floor(e.MODEL_CACHE_MB * 1024 * 1024),
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxRequestsPerSocket: e.MAX_REQUESTS_PER_SOCKET,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     apiKeys: e.API_KEYS ?? [],
     rateLimit: e.RATE_LIMIT,

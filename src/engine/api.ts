@@ -13,6 +13,8 @@ export interface Limits {
   maxElements: number;
   /** graph nodes, after an MLP is expanded into one */
   maxNodes: number;
+  /** estimated floating-point operations of the whole computation (engine/cost.ts); absent = no budget */
+  maxFlops?: number;
 }
 
 export interface ModelJob {

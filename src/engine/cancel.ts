@@ -21,7 +21,12 @@ export function cancellable<T>(stop: () => boolean, fn: () => T): T {
   }
 }
 
-/** Called between nodes by the forward and backward passes. */
+/** Whether the computation running now can be asked to stop (long kernels then look between blocks). */
+export function cancelWatched(): boolean {
+  return stopRequested !== null;
+}
+
+/** Called between nodes by the forward and backward passes, and between blocks of long kernels. */
 export function stopIfCancelled(): void {
   if (stopRequested !== null && stopRequested()) throw new Cancelled('the computation was cancelled');
 }

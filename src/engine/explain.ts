@@ -4,6 +4,7 @@ import { seedOf } from './evaluate.js';
 import { EXPLAIN_LIMITS, type ExplainGradient, type ExplainNode, type ExplainResult } from './explain-schema.js';
 import { toDot } from './explain-dot.js';
 import type { CompiledGraph, CompiledNode } from './graph.js';
+import { BACKWARD_PASSES, SMALLER_BATCH, withinBudget } from './cost.js';
 import { buildModel, LOSS_ID, LOSS_WEIGHT_ID, TARGETS_ID } from './model.js';
 import { finite, toNested } from './nested.js';
 import type { AnyOp } from './op.js';
@@ -59,8 +60,10 @@ export function explain(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, 
   const lim: Limits = {
     maxNodes: Math.min(limits.maxNodes, EXPLAIN_LIMITS.maxNodes),
     maxElements: Math.min(limits.maxElements, EXPLAIN_LIMITS.maxElements),
+    maxFlops: limits.maxFlops,
   };
   const m = buildModel(job, lim, { ops, dtype: 'float64' });
+  withinBudget(m.graph, lim, { what: 'a forward and a backward pass', passes: 1 + BACKWARD_PASSES, path: ['model'], lower: SMALLER_BATCH });
   const g = m.graph;
   let entries = 0;
   for (const node of g.nodes) for (const s of node.inputs) entries += size(g.slots[node.slot]!.shape) * size(g.slots[s]!.shape);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Limits, ModelJob } from './api.js';
 import { evaluate } from './evaluate.js';
 import { seededRng } from './init/index.js';
+import { BACKWARD_PASSES, withinBudget } from './cost.js';
 import { buildModel } from './model.js';
 import type { AnyOp } from './op.js';
 import { runForward } from './run.js';
@@ -53,6 +54,14 @@ function sample(n: number, k: number, seed: number, stream: string): number[] {
 
 export function gradcheck(job: ModelJob, cfg: GradcheckConfig, limits: Limits, ops: ReadonlyMap<string, AnyOp>): GradcheckResult {
   const m = buildModel(job, limits, { ops, dtype: 'float64' });
+  let checked = 0;
+  for (const p of Object.values(m.params)) checked += Math.min(p.data.length, cfg.maxElementsPerParam);
+  withinBudget(m.graph, limits, {
+    what: `the check of ${checked} elements (two forward passes each, after one backpropagation)`,
+    passes: 2 * checked + 1 + BACKWARD_PASSES,
+    path: ['gradcheck', 'maxElementsPerParam'],
+    lower: 'check fewer elements per parameter (gradcheck.maxElementsPerParam) or a smaller batch',
+  });
   const outputGrad = job.outputGrad && cast(job.outputGrad, 'float64');
   const ev = evaluate(m, { backward: true, outputGrad });
   // the scalar whose gradient backprop computed: the loss, or <output, outputGrad>

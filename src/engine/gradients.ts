@@ -2,6 +2,7 @@ import type { Diagnostics, ForwardResult, GradientsJob, GradientsResult, Limits,
 import { deadUnits, diagnose, type DeadUnits } from './diagnostics.js';
 import { evaluate } from './evaluate.js';
 import type { CompiledNode } from './graph.js';
+import { BACKWARD_PASSES, SMALLER_BATCH, withinBudget } from './cost.js';
 import { buildModel, type BuiltModel } from './model.js';
 import type { AnyOp } from './op.js';
 import { clipGradNorm, step as optimStep, type OptimizerConfig } from './optim/index.js';
@@ -43,6 +44,7 @@ function deadUnitObserver(m: BuiltModel, into: DeadUnits[]) {
 
 export function gradients(job: GradientsJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>): GradientsResult {
   const m = buildModel(job, limits, { ops });
+  withinBudget(m.graph, limits, { what: 'a forward and a backward pass', passes: 1 + BACKWARD_PASSES, path: ['model'], lower: SMALLER_BATCH });
   const wantDiagnostics = job.options.diagnostics;
   const dead: DeadUnits[] = [];
   const ev = evaluate(m, {
@@ -88,6 +90,7 @@ function applyClipOnly(gradients: Tensors, maxNorm: number): ClipInfo {
 
 export function forward(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>): ForwardResult {
   const m = buildModel(job, limits, { ops });
+  withinBudget(m.graph, limits, { what: 'a forward pass', passes: 1, path: ['model'], lower: SMALLER_BATCH });
   const ev = evaluate(m, { backward: false });
   const result: ForwardResult = { outputs: ev.output, timing: { forwardMs: ev.forwardMs, backwardMs: 0 } };
   if (ev.loss !== undefined) result.loss = ev.loss;

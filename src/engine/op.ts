@@ -31,6 +31,11 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
   /**
+   * floating-point operations of one forward call, from the shapes alone (engine/cost.ts); without it,
+   * one per element read or written, which is what an elementwise op or a reduction does
+   */
+  flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>) => number;
+  /**
    * Elements the op allocates beyond its output and its inputs' gradients (scratch space, e.g.
    * attention's [L, S] weights), when they can outgrow them: the compiler counts them against
    * MAX_ELEMENTS with the graph's values, so a request that would need them is refused before any is

@@ -3,6 +3,7 @@ import { SpecError } from './errors.js';
 import { evaluate } from './evaluate.js';
 import { applyOptimizer } from './gradients.js';
 import { seededRng } from './init/index.js';
+import { BACKWARD_PASSES, withinBudget } from './cost.js';
 import { buildModel, isTensor } from './model.js';
 import type { AnyOp } from './op.js';
 import type { Tensors } from './spec.js';
@@ -80,6 +81,15 @@ export function train(
   const options = { ...job.options, returnIntermediates: false, inputGradients: false, diagnostics: false };
   for (let s = 0; s < cfg.steps; s++) {
     const m = buildModel({ ...job, ...batch(s), params, options }, limits, { ops });
+    // every step's batch has the first one's size or less
+    if (s === 0) {
+      withinBudget(m.graph, limits, {
+        what: `${cfg.steps} steps of a forward and a backward pass`,
+        passes: cfg.steps * (1 + BACKWARD_PASSES),
+        path: ['steps'],
+        lower: 'train in fewer steps per request, or on smaller batches (batchSize)',
+      });
+    }
     const ev = evaluate(m, { backward: true });
     const r = applyOptimizer({ config: optimizer.config, state }, m.params, ev.gradients, job.clipGradNorm);
     params = r.params;

@@ -92,6 +92,7 @@ export function describeLimits(config: AppConfig): string {
     `Limits in force (environment variable, value): body ${mb} MiB (BODY_LIMIT_MB),`,
     `${config.maxElements} tensor elements per request, activations included (MAX_ELEMENTS),`,
     `${config.maxNodes} graph nodes (MAX_NODES), ${config.timeoutMs} ms per computation (TIMEOUT_MS),`,
+    `an estimated ${config.flopBudget / 1e9} GFLOP per request, refused up front past it (FLOP_BUDGET),`,
     `${config.queueLimit} computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.`,
   ].join(' ');
 }

@@ -68,6 +68,18 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     },
   });
   pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
+  const stopped = new Counter({
+    name: 'gradserve_stopped_tasks_total',
+    help: 'requests stopped before their end, by where they were (body: arriving; decode: not yet queued; queue; running: stopped between nodes or product blocks; terminated: thread stopped after the grace period) and why (client gone, timeout)',
+    labelNames: ['stage', 'reason'] as const,
+    registers: [register],
+  });
+  pool.onTaskStopped = (stage, reason) => stopped.inc({ stage, reason });
+  // a client gone while its body arrives: the body's stream fails, and Fastify answers its error
+  app.addHook('onError', (request, _reply, _error, done) => {
+    if (!request.raw.complete && request.raw.destroyed) stopped.inc({ stage: 'body', reason: 'client' });
+    done();
+  });
 
   // The model caches (docs/models.md): `specs` on the event loop, `plans` the workers' together
   const cacheCounts = () => ({

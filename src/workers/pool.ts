@@ -73,6 +73,8 @@ export interface Pool {
   close(): Promise<void>;
   /** called after each task with its kind and compute time (metrics) */
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+  /** called for each task stopped before its end, with where it was and why (metrics) */
+  onTaskStopped?: (stage: StopStage, why: Stop) => void;
   /** a worker failed with no request of its own to fail (e.g. an error thrown from a timer); it is replaced */
   onWorkerError?: (err: unknown) => void;
   /** the workers' plan caches, summed (engine/plans.ts PLAN_STATS); absent without workers */
@@ -123,7 +125,13 @@ const STEAL_AFTER_MS = 10;
  */
 const PROBE_LIMIT_MS = 60_000;
 
-type Stop = 'timeout' | 'client';
+export type Stop = 'timeout' | 'client';
+/**
+ * Where a task was when it stopped: not yet queued (its client gone while the request was decoded),
+ * waiting for a worker, running (it stopped itself between two nodes or two blocks of a product), or
+ * run on past the grace period, its thread terminated.
+ */
+export type StopStage = 'decode' | 'queue' | 'running' | 'terminated';
 
 interface Item {
   envelope: Envelope;
@@ -196,6 +204,7 @@ export class PiscinaPool implements Pool {
   private readonly specMisses = new Map<string, number>();
   private specProbe = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
+  onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
 
@@ -260,7 +269,10 @@ export class PiscinaPool implements Pool {
 
   async run<R>(task: Task, cancel?: Cancellation): Promise<TaskOutcome<R>> {
     if (this.full) throw this.queueFull();
-    if (cancel?.cancelled) throw clientClosed();
+    if (cancel?.cancelled) {
+      this.onTaskStopped?.('decode', 'client');
+      throw clientClosed();
+    }
     const buffers = collectTransferables(task);
     let bytes = 0;
     for (const b of buffers) bytes += b.byteLength;
@@ -309,7 +321,10 @@ export class PiscinaPool implements Pool {
     const queueMs = Math.max(0, reply.startedAt - item.envelope.submittedAt);
     if (!reply.ok) {
       const e = reply.error;
-      if (e.kind === 'cancelled') throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
+      if (e.kind === 'cancelled') {
+        this.onTaskStopped?.('running', item.stopped ?? 'client');
+        throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
+      }
       if (e.kind === 'model-not-sent') throw new Error('a worker had no plan for a job sent with its spec');
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
       throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
@@ -345,10 +360,14 @@ export class PiscinaPool implements Pool {
     const batch = item.batch;
     if (batch === null) this.pending.splice(this.pending.indexOf(item), 1);
     if (batch === null || withdraw(item)) {
+      this.onTaskStopped?.('queue', why);
       this.settle(item, null, this.stopError(why));
       return;
     }
-    item.grace = setTimeout(() => batch.abort.abort(new Error(why)), this.stopGraceMs);
+    item.grace = setTimeout(() => {
+      this.onTaskStopped?.('terminated', why);
+      batch.abort.abort(new Error(why));
+    }, this.stopGraceMs);
   }
 
   private stopError(why: Stop): HttpError {

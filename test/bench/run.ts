@@ -22,6 +22,8 @@ import * as gemm from './gemm.js';
 import * as httpLarge from './http-large.js';
 import * as httpSmall from './http-small.js';
 import * as httpWorkers from './http-workers.js';
+import * as httpAbort from './http-abort.js';
+import * as soak from './soak.js';
 import * as memory from './memory.js';
 import * as transformer from './transformer.js';
 import * as onnx from './onnx.js';
@@ -40,8 +42,10 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-workers': httpWorkers,
   transformer,
   onnx,
+  'http-abort': httpAbort,
+  soak,
 };
-const HTTP = new Set(['http-small', 'http-large', 'http-workers']);
+const HTTP = new Set(['http-small', 'http-large', 'http-workers', 'http-abort', 'soak']);
 
 /** Issue 4, target 3: the wasm kernel's floor on 256×512×512, in every transpose variant. */
 const WASM_GEMM_FLOOR: Record<string, number> = { float32: 25, float64: 14 };

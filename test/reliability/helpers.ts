@@ -48,3 +48,6 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export const median = (xs: number[]) => percentile(xs, 50);
+
+/** FLOP_BUDGET for tests of TIMEOUT_MS: work that cannot finish runs into the time limit instead of being refused */
+export const NO_BUDGET = Number.MAX_VALUE;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PiscinaPool } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
-import { listen, trainBody, waitFor } from './helpers.js';
+import { listen, NO_BUDGET, trainBody, waitFor } from './helpers.js';
 
 // TIMEOUT_MS: work over the limit gets a 504 within about twice the limit. A computation is asked to
 // stop between two nodes and its worker goes on; one stuck inside a single op is terminated after a
@@ -35,7 +35,7 @@ async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
 
 describe('TIMEOUT_MS', () => {
   it('504 within 2× the limit for every worker at once; then both workers compute side by side', async () => {
-    const app = await startApp({ workers: 2, queueLimit: 4, timeoutMs: LIMIT });
+    const app = await startApp({ workers: 2, queueLimit: 4, timeoutMs: LIMIT, flopBudget: NO_BUDGET });
     try {
       const [a, b] = await Promise.all([timed(post(app, '/v1/train', endless)), timed(post(app, '/v1/train', endless))]);
       for (const { value, ms } of [a, b]) {
@@ -80,7 +80,7 @@ describe('TIMEOUT_MS', () => {
   });
 
   it('a streamed training run that outlives the limit ends with an error line, within 2× the limit', async () => {
-    const app = await startApp({ workers: 1, timeoutMs: LIMIT });
+    const app = await startApp({ workers: 1, timeoutMs: LIMIT, flopBudget: NO_BUDGET });
     try {
       const base = await listen(app);
       const t0 = performance.now();

@@ -1,4 +1,5 @@
 import { twoWeight, xorMlp } from '../../src/routes/shared/examples.js';
+import { LARGE, mlpBody } from '../bench/common.js';
 
 // The soak's traffic: every route, valid and invalid bodies, each with the one status it must get.
 
@@ -21,6 +22,14 @@ const logOfNegative = {
   inputs: { x: [-1, 2] },
 };
 const nanBase64 = Buffer.from(new Float32Array([1, Number.NaN]).buffer).toString('base64');
+
+/**
+ * The bench's large request: a 784-512-512-10 MLP on a batch of 256, base64, ~0.7 MB each way. The
+ * soak sends it on a connection of its own, one at a time (autocannon's connections go through the mix
+ * in order, and one large request in it would hold every small one behind it), and abandons it too.
+ */
+export const largeBody = () => mlpBody(LARGE, 'base64');
+export const LARGE_CONTAINS = '"layers.2.bias"';
 
 export function mix(apiKey: string): MixRequest[] {
   const auth = { authorization: `Bearer ${apiKey}` };

@@ -1,10 +1,13 @@
 import { pathToFileURL } from 'node:url';
 import { autocannon } from '../reliability/autocannon.js';
+import { hangUpAfter } from '../reliability/hang-up.js';
 import { freshRequest, startServer } from '../reliability/server-process.js';
-import { mix } from './mix.js';
+import { LARGE_CONTAINS, largeBody, mix } from './mix.js';
 
-// `npm run soak [-- --seconds N]`: mixed traffic (every route, valid and invalid bodies) against the
-// real server process for N seconds (default 60). Reports unexpected statuses (must be 0), the
+// `npm run soak [-- --seconds N | --minutes N]`: mixed traffic (every route, small and large requests,
+// valid and invalid bodies, and clients that hang up on a large request 5–20 ms after sending it)
+// against the real server process for N seconds (default 60; the bench's soak scenario runs 10
+// minutes). Reports unexpected statuses (must be 0), the
 // server's RSS and heap over time (must stay flat) and its event-loop delay (perf_hooks
 // monitorEventLoopDelay, read per second from /metrics); exits 1 on a failure.
 //
@@ -22,6 +25,10 @@ export interface SoakOptions {
   log?: (line: string) => void;
   /** more environment for the server (e.g. NODE_OPTIONS) */
   env?: Record<string, string>;
+  /** clients hanging up on a large request, a second; default 4, 0 = none */
+  hangUpsPerS?: number;
+  /** large requests, one at a time, this long apart; default 500 ms, null = none */
+  largePauseMs?: number | null;
 }
 
 interface Sample {
@@ -58,11 +65,16 @@ export interface SoakReport {
   offHeap: Trend;
   /** the main thread's heap in use at its lowest in each third (after collections) */
   heapLows: { firstMb: number; lastMb: number; growthMb: number; judged: boolean };
+  /** the main thread's heap in use (sawtooth: the slope says more than the thirds) */
+  heap: Trend;
   eventLoop: { p50Ms: number; worstP99Ms: number; worstMaxMs: number };
+  /** requests abandoned 5–20 ms after they were sent, and where the server stopped them */
+  hangUps: { sent: number; stopped: string };
   exitCode: number | string;
 }
 
 const API_KEY = 'soak-key';
+const LARGE = 'gradients large';
 /** RSS may grow this much from the first to the last third (allocator slack, JIT) before it counts as a leak. */
 const RSS_SLACK_MB = 32;
 const RSS_SLACK_RATIO = 0.15;
@@ -122,7 +134,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const connections = o.connections ?? 2 * workers + 2;
   const server = await startServer({ WORKERS: String(workers), API_KEYS: API_KEY, LOG_LEVEL: 'warn', TIMEOUT_MS: '30000', ...o.env });
   const requests = mix(API_KEY);
-  const perRoute: SoakReport['perRoute'] = Object.fromEntries(requests.map((r) => [r.name, { count: 0, unexpected: 0 }]));
+  const perRoute: SoakReport['perRoute'] = Object.fromEntries([...requests.map((r) => r.name), LARGE].map((name) => [name, { count: 0, unexpected: 0 }]));
   const unexpected: string[] = [];
   const samples: Sample[] = [];
   const t0 = performance.now();
@@ -146,9 +158,35 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   let exitCode: number | string = -1;
   let result;
+  const large = Buffer.from(largeBody());
+  let hangUps = 0;
+  let stopped = '';
   try {
     await sample(); // also resets the server's event-loop histogram
     const sampler = setInterval(() => void sample().catch((e: unknown) => unexpected.push(`metrics: ${String(e)}`)), 1000);
+    const perS = o.hangUpsPerS ?? 4;
+    const hangingUp =
+      perS > 0
+        ? setInterval(() => {
+            hangUps++;
+            void hangUpAfter(`${server.base}/v1/gradients`, large, 5 + Math.random() * 15, { authorization: `Bearer ${API_KEY}` });
+          }, 1000 / perS)
+        : undefined;
+    let loading = o.largePauseMs !== null;
+    const largeOnes = (async () => {
+      const body = large.toString();
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
+      while (loading) {
+        const r = await freshRequest(`${server.base}/v1/gradients`, { method: 'POST', body, headers });
+        const c = perRoute[LARGE]!;
+        c.count++;
+        if (!(r.status === 200 && r.body.includes(LARGE_CONTAINS))) {
+          c.unexpected++;
+          if (unexpected.length < 20) unexpected.push(`${LARGE}: ${r.status} (expected 200) ${r.body.slice(0, 200)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, o.largePauseMs ?? 500));
+      }
+    })();
     try {
       result = await autocannon({
         url: server.base,
@@ -178,8 +216,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       });
     } finally {
       clearInterval(sampler);
+      clearInterval(hangingUp);
+      loading = false;
+      await largeOnes.catch((e: unknown) => unexpected.push(`${LARGE}: ${String(e)}`));
     }
     await sample();
+    const metrics = (await freshRequest(`${server.base}/metrics`)).body;
+    stopped = [...metrics.matchAll(/^gradserve_stopped_tasks_total\{stage="(\w+)",reason="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[3]}`).join(', ');
   } finally {
     server.child.kill('SIGTERM');
     exitCode = await Promise.race([server.exited, new Promise<string>((r) => setTimeout(() => r('no exit within 40 s'), 40_000))]);
@@ -208,6 +251,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     rss: trend((s) => s.rssMb),
     offHeap: trend((s) => s.rssMb - s.heapTotalMb),
     heapLows: { firstMb: low(firstS), lastMb: low(lastS), growthMb: low(lastS) - low(firstS), judged: firstS.length >= 3 },
+    heap: trend((s) => s.heapMb),
+    hangUps: { sent: hangUps, stopped },
     eventLoop: {
       p50Ms: mean(samples.map((s) => s.loopP50Ms)),
       worstP99Ms: Math.max(...samples.map((s) => s.loopP99Ms)),
@@ -218,7 +263,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const f = report.failures;
   if (unexpected.length > 0) f.push(`${Object.values(perRoute).reduce((a, c) => a + c.unexpected, 0)} unexpected answers`);
   if (report.errors + report.timeouts > 0) f.push(`${report.errors} connection errors, ${report.timeouts} timeouts`);
-  for (const r of requests) if (!r.optional && perRoute[r.name]!.count === 0) f.push(`no answer for "${r.name}"`);
+  const sent = [...requests.filter((r) => !r.optional).map((r) => r.name), ...(o.largePauseMs === null ? [] : [LARGE])];
+  for (const name of sent) if (perRoute[name]!.count === 0) f.push(`no answer for "${name}"`);
   const slack = Math.max(RSS_SLACK_MB, RSS_SLACK_RATIO * report.offHeap.firstThirdMb);
   if (!(report.offHeap.growthMb <= slack)) f.push(`RSS outside the main heap grew ${report.offHeap.growthMb.toFixed(1)} MB (allowed ${slack.toFixed(1)})`);
   if (report.heapLows.judged && !(report.heapLows.growthMb <= HEAP_LOW_SLACK_MB)) {
@@ -226,6 +272,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
   if (!(report.eventLoop.worstP99Ms < LOOP_P99_LIMIT_MS)) f.push(`event-loop delay p99 reached ${report.eventLoop.worstP99Ms.toFixed(0)} ms`);
   if (exitCode !== 0) f.push(`the server did not exit 0 on SIGTERM: ${exitCode}`);
+  if (hangUps > 0 && stopped === '') f.push(`${hangUps} clients hung up and the server stopped none of their requests`);
   report.ok = f.length === 0;
   return report;
 }
@@ -242,6 +289,8 @@ export function formatReport(r: SoakReport, seconds: number): string {
     `  RSS                          ${trendText(r.rss)}`,
     `  RSS outside the main heap    ${trendText(r.offHeap)}`,
     `  main heap lows (after GC)    ${r.heapLows.firstMb.toFixed(1)} → ${r.heapLows.lastMb.toFixed(1)} MB${r.heapLows.judged ? '' : ' (too few samples to judge)'}`,
+    `  main heap in use             ${trendText(r.heap)}`,
+    `hang-ups: ${r.hangUps.sent} large requests abandoned 5–20 ms after sending; stopped by stage: ${r.hangUps.stopped || 'none'}`,
     `event-loop delay (monitorEventLoopDelay, per second): mean p50 ${r.eventLoop.p50Ms.toFixed(1)} ms, worst p99 ${r.eventLoop.worstP99Ms.toFixed(1)} ms, worst max ${r.eventLoop.worstMaxMs.toFixed(1)} ms`,
     `server exit on SIGTERM: ${r.exitCode}`,
     r.ok ? 'PASS' : `FAIL: ${r.failures.join('; ')}`,
@@ -250,10 +299,11 @@ export function formatReport(r: SoakReport, seconds: number): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const i = argv.indexOf('--seconds');
-  const seconds = i >= 0 ? Number(argv[i + 1]) : 60;
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    process.stderr.write('usage: soak.js [--seconds N]\n');
+  const s = argv.indexOf('--seconds');
+  const m = argv.indexOf('--minutes');
+  const seconds = s >= 0 ? Number(argv[s + 1]) : m >= 0 ? 60 * Number(argv[m + 1]) : 60;
+  if (!Number.isFinite(seconds) || seconds <= 0 || (s >= 0 && m >= 0)) {
+    process.stderr.write('usage: soak.js [--seconds N | --minutes N]\n');
     return 2;
   }
   const report = await runSoak({ seconds, log: (l) => process.stdout.write(`${l}\n`) });

@@ -8,7 +8,7 @@ import { OptionsSchema } from '../../src/engine/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
 import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
-import { waitFor } from '../reliability/helpers.js';
+import { NO_BUDGET, waitFor } from '../reliability/helpers.js';
 
 // Through the real piscina pool and the compiled worker (dist/, built by `npm test`).
 
@@ -198,7 +198,7 @@ describe('PiscinaPool', () => {
 
 describe('a full pool and a slow computation', () => {
   it('503 with Retry-After when the queue is full; 504 past TIMEOUT_MS; the run is stopped, its worker kept', async () => {
-    const app = await startApp({ workers: 1, queueLimit: 0, timeoutMs: 1000 });
+    const app = await startApp({ workers: 1, queueLimit: 0, timeoutMs: 1000, flopBudget: NO_BUDGET });
     try {
       const slow = post(app, '/v1/train', endless);
       while (app.pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
@@ -235,7 +235,7 @@ describe('a full pool and a slow computation', () => {
 
 describe('NDJSON over a real socket', () => {
   it('a client that hangs up mid-stream stops its run; the worker is kept', async () => {
-    const app = await startApp({ workers: 1, timeoutMs: 60_000 });
+    const app = await startApp({ workers: 1, timeoutMs: 60_000, flopBudget: NO_BUDGET });
     try {
       await app.listen({ host: '127.0.0.1', port: 0 });
       const { port } = app.server.address() as AddressInfo;

@@ -1,3 +1,4 @@
+import { cancelWatched, stopIfCancelled } from '../cancel.js';
 import type { GemmBackend, GemmFn } from './gemm.js';
 import { selectBackend } from './select.js';
 
@@ -40,5 +41,26 @@ export function gemmBackend(): GemmBackend {
   return active!;
 }
 
-export const gemm: GemmFn = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-  gemmBackend().gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+/**
+ * A product of more than `split` multiply-adds, computed where a stop can be asked for
+ * (engine/cancel.ts), runs in blocks of rows of C of about `block` multiply-adds each, with a look at
+ * the stop flag before each: a stop is seen within one block, not after the whole product. Blocks of
+ * at least `minRows` rows keep B's repacking per block small beside the block's own work. (Tests
+ * shrink them.)
+ */
+export const GEMM_BLOCKS = { split: 2 ** 26, block: 2 ** 25, minRows: 16 };
+
+export const gemm: GemmFn = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
+  const backend = gemmBackend();
+  const work = m * n * k;
+  if (work <= GEMM_BLOCKS.split || !cancelWatched()) {
+    backend.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const rows = Math.max(GEMM_BLOCKS.minRows, Math.ceil(GEMM_BLOCKS.block / (n * k)));
+  for (let i = 0; i < m; i += rows) {
+    stopIfCancelled();
+    // rows i.. of op(A): rows of A, or columns of a transposed A
+    backend.gemm(transA, transB, Math.min(rows, m - i), n, k, alpha, a.subarray(transA ? i : i * lda), lda, b, ldb, beta, c.subarray(i * ldc), ldc);
+  }
+};

@@ -21,6 +21,8 @@ export const linear = defineOp({
   summary: 'x · Wᵀ + b as torch.nn.functional.linear: x [..., in], W [out, in], optional b [out]',
   derivative: '∂L/∂x = g · W, ∂L/∂W = gᵀ · x (leading dims of x flattened), ∂L/∂b = Σ_rows g',
   shape: (inputs) => linearShape(inputs),
+  // each output element is a dot product of length in_features, plus its bias
+  flops: ([x, , b], out) => size(out) * (2 * x!.at(-1)! + (b ? 1 : 0)),
   forward: ([x, w, b]) => {
     const shape = linearShape([x!.shape, w!.shape, ...(b ? [b.shape] : [])]);
     const [outF, inF] = w!.shape as [number, number];

@@ -47,6 +47,8 @@ export const matmul = defineOp({
   summary: 'a @ b as torch.matmul: 1-D operands as row/column vectors, batch dims broadcast',
   derivative: '∂L/∂a = g · bᵀ, ∂L/∂b = aᵀ · g (per batch, summed over broadcast batch dims)',
   shape: ([a, b]) => plan(a!, b!).shape,
+  // each output element is a dot product of length k
+  flops: ([a], out) => 2 * size(out) * a!.at(-1)!,
   forward: ([a, b]) => {
     const p = plan(a!.shape, b!.shape);
     const out = empty(p.shape, dtypeOf(a!)); // every batch's block is written by a beta = 0 product

@@ -112,6 +112,11 @@ export const scaledDotProductAttention = defineOp({
   derivative:
     'with P = softmax(scale·q kᵀ + mask), g = ∂L/∂out: ∂L/∂v = Pᵀ g, dS = P ⊙ (g vᵀ − rowsum(P ⊙ g vᵀ)), ∂L/∂q = scale·dS k, ∂L/∂k = scale·dSᵀ q, ∂L/∂mask = dS (additive mask; none for a boolean one); P is recomputed, not kept',
   shape: (inputs) => plan(inputs).shape,
+  // per product: q kᵀ (2·L·S·E), the softmax (a few per weight), the weights times v (2·L·S·Ev)
+  flops: (inputs) => {
+    const { L, S, E, Ev, count } = plan(inputs);
+    return count * L * S * (2 * E + 2 * Ev + 5);
+  },
   // the weights and their gradient, [L, S] each; with an additive mask, its gradient for every product
   workspace: (inputs, { maskType }) => {
     const { L, S, count } = plan(inputs);

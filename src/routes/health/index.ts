@@ -46,6 +46,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
           maxElements: config.maxElements,
           maxNodes: config.maxNodes,
           timeoutMs: config.timeoutMs,
+          flopBudget: config.flopBudget,
           queueLimit: config.queueLimit,
           rateLimitPerMinute: config.rateLimit ?? null,
         },

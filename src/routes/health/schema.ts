@@ -13,6 +13,7 @@ export const LimitsSchema = z
     maxElements: z.number().int().describe('tensor elements per request, activations included (MAX_ELEMENTS)'),
     maxNodes: z.number().int().describe('graph nodes per request (MAX_NODES)'),
     timeoutMs: z.number().int().describe('time limit of one computation, queueing included (TIMEOUT_MS)'),
+    flopBudget: z.number().describe('estimated floating-point operations one request may need, else 413 before it runs (FLOP_BUDGET)'),
     queueLimit: z.number().int().describe('computations that may wait for a worker (QUEUE_LIMIT)'),
     rateLimitPerMinute: z.number().int().nullable().describe('requests a minute per client on /v1 routes, null = off (RATE_LIMIT)'),
   })

@@ -4,13 +4,16 @@ import type { AppConfig } from '../../config.js';
 import type { Cancellation, TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
 
-export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes });
+export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes, maxFlops: config.flopBudget });
 
 /** Cancels when the client goes away before its answer is written, so its computation stops too. */
 export function clientGone(reply: FastifyReply): Cancellation {
   const res = reply.raw;
   return {
-    cancelled: false,
+    // gone already (while its body was parsed and decoded): its 'close' has been and will not come again
+    get cancelled() {
+      return res.destroyed && !res.writableFinished;
+    },
     onCancel(stop) {
       const onClose = () => {
         if (!res.writableFinished) stop();

@@ -7,7 +7,7 @@ import { stopIfCancelled } from '../../cancel.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
 import { eachDim, perDim } from './spatial.js';
-import { dtypeOf, empty, emptyData, formatShape, ShapeError, zeros, type Data, type Shape, type Tensor } from '../../tensor.js';
+import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../../tensor.js';
 
 function convAttrs(dims: number) {
   return z
@@ -329,6 +329,8 @@ export function convOp(dims: 1 | 2, summary: string): Op<ReturnType<typeof convA
     derivative:
       '∂L/∂x = the transposed convolution of g with W (col2im of Wᵀ·g), ∂L/∂W = Σ_samples g · unrolled(x)ᵀ, ∂L/∂b = Σ of g over samples and positions',
     shape: (inputs, attrs) => geometry(name, dims, inputs, attrs).shape,
+    // each output element is a dot product over its group's channels and the kernel: W's size over O
+    flops: ([, w], out) => (2 * size(out) * size(w!)) / w![0]!,
     forward: (inputs, attrs) => forward(geometry(name, dims, inputs.map((t) => t.shape), attrs), inputs),
     vjp: (inputs, _out, gy, attrs, needs, into) =>
       vjp(geometry(name, dims, inputs.map((t) => t.shape), attrs), inputs, gy, needs, into),
