@@ -267,7 +267,7 @@ export interface components {
              * @constant
              */
             type: "onnx";
-            /** @description the .onnx file, base64 (all tensors inside the file: no external data) */
+            /** @description the .onnx file, base64 (all tensors inside the file: no external data); in a safetensors body, the U8 tensor model/bytes */
             bytes: string;
             /**
              * @description BatchNormalization nodes: "eval" uses the file's running statistics (torch's model.eval()), "train" the batch's (model.train(); running statistics are not updated)

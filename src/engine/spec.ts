@@ -110,7 +110,7 @@ export const OnnxSpecSchema = z
   .strictObject({
     type: z.literal('onnx').describe('a model in ONNX form (torch.onnx.export), opsets 13–18'),
     // NOTE: not `base64`, which the JSON body parser takes for a tensor's (wire/json-body.ts liftBase64)
-    bytes: z.string().min(1).describe('the .onnx file, base64 (all tensors inside the file: no external data)'),
+    bytes: z.string().min(1).describe('the .onnx file, base64 (all tensors inside the file: no external data); in a safetensors body, the U8 tensor model/bytes'),
     batchnorm: z
       .enum(['eval', 'train'])
       .default('eval')

@@ -44,7 +44,7 @@ const SAFETENSORS_BODY =
   '{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {"json": ...}}, then the tensors\' raw ' +
   'little-endian bytes. `__metadata__.json` is this route\'s JSON body without its tensors; each tensor is named by its ' +
   'JSON path joined with "/": `inputs` (an MLP) or `inputs/<name>` (a graph), `targets`, `outputGrad`, `params/<param>`, ' +
-  '`gradients/<param>` (/v1/step), `model/constants/<name>`, `optimizer/state/state/<param>/<buffer>`. A tensor may ' +
+  '`gradients/<param>` (/v1/step), `model/constants/<name>`, `model/bytes` (an ONNX file, U8), `optimizer/state/state/<param>/<buffer>`. A tensor may ' +
   'instead stay in the JSON in any JSON encoding; given both ways it is a 400. dtypes: F32, F64; I64 and I32 (class ' +
   'indices, exact up to ±2^53); F16 and BF16, widened exactly to float32. Without `options.dtype`, a body whose float ' +
   'tensors are all F64 computes in float64. Errors are problem+json naming the tensor (`params/layers.0.weight`).';

@@ -27,6 +27,7 @@ const TENSOR_PATHS = [
   ['params', '*'],
   ['gradients', '*'],
   ['model', 'constants', '*'],
+  ['model', 'bytes'],
   ['optimizer', 'state', 'state', '*', '*'],
 ];
 
@@ -36,7 +37,7 @@ function pathOf(name: string): string[] {
   const known = TENSOR_PATHS.some((p) => p.length === parts.length && p.every((s, i) => (s === '*' ? isId(parts[i]) : s === parts[i])));
   if (!known) {
     throw new HttpError('INVALID_BODY', `"${name}" names no tensor field of a request`, [
-      { path: name, message: 'expected inputs, inputs/<name>, targets, outputGrad, params/<name>, gradients/<name>, model/constants/<name> or optimizer/state/state/<param>/<buffer>' },
+      { path: name, message: 'expected inputs, inputs/<name>, targets, outputGrad, params/<name>, gradients/<name>, model/constants/<name>, model/bytes (an ONNX file, U8) or optimizer/state/state/<param>/<buffer>' },
     ]);
   }
   return parts;
@@ -66,6 +67,10 @@ export function bodyOf(file: ReturnType<typeof readSafetensors>): Record<string,
   const root = body as Record<string, unknown>;
   for (const t of file.tensors) {
     const parts = pathOf(t.name);
+    if ((t.name === 'model/bytes') !== (t.dtype === 'U8') || (t.dtype === 'U8' && t.shape.length !== 1)) {
+      const message = t.dtype === 'U8' ? 'U8 holds an ONNX file: only model/bytes, one dimension' : 'model/bytes holds an ONNX file: dtype U8, one dimension';
+      throw new HttpError('INVALID_BODY', `tensor "${t.name}": ${message}`, [{ path: t.name, message }]);
+    }
     let at = root;
     for (const key of parts.slice(0, -1)) {
       const next = at[key] ?? (at[key] = {});
@@ -82,8 +87,8 @@ export function bodyOf(file: ReturnType<typeof readSafetensors>): Record<string,
         { path: t.name, message: 'given both as a tensor and in __metadata__.json' },
       ]);
     }
-    // a scalar passes every tensor schema; the BinaryTensor replaces it after validation
-    at[last] = 0;
+    // a scalar passes every tensor schema, a string the ONNX file's; the BinaryTensor replaces it after validation
+    at[last] = t.name === 'model/bytes' ? t.name : 0;
   }
   inferDtype(root, file.tensors);
   return root;
@@ -91,7 +96,7 @@ export function bodyOf(file: ReturnType<typeof readSafetensors>): Record<string,
 
 /** Without options.dtype, a body whose float tensors are all F64 computes in float64. */
 function inferDtype(body: Record<string, unknown>, tensors: BinaryTensor[]): void {
-  const floats = tensors.filter((t) => t.dtype !== 'I32' && t.dtype !== 'I64');
+  const floats = tensors.filter((t) => t.dtype !== 'I32' && t.dtype !== 'I64' && t.dtype !== 'U8');
   if (floats.length === 0 || !floats.every((t) => t.dtype === 'F64')) return;
   const options = body.options ?? (body.options = {});
   if (isPlainObject(options) && options.dtype === undefined) options.dtype = 'float64';
@@ -162,7 +167,7 @@ export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answ
 const tensorsOf = new WeakMap<FastifyRequest, BinaryTensor[]>();
 
 /**
- * Whether a safetensors body holds some of its model's own tensors (`model/constants/...`): until
+ * Whether a safetensors body holds some of its model's own tensors (`model/constants/...`, `model/bytes`): until
  * they are placed after validation, the model's JSON holds placeholders in their stead, so it is not
  * the model's content.
  */

@@ -17,8 +17,8 @@ export const SAFETENSORS = 'application/vnd.gradserve.safetensors';
 /** The longest header read: it is decoded as text and parsed before anything else is known. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
 
-/** Bytes per element of the dtypes read; answers are written as F32 or F64. */
-const DTYPE_BYTES = { F32: 4, F64: 8, I64: 8, I32: 4, F16: 2, BF16: 2 } as const;
+/** Bytes per element of the dtypes read (U8: an ONNX file's bytes only); answers are written as F32 or F64. */
+const DTYPE_BYTES = { F32: 4, F64: 8, I64: 8, I32: 4, F16: 2, BF16: 2, U8: 1 } as const;
 export type BinaryDType = keyof typeof DTYPE_BYTES;
 const isBinaryDType = (s: unknown): s is BinaryDType => typeof s === 'string' && Object.hasOwn(DTYPE_BYTES, s);
 
@@ -295,6 +295,9 @@ function sourceArray(t: BinaryTensor, n: number): Float32Array | Float64Array | 
       return new Int32Array(b.buffer, b.byteOffset, n);
     case 'I64':
       return new BigInt64Array(b.buffer, b.byteOffset, n);
+    case 'U8':
+      // only model/bytes is U8 (wire/safetensors-body.ts), and it is a file, not a tensor of numbers
+      throw new SpecError([t.name], 'U8 holds an ONNX file (model/bytes), not numbers');
     case 'BF16': {
       // bfloat16 is the upper half of a float32
       const half = new Uint16Array(b.buffer, b.byteOffset, n);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { SAFETENSORS, safetensors, type RawTensor } from '../wire/safetensors-helpers.js';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyOnnx } from '../../src/routes/shared/examples.js';
@@ -93,6 +94,24 @@ describe('ONNX models', () => {
     expect(tinyOnnx.model.bytes).toBe(base64('tiny.onnx'));
     expect(tinyOnnx.inputs.x).toEqual(nested(fixture('tiny').inputs.x));
     expect(tinyOnnx.targets).toEqual(fixture('tiny').targets.data);
+  });
+
+  it('come in a safetensors body too: the file as model/bytes (U8), the same gradients as base64 in JSON', async () => {
+    const { model, ...rest } = request('mlp', 'float64');
+    const file = readFileSync(new URL(fixture('mlp').model, dir));
+    const send = (tensors: Record<string, RawTensor>, meta: object) =>
+      app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': SAFETENSORS }, payload: safetensors(tensors, meta) });
+    const binary = await send({ 'model/bytes': { dtype: 'U8', shape: [file.length], values: new Uint8Array(file) } }, { ...rest, model: { type: 'onnx' } });
+    expect(binary.statusCode, binary.body).toBe(200);
+    const json = await post(app, '/v1/gradients', { model, ...rest });
+    expect(JSON.parse(binary.body).gradients).toEqual(json.body.gradients);
+    // U8 is a file's bytes: only at model/bytes, and model/bytes only as U8
+    const elsewhere = await send({ 'model/bytes': { dtype: 'U8', shape: [file.length], values: new Uint8Array(file) }, 'inputs/x': { dtype: 'U8', shape: [1], values: new Uint8Array(1) } }, { model: { type: 'onnx' } });
+    expect(elsewhere.statusCode).toBe(400);
+    expect(JSON.parse(elsewhere.body).errors[0].path).toBe('inputs/x');
+    const notU8 = await send({ 'model/bytes': { dtype: 'F32', shape: [1], values: [1] } }, { model: { type: 'onnx' } });
+    expect(notU8.statusCode).toBe(400);
+    expect(JSON.parse(notU8.body).errors[0].path).toBe('model/bytes');
   });
 
   it('take the file\'s initializers as defaults, and the request\'s params over them', async () => {

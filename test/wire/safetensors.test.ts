@@ -121,7 +121,7 @@ describe('readSafetensors', () => {
     rejects(file(header({ a: entry('F32', [3], 0, 12) }), d8), 'INVALID_BODY', /outside/, 'a');
     rejects(file(header({ a: entry('F32', [1], 8, 4) }), d8), 'INVALID_BODY', /outside/, 'a');
     rejects(file(header({ a: entry('F32', [3], 0, 8) }), d8), 'INVALID_BODY', /needs 12/, 'a');
-    rejects(file(header({ a: entry('U8', [8], 0, 8) }), d8), 'INVALID_BODY', /dtype "U8" is not one of/, 'a');
+    rejects(file(header({ a: entry('U16', [4], 0, 8) }), d8), 'INVALID_BODY', /dtype "U16" is not one of/, 'a');
     rejects(file(header({ a: { shape: [2], data_offsets: [0, 8] } }), d8), 'INVALID_BODY', /dtype missing/, 'a');
     rejects(file(header({ a: entry('F32', [-2], 0, 8) }), d8), 'INVALID_BODY', /shape/, 'a');
     rejects(file(header({ a: entry('F32', [1.5], 0, 8) }), d8), 'INVALID_BODY', /shape/, 'a');

@@ -175,9 +175,12 @@ function attrValue(a: AttributeProto, path: Path): AttrValue | undefined {
   }
 }
 
+/** The model's `bytes`: base64 in JSON, or a safetensors body's `model/bytes` (U8), as wire/safetensors.ts reads it. */
+export type OnnxFile = string | { readonly bytes: Uint8Array };
+
 /** Reads `base64` (the `model.bytes` of a request) into an OnnxModel, checking the limits first. */
-export function decodeOnnx(base64: string, limits: Limits): OnnxModel {
-  const bytes = Buffer.from(base64, 'base64');
+export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
+  const bytes = typeof file === 'string' ? Buffer.from(file, 'base64') : Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
   if (bytes.length === 0) throw new MalformedError(MODEL_PATH, 'empty: expected the bytes of an .onnx file, base64');
   let proto: ModelProtoObject;
   try {

@@ -3,7 +3,7 @@ import type { OnnxSpec, Tensors } from '../../engine/spec.js';
 import { SpecError } from '../../engine/errors.js';
 import { Lru } from '../../engine/lru.js';
 import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';
-import { decodeOnnx, type OnnxModel } from './decode.js';
+import { decodeOnnx, type OnnxFile, type OnnxModel } from './decode.js';
 import { checkInputShapes, declaredShapes, importOnnx, type Imported } from './import.js';
 
 // An `{"type": "onnx"}` model of a request: its file decoded once per spec object (a known model's spec
@@ -13,7 +13,7 @@ const decoded = new WeakMap<OnnxSpec, OnnxModel>();
 
 function modelOf(spec: OnnxSpec, limits: Limits): OnnxModel {
   let model = decoded.get(spec);
-  if (model === undefined) decoded.set(spec, (model = decodeOnnx(spec.bytes, limits)));
+  if (model === undefined) decoded.set(spec, (model = decodeOnnx(spec.bytes as OnnxFile, limits)));
   return model;
 }
 
