@@ -74,9 +74,11 @@ export const smallCnn = {
     b: [0, 0, 0],
   },
   inputs: {
+    // a vertical and a horizontal bar, uneven so that no pooling window has two equal maxima and no
+    // convolution output sits on relu's kink: /v1/gradcheck passes on this example too
     x: [
-      [[[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0]]],
-      [[[0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]]],
+      [[[0.16, 0.93, 0.89, 0.27], [0.24, 0.84, 0.91, 0.29], [0.12, 0.84, 0.87, 0.11], [0.08, 0.77, 0.9, 0.15]]],
+      [[[0.28, 0.22, 0.27, 0.1], [0.76, 0.7, 0.84, 0.96], [0.83, 0.73, 0.96, 0.9], [0.12, 0.24, 0.27, 0.18]]],
     ],
     y: [0, 1],
   },
