@@ -67,7 +67,8 @@ export interface SoakReport {
   heapLows: { firstMb: number; lastMb: number; growthMb: number; judged: boolean };
   /** the main thread's heap in use (sawtooth: the slope says more than the thirds) */
   heap: Trend;
-  eventLoop: { p50Ms: number; worstP99Ms: number; worstMaxMs: number };
+  /** worstP99Ms after the warm-up (judged), startUpP99Ms during it (reported) */
+  eventLoop: { p50Ms: number; worstP99Ms: number; worstMaxMs: number; startUpP99Ms: number };
   /** requests abandoned 5–20 ms after they were sent, and where the server stopped them */
   hangUps: { sent: number; stopped: string };
   exitCode: number | string;
@@ -255,8 +256,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     hangUps: { sent: hangUps, stopped },
     eventLoop: {
       p50Ms: mean(samples.map((s) => s.loopP50Ms)),
-      worstP99Ms: Math.max(...samples.map((s) => s.loopP99Ms)),
+      // judged after the warm-up, as memory is: start-up under load (JIT, the workers' first products) stalls once
+      worstP99Ms: Math.max(...steady(samples).map((s) => s.loopP99Ms)),
       worstMaxMs: Math.max(...samples.map((s) => s.loopMaxMs)),
+      startUpP99Ms: Math.max(...samples.filter((s) => !steady(samples).includes(s)).map((s) => s.loopP99Ms), 0),
     },
     exitCode,
   };
@@ -291,7 +294,7 @@ export function formatReport(r: SoakReport, seconds: number): string {
     `  main heap lows (after GC)    ${r.heapLows.firstMb.toFixed(1)} → ${r.heapLows.lastMb.toFixed(1)} MB${r.heapLows.judged ? '' : ' (too few samples to judge)'}`,
     `  main heap in use             ${trendText(r.heap)}`,
     `hang-ups: ${r.hangUps.sent} large requests abandoned 5–20 ms after sending; stopped by stage: ${r.hangUps.stopped || 'none'}`,
-    `event-loop delay (monitorEventLoopDelay, per second): mean p50 ${r.eventLoop.p50Ms.toFixed(1)} ms, worst p99 ${r.eventLoop.worstP99Ms.toFixed(1)} ms, worst max ${r.eventLoop.worstMaxMs.toFixed(1)} ms`,
+    `event-loop delay (monitorEventLoopDelay, per second): mean p50 ${r.eventLoop.p50Ms.toFixed(1)} ms, worst p99 after the warm-up ${r.eventLoop.worstP99Ms.toFixed(1)} ms (during it ${r.eventLoop.startUpP99Ms.toFixed(1)} ms), worst max ${r.eventLoop.worstMaxMs.toFixed(1)} ms`,
     `server exit on SIGTERM: ${r.exitCode}`,
     r.ok ? 'PASS' : `FAIL: ${r.failures.join('; ')}`,
   ];
