@@ -31,29 +31,64 @@ export const crossEntropyLoss = defineOp({
   },
   forward: ([x, t, w], attrs) => {
     const layout = classLayout(NAME, x!.shape, t!.shape, true);
-    if (!layout.probabilities) checkClassTargets(NAME, t!, layout.classes, attrs.ignoreIndex);
+    const { classes, inner, probabilities } = layout;
+    if (!probabilities) checkClassTargets(NAME, t!, classes, attrs.ignoreIndex);
+    const eps = attrs.labelSmoothing;
+    const xd = x!.data;
     let total = 0;
-    forEachSample(x!, t!, w, layout, attrs, (_at, logp, _p, a) => {
-      // NOTE: a class with no target weight adds nothing, even at log_softmax = −∞ (0·log 0 = 0)
-      for (let c = 0; c < layout.classes; c++) if (a[c] !== 0) total -= a[c]! * logp[c]!;
+    forEachSample(x!, t!, layout, attrs.ignoreIndex, (at, lse, _e, _inv, cls) => {
+      if (probabilities) {
+        // NOTE: a class of target weight 0 adds nothing, even at log_softmax = −∞ (0·log 0 = 0)
+        for (let c = 0; c < classes; c++) {
+          const a = weightOf(w, c) * ((1 - eps) * t!.data[at + c * inner]! + eps / classes);
+          if (a !== 0) total -= a * (xd[at + c * inner]! - lse);
+        }
+        return;
+      }
+      total -= (1 - eps) * weightOf(w, cls) * (xd[at + cls * inner]! - lse);
+      if (eps !== 0) for (let c = 0; c < classes; c++) total -= (eps / classes) * weightOf(w, c) * (xd[at + c * inner]! - lse);
     });
     return reduced(total, denominator(t!, w, layout, attrs), attrs.reduction, x!);
   },
+  // ∂L/∂x_c = k·(s·p_c − a_c), a = w·q the weighted target distribution, s = Σ_c a_c
   vjp: ([x, t, w], _out, g, attrs) => {
     const layout = classLayout(NAME, x!.shape, t!.shape, true);
-    const { classes, inner } = layout;
+    const { classes, inner, probabilities } = layout;
+    const eps = attrs.labelSmoothing;
     const k = termScale(g, denominator(t!, w, layout, attrs), attrs.reduction);
+    const xd = x!.data;
     const gx = like(x!);
-    const gt = layout.probabilities ? like(t!) : null;
-    forEachSample(x!, t!, w, layout, attrs, (at, logp, p, a) => {
-      let s = 0;
-      for (let c = 0; c < classes; c++) s += a[c]!;
-      for (let c = 0; c < classes; c++) gx.data[at + c * inner] = k * (s * p[c]! - a[c]!);
-      if (gt) for (let c = 0; c < classes; c++) gt.data[at + c * inner] = -k * (1 - attrs.labelSmoothing) * (w ? w.data[c]! : 1) * logp[c]!;
+    const gt = probabilities ? like(t!) : null;
+    // Σ_c w_c, for the smoothing part of s with class-index targets
+    let wsum = 0;
+    for (let c = 0; c < classes; c++) wsum += weightOf(w, c);
+    const base = eps / classes;
+    forEachSample(x!, t!, layout, attrs.ignoreIndex, (at, lse, e, inv, cls) => {
+      // softmax(x)_c = e_c·inv
+      const scale = k * inv;
+      if (probabilities) {
+        let s = 0;
+        for (let c = 0; c < classes; c++) {
+          const i = at + c * inner;
+          const a = weightOf(w, c) * ((1 - eps) * t!.data[i]! + base);
+          s += a;
+          gx.data[i] = -k * a;
+          gt!.data[i] = -k * (1 - eps) * weightOf(w, c) * (xd[i]! - lse);
+        }
+        for (let c = 0; c < classes; c++) gx.data[at + c * inner] += scale * s * e[c]!;
+        return;
+      }
+      const wy = (1 - eps) * weightOf(w, cls);
+      const s = scale * (wy + base * wsum);
+      if (w) for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base * w.data[c]!;
+      else for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base;
+      gx.data[at + cls * inner] -= k * wy;
     });
     return w ? [gx, gt, null] : [gx, gt];
   },
 });
+
+const weightOf = (w: Tensor | undefined, c: number): number => (w ? w.data[c]! : 1);
 
 /** What a mean divides by: Σ w[t_n] over the class indices not ignored, or the number of probability rows. */
 function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ignoreIndex }: Attrs): number {
@@ -62,40 +97,30 @@ function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ig
 
 /**
  * For every sample (and spatial position) whose target is not ignored, gives the offset of its class 0,
- * its log-softmax, its softmax p, and a = w·q: its target distribution q (one-hot or given, smoothed)
- * times the class weights.
+ * lse = log Σ_c exp(x_c) (log_softmax(x)_c = x_c − lse), e_c = exp(x_c − max) and inv = 1 / Σ_c e_c
+ * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets).
  */
 function forEachSample(
   x: Tensor,
   t: Tensor,
-  w: Tensor | undefined,
   { samples, classes, inner, probabilities }: ClassLayout,
-  { labelSmoothing: eps, ignoreIndex }: Attrs,
-  visit: (at: number, logp: Float64Array, p: Float64Array, a: Float64Array) => void,
+  ignoreIndex: number,
+  visit: (at: number, lse: number, e: Float64Array, inv: number, cls: number) => void,
 ): void {
-  const logp = new Float64Array(classes);
-  const p = new Float64Array(classes);
-  const a = new Float64Array(classes);
   const xd = x.data;
+  const e = new Float64Array(classes);
   for (let n = 0; n < samples; n++) {
     for (let k = 0; k < inner; k++) {
       const at = n * classes * inner + k;
       const cls = probabilities ? -1 : t.data[n * inner + k]!;
-      if (!probabilities && cls === ignoreIndex) continue;
+      if (cls === ignoreIndex) continue;
       // NOTE: log-sum-exp shifted by the largest logit: every exp is ≤ 1 and the sum ≥ 1, so logits
       // of any magnitude give finite log-probabilities.
       let max = -Infinity;
       for (let c = 0; c < classes; c++) max = Math.max(max, xd[at + c * inner]!);
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += p[c] = Math.exp(xd[at + c * inner]! - max);
-      const lse = max + Math.log(sum);
-      for (let c = 0; c < classes; c++) {
-        logp[c] = xd[at + c * inner]! - lse;
-        p[c] = p[c]! / sum;
-        const q = probabilities ? (1 - eps) * t.data[at + c * inner]! : c === cls ? 1 - eps : 0;
-        a[c] = (w ? w.data[c]! : 1) * (q + eps / classes);
-      }
-      visit(at, logp, p, a);
+      for (let c = 0; c < classes; c++) sum += e[c] = Math.exp(xd[at + c * inner]! - max);
+      visit(at, max + Math.log(sum), e, 1 / sum, cls);
     }
   }
 }
