@@ -4,15 +4,12 @@
 // in this run (test/bench/torch-cnn.py); and the typed-array bytes the call allocates, against the
 // request's tensors plus the activations PyTorch keeps for its backward pass.
 import type { GradientsJob } from '../../src/engine/api.js';
-import { initKernels, setBlasThreads } from '../../src/engine/kernels/index.js';
 import type { Tensor } from '../../src/engine/tensor.js';
-import { breathe, round, tensorBytes, uniform, type Ctx, type Row } from './common.js';
-import { better, engineTiming, loneRequestThreads, type EngineTiming } from './compute.js';
+import { round, tensorBytes, uniform, type Ctx, type Row } from './common.js';
+import { modelVersusTorch } from './compute.js';
 import { allocation } from './memory.js';
-import { torchRows, torchScript } from './torch.js';
 
 const BATCH = 64;
-const ROUNDS = 2;
 
 /** [name, shape, fan_in] of each parameter, torch's layer order; nn.Conv2d / nn.Linear's U(±1/√fan_in) values. */
 const PARAMS: [string, number[], number][] = [
@@ -63,31 +60,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const name = `LeNet-5 CNN (batch ${BATCH}, 1×28×28, float32)`;
   const row = (what: string, value: number, unit: string, extra: Partial<Row> = {}) =>
     rows.push({ scenario: 'cnn', name: `${name}: ${what}`, value: round(value, unit === 'ms' ? 3 : 2), exact: value, unit, ...extra });
-  const backend = initKernels();
-  const lone = loneRequestThreads(backend);
   const job = lenetJob();
-  const label = `gradserve (${backend}${backend === 'openblas' ? `, ${lone} thread${lone > 1 ? 's' : ''}` : ''})`;
-  let engine: EngineTiming | null = null;
-  let torch: Awaited<ReturnType<typeof torchScript>> = null;
-  for (let r = 1; r <= ROUNDS; r++) {
-    ctx.log(`cnn: round ${r} of ${ROUNDS}: engine (${backend}, ${lone} threads), PyTorch`);
-    setBlasThreads(lone);
-    try {
-      engine = better(engine, await engineTiming(job, 3, 15));
-    } finally {
-      setBlasThreads(1);
-    }
-    await breathe(50);
-    torch = await torchScript(ctx, 'lenet', 'torch-cnn.py', { batch: BATCH });
-  }
-  row(`${label} forward`, engine!.forwardMs, 'ms');
-  row(`${label} backward`, engine!.backwardMs, 'ms');
-  row(`${label} forward + backward`, engine!.totalMs, 'ms');
-  row(`${label} backward / forward`, engine!.backwardMs / engine!.forwardMs, '×', { target: { op: '<=', limit: 2.5, label: 'CNN backward / forward' } });
-  const best = torchRows(torch, row);
-  if (torch && best) {
-    row(`${label} compute / ${best}`, engine!.totalMs / torch.best.totalMs, '×', { target: { op: '<=', limit: 1.5, label: 'CNN compute / PyTorch' } });
-  }
+  const torch = await modelVersusTorch(ctx, { what: 'CNN', job, key: 'lenet', script: 'torch-cnn.py', config: { batch: BATCH } }, row);
 
   ctx.log('cnn: memory');
   // a failed measurement (a collection during every call) is a row: the timings above stand

@@ -12,7 +12,7 @@ import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row, type TorchResult } from './common.js';
 import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
-import { torchPeer, torchRows } from './torch.js';
+import { torchPeer, torchRows, torchScript } from './torch.js';
 
 const LIMITS = { maxElements: 4_000_000, maxNodes: 10_000 };
 
@@ -76,6 +76,44 @@ function relDiff(peer: Record<string, Float32Array>, ours: Tensors): number {
  */
 export function loneRequestThreads(backend: string): number {
   return backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS ? os.availableParallelism() : 1;
+}
+
+/**
+ * A model's gradient on the engine (the lone request's OpenBLAS threads) against the same model in a
+ * PyTorch peer script, in alternating rounds, each keeping its better one; the rows of both, with the
+ * targets of a model bench (forward + backward ≤ 1.5 × PyTorch, backward / forward ≤ 2.5) labelled
+ * `what`. Returns the peer's result (its savedBytes, for the memory rows), null without PyTorch.
+ */
+export async function modelVersusTorch(
+  ctx: Ctx,
+  m: { what: string; job: GradientsJob; limits?: Limits; key: string; script: string; config: Record<string, unknown> },
+  row: (name: string, value: number, unit: string, extra?: Partial<Row>) => void,
+): Promise<TorchResult | null> {
+  const backend = initKernels();
+  const lone = loneRequestThreads(backend);
+  let engine: EngineTiming | null = null;
+  let torch: TorchResult | null = null;
+  for (let r = 1; r <= ROUNDS; r++) {
+    ctx.log(`${m.what}: round ${r} of ${ROUNDS}: engine (${backend}, ${lone} threads), PyTorch`);
+    setBlasThreads(lone);
+    try {
+      engine = better(engine, await engineTiming(m.job, 3, 15, m.limits));
+    } finally {
+      setBlasThreads(1);
+    }
+    await breathe(50);
+    torch = await torchScript(ctx, m.key, m.script, m.config);
+  }
+  const label = `gradserve (${backend}${backend === 'openblas' ? `, ${lone} thread${lone > 1 ? 's' : ''}` : ''})`;
+  row(`${label} forward`, engine!.forwardMs, 'ms');
+  row(`${label} backward`, engine!.backwardMs, 'ms');
+  row(`${label} forward + backward`, engine!.totalMs, 'ms');
+  row(`${label} backward / forward`, engine!.backwardMs / engine!.forwardMs, '×', { target: { op: '<=', limit: 2.5, label: `${m.what} backward / forward` } });
+  const best = torchRows(torch, row);
+  if (torch && best) {
+    row(`${label} compute / ${best}`, engine!.totalMs / torch.best.totalMs, '×', { target: { op: '<=', limit: 1.5, label: `${m.what} compute / PyTorch` } });
+  }
+  return torch;
 }
 
 export async function run(ctx: Ctx): Promise<Row[]> {
