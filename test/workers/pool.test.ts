@@ -81,6 +81,30 @@ describe('PiscinaPool', () => {
     });
   });
 
+  it('moves a graph\'s constants with a large job too', async () => {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
+      const n = 10_000; // 2 × 40 kB: a large job
+      const model = {
+        type: 'graph',
+        inputs: ['x'],
+        params: { w: { shape: [] } },
+        constants: { c: Array(n).fill(3) },
+        nodes: [
+          { id: 'a', op: 'mul', inputs: ['w', 'x'] },
+          { id: 'b', op: 'mul', inputs: ['a', 'c'] },
+          { id: 'L', op: 'sum', inputs: ['b'] },
+        ],
+        output: 'L',
+      };
+      const j = decodeModelRequest({ model: model as never, params: { w: 0.5 }, inputs: { x: Array(n).fill(2) }, outputGrad: 1, options: OptionsSchema.parse({}) }, limits);
+      const constant = (j.model as { constants: Record<string, { data: Float32Array }> }).constants.c!.data;
+      expect(constant.byteLength).toBe(4 * n);
+      const { result } = await pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+      expect(constant.byteLength).toBe(0);
+      expect(result.gradients.w!.data[0]).toBe(6 * n); // dL/dw = Σ x·c
+    });
+  });
+
   it('sends small tasks that wait together as one message, each answered with its own result', async () => {
     await withPool({ workers: 1, queueLimit: 64, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
       await pool.start();
