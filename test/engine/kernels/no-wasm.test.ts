@@ -20,6 +20,10 @@ const { leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoi
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
+const { recycling } = await import('../../../src/engine/buffers.js');
+const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
+const { naiveConv2d } = await import('../ops/naive-conv.js');
+const { expectClose, rand } = await import('../../helpers/op-check.js');
 
 describe('without build/gemm.wasm', () => {
   const n = 5000; // above ELEMENTWISE_MIN: the kernels would take it
@@ -59,5 +63,33 @@ describe('without build/gemm.wasm', () => {
     bad[4321] = Number.NaN;
     expect(firstNonFinite(x)).toBe(-1);
     expect(firstNonFinite(bad)).toBe(4321);
+  });
+
+  it('conv2d unrolls and folds with its JS loops: padding (and "same"\'s odd one after), stride, dilation, groups, wide rows', () => {
+    const x = rand([3, 4, 7, 6], 1);
+    const cases: [number[], unknown, [number, number], [number, number], [number, number], number][] = [
+      [[3, 4, 3, 3], { padding: 1 }, [1, 1], [1, 1], [1, 1], 1],
+      [[6, 2, 3, 2], { stride: [2, 1], padding: [1, 2], groups: 2 }, [2, 1], [1, 2], [1, 1], 2],
+      [[2, 4, 4, 4], { padding: 'same' }, [1, 1], [1, 1], [1, 1], 1],
+      // an even kernel: "same" pads only after
+      [[2, 4, 2, 2], { padding: 'same' }, [1, 1], [0, 0], [1, 1], 1],
+      [[5, 4, 3, 2], {}, [1, 1], [0, 0], [1, 1], 1],
+      [[4, 2, 3, 2], { padding: [2, 0], dilation: [1, 2], groups: 2 }, [1, 1], [2, 0], [1, 2], 2],
+    ];
+    cases.forEach(([shape, raw, stride, pad, dilation, groups], k) => {
+      const [w, b] = [rand(shape, 10 + k), rand([shape[0]!], 20 + k)];
+      const a = conv2d.parseAttrs(raw);
+      // each call twice, the second on the buffers the first left behind: the loops must not count on zeros
+      const twice = <T>(f: () => T): T => (recycling(f), recycling(f));
+      const y = twice(() => conv2d.forward([x, w, b], a));
+      const [oh, ow] = y.shape.slice(-2) as [number, number];
+      const g = rand(y.shape, 30 + k);
+      const ref = naiveConv2d(x, w, b, { stride, pad, dilation, groups, oh, ow }, g);
+      expectClose(y, ref.y, 1e-12);
+      const [dx, dw, db] = twice(() => conv2d.vjp([x, w, b], y, g, a));
+      expectClose(dx!, ref.dx, 1e-12);
+      expectClose(dw!, ref.dw, 1e-12);
+      expectClose(db!, ref.db, 1e-12);
+    });
   });
 });

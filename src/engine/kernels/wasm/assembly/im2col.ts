@@ -1,0 +1,115 @@
+// The convolutions' im2col and col2im (src/engine/ops/shared/conv.ts, the same loops as its JS
+// fallback): receptive fields unrolled into the rows of a matrix, and that matrix's gradient folded
+// back, each run of a row a SIMD copy or add. On operands the JS side laid out in linear
+// memory (src/engine/kernels/im2col.ts); offsets in bytes, sizes in elements.
+
+/** The output indices [lo, hi) whose input index o·stride + off lies inside [0, n) (lo in the low half). */
+@inline function inside(off: i32, stride: i32, n: i32, out: i32): i64 {
+  const lo = min(out, max(0, ceilDiv(-off, stride)));
+  const hi = min(out, max(lo, ceilDiv(n - off, stride)));
+  return (<i64>hi << 32) | <i64>lo;
+}
+
+@inline function ceilDiv(a: i32, b: i32): i32 {
+  // i32 division truncates towards zero: the ceiling of a negative quotient
+  return a > 0 ? (a + b - 1) / b : a / b;
+}
+
+/** dst[0..n) = src[0..n): a loop, as the runs are short (memory.copy calls out of the module). */
+@inline function copyRun<T>(dst: usize, src: usize, n: i32): void {
+  const bytes = <usize>n * sizeof<T>();
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(src + i));
+}
+
+/** dst[0..n) += src[0..n), in element order (each sum rounded once, as the JS loop's). */
+@inline function addRun<T>(dst: usize, src: usize, n: i32): void {
+  const bytes = <usize>n * sizeof<T>();
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) {
+    const a = v128.load(dst + i);
+    const b = v128.load(src + i);
+    v128.store(dst + i, sizeof<T>() == 4 ? f32x4.add(a, b) : f64x2.add(a, b));
+  }
+  for (; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(dst + i) + load<T>(src + i));
+}
+
+/**
+ * Unrolls output rows [y0, y1) of `samples` samples (each `xs` elements apart from byte x, `cg`
+ * channels of h × w) into cols: row (ch·kh + i)·kw + j (`ld` elements apart) holds the tap (i, j) of
+ * channel ch, sample s's columns from s·width on, output row y at (y − y0)·pitch. With `clear` (some
+ * tap falls in the padding) the rows are zeroed first, for the taps that read no element. With
+ * `fold`, the reverse: each element of x gets the sum of the columns that read it. pitch ≠ ow ("wide":
+ * stride 1, no width padding, rows w apart): a tap's valid rows are one run.
+ */
+function unroll<T>(
+  clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
+  cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
+  ow: i32, pitch: i32, y0: i32, y1: i32,
+): void {
+  const sz = <usize>sizeof<T>();
+  const wide = pitch != ow;
+  for (let s = 0; s < samples; s++) {
+    const xb = x + <usize>s * <usize>xs * sz;
+    let row = cols + <usize>s * <usize>width * sz;
+    for (let ch = 0; ch < cg; ch++) {
+      const plane = xb + <usize>(ch * h * w) * sz;
+      for (let i = 0; i < kh; i++) {
+        const offY = i * dh - ph;
+        const ys = inside(offY, sh, h, y1);
+        const ya = max(y0, <i32>ys);
+        const yb = <i32>(ys >> 32);
+        for (let j = 0; j < kw; j++, row += <usize>ld * sz) {
+          if (clear) memory.fill(row, 0, <usize>width * sz);
+          if (ya >= yb) continue;
+          const offX = j * dw - pw;
+          if (wide) {
+            // the run ends at the last valid column of the last row: inside the plane
+            const n = (yb - ya - 1) * w + ow;
+            const src = plane + <usize>((ya * sh + offY) * w + offX) * sz;
+            const dst = row + <usize>((ya - y0) * pitch) * sz;
+            if (fold) addRun<T>(src, dst, n);
+            else copyRun<T>(dst, src, n);
+            continue;
+          }
+          const xs2 = inside(offX, sw, w, ow);
+          const lo = <i32>xs2;
+          const hi = <i32>(xs2 >> 32);
+          if (lo >= hi) continue;
+          for (let y = ya; y < yb; y++) {
+            const src = plane + <usize>((y * sh + offY) * w + offX + lo * sw) * sz;
+            const dst = row + <usize>((y - y0) * ow + lo) * sz;
+            if (sw == 1) {
+              if (fold) addRun<T>(src, dst, hi - lo);
+              else copyRun<T>(dst, src, hi - lo);
+            } else {
+              const step = <usize>sw * sz;
+              let p = src;
+              for (let t: usize = 0, end = <usize>(hi - lo) * sz; t < end; t += sz, p += step) {
+                if (fold) store<T>(p, load<T>(p) + load<T>(dst + t));
+                else store<T>(dst + t, load<T>(p));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function unroll32(
+  clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
+  cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
+  ow: i32, pitch: i32, y0: i32, y1: i32,
+): void {
+  unroll<f32>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, pitch, y0, y1);
+}
+
+export function unroll64(
+  clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
+  cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
+  ow: i32, pitch: i32, y0: i32, y1: i32,
+): void {
+  unroll<f64>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, pitch, y0, y1);
+}
