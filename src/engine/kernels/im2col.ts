@@ -30,24 +30,37 @@ export interface Im2colSpace {
 let own: Instance | null = null;
 
 /**
- * A workspace of [x, dx, cols, out] elements of `dtype` (the views valid until the next call), or null
- * when build/gemm.wasm cannot be loaded (the caller runs its JS loops). An instance that had to grow past
- * DEFAULT_RETAIN_BYTES serves this call only, as the GEMM's does.
+ * This thread's instance for the convolution and pooling kernels, its memory grown to hold `regions`
+ * (sizes in bytes, each placed 16-byte aligned, for the SIMD loops) past its base; with the byte offset
+ * of each. Null when build/gemm.wasm cannot be loaded (the caller runs its JS loops). An instance that
+ * had to grow past DEFAULT_RETAIN_BYTES serves this call only, as the GEMM's does.
  */
-export function im2colSpace(dtype: DType, [xn, dxn, colsn, outn]: readonly [number, number, number, number]): Im2colSpace | null {
+export function workspace(regions: readonly number[]): { w: Instance; at: number[] } | null {
   const module = wasmModule();
   if (!module) return null;
   const w = (own ??= new Instance(module));
-  const sz = dtype === 'float32' ? 4 : 8;
-  // each region 16-byte aligned, for the SIMD loops
   const at: number[] = [];
   let end = Math.ceil(w.base / 16) * 16;
-  for (const n of [xn, dxn, colsn, outn]) {
-    at.push(end / sz);
-    end += Math.ceil((n * sz) / 16) * 16;
+  for (const bytes of regions) {
+    at.push(end);
+    end += Math.ceil(bytes / 16) * 16;
   }
   w.reserve(end);
   if (end > DEFAULT_RETAIN_BYTES) own = null;
+  return { w, at };
+}
+
+/**
+ * A workspace of [x, dx, cols, out] elements of `dtype` (the views valid until the next call of
+ * `workspace`), or null without build/gemm.wasm.
+ */
+export function im2colSpace(dtype: DType, sizes: readonly [number, number, number, number]): Im2colSpace | null {
+  const sz = dtype === 'float32' ? 4 : 8;
+  const space = workspace(sizes.map((n) => n * sz));
+  if (!space) return null;
+  const { w } = space;
+  const at = space.at.map((b) => b / sz);
+  const [xn, dxn, colsn, outn] = sizes;
   const mem = sz === 4 ? w.f32 : w.f64;
   const view = (i: number, n: number) => mem.subarray(at[i]!, at[i]! + n);
   const run = sz === 4 ? w.x.unroll32 : w.x.unroll64;
