@@ -8,7 +8,7 @@ import { DEFAULT_RETAIN_BYTES, Instance, wasmModule } from './wasm.js';
 /** The sizes and steps of an unrolling (the convolution's geometry, src/engine/ops/shared/conv.ts). */
 export interface UnrollGeometry {
   cg: number; h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number;
-  dh: number; dw: number; ow: number; pitch: number;
+  dh: number; dw: number; ow: number;
   /** some tap falls outside the input: those of the unrolled matrix are zeroed */
   padded: boolean;
 }
@@ -73,7 +73,7 @@ export function im2colSpace(dtype: DType, sizes: readonly [number, number, numbe
     unroll(fold, from, at, xs, samples, ld, width, g, y0, y1) {
       run(
         +(!fold && g.padded), +fold, from.byteOffset + at * sz, xs, samples, cols.byteOffset, ld, width,
-        g.cg, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow, g.pitch, y0, y1,
+        g.cg, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow, y0, y1,
       );
     },
   };

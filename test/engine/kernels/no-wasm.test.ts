@@ -65,7 +65,7 @@ describe('without build/gemm.wasm', () => {
     expect(firstNonFinite(bad)).toBe(4321);
   });
 
-  it('conv2d unrolls and folds with its JS loops: padding (and "same"\'s odd one after), stride, dilation, groups, wide rows', () => {
+  it('conv2d unrolls and folds with its JS loops: padding (and "same"\'s odd one after), stride, dilation, groups, rows as wide as the input', () => {
     const x = rand([3, 4, 7, 6], 1);
     const cases: [number[], unknown, [number, number], [number, number], [number, number], number][] = [
       [[3, 4, 3, 3], { padding: 1 }, [1, 1], [1, 1], [1, 1], 1],

@@ -49,11 +49,6 @@ export interface ConvGeometry {
   k: number;
   /** some tap falls outside the input (padding before, or "same"'s after): the unrolled matrix has zeros */
   padded: boolean;
-  /**
-   * how far apart output rows lie in the unrolled matrix: ow, or w ("wide") at stride 1 without width
-   * padding, where each tap's rows are then one run of x and the w − ow columns past each row are unused
-   */
-  pitch: number;
 }
 
 function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAttrs): ConvGeometry {
@@ -104,7 +99,6 @@ function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAtt
     n, c, h: h!, w: w!, o, kh: kh!, kw: kw!, sh: sh!, sw: sw!, ph: ph!, pw: pw!, dh: dh!, dw: dw!, oh: oh!, ow: ow!,
     groups, cg, og: o / groups, k: cg * kh! * kw!,
     padded: ph! > 0 || pw! > 0 || (oh! - 1) * sh! + (kh! - 1) * dh! >= h! || (ow! - 1) * sw! + (kw! - 1) * dw! >= w!,
-    pitch: sh === 1 && sw === 1 && pw === 0 && ow! < w! ? w! : ow!,
   };
 }
 
@@ -124,7 +118,6 @@ function inside(off: number, stride: number, n: number, out: number): [number, n
  */
 function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, c0: number, ld: number, y0: number, y1: number, fold: boolean): void {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, cg } = g;
-  if (g.pitch !== ow) return unrollWide(g, x, at, cols, c0, ld, y0, y1, fold);
   // an output row as wide as an input row, stride 1: a tap's rows are one shifted run of x
   const contiguous = sh === 1 && sw === 1 && ow === w;
   let r = c0;
@@ -147,28 +140,6 @@ function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, c0: number, ld
           else if (sw === 1) for (let t = start, s = src; t < end; t++, s++) cols[t] = x[s]!;
           else for (let t = start, s = src; t < end; t++, s += sw) cols[t] = x[s]!;
         }
-      }
-    }
-  }
-}
-
-/** unroll where output rows are w apart (ConvGeometry.pitch): each tap's valid rows are one run of x. */
-function unrollWide(g: ConvGeometry, x: Data, at: number, cols: Data, c0: number, ld: number, y0: number, y1: number, fold: boolean): void {
-  const { h, w, kh, kw, ph, dh, dw, ow, cg } = g;
-  let r = c0;
-  for (let ch = 0; ch < cg; ch++) {
-    for (let i = 0; i < kh; i++) {
-      const [ylo, yhi] = inside(i * dh - ph, 1, h, y1);
-      const ya = Math.max(y0, ylo);
-      // the run ends at the last valid column of the last row: inside the plane (no width padding)
-      const n = (yhi - ya - 1) * w + ow;
-      for (let j = 0; j < kw; j++, r += ld) {
-        if (ya >= yhi) continue;
-        const src = at + ch * h * w + (ya - ph + i * dh) * w + j * dw;
-        const dst = r + (ya - y0) * w;
-        // loops, not set(subarray): a view per tap was most of a gradient's garbage
-        if (fold) for (let t = 0; t < n; t++) x[src + t] += cols[dst + t]!;
-        else for (let t = 0; t < n; t++) cols[dst + t] = x[src + t]!;
       }
     }
   }
@@ -198,7 +169,7 @@ const MAX_COLS = 1 << 20;
 const BLOCK_COLS = 1 << 18;
 
 /** Columns of the unrolled matrix for a band of `rows` output rows of one sample. */
-const bandWidth = (g: ConvGeometry, rows: number) => (rows - 1) * g.pitch + g.ow;
+const bandWidth = (g: ConvGeometry, rows: number) => rows * g.ow;
 
 /** Samples per unrolled matrix, and output rows per band (all of them, or bands of one sample). */
 interface Blocking {
@@ -208,7 +179,7 @@ interface Blocking {
 
 function blocking(g: ConvGeometry): Blocking {
   const whole = g.k * bandWidth(g, g.oh);
-  if (whole > MAX_COLS) return { samples: 1, rows: Math.max(1, Math.floor(MAX_COLS / (g.k * g.pitch))) };
+  if (whole > MAX_COLS) return { samples: 1, rows: Math.max(1, Math.floor(MAX_COLS / (g.k * g.ow))) };
   return { samples: Math.max(1, Math.min(g.n, Math.floor(BLOCK_COLS / whole))), rows: g.oh };
 }
 
@@ -288,8 +259,7 @@ const outAt = (g: ConvGeometry, s: number, group: number, y0: number) => (s * g.
 
 /**
  * Copies a block's band between `band` (og × ld, laid out as the unrolled matrix's columns) and the
- * output or its gradient t: into t, or (`toBand`) from t, with zeros in the unused columns past each
- * wide row, so they add nothing to dW or dx.
+ * output or its gradient t: into t, or (`toBand`) from t.
  */
 function moveBand(g: ConvGeometry, band: Data, ld: number, t: Data, s0: number, n: number, grp: number, y0: number, y1: number, toBand: boolean): void {
   const width = bandWidth(g, y1 - y0);
@@ -298,21 +268,9 @@ function moveBand(g: ConvGeometry, band: Data, ld: number, t: Data, s0: number, 
     for (let ch = 0; ch < g.og; ch++) {
       const at = outAt(g, s0 + s, grp, y0) + ch * g.oh * g.ow;
       const from = ch * ld + s * width;
-      if (g.pitch !== g.ow) moveWide(band, from, t, at, y1 - y0, g.ow, g.pitch, toBand);
-      else if (toBand) band.set(t.subarray(at, at + run), from);
+      if (toBand) band.set(t.subarray(at, at + run), from);
       else t.set(band.subarray(from, from + run), at);
     }
-  }
-}
-
-function moveWide(band: Data, from: number, t: Data, at: number, rows: number, ow: number, pitch: number, toBand: boolean): void {
-  for (let yy = 0; yy < rows; yy++, from += pitch, at += ow) {
-    if (!toBand) {
-      for (let i = 0; i < ow; i++) t[at + i] = band[from + i]!;
-      continue;
-    }
-    for (let i = 0; i < ow; i++) band[from + i] = t[at + i]!;
-    if (yy < rows - 1) band.fill(0, from + ow, from + pitch);
   }
 }
 

@@ -38,18 +38,16 @@
 /**
  * Unrolls output rows [y0, y1) of `samples` samples (each `xs` elements apart from byte x, `cg`
  * channels of h × w) into cols: row (ch·kh + i)·kw + j (`ld` elements apart) holds the tap (i, j) of
- * channel ch, sample s's columns from s·width on, output row y at (y − y0)·pitch. With `clear` (some
+ * channel ch, sample s's columns from s·width on, output row y at (y − y0)·ow. With `clear` (some
  * tap falls in the padding) the rows are zeroed first, for the taps that read no element. With
- * `fold`, the reverse: each element of x gets the sum of the columns that read it. pitch ≠ ow ("wide":
- * stride 1, no width padding, rows w apart): a tap's valid rows are one run.
+ * `fold`, the reverse: each element of x gets the sum of the columns that read it.
  */
 function unroll<T>(
   clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
   cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
-  ow: i32, pitch: i32, y0: i32, y1: i32,
+  ow: i32, y0: i32, y1: i32,
 ): void {
   const sz = <usize>sizeof<T>();
-  const wide = pitch != ow;
   for (let s = 0; s < samples; s++) {
     const xb = x + <usize>s * <usize>xs * sz;
     let row = cols + <usize>s * <usize>width * sz;
@@ -64,18 +62,9 @@ function unroll<T>(
           if (clear) memory.fill(row, 0, <usize>width * sz);
           if (ya >= yb) continue;
           const offX = j * dw - pw;
-          if (wide) {
-            // the run ends at the last valid column of the last row: inside the plane
-            const n = (yb - ya - 1) * w + ow;
-            const src = plane + <usize>((ya * sh + offY) * w + offX) * sz;
-            const dst = row + <usize>((ya - y0) * pitch) * sz;
-            if (fold) addRun<T>(src, dst, n);
-            else copyRun<T>(dst, src, n);
-            continue;
-          }
-          const xs2 = inside(offX, sw, w, ow);
-          const lo = <i32>xs2;
-          const hi = <i32>(xs2 >> 32);
+          const cs = inside(offX, sw, w, ow);
+          const lo = <i32>cs;
+          const hi = <i32>(cs >> 32);
           if (lo >= hi) continue;
           for (let y = ya; y < yb; y++) {
             const src = plane + <usize>((y * sh + offY) * w + offX + lo * sw) * sz;
@@ -101,15 +90,15 @@ function unroll<T>(
 export function unroll32(
   clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
   cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
-  ow: i32, pitch: i32, y0: i32, y1: i32,
+  ow: i32, y0: i32, y1: i32,
 ): void {
-  unroll<f32>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, pitch, y0, y1);
+  unroll<f32>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, y0, y1);
 }
 
 export function unroll64(
   clear: bool, fold: bool, x: usize, xs: i32, samples: i32, cols: usize, ld: i32, width: i32,
   cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32,
-  ow: i32, pitch: i32, y0: i32, y1: i32,
+  ow: i32, y0: i32, y1: i32,
 ): void {
-  unroll<f64>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, pitch, y0, y1);
+  unroll<f64>(clear, fold, x, xs, samples, cols, ld, width, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, y0, y1);
 }
