@@ -15,12 +15,18 @@
   return a > 0 ? (a + b - 1) / b : a / b;
 }
 
-/** dst[0..n) = src[0..n): a loop, as the runs are short (memory.copy calls out of the module). */
+/**
+ * dst[0..n) = src[0..n): a loop, as the runs are short (memory.copy calls out of the module); a run of
+ * at least 16 bytes ends with a copy of its last 16, overlapping what is already copied.
+ */
 @inline function copyRun<T>(dst: usize, src: usize, n: i32): void {
   const bytes = <usize>n * sizeof<T>();
-  let i: usize = 0;
-  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
-  for (; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(src + i));
+  if (bytes < 16) {
+    for (let i: usize = 0; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(src + i));
+    return;
+  }
+  for (let i: usize = 0; i + 16 < bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  v128.store(dst + bytes - 16, v128.load(src + bytes - 16));
 }
 
 /** dst[0..n) += src[0..n), in element order (each sum rounded once, as the JS loop's). */
@@ -33,6 +39,23 @@
     v128.store(dst + i, sizeof<T>() == 4 ? f32x4.add(a, b) : f64x2.add(a, b));
   }
   for (; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(dst + i) + load<T>(src + i));
+}
+
+/** Zeroes a tap's row of the band (output rows [y0, y1), ow each) outside rows [ya, yb) and columns [lo, hi). */
+@inline function zeroOutside<T>(row: usize, ow: i32, y0: i32, y1: i32, ya: i32, yb: i32, lo: i32, hi: i32): void {
+  const sz = <usize>sizeof<T>();
+  const rowB = <usize>ow * sz;
+  if (ya >= yb || lo >= hi) {
+    memory.fill(row, 0, <usize>(y1 - y0) * rowB);
+    return;
+  }
+  memory.fill(row, 0, <usize>(ya - y0) * rowB);
+  for (let y = ya; y < yb; y++) {
+    const at = row + <usize>(y - y0) * rowB;
+    for (let t = 0; t < lo; t++) store<T>(at + <usize>t * sz, <T>0);
+    for (let t = hi; t < ow; t++) store<T>(at + <usize>t * sz, <T>0);
+  }
+  memory.fill(row + <usize>(yb - y0) * rowB, 0, <usize>(y1 - yb) * rowB);
 }
 
 /**
@@ -59,13 +82,12 @@ function unroll<T>(
         const ya = max(y0, <i32>ys);
         const yb = <i32>(ys >> 32);
         for (let j = 0; j < kw; j++, row += <usize>ld * sz) {
-          if (clear) memory.fill(row, 0, <usize>width * sz);
-          if (ya >= yb) continue;
           const offX = j * dw - pw;
           const cs = inside(offX, sw, w, ow);
           const lo = <i32>cs;
           const hi = <i32>(cs >> 32);
-          if (lo >= hi) continue;
+          if (clear) zeroOutside<T>(row, ow, y0, y1, ya, yb, lo, hi);
+          if (ya >= yb || lo >= hi) continue;
           for (let y = ya; y < yb; y++) {
             const src = plane + <usize>((y * sh + offY) * w + offX + lo * sw) * sz;
             const dst = row + <usize>((y - y0) * ow + lo) * sz;
