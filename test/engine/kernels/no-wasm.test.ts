@@ -21,6 +21,8 @@ const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
+const { maxPool2x2F32 } = await import('../../../src/engine/kernels/pool.js');
+const { maxPool2d } = await import('../../../src/engine/ops/max-pool2d.js');
 const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
 const { naiveConv2d } = await import('../ops/naive-conv.js');
 const { expectClose, rand } = await import('../../helpers/op-check.js');
@@ -43,6 +45,20 @@ describe('without build/gemm.wasm', () => {
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);
     expect(sumSquaresF32(x)).toBeNull();
+    const pooled = new Float32Array(4).fill(7);
+    expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
+    expect(pooled.every((v) => v === 7)).toBe(true);
+  });
+
+  it('max_pool2d takes float32 2 × 2 windows with its JS loop', () => {
+    const t = { shape: [2, 10, 25], data: x.subarray(0, 500) };
+    const y = maxPool2d.forward([t], maxPool2d.parseAttrs({ kernelSize: 2 }));
+    expect(y.shape).toEqual([2, 5, 12]);
+    y.data.forEach((v, o) => {
+      const [q, r, c] = [Math.floor(o / 60), Math.floor(o / 12) % 5, o % 12];
+      const k = q * 250 + 2 * r * 25 + 2 * c;
+      expect(v).toBe(Math.max(x[k]!, x[k + 1]!, x[k + 25]!, x[k + 26]!));
+    });
   });
 
   it('relu, tanh, the sum of squares and the finite check give their results from the JS loops', () => {

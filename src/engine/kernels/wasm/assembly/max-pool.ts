@@ -5,9 +5,10 @@
 
 /**
  * For `planes` planes of h × w at byte x: y (oh × ow float32 a plane) gets each window's maximum and
- * arg (int32) its flat index in x, for the windows at rows 2r and columns 2c (oh ≤ h/2, ow ≤ w/2).
+ * arg (int32) its flat index in x plus `base`, for the windows at rows 2r and columns 2c (oh ≤ h/2,
+ * ow ≤ w/2).
  */
-export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32, y: usize, arg: usize): void {
+export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32, y: usize, arg: usize, base: i32): void {
   const wB = <usize>w << 2;
   const one = i32x4.splat(1);
   const down = i32x4.splat(w);
@@ -42,7 +43,7 @@ export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow
         best = v128.bitselect(v, best, m);
         at = v128.bitselect(diag, at, m);
         v128.store(y + (o << 2), best);
-        v128.store(arg + (o << 2), i32x4.add(i32x4.add(at, step), i32x4.splat(first + 2 * c)));
+        v128.store(arg + (o << 2), i32x4.add(i32x4.add(at, step), i32x4.splat(base + first + 2 * c)));
       }
       for (; c < ow; c++, o++) {
         const k = first + 2 * c;
@@ -56,7 +57,7 @@ export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow
         v = load<f32>(x + p + wB + 4);
         if (v > best || v != v) { best = v; at = k + w + 1; }
         store<f32>(y + (o << 2), best);
-        store<i32>(arg + (o << 2), at);
+        store<i32>(arg + (o << 2), base + at);
       }
     }
   }
