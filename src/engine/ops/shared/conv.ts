@@ -164,8 +164,8 @@ function copyShifted(x: Data, src: number, cols: Data, at: number, ya: number, y
 // The unrolled matrix of a sample is k × oh·ow, up to kh·kw times the input: beyond this many elements
 // it is made a band of output rows at a time, so a large kernel over a large image stays bounded.
 const MAX_COLS = 1 << 20;
-// Below this many elements a sample's, several samples are unrolled side by side into one matrix of
-// about this size, so that each GEMM is as wide as they are (and there are fewer of them).
+// While a sample's unrolled matrix is smaller than this, several samples' lie side by side in one of
+// about this size: each GEMM is that much wider, and there are that many fewer.
 const BLOCK_COLS = 1 << 18;
 
 /** Columns of the unrolled matrix for a band of `rows` output rows of one sample. */
