@@ -4,7 +4,7 @@ import { workspace } from './im2col.js';
 
 // planes are copied in and out this many input elements at a time (at least one plane), so that a
 // large input needs no workspace of its size
-const CHUNK = 1 << 20;
+const CHUNK = 1 << 16;
 
 /**
  * Each output's maximum into y and its flat index in x into arg, for the 2 × 2 windows at rows 2r and
