@@ -25,7 +25,11 @@ interface GemmExports {
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
+  unroll32: WasmUnroll;
+  unroll64: WasmUnroll;
+  maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
 }
+type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
   a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
@@ -71,7 +75,8 @@ export function wasmMemoryBytes(): number {
   return live ? live.x.memory.buffer.byteLength : 0;
 }
 
-class Instance {
+/** One instance of the module: its exports and views of its linear memory. */
+export class Instance {
   readonly x: GemmExports;
   readonly base: number;
   f32: Float32Array;
@@ -145,18 +150,23 @@ const CHUNK = 8192;
 export const ELEMENTWISE_MIN = 1024;
 let moduleMissing = false;
 
-/** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
-function chunkInstance(): Instance | null {
-  if (!compiled) {
-    if (moduleMissing) return null;
+/** This thread's compiled module, or null when build/gemm.wasm cannot be loaded. */
+export function wasmModule(): object | null {
+  if (!compiled && !moduleMissing) {
     try {
       compiled = new WA.Module(readFileSync(wasmPath()));
     } catch {
       moduleMissing = true;
-      return null;
     }
   }
-  const w = (live ??= new Instance(compiled));
+  return compiled;
+}
+
+/** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
+function chunkInstance(): Instance | null {
+  const module = wasmModule();
+  if (!module) return null;
+  const w = (live ??= new Instance(module));
   w.reserve(w.base + 2 * CHUNK * Float32Array.BYTES_PER_ELEMENT);
   return w;
 }
