@@ -187,20 +187,11 @@ function argmax2x2(p: Pooling, x: Data, arg: Int32Array): Int32Array {
 }
 
 // NOTE (speed): finding each window's maximum is most of max pooling's work, so the forward pass keeps
-// where they are beside its output (as torch saves the indices) for the backward pass, which checks that
-// they still point at the output's values in x and otherwise (an output it did not make, another x)
-// finds them again. A WeakMap: they go with the output.
-const argmaxOf = new WeakMap<Tensor, Int32Array>();
-
-/** Kept indices still name each output's value in x. */
-function pointsAtMaxima(arg: Int32Array, x: Data, y: Data): boolean {
-  if (arg.length !== y.length) return false;
-  for (let o = 0; o < y.length; o++) {
-    const v = x[arg[o]!];
-    if (v !== y[o] && !(Number.isNaN(v) && Number.isNaN(y[o]))) return false;
-  }
-  return true;
-}
+// where they are beside its output (as torch saves the indices) for the backward pass, with the x they
+// were found in: given that output and that very x (the engine's VJP call), the indices are this
+// forward's and are used as they are; for an output it did not make or another x, they are found
+// again. A WeakMap: they go with the output.
+const argmaxOf = new WeakMap<Tensor, { x: Data; arg: Int32Array }>();
 
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
@@ -209,7 +200,7 @@ export function maxForward(p: Pooling, x: Tensor): Tensor {
   const simd = x.data instanceof Float32Array && isHalving(p.rows) && isHalving(p.cols) &&
     maxPool2x2F32(x.data, p.planes, p.h, p.w, oh, ow, y.data as Float32Array, arg);
   if (!simd) gather(x.data, argmax(p, x.data, arg), y.data);
-  argmaxOf.set(y, arg);
+  argmaxOf.set(y, { x: x.data, arg });
   return y;
 }
 
@@ -225,7 +216,7 @@ function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
   const kept = argmaxOf.get(out);
-  const arg = kept && pointsAtMaxima(kept, x.data, out.data) ? kept : argmax(p, x.data);
+  const arg = kept && kept.x === x.data && kept.arg.length === out.data.length ? kept.arg : argmax(p, x.data);
   scatterAdd(g.data, arg, dx.data);
   return dx;
 }
