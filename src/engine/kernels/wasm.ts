@@ -25,6 +25,7 @@ interface GemmExports {
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
+  sum32(x: number, n: number): number;
   unroll32: WasmUnroll;
   unroll64: WasmUnroll;
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;

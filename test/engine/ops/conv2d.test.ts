@@ -112,6 +112,10 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     expect(some[0]).toBeNull();
     expect(some[2]).toBeNull();
     expectClose(some[1]!, all[1]!.data);
+    // the bias alone: its sums still go through the blocks, with no unrolling
+    const bias = conv2d.vjp([x, w, b], y, g, a, [false, false, true]);
+    expect(bias.slice(0, 2)).toEqual([null, null]);
+    expectClose(bias[2]!, all[2]!.data);
     const so = [rand(x.shape, 34), rand(w.shape, 35)];
     const before = so.map((t) => Array.from(t.data));
     const got = conv2d.vjp([x, w, b], y, g, a, [true, true, true], [so[0], so[1]]);

@@ -196,6 +196,8 @@ interface Space {
   /** the block's folded gradient goes back into dx */
   leave(): void;
   unroll(fold: boolean, group: number, ld: number, y0: number, y1: number): void;
+  /** Σ out[at, at + n), in float64 whatever the dtype */
+  sumOut(at: number, n: number): number;
 }
 
 function openSpace(g: ConvGeometry, blk: Blocking, x: Data | null, dx: Data | null, dtype: DType): Space {
@@ -217,15 +219,18 @@ function openSpace(g: ConvGeometry, blk: Blocking, x: Data | null, dx: Data | nu
       leave() {
         if (dx) dx.set(ws.dx.subarray(0, n * sample), s0 * sample);
       },
+      sumOut: ws.sumOut ?? ((at, n) => sumRun(ws.out, at, n)),
       unroll(fold, group, ld, y0, y1) {
         ws.unroll(fold, fold ? ws.dx : ws.x, groupAt(group), sample, n, ld, bandWidth(g, y1 - y0), g, y0, y1);
       },
     };
   }
   const cols = emptyData(sizes[2], dtype);
+  const out = emptyData(sizes[3], dtype);
   return {
     cols,
-    out: emptyData(sizes[3], dtype),
+    out,
+    sumOut: (at, n) => sumRun(out, at, n),
     enter(first, count) {
       [s0, n] = [first, count];
     },
@@ -298,15 +303,17 @@ function vjp(
   into: readonly (Tensor | undefined)[] | undefined,
 ): (Tensor | null)[] {
   const want = (k: number) => needs?.[k] ?? true;
-  // both are accumulated: dx by col2im's sums, dW over blocks and bands
+  // all three are accumulated: dx by col2im's sums, dW and db over blocks and bands (db in float64)
   const dx = want(0) ? (into?.[0] ?? zeros(x!.shape, dtypeOf(x!))) : null;
   const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
-  if (dx || dw) {
+  const sums = b && want(2) ? new Float64Array(g.o) : null;
+  if (dx || dw || sums) {
     const blk = blocking(g);
     const space = openSpace(g, blk, dw ? x!.data : null, dx?.data ?? null, dtypeOf(x!));
     eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
       const ld = n * bandWidth(g, y1 - y0);
       moveBand(g, space.out, ld, gy.data, s0, n, grp, y0, y1, true);
+      if (sums) for (let ch = 0; ch < g.og; ch++) sums[grp * g.og + ch] += space.sumOut(ch * ld, ld);
       if (dw) {
         space.unroll(false, grp, ld, y0, y1);
         gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, dw.data.subarray(grp * g.og * g.k), g.k);
@@ -319,9 +326,9 @@ function vjp(
   }
   const grads: (Tensor | null)[] = [dx, dw];
   if (!b) return grads;
-  if (!want(2)) return [...grads, null];
+  if (!sums) return [...grads, null];
   const db = zeros(b.shape, dtypeOf(b));
-  db.data.set(channelSums(gy.data, g.n, g.o, g.oh * g.ow));
+  db.data.set(sums);
   return [...grads, db];
 }
 
@@ -329,17 +336,11 @@ function vjp(
 // optimized code at a branch it had not seen during warm-up and ran the rest of the loop interpreted,
 // boxing every number (megabytes of garbage per gradient).
 
-/** Σ over samples and positions of each channel of g [n, o, L], in float64 whatever the dtype (as linear's bias gradient). */
-function channelSums(gy: Data, n: number, o: number, L: number): Float64Array {
-  const sums = new Float64Array(o);
-  for (let s = 0; s < n; s++) {
-    for (let ch = 0; ch < o; ch++) {
-      let t = 0;
-      for (let i = (s * o + ch) * L, end = i + L; i < end; i++) t += gy[i]!;
-      sums[ch] += t;
-    }
-  }
-  return sums;
+/** Σ d[at, at + n) in float64 whatever the dtype (as linear's bias gradient). */
+function sumRun(d: Data, at: number, n: number): number {
+  let t = 0;
+  for (let i = at, end = at + n; i < end; i++) t += d[i]!;
+  return t;
 }
 
 /** conv1d or conv2d (name `conv${dims}d`): the op of its dimension, all of whose work is done here. */

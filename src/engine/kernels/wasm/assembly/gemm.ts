@@ -135,6 +135,6 @@ function scale<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
 export { relu32, reluGrad32 } from './relu';
 export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
-export { sumSquares32 } from './reduce';
+export { sum32, sumSquares32 } from './reduce';
 export { unroll32, unroll64 } from './im2col';
 export { maxPool2x2f32 } from './max-pool';
