@@ -29,16 +29,27 @@
   v128.store(dst + bytes - 16, v128.load(src + bytes - 16));
 }
 
-/** dst[0..n) += src[0..n), in element order (each sum rounded once, as the JS loop's). */
+/**
+ * dst[0..n) += src[0..n), each sum rounded once, as the JS loop's. A run of at least 16 bytes ends
+ * with the sums of its last 16, overlapping sums already stored: computed from dst before any store
+ * (the same operands, so the same values), which also spares a load of bytes just stored.
+ */
 @inline function addRun<T>(dst: usize, src: usize, n: i32): void {
   const bytes = <usize>n * sizeof<T>();
-  let i: usize = 0;
-  for (; i + 16 <= bytes; i += 16) {
-    const a = v128.load(dst + i);
-    const b = v128.load(src + i);
-    v128.store(dst + i, sizeof<T>() == 4 ? f32x4.add(a, b) : f64x2.add(a, b));
+  if (bytes < 16) {
+    for (let i: usize = 0; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(dst + i) + load<T>(src + i));
+    return;
   }
-  for (; i < bytes; i += sizeof<T>()) store<T>(dst + i, load<T>(dst + i) + load<T>(src + i));
+  const at = bytes - 16;
+  const a = v128.load(dst + at);
+  const b = v128.load(src + at);
+  const last = sizeof<T>() == 4 ? f32x4.add(a, b) : f64x2.add(a, b);
+  for (let i: usize = 0; i + 16 < bytes; i += 16) {
+    const c = v128.load(dst + i);
+    const d = v128.load(src + i);
+    v128.store(dst + i, sizeof<T>() == 4 ? f32x4.add(c, d) : f64x2.add(c, d));
+  }
+  v128.store(dst + at, last);
 }
 
 /** Zeroes a tap's row of the band (output rows [y0, y1), ow each) outside rows [ya, yb) and columns [lo, hi). */
@@ -88,19 +99,23 @@ function unroll<T>(
           const hi = <i32>(cs >> 32);
           if (clear) zeroOutside<T>(row, ow, y0, y1, ya, yb, lo, hi);
           if (ya >= yb || lo >= hi) continue;
-          for (let y = ya; y < yb; y++) {
-            const src = plane + <usize>((y * sh + offY) * w + offX + lo * sw) * sz;
-            const dst = row + <usize>((y - y0) * ow + lo) * sz;
-            if (sw == 1) {
-              if (fold) addRun<T>(src, dst, hi - lo);
-              else copyRun<T>(dst, src, hi - lo);
-            } else {
-              const step = <usize>sw * sz;
-              let p = src;
-              for (let t: usize = 0, end = <usize>(hi - lo) * sz; t < end; t += sz, p += step) {
-                if (fold) store<T>(p, load<T>(p) + load<T>(dst + t));
-                else store<T>(dst + t, load<T>(p));
-              }
+          const n = hi - lo;
+          const srcStep = <usize>(sh * w) * sz;
+          const dstStep = <usize>ow * sz;
+          let src = plane + <usize>((ya * sh + offY) * w + offX + lo * sw) * sz;
+          let dst = row + <usize>((ya - y0) * ow + lo) * sz;
+          if (sw == 1) {
+            // the run's loop apart for each direction, its length and steps fixed for the tap's rows
+            if (fold) for (let y = ya; y < yb; y++, src += srcStep, dst += dstStep) addRun<T>(src, dst, n);
+            else for (let y = ya; y < yb; y++, src += srcStep, dst += dstStep) copyRun<T>(dst, src, n);
+            continue;
+          }
+          const step = <usize>sw * sz;
+          for (let y = ya; y < yb; y++, src += srcStep, dst += dstStep) {
+            let p = src;
+            for (let t: usize = 0, end = <usize>n * sz; t < end; t += sz, p += step) {
+              if (fold) store<T>(p, load<T>(p) + load<T>(dst + t));
+              else store<T>(dst + t, load<T>(p));
             }
           }
         }
