@@ -33,6 +33,14 @@ let calls = 0;
 let taken: ArrayBuffer[] | null = null;
 
 /**
+ * The `recycling` call running (from 1), or 0 outside one: a buffer takeBuffer gives during a call is
+ * handed out again only after that call.
+ */
+export function recyclingCall(): number {
+  return taken === null ? 0 : calls;
+}
+
+/**
  * A buffer of `bytes` for allocData inside a `recycling` call, zero-filled unless `clear` is false
  * (the caller writes every byte before reading any); null outside a call (or for a small size), and
  * the caller allocates as usual.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { recycling } from '../../../src/engine/buffers.js';
 import { maxPool2d } from '../../../src/engine/ops/max-pool2d.js';
 import { cast, ShapeError } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
@@ -40,6 +41,21 @@ describe('max_pool2d', () => {
     const y2 = maxPool2d.forward([other], a);
     y2.data.set(y.data);
     expectClose(maxPool2d.vjp([x], y2, g, a)[0]!, ref);
+  });
+
+  it('does not use indices kept in the buffer cache by a call that has ended', () => {
+    const a = attrs({ kernelSize: 2 });
+    // 4096 outputs: their indices are a buffer of the cache's size
+    const big = rand([1, 4, 64, 64], 50);
+    const y = recycling(() => maxPool2d.forward([big], a));
+    const g = rand(y.shape, 51);
+    const ref = maxPool2d.vjp([big], maxPool2d.forward([big], a), g, a)[0]!;
+    const dx = recycling(() => {
+      // handed the buffer of y's indices (the first call returned y, not them), and overwrites it
+      maxPool2d.forward([rand(big.shape, 52)], a);
+      return maxPool2d.vjp([big], y, g, a)[0]!;
+    });
+    expectClose(dx, ref.data);
   });
 
   it('propagates NaN as torch: a NaN in a window is its maximum', () => {

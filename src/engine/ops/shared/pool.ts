@@ -2,6 +2,7 @@
 // spatial axis is described once by its windows (which input indices each output index reads); a
 // window of the plane is the product of a row window and a column window.
 import { z } from 'zod';
+import { recyclingCall, takeBuffer } from '../../buffers.js';
 import { maxPool2x2F32 } from '../../kernels/pool.js';
 import { dtypeOf, empty, formatShape, ShapeError, zeros, type Data, type Tensor } from '../../tensor.js';
 import { eachDim, perDim, planes } from './spatial.js';
@@ -145,9 +146,12 @@ function argmax(p: Pooling, x: Data, arg = indices(p)): Int32Array {
   return arg;
 }
 
-// NOTE: its own memory, not the buffer cache's: kept beside the output (below), it must never be
-// handed to another call while that output lives
-const indices = (p: Pooling) => new Int32Array(p.planes * p.rows.first.length * p.cols.first.length);
+/** Room for each output's index, from the buffer cache inside a `recycling` call (see argmaxOf). */
+function indices(p: Pooling): Int32Array {
+  const n = p.planes * p.rows.first.length * p.cols.first.length;
+  const buf = takeBuffer(n * 4, false);
+  return buf ? new Int32Array(buf) : new Int32Array(n);
+}
 
 /** Every window of the axis is two adjacent elements (kernel 2 without dilation, none cut by the edge). */
 const isTwoByTwo = (a: AxisWindows) => a.step === 1 && a.taps.every((t) => t === 2);
@@ -190,8 +194,11 @@ function argmax2x2(p: Pooling, x: Data, arg: Int32Array): Int32Array {
 // where they are beside its output (as torch saves the indices) for the backward pass, with the x they
 // were found in: given that output and that very x (the engine's VJP call), the indices are this
 // forward's and are used as they are; for an output it did not make or another x, they are found
-// again. A WeakMap: they go with the output.
-const argmaxOf = new WeakMap<Tensor, { x: Data; arg: Int32Array }>();
+// again. A WeakMap: they go with the output. The indices are in the buffer cache's memory inside a
+// `recycling` call, which another call may be handed once this one ends, while the output may outlive
+// it (returned intermediates): they are used only during the call that made them (`call`; 0, outside
+// any, is memory of their own).
+const argmaxOf = new WeakMap<Tensor, { x: Data; arg: Int32Array; call: number }>();
 
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
@@ -200,7 +207,7 @@ export function maxForward(p: Pooling, x: Tensor): Tensor {
   const simd = x.data instanceof Float32Array && isHalving(p.rows) && isHalving(p.cols) &&
     maxPool2x2F32(x.data, p.planes, p.h, p.w, oh, ow, y.data as Float32Array, arg);
   if (!simd) gather(x.data, argmax(p, x.data, arg), y.data);
-  argmaxOf.set(y, { x: x.data, arg });
+  argmaxOf.set(y, { x: x.data, arg, call: recyclingCall() });
   return y;
 }
 
@@ -216,7 +223,8 @@ function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const dx = zeros(x.shape, dtypeOf(x));
   const kept = argmaxOf.get(out);
-  const arg = kept && kept.x === x.data && kept.arg.length === out.data.length ? kept.arg : argmax(p, x.data);
+  const current = kept && kept.x === x.data && kept.arg.length === out.data.length && (kept.call === 0 || kept.call === recyclingCall());
+  const arg = current ? kept.arg : argmax(p, x.data);
   scatterAdd(g.data, arg, dx.data);
   return dx;
 }
