@@ -1,29 +1,42 @@
 // The arithmetic shared by layernorm and batchnorm: both standardize groups of elements with the
-// biased variance, then apply a per-position affine map. They differ only in what a group is.
+// biased variance, then apply an affine map. They differ only in what a group is, and in whether the
+// weight and bias are indexed by the position in the group (layernorm) or by the group (batchnorm).
 import { dtypeOf, zeros, type Data, type Tensor } from '../tensor.js';
 
+/**
+ * Group k is `blocks` runs of `inner` contiguous elements, the first starting at k·groupStride and
+ * each next one blockStride further (a layernorm row: one run; a batchnorm channel: one run per sample).
+ */
 export interface NormGroups {
   count: number;
-  /** elements per group (the n of the mean and of the biased variance) */
-  size: number;
-  /** calls `f` with the flat index of every element of group `k` */
-  each: (k: number, f: (i: number) => void) => void;
-  /** index into weight/bias of element `i` of group `k` */
-  param: (k: number, i: number) => number;
+  blocks: number;
+  inner: number;
+  groupStride: number;
+  blockStride: number;
+  /** weight and bias hold one value per group (batchnorm's channels), else one per position in the group */
+  perGroup: boolean;
 }
 
+/** The mean and 1/√(σ² + eps) of every group. */
 function stats(xs: Data, G: NormGroups, eps: number): { mean: Float64Array; rstd: Float64Array } {
-  const mean = new Float64Array(G.count);
-  const rstd = new Float64Array(G.count);
-  for (let k = 0; k < G.count; k++) {
+  const { count, blocks, inner, groupStride, blockStride } = G;
+  const n = blocks * inner;
+  const mean = new Float64Array(count);
+  const rstd = new Float64Array(count);
+  for (let k = 0; k < count; k++) {
     let s = 0;
-    G.each(k, (i) => (s += xs[i]!));
-    const mu = s / G.size;
+    for (let b = 0, o = k * groupStride; b < blocks; b++, o += blockStride) for (let i = o, end = o + inner; i < end; i++) s += xs[i]!;
+    const mu = s / n;
     // two passes: Σ(x − μ)² does not cancel catastrophically the way Σx² − nμ² does
     let v = 0;
-    G.each(k, (i) => (v += (xs[i]! - mu) ** 2));
+    for (let b = 0, o = k * groupStride; b < blocks; b++, o += blockStride) {
+      for (let i = o, end = o + inner; i < end; i++) {
+        const d = xs[i]! - mu;
+        v += d * d;
+      }
+    }
     mean[k] = mu;
-    rstd[k] = 1 / Math.sqrt(v / G.size + eps);
+    rstd[k] = 1 / Math.sqrt(v / n + eps);
   }
   return { mean, rstd };
 }
@@ -31,13 +44,19 @@ function stats(xs: Data, G: NormGroups, eps: number): { mean: Float64Array; rstd
 /** y = (x − μ) / √(σ² + eps) · w + b per group; `w`, `b` optional. */
 export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Tensor {
   const { mean, rstd } = stats(x!.data, G, eps);
+  const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
   const y = zeros(x!.shape, dtypeOf(x!));
   const [xs, ys, ws, bs] = [x!.data, y.data, w?.data, b?.data];
-  for (let k = 0; k < G.count; k++) {
-    G.each(k, (i) => {
-      const p = G.param(k, i);
-      ys[i] = (xs[i]! - mean[k]!) * rstd[k]! * (ws ? ws[p]! : 1) + (bs ? bs[p]! : 0);
-    });
+  for (let k = 0; k < count; k++) {
+    const mu = mean[k]!;
+    const r = rstd[k]!;
+    for (let blk = 0, o = k * groupStride; blk < blocks; blk++, o += blockStride) {
+      // p: the weight and bias index of the run's first element, then of each next (step 0 per group)
+      const p0 = perGroup ? k : blk * inner;
+      const step = perGroup ? 0 : 1;
+      if (ws && bs) for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ys[i] = (xs[i]! - mu) * r * ws[p]! + bs[p]!;
+      else for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ys[i] = (xs[i]! - mu) * r * (ws ? ws[p]! : 1) + (bs ? bs[p]! : 0);
+    }
   }
   return y;
 }
@@ -47,28 +66,40 @@ export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Te
 // and ∂L/∂w = Σ g·x̂, ∂L/∂b = Σ g over every element that uses that weight.
 export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: number): Tensor[] {
   const { mean, rstd } = stats(x!.data, G, eps);
+  const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
+  const n = blocks * inner;
   const dx = zeros(x!.shape, dtypeOf(g));
   const [xs, gs, ds, ws] = [x!.data, g.data, dx.data, w?.data];
   const dw = new Float64Array(w ? w.data.length : 0);
   const db = new Float64Array(b ? b.data.length : 0);
-  for (let k = 0; k < G.count; k++) {
-    const [mu, r] = [mean[k]!, rstd[k]!];
+  for (let k = 0; k < count; k++) {
+    const mu = mean[k]!;
+    const r = rstd[k]!;
     let s1 = 0;
     let s2 = 0;
-    G.each(k, (i) => {
-      const p = G.param(k, i);
-      const xh = (xs[i]! - mu) * r;
-      const gh = gs[i]! * (ws ? ws[p]! : 1);
-      s1 += gh;
-      s2 += gh * xh;
-      if (w) dw[p] += gs[i]! * xh;
-      if (b) db[p] += gs[i]!;
-    });
-    const [m1, m2] = [s1 / G.size, s2 / G.size];
-    G.each(k, (i) => {
-      const xh = (xs[i]! - mu) * r;
-      ds[i] = r * (gs[i]! * (ws ? ws[G.param(k, i)]! : 1) - m1 - xh * m2);
-    });
+    for (let blk = 0, o = k * groupStride; blk < blocks; blk++, o += blockStride) {
+      const p0 = perGroup ? k : blk * inner;
+      const step = perGroup ? 0 : 1;
+      for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) {
+        const gi = gs[i]!;
+        const xh = (xs[i]! - mu) * r;
+        const gh = ws ? gi * ws[p]! : gi;
+        s1 += gh;
+        s2 += gh * xh;
+        if (w) dw[p] += gi * xh;
+        if (b) db[p] += gi;
+      }
+    }
+    const m1 = s1 / n;
+    const m2 = s2 / n;
+    for (let blk = 0, o = k * groupStride; blk < blocks; blk++, o += blockStride) {
+      const p0 = perGroup ? k : blk * inner;
+      const step = perGroup ? 0 : 1;
+      for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) {
+        const xh = (xs[i]! - mu) * r;
+        ds[i] = r * ((ws ? gs[i]! * ws[p]! : gs[i]!) - m1 - xh * m2);
+      }
+    }
   }
   return [dx, ...(w ? [fromAcc(w, dw)] : []), ...(b ? [fromAcc(b, db)] : [])];
 }
