@@ -7,6 +7,8 @@ export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
   ELEMENTWISE_MIN,
+  geluF32,
+  geluGradF32,
   leakyReluF32,
   leakyReluGradF32,
   reluF32,

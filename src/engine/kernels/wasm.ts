@@ -25,6 +25,7 @@ interface GemmExports {
   gradFromOutput32(kind: number, y: number, g: number, n: number): void;
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
+  gelu32(mode: number, x: number, g: number, n: number): number;
 }
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
@@ -270,6 +271,20 @@ function gradChunks(
     if (exact && left) for (let i = s; i < s + n; i++) if (exact.mine(u[i]!)) gx[i] = exact.f(u[i]!, g[i]!);
   }
   return true;
+}
+
+// gelu's kernel covers |x| ≤ 38 (gelu32 in src/engine/kernels/wasm/assembly/gelu.ts); NaN and the rest take
+// the op's own float32 rule, given by the caller (src/engine/ops/gelu.ts).
+const outsideGelu = (x: number): boolean => !(Math.abs(x) <= 38);
+
+/** y = gelu(x), the float32 rule `rule` evaluated in float64 lanes (gelu32); false when declined. */
+export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
+  return mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
+}
+
+/** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
+export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
+  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
 }
 
 /** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when declined. */

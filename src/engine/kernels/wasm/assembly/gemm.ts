@@ -136,3 +136,4 @@ export { relu32, reluGrad32 } from './relu';
 export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
 export { sumSquares32 } from './reduce';
+export { gelu32 } from './gelu';
