@@ -7,6 +7,7 @@ export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
   ELEMENTWISE_MIN,
+  expRowsF32,
   geluF32,
   geluGradF32,
   leakyReluF32,
@@ -17,6 +18,7 @@ export {
   sigmoidGradF32,
   siluF32,
   siluGradF32,
+  softmaxRowsF32,
   sumSquaresF32,
   tanhF32,
   tanhGradF32,

@@ -26,6 +26,7 @@ interface GemmExports {
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
   gelu32(mode: number, x: number, g: number, n: number): number;
+  softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
 }
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
@@ -285,6 +286,47 @@ export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => n
 /** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
 export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
   return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
+}
+
+/**
+ * Softmax over each row of p [rows, cols] in place, within about one float32 ulp of the float64 loop
+ * (softmax32 in src/engine/kernels/wasm/assembly/softmax.ts); with `causal`, row i keeps its first i + 1
+ * entries and the rest become 0. False when declined (no module, or a row longer than two chunks).
+ */
+export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, causal: boolean): boolean {
+  const per = cols > 0 ? Math.floor((2 * CHUNK) / cols) : 0;
+  const w = per > 0 ? chunkInstance() : null;
+  if (!w) return false;
+  const at = w.base / 4;
+  for (let r = 0; r < rows; r += per) {
+    const n = Math.min(per, rows - r) * cols;
+    const block = p.subarray(r * cols, r * cols + n);
+    w.f32.set(block, at);
+    w.x.softmax32(w.base, n / cols, cols, r, causal ? 1 : 0, 0);
+    block.set(w.f32.subarray(at, at + n));
+  }
+  return true;
+}
+
+/**
+ * e = exp(x − max) over each row of x [rows, cols] (softmax32 without the normalization), and each row's
+ * max and Σe (in float64) at stats[2i], stats[2i + 1]; false when declined (as softmaxRowsF32).
+ */
+export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array, stats: Float64Array): boolean {
+  // a chunk of rows, then their stats (16 bytes a row) in the second chunk's place
+  const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / 4) : 0;
+  const w = per > 0 ? chunkInstance() : null;
+  if (!w) return false;
+  const at = w.base / 4;
+  const statsAt = w.base + CHUNK * 4;
+  for (let r = 0; r < rows; r += per) {
+    const m = Math.min(per, rows - r);
+    w.f32.set(x.subarray(r * cols, (r + m) * cols), at);
+    w.x.softmax32(w.base, m, cols, 0, 0, statsAt);
+    e.set(w.f32.subarray(at, at + m * cols), r * cols);
+    stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
+  }
+  return true;
 }
 
 /** gx = g where y > 0 or y is NaN, else 0 (relu's gradient), as reluF32; false when declined. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineOp } from '../op.js';
-import { like, ShapeError, type Tensor } from '../tensor.js';
+import { expRowsF32 } from '../kernels/index.js';
+import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
 import { reduced, ReductionSchema, termScale } from './shared/loss.js';
 
@@ -98,16 +99,30 @@ function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ig
 /**
  * For every sample (and spatial position) whose target is not ignored, gives the offset of its class 0,
  * lse = log Σ_c exp(x_c) (log_softmax(x)_c = x_c − lse), e_c = exp(x_c − max) and inv = 1 / Σ_c e_c
- * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets).
+ * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets). Float32 rows of classes
+ * (x [N, C]) take their exps and sums from the SIMD kernel.
  */
 function forEachSample(
   x: Tensor,
   t: Tensor,
   { samples, classes, inner, probabilities }: ClassLayout,
   ignoreIndex: number,
-  visit: (at: number, lse: number, e: Float64Array, inv: number, cls: number) => void,
+  visit: (at: number, lse: number, e: Data, inv: number, cls: number) => void,
 ): void {
   const xd = x.data;
+  if (inner === 1 && xd instanceof Float32Array) {
+    const all = emptyData(samples * classes, 'float32') as Float32Array;
+    const stats = new Float64Array(2 * samples);
+    if (expRowsF32(xd, samples, classes, all, stats)) {
+      for (let n = 0; n < samples; n++) {
+        const cls = probabilities ? -1 : t.data[n]!;
+        if (cls === ignoreIndex) continue;
+        const [max, sum] = [stats[2 * n]!, stats[2 * n + 1]!];
+        visit(n * classes, max + Math.log(sum), all.subarray(n * classes, (n + 1) * classes), 1 / sum, cls);
+      }
+      return;
+    }
+  }
   const e = new Float64Array(classes);
   for (let n = 0; n < samples; n++) {
     for (let k = 0; k < inner; k++) {

@@ -137,3 +137,4 @@ export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
 export { sumSquares32 } from './reduce';
 export { gelu32 } from './gelu';
+export { softmax32 } from './softmax';
