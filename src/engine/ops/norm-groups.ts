@@ -1,7 +1,7 @@
 // The arithmetic shared by layernorm and batchnorm: both standardize groups of elements with the
 // biased variance, then apply an affine map. They differ only in what a group is, and in whether the
 // weight and bias are indexed by the position in the group (layernorm) or by the group (batchnorm).
-import { dtypeOf, zeros, type Data, type Tensor } from '../tensor.js';
+import { dtypeOf, empty, zeros, type Data, type Tensor } from '../tensor.js';
 
 /**
  * Group k is `blocks` runs of `inner` contiguous elements, the first starting at k·groupStride and
@@ -41,12 +41,19 @@ function stats(xs: Data, G: NormGroups, eps: number): { mean: Float64Array; rstd
   return { mean, rstd };
 }
 
+/** The weight and bias values, ones and zeros where absent: multiplying by 1 and adding 0 change nothing. */
+function affine(w: Tensor | undefined, b: Tensor | undefined, G: NormGroups): [Data, Data] {
+  const n = G.perGroup ? G.count : G.blocks * G.inner;
+  return [w ? w.data : new Float64Array(n).fill(1), b ? b.data : new Float64Array(n)];
+}
+
 /** y = (x − μ) / √(σ² + eps) · w + b per group; `w`, `b` optional. */
 export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Tensor {
   const { mean, rstd } = stats(x!.data, G, eps);
   const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
-  const y = zeros(x!.shape, dtypeOf(x!));
-  const [xs, ys, ws, bs] = [x!.data, y.data, w?.data, b?.data];
+  const y = empty(x!.shape, dtypeOf(x!));
+  const [xs, ys] = [x!.data, y.data];
+  const [ws, bs] = affine(w, b, G);
   for (let k = 0; k < count; k++) {
     const mu = mean[k]!;
     const r = rstd[k]!;
@@ -54,8 +61,7 @@ export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Te
       // p: the weight and bias index of the run's first element, then of each next (step 0 per group)
       const p0 = perGroup ? k : blk * inner;
       const step = perGroup ? 0 : 1;
-      if (ws && bs) for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ys[i] = (xs[i]! - mu) * r * ws[p]! + bs[p]!;
-      else for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ys[i] = (xs[i]! - mu) * r * (ws ? ws[p]! : 1) + (bs ? bs[p]! : 0);
+      for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ys[i] = (xs[i]! - mu) * r * ws[p]! + bs[p]!;
     }
   }
   return y;
@@ -68,10 +74,12 @@ export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: numb
   const { mean, rstd } = stats(x!.data, G, eps);
   const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
   const n = blocks * inner;
-  const dx = zeros(x!.shape, dtypeOf(g));
-  const [xs, gs, ds, ws] = [x!.data, g.data, dx.data, w?.data];
-  const dw = new Float64Array(w ? w.data.length : 0);
-  const db = new Float64Array(b ? b.data.length : 0);
+  const dx = empty(x!.shape, dtypeOf(g));
+  const [xs, gs, ds] = [x!.data, g.data, dx.data];
+  const [ws] = affine(w, b, G);
+  // summed whether or not they are returned: one loop without branches
+  const dw = new Float64Array(ws.length);
+  const db = new Float64Array(ws.length);
   for (let k = 0; k < count; k++) {
     const mu = mean[k]!;
     const r = rstd[k]!;
@@ -83,11 +91,11 @@ export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: numb
       for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) {
         const gi = gs[i]!;
         const xh = (xs[i]! - mu) * r;
-        const gh = ws ? gi * ws[p]! : gi;
+        const gh = gi * ws[p]!;
         s1 += gh;
         s2 += gh * xh;
-        if (w) dw[p] += gi * xh;
-        if (b) db[p] += gi;
+        dw[p] += gi * xh;
+        db[p] += gi;
       }
     }
     const m1 = s1 / n;
@@ -95,10 +103,7 @@ export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: numb
     for (let blk = 0, o = k * groupStride; blk < blocks; blk++, o += blockStride) {
       const p0 = perGroup ? k : blk * inner;
       const step = perGroup ? 0 : 1;
-      for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) {
-        const xh = (xs[i]! - mu) * r;
-        ds[i] = r * ((ws ? gs[i]! * ws[p]! : gs[i]!) - m1 - xh * m2);
-      }
+      for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ds[i] = r * (gs[i]! * ws[p]! - m1 - (xs[i]! - mu) * r * m2);
     }
   }
   return [dx, ...(w ? [fromAcc(w, dw)] : []), ...(b ? [fromAcc(b, db)] : [])];
