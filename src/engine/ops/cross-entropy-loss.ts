@@ -81,9 +81,10 @@ export const crossEntropyLoss = defineOp({
       }
       const wy = (1 - eps) * weightOf(w, cls);
       const s = scale * (wy + base * wsum);
-      if (w) for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base * w.data[c]!;
-      else for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base;
-      gx.data[at + cls * inner] -= k * wy;
+      const [gd, kb] = [gx.data, k * base];
+      if (w) for (let c = 0, i = at; c < classes; c++, i += inner) gd[i] = s * e[c]! - kb * w.data[c]!;
+      else for (let c = 0, i = at; c < classes; c++, i += inner) gd[i] = s * e[c]! - kb;
+      gd[at + cls * inner] -= k * wy;
     });
     return w ? [gx, gt, null] : [gx, gt];
   },

@@ -91,7 +91,11 @@ interface BinaryLoops {
 // twice as slow).
 const BINARY_LOOPS = `
 return {
-  forward(x, sx, w, sw, z) { const n = z.length; for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]); },
+  forward(x, sx, w, sw, z) {
+    const n = z.length;
+    if (sx === 1 && sw === 1) for (let i = 0; i < n; i++) z[i] = f(x[i], w[i]);
+    else for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]);
+  },
   forwardBroadcast(x, sa, w, sb, z, shape) {
     forEachRow(shape, sa, sb, (o, ia, ib, len, ax, bx) => {
       for (let j = 0; j < len; j++) z[o + j] = f(x[ia + j * ax], w[ib + j * bx]);
