@@ -278,14 +278,23 @@ function gradChunks(
 // the op's own float32 rule, given by the caller (src/engine/ops/gelu.ts).
 const outsideGelu = (x: number): boolean => !(Math.abs(x) <= 38);
 
+/**
+ * Whether this thread's module has kernel `name`: a build/gemm.wasm older than its sources (a checkout
+ * not rebuilt yet) lacks the newer ones, and the ops then run their JS loops.
+ */
+function hasKernel(name: keyof GemmExports): boolean {
+  const w = chunkInstance();
+  return w !== null && typeof w.x[name] === 'function';
+}
+
 /** y = gelu(x), the float32 rule `rule` evaluated in float64 lanes (gelu32); false when declined. */
 export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
-  return mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
+  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
 }
 
 /** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
 export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
-  return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
+  return hasKernel('gelu32') && gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
 }
 
 /**
@@ -295,7 +304,7 @@ export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, 
  */
 export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, causal: boolean): boolean {
   const per = cols > 0 ? Math.floor((2 * CHUNK) / cols) : 0;
-  const w = per > 0 ? chunkInstance() : null;
+  const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
   if (!w) return false;
   const at = w.base / 4;
   for (let r = 0; r < rows; r += per) {
@@ -315,7 +324,7 @@ export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, caus
 export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array, stats: Float64Array): boolean {
   // a chunk of rows, then their stats (16 bytes a row) in the second chunk's place
   const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / 4) : 0;
-  const w = per > 0 ? chunkInstance() : null;
+  const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
   if (!w) return false;
   const at = w.base / 4;
   const statsAt = w.base + CHUNK * 4;
