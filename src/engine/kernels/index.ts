@@ -10,6 +10,8 @@ export {
   expRowsF32,
   geluF32,
   geluGradF32,
+  layerNormF32,
+  layerNormGradF32,
   leakyReluF32,
   leakyReluGradF32,
   reluF32,

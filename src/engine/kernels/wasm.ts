@@ -27,6 +27,7 @@ interface GemmExports {
   sumSquares32(x: number, n: number): number;
   gelu32(mode: number, x: number, g: number, n: number): number;
   softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
+  layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
 }
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
@@ -335,6 +336,62 @@ export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float
     e.set(w.f32.subarray(at, at + m * cols), r * cols);
     stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
   }
+  return true;
+}
+
+/**
+ * Linear memory for layernorm32 over rows of d: blocks of whole rows of x and g, then w, b (float32)
+ * and the float64 sums dw, db; null when declined (no kernel, d not a multiple of 4 or above a chunk).
+ */
+function normLayout(d: number) {
+  if (d === 0 || d % 4 !== 0 || d > CHUNK || !hasKernel('layernorm32')) return null;
+  const w = chunkInstance()!;
+  const rows = Math.floor(CHUNK / d);
+  const xAt = w.base;
+  const gAt = xAt + rows * d * 4;
+  const wAt = gAt + rows * d * 4;
+  const bAt = wAt + d * 4;
+  const dwAt = bAt + d * 4;
+  const dbAt = dwAt + d * 8;
+  const statsAt = dbAt + d * 8;
+  w.reserve(statsAt + 16);
+  return { w, rows, xAt, gAt, wAt, bAt, dwAt, dbAt, statsAt };
+}
+
+/** y = layernorm of each row of d of x, ·w + b (layernorm32, float64 arithmetic rounded once); false when declined. */
+export function layerNormF32(x: Float32Array, d: number, wt: Float32Array, b: Float32Array, eps: number, y: Float32Array): boolean {
+  const L = normLayout(d);
+  if (!L) return false;
+  const { w, rows, xAt } = L;
+  w.f32.set(wt, L.wAt / 4);
+  w.f32.set(b, L.bAt / 4);
+  const n = x.length / d;
+  for (let r = 0; r < n; r += rows) {
+    const m = Math.min(rows, n - r);
+    w.f32.set(x.subarray(r * d, (r + m) * d), xAt / 4);
+    w.x.layernorm32(0, xAt, 0, m, d, L.wAt, L.bAt, 0, 0, eps, L.statsAt);
+    y.set(w.f32.subarray(xAt / 4, xAt / 4 + m * d), r * d);
+  }
+  return true;
+}
+
+/** dx of layernorm's rows, and Σ g·x̂, Σ g per position into dw, db (layernorm32); false when declined. */
+export function layerNormGradF32(x: Float32Array, g: Float32Array, d: number, wt: Float32Array, eps: number, dx: Float32Array, dw: Float64Array, db: Float64Array): boolean {
+  const L = normLayout(d);
+  if (!L) return false;
+  const { w, rows, xAt, gAt } = L;
+  w.f32.set(wt, L.wAt / 4);
+  w.f64.fill(0, L.dwAt / 8, L.dbAt / 8 + d);
+  const n = x.length / d;
+  for (let r = 0; r < n; r += rows) {
+    const m = Math.min(rows, n - r);
+    w.f32.set(x.subarray(r * d, (r + m) * d), xAt / 4);
+    w.f32.set(g.subarray(r * d, (r + m) * d), gAt / 4);
+    w.x.layernorm32(1, xAt, gAt, m, d, L.wAt, L.bAt, L.dwAt, L.dbAt, eps, L.statsAt);
+    dx.set(w.f32.subarray(gAt / 4, gAt / 4 + m * d), r * d);
+  }
+  dw.set(w.f64.subarray(L.dwAt / 8, L.dwAt / 8 + d));
+  db.set(w.f64.subarray(L.dbAt / 8, L.dbAt / 8 + d));
   return true;
 }
 

@@ -1,6 +1,7 @@
 // The arithmetic shared by layernorm and batchnorm: both standardize groups of elements with the
 // biased variance, then apply an affine map. They differ only in what a group is, and in whether the
 // weight and bias are indexed by the position in the group (layernorm) or by the group (batchnorm).
+import { layerNormF32, layerNormGradF32 } from '../kernels/index.js';
 import { dtypeOf, empty, zeros, type Data, type Tensor } from '../tensor.js';
 
 /**
@@ -41,19 +42,25 @@ function stats(xs: Data, G: NormGroups, eps: number): { mean: Float64Array; rstd
   return { mean, rstd };
 }
 
-/** The weight and bias values, ones and zeros where absent: multiplying by 1 and adding 0 change nothing. */
-function affine(w: Tensor | undefined, b: Tensor | undefined, G: NormGroups): [Data, Data] {
+/** The weight and bias values, ones and zeros (of x's dtype) where absent: ×1 and +0 change nothing. */
+function affine(x: Tensor, w: Tensor | undefined, b: Tensor | undefined, G: NormGroups): [Data, Data] {
   const n = G.perGroup ? G.count : G.blocks * G.inner;
-  return [w ? w.data : new Float64Array(n).fill(1), b ? b.data : new Float64Array(n)];
+  const make = () => (x.data instanceof Float32Array ? new Float32Array(n) : new Float64Array(n));
+  return [w ? w.data : make().fill(1), b ? b.data : make()];
 }
+
+/** Float32 layernorm rows (contiguous groups, weights per position) go to the SIMD kernel. */
+const rowsF32 = (G: NormGroups, ...arrays: Data[]): boolean =>
+  !G.perGroup && G.blocks === 1 && G.groupStride === G.inner && arrays.every((a) => a instanceof Float32Array);
 
 /** y = (x − μ) / √(σ² + eps) · w + b per group; `w`, `b` optional. */
 export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Tensor {
-  const { mean, rstd } = stats(x!.data, G, eps);
   const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
   const y = empty(x!.shape, dtypeOf(x!));
   const [xs, ys] = [x!.data, y.data];
-  const [ws, bs] = affine(w, b, G);
+  const [ws, bs] = affine(x!, w, b, G);
+  if (rowsF32(G, xs, ys, ws, bs) && layerNormF32(xs as Float32Array, inner, ws as Float32Array, bs as Float32Array, eps, ys as Float32Array)) return y;
+  const { mean, rstd } = stats(xs, G, eps);
   for (let k = 0; k < count; k++) {
     const mu = mean[k]!;
     const r = rstd[k]!;
@@ -71,15 +78,17 @@ export function normForward([x, w, b]: Tensor[], G: NormGroups, eps: number): Te
 //   ∂L/∂x = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂))   (means over the group),
 // and ∂L/∂w = Σ g·x̂, ∂L/∂b = Σ g over every element that uses that weight.
 export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: number): Tensor[] {
-  const { mean, rstd } = stats(x!.data, G, eps);
   const { count, blocks, inner, groupStride, blockStride, perGroup } = G;
   const n = blocks * inner;
   const dx = empty(x!.shape, dtypeOf(g));
   const [xs, gs, ds] = [x!.data, g.data, dx.data];
-  const [ws] = affine(w, b, G);
+  const [ws] = affine(x!, w, b, G);
   // summed whether or not they are returned: one loop without branches
   const dw = new Float64Array(ws.length);
   const db = new Float64Array(ws.length);
+  const grads = () => [dx, ...(w ? [fromAcc(w, dw)] : []), ...(b ? [fromAcc(b, db)] : [])];
+  if (rowsF32(G, xs, gs, ds, ws) && layerNormGradF32(xs as Float32Array, gs as Float32Array, inner, ws as Float32Array, eps, ds as Float32Array, dw, db)) return grads();
+  const { mean, rstd } = stats(xs, G, eps);
   for (let k = 0; k < count; k++) {
     const mu = mean[k]!;
     const r = rstd[k]!;
@@ -106,7 +115,7 @@ export function normVjp([x, w, b]: Tensor[], g: Tensor, G: NormGroups, eps: numb
       for (let i = o, p = p0, end = o + inner; i < end; i++, p += step) ds[i] = r * (gs[i]! * ws[p]! - m1 - (xs[i]! - mu) * r * m2);
     }
   }
-  return [dx, ...(w ? [fromAcc(w, dw)] : []), ...(b ? [fromAcc(b, db)] : [])];
+  return grads();
 }
 
 /** A parameter gradient accumulated in float64, stored in the parameter's dtype. */

@@ -138,3 +138,4 @@ export { gradFromOutput32, leakySelect32 } from './lanes';
 export { sumSquares32 } from './reduce';
 export { gelu32 } from './gelu';
 export { softmax32 } from './softmax';
+export { layernorm32 } from './layernorm';
