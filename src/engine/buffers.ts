@@ -134,20 +134,35 @@ export function recycling<T>(fn: () => T): T {
  */
 export function donateBuffers(value: unknown, keep: unknown): void {
   const held = heldBy(keep);
-  const seen = new Set<ArrayBufferLike>();
+  for (const buf of wholeBuffers(value)) if (!held.has(buf)) cacheBuffer(buf);
+}
+
+/**
+ * The ArrayBuffers that typed arrays in `value` (plain objects and arrays, walked iteratively) view
+ * whole, each once: the buffers a caller done with `value` may reuse. A buffer that one of them views
+ * only part of is left out, as another may view the rest.
+ */
+export function wholeBuffers(value: unknown): ArrayBuffer[] {
+  const whole = new Set<ArrayBuffer>();
+  /** buffers some typed array views only part of */
+  const shared = new Set<ArrayBufferLike>();
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
     if (v === null || typeof v !== 'object') continue;
     if (ArrayBuffer.isView(v)) {
       const buf = v.buffer;
-      const whole = v.byteOffset === 0 && v.byteLength === buf.byteLength;
-      if (whole && buf instanceof ArrayBuffer && !held.has(buf) && !seen.has(buf)) cacheBuffer(buf);
-      seen.add(buf);
+      if (v.byteOffset === 0 && v.byteLength === buf.byteLength && buf instanceof ArrayBuffer) {
+        if (!shared.has(buf)) whole.add(buf);
+      } else {
+        shared.add(buf);
+        whole.delete(buf as ArrayBuffer);
+      }
     } else {
       for (const c of Array.isArray(v) ? v : Object.values(v)) if (c !== null && typeof c === 'object') stack.push(c);
     }
   }
+  return [...whole];
 }
 
 /** Empties the cache and forgets the sizes asked for (the memory bench measures a call's allocations from a cold start). */

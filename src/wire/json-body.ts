@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { decodeBase64Text, EncodedBase64, Float32Json, type DecodedBase64 } from './tensor.js';
+import { nextBody } from './ownership.js';
 
 // JSON in and out for bodies of megabytes (a base64 request of the 784-512-512-10 MLP, and its answer).
 // Fastify's defaults cost more than the computation for them: two regular-expression scans of the whole
@@ -81,7 +82,10 @@ function liftBase64(body: Buffer, minChars: number): { text: string; lifted: Lif
     if (end < 0) break;
     if (backslash < start) backslash = body.indexOf(BACKSLASH, start) >>> 0; // none: 2^32 - 1
     if (end - start < minChars || backslash < end) continue;
-    if (id === '') id = randomUUID();
+    if (id === '') {
+      id = randomUUID();
+      nextBody();
+    }
     // with JSON's escape of a NUL, which JSON.parse turns into the prefix below
     parts.push(body.toString('utf8', from, start), `\\u0000${id}:${values.length}`);
     values.push(decodeBase64Text(body.subarray(start, end)));

@@ -2,6 +2,7 @@ import { HttpError } from '../errors.js';
 import { SpecError, type Path } from '../engine/errors.js';
 import { integerData } from './integers.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Tensor } from '../engine/tensor.js';
+import { nextBody, ownBuffer } from './ownership.js';
 
 // The safetensors container (docs/binary.md): an 8-byte little-endian header length N, N bytes of
 // JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}},
@@ -132,7 +133,9 @@ export class SafetensorsReader {
   /** bytes of data received */
   private at = 0;
 
-  constructor(private readonly bodyBytes: number) {}
+  constructor(private readonly bodyBytes: number) {
+    nextBody();
+  }
 
   push(chunk: Buffer): void {
     if (this.header !== undefined) {
@@ -158,8 +161,8 @@ export class SafetensorsReader {
       if (t === undefined) throw malformed('the body runs past the data its header describes');
       let bytes = this.own.get(t);
       if (bytes === undefined) {
-        // allocUnsafeSlow: a buffer of its own, not a slice of Node's pool, and not zeroed (every byte is written)
-        bytes = new Uint8Array(Buffer.allocUnsafeSlow(t.end - t.begin).buffer, 0, t.end - t.begin);
+        // a buffer of its own (every byte is written)
+        bytes = new Uint8Array(ownBuffer(t.end - t.begin));
         this.own.set(t, bytes);
       }
       const n = Math.min(t.end - this.at, chunk.length - from);

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue } from '../engine/zod-messages.js';
+import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
 import { integerData } from './integers.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
+import { ownBuffer } from './ownership.js';
 
 // The three JSON encodings of a tensor (docs/api.md "Tensors"). The zod schemas only check the outer form
 // cheaply; `decodeTensor` validates the contents iteratively (no recursion: a client may nest arrays
@@ -12,7 +14,6 @@ import { BinaryTensor, binaryData } from './safetensors.js';
 
 const MAX_RANK = 8;
 
-export const DTypeSchema = z.enum(['float32', 'float64']).describe('IEEE-754 element type');
 /** The element types of base64 bytes: the computation's floats, or integers (class indices, token ids). */
 export const WireDTypeSchema = z
   .enum(['float32', 'float64', 'int32', 'int64'])
@@ -114,7 +115,7 @@ const DECODE_CHARS = 65536;
 /** Decodes base64 text given as its bytes (ASCII). */
 export function decodeBase64Text(text: Uint8Array): DecodedBase64 {
   const bytes = Math.max(0, base64Bytes(text));
-  const out = Buffer.allocUnsafeSlow(bytes);
+  const out = Buffer.from(ownBuffer(bytes));
   const src = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   let written = 0;
   for (let i = 0; i < src.length && written < bytes; i += DECODE_CHARS) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { PLAN_STATS } from '../engine/plans.js';
@@ -88,6 +89,18 @@ export function defaultWorkerFile(): string {
   return here.endsWith('.ts')
     ? path.resolve(dir, '../../dist/src/workers/worker.js')
     : path.resolve(dir, 'worker.js');
+}
+
+/**
+ * The task's buffers (collectTransferables). Of its model spec only the constants are walked: they
+ * are the only typed arrays a spec holds, where a large graph's nodes are many objects holding none,
+ * and walking them cost the event loop as much as the rest of a small request's plumbing.
+ */
+function taskBuffers(task: Task): ArrayBuffer[] {
+  const job = 'job' in task ? (task.job as { model?: DecodedModel } | null) : null;
+  const model = job?.model;
+  if (model === undefined) return collectTransferables(task);
+  return collectTransferables([{ ...task, job: { ...job, model: undefined } }, model.type === 'graph' ? model.constants : null]);
 }
 
 const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
@@ -273,7 +286,7 @@ export class PiscinaPool implements Pool {
       this.onTaskStopped?.('decode', 'client');
       throw clientClosed();
     }
-    const buffers = collectTransferables(task);
+    const buffers = taskBuffers(task);
     let bytes = 0;
     for (const b of buffers) bytes += b.byteLength;
     // a training run streams its steps through its port for as long as it runs: never small

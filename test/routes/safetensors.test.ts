@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, startApp, twoWeight } from './helpers.js';
 import { readFile, SAFETENSORS, safetensors, type RawTensor } from '../wire/safetensors-helpers.js';
+import { dropSpares, spareBufferBytes } from '../../src/wire/ownership.js';
 
 // safetensors bodies and answers on every compute route, through the real worker pool: the same
 // numbers as the JSON paths, in all four combinations of body and answer type.
@@ -291,6 +292,37 @@ describe('errors stay problem+json, naming the tensor', () => {
       expect(JSON.parse(res.body).errors[0].path).toBe('inputs');
     } finally {
       await small.close();
+    }
+  });
+
+  it('bodies read onto the buffers of answers already written give the answers fresh buffers would', async () => {
+    // a 300-feature linear layer: its weight and gradient (64×300 float32, 75 KiB) are large enough to be spared
+    const big = { type: 'mlp', inputSize: 300, layers: [{ units: 64, activation: 'tanh' }, { units: 2 }] };
+    const values = (seed: number, n: number) => Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i) / 10);
+    const body = (seed: number) =>
+      safetensors(
+        {
+          'params/layers.0.weight': f32([64, 300], values(seed, 64 * 300)),
+          'params/layers.0.bias': f32([64], values(seed + 1, 64)),
+          'params/layers.1.weight': f32([2, 64], values(seed + 2, 128)),
+          'params/layers.1.bias': f32([2], [0.1, -0.1]),
+          inputs: f32([3, 300], values(seed + 3, 900)),
+          targets: { dtype: 'I64', shape: [3], values: [0, 1, 1] },
+        },
+        { model: big, loss },
+      );
+    dropSpares();
+    const first = await send('/v1/gradients', body(1), SAFETENSORS);
+    expect(first.status).toBe(200);
+    // the weight's gradient went to the spares once written, and the next body took it
+    expect(spareBufferBytes()).toBe(64 * 300 * 4);
+    const other = await send('/v1/gradients', body(2), SAFETENSORS);
+    expect(spareBufferBytes()).toBe(64 * 300 * 4);
+    const again = await send('/v1/gradients', body(1), SAFETENSORS);
+    expect(Object.keys(first.file!.tensors)).toHaveLength(4);
+    for (const [name, t] of Object.entries(first.file!.tensors)) {
+      expect(again.file!.tensors[name], name).toEqual(t);
+      expect(other.file!.tensors[name], name).not.toEqual(t);
     }
   });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
-import { OptionsSchema } from '../../src/engine/spec.js';
+import { OptionsSchema } from '../../src/wire/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
 import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
@@ -78,6 +78,30 @@ describe('PiscinaPool', () => {
         expect(queueMs).toBeGreaterThanOrEqual(0);
         expect(computeMs).toBeGreaterThanOrEqual(0);
       }
+    });
+  });
+
+  it('moves a graph\'s constants with a large job too', async () => {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
+      const n = 10_000; // 2 × 40 kB: a large job
+      const model = {
+        type: 'graph',
+        inputs: ['x'],
+        params: { w: { shape: [] } },
+        constants: { c: Array(n).fill(3) },
+        nodes: [
+          { id: 'a', op: 'mul', inputs: ['w', 'x'] },
+          { id: 'b', op: 'mul', inputs: ['a', 'c'] },
+          { id: 'L', op: 'sum', inputs: ['b'] },
+        ],
+        output: 'L',
+      };
+      const j = decodeModelRequest({ model: model as never, params: { w: 0.5 }, inputs: { x: Array(n).fill(2) }, outputGrad: 1, options: OptionsSchema.parse({}) }, limits);
+      const constant = (j.model as { constants: Record<string, { data: Float32Array }> }).constants.c!.data;
+      expect(constant.byteLength).toBe(4 * n);
+      const { result } = await pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+      expect(constant.byteLength).toBe(0);
+      expect(result.gradients.w!.data[0]).toBe(6 * n); // dL/dw = Σ x·c
     });
   });
 

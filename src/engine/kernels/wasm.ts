@@ -28,7 +28,11 @@ interface GemmExports {
   gelu32(mode: number, x: number, g: number, n: number): number;
   softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
   layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
+  unroll32: WasmUnroll;
+  unroll64: WasmUnroll;
+  maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
 }
+type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
 type WasmGemm = (
   transA: number, transB: number, m: number, n: number, k: number, alpha: number,
   a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
@@ -74,7 +78,8 @@ export function wasmMemoryBytes(): number {
   return live ? live.x.memory.buffer.byteLength : 0;
 }
 
-class Instance {
+/** One instance of the module: its exports and views of its linear memory. */
+export class Instance {
   readonly x: GemmExports;
   readonly base: number;
   f32: Float32Array;
@@ -148,18 +153,23 @@ const CHUNK = 8192;
 export const ELEMENTWISE_MIN = 1024;
 let moduleMissing = false;
 
-/** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
-function chunkInstance(): Instance | null {
-  if (!compiled) {
-    if (moduleMissing) return null;
+/** This thread's compiled module, or null when build/gemm.wasm cannot be loaded. */
+export function wasmModule(): object | null {
+  if (!compiled && !moduleMissing) {
     try {
       compiled = new WA.Module(readFileSync(wasmPath()));
     } catch {
       moduleMissing = true;
-      return null;
     }
   }
-  const w = (live ??= new Instance(compiled));
+  return compiled;
+}
+
+/** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
+function chunkInstance(): Instance | null {
+  const module = wasmModule();
+  if (!module) return null;
+  const w = (live ??= new Instance(module));
   w.reserve(w.base + 2 * CHUNK * Float32Array.BYTES_PER_ELEMENT);
   return w;
 }

@@ -3,6 +3,7 @@ import type { Limits } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import type { Cancellation, TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
+import { spareBuffers } from '../../wire/ownership.js';
 
 export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes, maxFlops: config.flopBudget });
 
@@ -24,8 +25,15 @@ export function clientGone(reply: FastifyReply): Cancellation {
   };
 }
 
+/**
+ * Runs `task` in the pool for the request of `reply`. The result's tensors arrived from the worker on
+ * buffers of their own that only the answer reads: once it is written, they serve later bodies
+ * (wire/ownership.ts spareBuffers).
+ */
 export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task: Task): Promise<TaskOutcome<R>> {
-  return app.pool.run<R>(task, clientGone(reply));
+  const outcome = await app.pool.run<R>(task, clientGone(reply));
+  reply.raw.once('finish', () => spareBuffers(outcome.result));
+  return outcome;
 }
 
 /** Puts the timing in the Server-Timing header and returns it for the body. */

@@ -20,6 +20,12 @@ const { leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoi
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
+const { recycling } = await import('../../../src/engine/buffers.js');
+const { maxPool2x2F32 } = await import('../../../src/engine/kernels/pool.js');
+const { maxPool2d } = await import('../../../src/engine/ops/max-pool2d.js');
+const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
+const { naiveConv2d } = await import('../ops/naive-conv.js');
+const { expectClose, rand } = await import('../../helpers/op-check.js');
 
 describe('without build/gemm.wasm', () => {
   const n = 5000; // above ELEMENTWISE_MIN: the kernels would take it
@@ -39,6 +45,20 @@ describe('without build/gemm.wasm', () => {
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);
     expect(sumSquaresF32(x)).toBeNull();
+    const pooled = new Float32Array(4).fill(7);
+    expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
+    expect(pooled.every((v) => v === 7)).toBe(true);
+  });
+
+  it('max_pool2d takes float32 2 × 2 windows with its JS loop', () => {
+    const t = { shape: [2, 10, 25], data: x.subarray(0, 500) };
+    const y = maxPool2d.forward([t], maxPool2d.parseAttrs({ kernelSize: 2 }));
+    expect(y.shape).toEqual([2, 5, 12]);
+    y.data.forEach((v, o) => {
+      const [q, r, c] = [Math.floor(o / 60), Math.floor(o / 12) % 5, o % 12];
+      const k = q * 250 + 2 * r * 25 + 2 * c;
+      expect(v).toBe(Math.max(x[k]!, x[k + 1]!, x[k + 25]!, x[k + 26]!));
+    });
   });
 
   it('relu, tanh, the sum of squares and the finite check give their results from the JS loops', () => {
@@ -59,5 +79,33 @@ describe('without build/gemm.wasm', () => {
     bad[4321] = Number.NaN;
     expect(firstNonFinite(x)).toBe(-1);
     expect(firstNonFinite(bad)).toBe(4321);
+  });
+
+  it('conv2d unrolls and folds with its JS loops: padding (and "same"\'s odd one after), stride, dilation, groups, rows as wide as the input', () => {
+    const x = rand([3, 4, 7, 6], 1);
+    const cases: [number[], unknown, [number, number], [number, number], [number, number], number][] = [
+      [[3, 4, 3, 3], { padding: 1 }, [1, 1], [1, 1], [1, 1], 1],
+      [[6, 2, 3, 2], { stride: [2, 1], padding: [1, 2], groups: 2 }, [2, 1], [1, 2], [1, 1], 2],
+      [[2, 4, 4, 4], { padding: 'same' }, [1, 1], [1, 1], [1, 1], 1],
+      // an even kernel: "same" pads only after
+      [[2, 4, 2, 2], { padding: 'same' }, [1, 1], [0, 0], [1, 1], 1],
+      [[5, 4, 3, 2], {}, [1, 1], [0, 0], [1, 1], 1],
+      [[4, 2, 3, 2], { padding: [2, 0], dilation: [1, 2], groups: 2 }, [1, 1], [2, 0], [1, 2], 2],
+    ];
+    cases.forEach(([shape, raw, stride, pad, dilation, groups], k) => {
+      const [w, b] = [rand(shape, 10 + k), rand([shape[0]!], 20 + k)];
+      const a = conv2d.parseAttrs(raw);
+      // each call twice, the second on the buffers the first left behind: the loops must not count on zeros
+      const twice = <T>(f: () => T): T => (recycling(f), recycling(f));
+      const y = twice(() => conv2d.forward([x, w, b], a));
+      const [oh, ow] = y.shape.slice(-2) as [number, number];
+      const g = rand(y.shape, 30 + k);
+      const ref = naiveConv2d(x, w, b, { stride, pad, dilation, groups, oh, ow }, g);
+      expectClose(y, ref.y, 1e-12);
+      const [dx, dw, db] = twice(() => conv2d.vjp([x, w, b], y, g, a));
+      expectClose(dx!, ref.dx, 1e-12);
+      expectClose(dw!, ref.dw, 1e-12);
+      expectClose(db!, ref.db, 1e-12);
+    });
   });
 });

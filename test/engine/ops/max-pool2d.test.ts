@@ -69,6 +69,21 @@ describe('max_pool2d', () => {
     expectClose(y, maxPool2d.forward([x64], a).data, 1e-7);
   });
 
+  it('takes 2 × 2 windows of float32 (the SIMD kernel) as the loops do: ties, NaNs, rows of odd width', () => {
+    const a = attrs({ kernelSize: 2 });
+    for (const shape of [[2, 3, 9, 19], [1, 2, 8, 16], [3, 5, 7]]) {
+      // small integers: many ties; every 7th a NaN
+      const x64 = t64(shape, (i) => (i % 7 === 3 ? NaN : ((i * 5) % 4) - (i % 3)));
+      const x32 = cast(x64, 'float32');
+      const [y64, y32] = [maxPool2d.forward([x64], a), maxPool2d.forward([x32], a)];
+      expect(Array.from(y32.data)).toEqual(Array.from(y64.data));
+      const g = t64(y64.shape, (i) => i + 1);
+      const [dx64] = maxPool2d.vjp([x64], y64, g, a);
+      const [dx32] = maxPool2d.vjp([x32], y32, cast(g, 'float32'), a);
+      expect(Array.from(dx32!.data)).toEqual(Array.from(dx64!.data));
+    }
+  });
+
   it('rejects shapes and attributes that torch rejects', () => {
     expect(() => maxPool2d.shape([[4, 5]], attrs({ kernelSize: 2 }))).toThrow(/input must be \[N, C, H, W\] or \[C, H, W\], got \[4, 5\]/);
     expect(() => maxPool2d.shape([[1, 1, 2, 5]], attrs({ kernelSize: 3 }))).toThrow(ShapeError);

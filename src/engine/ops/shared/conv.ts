@@ -1,13 +1,14 @@
-// Convolution as torch.nn.functional.conv1d / conv2d, through the GEMM kernels: for each sample and
-// group, the receptive fields are unrolled into the columns of a matrix (im2col) and multiplied by the
-// group's weights; the input's gradient is the transposed product folded back (col2im). A 1-D
-// convolution is a 2-D one of height 1.
+// Convolution as torch.nn.functional.conv1d / conv2d, through the GEMM kernels: for each block of
+// samples and group, the receptive fields are unrolled into the columns of a matrix (im2col, in
+// WebAssembly: src/engine/kernels/im2col.ts) and multiplied by the group's weights; the input's gradient
+// is the transposed product folded back (col2im). A 1-D convolution is a 2-D one of height 1.
 import { z } from 'zod';
 import { stopIfCancelled } from '../../cancel.js';
+import { im2colSpace } from '../../kernels/im2col.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
 import { eachDim, perDim } from './spatial.js';
-import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../../tensor.js';
+import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type DType, type Shape, type Tensor } from '../../tensor.js';
 
 function convAttrs(dims: number) {
   return z
@@ -46,11 +47,8 @@ export interface ConvGeometry {
   cg: number; og: number;
   /** rows of the unrolled matrix: cg·kh·kw */
   k: number;
-  /**
-   * how far apart output rows lie in the unrolled matrix: ow, or w ("wide") at stride 1 without width
-   * padding, where each tap's rows are then one run of x and the w − ow columns past each row are unused
-   */
-  pitch: number;
+  /** some tap falls outside the input (padding before, or "same"'s after): the unrolled matrix has zeros */
+  padded: boolean;
 }
 
 function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAttrs): ConvGeometry {
@@ -100,7 +98,7 @@ function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAtt
     shape: batched ? [n, o, ...out] : [o, ...out],
     n, c, h: h!, w: w!, o, kh: kh!, kw: kw!, sh: sh!, sw: sw!, ph: ph!, pw: pw!, dh: dh!, dw: dw!, oh: oh!, ow: ow!,
     groups, cg, og: o / groups, k: cg * kh! * kw!,
-    pitch: sh === 1 && sw === 1 && pw === 0 && ow! < w! ? w! : ow!,
+    padded: ph! > 0 || pw! > 0 || (oh! - 1) * sh! + (kh! - 1) * dh! >= h! || (ow! - 1) * sw! + (kw! - 1) * dw! >= w!,
   };
 }
 
@@ -111,25 +109,23 @@ function inside(off: number, stride: number, n: number, out: number): [number, n
 }
 
 /**
- * Unrolls output rows [y0, y1) of one sample's group, whose channels start at x[at]: cols is
- * [k, (y1 − y0)·ow], row (ch·kh + i)·kw + j holding the tap (i, j) of channel ch for every output
- * position (zero where it falls in the padding). With `fold`, the reverse (col2im): cols is added back
- * into x, each input element receiving the sum over the taps that read it.
+ * The JS im2col, used when build/gemm.wasm cannot be loaded (the same loops as
+ * src/engine/kernels/wasm/assembly/im2col.ts): unrolls output rows [y0, y1) of one sample's group, whose
+ * channels start at x[at], into cols from column c0, rows ld apart: row (ch·kh + i)·kw + j holds the
+ * tap (i, j) of channel ch for every output position. Taps in the padding are left as they are (the
+ * caller zeroes the matrix). With `fold`, the reverse (col2im): cols is added back into x, each input
+ * element receiving the sum over the taps that read it.
  */
-function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
+function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, c0: number, ld: number, y0: number, y1: number, fold: boolean): void {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, cg } = g;
-  const width = bandWidth(g, y1 - y0);
-  // only taps in the padding read outside x: zero the band once, then copy what lies inside
-  if (!fold && (ph > 0 || pw > 0)) cols.fill(0);
-  if (g.pitch !== ow) return unrollWide(g, x, at, cols, y0, y1, fold);
   // an output row as wide as an input row, stride 1: a tap's rows are one shifted run of x
   const contiguous = sh === 1 && sw === 1 && ow === w;
-  let r = 0;
+  let r = c0;
   for (let ch = 0; ch < cg; ch++) {
     const plane = at + ch * h * w;
     for (let i = 0; i < kh; i++) {
       const [ylo, yhi] = inside(i * dh - ph, sh, h, y1);
-      for (let j = 0; j < kw; j++, r += width) {
+      for (let j = 0; j < kw; j++, r += ld) {
         const off = j * dw - pw;
         const [lo, hi] = inside(off, sw, w, ow);
         if (!fold && contiguous && ylo < yhi) {
@@ -144,29 +140,6 @@ function unroll(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1
           else if (sw === 1) for (let t = start, s = src; t < end; t++, s++) cols[t] = x[s]!;
           else for (let t = start, s = src; t < end; t++, s += sw) cols[t] = x[s]!;
         }
-      }
-    }
-  }
-}
-
-/** unroll where output rows are w apart (ConvGeometry.pitch): each tap's valid rows are one run of x. */
-function unrollWide(g: ConvGeometry, x: Data, at: number, cols: Data, y0: number, y1: number, fold: boolean): void {
-  const { h, w, kh, kw, ph, dh, dw, ow, cg } = g;
-  const width = bandWidth(g, y1 - y0);
-  let r = 0;
-  for (let ch = 0; ch < cg; ch++) {
-    for (let i = 0; i < kh; i++) {
-      const [ylo, yhi] = inside(i * dh - ph, 1, h, y1);
-      const ya = Math.max(y0, ylo);
-      // the run ends at the last valid column of the last row: inside the plane (no width padding)
-      const n = (yhi - ya - 1) * w + ow;
-      for (let j = 0; j < kw; j++, r += width) {
-        if (ya >= yhi) continue;
-        const src = at + ch * h * w + (ya - ph + i * dh) * w + j * dw;
-        const dst = r + (ya - y0) * w;
-        // loops, not set(subarray): a view per tap was most of a gradient's garbage
-        if (fold) for (let t = 0; t < n; t++) x[src + t] += cols[dst + t]!;
-        else for (let t = 0; t < n; t++) cols[dst + t] = x[src + t]!;
       }
     }
   }
@@ -191,79 +164,130 @@ function copyShifted(x: Data, src: number, cols: Data, at: number, ya: number, y
 // The unrolled matrix of a sample is k × oh·ow, up to kh·kw times the input: beyond this many elements
 // it is made a band of output rows at a time, so a large kernel over a large image stays bounded.
 const MAX_COLS = 1 << 20;
+// While a sample's unrolled matrix is smaller than this, several samples' lie side by side in one of
+// about this size: each GEMM is that much wider, and there are that many fewer.
+const BLOCK_COLS = 1 << 18;
 
-const bandRows = (g: ConvGeometry) => Math.max(1, Math.min(g.oh, Math.floor(MAX_COLS / (g.k * g.pitch))));
+/** Columns of the unrolled matrix for a band of `rows` output rows of one sample. */
+const bandWidth = (g: ConvGeometry, rows: number) => rows * g.ow;
 
-/** Columns of the unrolled matrix for a band of `rows` output rows. */
-const bandWidth = (g: ConvGeometry, rows: number) => (rows - 1) * g.pitch + g.ow;
+/** Samples per unrolled matrix, and output rows per band (all of them, or bands of one sample). */
+interface Blocking {
+  samples: number;
+  rows: number;
+}
 
-/** Calls `visit` for each sample, group and band of output rows, with the band's unrolled input (if `unrolled`). */
-function eachBand(
-  g: ConvGeometry,
-  x: Tensor,
-  unrolled: boolean,
-  visit: (cols: Data, sample: number, group: number, y0: number, y1: number) => void,
-): void {
-  const rows = bandRows(g);
-  const cols = unrolled ? emptyData(g.k * bandWidth(g, rows), dtypeOf(x)) : null;
-  for (let s = 0; s < g.n; s++) {
-    stopIfCancelled();
+function blocking(g: ConvGeometry): Blocking {
+  const whole = g.k * bandWidth(g, g.oh);
+  if (whole > MAX_COLS) return { samples: 1, rows: Math.max(1, Math.floor(MAX_COLS / (g.k * g.ow))) };
+  return { samples: Math.max(1, Math.min(g.n, Math.floor(BLOCK_COLS / whole))), rows: g.oh };
+}
+
+/**
+ * Where a block of samples is unrolled: cols (k × ld, ld = the block's samples × band width) and out
+ * (og × ld, a product or gy's band laid out as cols' columns), in WebAssembly memory with its kernels
+ * (src/engine/kernels/im2col.ts), or without it in JS arrays with the loops above.
+ */
+interface Space {
+  cols: Data;
+  out: Data;
+  /** samples [s0, s0 + n) become the block that `unroll` reads (x) and folds into (dx) */
+  enter(s0: number, n: number): void;
+  /** the block's folded gradient goes back into dx */
+  leave(): void;
+  unroll(fold: boolean, group: number, ld: number, y0: number, y1: number): void;
+}
+
+function openSpace(g: ConvGeometry, blk: Blocking, x: Data | null, dx: Data | null, dtype: DType): Space {
+  const sample = g.c * g.h * g.w;
+  const ld = blk.samples * bandWidth(g, blk.rows);
+  const sizes = [x ? blk.samples * sample : 0, dx ? blk.samples * sample : 0, g.k * ld, g.og * ld] as const;
+  const groupAt = (group: number) => group * g.cg * g.h * g.w;
+  let [s0, n] = [0, 0];
+  const ws = im2colSpace(dtype, sizes);
+  if (ws) {
+    return {
+      cols: ws.cols,
+      out: ws.out,
+      enter(first, count) {
+        [s0, n] = [first, count];
+        if (x) ws.x.set(x.subarray(s0 * sample, (s0 + n) * sample));
+        if (dx) ws.dx.set(dx.subarray(s0 * sample, (s0 + n) * sample));
+      },
+      leave() {
+        if (dx) dx.set(ws.dx.subarray(0, n * sample), s0 * sample);
+      },
+      unroll(fold, group, ld, y0, y1) {
+        ws.unroll(fold, fold ? ws.dx : ws.x, groupAt(group), sample, n, ld, bandWidth(g, y1 - y0), g, y0, y1);
+      },
+    };
+  }
+  const cols = emptyData(sizes[2], dtype);
+  return {
+    cols,
+    out: emptyData(sizes[3], dtype),
+    enter(first, count) {
+      [s0, n] = [first, count];
+    },
+    leave() {},
+    unroll(fold, group, ld, y0, y1) {
+      const width = bandWidth(g, y1 - y0);
+      // only taps in the padding read outside x: zero the matrix once, then copy what lies inside
+      if (!fold && g.padded) cols.fill(0, 0, g.k * ld);
+      for (let s = 0; s < n; s++) unroll(g, (fold ? dx : x)!, (s0 + s) * sample + groupAt(group), cols, s * width, ld, y0, y1, fold);
+    },
+  };
+}
+
+/** Calls `visit` for each block of samples, group and band of output rows, between the block's enter and leave. */
+function eachBlock(g: ConvGeometry, blk: Blocking, space: Space, visit: (s0: number, n: number, group: number, y0: number, y1: number) => void): void {
+  for (let s0 = 0; s0 < g.n; s0 += blk.samples) {
+    const n = Math.min(blk.samples, g.n - s0);
+    space.enter(s0, n);
     for (let grp = 0; grp < g.groups; grp++) {
-      for (let y0 = 0; y0 < g.oh; y0 += rows) {
-        const y1 = Math.min(g.oh, y0 + rows);
-        const band = cols?.subarray(0, g.k * bandWidth(g, y1 - y0)) ?? x.data;
-        if (cols) unroll(g, x.data, (s * g.c + grp * g.cg) * g.h * g.w, band, y0, y1, false);
-        visit(band, s, grp, y0, y1);
+      for (let y0 = 0; y0 < g.oh; y0 += blk.rows) {
+        stopIfCancelled();
+        visit(s0, n, grp, y0, Math.min(g.oh, y0 + blk.rows));
       }
     }
+    space.leave();
   }
 }
 
 /** Offset of output row y0 of channel group·og in sample s, in the output (and its gradient). */
 const outAt = (g: ConvGeometry, s: number, group: number, y0: number) => (s * g.o + group * g.og) * g.oh * g.ow + y0 * g.ow;
 
-function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
-  const y = empty(g.shape, dtypeOf(x!));
-  const L = g.oh * g.ow;
-  const wide = g.pitch !== g.ow;
-  if (b && !wide) for (let s = 0; s < g.n; s++) for (let ch = 0; ch < g.o; ch++) y.data.fill(b.data[ch]!, (s * g.o + ch) * L, (s * g.o + ch + 1) * L);
-  // wide rows are computed apart, then their ow valid columns (plus the bias) copied into y
-  const scratch = wide ? emptyData(g.og * bandWidth(g, bandRows(g)), dtypeOf(x!)) : null;
-  eachBand(g, x!, true, (cols, s, grp, y0, y1) => {
-    const width = bandWidth(g, y1 - y0);
-    const wg = wt!.data.subarray(grp * g.og * g.k);
-    if (!scratch) {
-      gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, b ? 1 : 0, y.data.subarray(outAt(g, s, grp, y0)), L);
-      return;
-    }
-    gemm(false, false, g.og, width, g.k, 1, wg, g.k, cols, width, 0, scratch, width);
-    for (let ch = 0; ch < g.og; ch++) {
-      const bias = b ? b.data[grp * g.og + ch]! : 0;
-      for (let yy = y0, to = outAt(g, s, grp, y0) + ch * L, from = ch * width; yy < y1; yy++, to += g.ow, from += g.pitch) {
-        for (let t = 0; t < g.ow; t++) y.data[to + t] = scratch[from + t]! + bias;
-      }
-    }
-  });
-  return y;
-}
-
 /**
- * gy's band as an og × width matrix laid out as the unrolled one: gy itself when the band is all the
- * rows and they are ow apart, else copied row by row into `scratch`, with zeros in the unused columns
- * past each wide row, so they add nothing to dW or dx.
+ * Copies a block's band between `band` (og × ld, laid out as the unrolled matrix's columns) and the
+ * output or its gradient t: into t, or (`toBand`) from t.
  */
-function bandOf(g: ConvGeometry, gy: Data, s: number, grp: number, y0: number, y1: number, scratch: Data): [Data, number] {
-  const L = g.oh * g.ow;
-  const at = outAt(g, s, grp, y0);
-  if (y1 - y0 === g.oh && g.pitch === g.ow) return [gy.subarray(at), L];
+function moveBand(g: ConvGeometry, band: Data, ld: number, t: Data, s0: number, n: number, grp: number, y0: number, y1: number, toBand: boolean): void {
   const width = bandWidth(g, y1 - y0);
-  for (let ch = 0; ch < g.og; ch++) {
-    for (let yy = y0, from = at + ch * L, to = ch * width; yy < y1; yy++, from += g.ow, to += g.pitch) {
-      for (let t = 0; t < g.ow; t++) scratch[to + t] = gy[from + t]!;
-      if (yy < y1 - 1) for (let t = g.ow; t < g.pitch; t++) scratch[to + t] = 0;
+  const run = (y1 - y0) * g.ow;
+  for (let s = 0; s < n; s++) {
+    for (let ch = 0; ch < g.og; ch++) {
+      const at = outAt(g, s0 + s, grp, y0) + ch * g.oh * g.ow;
+      const from = ch * ld + s * width;
+      if (toBand) band.set(t.subarray(at, at + run), from);
+      else t.set(band.subarray(from, from + run), at);
     }
   }
-  return [scratch, width];
+}
+
+function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
+  const dtype = dtypeOf(x!);
+  const y = empty(g.shape, dtype);
+  const blk = blocking(g);
+  const space = openSpace(g, blk, x!.data, null, dtype);
+  eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
+    const ld = n * bandWidth(g, y1 - y0);
+    space.unroll(false, grp, ld, y0, y1);
+    // the bias is where the product accumulates
+    if (b) for (let ch = 0; ch < g.og; ch++) space.out.fill(b.data[grp * g.og + ch]!, ch * ld, (ch + 1) * ld);
+    gemm(false, false, g.og, ld, g.k, 1, wt!.data.subarray(grp * g.og * g.k), g.k, space.cols, ld, b ? 1 : 0, space.out, ld);
+    moveBand(g, space.out, ld, y.data, s0, n, grp, y0, y1, false);
+  });
+  return y;
 }
 
 function vjp(
@@ -274,22 +298,22 @@ function vjp(
   into: readonly (Tensor | undefined)[] | undefined,
 ): (Tensor | null)[] {
   const want = (k: number) => needs?.[k] ?? true;
-  // both are accumulated: dx by col2im's sums, dW over samples and bands
+  // both are accumulated: dx by col2im's sums, dW over blocks and bands
   const dx = want(0) ? (into?.[0] ?? zeros(x!.shape, dtypeOf(x!))) : null;
   const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
-  const dtype = dtypeOf(x!);
-  const rows = bandRows(g);
-  const dcols = dx ? emptyData(g.k * bandWidth(g, rows), dtype) : null;
-  const scratch = rows < g.oh || g.pitch !== g.ow ? emptyData(g.og * bandWidth(g, rows), dtype) : gy.data;
   if (dx || dw) {
-    eachBand(g, x!, dw !== null, (cols, s, grp, y0, y1) => {
-      const width = bandWidth(g, y1 - y0);
-      const [gb, ld] = bandOf(g, gy.data, s, grp, y0, y1, scratch);
-      if (dw) gemm(false, true, g.og, g.k, width, 1, gb, ld, cols, width, 1, dw.data.subarray(grp * g.og * g.k), g.k);
+    const blk = blocking(g);
+    const space = openSpace(g, blk, dw ? x!.data : null, dx?.data ?? null, dtypeOf(x!));
+    eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
+      const ld = n * bandWidth(g, y1 - y0);
+      moveBand(g, space.out, ld, gy.data, s0, n, grp, y0, y1, true);
+      if (dw) {
+        space.unroll(false, grp, ld, y0, y1);
+        gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, dw.data.subarray(grp * g.og * g.k), g.k);
+      }
       if (dx) {
-        const band = dcols!.subarray(0, g.k * width);
-        gemm(true, false, g.k, width, g.og, 1, wt!.data.subarray(grp * g.og * g.k), g.k, gb, ld, 0, band, width);
-        unroll(g, dx.data, (s * g.c + grp * g.cg) * g.h * g.w, band, y0, y1, true);
+        gemm(true, false, g.k, ld, g.og, 1, wt!.data.subarray(grp * g.og * g.k), g.k, space.out, ld, 0, space.cols, ld);
+        space.unroll(true, grp, ld, y0, y1);
       }
     });
   }

@@ -2,6 +2,7 @@
 // spatial axis is described once by its windows (which input indices each output index reads); a
 // window of the plane is the product of a row window and a column window.
 import { z } from 'zod';
+import { maxPool2x2F32 } from '../../kernels/pool.js';
 import { dtypeOf, empty, formatShape, ShapeError, zeros, type Data, type Tensor } from '../../tensor.js';
 import { eachDim, perDim, planes } from './spatial.js';
 
@@ -114,12 +115,10 @@ export function slidingPooling(name: string, x: readonly number[], attrs: Slidin
  * The flat index in x of each output's maximum: the first in row-major window order, and a NaN over
  * any number (each NaN replaces the maximum so far, torch's rule `val > max || isnan(val)`).
  */
-function argmax(p: Pooling, x: Data): Int32Array {
+function argmax(p: Pooling, x: Data, arg = indices(p)): Int32Array {
   const { rows, cols, h, w } = p;
   const [oh, ow] = [rows.first.length, cols.first.length];
-  // NOTE: its own memory, not the buffer cache's: kept beside the output (below), it must never be
-  // handed to another call while that output lives
-  const arg = new Int32Array(p.planes * oh * ow);
+  if (isTwoByTwo(rows) && isTwoByTwo(cols)) return argmax2x2(p, x, arg);
   const [rowStep, colStep] = [rows.step * w, cols.step];
   let o = 0;
   for (let q = 0; q < p.planes; q++) {
@@ -146,6 +145,47 @@ function argmax(p: Pooling, x: Data): Int32Array {
   return arg;
 }
 
+// NOTE: its own memory, not the buffer cache's: kept beside the output (below), it must never be
+// handed to another call while that output lives
+const indices = (p: Pooling) => new Int32Array(p.planes * p.rows.first.length * p.cols.first.length);
+
+/** Every window of the axis is two adjacent elements (kernel 2 without dilation, none cut by the edge). */
+const isTwoByTwo = (a: AxisWindows) => a.step === 1 && a.taps.every((t) => t === 2);
+
+/** ... and window i starts at 2i (stride 2, no padding): max_pool2d(2), which the wasm kernel takes. */
+const isHalving = (a: AxisWindows) => isTwoByTwo(a) && a.first.every((f, i) => f === 2 * i);
+
+/** argmax when every window is 2 × 2 (the common max_pool2d(2)), its four taps written out in the same order. */
+function argmax2x2(p: Pooling, x: Data, arg: Int32Array): Int32Array {
+  const { rows, cols, h, w } = p;
+  const [oh, ow] = [rows.first.length, cols.first.length];
+  let o = 0;
+  for (let q = 0; q < p.planes; q++) {
+    for (let r = 0; r < oh; r++) {
+      const row0 = q * h * w + rows.first[r]! * w;
+      for (let c = 0; c < ow; c++, o++) {
+        const k = row0 + cols.first[c]!;
+        let best = x[k]!;
+        let where = k;
+        let v = x[k + 1]!;
+        if (v > best || v !== v) {
+          best = v;
+          where = k + 1;
+        }
+        v = x[k + w]!;
+        if (v > best || v !== v) {
+          best = v;
+          where = k + w;
+        }
+        v = x[k + w + 1]!;
+        if (v > best || v !== v) where = k + w + 1;
+        arg[o] = where;
+      }
+    }
+  }
+  return arg;
+}
+
 // NOTE (speed): finding each window's maximum is most of max pooling's work, so the forward pass keeps
 // where they are beside its output (as torch saves the indices) for the backward pass, which checks that
 // they still point at the output's values in x and otherwise (an output it did not make, another x)
@@ -164,8 +204,11 @@ function pointsAtMaxima(arg: Int32Array, x: Data, y: Data): boolean {
 
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
-  const arg = argmax(p, x.data);
-  gather(x.data, arg, y.data);
+  const arg = indices(p);
+  const [oh, ow] = [p.rows.first.length, p.cols.first.length];
+  const simd = x.data instanceof Float32Array && isHalving(p.rows) && isHalving(p.cols) &&
+    maxPool2x2F32(x.data, p.planes, p.h, p.w, oh, ow, y.data as Float32Array, arg);
+  if (!simd) gather(x.data, argmax(p, x.data, arg), y.data);
   argmaxOf.set(y, arg);
   return y;
 }

@@ -139,3 +139,5 @@ export { sumSquares32 } from './reduce';
 export { gelu32 } from './gelu';
 export { softmax32 } from './softmax';
 export { layernorm32 } from './layernorm';
+export { unroll32, unroll64 } from './im2col';
+export { maxPool2x2f32 } from './max-pool';

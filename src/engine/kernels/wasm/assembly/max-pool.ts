@@ -1,0 +1,64 @@
+// max_pool2d's forward for 2 × 2 windows 2 apart (src/engine/ops/shared/pool.ts), four windows at a
+// time: each output takes its window's maximum and where it is, in the JS loop's order and rule (a
+// later tap replaces the maximum so far when greater or NaN). On float32 the JS side copied in
+// (src/engine/kernels/pool.ts); offsets in bytes.
+
+/**
+ * For `planes` planes of h × w at byte x: y (oh × ow float32 a plane) gets each window's maximum and
+ * arg (int32) its flat index in x plus `base`, for the windows at rows 2r and columns 2c (oh ≤ h/2,
+ * ow ≤ w/2).
+ */
+export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32, y: usize, arg: usize, base: i32): void {
+  const wB = <usize>w << 2;
+  const one = i32x4.splat(1);
+  const down = i32x4.splat(w);
+  const diag = i32x4.splat(w + 1);
+  const step = i32x4(0, 2, 4, 6);
+  let o: usize = 0;
+  for (let q = 0; q < planes; q++) {
+    for (let r = 0; r < oh; r++) {
+      const first = (q * h + 2 * r) * w;
+      const a = x + (<usize>first << 2);
+      const b = a + wB;
+      let c = 0;
+      // four windows read eight columns: whole groups only while they stay inside the row
+      for (; c + 4 <= ow && 2 * c + 8 <= w; c += 4, o += 4) {
+        const p = <usize>(2 * c) << 2;
+        const a0 = v128.load(a + p);
+        const a1 = v128.load(a + p + 16);
+        const b0 = v128.load(b + p);
+        const b1 = v128.load(b + p + 16);
+        let best = i32x4.shuffle(a0, a1, 0, 2, 4, 6);
+        let at = i32x4.splat(0);
+        let v = i32x4.shuffle(a0, a1, 1, 3, 5, 7);
+        let m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(one, at, m);
+        v = i32x4.shuffle(b0, b1, 0, 2, 4, 6);
+        m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(down, at, m);
+        v = i32x4.shuffle(b0, b1, 1, 3, 5, 7);
+        m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+        best = v128.bitselect(v, best, m);
+        at = v128.bitselect(diag, at, m);
+        v128.store(y + (o << 2), best);
+        v128.store(arg + (o << 2), i32x4.add(i32x4.add(at, step), i32x4.splat(base + first + 2 * c)));
+      }
+      for (; c < ow; c++, o++) {
+        const k = first + 2 * c;
+        const p = <usize>k << 2;
+        let best = load<f32>(x + p);
+        let at = k;
+        let v = load<f32>(x + p + 4);
+        if (v > best || v != v) { best = v; at = k + 1; }
+        v = load<f32>(x + p + wB);
+        if (v > best || v != v) { best = v; at = k + w; }
+        v = load<f32>(x + p + wB + 4);
+        if (v > best || v != v) { best = v; at = k + w + 1; }
+        store<f32>(y + (o << 2), best);
+        store<i32>(arg + (o << 2), base + at);
+      }
+    }
+  }
+}
