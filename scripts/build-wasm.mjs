@@ -1,4 +1,4 @@
-// Compiles the AssemblyScript SIMD kernels (src/engine/kernels/wasm/assembly: the GEMM, relu, tanh, sigmoid,
+// Compiles the AssemblyScript SIMD kernels (src/engine/kernels/wasm/assembly: the GEMM, relu, tanh, sigmoid, gelu,
 // leaky_relu, activation gradients, a sum of squares) to build/gemm.wasm.
 // The runtime finds that file by walking up from its own module to the package root, so the same
 // binary serves the TypeScript sources (vitest) and the compiled dist/ tree.

@@ -1,11 +1,19 @@
-import type { GraphSpec, LossSpec, MlpSpec, Options, Tensors } from './spec.js';
+import type { GraphNode, GraphParam, LossSpec, MlpSpec, Options, Tensors } from './spec.js';
 import type { Tensor } from './tensor.js';
 
 // What the engine takes and gives, with every tensor already decoded into a typed array of the
 // request's dtype. The HTTP layer validates and decodes a body into a job on the event loop, sends
 // it to a worker (transferring the buffers), and encodes the result.
 
-export type DecodedGraphSpec = Omit<GraphSpec, 'constants'> & { constants: Tensors };
+/** A graph as the engine takes it: the request's (wire/spec.ts GraphSpec) with its constants decoded. */
+export interface DecodedGraphSpec {
+  type: 'graph';
+  inputs: string[];
+  params: Record<string, GraphParam>;
+  constants: Tensors;
+  nodes: GraphNode[];
+  output: string;
+}
 export type DecodedModel = MlpSpec | DecodedGraphSpec;
 
 export interface Limits {

@@ -2,7 +2,7 @@ import { stopIfCancelled } from './cancel.js';
 import { SpecError } from './errors.js';
 import type { CompiledGraph, CompiledNode } from './graph.js';
 import { OpValueError } from './op.js';
-import { cast, clone, addInto, dtypeOf, formatShape, sameShape, sumToShape, type Tensor } from './tensor.js';
+import { added, addInto, cast, dtypeOf, formatShape, sameShape, sumToShape, type Tensor } from './tensor.js';
 
 // Forward and backward passes over a compiled graph. Values and adjoints live in arrays indexed by
 // slot; what no later step needs is dropped as soon as possible so the garbage collector can take it.
@@ -133,9 +133,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     } else if (owned[s]) {
       addInto(prev, grad);
     } else {
-      const sum = clone(prev);
-      addInto(sum, grad);
-      adj[s] = sum;
+      adj[s] = added(prev, grad);
       owned[s] = 1;
     }
   };

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import type { Tensor } from './tensor.js';
-import { DTypeSchema, EncodingSchema, TensorSchema } from '../wire/tensor.js';
 import { InitSpecSchema } from './init/index.js';
 
-// zod schemas of the model, loss and options parts of a request (docs/api.md "Models" and the request
-// tables). They are plain data contracts, shared by the engine (types) and the HTTP routes (validation
-// and the OpenAPI document). Semantic checks that need more than one field (references, shapes,
-// cycles) belong to the graph compiler, which reports them with the same kind of paths.
+// zod schemas of what the engine computes with: MLPs, a graph's nodes and params, the loss and the
+// computation's options (docs/api.md "Models" and the request tables). Plain data contracts, shared by
+// the engine (types) and the HTTP side, whose request schemas (wire/spec.ts) add what belongs to the
+// transport: a graph's constants and an ONNX file in their wire encodings, the answer's encoding.
+// Semantic checks that need more than one field (references, shapes, cycles) belong to the graph
+// compiler, which reports them with the same kind of paths.
+
+export const DTypeSchema = z.enum(['float32', 'float64']).describe('IEEE-754 element type');
 
 /**
  * Attribute values are small JSON (numbers, strings, short arrays). The job holding them is
@@ -47,7 +50,7 @@ export const ActivationSchema = z
   .describe('activation: a name, or {"type": name, ...attrs}');
 export type Activation = z.infer<typeof ActivationSchema>;
 
-const IdSchema = z
+export const IdSchema = z
   .string()
   .min(1)
   .max(128)
@@ -94,35 +97,8 @@ export const GraphParamSchema = z
   })
   .describe('a trainable tensor');
 
-export const GraphSpecSchema = z
-  .strictObject({
-    type: z.literal('graph').describe('an explicit computational graph'),
-    inputs: z.array(IdSchema).default([]).describe('names of the data tensors in the request\'s `inputs` map'),
-    params: z.record(IdSchema, GraphParamSchema).default({}).describe('trainable tensors by name'),
-    constants: z.record(IdSchema, TensorSchema).default({}).describe('fixed tensors by name'),
-    nodes: z.array(GraphNodeSchema).min(1).describe('the operations; may be listed in any order, must be acyclic'),
-    output: IdSchema.describe('id of the node whose value is the model output (or the scalar loss)'),
-  })
-  .describe('a computational graph');
-export type GraphSpec = z.infer<typeof GraphSpecSchema>;
-
-export const OnnxSpecSchema = z
-  .strictObject({
-    type: z.literal('onnx').describe('a model in ONNX form (torch.onnx.export), opsets 13–18'),
-    // NOTE: not `base64`, which the JSON body parser takes for a tensor's (wire/json-body.ts liftBase64)
-    bytes: z.string().min(1).describe('the .onnx file, base64 (all tensors inside the file: no external data); in a safetensors body, the U8 tensor model/bytes'),
-    batchnorm: z
-      .enum(['eval', 'train'])
-      .default('eval')
-      .describe('BatchNormalization nodes: "eval" uses the file\'s running statistics (torch\'s model.eval()), "train" the batch\'s (model.train(); running statistics are not updated)'),
-  })
-  .describe('an ONNX model: initializers become params under their names in the file (their values the defaults, `params` override them), graph inputs the `inputs` map; docs/onnx.md');
-export type OnnxSpec = z.infer<typeof OnnxSpecSchema>;
-
-export const ModelSpecSchema = z
-  .discriminatedUnion('type', [MlpSpecSchema, GraphSpecSchema, OnnxSpecSchema])
-  .describe('the model: an MLP, an explicit graph or an ONNX file, told apart by `type`');
-export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+export type GraphNode = z.infer<typeof GraphNodeSchema>;
+export type GraphParam = z.infer<typeof GraphParamSchema>;
 
 export const LOSS_TYPES = ['mse', 'l1', 'huber', 'bce', 'bce_with_logits', 'cross_entropy', 'nll'] as const;
 export const LossSpecSchema = z
@@ -143,16 +119,16 @@ export const LossSpecSchema = z
   .describe('the loss');
 export type LossSpec = z.infer<typeof LossSpecSchema>;
 
-export const OptionsSchema = z
+/** The options the computation reads (wire/spec.ts OptionsSchema adds the answer's encoding). */
+export const ComputeOptionsSchema = z
   .strictObject({
     dtype: DTypeSchema.default('float32').describe('compute precision'),
-    encoding: EncodingSchema.default('nested'),
     returnOutputs: z.boolean().default(false).describe('include the model output'),
     returnIntermediates: z.boolean().default(false).describe('include the value and gradient of every node'),
     inputGradients: z.boolean().default(false).describe('include gradients with respect to the inputs'),
     diagnostics: z.boolean().default(true).describe('include gradient norms and warnings'),
   })
   .describe('what to compute and return');
-export type Options = z.infer<typeof OptionsSchema>;
+export type Options = z.infer<typeof ComputeOptionsSchema>;
 
 export type Tensors = Record<string, Tensor>;

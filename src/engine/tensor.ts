@@ -218,6 +218,14 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   return out;
 }
 
+/** a + b for tensors of one shape, on a new buffer (recycled inside `recycling`): one pass over both. */
+export function added(a: Tensor, b: Tensor): Tensor {
+  const out = empty(a.shape, dtypeOf(a));
+  const [x, y, z] = [a.data, b.data, out.data];
+  for (let i = 0; i < z.length; i++) z[i] = x[i]! + y[i]!;
+  return out;
+}
+
 /** In-place `acc += g` for tensors of one shape; used to accumulate adjoints. */
 export function addInto(acc: Tensor, g: Tensor): void {
   const a = acc.data;

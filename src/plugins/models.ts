@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { AppConfig } from '../config.js';
 import type { ModelSummary } from '../engine/check-model.js';
 import { Lru } from '../engine/lru.js';
-import type { ModelSpec } from '../engine/spec.js';
+import type { ModelSpec } from '../wire/spec.js';
 
 // The models this replica knows, by content address: registered ones (POST /v1/models) and inline
 // specs seen before. A request by reference, or repeating an inline spec, takes the validated spec

@@ -1,6 +1,7 @@
 import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../engine/api.js';
 import { LimitError, overLimit, SpecError, type Path } from '../engine/errors.js';
-import type { LossSpec, ModelSpec, Options, Tensors } from '../engine/spec.js';
+import type { LossSpec, Tensors } from '../engine/spec.js';
+import type { ModelSpec, Options } from './spec.js';
 import { cast, clone, type DType, type Tensor } from '../engine/tensor.js';
 import { importForRequest } from './onnx/model.js';
 import { BinaryTensor } from './safetensors.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue } from '../engine/zod-messages.js';
+import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
 import { integerData } from './integers.js';
@@ -13,7 +14,6 @@ import { ownBuffer } from './ownership.js';
 
 const MAX_RANK = 8;
 
-export const DTypeSchema = z.enum(['float32', 'float64']).describe('IEEE-754 element type');
 /** The element types of base64 bytes: the computation's floats, or integers (class indices, token ids). */
 export const WireDTypeSchema = z
   .enum(['float32', 'float64', 'int32', 'int64'])

@@ -51,7 +51,7 @@ export function lenetJob(): GradientsJob {
     model: lenetModel,
     params,
     inputs: { x: { shape: [BATCH, 1, 28, 28], data: uniform(BATCH * 28 * 28, 7) }, y: { shape: [BATCH], data: y } },
-    options: { dtype: 'float32', encoding: 'nested', returnOutputs: false, returnIntermediates: false, inputGradients: false, diagnostics: true },
+    options: { dtype: 'float32', returnOutputs: false, returnIntermediates: false, inputGradients: false, diagnostics: true },
   };
 }
 

@@ -171,7 +171,6 @@ export function mlpJob(m: MlpModel, data = mlpData(m)): GradientsJob {
     loss: { type: 'cross_entropy', reduction: 'mean' },
     options: {
       dtype: 'float32',
-      encoding: 'nested',
       returnOutputs: false,
       returnIntermediates: false,
       inputGradients: false,

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gradients } from '../../src/engine/index.js';
-import { LossSpecSchema, ModelSpecSchema, OptionsSchema, type ModelSpec, type Tensors } from '../../src/engine/spec.js';
+import { LossSpecSchema, type Tensors } from '../../src/engine/spec.js';
+import { ModelSpecSchema, OptionsSchema, type ModelSpec } from '../../src/wire/spec.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { importForRequest } from '../../src/wire/onnx/model.js';
 import { decodeModelRequest, type ModelBody } from '../../src/wire/request.js';

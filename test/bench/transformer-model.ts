@@ -1,7 +1,7 @@
 // The one-block transformer of the bench (issue 18) at the issue's size: the graph of the OpenAPI example
 // (src/routes/shared/examples.ts); test/bench/torch-transformer.py builds the same in PyTorch.
 import type { GradientsJob } from '../../src/engine/api.js';
-import { GraphSpecSchema } from '../../src/engine/spec.js';
+import { GraphSpecSchema } from '../../src/wire/spec.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { transformerBlock, type TransformerSizes } from '../../src/routes/shared/examples.js';
 import { uniform } from './common.js';
@@ -44,6 +44,6 @@ export function transformerJob(m: TransformerModel, data = transformerData(m)): 
     model: { ...GraphSpecSchema.parse(transformerBlock(m)), constants: {} },
     params: data.params,
     inputs: data.inputs,
-    options: { dtype: 'float32', encoding: 'nested', returnOutputs: false, returnIntermediates: false, inputGradients: false, diagnostics: true },
+    options: { dtype: 'float32', returnOutputs: false, returnIntermediates: false, inputGradients: false, diagnostics: true },
   };
 }

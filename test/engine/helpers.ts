@@ -1,5 +1,5 @@
 import type { DecodedGraphSpec, GradientsJob, Limits } from '../../src/engine/api.js';
-import type { GraphSpec, Options } from '../../src/engine/spec.js';
+import type { GraphSpec, Options } from '../../src/wire/spec.js';
 import { tensor, type Tensor } from '../../src/engine/tensor.js';
 import { twoWeightModel } from '../../src/routes/shared/examples.js';
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
-import { OptionsSchema } from '../../src/engine/spec.js';
+import { OptionsSchema } from '../../src/wire/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
 import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';

@@ -25,7 +25,7 @@ export interface Im2colSpace {
    * `fold`, adds cols back into them instead (col2im).
    */
   unroll(fold: boolean, from: Data, at: number, xs: number, samples: number, ld: number, width: number, g: UnrollGeometry, y0: number, y1: number): void;
-  /** Σ out[at, at + n) in float64, by the SIMD kernel; null on float64 (the caller sums it) */
+  /** Σ out[at, at + n) in float64, by the SIMD kernel; null on float64 or without it (the caller sums it) */
   sumOut: ((at: number, n: number) => number) | null;
 }
 
@@ -72,7 +72,8 @@ export function im2colSpace(dtype: DType, sizes: readonly [number, number, numbe
     dx: view(1, dxn),
     cols,
     out: view(3, outn),
-    sumOut: sz === 4 ? (a, n) => w.x.sum32(at[3]! * sz + a * sz, n) : null,
+    // a build/gemm.wasm older than its sources lacks sum32: the caller's JS loop then (as wasm.ts's hasKernel)
+    sumOut: sz === 4 && typeof w.x.sum32 === 'function' ? (a, n) => w.x.sum32(at[3]! * sz + a * sz, n) : null,
     unroll(fold, from, at, xs, samples, ld, width, g, y0, y1) {
       run(
         +(!fold && g.padded), +fold, from.byteOffset + at * sz, xs, samples, cols.byteOffset, ld, width,

@@ -7,6 +7,11 @@ export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
   ELEMENTWISE_MIN,
+  expRowsF32,
+  geluF32,
+  geluGradF32,
+  layerNormF32,
+  layerNormGradF32,
   leakyReluF32,
   leakyReluGradF32,
   reluF32,
@@ -15,6 +20,7 @@ export {
   sigmoidGradF32,
   siluF32,
   siluGradF32,
+  softmaxRowsF32,
   sumSquaresF32,
   tanhF32,
   tanhGradF32,

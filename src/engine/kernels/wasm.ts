@@ -26,6 +26,9 @@ interface GemmExports {
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
   sum32(x: number, n: number): number;
+  gelu32(mode: number, x: number, g: number, n: number): number;
+  softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
+  layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
   unroll32: WasmUnroll;
   unroll64: WasmUnroll;
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
@@ -280,6 +283,126 @@ function gradChunks(
     gx.set(w.f32.subarray(gAt, gAt + n), s);
     if (exact && left) for (let i = s; i < s + n; i++) if (exact.mine(u[i]!)) gx[i] = exact.f(u[i]!, g[i]!);
   }
+  return true;
+}
+
+// gelu's kernel covers |x| ≤ 38 (gelu32 in src/engine/kernels/wasm/assembly/gelu.ts); NaN and the rest take
+// the op's own float32 rule, given by the caller (src/engine/ops/gelu.ts).
+const outsideGelu = (x: number): boolean => !(Math.abs(x) <= 38);
+
+/**
+ * Whether this thread's module has kernel `name`: a build/gemm.wasm older than its sources (a checkout
+ * not rebuilt yet) lacks the newer ones, and the ops then run their JS loops.
+ */
+function hasKernel(name: keyof GemmExports): boolean {
+  const w = chunkInstance();
+  return w !== null && typeof w.x[name] === 'function';
+}
+
+/** y = gelu(x), the float32 rule `rule` evaluated in float64 lanes (gelu32); false when declined. */
+export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
+  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
+}
+
+/** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
+export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
+  return hasKernel('gelu32') && gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
+}
+
+/**
+ * Softmax over each row of p [rows, cols] in place, within about one float32 ulp of the float64 loop
+ * (softmax32 in src/engine/kernels/wasm/assembly/softmax.ts); with `causal`, row i keeps its first i + 1
+ * entries and the rest become 0. False when declined (no module, or a row longer than two chunks).
+ */
+export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, causal: boolean): boolean {
+  const per = cols > 0 ? Math.floor((2 * CHUNK) / cols) : 0;
+  const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
+  if (!w) return false;
+  const at = w.base / 4;
+  for (let r = 0; r < rows; r += per) {
+    const n = Math.min(per, rows - r) * cols;
+    const block = p.subarray(r * cols, r * cols + n);
+    w.f32.set(block, at);
+    w.x.softmax32(w.base, n / cols, cols, r, causal ? 1 : 0, 0);
+    block.set(w.f32.subarray(at, at + n));
+  }
+  return true;
+}
+
+/**
+ * e = exp(x − max) over each row of x [rows, cols] (softmax32 without the normalization), and each row's
+ * max and Σe (in float64) at stats[2i], stats[2i + 1]; false when declined (as softmaxRowsF32).
+ */
+export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array, stats: Float64Array): boolean {
+  // a chunk of rows, then their stats (16 bytes a row) in the second chunk's place
+  const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / 4) : 0;
+  const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
+  if (!w) return false;
+  const at = w.base / 4;
+  const statsAt = w.base + CHUNK * 4;
+  for (let r = 0; r < rows; r += per) {
+    const m = Math.min(per, rows - r);
+    w.f32.set(x.subarray(r * cols, (r + m) * cols), at);
+    w.x.softmax32(w.base, m, cols, 0, 0, statsAt);
+    e.set(w.f32.subarray(at, at + m * cols), r * cols);
+    stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
+  }
+  return true;
+}
+
+/**
+ * Linear memory for layernorm32 over rows of d: blocks of whole rows of x and g, then w, b (float32)
+ * and the float64 sums dw, db; null when declined (no kernel, d not a multiple of 4 or above a chunk).
+ */
+function normLayout(d: number) {
+  if (d === 0 || d % 4 !== 0 || d > CHUNK || !hasKernel('layernorm32')) return null;
+  const w = chunkInstance()!;
+  const rows = Math.floor(CHUNK / d);
+  const xAt = w.base;
+  const gAt = xAt + rows * d * 4;
+  const wAt = gAt + rows * d * 4;
+  const bAt = wAt + d * 4;
+  const dwAt = bAt + d * 4;
+  const dbAt = dwAt + d * 8;
+  const statsAt = dbAt + d * 8;
+  w.reserve(statsAt + 16);
+  return { w, rows, xAt, gAt, wAt, bAt, dwAt, dbAt, statsAt };
+}
+
+/** y = layernorm of each row of d of x, ·w + b (layernorm32, float64 arithmetic rounded once); false when declined. */
+export function layerNormF32(x: Float32Array, d: number, wt: Float32Array, b: Float32Array, eps: number, y: Float32Array): boolean {
+  const L = normLayout(d);
+  if (!L) return false;
+  const { w, rows, xAt } = L;
+  w.f32.set(wt, L.wAt / 4);
+  w.f32.set(b, L.bAt / 4);
+  const n = x.length / d;
+  for (let r = 0; r < n; r += rows) {
+    const m = Math.min(rows, n - r);
+    w.f32.set(x.subarray(r * d, (r + m) * d), xAt / 4);
+    w.x.layernorm32(0, xAt, 0, m, d, L.wAt, L.bAt, 0, 0, eps, L.statsAt);
+    y.set(w.f32.subarray(xAt / 4, xAt / 4 + m * d), r * d);
+  }
+  return true;
+}
+
+/** dx of layernorm's rows, and Σ g·x̂, Σ g per position into dw, db (layernorm32); false when declined. */
+export function layerNormGradF32(x: Float32Array, g: Float32Array, d: number, wt: Float32Array, eps: number, dx: Float32Array, dw: Float64Array, db: Float64Array): boolean {
+  const L = normLayout(d);
+  if (!L) return false;
+  const { w, rows, xAt, gAt } = L;
+  w.f32.set(wt, L.wAt / 4);
+  w.f64.fill(0, L.dwAt / 8, L.dbAt / 8 + d);
+  const n = x.length / d;
+  for (let r = 0; r < n; r += rows) {
+    const m = Math.min(rows, n - r);
+    w.f32.set(x.subarray(r * d, (r + m) * d), xAt / 4);
+    w.f32.set(g.subarray(r * d, (r + m) * d), gAt / 4);
+    w.x.layernorm32(1, xAt, gAt, m, d, L.wAt, L.bAt, L.dwAt, L.dbAt, eps, L.statsAt);
+    dx.set(w.f32.subarray(gAt / 4, gAt / 4 + m * d), r * d);
+  }
+  dw.set(w.f64.subarray(L.dwAt / 8, L.dwAt / 8 + d));
+  db.set(w.f64.subarray(L.dbAt / 8, L.dbAt / 8 + d));
   return true;
 }
 

@@ -7,4 +7,5 @@ export const add = binaryOp({
   f: (a, b) => a + b,
   da: () => 1,
   db: () => 1,
+  passesGradient: true,
 });

@@ -1,6 +1,6 @@
 // Axis bookkeeping shared by the shape, reduction and normalization ops.
 import { z } from 'zod';
-import { dtypeOf, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
+import { dtypeOf, empty, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 
 /**
  * Normalizes a possibly negative axis of a tensor of shape `shape`; `rank` widens the range where an
@@ -113,22 +113,30 @@ export function normalizePerm(perm: readonly number[], shape: Shape): number[] {
   return normalizeAxes(perm, shape);
 }
 
-/** out[i0..] = t[...] with out axis k taken from t axis perm[k]; one odometer walk over the output. */
+/**
+ * out[i0..] = t[...] with out axis k taken from t axis perm[k]. The trailing axes the permutation leaves
+ * in place are one contiguous run in both tensors (attention's head split [B, T, H, E] → [B, H, T, E]
+ * moves rows of E): the odometer walks the other axes and copies a run at each step.
+ */
 export function permute(t: Tensor, perm: readonly number[]): Tensor {
-  const rank = t.shape.length;
+  let rank = t.shape.length;
   const shape = perm.map((p) => t.shape[p]!);
-  const out = zeros(shape, dtypeOf(t));
+  const out = empty(shape, dtypeOf(t));
+  let run = 1;
+  while (rank > 0 && perm[rank - 1] === rank - 1) run *= shape[--rank]!;
   const src = new Array<number>(rank);
-  for (let d = rank - 1, acc = 1; d >= 0; d--) {
-    src[d] = acc;
+  for (let d = t.shape.length - 1, acc = 1; d >= 0; d--) {
+    if (d < rank) src[d] = acc;
     acc *= t.shape[d]!;
   }
-  const step = perm.map((p) => src[p]!);
+  const step = perm.slice(0, rank).map((p) => src[p]!);
   const idx = new Array<number>(rank).fill(0);
   const x = t.data;
   const y = out.data;
-  for (let o = 0, i = 0; o < y.length; o++) {
-    y[o] = x[i]!;
+  const n = y.length;
+  if (run === 0) return out;
+  for (let o = 0, i = 0; o < n; o += run) {
+    for (let j = 0; j < run; j++) y[o + j] = x[i + j]!;
     for (let d = rank - 1; d >= 0; d--) {
       i += step[d]!;
       if (++idx[d]! < shape[d]!) break;

@@ -21,14 +21,7 @@ function groups([x, w, b]: Shape[]): NormGroups {
       throw new ShapeError(`batchnorm: ${what} ${formatShape(p)} must be [${c}], one per channel of x ${formatShape(x!)}`, k + 1);
     }
   });
-  return {
-    count: c,
-    size: n * s,
-    each: (ch, f) => {
-      for (let i = 0; i < n; i++) for (let j = (i * c + ch) * s, end = j + s; j < end; j++) f(j);
-    },
-    param: (ch) => ch,
-  };
+  return { count: c, blocks: n, inner: s, groupStride: s, blockStride: c * s, perGroup: true };
 }
 
 export const batchnorm = defineOp({

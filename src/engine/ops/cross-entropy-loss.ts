@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineOp } from '../op.js';
-import { like, ShapeError, type Tensor } from '../tensor.js';
+import { expRowsF32 } from '../kernels/index.js';
+import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
 import { reduced, ReductionSchema, termScale } from './shared/loss.js';
 
@@ -80,9 +81,10 @@ export const crossEntropyLoss = defineOp({
       }
       const wy = (1 - eps) * weightOf(w, cls);
       const s = scale * (wy + base * wsum);
-      if (w) for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base * w.data[c]!;
-      else for (let c = 0; c < classes; c++) gx.data[at + c * inner] = s * e[c]! - k * base;
-      gx.data[at + cls * inner] -= k * wy;
+      const [gd, kb] = [gx.data, k * base];
+      if (w) for (let c = 0, i = at; c < classes; c++, i += inner) gd[i] = s * e[c]! - kb * w.data[c]!;
+      else for (let c = 0, i = at; c < classes; c++, i += inner) gd[i] = s * e[c]! - kb;
+      gd[at + cls * inner] -= k * wy;
     });
     return w ? [gx, gt, null] : [gx, gt];
   },
@@ -98,16 +100,30 @@ function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ig
 /**
  * For every sample (and spatial position) whose target is not ignored, gives the offset of its class 0,
  * lse = log Σ_c exp(x_c) (log_softmax(x)_c = x_c − lse), e_c = exp(x_c − max) and inv = 1 / Σ_c e_c
- * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets).
+ * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets). Float32 rows of classes
+ * (x [N, C]) take their exps and sums from the SIMD kernel.
  */
 function forEachSample(
   x: Tensor,
   t: Tensor,
   { samples, classes, inner, probabilities }: ClassLayout,
   ignoreIndex: number,
-  visit: (at: number, lse: number, e: Float64Array, inv: number, cls: number) => void,
+  visit: (at: number, lse: number, e: Data, inv: number, cls: number) => void,
 ): void {
   const xd = x.data;
+  if (inner === 1 && xd instanceof Float32Array) {
+    const all = emptyData(samples * classes, 'float32') as Float32Array;
+    const stats = new Float64Array(2 * samples);
+    if (expRowsF32(xd, samples, classes, all, stats)) {
+      for (let n = 0; n < samples; n++) {
+        const cls = probabilities ? -1 : t.data[n]!;
+        if (cls === ignoreIndex) continue;
+        const [max, sum] = [stats[2 * n]!, stats[2 * n + 1]!];
+        visit(n * classes, max + Math.log(sum), all.subarray(n * classes, (n + 1) * classes), 1 / sum, cls);
+      }
+      return;
+    }
+  }
   const e = new Float64Array(classes);
   for (let n = 0; n < samples; n++) {
     for (let k = 0; k < inner; k++) {

@@ -72,6 +72,8 @@ export interface BinaryOpSpec {
   /** ∂y/∂a and ∂y/∂b, given both operands and the output y = f(a, b) */
   da: (a: number, b: number, y: number) => number;
   db: (a: number, b: number, y: number) => number;
+  /** da = db = 1 everywhere (add): the VJP hands `g` itself to both inputs, no pass over it */
+  passesGradient?: boolean;
 }
 
 interface BinaryLoops {
@@ -89,7 +91,11 @@ interface BinaryLoops {
 // twice as slow).
 const BINARY_LOOPS = `
 return {
-  forward(x, sx, w, sw, z) { const n = z.length; for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]); },
+  forward(x, sx, w, sw, z) {
+    const n = z.length;
+    if (sx === 1 && sw === 1) for (let i = 0; i < n; i++) z[i] = f(x[i], w[i]);
+    else for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]);
+  },
   forwardBroadcast(x, sa, w, sb, z, shape) {
     forEachRow(shape, sa, sb, (o, ia, ib, len, ax, bx) => {
       for (let j = 0; j < len; j++) z[o + j] = f(x[ia + j * ax], w[ib + j * bx]);
@@ -115,7 +121,7 @@ return {
 };`;
 
 /** A broadcasting binary op (NumPy rules); the output has the first operand's dtype. */
-export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
+export function binaryOp({ f, da, db, passesGradient, ...info }: BinaryOpSpec): Op<NoAttrs> {
   const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db, forEachRow);
   return defineOp({
     ...info,
@@ -135,7 +141,10 @@ export function binaryOp({ f, da, db, ...info }: BinaryOpSpec): Op<NoAttrs> {
       return { shape: [...shape], data: z };
     },
     // Both gradients come back in the output's shape; the engine sums each back to its input's shape.
+    // the engine copies an adjoint before it writes into one it does not own (engine/run.ts), so one
+    // `g` may be both gradients
     vjp: ([a, b], out, g) => {
+      if (passesGradient) return [g, g];
       const [x, w] = [a!.data, b!.data];
       const n = g.data.length;
       const ga = emptyData(n, dtypeOf(g));

@@ -39,11 +39,11 @@ export const embedding = defineOp({
     const { dim, pad } = table(w!.shape, paddingIdx);
     // the weight's gradient summed so far, when the engine holds one (a tied embedding): added to in place
     const gw = into?.[1] ?? like(w!);
-    const ids = idx!.data;
+    const [ids, gd, gwd] = [idx!.data, g.data, gw.data];
     for (let i = 0; i < ids.length; i++) {
       const r = ids[i]!;
       if (r === pad) continue;
-      for (let j = 0, o = r * dim, s = i * dim; j < dim; j++) gw.data[o + j] += g.data[s + j]!;
+      for (let j = 0, o = r * dim, s = i * dim; j < dim; j++) gwd[o + j] += gd[s + j]!;
     }
     return [null, gw];
   },

@@ -23,14 +23,7 @@ function groups([x, w, b]: Shape[], axis: number): NormGroups {
     }
   });
   const d = size(norm);
-  return {
-    count: size(x!) / d,
-    size: d,
-    each: (r, f) => {
-      for (let i = r * d, end = i + d; i < end; i++) f(i);
-    },
-    param: (r, i) => i - r * d,
-  };
+  return { count: size(x!) / d, blocks: 1, inner: d, groupStride: d, blockStride: d, perGroup: false };
 }
 
 export const layernorm = defineOp({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineOp } from '../op.js';
-import { formatShape, ShapeError, size, type Shape } from '../tensor.js';
+import { dtypeOf, empty, formatShape, ShapeError, size, type Shape } from '../tensor.js';
 
 export const ReshapeAttrsSchema = z.strictObject({
   shape: z
@@ -21,8 +21,9 @@ function target(from: Shape, shape: readonly number[]): number[] {
   return shape.map((d) => (d === -1 ? size(from) / known : d));
 }
 
-// Row-major data is unchanged by a reshape; it is still copied because forward and vjp hand out
-// tensors the engine owns (adjoints are accumulated in place).
+// Row-major data is unchanged by a reshape. The forward value is still a copy (on a recycled buffer,
+// engine/buffers.ts): a value of its own, never a view of the input. The gradient may be `g`'s buffer
+// itself: the engine copies an adjoint before it writes into one it does not own (engine/run.ts).
 export const reshape = defineOp({
   name: 'reshape',
   arity: 1,
@@ -30,6 +31,10 @@ export const reshape = defineOp({
   summary: 'same elements in row-major order, new shape (torch.reshape)',
   derivative: '∂L/∂x = g reshaped to the shape of x',
   shape: ([x], { shape }) => target(x!, shape),
-  forward: ([x], { shape }) => ({ shape: target(x!.shape, shape), data: x!.data.slice() }),
-  vjp: ([x], _out, g) => [{ shape: [...x!.shape], data: g.data.slice() }],
+  forward: ([x], { shape }) => {
+    const y = empty(target(x!.shape, shape), dtypeOf(x!));
+    y.data.set(x!.data);
+    return y;
+  },
+  vjp: ([x], _out, g) => [{ shape: [...x!.shape], data: g.data }],
 });

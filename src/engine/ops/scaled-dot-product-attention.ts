@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { gemm } from '../kernels/index.js';
+import { gemm, softmaxRowsF32 } from '../kernels/index.js';
 import { defineOp } from '../op.js';
 import { broadcastShapes, dtypeOf, emptyData, empty, formatShape, sameShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 import { reductionMap } from './axes.js';
@@ -70,23 +70,33 @@ const block = (d: Data, index: number, n: number) => d.subarray(index * n, (inde
  * Fills p [L, S] with product t's attention weights: softmax over each row of scale·q kᵀ + mask.
  * NOTE: each row is shifted by its largest unmasked score, so no exponent overflows and its sum is
  * ≥ 1. A row with every key masked out (torch gives NaN there) is all zeros: its output row is 0 and
- * it passes no gradient.
+ * it passes no gradient. Float32 weights without a mask tensor take the SIMD kernel (same rules).
  */
 function weights(pl: Plan, [q, k, , mask]: Tensor[], t: number, attrs: Attrs, p: Data): void {
   const { L, S, E } = pl;
   const { causal, maskType } = attrs;
   gemm(false, true, L, S, E, scaleOf(attrs, E), block(q!.data, pl.iq[t]!, L * E), E, block(k!.data, pl.ik[t]!, S * E), E, 0, p, S);
   const md = mask?.data;
+  if (!md && p instanceof Float32Array && softmaxRowsF32(p, L, S, causal)) return;
   const additive = maskType === 'additive';
   for (let i = 0, r = 0; i < L; i++, r += S) {
+    // keys past `open` are masked by causality: their weights are 0 and need no exp
     const open = causal ? Math.min(S, i + 1) : S;
     const mo = pl.im[t]! + i * pl.mRow;
     let max = -Infinity;
     let nan = false;
-    for (let j = 0; j < S; j++) {
-      if (j >= open || (md && !additive && md[mo + j * pl.mCol] === 0)) p[r + j] = -Infinity;
-      else {
-        const s = md && additive ? (p[r + j] = p[r + j]! + md[mo + j * pl.mCol]!) : p[r + j]!;
+    if (md) {
+      for (let j = 0; j < open; j++) {
+        if (!additive && md[mo + j * pl.mCol] === 0) p[r + j] = -Infinity;
+        else {
+          const s = additive ? (p[r + j] = p[r + j]! + md[mo + j * pl.mCol]!) : p[r + j]!;
+          if (s > max) max = s;
+          else if (s !== s) nan = true;
+        }
+      }
+    } else {
+      for (let j = r, end = r + open; j < end; j++) {
+        const s = p[j]!;
         if (s > max) max = s;
         else if (s !== s) nan = true;
       }
@@ -97,9 +107,10 @@ function weights(pl: Plan, [q, k, , mask]: Tensor[], t: number, attrs: Attrs, p:
       continue;
     }
     let sum = 0;
-    for (let j = r; j < r + S; j++) sum += p[j] = Math.exp(p[j]! - max);
+    for (let j = r, end = r + open; j < end; j++) sum += p[j] = Math.exp(p[j]! - max);
     const inv = 1 / sum;
-    for (let j = r; j < r + S; j++) p[j] = p[j]! * inv;
+    for (let j = r, end = r + open; j < end; j++) p[j] = p[j]! * inv;
+    p.fill(0, r + open, r + S);
   }
 }
 

@@ -28,7 +28,7 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
       const { result, queueMs } = await runTask<ForwardResult>(app, reply, { kind: 'forward', job, limits });
       return sendAnswer(request, reply, {
         ...(result.loss === undefined ? {} : { loss: result.loss }),
-        outputs: encodeTensor(result.outputs, answerEncoding(request, job.options.encoding)),
+        outputs: encodeTensor(result.outputs, answerEncoding(request, request.body.options.encoding)),
         timing: finishTiming(reply, { queueMs, ...result.timing }),
       });
     },

@@ -29,7 +29,7 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
     async (request, reply) => {
       const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
-      const enc = answerEncoding(request, job.options.encoding);
+      const enc = answerEncoding(request, request.body.options.encoding);
       return sendAnswer(request, reply, {
         ...(result.loss === undefined ? {} : { loss: result.loss }),
         gradients: encodeMap(result.gradients, enc),

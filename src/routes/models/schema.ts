@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ModelSpecSchema, type ModelSpec } from '../../engine/spec.js';
+import { ModelSpecSchema, type ModelSpec } from '../../wire/spec.js';
 import { KnownModel, MODEL_ID } from '../../plugins/models.js';
 import { examples, tinyOnnxModel, twoWeightModel } from '../shared/examples.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InitSpecSchema } from '../../engine/init/index.js';
-import { GraphSpecSchema, LossSpecSchema, MlpSpecSchema, ModelSpecSchema, OptionsSchema } from '../../engine/spec.js';
+import { LossSpecSchema, MlpSpecSchema } from '../../engine/spec.js';
+import { GraphSpecSchema, ModelSpecSchema, OptionsSchema } from '../../wire/spec.js';
 import { TensorSchema } from '../../wire/tensor.js';
 import { OptimizerRequestSchema } from '../gradients/schema.js';
 import { ModelRefSchema } from '../models/schema.js';

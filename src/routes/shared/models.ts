@@ -3,7 +3,7 @@ import type { DecodedModel, Limits } from '../../engine/api.js';
 import { checkModel, type ModelSummary } from '../../engine/check-model.js';
 import { LimitError, SpecError } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
-import type { ModelSpec } from '../../engine/spec.js';
+import type { ModelSpec } from '../../wire/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
 import { liftedText } from '../../wire/json-body.js';

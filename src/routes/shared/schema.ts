@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LossSpecSchema, OptionsSchema } from '../../engine/spec.js';
+import { LossSpecSchema } from '../../engine/spec.js';
+import { OptionsSchema } from '../../wire/spec.js';
 import { ModelFieldSchema } from '../models/schema.js';
 import { EncodedBase64, Float32Json, TensorSchema } from '../../wire/tensor.js';
 import { ERRORS } from '../../errors.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClipGradNormSchema } from '../../engine/optim/index.js';
-import { OptionsSchema } from '../../engine/spec.js';
+import { OptionsSchema } from '../../wire/spec.js';
 import { OptimizerRequestSchema } from '../gradients/schema.js';
 import { examples } from '../shared/examples.js';
 import {

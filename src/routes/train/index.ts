@@ -46,7 +46,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       const { steps, batchSize, shuffleSeed } = request.body;
       const job = decodeModelJob(app, request, request.body, limits) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
-      const enc = answerEncoding(request, job.options.encoding);
+      const enc = answerEncoding(request, request.body.options.encoding);
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
         losses: result.losses,
         params: encodeMap(result.params, enc),

@@ -1,5 +1,6 @@
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
-import type { OnnxSpec, Tensors } from '../../engine/spec.js';
+import type { Tensors } from '../../engine/spec.js';
+import type { OnnxSpec } from '../spec.js';
 import { SpecError } from '../../engine/errors.js';
 import { Lru } from '../../engine/lru.js';
 import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';

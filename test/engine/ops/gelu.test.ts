@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ELEMENTWISE_MIN } from '../../../src/engine/kernels/index.js';
-import { erfc } from '../../../src/engine/math/erf.js';
+import { erfc, erfcF32 } from '../../../src/engine/math/erf.js';
 import { gelu } from '../../../src/engine/ops/gelu.js';
-import { expectKernelFrom, expectSame, expectSameShape, expectTails, expectUnary, float32Ulps, localDerivative } from '../../helpers/elementwise.js';
+import { expectKernelFrom, expectSame, expectSameShape, expectTails, expectUnary, float32Patterns, float32Ulps, localDerivative } from '../../helpers/elementwise.js';
 import { checkVjp, rand, t64 } from '../../helpers/op-check.js';
+import { ensureWasmBuilt } from '../kernels/ensure-wasm.js';
+
+ensureWasmBuilt();
 
 const XS = [-3, -1, -0.5, 0, 0.5, 1, 3];
 
@@ -53,5 +56,28 @@ describe('gelu', () => {
       const err = float32Ulps(gx!.data[i]!, cdf + pdf) * (Math.abs(cdf + pdf) / Math.max(Math.abs(cdf), Math.abs(pdf)));
       expect(err, `x = ${v}`).toBeLessThanOrEqual(2.5);
     }
+  });
+
+  it('float32: the SIMD kernel gives the float32 rule (erfcF32 in float64) over bit patterns of every exponent, NaN, ±∞ and |x| > 38 included', () => {
+    const x = float32Patterns(4099);
+    const n = x.length;
+    const attrs = gelu.parseAttrs({});
+    const y = gelu.forward([{ shape: [n], data: x }], attrs);
+    const g = Float32Array.from({ length: n }, (_, i) => 1 + (i % 7) / 8);
+    const [gx] = gelu.vjp([{ shape: [n], data: x }], y, { shape: [n], data: g }, attrs);
+    let [worst, inKernel, nanMismatch] = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      const f = 0.5 * v * erfcF32(-v * Math.SQRT1_2);
+      const df = g[i]! * (0.5 * erfcF32(-v * Math.SQRT1_2) + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
+      if (Math.abs(v) <= 38) inKernel++;
+      for (const [ours, rule] of [[y.data[i]!, f], [gx!.data[i]!, df]] as const) {
+        if (Number.isNaN(rule) || Number.isNaN(ours)) nanMismatch += +(Number.isNaN(rule) !== Number.isNaN(ours));
+        else worst = Math.max(worst, float32Ulps(ours, Math.fround(rule)));
+      }
+    }
+    expect(nanMismatch).toBe(0);
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(inKernel).toBeGreaterThan(n / 3);
   });
 });

@@ -53,4 +53,31 @@ describe('layernorm', () => {
     checkVjp(layernorm, [rand([2, 3, 4], 5), rand([4], 6)]);
     checkVjp(layernorm, [t64([2, 3], [0, 0, 0, 1, 1, 1]), t64([3], [1, 0, 2]), t64([3], [0, 0, 0])]);
   });
+
+  it('float32 rows (the SIMD kernel, blocks of rows) agree with the float64 loops, with and without weight and bias', () => {
+    const [n, d] = [300, 128];
+    const rnd = (len: number, seed: number, scale: number, offset = 0) => t64([len], (i) => offset + scale * Math.sin(i * 12.9898 + seed)).data;
+    const x = t64([3, n / 3, d], rnd(n * d, 1, 2, 5));
+    const w = t64([d], rnd(d, 2, 1));
+    const b = t64([d], rnd(d, 3, 0.5));
+    const g = t64([3, n / 3, d], rnd(n * d, 4, 1));
+    const f32 = (ts: ReturnType<typeof t64>[]) => ts.map((t) => cast(t, 'float32'));
+    for (const inputs of [[x, w, b], [x]]) {
+      const y64 = layernorm.forward(f32(inputs).map((t) => cast(t, 'float64')), defaults);
+      const y32 = layernorm.forward(f32(inputs), defaults);
+      expect(y32.data).toBeInstanceOf(Float32Array);
+      let worst = 0;
+      y32.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - y64.data[i]!) / Math.max(1, Math.abs(y64.data[i]!)))));
+      expect(worst).toBeLessThanOrEqual(2.4e-7);
+      const g64 = layernorm.vjp(f32(inputs).map((t) => cast(t, 'float64')), y64, cast(cast(g, 'float32'), 'float64'), defaults);
+      const g32 = layernorm.vjp(f32(inputs), y32, cast(g, 'float32'), defaults);
+      g32.forEach((t, k) => {
+        const ref = g64[k]!.data;
+        const scale = Math.max(...ref.map(Math.abs));
+        let err = 0;
+        t!.data.forEach((v, i) => (err = Math.max(err, Math.abs(v - ref[i]!))));
+        expect(err / scale, `gradient ${k}`).toBeLessThanOrEqual(1e-6);
+      });
+    }
+  });
 });

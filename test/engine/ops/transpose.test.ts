@@ -25,6 +25,30 @@ describe('transpose', () => {
     expectClose(z, [0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11]);
   });
 
+  it('moves every element where its index says, for every permutation of 4 axes (fixed trailing axes copied as runs), empty tensors included', () => {
+    const perms: number[][] = [];
+    const build = (prefix: number[]) => {
+      if (prefix.length === 4) perms.push(prefix);
+      for (let a = 0; a < 4; a++) if (!prefix.includes(a)) build([...prefix, a]);
+    };
+    build([]);
+    for (const dims of [[2, 3, 4, 5], [3, 1, 2, 4], [2, 0, 3, 2]]) {
+      const t = t64(dims, (i) => i);
+      for (const perm of perms) {
+        const y = transpose.forward([t], transpose.parseAttrs({ perm }));
+        const shape = perm.map((p) => dims[p]!);
+        expect(y.shape).toEqual(shape);
+        const expected: number[] = [];
+        for (let a = 0; a < shape[0]!; a++) for (let b = 0; b < shape[1]!; b++) for (let c = 0; c < shape[2]!; c++) for (let d = 0; d < shape[3]!; d++) {
+          const idx = [0, 0, 0, 0];
+          [a, b, c, d].forEach((v, k) => (idx[perm[k]!] = v));
+          expected.push(((idx[0]! * dims[1]! + idx[1]!) * dims[2]! + idx[2]!) * dims[3]! + idx[3]!);
+        }
+        expect([...y.data], `dims ${dims} perm ${perm}`).toEqual(expected);
+      }
+    }
+  });
+
   it('rejects a perm that is not a permutation of the axes', () => {
     const shape = (perm: number[]) => transpose.shape([[2, 3, 4]], transpose.parseAttrs({ perm }));
     expect(() => shape([0, 1])).toThrow(/perm \[0, 1\] has 2 axes but the input \[2, 3, 4\] has 3/);

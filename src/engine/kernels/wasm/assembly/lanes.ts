@@ -8,14 +8,14 @@ const TANH: i32 = 0;
 const SIGMOID: i32 = 1;
 
 /** The two float64x2 halves of four float32 lanes. */
-@inline function low(v: v128): v128 {
+@inline export function low(v: v128): v128 {
   return f64x2.promote_low_f32x4(v);
 }
-@inline function high(v: v128): v128 {
+@inline export function high(v: v128): v128 {
   return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
 }
 /** Four float32 lanes from two float64x2 halves, each rounded once. */
-@inline function narrow(lo: v128, hi: v128): v128 {
+@inline export function narrow(lo: v128, hi: v128): v128 {
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 

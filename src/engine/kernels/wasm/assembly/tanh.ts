@@ -16,15 +16,15 @@ const S4: f32 = -0.006272563710808754;
 const SMALL: f32 = 0.55;
 const CLAMP: f32 = 9;
 
-const LOG2E: f32 = 1.44269504088896341;
-const LN2_HI: f32 = 0.693359375;
-const LN2_LO: f32 = -2.12194440e-4;
-const E0: f32 = 1.9875691500e-4;
-const E1: f32 = 1.3981999507e-3;
-const E2: f32 = 8.3334519073e-3;
-const E3: f32 = 4.1665795894e-2;
-const E4: f32 = 1.6666665459e-1;
-const E5: f32 = 5.0000001201e-1;
+export const LOG2E: f32 = 1.44269504088896341;
+export const LN2_HI: f32 = 0.693359375;
+export const LN2_LO: f32 = -2.12194440e-4;
+export const E0: f32 = 1.9875691500e-4;
+export const E1: f32 = 1.3981999507e-3;
+export const E2: f32 = 8.3334519073e-3;
+export const E3: f32 = 4.1665795894e-2;
+export const E4: f32 = 1.6666665459e-1;
+export const E5: f32 = 5.0000001201e-1;
 
 // The constants, read once per call: splats of literals would be folded back into v128.const inside
 // the loop, which V8 rebuilds every pass.
@@ -67,7 +67,7 @@ export function tanh32(x: usize, n: i32): void {
 }
 
 /** e^r for |r| ≤ ln 2 / 2: Cephes' expf polynomial. */
-@inline function expPoly(r: v128, e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, one: v128): v128 {
+@inline export function expPoly(r: v128, e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, one: v128): v128 {
   let e = f32x4.add(f32x4.mul(e0, r), e1);
   e = f32x4.add(f32x4.mul(e, r), e2);
   e = f32x4.add(f32x4.mul(e, r), e3);
