@@ -112,6 +112,9 @@ export function spareBuffers(value: unknown): void {
   }
 }
 
+/** Whether any body has asked for a size worth keeping: until one has, answers are not walked for spares. */
+export const sparesWanted = (): boolean => spare.size > 0;
+
 /** Forgets every size and drops the buffers kept (also for tests). */
 export function dropSpares(): void {
   spare.clear();

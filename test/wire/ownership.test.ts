@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { dropSpares, nextBody, ownBuffer, spareBufferBytes, spareBuffers } from '../../src/wire/ownership.js';
+import { dropSpares, nextBody, ownBuffer, spareBufferBytes, spareBuffers, sparesWanted } from '../../src/wire/ownership.js';
 
 // The event loop's spare buffers: answers' buffers kept for later bodies' tensors of the same sizes.
 
@@ -8,8 +8,12 @@ afterEach(dropSpares);
 
 describe('ownBuffer and spareBuffers', () => {
   it('a body gets back the buffer of an answer of the size it asked for, once', () => {
+    expect(sparesWanted()).toBe(false);
     nextBody();
+    ownBuffer(4 * KIB); // small: not worth keeping, nothing wanted yet
+    expect(sparesWanted()).toBe(false);
     const first = ownBuffer(256 * KIB);
+    expect(sparesWanted()).toBe(true);
     expect(first.byteLength).toBe(256 * KIB);
     spareBuffers({ gradients: { w: new Float32Array(first) } });
     expect(spareBufferBytes()).toBe(256 * KIB);

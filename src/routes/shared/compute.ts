@@ -3,7 +3,7 @@ import type { Limits } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import type { Cancellation, TaskOutcome } from '../../workers/pool.js';
 import type { Task } from '../../workers/protocol.js';
-import { spareBuffers } from '../../wire/ownership.js';
+import { spareBuffers, sparesWanted } from '../../wire/ownership.js';
 
 export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes, maxFlops: config.flopBudget });
 
@@ -32,7 +32,7 @@ export function clientGone(reply: FastifyReply): Cancellation {
  */
 export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task: Task): Promise<TaskOutcome<R>> {
   const outcome = await app.pool.run<R>(task, clientGone(reply));
-  reply.raw.once('finish', () => spareBuffers(outcome.result));
+  if (sparesWanted()) reply.raw.once('finish', () => spareBuffers(outcome.result));
   return outcome;
 }
 
