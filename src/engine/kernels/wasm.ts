@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Data } from '../tensor.js';
+import { GELU_F32_RANGE } from '../math/gelu-f32.js';
 import { sigmoid as logistic } from '../math/logistic.js';
 import { checkGemm, extent } from './check.js';
 import type { GemmBackend } from './gemm.js';
@@ -286,9 +287,9 @@ function gradChunks(
   return true;
 }
 
-// gelu's kernel covers |x| ≤ 38 (gelu32 in src/engine/kernels/wasm/assembly/gelu.ts); NaN and the rest take
-// the op's own float32 rule, given by the caller (src/engine/ops/gelu.ts).
-const outsideGelu = (x: number): boolean => !(Math.abs(x) <= 38);
+// gelu's kernel covers |x| ≤ GELU_F32_RANGE (gelu32 in src/engine/kernels/wasm/assembly/gelu.ts); NaN and the
+// rest take the op's own rule, given by the caller (src/engine/ops/gelu.ts).
+const outsideGelu = (x: number): boolean => !(Math.abs(x) <= GELU_F32_RANGE);
 
 /**
  * Whether this thread's module has kernel `name`: a build/gemm.wasm older than its sources (a checkout
@@ -299,7 +300,7 @@ function hasKernel(name: keyof GemmExports): boolean {
   return w !== null && typeof w.x[name] === 'function';
 }
 
-/** y = gelu(x), the float32 rule `rule` evaluated in float64 lanes (gelu32); false when declined. */
+/** y = gelu(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32); false when declined. */
 export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
   return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
 }

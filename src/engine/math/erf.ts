@@ -65,18 +65,3 @@ export function erf(x: number): number {
   const r = 1 - erfc(z);
   return x < 0 ? -r : r;
 }
-
-// NOTE: for float32 results only. Numerical Recipes' erfcc: erfc(z) = t·exp(−z² + P(t)) with
-// t = 1/(1 + z/2) and P a degree-9 Chebyshev fit: relative error below 1.2e-7 for every z ≥ 0 (about one
-// float32 ulp), from nine terms where erfc above needs thirty for float64.
-const NR = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
-
-/** erfc(x) to float32 precision (relative error < 1.2e-7, then rounded to float32 by the caller). */
-export function erfcF32(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  let p = NR[9]!;
-  for (let j = 8; j >= 0; j--) p = p * t + NR[j]!;
-  const r = t * Math.exp(p - z * z);
-  return x >= 0 ? r : 2 - r;
-}

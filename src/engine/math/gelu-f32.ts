@@ -1,0 +1,76 @@
+// The exact GELU x·Φ(x) and its derivative for float32 tensors, in float32 arithmetic (every step
+// rounded by Math.fround): the rule the WebAssembly kernel (src/engine/kernels/wasm/assembly/gelu.ts)
+// runs four lanes at a time, step for step, so both give the same bits.
+//
+// NOTE: with a = |x|, everything comes from the lower tail, Φ(−a) = h(a)·e^(−a²/2):
+// - gelu(x) = x + gelu(−a) for x ≥ 0, gelu(−a) below, gelu(−a) = −a·h·e^(−a²/2) (no 1 − Φ to cancel);
+// - gelu′(x) = 1 − gelu′(−a) for x ≥ 0, gelu′(−a) below, gelu′(−a) = (h − a/√(2π))·e^(−a²/2), so the
+//   backward pass shares the forward's one exponential between Φ and φ.
+// h(a) = erfc(a/√2)·e^(a²/2)/2 is smooth and bounded: a polynomial of degree 10 in t = 1/(1 + a/4)
+// (scripts/fit-gelu-f32.py; relative error 5e-9 for a ≤ 16). e^(−a²/2) keeps its relative precision
+// where a² is large: a²/2 = s²/2 + (a − s)(a + s)/2 with s = a cut to 12 significant bits, so s² is exact
+// and only the small second part rounds; the exponential is Cephes' expf (as tanh.ts) on that two-part
+// argument, its 2^k applied last, in two halves, so a result rounds once into the subnormals.
+// Valid for |x| ≤ GELU_F32_RANGE (past it gelu(x) is x or −0 in float32); the caller takes the rest.
+
+const fr = Math.fround;
+
+export const GELU_F32_RANGE = 16;
+
+const H = [
+  -5.008185326005332e-6, 0.09985872358083725, 0.09842442721128464, 0.10142012685537338, 0.05126170814037323,
+  0.13505037128925323, -0.0633602887392044, 0.10808122903108597, -0.0015780897811055183, -0.042252954095602036,
+  0.013099747709929943,
+].map(fr);
+const INV_SQRT_2PI = fr(0.3989422804014327);
+// Cephes' expf, as src/engine/kernels/wasm/assembly/tanh.ts
+const [E0, E1, E2, E3, E4, E5] = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(fr);
+const [LOG2E, LN2_HI, LN2_LO, MAGIC] = [1.44269504088896341, 0.693359375, -2.1219444e-4, 12582912].map(fr);
+
+const word = new Float32Array(1);
+const bits = new Uint32Array(word.buffer);
+// h, e^r and k of the last tail(a): Φ(−a) = h·e^r·2^k
+let h = 0;
+let er = 0;
+let k = 0;
+
+function tail(a: number): void {
+  const t = fr(1 / fr(1 + fr(a * 0.25)));
+  h = H[10]!;
+  for (let j = 9; j >= 0; j--) h = fr(fr(h * t) + H[j]!);
+  word[0] = a;
+  bits[0] = bits[0]! & 0xfffff000;
+  const s = word[0]!;
+  const hi = fr(fr(s * s) * -0.5);
+  const lo = fr(fr(fr(s - a) * fr(a + s)) * 0.5);
+  k = fr(fr(fr(fr(hi + lo) * LOG2E) + MAGIC) - MAGIC);
+  const r = fr(fr(fr(hi - fr(k * LN2_HI)) + lo) - fr(k * LN2_LO));
+  let p = fr(fr(E0 * r) + E1);
+  p = fr(fr(p * r) + E2);
+  p = fr(fr(p * r) + E3);
+  p = fr(fr(p * r) + E4);
+  p = fr(fr(p * r) + E5);
+  er = fr(fr(fr(p * fr(r * r)) + r) + 1);
+}
+
+/** v·2^k, v times 2^⌊k/2⌋ then 2^(k − ⌊k/2⌋) */
+function scale(v: number): number {
+  const k1 = k >> 1;
+  return fr(fr(v * 2 ** k1) * 2 ** (k - k1));
+}
+
+/** gelu(x) in float32 arithmetic, |x| ≤ GELU_F32_RANGE. */
+export function geluF32Rule(x: number): number {
+  const a = Math.abs(x);
+  tail(a);
+  const w = scale(fr(fr(-a * h) * er));
+  return x >= 0 ? fr(x + w) : w;
+}
+
+/** g·gelu′(x) in float32 arithmetic, |x| ≤ GELU_F32_RANGE. */
+export function geluGradF32Rule(x: number, g: number): number {
+  const a = Math.abs(x);
+  tail(a);
+  const d = scale(fr(fr(h - fr(a * INV_SQRT_2PI)) * er));
+  return fr(g * (x >= 0 ? fr(1 - d) : d));
+}
