@@ -165,10 +165,13 @@ export const scaledDotProductAttention = defineOp({
       if (dv) gemm(true, false, S, Ev, L, 1, p, S, gt, Ev, beta[2]!, block(dv.data, pl.iv[t]!, S * Ev), Ev);
       if (!dq && !dk && !dmask) continue;
       gemm(false, true, L, S, Ev, 1, gt, Ev, vt, Ev, 0, dp, S);
-      for (let r = 0; r < L * S; r += S) {
+      for (let i = 0, r = 0; i < L; i++, r += S) {
+        // past `open` the weights are 0 (causality), and so is dS, whatever g·vᵀ is there
+        const end = r + (attrs.causal ? Math.min(S, i + 1) : S);
         let dot = 0;
-        for (let j = r; j < r + S; j++) dot += p[j]! * dp[j]!;
-        for (let j = r; j < r + S; j++) dp[j] = p[j]! * (dp[j]! - dot);
+        for (let j = r; j < end; j++) dot += p[j]! * dp[j]!;
+        for (let j = r; j < end; j++) dp[j] = p[j]! * (dp[j]! - dot);
+        dp.fill(0, end, r + S);
       }
       if (dq) gemm(false, false, L, E, S, scale, dp, S, kt, E, beta[0]!, block(dq.data, pl.iq[t]!, L * E), E);
       if (dk) gemm(true, false, S, E, L, scale, dp, S, qt, E, beta[1]!, block(dk.data, pl.ik[t]!, S * E), E);
