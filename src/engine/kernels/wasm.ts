@@ -331,10 +331,11 @@ export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, caus
 }
 
 /**
- * e = exp(x − max) over each row of x [rows, cols] (softmax32 without the normalization), and each row's
- * max and Σe (in float64) at stats[2i], stats[2i + 1]; false when declined (as softmaxRowsF32).
+ * e = exp(x − max) over each row of x [rows, cols] (softmax32 without the normalization; not copied out
+ * when e is null), and each row's max and Σe (in float64) at stats[2i], stats[2i + 1]; false when
+ * declined (as softmaxRowsF32).
  */
-export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array, stats: Float64Array): boolean {
+export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array | null, stats: Float64Array): boolean {
   // a chunk of rows, then their stats (16 bytes a row) in the second chunk's place
   const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / 4) : 0;
   const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
@@ -345,7 +346,7 @@ export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float
     const m = Math.min(per, rows - r);
     w.f32.set(x.subarray(r * cols, (r + m) * cols), at);
     w.x.softmax32(w.base, m, cols, 0, 0, statsAt);
-    e.set(w.f32.subarray(at, at + m * cols), r * cols);
+    e?.set(w.f32.subarray(at, at + m * cols), r * cols);
     stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
   }
   return true;

@@ -37,7 +37,7 @@ export const crossEntropyLoss = defineOp({
     const eps = attrs.labelSmoothing;
     const xd = x!.data;
     let total = 0;
-    forEachSample(x!, t!, layout, attrs.ignoreIndex, (at, lse, _e, _inv, cls) => {
+    forEachSample(x!, t!, layout, attrs.ignoreIndex, null, (at, lse, _e, _inv, cls) => {
       if (probabilities) {
         // NOTE: a class of target weight 0 adds nothing, even at log_softmax = −∞ (0·log 0 = 0)
         for (let c = 0; c < classes; c++) {
@@ -60,11 +60,13 @@ export const crossEntropyLoss = defineOp({
     const xd = x!.data;
     const gx = like(x!);
     const gt = probabilities ? like(t!) : null;
+    // class indices: each row's exps straight into its gradient row, which the loop below rewrites in place
+    const exps = inner !== 1 || !(gx.data instanceof Float32Array) ? null : probabilities ? emptyF32(x!) : gx.data;
     // Σ_c w_c, for the smoothing part of s with class-index targets
     let wsum = 0;
     for (let c = 0; c < classes; c++) wsum += weightOf(w, c);
     const base = eps / classes;
-    forEachSample(x!, t!, layout, attrs.ignoreIndex, (at, lse, e, inv, cls) => {
+    forEachSample(x!, t!, layout, attrs.ignoreIndex, exps, (at, lse, e, inv, cls) => {
       // softmax(x)_c = e_c·inv
       const scale = k * inv;
       if (probabilities) {
@@ -92,6 +94,9 @@ export const crossEntropyLoss = defineOp({
 
 const weightOf = (w: Tensor | undefined, c: number): number => (w ? w.data[c]! : 1);
 
+const NO_EXPS = new Float32Array(0);
+const emptyF32 = (x: Tensor): Float32Array => emptyData(x.data.length, 'float32') as Float32Array;
+
 /** What a mean divides by: Σ w[t_n] over the class indices not ignored, or the number of probability rows. */
 function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ignoreIndex }: Attrs): number {
   return layout.probabilities ? layout.samples * layout.inner : classWeightSum(t, w, ignoreIndex);
@@ -101,28 +106,30 @@ function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ig
  * For every sample (and spatial position) whose target is not ignored, gives the offset of its class 0,
  * lse = log Σ_c exp(x_c) (log_softmax(x)_c = x_c − lse), e_c = exp(x_c − max) and inv = 1 / Σ_c e_c
  * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets). Float32 rows of classes
- * (x [N, C]) take their exps and sums from the SIMD kernel.
+ * (x [N, C]) take their exps and sums from the SIMD kernel, the exps written to `exps` (x's size; the
+ * rows of ignored samples are zeroed there), or not kept when it is null (e then is empty).
  */
 function forEachSample(
   x: Tensor,
   t: Tensor,
   { samples, classes, inner, probabilities }: ClassLayout,
   ignoreIndex: number,
+  exps: Float32Array | null,
   visit: (at: number, lse: number, e: Data, inv: number, cls: number) => void,
 ): void {
   const xd = x.data;
-  if (inner === 1 && xd instanceof Float32Array) {
-    const all = emptyData(samples * classes, 'float32') as Float32Array;
-    const stats = new Float64Array(2 * samples);
-    if (expRowsF32(xd, samples, classes, all, stats)) {
-      for (let n = 0; n < samples; n++) {
-        const cls = probabilities ? -1 : t.data[n]!;
-        if (cls === ignoreIndex) continue;
-        const [max, sum] = [stats[2 * n]!, stats[2 * n + 1]!];
-        visit(n * classes, max + Math.log(sum), all.subarray(n * classes, (n + 1) * classes), 1 / sum, cls);
+  const stats = inner === 1 && xd instanceof Float32Array ? new Float64Array(2 * samples) : null;
+  if (stats && expRowsF32(xd as Float32Array, samples, classes, exps, stats)) {
+    for (let n = 0; n < samples; n++) {
+      const cls = probabilities ? -1 : t.data[n]!;
+      if (cls === ignoreIndex) {
+        exps?.fill(0, n * classes, (n + 1) * classes);
+        continue;
       }
-      return;
+      const [max, sum] = [stats[2 * n]!, stats[2 * n + 1]!];
+      visit(n * classes, max + Math.log(sum), exps ? exps.subarray(n * classes, (n + 1) * classes) : NO_EXPS, 1 / sum, cls);
     }
+    return;
   }
   const e = new Float64Array(classes);
   for (let n = 0; n < samples; n++) {
