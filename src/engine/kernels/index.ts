@@ -6,6 +6,7 @@ export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
+  columnSumsF32,
   ELEMENTWISE_MIN,
   expRowsF32,
   geluF32,

@@ -27,6 +27,7 @@ interface GemmExports {
   leakySelect32(x: number, v: number, n: number, slope: number): void;
   sumSquares32(x: number, n: number): number;
   sum32(x: number, n: number): number;
+  columnSums32(x: number, rows: number, cols: number, s: number): void;
   gelu32(mode: number, x: number, g: number, n: number): number;
   softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
   layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
@@ -349,6 +350,28 @@ export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float
     e?.set(w.f32.subarray(at, at + m * cols), r * cols);
     stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
   }
+  return true;
+}
+
+/**
+ * s[j] += Σ_r x[r, j] over x [rows, cols] in float64, bit for bit as the JS loop of src/engine/ops/linear.ts
+ * (columnSums32 in src/engine/kernels/wasm/assembly/reduce.ts); false when declined (fewer than
+ * ELEMENTWISE_MIN elements, no kernel, or columns too wide for eight rows a chunk).
+ */
+export function columnSumsF32(x: Float32Array, rows: number, cols: number, s: Float64Array): boolean {
+  // blocks of whole passes of eight rows, so the rows group as in the JS loop
+  const block = cols > 0 ? Math.floor((2 * CHUNK) / cols / 8) * 8 : 0;
+  if (block === 0 || rows * cols < ELEMENTWISE_MIN || !hasKernel('columnSums32')) return false;
+  const w = chunkInstance()!;
+  const sumsAt = w.base + 2 * CHUNK * 4;
+  w.reserve(sumsAt + cols * 8);
+  w.f64.set(s, sumsAt / 8);
+  for (let r = 0; r < rows; r += block) {
+    const m = Math.min(block, rows - r);
+    w.f32.set(x.subarray(r * cols, (r + m) * cols), w.base / 4);
+    w.x.columnSums32(w.base, m, cols, sumsAt);
+  }
+  s.set(w.f64.subarray(sumsAt / 8, sumsAt / 8 + cols));
   return true;
 }
 

@@ -1,4 +1,4 @@
-import { gemm } from '../kernels/index.js';
+import { columnSumsF32, gemm } from '../kernels/index.js';
 import { defineOp } from '../op.js';
 import { dtypeOf, empty, formatShape, ShapeError, size, zeros, type Shape } from '../tensor.js';
 
@@ -51,11 +51,12 @@ export const linear = defineOp({
     }
     if (!b) return [dx, dw];
     if (!(needs?.[2] ?? true)) return [dx, dw, null];
-    // summed in float64 whatever the dtype, so a float32 bias gradient does not lose the small rows
+    // summed in float64 whatever the dtype, so a float32 bias gradient does not lose the small rows;
+    // float32 on the SIMD kernel, which gives this loop's sums
     const s = new Float64Array(outF);
     const gd = g.data;
     // eight rows per pass over s: an eighth of the loads and stores of the sums
-    let r = 0;
+    let r = gd instanceof Float32Array && columnSumsF32(gd, rows, outF, s) ? rows : 0;
     for (; r + 8 <= rows; r += 8) {
       const o = r * outF;
       for (let j = 0, i = o; j < outF; j++, i++) {

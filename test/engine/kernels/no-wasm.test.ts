@@ -16,9 +16,11 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
+const { columnSumsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
+const { gelu } = await import('../../../src/engine/ops/gelu.js');
+const { geluF32Rule, geluGradF32Rule } = await import('../../../src/engine/math/gelu-f32.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
 const { maxPool2x2F32 } = await import('../../../src/engine/kernels/pool.js');
@@ -45,6 +47,9 @@ describe('without build/gemm.wasm', () => {
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);
     expect(sumSquaresF32(x)).toBeNull();
+    const sums = new Float64Array(50).fill(7);
+    expect(columnSumsF32(x, 100, 50, sums)).toBe(false);
+    expect(sums.every((v) => v === 7)).toBe(true);
     const pooled = new Float32Array(4).fill(7);
     expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
     expect(pooled.every((v) => v === 7)).toBe(true);
@@ -59,6 +64,15 @@ describe('without build/gemm.wasm', () => {
       const k = q * 250 + 2 * r * 25 + 2 * c;
       expect(v).toBe(Math.max(x[k]!, x[k + 1]!, x[k + 25]!, x[k + 26]!));
     });
+  });
+
+  it('gelu on float32 gives the float32 rule of src/engine/math/gelu-f32.ts from its JS loops, as the kernel does', () => {
+    const t = { shape: [n], data: x };
+    const y = gelu.forward([t], {});
+    y.data.forEach((v, i) => expect(v).toBe(geluF32Rule(x[i]!)));
+    const g = { shape: [n], data: Float32Array.from({ length: n }, (_, i) => 1 + (i % 5)) };
+    const [gx] = gelu.vjp([t], y, g, {});
+    gx!.data.forEach((v, i) => expect(v).toBe(geluGradF32Rule(x[i]!, g.data[i]!)));
   });
 
   it('relu, tanh, the sum of squares and the finite check give their results from the JS loops', () => {

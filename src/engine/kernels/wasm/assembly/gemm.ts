@@ -135,7 +135,7 @@ function scale<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
 export { relu32, reluGrad32 } from './relu';
 export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
-export { sum32, sumSquares32 } from './reduce';
+export { columnSums32, sum32, sumSquares32 } from './reduce';
 export { gelu32 } from './gelu';
 export { softmax32 } from './softmax';
 export { layernorm32 } from './layernorm';
