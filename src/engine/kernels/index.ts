@@ -7,6 +7,7 @@ export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
   columnSumsF32,
+  copyRunsOf,
   ELEMENTWISE_MIN,
   expRowsF32,
   geluF32,

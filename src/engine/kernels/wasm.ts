@@ -28,6 +28,7 @@ interface GemmExports {
   sumSquares32(x: number, n: number): number;
   sum32(x: number, n: number): number;
   columnSums32(x: number, rows: number, cols: number, s: number): void;
+  copyRuns(x: number, y: number, runBytes: number, starts: number, count: number, size: number): void;
   gelu32(mode: number, x: number, g: number, n: number): number;
   softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
   layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
@@ -372,6 +373,31 @@ export function columnSumsF32(x: Float32Array, rows: number, cols: number, s: Fl
     w.x.columnSums32(w.base, m, cols, sumsAt);
   }
   s.set(w.f64.subarray(sumsAt / 8, sumsAt / 8 + cols));
+  return true;
+}
+
+// The largest tensor copyRunsOf takes: the thread's instance keeps the linear memory it grew to (twice
+// this, x and y), so a larger one runs the JS loop rather than pin more.
+const RUNS_MAX_BYTES = 2 ** 20;
+
+/**
+ * y[k·run + j] = x[starts[k] + j] for each of the starts.length runs of `run` elements (src/engine/ops/axes.ts's
+ * permute): x copied into linear memory whole, each run moved there by whole vectors (copyRuns in
+ * src/engine/kernels/wasm/assembly/runs.ts), y copied out. False when declined: fewer than ELEMENTWISE_MIN
+ * elements, runs under 4 elements, x above RUNS_MAX_BYTES, or no kernel.
+ */
+export function copyRunsOf(x: Data, y: Data, run: number, starts: Int32Array): boolean {
+  const size = x.BYTES_PER_ELEMENT;
+  const bytes = align16(x.length * size, 1);
+  if (run < 4 || x.length < ELEMENTWISE_MIN || bytes > RUNS_MAX_BYTES || !hasKernel('copyRuns')) return false;
+  const w = chunkInstance()!;
+  const [xAt, yAt, sAt] = [w.base, w.base + bytes, w.base + 2 * bytes];
+  w.reserve(sAt + starts.byteLength);
+  const mem: Data = size === 8 ? w.f64 : w.f32;
+  mem.set(x, xAt / size);
+  new Int32Array(w.x.memory.buffer, sAt, starts.length).set(starts);
+  w.x.copyRuns(xAt, yAt, run * size, sAt, starts.length, size);
+  y.set(mem.subarray(yAt / size, yAt / size + y.length));
   return true;
 }
 

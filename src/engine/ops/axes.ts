@@ -1,5 +1,6 @@
 // Axis bookkeeping shared by the shape, reduction and normalization ops.
 import { z } from 'zod';
+import { copyRunsOf, ELEMENTWISE_MIN } from '../kernels/index.js';
 import { dtypeOf, empty, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 
 /**
@@ -116,7 +117,8 @@ export function normalizePerm(perm: readonly number[], shape: Shape): number[] {
 /**
  * out[i0..] = t[...] with out axis k taken from t axis perm[k]. The trailing axes the permutation leaves
  * in place are one contiguous run in both tensors (attention's head split [B, T, H, E] → [B, H, T, E]
- * moves rows of E): the odometer walks the other axes and copies a run at each step.
+ * moves rows of E): the odometer walks the other axes for the start of each run, then the runs are
+ * copied, by the SIMD kernel where it takes them.
  */
 export function permute(t: Tensor, perm: readonly number[]): Tensor {
   let rank = t.shape.length;
@@ -135,14 +137,20 @@ export function permute(t: Tensor, perm: readonly number[]): Tensor {
   const y = out.data;
   const n = y.length;
   if (run === 0) return out;
-  for (let o = 0, i = 0; o < n; o += run) {
-    for (let j = 0; j < run; j++) y[o + j] = x[i + j]!;
+  // runs the SIMD kernel may take: where each starts in x, noted first and copied after
+  const starts = run >= 4 && n >= ELEMENTWISE_MIN ? new Int32Array(n / run) : null;
+  for (let o = 0, k = 0, i = 0; o < n; o += run, k++) {
+    if (starts) starts[k] = i;
+    else for (let j = 0; j < run; j++) y[o + j] = x[i + j]!;
     for (let d = rank - 1; d >= 0; d--) {
       i += step[d]!;
       if (++idx[d]! < shape[d]!) break;
       i -= step[d]! * shape[d]!;
       idx[d] = 0;
     }
+  }
+  if (starts && !copyRunsOf(x, y, run, starts)) {
+    for (let k = 0, o = 0; k < starts.length; k++, o += run) for (let j = 0, i = starts[k]!; j < run; j++) y[o + j] = x[i + j]!;
   }
   return out;
 }

@@ -20,6 +20,7 @@ const { columnSumsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sig
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { gelu } = await import('../../../src/engine/ops/gelu.js');
+const { transpose } = await import('../../../src/engine/ops/transpose.js');
 const { geluF32Rule, geluGradF32Rule } = await import('../../../src/engine/math/gelu-f32.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
@@ -73,6 +74,15 @@ describe('without build/gemm.wasm', () => {
     const g = { shape: [n], data: Float32Array.from({ length: n }, (_, i) => 1 + (i % 5)) };
     const [gx] = gelu.vjp([t], y, g, {});
     gx!.data.forEach((v, i) => expect(v).toBe(geluGradF32Rule(x[i]!, g.data[i]!)));
+  });
+
+  it('transpose copies runs the kernel would have taken with its JS loop', () => {
+    const [A, B, C] = [40, 8, 6];
+    const t = { shape: [A, B, C], data: Float32Array.from({ length: A * B * C }, (_, i) => i) };
+    const y = transpose.forward([t], transpose.parseAttrs({ perm: [1, 0, 2] }));
+    const want: number[] = [];
+    for (let b = 0; b < B; b++) for (let a = 0; a < A; a++) for (let c = 0; c < C; c++) want.push((a * B + b) * C + c);
+    expect(Array.from(y.data)).toEqual(want);
   });
 
   it('relu, tanh, the sum of squares and the finite check give their results from the JS loops', () => {

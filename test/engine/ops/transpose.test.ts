@@ -25,15 +25,18 @@ describe('transpose', () => {
     expectClose(z, [0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11]);
   });
 
-  it('moves every element where its index says, for every permutation of 4 axes (fixed trailing axes copied as runs), empty tensors included', () => {
+  it('moves every element where its index says, for every permutation of 4 axes (fixed trailing axes copied as runs, by the SIMD kernel from 1024 elements and runs of 4), float32 and float64, empty tensors included', () => {
     const perms: number[][] = [];
     const build = (prefix: number[]) => {
       if (prefix.length === 4) perms.push(prefix);
       for (let a = 0; a < 4; a++) if (!prefix.includes(a)) build([...prefix, a]);
     };
     build([]);
-    for (const dims of [[2, 3, 4, 5], [3, 1, 2, 4], [2, 0, 3, 2]]) {
-      const t = t64(dims, (i) => i);
+    // 5·6·8·7: runs of 7, 56, 336 elements (whole vectors and a tail of either dtype)
+    const cases: [number[], boolean][] = [[[2, 3, 4, 5], false], [[3, 1, 2, 4], false], [[2, 0, 3, 2], false], [[5, 6, 8, 7], false], [[5, 6, 8, 7], true]];
+    for (const [dims, f32] of cases) {
+      const t64d = t64(dims, (i) => i);
+      const t = f32 ? { shape: t64d.shape, data: Float32Array.from(t64d.data) } : t64d;
       for (const perm of perms) {
         const y = transpose.forward([t], transpose.parseAttrs({ perm }));
         const shape = perm.map((p) => dims[p]!);
@@ -44,6 +47,7 @@ describe('transpose', () => {
           [a, b, c, d].forEach((v, k) => (idx[perm[k]!] = v));
           expected.push(((idx[0]! * dims[1]! + idx[1]!) * dims[2]! + idx[2]!) * dims[3]! + idx[3]!);
         }
+        expect(y.data).toBeInstanceOf(f32 ? Float32Array : Float64Array);
         expect([...y.data], `dims ${dims} perm ${perm}`).toEqual(expected);
       }
     }

@@ -141,3 +141,4 @@ export { softmax32 } from './softmax';
 export { layernorm32 } from './layernorm';
 export { unroll32, unroll64 } from './im2col';
 export { maxPool2x2f32 } from './max-pool';
+export { copyRuns } from './runs';
