@@ -10,12 +10,13 @@
 // (scripts/fit-gelu-f32.py; relative error 5e-9 for a ≤ 16). e^(−a²/2) keeps its relative precision
 // where a² is large: a²/2 = s²/2 + (a − s)(a + s)/2 with s = a cut to 12 significant bits, so s² is exact
 // and only the small second part rounds; the exponential is Cephes' expf (as tanh.ts) on that two-part
-// argument, its 2^k applied last, in two halves, so a result rounds once into the subnormals.
-// Valid for |x| ≤ GELU_F32_RANGE (past it gelu(x) is x or −0 in float32); the caller takes the rest.
+// argument, its 2^k applied last.
+// Valid for |x| ≤ GELU_F32_RANGE, where e^(−x²/2) and every result are normal float32 numbers; the
+// caller takes the rest (the float64 rule, rounded: gelu is x there, or tiny, or −0).
 
 const fr = Math.fround;
 
-export const GELU_F32_RANGE = 16;
+export const GELU_F32_RANGE = 13;
 
 const H = [
   -5.008185326005332e-6, 0.09985872358083725, 0.09842442721128464, 0.10142012685537338, 0.05126170814037323,
@@ -53,11 +54,8 @@ function tail(a: number): void {
   er = fr(fr(fr(p * fr(r * r)) + r) + 1);
 }
 
-/** v·2^k, v times 2^⌊k/2⌋ then 2^(k − ⌊k/2⌋) */
-function scale(v: number): number {
-  const k1 = k >> 1;
-  return fr(fr(v * 2 ** k1) * 2 ** (k - k1));
-}
+/** v·2^k */
+const scale = (v: number): number => fr(v * 2 ** k);
 
 /** gelu(x) in float32 arithmetic, |x| ≤ GELU_F32_RANGE. */
 export function geluF32Rule(x: number): number {
