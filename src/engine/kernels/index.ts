@@ -18,6 +18,7 @@ export {
   leakyReluGradF32,
   reluF32,
   reluGradF32,
+  scaledSoftmaxRowsF32,
   sigmoidF32,
   sigmoidGradF32,
   siluF32,

@@ -31,6 +31,7 @@ interface GemmExports {
   copyRuns(x: number, y: number, runBytes: number, starts: number, count: number, size: number): void;
   gelu32(mode: number, x: number, g: number, n: number): number;
   softmax32(p: number, rows: number, cols: number, first: number, causal: number, stats: number): void;
+  scaledSoftmax32(p: number, rows: number, cols: number, scales: number): void;
   layernorm32(mode: number, x: number, g: number, rows: number, d: number, w: number, b: number, dw: number, db: number, eps: number, stats: number): void;
   unroll32: WasmUnroll;
   unroll64: WasmUnroll;
@@ -338,18 +339,39 @@ export function softmaxRowsF32(p: Float32Array, rows: number, cols: number, caus
  * declined (as softmaxRowsF32).
  */
 export function expRowsF32(x: Float32Array, rows: number, cols: number, e: Float32Array | null, stats: Float64Array): boolean {
-  // a chunk of rows, then their stats (16 bytes a row) in the second chunk's place
-  const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / 4) : 0;
-  const w = per > 0 && hasKernel('softmax32') ? chunkInstance() : null;
+  return rowChunks(x, rows, cols, e, 'softmax32', { f64: stats, each: 2, into: false }, (w, m, at) => w.x.softmax32(w.base, m, cols, 0, 0, at));
+}
+
+/**
+ * p = scales[i]·softmax(x) over each row i of x [rows, cols] (scaledSoftmax32; a row of −∞ gives
+ * NaN, as the JS loops); false when declined (as softmaxRowsF32).
+ */
+export function scaledSoftmaxRowsF32(x: Float32Array, rows: number, cols: number, scales: Float64Array, p: Float32Array): boolean {
+  return rowChunks(x, rows, cols, p, 'scaledSoftmax32', { f64: scales, each: 1, into: true }, (w, m, at) => w.x.scaledSoftmax32(w.base, m, cols, at));
+}
+
+/**
+ * Runs `kernel` on x [rows, cols] a chunk of whole rows at a time, with `each` float64 of `side.f64` a row
+ * in the second chunk's place (at byte offset `at`), copied there first (`into`) or out after; the rows,
+ * as the kernel left them, go to y unless it is null. False when the module lacks `name`.
+ */
+function rowChunks(
+  x: Float32Array, rows: number, cols: number, y: Float32Array | null, name: keyof GemmExports,
+  side: { f64: Float64Array; each: number; into: boolean }, kernel: (w: Instance, m: number, at: number) => void,
+): boolean {
+  const per = cols > 0 ? Math.min(Math.floor(CHUNK / cols), CHUNK / (2 * side.each)) : 0;
+  const w = per > 0 && hasKernel(name) ? chunkInstance() : null;
   if (!w) return false;
   const at = w.base / 4;
-  const statsAt = w.base + CHUNK * 4;
+  const sideAt = w.base + CHUNK * 4;
   for (let r = 0; r < rows; r += per) {
     const m = Math.min(per, rows - r);
+    const [from, to] = [r * side.each, (r + m) * side.each];
     w.f32.set(x.subarray(r * cols, (r + m) * cols), at);
-    w.x.softmax32(w.base, m, cols, 0, 0, statsAt);
-    e?.set(w.f32.subarray(at, at + m * cols), r * cols);
-    stats.set(w.f64.subarray(statsAt / 8, statsAt / 8 + 2 * m), 2 * r);
+    if (side.into) w.f64.set(side.f64.subarray(from, to), sideAt / 8);
+    kernel(w, m, sideAt);
+    y?.set(w.f32.subarray(at, at + m * cols), r * cols);
+    if (!side.into) side.f64.set(w.f64.subarray(sideAt / 8, sideAt / 8 + to - from), from);
   }
   return true;
 }

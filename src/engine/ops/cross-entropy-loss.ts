@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineOp } from '../op.js';
-import { expRowsF32 } from '../kernels/index.js';
+import { expRowsF32, scaledSoftmaxRowsF32 } from '../kernels/index.js';
 import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
 import { reduced, ReductionSchema, termScale } from './shared/loss.js';
@@ -60,6 +60,7 @@ export const crossEntropyLoss = defineOp({
     const xd = x!.data;
     const gx = like(x!);
     const gt = probabilities ? like(t!) : null;
+    if (!probabilities && eps === 0 && softmaxTerm(x!, t!, layout, attrs.ignoreIndex, w, k, gx.data)) return w ? [gx, gt, null] : [gx, gt];
     // class indices: each row's exps straight into its gradient row, which the loop below rewrites in place
     const exps = inner !== 1 || !(gx.data instanceof Float32Array) ? null : probabilities ? emptyF32(x!) : gx.data;
     // Σ_c w_c, for the smoothing part of s with class-index targets
@@ -93,6 +94,22 @@ export const crossEntropyLoss = defineOp({
 });
 
 const weightOf = (w: Tensor | undefined, c: number): number => (w ? w.data[c]! : 1);
+
+/**
+ * Class indices without smoothing, float32 [N, C]: ∂L/∂x = k·w_t·(softmax(x) − onehot(t)), the first
+ * term scaled row by row by the SIMD kernel into gx (rows of ignored samples 0); false when declined.
+ */
+function softmaxTerm(x: Tensor, t: Tensor, { samples, classes, inner }: ClassLayout, ignoreIndex: number, w: Tensor | undefined, k: number, gx: Data): boolean {
+  if (inner !== 1 || !(x.data instanceof Float32Array) || !(gx instanceof Float32Array)) return false;
+  const scales = new Float64Array(samples);
+  for (let n = 0; n < samples; n++) scales[n] = t.data[n] === ignoreIndex ? 0 : k * weightOf(w, t.data[n]!);
+  if (!scaledSoftmaxRowsF32(x.data, samples, classes, scales, gx)) return false;
+  for (let n = 0; n < samples; n++) {
+    if (t.data[n] === ignoreIndex) gx.fill(0, n * classes, (n + 1) * classes);
+    else gx[n * classes + t.data[n]!] -= scales[n]!;
+  }
+  return true;
+}
 
 const NO_EXPS = new Float32Array(0);
 const emptyF32 = (x: Tensor): Float32Array => emptyData(x.data.length, 'float32') as Float32Array;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expRowsF32, softmaxRowsF32 } from '../../../src/engine/kernels/wasm.js';
+import { expRowsF32, scaledSoftmaxRowsF32, softmaxRowsF32 } from '../../../src/engine/kernels/wasm.js';
 import { ensureWasmBuilt } from './ensure-wasm.js';
 
 ensureWasmBuilt();
@@ -39,6 +39,25 @@ describe('softmax rows on float32 (WebAssembly SIMD)', () => {
       });
     }
   }
+
+  it('scaledSoftmaxRowsF32 gives each row its softmax times its scale (a row of −∞: NaN, as the JS loops)', () => {
+    const [rows, cols] = [700, 256];
+    const x = random(rows * cols, 5, 8);
+    x.fill(-Infinity, 3 * cols, 4 * cols);
+    const scales = Float64Array.from({ length: rows }, (_, i) => (i % 9) - 4.5);
+    const ref = reference(x, rows, cols, false);
+    const p = new Float32Array(rows * cols);
+    expect(scaledSoftmaxRowsF32(x, rows, cols, scales, p)).toBe(true);
+    let worst = 0;
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const [ours, want] = [p[i * cols + j]!, scales[i]! * ref.p[i * cols + j]!];
+        if (i === 3) expect(ours).toBeNaN();
+        else worst = Math.max(worst, Math.abs(ours - want) / (Math.abs(want) + 1e-6));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1e-6);
+  });
 
   it('expRowsF32 gives each row its max, Σ exp(x − max) and the exps themselves', () => {
     const [rows, cols] = [700, 256];

@@ -93,6 +93,25 @@ describe('cross_entropy_loss', () => {
     expect(allFinite(soft.loss) && allFinite(soft.grads[0]!) && allFinite(soft.grads[1]!)).toBe(true);
   });
 
+  it('float32 logits [N, C] (the SIMD kernels) give the float64 loss and gradient within 1e-6, ignored samples 0, with class weights and label smoothing', () => {
+    const [N, C] = [37, 11];
+    const logits = rand([N, C], 3, -4, 4);
+    const targets = Array.from({ length: N }, (_, i) => (i % 6 === 5 ? -100 : (i * 5) % C));
+    const weights = rand([C], 4, 0.5, 2);
+    const f32 = (t: Tensor) => tensor(t.shape, Array.from(t.data), 'float32');
+    for (const labelSmoothing of [0, 0.1]) {
+      for (const weighted of [false, true]) {
+        const wide = run([logits, t64([N], targets), ...(weighted ? [weights] : [])], { labelSmoothing });
+        const narrow = run([f32(logits), tensor([N], targets, 'float32'), ...(weighted ? [f32(weights)] : [])], { labelSmoothing });
+        expect(narrow.grads[0]!.data).toBeInstanceOf(Float32Array);
+        expect(Math.abs(narrow.loss.data[0]! / wide.loss.data[0]! - 1)).toBeLessThan(1e-6);
+        const scale = Math.max(...Array.from(wide.grads[0]!.data, Math.abs));
+        wide.grads[0]!.data.forEach((v, i) => expect(Math.abs(narrow.grads[0]!.data[i]! - v), `${labelSmoothing} ${weighted} ${i}`).toBeLessThan(1e-6 * scale));
+        targets.forEach((c, n) => c === -100 && expect(Array.from(narrow.grads[0]!.data.subarray(n * C, (n + 1) * C))).toEqual(new Array(C).fill(0)));
+      }
+    }
+  });
+
   it('throws ShapeError for targets that fit neither form, and for logits without classes', () => {
     const attrs = op.parseAttrs({});
     expect(op.shape([[5, 4], [5]], attrs)).toEqual([]);

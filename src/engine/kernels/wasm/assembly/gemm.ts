@@ -137,7 +137,7 @@ export { logistic32, tanh32 } from './tanh';
 export { gradFromOutput32, leakySelect32 } from './lanes';
 export { columnSums32, sum32, sumSquares32 } from './reduce';
 export { gelu32 } from './gelu';
-export { softmax32 } from './softmax';
+export { scaledSoftmax32, softmax32 } from './softmax';
 export { layernorm32 } from './layernorm';
 export { unroll32, unroll64 } from './im2col';
 export { maxPool2x2f32 } from './max-pool';

@@ -29,11 +29,22 @@ const K = memory.data<f32>([E0, E1, E2, E3, E4, E5, LOG2E, LN2_HI, LN2_LO, 1, 12
 /**
  * Softmax of each of `rows` rows of `cols` float32 at byte offset p, in place; row i's first
  * `min(cols, first + i + 1)` entries when `causal` (the rest become 0), else all of them.
+ * With `scales` (a byte offset, not 0) row i is multiplied by the float64 scales[i] (in the one
+ * float64 product by factor/Σe), and a row of −∞ gives NaN rather than 0.
  * With `stats` (a byte offset, not 0) the rows are left at e = exp(x − max), not normalized, and each
  * row's max and Σe go to stats as two float64 (log-sum-exp = max + log Σe); a row of −∞ then gives NaN,
  * as exp(−∞ − (−∞)) does in the JS loops.
  */
 export function softmax32(p: usize, rows: i32, cols: i32, first: i32, causal: i32, stats: usize): void {
+  softmaxRows(p, rows, cols, first, causal, stats, 0);
+}
+
+/** p ← scales[i]·softmax(row i) for each of `rows` rows of `cols` float32 at byte offset p (softmax32 with scales). */
+export function scaledSoftmax32(p: usize, rows: i32, cols: i32, scales: usize): void {
+  softmaxRows(p, rows, cols, 0, 0, 0, scales);
+}
+
+@inline function softmaxRows(p: usize, rows: i32, cols: i32, first: i32, causal: i32, stats: usize, scales: usize): void {
   const c = K;
   for (let i = 0; i < rows; i++) {
     const row = p + ((<usize>i * <usize>cols) << 2);
@@ -45,7 +56,7 @@ export function softmax32(p: usize, rows: i32, cols: i32, first: i32, causal: i3
     for (let j: usize = 0; j < whole; j += 16) mv = f32x4.max(mv, v128.load(row + j));
     let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     for (let j = whole; j < end; j += 4) m = max(m, load<f32>(row + j));
-    if (m === -Infinity && !stats) {
+    if (m === -Infinity && !stats && !scales) {
       memory.fill(row, 0, <usize>cols << 2);
       continue;
     }
@@ -67,7 +78,7 @@ export function softmax32(p: usize, rows: i32, cols: i32, first: i32, causal: i3
       store<f64>(stats + (<usize>i << 4) + 8, sum);
       continue;
     }
-    const inv = 1 / sum;
+    const inv = (scales ? load<f64>(scales + (<usize>i << 3)) : 1) / sum;
     const iv = f64x2.splat(inv);
     for (let j: usize = 0; j < whole; j += 16) {
       const e = v128.load(row + j);
