@@ -69,3 +69,18 @@ export function maxPool2x2f32(x: usize, planes: i32, h: i32, w: i32, oh: i32, ow
     }
   }
 }
+
+/**
+ * max_pool2d's backward on float32: dx[arg[o] − base] += g[o] for o < n (offsets in bytes, arg
+ * int32), in order, as the JS loop: overlapping windows add up, each sum rounded as its own. An index
+ * outside dx's `size` elements is skipped, as a typed array ignores a write out of its bounds.
+ */
+export function maxPoolScatter32(g: usize, arg: usize, n: i32, dx: usize, base: i32, size: i32): void {
+  const end = g + (<usize>n << 2);
+  for (let p = g, a = arg; p < end; p += 4, a += 4) {
+    const k = load<i32>(a) - base;
+    if (<u32>k >= <u32>size) continue;
+    const at = dx + (<usize>k << 2);
+    store<f32>(at, load<f32>(at) + load<f32>(p));
+  }
+}
