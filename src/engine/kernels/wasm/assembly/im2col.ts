@@ -1,5 +1,5 @@
-// The convolutions' im2col and col2im (src/engine/ops/shared/conv.ts, the same loops as its JS
-// fallback): receptive fields unrolled into the rows of a matrix, and that matrix's gradient folded
+// The convolutions' im2col and col2im (src/engine/ops/shared/conv.ts, the same runs as its JS
+// fallback, the samples innermost): receptive fields unrolled into the rows of a matrix, and that matrix's gradient folded
 // back, each run of a row a SIMD copy or add. On operands the JS side laid out in linear
 // memory (src/engine/kernels/im2col.ts); offsets in bytes, sizes in elements.
 
