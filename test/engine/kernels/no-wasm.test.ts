@@ -21,7 +21,7 @@ const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
-const { maxPool2x2F32 } = await import('../../../src/engine/kernels/pool.js');
+const { maxPool2x2F32, maxPoolScatterF32 } = await import('../../../src/engine/kernels/pool.js');
 const { maxPool2d } = await import('../../../src/engine/ops/max-pool2d.js');
 const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
 const { naiveConv2d } = await import('../ops/naive-conv.js');
@@ -48,6 +48,8 @@ describe('without build/gemm.wasm', () => {
     const pooled = new Float32Array(4).fill(7);
     expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
     expect(pooled.every((v) => v === 7)).toBe(true);
+    expect(maxPoolScatterF32(new Float32Array(4), new Int32Array(4), 1, 16, pooled)).toBe(false);
+    expect(pooled.every((v) => v === 7)).toBe(true);
   });
 
   it('max_pool2d takes float32 2 × 2 windows with its JS loop', () => {
@@ -59,6 +61,16 @@ describe('without build/gemm.wasm', () => {
       const k = q * 250 + 2 * r * 25 + 2 * c;
       expect(v).toBe(Math.max(x[k]!, x[k + 1]!, x[k + 25]!, x[k + 26]!));
     });
+    // and its gradient: each output's g at its window's maximum, zeros elsewhere (the last column of 25 in no window)
+    const g = { shape: y.shape, data: Float32Array.from(y.data, (_, o) => o + 1) };
+    const [dx] = maxPool2d.vjp([t], y, g, maxPool2d.parseAttrs({ kernelSize: 2 }));
+    const want = new Float32Array(500);
+    y.data.forEach((v, o) => {
+      const [q, r, c] = [Math.floor(o / 60), Math.floor(o / 12) % 5, o % 12];
+      const k = q * 250 + 2 * r * 25 + 2 * c;
+      want[[k, k + 1, k + 25, k + 26].find((i) => x[i] === v)!] = o + 1;
+    });
+    expect(Array.from(dx!.data)).toEqual(Array.from(want));
   });
 
   it('relu, tanh, the sum of squares and the finite check give their results from the JS loops', () => {
