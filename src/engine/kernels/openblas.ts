@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Data } from '../tensor.js';
 import { checkGemm } from './check.js';
 import type { GemmBackend } from './gemm.js';
-import { applyThreadRule } from './threads.js';
+import { applyThreadRule, singleThreaded, SPLIT_MIN_OUTPUT } from './threads.js';
 
 /** OpenBLAS's SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD: smaller products never use its threads. */
 const SMP_MIN_MNK = 65536 * 4;
@@ -133,17 +133,21 @@ function backendOf(lib: Blas): GemmBackend {
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       // The bounds check is what keeps a bad call from corrupting native memory.
       if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
-      const run = c instanceof Float64Array ? lib.dgemm : lib.sgemm;
-      // below this many multiply-adds OpenBLAS runs single-threaded anyway (interface/gemm.c)
-      if (m * n * k >= SMP_MIN_MNK && lib.getThreads && lib.setThreads) applyThreadRule(lib.getThreads, lib.setThreads);
+      const native = c instanceof Float64Array ? lib.dgemm : lib.sgemm;
       // Typed arrays (subarray views included) are passed as pointers to their first element: no copy.
       // NOTE: BLAS rejects ld < max(1, stored columns) even for an empty operand (k = 0), printing to
       // stderr instead of computing C = beta·C; checkGemm already enforces it whenever the operand is
       // non-empty, so raising ld only changes that degenerate case.
-      run(
-        ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha,
-        a, Math.max(1, lda, transA ? m : k), b, Math.max(1, ldb, transB ? k : n), beta, c, ldc,
-      );
+      const run = () =>
+        native(
+          ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha,
+          a, Math.max(1, lda, transA ? m : k), b, Math.max(1, ldb, transB ? k : n), beta, c, ldc,
+        );
+      // below this many multiply-adds OpenBLAS runs single-threaded anyway (interface/gemm.c)
+      if (m * n * k < SMP_MIN_MNK || !lib.getThreads || !lib.setThreads) return run();
+      if (m * n < SPLIT_MIN_OUTPUT) return singleThreaded(lib.getThreads, lib.setThreads, run);
+      applyThreadRule(lib.getThreads, lib.setThreads);
+      run();
     },
   };
 }

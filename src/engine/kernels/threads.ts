@@ -63,3 +63,27 @@ export function applyThreadRule(get: () => number, set: (n: number) => void): vo
     Atomics.store(state, LOCK, 0);
   }
 }
+
+/**
+ * Products with an m × n output below this many elements run on one OpenBLAS thread: its threads
+ * divide the output, and a sliver of one each costs more than it saves (a convolution's 6 × 25 weight
+ * gradient summed over 10^4 columns takes longer on two threads than on one).
+ */
+export const SPLIT_MIN_OUTPUT = 1024;
+
+/**
+ * Runs `product` on one OpenBLAS thread, then gives the count back: the rule's when one is set (as
+ * before a product; never the count found, which another worker may have changed since), else the
+ * count found.
+ */
+export function singleThreaded(get: () => number, set: (n: number) => void, product: () => void): void {
+  const before = get();
+  if (before === 1) return product();
+  set(1);
+  try {
+    product();
+  } finally {
+    if (share) applyThreadRule(get, set);
+    else set(before);
+  }
+}

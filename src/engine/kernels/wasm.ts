@@ -36,6 +36,7 @@ interface GemmExports {
   unroll32: WasmUnroll;
   unroll64: WasmUnroll;
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
+  maxPoolScatter32(g: number, arg: number, n: number, dx: number, base: number, size: number): void;
 }
 type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
 type WasmGemm = (

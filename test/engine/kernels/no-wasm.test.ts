@@ -24,7 +24,7 @@ const { transpose } = await import('../../../src/engine/ops/transpose.js');
 const { geluF32Rule, geluGradF32Rule } = await import('../../../src/engine/math/gelu-f32.js');
 const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
-const { maxPool2x2F32 } = await import('../../../src/engine/kernels/pool.js');
+const { maxPool2x2F32, maxPoolScatterF32 } = await import('../../../src/engine/kernels/pool.js');
 const { maxPool2d } = await import('../../../src/engine/ops/max-pool2d.js');
 const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
 const { naiveConv2d } = await import('../ops/naive-conv.js');
@@ -55,6 +55,8 @@ describe('without build/gemm.wasm', () => {
     const pooled = new Float32Array(4).fill(7);
     expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
     expect(pooled.every((v) => v === 7)).toBe(true);
+    expect(maxPoolScatterF32(new Float32Array(4), new Int32Array(4), 1, 16, pooled)).toBe(false);
+    expect(pooled.every((v) => v === 7)).toBe(true);
   });
 
   it('max_pool2d takes float32 2 × 2 windows with its JS loop', () => {
@@ -66,6 +68,16 @@ describe('without build/gemm.wasm', () => {
       const k = q * 250 + 2 * r * 25 + 2 * c;
       expect(v).toBe(Math.max(x[k]!, x[k + 1]!, x[k + 25]!, x[k + 26]!));
     });
+    // and its gradient: each output's g at its window's maximum, zeros elsewhere (the last column of 25 in no window)
+    const g = { shape: y.shape, data: Float32Array.from(y.data, (_, o) => o + 1) };
+    const [dx] = maxPool2d.vjp([t], y, g, maxPool2d.parseAttrs({ kernelSize: 2 }));
+    const want = new Float32Array(500);
+    y.data.forEach((v, o) => {
+      const [q, r, c] = [Math.floor(o / 60), Math.floor(o / 12) % 5, o % 12];
+      const k = q * 250 + 2 * r * 25 + 2 * c;
+      want[[k, k + 1, k + 25, k + 26].find((i) => x[i] === v)!] = o + 1;
+    });
+    expect(Array.from(dx!.data)).toEqual(Array.from(want));
   });
 
   it('gelu on float32 gives the float32 rule of src/engine/math/gelu-f32.ts from its JS loops, as the kernel does', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyThreadRule, countInFlight, newCoreShareState, shareCores, wantedThreads } from '../../../src/engine/kernels/threads.js';
+import { applyThreadRule, countInFlight, newCoreShareState, shareCores, singleThreaded, wantedThreads } from '../../../src/engine/kernels/threads.js';
 
 afterEach(() => shareCores(null));
 
@@ -51,4 +51,32 @@ describe('OpenBLAS threads shared by pool workers', () => {
     for (let i = 0; i < 10; i++) countInFlight(state, 1);
     expect(wantedThreads()).toBe(1);
   });
+
+  it('runs a product on one thread and gives the count back: the one found without a rule, the rule\'s with one', () => {
+    const lib = library(3);
+    const seen: number[] = [];
+    const product = () => seen.push(lib.get());
+    singleThreaded(lib.get, lib.set, product);
+    expect(seen).toEqual([1]);
+    expect(lib.calls).toEqual([1, 3]);
+    // already one thread: nothing to set
+    const one = library(1);
+    singleThreaded(one.get, one.set, product);
+    expect(one.calls).toEqual([]);
+    // with a rule, the count the rule gives now (a second request arrived during the product), not the one found
+    const state = newCoreShareState();
+    shareCores({ state, workers: 2, cores: 2 });
+    countInFlight(state, 1);
+    const ruled = library(2);
+    singleThreaded(ruled.get, ruled.set, () => countInFlight(state, 1));
+    expect(ruled.calls).toEqual([1]);
+    countInFlight(state, -1);
+    applyThreadRule(ruled.get, ruled.set); // alone again: the next large product takes both
+    singleThreaded(ruled.get, ruled.set, product);
+    expect(ruled.calls).toEqual([1, 2, 1, 2]);
+    // and when the product throws
+    expect(() => singleThreaded(ruled.get, ruled.set, () => { throw new Error('boom'); })).toThrow('boom');
+    expect(ruled.calls).toEqual([1, 2, 1, 2, 1, 2]);
+  });
 });
+

@@ -100,6 +100,19 @@ describe('max_pool2d', () => {
     }
   });
 
+  it('adds the gradients of overlapping float32 windows as float64 does (the scatter kernel)', () => {
+    const a = attrs({ kernelSize: 3, stride: 1, padding: 1 });
+    // small integers: many ties, so an element is the maximum of several windows
+    const x64 = t64([2, 3, 9, 11], (i) => ((i * 5) % 4) - (i % 3));
+    const y64 = maxPool2d.forward([x64], a);
+    const y32 = maxPool2d.forward([cast(x64, 'float32')], a);
+    const g = t64(y64.shape, (i) => (i % 9) - 4);
+    const [dx64] = maxPool2d.vjp([x64], y64, g, a);
+    const [dx32] = maxPool2d.vjp([cast(x64, 'float32')], y32, cast(g, 'float32'), a);
+    expect(dx32!.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(dx32!.data)).toEqual(Array.from(dx64!.data));
+  });
+
   it('rejects shapes and attributes that torch rejects', () => {
     expect(() => maxPool2d.shape([[4, 5]], attrs({ kernelSize: 2 }))).toThrow(/input must be \[N, C, H, W\] or \[C, H, W\], got \[4, 5\]/);
     expect(() => maxPool2d.shape([[1, 1, 2, 5]], attrs({ kernelSize: 3 }))).toThrow(ShapeError);

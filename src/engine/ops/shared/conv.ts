@@ -109,7 +109,7 @@ function inside(off: number, stride: number, n: number, out: number): [number, n
 }
 
 /**
- * The JS im2col, used when build/gemm.wasm cannot be loaded (the same loops as
+ * The JS im2col, used when build/gemm.wasm cannot be loaded (the same runs as
  * src/engine/kernels/wasm/assembly/im2col.ts): unrolls output rows [y0, y1) of one sample's group, whose
  * channels start at x[at], into cols from column c0, rows ld apart: row (ch·kh + i)·kw + j holds the
  * tap (i, j) of channel ch for every output position. Taps in the padding are left as they are (the

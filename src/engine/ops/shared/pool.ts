@@ -3,7 +3,7 @@
 // window of the plane is the product of a row window and a column window.
 import { z } from 'zod';
 import { recyclingCall, takeBuffer } from '../../buffers.js';
-import { maxPool2x2F32 } from '../../kernels/pool.js';
+import { maxPool2x2F32, maxPoolScatterF32 } from '../../kernels/pool.js';
 import { dtypeOf, empty, formatShape, ShapeError, zeros, type Data, type Tensor } from '../../tensor.js';
 import { eachDim, perDim, planes } from './spatial.js';
 
@@ -221,10 +221,12 @@ function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
 }
 
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
-  const dx = zeros(x.shape, dtypeOf(x));
   const kept = argmaxOf.get(out);
   const current = kept && kept.x === x.data && kept.arg.length === out.data.length && (kept.call === 0 || kept.call === recyclingCall());
   const arg = current ? kept.arg : argmax(p, x.data);
+  const dx = empty(x.shape, dtypeOf(x));
+  if (dx.data instanceof Float32Array && g.data instanceof Float32Array && maxPoolScatterF32(g.data, arg, p.planes, p.h * p.w, dx.data)) return dx;
+  dx.data.fill(0);
   scatterAdd(g.data, arg, dx.data);
   return dx;
 }

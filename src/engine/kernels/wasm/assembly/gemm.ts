@@ -140,5 +140,5 @@ export { gelu32 } from './gelu';
 export { scaledSoftmax32, softmax32 } from './softmax';
 export { layernorm32 } from './layernorm';
 export { unroll32, unroll64 } from './im2col';
-export { maxPool2x2f32 } from './max-pool';
+export { maxPool2x2f32, maxPoolScatter32 } from './max-pool';
 export { copyRuns } from './runs';

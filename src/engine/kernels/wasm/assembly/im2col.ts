@@ -1,5 +1,5 @@
-// The convolutions' im2col and col2im (src/engine/ops/shared/conv.ts, the same loops as its JS
-// fallback): receptive fields unrolled into the rows of a matrix, and that matrix's gradient folded
+// The convolutions' im2col and col2im (src/engine/ops/shared/conv.ts, the same runs as its JS
+// fallback, the samples innermost): receptive fields unrolled into the rows of a matrix, and that matrix's gradient folded
 // back, each run of a row a SIMD copy or add. On operands the JS side laid out in linear
 // memory (src/engine/kernels/im2col.ts); offsets in bytes, sizes in elements.
 
@@ -82,28 +82,33 @@ function unroll<T>(
   ow: i32, y0: i32, y1: i32,
 ): void {
   const sz = <usize>sizeof<T>();
-  for (let s = 0; s < samples; s++) {
-    const xb = x + <usize>s * <usize>xs * sz;
-    let row = cols + <usize>s * <usize>width * sz;
-    for (let ch = 0; ch < cg; ch++) {
-      const plane = xb + <usize>(ch * h * w) * sz;
-      for (let i = 0; i < kh; i++) {
-        const offY = i * dh - ph;
-        const ys = inside(offY, sh, h, y1);
-        const ya = max(y0, <i32>ys);
-        const yb = <i32>(ys >> 32);
-        for (let j = 0; j < kw; j++, row += <usize>ld * sz) {
-          const offX = j * dw - pw;
-          const cs = inside(offX, sw, w, ow);
-          const lo = <i32>cs;
-          const hi = <i32>(cs >> 32);
-          if (clear) zeroOutside<T>(row, ow, y0, y1, ya, yb, lo, hi);
-          if (ya >= yb || lo >= hi) continue;
-          const n = hi - lo;
-          const srcStep = <usize>(sh * w) * sz;
-          const dstStep = <usize>ow * sz;
-          let src = plane + <usize>((ya * sh + offY) * w + offX + lo * sw) * sz;
-          let dst = row + <usize>((ya - y0) * ow + lo) * sz;
+  const xStep = <usize>xs * sz;
+  const colStep = <usize>width * sz;
+  const srcStep = <usize>(sh * w) * sz;
+  const dstStep = <usize>ow * sz;
+  // tap by tap, the samples innermost: a tap's row of the matrix is written from start to end
+  let row = cols;
+  for (let ch = 0; ch < cg; ch++) {
+    const plane = x + <usize>(ch * h * w) * sz;
+    for (let i = 0; i < kh; i++) {
+      const offY = i * dh - ph;
+      const ys = inside(offY, sh, h, y1);
+      const ya = max(y0, <i32>ys);
+      const yb = <i32>(ys >> 32);
+      for (let j = 0; j < kw; j++, row += <usize>ld * sz) {
+        const offX = j * dw - pw;
+        const cs = inside(offX, sw, w, ow);
+        const lo = <i32>cs;
+        const hi = <i32>(cs >> 32);
+        const empty = ya >= yb || lo >= hi;
+        const n = hi - lo;
+        const src0 = plane + <usize>((ya * sh + offY) * w + offX + lo * sw) * sz;
+        const dst0 = row + <usize>((ya - y0) * ow + lo) * sz;
+        for (let s = 0; s < samples; s++) {
+          if (clear) zeroOutside<T>(row + <usize>s * colStep, ow, y0, y1, ya, yb, lo, hi);
+          if (empty) continue;
+          let src = src0 + <usize>s * xStep;
+          let dst = dst0 + <usize>s * colStep;
           if (sw == 1) {
             // the run's loop apart for each direction, its length and steps fixed for the tap's rows
             if (fold) for (let y = ya; y < yb; y++, src += srcStep, dst += dstStep) addRun<T>(src, dst, n);
