@@ -7,12 +7,14 @@
 // - gelu′(x) = 1 − gelu′(−a) for x ≥ 0, gelu′(−a) below, gelu′(−a) = (h − a/√(2π))·e^(−a²/2), so the
 //   backward pass shares the forward's one exponential between Φ and φ.
 // h(a) = erfc(a/√2)·e^(a²/2)/2 is smooth and bounded: a polynomial of degree 10 in t = 1/(1 + a/4)
-// (scripts/fit-gelu-f32.py; relative error 5e-9 for a ≤ 16). e^(−a²/2) keeps its relative precision
-// where a² is large: a²/2 = s²/2 + (a − s)(a + s)/2 with s = a cut to 12 significant bits, so s² is exact
-// and only the small second part rounds; the exponential is Cephes' expf (as tanh.ts) on that two-part
-// argument, its 2^k applied last.
+// (scripts/fit-gelu-f32.py; relative error 5e-9 for a ≤ 16), corrected once for the rounding of t, which
+// would otherwise move h's argument by up to (4 + a)·2⁻²³ (several ulp near a = 0). e^(−a²/2) keeps its
+// relative precision where a² is large: a²/2 = s²/2 + (a − s)(a + s)/2 with s = a cut to 12 significant
+// bits, so s² is exact and only the small second part rounds; the exponential is Cephes' expf (as
+// tanh.ts) on that two-part argument, its 2^k applied last.
 // Valid for |x| ≤ GELU_F32_RANGE, where e^(−x²/2) and every result are normal float32 numbers; the
-// caller takes the rest (the float64 rule, rounded: gelu is x there, or tiny, or −0).
+// caller takes the rest (the float64 rule, rounded: gelu is x there, or tiny, or −0). Within 5 float32
+// ulp of x·Φ(x), the derivative of its larger term Φ or x·φ (test/engine/ops/gelu.test.ts).
 
 const fr = Math.fround;
 
@@ -36,9 +38,15 @@ let er = 0;
 let k = 0;
 
 function tail(a: number): void {
-  const t = fr(1 / fr(1 + fr(a * 0.25)));
+  const q = fr(a * 0.25);
+  const d = fr(1 + q);
+  const t = fr(1 / d);
   h = H[10]!;
   for (let j = 9; j >= 0; j--) h = fr(fr(h * t) + H[j]!);
+  // t, rounded, is 1/(1 + a′/4) for a′ = a + 4ρ(1 + a/4), ρ = 1 − t(1 + a/4): h(a) ≈ h(a′) − h′(a′)·(a′ − a),
+  // h′ = a·h − 1/√(2π)
+  const rho = fr(fr(1 - t) - fr(t * q));
+  h = fr(h - fr(fr(fr(a * h) - INV_SQRT_2PI) * fr(rho * fr(d * 4))));
   word[0] = a;
   bits[0] = bits[0]! & 0xfffff000;
   const s = word[0]!;

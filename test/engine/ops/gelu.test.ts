@@ -12,7 +12,7 @@ ensureWasmBuilt();
 const XS = [-3, -1, -0.5, 0, 0.5, 1, 3];
 
 // the float32 bound (src/engine/math/gelu-f32.ts): relative, down to the subnormals
-const ULPS = 8;
+const ULPS = 5;
 const exact = (x: number): number => 0.5 * x * erfc(-x * Math.SQRT1_2);
 const dexact = (x: number): number => 0.5 * erfc(-x * Math.SQRT1_2) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
 

@@ -15,7 +15,7 @@ const RANGE: f32 = 13;
 
 // read once per call (see tanh.ts: splats of literals are rebuilt inside the loop)
 const K = memory.data<f32>([
-  H0, H1, H2, H3, H4, H5, H6, H7, H8, H9, H10, INV_SQRT_2PI, RANGE, 0.25, 1, -0.5, 0.5,
+  H0, H1, H2, H3, H4, H5, H6, H7, H8, H9, H10, INV_SQRT_2PI, 4, 0.25, 1, -0.5, 0.5,
   E0, E1, E2, E3, E4, E5, LOG2E, LN2_HI, LN2_LO, 12582912, reinterpret<f32>(0xfffff000), reinterpret<f32>(0x4b400000), reinterpret<f32>(127),
 ]);
 
@@ -29,7 +29,7 @@ export function gelu32(mode: i32, x: usize, g: usize, n: i32): i32 {
   const h0 = v128.load32_splat(c), h1 = v128.load32_splat(c + 4), h2 = v128.load32_splat(c + 8), h3 = v128.load32_splat(c + 12);
   const h4 = v128.load32_splat(c + 16), h5 = v128.load32_splat(c + 20), h6 = v128.load32_splat(c + 24), h7 = v128.load32_splat(c + 28);
   const h8 = v128.load32_splat(c + 32), h9 = v128.load32_splat(c + 36), h10 = v128.load32_splat(c + 40);
-  const invSqrt2Pi = v128.load32_splat(c + 44), quarter = v128.load32_splat(c + 52);
+  const invSqrt2Pi = v128.load32_splat(c + 44), four = v128.load32_splat(c + 48), quarter = v128.load32_splat(c + 52);
   const one = v128.load32_splat(c + 56), minusHalf = v128.load32_splat(c + 60), half = v128.load32_splat(c + 64);
   const e0 = v128.load32_splat(c + 68), e1 = v128.load32_splat(c + 72), e2 = v128.load32_splat(c + 76), e3 = v128.load32_splat(c + 80);
   const e4 = v128.load32_splat(c + 84), e5 = v128.load32_splat(c + 88), log2e = v128.load32_splat(c + 92);
@@ -43,7 +43,9 @@ export function gelu32(mode: i32, x: usize, g: usize, n: i32): i32 {
     const v = v128.load(x + i);
     const a = f32x4.abs(v);
     most = f32x4.max(most, a);
-    const t = f32x4.div(one, f32x4.add(one, f32x4.mul(a, quarter)));
+    const q = f32x4.mul(a, quarter);
+    const d = f32x4.add(one, q);
+    const t = f32x4.div(one, d);
     let h = f32x4.add(f32x4.mul(h10, t), h9);
     h = f32x4.add(f32x4.mul(h, t), h8);
     h = f32x4.add(f32x4.mul(h, t), h7);
@@ -54,6 +56,9 @@ export function gelu32(mode: i32, x: usize, g: usize, n: i32): i32 {
     h = f32x4.add(f32x4.mul(h, t), h2);
     h = f32x4.add(f32x4.mul(h, t), h1);
     h = f32x4.add(f32x4.mul(h, t), h0);
+    // for t rounded (gelu-f32.ts): h − (a·h − 1/√(2π))·ρ·4(1 + q), ρ = (1 − t) − t·q
+    const rho = f32x4.sub(f32x4.sub(one, t), f32x4.mul(t, q));
+    h = f32x4.sub(h, f32x4.mul(f32x4.sub(f32x4.mul(a, h), invSqrt2Pi), f32x4.mul(rho, f32x4.mul(d, four))));
     // −a²/2 = hi + lo, hi exact; e^(hi + lo) = e^r·2^k
     const s = v128.and(a, cut);
     const hi = f32x4.mul(f32x4.mul(s, s), minusHalf);
