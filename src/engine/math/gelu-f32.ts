@@ -41,8 +41,14 @@ function tail(a: number): void {
   const q = fr(a * 0.25);
   const d = fr(1 + q);
   const t = fr(1 / d);
-  h = H[10]!;
-  for (let j = 9; j >= 0; j--) h = fr(fr(h * t) + H[j]!);
+  // two chains of multiply-adds, H0…H4 and H5…H10, rather than one of ten (as the kernel, whose lanes
+  // would wait on it): h = low + t⁵·high
+  let low = H[4]!;
+  for (let j = 3; j >= 0; j--) low = fr(fr(low * t) + H[j]!);
+  let high = H[10]!;
+  for (let j = 9; j >= 5; j--) high = fr(fr(high * t) + H[j]!);
+  const t2 = fr(t * t);
+  h = fr(low + fr(high * fr(fr(t2 * t2) * t)));
   // t, rounded, is 1/(1 + a′/4) for a′ = a + 4ρ(1 + a/4), ρ = 1 − t(1 + a/4): h(a) ≈ h(a′) − h′(a′)·(a′ − a),
   // h′ = a·h − 1/√(2π)
   const rho = fr(fr(1 - t) - fr(t * q));
