@@ -79,6 +79,8 @@ export interface BinaryOpSpec {
 interface BinaryLoops {
   /** z[i] = f(x[i·sx], w[i·sw]): strides 1, or 0 for an operand of one element */
   forward(x: Data, sx: number, w: Data, sw: number, z: Data): void;
+  /** x whole and w repeated along its leading dims (w's shape the output's last dims), or (`wWhole`) the other way round */
+  forwardTiled(x: Data, w: Data, z: Data, wWhole: boolean): void;
   /** the same for operands of any broadcastable shapes, with their strides in the output's `shape` */
   forwardBroadcast(x: Data, sa: number[], w: Data, sb: number[], z: Data, shape: Shape): void;
   /** both gradients in the output's shape, operands of the output's shape */
@@ -95,6 +97,16 @@ return {
     const n = z.length;
     if (sx === 1 && sw === 1) for (let i = 0; i < n; i++) z[i] = f(x[i], w[i]);
     else for (let i = 0; i < n; i++) z[i] = f(x[i * sx], w[i * sw]);
+  },
+  forwardTiled(x, w, z, wWhole) {
+    const n = z.length;
+    if (wWhole) {
+      const m = x.length;
+      for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) z[o + j] = f(x[j], w[o + j]);
+    } else {
+      const m = w.length;
+      for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) z[o + j] = f(x[o + j], w[j]);
+    }
   },
   forwardBroadcast(x, sa, w, sb, z, shape) {
     forEachRow(shape, sa, sb, (o, ia, ib, len, ax, bx) => {
@@ -120,6 +132,14 @@ return {
   },
 };`;
 
+/** Whether `s`, leading 1s aside, is the last dims of `out` (so it repeats whole along out's others). */
+function tiles(s: Shape, out: Shape): boolean {
+  let i = 0;
+  while (i < s.length && s[i] === 1) i++;
+  const k = s.length - i;
+  return k > 0 && sameShape(s.slice(i), out.slice(out.length - k));
+}
+
 /** A broadcasting binary op (NumPy rules); the output has the first operand's dtype. */
 export function binaryOp({ f, da, db, passesGradient, ...info }: BinaryOpSpec): Op<NoAttrs> {
   const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db, forEachRow);
@@ -135,6 +155,9 @@ export function binaryOp({ f, da, db, passesGradient, ...info }: BinaryOpSpec): 
       // one operand whole and the other whole or a single element: one flat loop; else row by row
       if ((x.length === n || x.length === 1) && (w.length === n || w.length === 1)) {
         loops.forward(x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, z);
+      } else if ((x.length === n && tiles(b!.shape, shape)) || (w.length === n && tiles(a!.shape, shape))) {
+        // a bias or positional table added to every row: rows of the output without an odometer
+        loops.forwardTiled(x, w, z, w.length === n);
       } else {
         loops.forwardBroadcast(x, broadcastStrides(a!.shape, shape), w, broadcastStrides(b!.shape, shape), z, shape);
       }
