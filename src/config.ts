@@ -23,6 +23,9 @@ export const EnvSchema = z.object({
   PORT: int(0, 65535).default(3000).describe('TCP port to listen on'),
   HOST: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
   WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core)'),
+  WORKER_NICE: int(0, 19)
+    .default(10)
+    .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations cannot hold up other clients (0: the same priority)'),
   QUEUE_LIMIT: int(0).default(64).describe('computations waiting for a worker before requests get 503'),
   BODY_LIMIT_MB: z.coerce.number().positive().max(1024).default(16).describe('largest request body, in MiB'),
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
@@ -71,6 +74,8 @@ export interface AppConfig {
   port: number;
   host: string;
   workers: number;
+  /** nice levels the worker threads run below the event loop (Linux; 0 = the same) */
+  workerNice: number;
   queueLimit: number;
   bodyLimitBytes: number;
   maxElements: number;
@@ -127,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     port: e.PORT,
     host: e.HOST,
     workers: e.WORKERS,
+    workerNice: e.WORKER_NICE,
     queueLimit: e.QUEUE_LIMIT,
     bodyLimitBytes: Math.floor(e.BODY_LIMIT_MB * 1024 * 1024),
     maxElements: e.MAX_ELEMENTS,

@@ -31,6 +31,7 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
       queueLimit: config.queueLimit,
       timeoutMs: config.timeoutMs,
       blas: config.blas,
+      nice: config.workerNice,
       filename: config.workerFile,
       plans: { entries: config.modelCacheEntries, bytes: config.modelCacheBytes },
     });

@@ -19,6 +19,8 @@ export interface PoolOptions {
   queueLimit: number;
   timeoutMs: number;
   blas: string;
+  /** nice levels each worker thread drops to when it starts, below the thread starting it (Linux; 0 or absent: none) */
+  nice?: number;
   /** compiled worker module; default: worker.js beside this module's compiled form */
   filename?: string;
   /** V8 heap limits per worker thread; a worker over them dies alone (WORKER_CRASHED), not the process */
@@ -238,6 +240,7 @@ export class PiscinaPool implements Pool {
       // `plans`: each worker's bounds, and the counters all of them add to (engine/plans.ts)
       workerData: {
         blas: opts.blas,
+        nice: opts.nice ?? 0,
         cores: { state: this.cores, workers: opts.workers },
         plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
       },

@@ -16,8 +16,13 @@ import { collectTransferables } from '../wire/ownership.js';
 // probe rather than a request.
 
 const data = Piscina.workerData as
-  | { blas?: string; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
+  | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
   | undefined;
+// Below the event loop's priority (WORKER_NICE): when both want a core, reading requests and writing
+// answers for every client goes first, so long computations cannot hold the others up. Before the
+// kernels load: OpenBLAS's threads, started then, take this thread's niceness. On Linux the niceness
+// of "process 0" is the calling thread's own; elsewhere it would be the whole process's, so left alone.
+if (data?.nice && process.platform === 'linux') os.setPriority(Math.min(19, os.getPriority() + data.nice));
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
 // OpenBLAS threads follow how many requests the pool holds (kernels/threads.ts) unless the operator fixed them
 if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
