@@ -15,12 +15,6 @@ import { ConfigError, loadConfig, type AppConfig } from './config.js';
 // (docs/performance.md "Tuning").
 setFlagsFromString('--heap-growing-percent=300');
 
-// OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) after each threaded product before they
-// sleep, taking a core from the event loop and the other workers after every large request; 2^22 keeps
-// them awake between the products of one request. Read when a worker loads the library, so set here,
-// before the workers start; an operator's own value stands.
-process.env.OPENBLAS_THREAD_TIMEOUT ??= '22';
-
 let config: AppConfig;
 try {
   config = loadConfig(process.env);
