@@ -24,8 +24,8 @@ export const EnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
   WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core)'),
   WORKER_NICE: int(0, 19)
-    .default(10)
-    .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations cannot hold up other clients (0: the same priority)'),
+    .default(0)
+    .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations hold up other clients less, but any other busy process on the host slows the computations (0: the same priority)'),
   QUEUE_LIMIT: int(0).default(64).describe('computations waiting for a worker before requests get 503'),
   BODY_LIMIT_MB: z.coerce.number().positive().max(1024).default(16).describe('largest request body, in MiB'),
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),

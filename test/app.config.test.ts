@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(3000);
     expect(c.host).toBe('0.0.0.0');
     expect(c.workers).toBeGreaterThanOrEqual(1);
-    expect(c.workerNice).toBe(10);
+    expect(c.workerNice).toBe(0);
     expect(c.apiKeys).toEqual([]);
     expect(c.rateLimit).toBeUndefined();
     expect(c.corsOrigins).toEqual([]);

@@ -18,8 +18,8 @@ import { collectTransferables } from '../wire/ownership.js';
 const data = Piscina.workerData as
   | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
   | undefined;
-// Below the event loop's priority (WORKER_NICE): when both want a core, reading requests and writing
-// answers for every client goes first, so long computations cannot hold the others up. Before the
+// Below the event loop's priority when WORKER_NICE > 0: when both want a core, reading requests and
+// writing answers for every client goes first, so long computations hold the others up less. Before the
 // kernels load: OpenBLAS's threads, started then, take this thread's niceness. On Linux the niceness
 // of "process 0" is the calling thread's own; elsewhere it would be the whole process's, so left alone.
 if (data?.nice && process.platform === 'linux') os.setPriority(Math.min(19, os.getPriority() + data.nice));
