@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { conv2d } from '../../../src/engine/ops/conv2d.js';
-import { cast, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
+import { cast, clone, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
 import { gemmBackends, useGemmBackend } from './gemm-backends.js';
 import { naiveConv2d, type NaiveConv } from './naive-conv.js';
@@ -138,6 +138,53 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     conv2d.vjp([x32!, w32!, b32!], y32, g32!, a).forEach((t, i) => {
       expect(t!.data).toBeInstanceOf(Float32Array);
       expectClose(t!, ref[i]!.data, 1e-4);
+    });
+  });
+  describe('float32 weight gradient of one input channel a group (without the unrolled matrix)', () => {
+    /** Each of dW's elements against the float64 loop definition on the same float32 values; infinities equal. */
+    function expectNaive32(xs: number[], ws: number[], bias: boolean, raw: unknown, p: Omit<NaiveConv, 'oh' | 'ow'>, edit?: (x: Float32Array) => void) {
+      const [x, w, b] = [rand(xs, 50), rand(ws, 51), rand([ws[0]!], 52)].map((t) => cast(t, 'float32'));
+      edit?.(x!.data as Float32Array);
+      const a = attrs(raw);
+      const inputs = bias ? [x!, w!, b!] : [x!, w!];
+      const y = conv2d.forward(inputs, a);
+      const [oh, ow] = y.shape.slice(-2) as [number, number];
+      const g = cast(rand(y.shape, 53), 'float32');
+      const ref = naiveConv2d(x!, w!, bias ? b : undefined, { ...p, oh, ow }, g);
+      // dW is accumulated onto the gradient so far
+      const before = cast(rand(ws, 54), 'float32');
+      const so = clone(before);
+      const [dx, dw, db] = conv2d.vjp(inputs, y, g, a, [true, true, true], [undefined, so]);
+      expect(dw).toBe(so);
+      expect(dw!.data).toBeInstanceOf(Float32Array);
+      dw!.data.forEach((v, i) => {
+        const want = before.data[i]! + ref.dw[i]!;
+        if (Number.isFinite(want)) expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+        else expect(v).toBe(want);
+      });
+      if (edit) return;
+      expectClose(dx!, ref.dx, 1e-5);
+      if (bias) expectClose(db!, ref.db, 1e-5);
+    }
+
+    it('matches the loop definition: LeNet\'s first layer, rows not a multiple of 4 wide, an odd channel out, depthwise, "same", stride, dilation', () => {
+      expectNaive32([3, 1, 28, 28], [6, 1, 5, 5], true, { padding: 2 }, { ...plain, pad: [2, 2] });
+      expectNaive32([2, 1, 9, 11], [5, 1, 3, 3], false, {}, plain);
+      expectNaive32([2, 3, 8, 10], [6, 1, 3, 2], true, { groups: 3, padding: 'same', dilation: [2, 1] }, { ...plain, pad: [2, 0], dilation: [2, 1], groups: 3 });
+      expectNaive32([2, 2, 9, 7], [4, 1, 3, 3], true, { groups: 2, stride: [2, 1], padding: [1, 2], dilation: [1, 2] }, {
+        stride: [2, 1], pad: [1, 2], dilation: [1, 2], groups: 2,
+      });
+      // strided along rows: the unrolled matrix's path, the same values
+      expectNaive32([2, 1, 9, 9], [3, 1, 3, 3], true, { stride: [1, 2] }, { ...plain, stride: [1, 2] });
+      // several passes of samples through the workspace
+      expectNaive32([40, 1, 30, 30], [2, 1, 3, 3], true, { padding: 1 }, { ...plain, pad: [1, 1] });
+    });
+
+    it('keeps what lies past a row\'s last output out of the sums: an infinity there reaches only the taps that read it', () => {
+      // valid 3 × 3 over 11 columns: 9 outputs a row (a vector and one lane); column 10 is read only by tap column 2
+      expectNaive32([1, 1, 6, 11], [2, 1, 3, 3], true, {}, plain, (x) => {
+        x[3 * 11 + 10] = Infinity;
+      });
     });
   });
 });
