@@ -140,8 +140,18 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
       expectClose(t!, ref[i]!.data, 1e-4);
     });
   });
-  describe('float32 weight gradient of one input channel a group (without the unrolled matrix)', () => {
-    /** Each of dW's elements against the float64 loop definition on the same float32 values; infinities equal. */
+
+  describe('float32, one input channel a group (the weight gradient without the unrolled matrix)', () => {
+    /** Each element within 1e-5 (relative past 1) of the float64 value, infinities and NaNs the same. */
+    function expectNear(actual: ArrayLike<number>, want: (i: number) => number) {
+      for (let i = 0; i < actual.length; i++) {
+        const [v, e] = [actual[i]!, want(i)];
+        if (Number.isFinite(e)) expect(Math.abs(v - e)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(e)));
+        else expect(v).toBe(e);
+      }
+    }
+
+    /** y, dx, dW (onto the gradient so far) and db against the float64 loop definition on the same float32 values. */
     function expectNaive32(xs: number[], ws: number[], bias: boolean, raw: unknown, p: Omit<NaiveConv, 'oh' | 'ow'>, edit?: (x: Float32Array) => void) {
       const [x, w, b] = [rand(xs, 50), rand(ws, 51), rand([ws[0]!], 52)].map((t) => cast(t, 'float32'));
       edit?.(x!.data as Float32Array);
@@ -151,17 +161,15 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
       const [oh, ow] = y.shape.slice(-2) as [number, number];
       const g = cast(rand(y.shape, 53), 'float32');
       const ref = naiveConv2d(x!, w!, bias ? b : undefined, { ...p, oh, ow }, g);
+      expect(y.data).toBeInstanceOf(Float32Array);
+      expectNear(y.data, (i) => ref.y[i]!);
       // dW is accumulated onto the gradient so far
       const before = cast(rand(ws, 54), 'float32');
       const so = clone(before);
       const [dx, dw, db] = conv2d.vjp(inputs, y, g, a, [true, true, true], [undefined, so]);
       expect(dw).toBe(so);
       expect(dw!.data).toBeInstanceOf(Float32Array);
-      dw!.data.forEach((v, i) => {
-        const want = before.data[i]! + ref.dw[i]!;
-        if (Number.isFinite(want)) expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
-        else expect(v).toBe(want);
-      });
+      expectNear(dw!.data, (i) => before.data[i]! + ref.dw[i]!);
       if (edit) return;
       expectClose(dx!, ref.dx, 1e-5);
       if (bias) expectClose(db!, ref.db, 1e-5);
@@ -180,7 +188,7 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
       expectNaive32([40, 1, 30, 30], [2, 1, 3, 3], true, { padding: 1 }, { ...plain, pad: [1, 1] });
     });
 
-    it('keeps what lies past a row\'s last output out of the sums: an infinity there reaches only the taps that read it', () => {
+    it('keeps what lies past a row\'s last output out of the weight gradient: an infinity there reaches only the taps that read it', () => {
       // valid 3 × 3 over 11 columns: 9 outputs a row (a vector and one lane); column 10 is read only by tap column 2
       expectNaive32([1, 1, 6, 11], [2, 1, 3, 3], true, {}, plain, (x) => {
         x[3 * 11 + 10] = Infinity;
