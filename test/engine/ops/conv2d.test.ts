@@ -184,6 +184,8 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
       });
       // strided along rows: the unrolled matrix's path, the same values
       expectNaive32([2, 1, 9, 9], [3, 1, 3, 3], true, { stride: [1, 2] }, { ...plain, stride: [1, 2] });
+      // one row (conv1d's shape)
+      expectNaive32([2, 1, 1, 13], [3, 1, 1, 4], true, { padding: [0, 3] }, { ...plain, pad: [0, 3] });
       // several passes of samples through the workspace
       expectNaive32([40, 1, 30, 30], [2, 1, 3, 3], true, { padding: 1 }, { ...plain, pad: [1, 1] });
     });
