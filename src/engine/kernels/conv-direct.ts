@@ -3,6 +3,7 @@
 // depthwise convolution): there the GEMM's product is a few output channels by a few taps over every
 // output position, which OpenBLAS runs far below its speed, after an unrolling that writes the input
 // kh·kw times over. On the workspace of the convolution kernels (kernels/im2col.ts).
+import { stopIfCancelled } from '../cancel.js';
 import { workspace } from './im2col.js';
 
 /** The sizes of such a convolution (src/engine/ops/shared/conv.ts's geometry, in_channels / groups = 1, sw = 1). */
@@ -39,6 +40,7 @@ export function convWeightGradF32(geo: DirectGeometry, x: Float32Array, g: Float
   acc.fill(0);
   const biasAt = accAt! + o * taps * 8;
   for (let s0 = 0; s0 < n; s0 += per) {
+    stopIfCancelled();
     const m = Math.min(per, n - s0);
     mem.set(x.subarray(s0 * xs, (s0 + m) * xs), xAt! / 4);
     instance.x.padPlanes32(xAt!, m * groups, h, w, pAt!, hp, wp, ph, pw);

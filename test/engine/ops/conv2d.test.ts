@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Cancelled, cancellable } from '../../../src/engine/cancel.js';
 import { conv2d } from '../../../src/engine/ops/conv2d.js';
 import { cast, clone, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
@@ -188,6 +189,17 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
       expectNaive32([2, 1, 1, 13], [3, 1, 1, 4], true, { padding: [0, 3] }, { ...plain, pad: [0, 3] });
       // several passes of samples through the workspace
       expectNaive32([40, 1, 30, 30], [2, 1, 3, 3], true, { padding: 1 }, { ...plain, pad: [1, 1] });
+    });
+
+    it('looks for a stop between blocks of samples', () => {
+      // 40 samples of 30 × 30 go through the workspace in several blocks
+      const [x, w] = [rand([40, 1, 30, 30], 55), rand([2, 1, 3, 3], 56)].map((t) => cast(t, 'float32'));
+      const a = attrs({ padding: 1 });
+      const y = conv2d.forward([x!, w!], a);
+      const g = cast(rand(y.shape, 57), 'float32');
+      let looks = 0;
+      expect(() => cancellable(() => ++looks > 1, () => conv2d.vjp([x!, w!], y, g, a, [false, true]))).toThrow(Cancelled);
+      expect(looks).toBe(2);
     });
 
     it('keeps what lies past a row\'s last output out of the weight gradient: an infinity there reaches only the taps that read it', () => {
