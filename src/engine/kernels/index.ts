@@ -6,6 +6,8 @@ export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
 export { blasInfo, setBlasThreads } from './openblas.js';
 export {
+  addF32,
+  addTiledF32,
   columnSumsF32,
   copyRunsOf,
   ELEMENTWISE_MIN,
@@ -25,6 +27,7 @@ export {
   siluGradF32,
   softmaxRowsF32,
   sumSquaresF32,
+  sumTilesF32,
   tanhF32,
   tanhGradF32,
 } from './wasm.js';

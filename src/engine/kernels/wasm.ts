@@ -37,6 +37,8 @@ interface GemmExports {
   unroll64: WasmUnroll;
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
   maxPoolScatter32(g: number, arg: number, n: number, dx: number, base: number, size: number): void;
+  add32(x: number, y: number, n: number): void;
+  sumRows32(x: number, rows: number, cols: number, acc: number): void;
 }
 type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
 type WasmGemm = (
@@ -500,4 +502,65 @@ export function sigmoidGradF32(y: Float32Array, g: Float32Array, gx: Float32Arra
 /** gx = x > 0 ? g : slope·g, leaky_relu's gradient given its input x; false when declined. */
 export function leakyReluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, slope: number): boolean {
   return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.leakySelect32(xAt, gAt, n, slope));
+}
+
+/** out = a + b over float32 (add32, the JS loops' bits); out may be a or b. False when declined. */
+export function addF32(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+  return hasKernel('add32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.add32(aAt, bAt, n));
+}
+
+/**
+ * out[i] = whole[i] + tile[i mod tile.length] over float32 (add32): a bias or a positional table added
+ * to every row. A tile that fits in a chunk is laid out there once, repeated, for every chunk of whole
+ * tiles; a longer one is copied in piece by piece. False when declined.
+ */
+export function addTiledF32(whole: Float32Array, tile: Float32Array, out: Float32Array): boolean {
+  const m = tile.length;
+  if (m === 0 || whole.length < ELEMENTWISE_MIN || !hasKernel('add32')) return false;
+  const w = chunkInstance()!;
+  const [xAt, tAt] = [w.base / 4, w.base / 4 + CHUNK];
+  const step = m <= CHUNK ? Math.floor(CHUNK / m) * m : CHUNK;
+  if (m <= CHUNK) {
+    w.f32.set(tile, tAt);
+    for (let k = m; k < step; k *= 2) w.f32.copyWithin(tAt + k, tAt, tAt + Math.min(k, step - k));
+  }
+  for (let s = 0; s < whole.length; s += step) {
+    const n = Math.min(step, whole.length - s);
+    w.f32.set(whole.subarray(s, s + n), xAt);
+    for (let i = 0; m > CHUNK && i < n; ) {
+      const j = (s + i) % m;
+      const k = Math.min(n - i, m - j);
+      w.f32.set(tile.subarray(j, j + k), tAt + i);
+      i += k;
+    }
+    w.x.add32(tAt * 4, xAt * 4, n);
+    out.set(w.f32.subarray(xAt, xAt + n), s);
+  }
+  return true;
+}
+
+/**
+ * out[j] = x[0, j] + x[1, j] + … over the rows of x [rows, out.length], from +0 in that order
+ * (sumRows32): the bits of sumToShape's JS loop (src/engine/tensor.ts). False when declined.
+ */
+export function sumTilesF32(x: Float32Array, out: Float32Array): boolean {
+  const m = out.length;
+  if (m === 0 || x.length < ELEMENTWISE_MIN || !hasKernel('sumRows32')) return false;
+  const w = chunkInstance()!;
+  const [xAt, accAt] = [w.base / 4, w.base / 4 + CHUNK];
+  const rows = x.length / m;
+  // columns a chunk at most at a time, and of those as many rows as fill a chunk
+  for (let c = 0; c < m; c += CHUNK) {
+    const cols = Math.min(CHUNK, m - c);
+    const per = Math.floor(CHUNK / cols);
+    w.f32.fill(0, accAt, accAt + cols);
+    for (let r = 0; r < rows; r += per) {
+      const k = Math.min(per, rows - r);
+      if (cols === m) w.f32.set(x.subarray(r * m, (r + k) * m), xAt);
+      else for (let i = 0; i < k; i++) w.f32.set(x.subarray((r + i) * m + c, (r + i) * m + c + cols), xAt + i * cols);
+      w.x.sumRows32(xAt * 4, k, cols, accAt * 4);
+    }
+    out.set(w.f32.subarray(accAt, accAt + cols), c);
+  }
+  return true;
 }
