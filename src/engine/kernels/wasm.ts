@@ -38,6 +38,7 @@ interface GemmExports {
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
   maxPoolScatter32(g: number, arg: number, n: number, dx: number, base: number, size: number): void;
   add32(x: number, y: number, n: number): void;
+  mul32(x: number, y: number, n: number): void;
   sumRows32(x: number, rows: number, cols: number, acc: number): void;
 }
 type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
@@ -306,12 +307,10 @@ function hasKernel(name: keyof GemmExports): boolean {
   return w !== null && typeof w.x[name] === 'function';
 }
 
-/** y = gelu(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32); false when declined. */
-export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
-  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
-}
-
-/** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
+/**
+ * gx = g·gelu′(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32; gradRule(x, g)
+ * for the elements the kernel leaves); false when declined.
+ */
 export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
   return hasKernel('gelu32') && gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
 }
@@ -563,4 +562,35 @@ export function sumTilesF32(x: Float32Array, out: Float32Array): boolean {
     out.set(w.f32.subarray(accAt, accAt + cols), c);
   }
   return true;
+}
+
+/** out = a·b over float32 (mul32, the JS loops' bits); out may be a or b. False when declined. */
+export function mulF32(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+  return hasKernel('mul32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.mul32(aAt, bAt, n));
+}
+
+/**
+ * y = gelu(x) and d = gelu′(x) in one pass (gelu32's mode 2): g·d on mulF32 is then geluGradF32's g·gelu′(x),
+ * bit for bit. The elements the kernel leaves get rule(x) in y and NaN in d; returns how many (the caller
+ * computes their gradients itself), or null when declined.
+ */
+export function geluSlopeF32(x: Float32Array, y: Float32Array, d: Float32Array, rule: (x: number) => number): number | null {
+  const w = x.length >= ELEMENTWISE_MIN && hasKernel('gelu32') ? chunkInstance() : null;
+  if (!w) return null;
+  const [xAt, dAt] = [w.base / 4, w.base / 4 + CHUNK];
+  let left = 0;
+  for (let s = 0; s < x.length; s += CHUNK) {
+    const n = Math.min(CHUNK, x.length - s);
+    w.f32.set(x.subarray(s, s + n), xAt);
+    const any = w.x.gelu32(2, xAt * 4, dAt * 4, n);
+    y.set(w.f32.subarray(xAt, xAt + n), s);
+    d.set(w.f32.subarray(dAt, dAt + n), s);
+    for (let i = s; any && i < s + n; i++) {
+      if (!outsideGelu(x[i]!)) continue;
+      y[i] = rule(x[i]!);
+      d[i] = Number.NaN;
+      left++;
+    }
+  }
+  return left;
 }

@@ -40,9 +40,16 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   kernel32?: (x: Float32Array, y: Float32Array, attrs: z.output<A>) => boolean;
   /** gx = g·df for float32 on a SIMD kernel, as kernel32 */
   gradKernel32?: (x: Float32Array, y: Float32Array, g: Float32Array, gx: Float32Array, attrs: z.output<A>) => boolean;
+  /**
+   * float32 gx from what kernel32 kept beside y for the backward pass, written over it (so used once), or
+   * null: then gradKernel32 or the loop
+   */
+  keptGrad32?: (x: Float32Array, y: Float32Array, g: Float32Array) => Float32Array | null;
+  /** elements the op allocates beyond its output and gradient (OpSpec.workspace) */
+  workspace?: (inputs: Shape[], attrs: z.output<A>) => number;
 }
 
-export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, ...info }: UnaryOpSpec<A>): Op<A> {
+export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, keptGrad32, ...info }: UnaryOpSpec<A>): Op<A> {
   const loops = compileLoops<UnaryLoops<z.output<A>>>(UNARY_LOOPS, f, df);
   return defineOp<A>({
     ...info,
@@ -55,8 +62,10 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKe
       return { shape: [...a!.shape], data: y };
     },
     vjp: ([a], out, g, attrs) => {
-      const gx = emptyData(a!.data.length, dtypeOf(g));
       const [x, y, gy] = [a!.data, out.data, g.data];
+      const kept = keptGrad32 && x instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array ? keptGrad32(x, y, gy) : null;
+      if (kept) return [{ shape: [...a!.shape], data: kept }];
+      const gx = emptyData(a!.data.length, dtypeOf(g));
       const f32 = x instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array && gx instanceof Float32Array;
       if (!(f32 && gradKernel32?.(x, y, gy, gx, attrs))) loops.vjp(x, y, gy, gx, attrs);
       return [{ shape: [...a!.shape], data: gx }];

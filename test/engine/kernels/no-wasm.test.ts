@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { addF32, addTiledF32, columnSumsF32, scaledSoftmaxRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, sumTilesF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
+const { addF32, addTiledF32, columnSumsF32, mulF32, scaledSoftmaxRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, sumTilesF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { gelu } = await import('../../../src/engine/ops/gelu.js');
@@ -47,6 +47,7 @@ describe('without build/gemm.wasm', () => {
     expect(leakyReluF32(x, y, 0.1)).toBe(false);
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
     expect(addF32(x, x, y)).toBe(false);
+    expect(mulF32(x, x, y)).toBe(false);
     expect(addTiledF32(x, x.subarray(0, 50), y)).toBe(false);
     expect(sumTilesF32(x, y.subarray(0, 50))).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);

@@ -1,7 +1,8 @@
-// Float32 sums in float32 lanes, on chunks the JS side copied into linear memory (src/engine/kernels/wasm.ts):
-// the adjoints the engine accumulates (src/engine/tensor.ts's added, addInto), the add op, and a gradient
-// summed over the leading dims an operand was repeated along (sumToShape). A float32 lane's sum is the
-// JS loops' bits: a sum of two float32 computed in float64 and rounded once is the correctly rounded one.
+// Float32 sums and products in float32 lanes, on chunks the JS side copied into linear memory
+// (src/engine/kernels/wasm.ts): the adjoints the engine accumulates (src/engine/tensor.ts's added, addInto),
+// the add op, a gradient summed over the leading dims an operand was repeated along (sumToShape), and a
+// gradient times a derivative the forward pass kept (gelu). A float32 lane's sum or product is the JS
+// loops' bits: that of two float32 computed in float64 and rounded once is the correctly rounded one.
 
 /** y ← x + y for n float32 at byte offsets x and y. */
 export function add32(x: usize, y: usize, n: i32): void {
@@ -9,6 +10,14 @@ export function add32(x: usize, y: usize, n: i32): void {
   let i: usize = 0;
   for (; i + 16 <= bytes; i += 16) v128.store(y + i, f32x4.add(v128.load(x + i), v128.load(y + i)));
   for (; i < bytes; i += 4) store<f32>(y + i, load<f32>(x + i) + load<f32>(y + i));
+}
+
+/** y ← x·y for n float32 at byte offsets x and y. */
+export function mul32(x: usize, y: usize, n: i32): void {
+  const bytes = <usize>n << 2;
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(y + i, f32x4.mul(v128.load(x + i), v128.load(y + i)));
+  for (; i < bytes; i += 4) store<f32>(y + i, load<f32>(x + i) * load<f32>(y + i));
 }
 
 /**

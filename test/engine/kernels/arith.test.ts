@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { addF32, addTiledF32, ELEMENTWISE_MIN, sumTilesF32 } from '../../../src/engine/kernels/index.js';
+import { addF32, addTiledF32, ELEMENTWISE_MIN, mulF32, sumTilesF32 } from '../../../src/engine/kernels/index.js';
 import { add } from '../../../src/engine/ops/add.js';
 import { added, addInto, sumToShape } from '../../../src/engine/tensor.js';
 import { ensureWasmBuilt } from './ensure-wasm.js';
 
 ensureWasmBuilt();
 
-// The float32 sums of src/engine/kernels/wasm/assembly/add.ts must give the JS loops' bits: a float32
-// lane's a + b is the float64 sum rounded once, and sumRows32 adds each column's rows in the JS loop's order.
+// The float32 sums and products of src/engine/kernels/wasm/assembly/arith.ts must give the JS loops' bits: a
+// float32 lane's a + b or a·b is the float64 result rounded once, and sumRows32 adds each column's rows in
+// the JS loop's order.
 
 /** a Float32Array of values over many magnitudes (so rounding shows), with ±0, ±∞ and NaN at the ends */
 function values(n: number, seed: number): Float32Array {
@@ -29,9 +30,9 @@ function expectBits(got: Float32Array, want: Float32Array): void {
 // across a chunk (8192), with scalar tails
 const LENGTHS = [ELEMENTWISE_MIN, 1027, 8191, 8192, 8193, 3 * 8192 + 5];
 
-describe('float32 sums on WebAssembly SIMD', () => {
+describe('float32 sums and products on WebAssembly SIMD', () => {
   for (const n of LENGTHS) {
-    it(`${n} elements: a + b as the JS loop, into a third array and in place`, () => {
+    it(`${n} elements: a + b and a·b as the JS loop, into a third array and in place`, () => {
       const [a, b] = [values(n, 1), values(n, 2)];
       const want = Float32Array.from(a, (v, i) => v + b[i]!);
       const out = new Float32Array(n).fill(7);
@@ -40,6 +41,9 @@ describe('float32 sums on WebAssembly SIMD', () => {
       const acc = a.slice();
       expect(addF32(acc, b, acc)).toBe(true);
       expectBits(acc, want);
+      const prod = b.slice();
+      expect(mulF32(a, prod, prod)).toBe(true);
+      expectBits(prod, Float32Array.from(a, (v, i) => v * b[i]!));
     });
   }
 
@@ -68,6 +72,7 @@ describe('float32 sums on WebAssembly SIMD', () => {
   it('declines below ELEMENTWISE_MIN elements, writing nothing', () => {
     const out = new Float32Array(10).fill(7);
     expect(addF32(values(10, 1), values(10, 2), out)).toBe(false);
+    expect(mulF32(values(10, 1), values(10, 2), out)).toBe(false);
     expect(addTiledF32(values(10, 1), values(5, 2), out)).toBe(false);
     expect(sumTilesF32(values(10, 1), out.subarray(0, 5))).toBe(false);
     expect(out.every((v) => v === 7)).toBe(true);
