@@ -22,6 +22,7 @@ export {
   reluF32,
   reluGradF32,
   scaledSoftmaxRowsF32,
+  scaleRowsF32,
   sigmoidF32,
   sigmoidGradF32,
   siluF32,

@@ -39,6 +39,7 @@ interface GemmExports {
   maxPoolScatter32(g: number, arg: number, n: number, dx: number, base: number, size: number): void;
   add32(x: number, y: number, n: number): void;
   mul32(x: number, y: number, n: number): void;
+  scaleRows32(p: number, rows: number, cols: number, factors: number): void;
   sumRows32(x: number, rows: number, cols: number, acc: number): void;
 }
 type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
@@ -593,4 +594,13 @@ export function geluSlopeF32(x: Float32Array, y: Float32Array, d: Float32Array, 
     }
   }
   return left;
+}
+
+/**
+ * p[i, :] ← p[i, :]·factors[i] over the rows of p [rows, cols], in float64 rounded once (scaleRows32): rows
+ * expRowsF32 left at e = exp(x − max), with factors scale/Σe, give scaledSoftmaxRowsF32's bits. False when
+ * declined (as softmaxRowsF32).
+ */
+export function scaleRowsF32(p: Float32Array, rows: number, cols: number, factors: Float64Array): boolean {
+  return rowChunks(p, rows, cols, p, 'scaleRows32', { f64: factors, each: 1, into: true }, (w, m, at) => w.x.scaleRows32(w.base, m, cols, at));
 }

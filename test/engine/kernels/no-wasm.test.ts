@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { addF32, addTiledF32, columnSumsF32, mulF32, scaledSoftmaxRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, sumTilesF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
+const { addF32, addTiledF32, columnSumsF32, mulF32, scaledSoftmaxRowsF32, scaleRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, sumTilesF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { gelu } = await import('../../../src/engine/ops/gelu.js');
@@ -56,6 +56,7 @@ describe('without build/gemm.wasm', () => {
     expect(columnSumsF32(x, 100, 50, sums)).toBe(false);
     expect(sums.every((v) => v === 7)).toBe(true);
     expect(scaledSoftmaxRowsF32(x, 100, 50, new Float64Array(100), y)).toBe(false);
+    expect(scaleRowsF32(y, 100, 50, new Float64Array(100))).toBe(false);
     const pooled = new Float32Array(4).fill(7);
     expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
     expect(pooled.every((v) => v === 7)).toBe(true);

@@ -38,3 +38,25 @@ export function sumRows32(x: usize, rows: i32, cols: i32, acc: usize): void {
     store<f32>(acc + j, s);
   }
 }
+
+/**
+ * p[i, j] ← p[i, j]·factors[i] in float64, rounded once, over `rows` rows of `cols` float32 at byte offset
+ * p, `rows` float64 at factors: softmax32's normalization of rows it left at e = exp(x − max), later.
+ */
+export function scaleRows32(p: usize, rows: i32, cols: i32, factors: usize): void {
+  for (let i = 0; i < rows; i++) scaleRow(p + ((<usize>i * <usize>cols) << 2), cols, load<f64>(factors + (<usize>i << 3)));
+}
+
+/** row[j] ← row[j]·f in float64, rounded once, for the first n float32 at byte offset row. */
+@inline export function scaleRow(row: usize, n: i32, f: f64): void {
+  const whole = <usize>(n & ~3) << 2;
+  const end = <usize>n << 2;
+  const fv = f64x2.splat(f);
+  for (let j: usize = 0; j < whole; j += 16) {
+    const e = v128.load(row + j);
+    const lo = f64x2.mul(f64x2.promote_low_f32x4(e), fv);
+    const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)), fv);
+    v128.store(row + j, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+  for (let j = whole; j < end; j += 4) store<f32>(row + j, <f32>(<f64>load<f32>(row + j) * f));
+}

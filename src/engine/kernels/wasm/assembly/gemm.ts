@@ -142,4 +142,4 @@ export { layernorm32 } from './layernorm';
 export { unroll32, unroll64 } from './im2col';
 export { maxPool2x2f32, maxPoolScatter32 } from './max-pool';
 export { copyRuns } from './runs';
-export { add32, mul32, sumRows32 } from './arith';
+export { add32, mul32, scaleRows32, sumRows32 } from './arith';
