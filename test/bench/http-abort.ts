@@ -1,11 +1,14 @@
 // Hang-ups (issue 21): one client sends a heavy MLP request (base64) and hangs up 5–20 ms
-// later, 20 times a second, while another client runs the two-weight chain on 4 connections. The small
+// later, 20 times a second, while another client runs the two-weight chain on 4 connections; each
+// client a process of its own (the hanging-up one is hang-up-client.ts, forked). The small
 // client's rate beside the hang-ups over its rate alone, in the same run (alone first, then disturbed,
 // each ROUND_S, three times in alternation; medians), and the workers started meanwhile (none should be).
 // Two heavy requests: the issue's (0.8 MB of base64, about 0.15 s of compute: five training steps of
 // a narrow, deep MLP; what a hang-up saves is the compute after it), the target; and the large MLP's
 // gradients (4.6 MB of base64, a few ms of compute: its body arrives whole, and is parsed, before the
 // client leaves), reported beside it.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { twoWeight } from '../../src/routes/shared/examples.js';
 import { LARGE, median, mlpBody, round, startServer, type Ctx, type MlpModel, type Row } from './common.js';
@@ -36,6 +39,7 @@ async function metric(url: string, name: string): Promise<string[]> {
 
 export async function run(ctx: Ctx): Promise<Row[]> {
   const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+  const client: ChildProcess = fork(join(ctx.root, 'dist/test/bench/hang-up-client.js'));
   try {
     const url = `${server.url}/v1/gradients`;
     const small = JSON.stringify(twoWeight);
@@ -48,6 +52,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       const heavyUrl = `${server.url}${path}`;
       const what = `${(heavy.length / 1e6).toFixed(1)} MB ${model.key} ${path} request`;
       for (let i = 0; i < 20; i++) void hangUpAfter(heavyUrl, heavy, 5 + (i % 16));
+      client.send({ body: heavy.toString('base64'), url: heavyUrl });
+      await once(client, 'message');
       await new Promise((r) => setTimeout(r, 500));
       const startsBefore = await starts();
       const alone: number[] = [];
@@ -56,11 +62,12 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         ctx.log(`http-abort: ${what}, round ${r + 1}, alone`);
         alone.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
         ctx.log(`http-abort: ${what}, round ${r + 1}, beside ${HANGUPS_PER_S} hang-ups a second`);
-        const timer = setInterval(() => void hangUpAfter(heavyUrl, heavy, 5 + Math.random() * 15), 1000 / HANGUPS_PER_S);
+        client.send({ start: HANGUPS_PER_S });
         try {
           beside.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
         } finally {
-          clearInterval(timer);
+          client.send({ stop: true });
+          await once(client, 'message');
         }
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -91,6 +98,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     }
     return rows;
   } finally {
+    client.disconnect();
     await server.stop();
   }
 }

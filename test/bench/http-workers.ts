@@ -6,10 +6,13 @@
 // loop's share of each request is reported beside: server total − compute). The same requests also go
 // through the pool alone, without HTTP: that 2/1 ratio is how far this machine's two cores scale this
 // computation before any HTTP cost (measured minutes apart from the HTTP ratio, so on this shared
-// machine either may come out higher).
+// machine either may come out higher). Beside the ratio, its ceiling on this machine: the CPU time
+// one request takes at WORKERS=2 (every thread of the server, and the load generator, which shares the
+// cores) bounds the rate two cores can give, whatever the scheduling.
+import os from 'node:os';
 import { join } from 'node:path';
 import { encodeTensor } from '../../src/wire/tensor.js';
-import { breathe, median, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
+import { breathe, median, processCpuMs, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput } from './pool-alone.js';
 
@@ -48,6 +51,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const servers: Record<number, Child> = {};
   const runs: Record<number, LoadResult[]> = { 1: [], 2: [] };
   const alone: { computeMs: number; otherMs: number }[] = [];
+  // CPU of the WORKERS=2 rounds, ms: the server's event loop, its other threads, this process (the client)
+  const cpu2 = { loop: 0, other: 0, client: 0, requests: 0 };
   try {
     for (const workers of [1, 2]) {
       ctx.log(`http-workers: starting WORKERS=${workers}`);
@@ -77,7 +82,18 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-workers: round ${r + 1} of ${ROUNDS}`);
       for (const w of [1, 2]) {
-        runs[w]!.push(await hit(w, ROUND_S));
+        const server = processCpuMs(servers[w]!.pid);
+        const client = process.cpuUsage();
+        const result = await hit(w, ROUND_S);
+        const serverAfter = processCpuMs(servers[w]!.pid);
+        const clientUs = process.cpuUsage(client);
+        runs[w]!.push(result);
+        if (w === 2 && server && serverAfter) {
+          cpu2.loop += serverAfter.mainMs - server.mainMs;
+          cpu2.other += serverAfter.otherMs - server.otherMs;
+          cpu2.client += (clientUs.user + clientUs.system) / 1000;
+          cpu2.requests += result.responses;
+        }
         await breathe(100);
       }
     }
@@ -123,6 +139,23 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     value: round(poolRate(2) / poolRate(1), 2),
     unit: '×',
   });
+  if (cpu2.requests > 0) {
+    const per = (ms: number) => ms / cpu2.requests;
+    const total = per(cpu2.loop + cpu2.other + cpu2.client);
+    const cores = os.availableParallelism();
+    rows.push({
+      scenario: 'http-workers',
+      name: name(`CPU per request at WORKERS=2, every server thread and the client (${round(per(cpu2.loop), 1)} ms of it the event loop's, ${round(per(cpu2.client), 1)} the client's)`),
+      value: round(total, 1),
+      unit: 'ms',
+    });
+    rows.push({
+      scenario: 'http-workers',
+      name: name(`the 2/1 ratio's ceiling: ${cores} cores / that CPU per request, over WORKERS=1's rate`),
+      value: round((cores * 1000) / total / rps(1), 2),
+      unit: '×',
+    });
+  }
   rows.push({
     scenario: 'http-workers',
     name: name('WORKERS=2 / WORKERS=1 throughput'),

@@ -37,6 +37,11 @@ interface GemmExports {
   unroll64: WasmUnroll;
   maxPool2x2f32(x: number, planes: number, h: number, w: number, oh: number, ow: number, y: number, arg: number, base: number): void;
   maxPoolScatter32(g: number, arg: number, n: number, dx: number, base: number, size: number): void;
+  padPlanes32(x: number, planes: number, h: number, w: number, p: number, hp: number, wp: number, ph: number, pw: number): void;
+  convWeightGrad32(
+    xp: number, g: number, samples: number, groups: number, og: number, oh: number, ow: number, hp: number, wp: number, sh: number,
+    taps: number, ntaps: number, acc: number, bias: number,
+  ): void;
   add32(x: number, y: number, n: number): void;
   mul32(x: number, y: number, n: number): void;
   scaleRows32(p: number, rows: number, cols: number, factors: number): void;

@@ -22,11 +22,12 @@ const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { gelu } = await import('../../../src/engine/ops/gelu.js');
 const { transpose } = await import('../../../src/engine/ops/transpose.js');
 const { geluF32Rule, geluGradF32Rule } = await import('../../../src/engine/math/gelu-f32.js');
-const { firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
+const { cast, firstNonFinite, sumSquares } = await import('../../../src/engine/tensor.js');
 const { recycling } = await import('../../../src/engine/buffers.js');
 const { maxPool2x2F32, maxPoolScatterF32 } = await import('../../../src/engine/kernels/pool.js');
 const { maxPool2d } = await import('../../../src/engine/ops/max-pool2d.js');
 const { conv2d } = await import('../../../src/engine/ops/conv2d.js');
+const { convWeightGradF32 } = await import('../../../src/engine/kernels/conv-direct.js');
 const { naiveConv2d } = await import('../ops/naive-conv.js');
 const { expectClose, rand } = await import('../../helpers/op-check.js');
 
@@ -149,5 +150,21 @@ describe('without build/gemm.wasm', () => {
       expectClose(dw!, ref.dw, 1e-12);
       expectClose(db!, ref.db, 1e-12);
     });
+  });
+
+  it('conv2d\'s float32 weight gradient of one input channel a group goes through the unrolled matrix', () => {
+    const [x, w, b] = [rand([2, 1, 9, 11], 40), rand([3, 1, 3, 3], 41), rand([3], 42)].map((t) => cast(t, 'float32'));
+    const a = conv2d.parseAttrs({ padding: 1 });
+    const y = conv2d.forward([x!, w!, b!], a);
+    const g = cast(rand(y.shape, 43), 'float32');
+    const ref = naiveConv2d(x!, w!, b, { stride: [1, 1], pad: [1, 1], dilation: [1, 1], groups: 1, oh: 9, ow: 11 }, g);
+    const geo = { n: 2, h: 9, w: 11, o: 3, kh: 3, kw: 3, sh: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 9, ow: 11, groups: 1, og: 3 };
+    const untouched = new Float32Array(27);
+    expect(convWeightGradF32(geo, x!.data as Float32Array, g.data as Float32Array, untouched, null)).toBe(false);
+    expect(untouched.every((v) => v === 0)).toBe(true);
+    const [, dw, db] = conv2d.vjp([x!, w!, b!], y, g, a, [false, true, true]);
+    expect(dw!.data).toBeInstanceOf(Float32Array);
+    expectClose(dw!, ref.dw, 1e-5);
+    expectClose(db!, ref.db, 1e-5);
   });
 });

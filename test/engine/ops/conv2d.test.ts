@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { Cancelled, cancellable } from '../../../src/engine/cancel.js';
 import { conv2d } from '../../../src/engine/ops/conv2d.js';
-import { cast, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
+import { cast, clone, ShapeError, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
 import { gemmBackends, useGemmBackend } from './gemm-backends.js';
 import { naiveConv2d, type NaiveConv } from './naive-conv.js';
@@ -138,6 +139,74 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     conv2d.vjp([x32!, w32!, b32!], y32, g32!, a).forEach((t, i) => {
       expect(t!.data).toBeInstanceOf(Float32Array);
       expectClose(t!, ref[i]!.data, 1e-4);
+    });
+  });
+
+  describe('float32, one input channel a group (the weight gradient without the unrolled matrix)', () => {
+    /** Each element within 1e-5 (relative past 1) of the float64 value, infinities and NaNs the same. */
+    function expectNear(actual: ArrayLike<number>, want: (i: number) => number) {
+      for (let i = 0; i < actual.length; i++) {
+        const [v, e] = [actual[i]!, want(i)];
+        if (Number.isFinite(e)) expect(Math.abs(v - e)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(e)));
+        else expect(v).toBe(e);
+      }
+    }
+
+    /** y, dx, dW (onto the gradient so far) and db against the float64 loop definition on the same float32 values. */
+    function expectNaive32(xs: number[], ws: number[], bias: boolean, raw: unknown, p: Omit<NaiveConv, 'oh' | 'ow'>, edit?: (x: Float32Array) => void) {
+      const [x, w, b] = [rand(xs, 50), rand(ws, 51), rand([ws[0]!], 52)].map((t) => cast(t, 'float32'));
+      edit?.(x!.data as Float32Array);
+      const a = attrs(raw);
+      const inputs = bias ? [x!, w!, b!] : [x!, w!];
+      const y = conv2d.forward(inputs, a);
+      const [oh, ow] = y.shape.slice(-2) as [number, number];
+      const g = cast(rand(y.shape, 53), 'float32');
+      const ref = naiveConv2d(x!, w!, bias ? b : undefined, { ...p, oh, ow }, g);
+      expect(y.data).toBeInstanceOf(Float32Array);
+      expectNear(y.data, (i) => ref.y[i]!);
+      // dW is accumulated onto the gradient so far
+      const before = cast(rand(ws, 54), 'float32');
+      const so = clone(before);
+      const [dx, dw, db] = conv2d.vjp(inputs, y, g, a, [true, true, true], [undefined, so]);
+      expect(dw).toBe(so);
+      expect(dw!.data).toBeInstanceOf(Float32Array);
+      expectNear(dw!.data, (i) => before.data[i]! + ref.dw[i]!);
+      if (edit) return;
+      expectClose(dx!, ref.dx, 1e-5);
+      if (bias) expectClose(db!, ref.db, 1e-5);
+    }
+
+    it('matches the loop definition: LeNet\'s first layer, rows not a multiple of 4 wide, an odd channel out, depthwise, "same", stride, dilation', () => {
+      expectNaive32([3, 1, 28, 28], [6, 1, 5, 5], true, { padding: 2 }, { ...plain, pad: [2, 2] });
+      expectNaive32([2, 1, 9, 11], [5, 1, 3, 3], false, {}, plain);
+      expectNaive32([2, 3, 8, 10], [6, 1, 3, 2], true, { groups: 3, padding: 'same', dilation: [2, 1] }, { ...plain, pad: [2, 0], dilation: [2, 1], groups: 3 });
+      expectNaive32([2, 2, 9, 7], [4, 1, 3, 3], true, { groups: 2, stride: [2, 1], padding: [1, 2], dilation: [1, 2] }, {
+        stride: [2, 1], pad: [1, 2], dilation: [1, 2], groups: 2,
+      });
+      // strided along rows: the unrolled matrix's path, the same values
+      expectNaive32([2, 1, 9, 9], [3, 1, 3, 3], true, { stride: [1, 2] }, { ...plain, stride: [1, 2] });
+      // one row (conv1d's shape)
+      expectNaive32([2, 1, 1, 13], [3, 1, 1, 4], true, { padding: [0, 3] }, { ...plain, pad: [0, 3] });
+      // several passes of samples through the workspace
+      expectNaive32([40, 1, 30, 30], [2, 1, 3, 3], true, { padding: 1 }, { ...plain, pad: [1, 1] });
+    });
+
+    it('looks for a stop between blocks of samples', () => {
+      // 40 samples of 30 × 30 go through the workspace in several blocks
+      const [x, w] = [rand([40, 1, 30, 30], 55), rand([2, 1, 3, 3], 56)].map((t) => cast(t, 'float32'));
+      const a = attrs({ padding: 1 });
+      const y = conv2d.forward([x!, w!], a);
+      const g = cast(rand(y.shape, 57), 'float32');
+      let looks = 0;
+      expect(() => cancellable(() => ++looks > 1, () => conv2d.vjp([x!, w!], y, g, a, [false, true]))).toThrow(Cancelled);
+      expect(looks).toBe(2);
+    });
+
+    it('keeps what lies past a row\'s last output out of the weight gradient: an infinity there reaches only the taps that read it', () => {
+      // valid 3 × 3 over 11 columns: 9 outputs a row (a vector and one lane); column 10 is read only by tap column 2
+      expectNaive32([1, 1, 6, 11], [2, 1, 3, 3], true, {}, plain, (x) => {
+        x[3 * 11 + 10] = Infinity;
+      });
     });
   });
 });

@@ -4,6 +4,7 @@
 // is the transposed product folded back (col2im). A 1-D convolution is a 2-D one of height 1.
 import { z } from 'zod';
 import { stopIfCancelled } from '../../cancel.js';
+import { convWeightGradF32 } from '../../kernels/conv-direct.js';
 import { im2colSpace } from '../../kernels/im2col.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
@@ -307,16 +308,21 @@ function vjp(
   const dx = want(0) ? (into?.[0] ?? zeros(x!.shape, dtypeOf(x!))) : null;
   const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
   const sums = b && want(2) ? new Float64Array(g.o) : null;
-  if (dx || dw || sums) {
+  // one input channel a group, stride 1 along rows: dW and the bias sums without unrolling
+  const [xd, gd, dwd] = [x!.data, gy.data, dw?.data];
+  const direct = g.cg === 1 && g.sw === 1 && xd instanceof Float32Array && gd instanceof Float32Array && dwd instanceof Float32Array &&
+    convWeightGradF32(g, xd, gd, dwd, sums);
+  const [blockDw, blockSums] = direct ? [null, null] : [dw, sums];
+  if (dx || blockDw || blockSums) {
     const blk = blocking(g);
-    const space = openSpace(g, blk, dw ? x!.data : null, dx?.data ?? null, dtypeOf(x!));
+    const space = openSpace(g, blk, blockDw ? x!.data : null, dx?.data ?? null, dtypeOf(x!));
     eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
       const ld = n * bandWidth(g, y1 - y0);
       moveBand(g, space.out, ld, gy.data, s0, n, grp, y0, y1, true);
-      if (sums) for (let ch = 0; ch < g.og; ch++) sums[grp * g.og + ch] += space.sumOut(ch * ld, ld);
-      if (dw) {
+      if (blockSums) for (let ch = 0; ch < g.og; ch++) blockSums[grp * g.og + ch] += space.sumOut(ch * ld, ld);
+      if (blockDw) {
         space.unroll(false, grp, ld, y0, y1);
-        gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, dw.data.subarray(grp * g.og * g.k), g.k);
+        gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, blockDw.data.subarray(grp * g.og * g.k), g.k);
       }
       if (dx) {
         gemm(true, false, g.k, ld, g.og, 1, wt!.data.subarray(grp * g.og * g.k), g.k, space.out, ld, 0, space.cols, ld);
