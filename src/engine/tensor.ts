@@ -1,7 +1,7 @@
 // Dense row-major tensors over Float32Array / Float64Array, with NumPy broadcasting.
 // Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
 import { takeBuffer } from './buffers.js';
-import { sumSquaresF32 } from './kernels/index.js';
+import { addF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];
@@ -202,9 +202,11 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   if (size(shape) === g.data.length) return reshape(g, shape);
   const out = zeros(shape, dtypeOf(g));
-  const target = broadcastStrides(shape, g.shape);
   const src = g.data;
   const dst = out.data;
+  // a bias or a positional table repeated along g's leading dims: its copies summed on the SIMD kernel
+  if (src instanceof Float32Array && dst instanceof Float32Array && tiles(shape, g.shape) && sumTilesF32(src, dst)) return out;
+  const target = broadcastStrides(shape, g.shape);
   forEachRow(g.shape, target, target, (o, io, _, len, step) => {
     if (step === 0) {
       // the row sums into one element
@@ -222,6 +224,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 export function added(a: Tensor, b: Tensor): Tensor {
   const out = empty(a.shape, dtypeOf(a));
   const [x, y, z] = [a.data, b.data, out.data];
+  if (x instanceof Float32Array && y instanceof Float32Array && z instanceof Float32Array && addF32(x, y, z)) return out;
   for (let i = 0; i < z.length; i++) z[i] = x[i]! + y[i]!;
   return out;
 }
@@ -230,7 +233,16 @@ export function added(a: Tensor, b: Tensor): Tensor {
 export function addInto(acc: Tensor, g: Tensor): void {
   const a = acc.data;
   const b = g.data;
+  if (a instanceof Float32Array && b instanceof Float32Array && addF32(a, b, a)) return;
   for (let i = 0; i < a.length; i++) a[i] += b[i]!;
+}
+
+/** Whether `s`, leading 1s aside, is the last dims of `out` (so it repeats whole along out's others). */
+export function tiles(s: Shape, out: Shape): boolean {
+  let i = 0;
+  while (i < s.length && s[i] === 1) i++;
+  const k = s.length - i;
+  return k > 0 && sameShape(s.slice(i), out.slice(out.length - k));
 }
 
 /** Sum of squares, accumulated in float64; float32 from ELEMENTWISE_MIN elements on WebAssembly SIMD. */

@@ -42,6 +42,10 @@ interface GemmExports {
     xp: number, g: number, samples: number, groups: number, og: number, oh: number, ow: number, hp: number, wp: number, sh: number,
     taps: number, ntaps: number, acc: number, bias: number,
   ): void;
+  add32(x: number, y: number, n: number): void;
+  mul32(x: number, y: number, n: number): void;
+  scaleRows32(p: number, rows: number, cols: number, factors: number): void;
+  sumRows32(x: number, rows: number, cols: number, acc: number): void;
 }
 type WasmUnroll = (clear: number, fold: number, x: number, xs: number, samples: number, cols: number, ld: number, width: number, ...geometry: number[]) => void;
 type WasmGemm = (
@@ -309,12 +313,10 @@ function hasKernel(name: keyof GemmExports): boolean {
   return w !== null && typeof w.x[name] === 'function';
 }
 
-/** y = gelu(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32); false when declined. */
-export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
-  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
-}
-
-/** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
+/**
+ * gx = g·gelu′(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32; gradRule(x, g)
+ * for the elements the kernel leaves); false when declined.
+ */
 export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
   return hasKernel('gelu32') && gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
 }
@@ -505,4 +507,105 @@ export function sigmoidGradF32(y: Float32Array, g: Float32Array, gx: Float32Arra
 /** gx = x > 0 ? g : slope·g, leaky_relu's gradient given its input x; false when declined. */
 export function leakyReluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, slope: number): boolean {
   return gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.leakySelect32(xAt, gAt, n, slope));
+}
+
+/** out = a + b over float32 (add32, the JS loops' bits); out may be a or b. False when declined. */
+export function addF32(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+  return hasKernel('add32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.add32(aAt, bAt, n));
+}
+
+/**
+ * out[i] = whole[i] + tile[i mod tile.length] over float32 (add32): a bias or a positional table added
+ * to every row. A tile that fits in a chunk is laid out there once, repeated, for every chunk of whole
+ * tiles; a longer one is copied in piece by piece. False when declined.
+ */
+export function addTiledF32(whole: Float32Array, tile: Float32Array, out: Float32Array): boolean {
+  const m = tile.length;
+  if (m === 0 || whole.length < ELEMENTWISE_MIN || !hasKernel('add32')) return false;
+  const w = chunkInstance()!;
+  const [xAt, tAt] = [w.base / 4, w.base / 4 + CHUNK];
+  const step = m <= CHUNK ? Math.floor(CHUNK / m) * m : CHUNK;
+  if (m <= CHUNK) {
+    w.f32.set(tile, tAt);
+    for (let k = m; k < step; k *= 2) w.f32.copyWithin(tAt + k, tAt, tAt + Math.min(k, step - k));
+  }
+  for (let s = 0; s < whole.length; s += step) {
+    const n = Math.min(step, whole.length - s);
+    w.f32.set(whole.subarray(s, s + n), xAt);
+    for (let i = 0; m > CHUNK && i < n; ) {
+      const j = (s + i) % m;
+      const k = Math.min(n - i, m - j);
+      w.f32.set(tile.subarray(j, j + k), tAt + i);
+      i += k;
+    }
+    w.x.add32(tAt * 4, xAt * 4, n);
+    out.set(w.f32.subarray(xAt, xAt + n), s);
+  }
+  return true;
+}
+
+/**
+ * out[j] = x[0, j] + x[1, j] + … over the rows of x [rows, out.length], from +0 in that order
+ * (sumRows32): the bits of sumToShape's JS loop (src/engine/tensor.ts). False when declined.
+ */
+export function sumTilesF32(x: Float32Array, out: Float32Array): boolean {
+  const m = out.length;
+  if (m === 0 || x.length < ELEMENTWISE_MIN || !hasKernel('sumRows32')) return false;
+  const w = chunkInstance()!;
+  const [xAt, accAt] = [w.base / 4, w.base / 4 + CHUNK];
+  const rows = x.length / m;
+  // columns a chunk at most at a time, and of those as many rows as fill a chunk
+  for (let c = 0; c < m; c += CHUNK) {
+    const cols = Math.min(CHUNK, m - c);
+    const per = Math.floor(CHUNK / cols);
+    w.f32.fill(0, accAt, accAt + cols);
+    for (let r = 0; r < rows; r += per) {
+      const k = Math.min(per, rows - r);
+      if (cols === m) w.f32.set(x.subarray(r * m, (r + k) * m), xAt);
+      else for (let i = 0; i < k; i++) w.f32.set(x.subarray((r + i) * m + c, (r + i) * m + c + cols), xAt + i * cols);
+      w.x.sumRows32(xAt * 4, k, cols, accAt * 4);
+    }
+    out.set(w.f32.subarray(accAt, accAt + cols), c);
+  }
+  return true;
+}
+
+/** out = a·b over float32 (mul32, the JS loops' bits); out may be a or b. False when declined. */
+export function mulF32(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+  return hasKernel('mul32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.mul32(aAt, bAt, n));
+}
+
+/**
+ * y = gelu(x) and d = gelu′(x) in one pass (gelu32's mode 2): g·d on mulF32 is then geluGradF32's g·gelu′(x),
+ * bit for bit. The elements the kernel leaves get rule(x) in y and NaN in d; returns how many (the caller
+ * computes their gradients itself), or null when declined.
+ */
+export function geluSlopeF32(x: Float32Array, y: Float32Array, d: Float32Array, rule: (x: number) => number): number | null {
+  const w = x.length >= ELEMENTWISE_MIN && hasKernel('gelu32') ? chunkInstance() : null;
+  if (!w) return null;
+  const [xAt, dAt] = [w.base / 4, w.base / 4 + CHUNK];
+  let left = 0;
+  for (let s = 0; s < x.length; s += CHUNK) {
+    const n = Math.min(CHUNK, x.length - s);
+    w.f32.set(x.subarray(s, s + n), xAt);
+    const any = w.x.gelu32(2, xAt * 4, dAt * 4, n);
+    y.set(w.f32.subarray(xAt, xAt + n), s);
+    d.set(w.f32.subarray(dAt, dAt + n), s);
+    for (let i = s; any && i < s + n; i++) {
+      if (!outsideGelu(x[i]!)) continue;
+      y[i] = rule(x[i]!);
+      d[i] = Number.NaN;
+      left++;
+    }
+  }
+  return left;
+}
+
+/**
+ * p[i, :] ← p[i, :]·factors[i] over the rows of p [rows, cols], in float64 rounded once (scaleRows32): rows
+ * expRowsF32 left at e = exp(x − max), with factors scale/Σe, give scaledSoftmaxRowsF32's bits. False when
+ * declined (as softmaxRowsF32).
+ */
+export function scaleRowsF32(p: Float32Array, rows: number, cols: number, factors: Float64Array): boolean {
+  return rowChunks(p, rows, cols, p, 'scaleRows32', { f64: factors, each: 1, into: true }, (w, m, at) => w.x.scaleRows32(w.base, m, cols, at));
 }

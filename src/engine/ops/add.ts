@@ -1,3 +1,4 @@
+import { addF32, addTiledF32 } from '../kernels/index.js';
 import { binaryOp } from './elementwise.js';
 
 export const add = binaryOp({
@@ -8,4 +9,5 @@ export const add = binaryOp({
   da: () => 1,
   db: () => 1,
   passesGradient: true,
+  kernels32: { same: addF32, tiled: addTiledF32 },
 });

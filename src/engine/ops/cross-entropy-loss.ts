@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { recyclingCall } from '../buffers.js';
 import { defineOp } from '../op.js';
-import { expRowsF32, scaledSoftmaxRowsF32 } from '../kernels/index.js';
+import { expRowsF32, scaledSoftmaxRowsF32, scaleRowsF32 } from '../kernels/index.js';
 import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
 import { reduced, ReductionSchema, termScale } from './shared/loss.js';
@@ -14,6 +15,13 @@ const AttrsSchema = z.strictObject({
   ignoreIndex: IgnoreIndexSchema,
 });
 type Attrs = z.output<typeof AttrsSchema>;
+
+// NOTE (speed): with class indices and no smoothing on float32 [N, C], the forward pass keeps each row's
+// e = exp(x − max) and Σe from the kernel beside its output, and the backward pass scales them into the
+// gradient (scaleRowsF32: the bits of evaluating the softmax again), written over them, instead of a
+// second pass of exponentials. As gelu's kept slope (gelu.ts): a WeakMap by the output, used only given
+// that very x and t and ignoreIndex, during the `recycling` call that made it (0: outside any), and once.
+const keptOf = new WeakMap<Tensor, { x: Data; t: Data; ignoreIndex: number; e: Float32Array; stats: Float64Array; call: number }>();
 
 export const crossEntropyLoss = defineOp({
   name: NAME,
@@ -36,8 +44,10 @@ export const crossEntropyLoss = defineOp({
     if (!probabilities) checkClassTargets(NAME, t!, classes, attrs.ignoreIndex);
     const eps = attrs.labelSmoothing;
     const xd = x!.data;
+    const keep = !probabilities && eps === 0 && layout.inner === 1 && xd instanceof Float32Array;
+    const [e, stats] = keep ? [emptyF32(x!), new Float64Array(2 * layout.samples)] : [null, undefined];
     let total = 0;
-    forEachSample(x!, t!, layout, attrs.ignoreIndex, null, (at, lse, _e, _inv, cls) => {
+    const simd = forEachSample(x!, t!, layout, attrs.ignoreIndex, e, stats, (at, lse, _e, _inv, cls) => {
       if (probabilities) {
         // NOTE: a class of target weight 0 adds nothing, even at log_softmax = −∞ (0·log 0 = 0)
         for (let c = 0; c < classes; c++) {
@@ -49,15 +59,25 @@ export const crossEntropyLoss = defineOp({
       total -= (1 - eps) * weightOf(w, cls) * (xd[at + cls * inner]! - lse);
       if (eps !== 0) for (let c = 0; c < classes; c++) total -= (eps / classes) * weightOf(w, c) * (xd[at + c * inner]! - lse);
     });
-    return reduced(total, denominator(t!, w, layout, attrs), attrs.reduction, x!);
+    const out = reduced(total, denominator(t!, w, layout, attrs), attrs.reduction, x!);
+    if (simd && e && stats) keptOf.set(out, { x: xd, t: t!.data, ignoreIndex: attrs.ignoreIndex, e, stats, call: recyclingCall() });
+    return out;
   },
   // ∂L/∂x_c = k·(s·p_c − a_c), a = w·q the weighted target distribution, s = Σ_c a_c
-  vjp: ([x, t, w], _out, g, attrs) => {
+  vjp: ([x, t, w], out, g, attrs) => {
     const layout = classLayout(NAME, x!.shape, t!.shape, true);
     const { classes, inner, probabilities } = layout;
     const eps = attrs.labelSmoothing;
     const k = termScale(g, denominator(t!, w, layout, attrs), attrs.reduction);
     const xd = x!.data;
+    const kept = keptOf.get(out);
+    if (kept && kept.x === xd && kept.t === t!.data && kept.ignoreIndex === attrs.ignoreIndex && (kept.call === 0 || kept.call === recyclingCall())) {
+      keptOf.delete(out);
+      if (softmaxTerm(x!, t!, layout, attrs.ignoreIndex, w, k, kept.e, kept.stats)) {
+        const gk = { shape: [...x!.shape], data: kept.e };
+        return w ? [gk, null, null] : [gk, null];
+      }
+    }
     const gx = like(x!);
     const gt = probabilities ? like(t!) : null;
     if (!probabilities && eps === 0 && softmaxTerm(x!, t!, layout, attrs.ignoreIndex, w, k, gx.data)) return w ? [gx, gt, null] : [gx, gt];
@@ -67,7 +87,7 @@ export const crossEntropyLoss = defineOp({
     let wsum = 0;
     for (let c = 0; c < classes; c++) wsum += weightOf(w, c);
     const base = eps / classes;
-    forEachSample(x!, t!, layout, attrs.ignoreIndex, exps, (at, lse, e, inv, cls) => {
+    forEachSample(x!, t!, layout, attrs.ignoreIndex, exps, undefined, (at, lse, e, inv, cls) => {
       // softmax(x)_c = e_c·inv
       const scale = k * inv;
       if (probabilities) {
@@ -97,13 +117,17 @@ const weightOf = (w: Tensor | undefined, c: number): number => (w ? w.data[c]! :
 
 /**
  * Class indices without smoothing, float32 [N, C]: ∂L/∂x = k·w_t·(softmax(x) − onehot(t)), the first
- * term scaled row by row by the SIMD kernel into gx (rows of ignored samples 0); false when declined.
+ * term scaled row by row by the SIMD kernel into gx (rows of ignored samples 0); or, given the forward
+ * pass's stats (each row's max and Σe at 2i, 2i + 1), gx holding its rows' e, scaled in place. False when
+ * declined.
  */
-function softmaxTerm(x: Tensor, t: Tensor, { samples, classes, inner }: ClassLayout, ignoreIndex: number, w: Tensor | undefined, k: number, gx: Data): boolean {
+function softmaxTerm(x: Tensor, t: Tensor, { samples, classes, inner }: ClassLayout, ignoreIndex: number, w: Tensor | undefined, k: number, gx: Data, stats?: Float64Array): boolean {
   if (inner !== 1 || !(x.data instanceof Float32Array) || !(gx instanceof Float32Array)) return false;
   const scales = new Float64Array(samples);
   for (let n = 0; n < samples; n++) scales[n] = t.data[n] === ignoreIndex ? 0 : k * weightOf(w, t.data[n]!);
-  if (!scaledSoftmaxRowsF32(x.data, samples, classes, scales, gx)) return false;
+  // the kernel's factor scale/Σe, from the same float64 division
+  const done = stats ? scaleRowsF32(gx, samples, classes, scales.map((s, n) => s / stats[2 * n + 1]!)) : scaledSoftmaxRowsF32(x.data, samples, classes, scales, gx);
+  if (!done) return false;
   for (let n = 0; n < samples; n++) {
     if (t.data[n] === ignoreIndex) gx.fill(0, n * classes, (n + 1) * classes);
     else gx[n * classes + t.data[n]!] -= scales[n]!;
@@ -124,7 +148,8 @@ function denominator(t: Tensor, w: Tensor | undefined, layout: ClassLayout, { ig
  * lse = log Σ_c exp(x_c) (log_softmax(x)_c = x_c − lse), e_c = exp(x_c − max) and inv = 1 / Σ_c e_c
  * (softmax(x)_c = e_c·inv), and its class index (−1 for probability targets). Float32 rows of classes
  * (x [N, C]) take their exps and sums from the SIMD kernel, the exps written to `exps` (x's size; the
- * rows of ignored samples are zeroed there), or not kept when it is null (e then is empty).
+ * rows of ignored samples are zeroed there), or not kept when it is null (e then is empty), each row's
+ * max and Σe to `stats` when given (2N float64); returns whether the kernel ran.
  */
 function forEachSample(
   x: Tensor,
@@ -132,10 +157,11 @@ function forEachSample(
   { samples, classes, inner, probabilities }: ClassLayout,
   ignoreIndex: number,
   exps: Float32Array | null,
+  kept: Float64Array | undefined,
   visit: (at: number, lse: number, e: Data, inv: number, cls: number) => void,
-): void {
+): boolean {
   const xd = x.data;
-  const stats = inner === 1 && xd instanceof Float32Array ? new Float64Array(2 * samples) : null;
+  const stats = inner === 1 && xd instanceof Float32Array ? (kept ?? new Float64Array(2 * samples)) : null;
   if (stats && expRowsF32(xd as Float32Array, samples, classes, exps, stats)) {
     for (let n = 0; n < samples; n++) {
       const cls = probabilities ? -1 : t.data[n]!;
@@ -146,7 +172,7 @@ function forEachSample(
       const [max, sum] = [stats[2 * n]!, stats[2 * n + 1]!];
       visit(n * classes, max + Math.log(sum), exps ? exps.subarray(n * classes, (n + 1) * classes) : NO_EXPS, 1 / sum, cls);
     }
-    return;
+    return true;
   }
   const e = new Float64Array(classes);
   for (let n = 0; n < samples; n++) {
@@ -163,4 +189,5 @@ function forEachSample(
       visit(at, max + Math.log(sum), e, 1 / sum, cls);
     }
   }
+  return false;
 }

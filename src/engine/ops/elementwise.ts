@@ -2,7 +2,7 @@
 // typed arrays (no per-element allocation), so an op file is a handful of lines.
 import { z } from 'zod';
 import { defineOp, type Op } from '../op.js';
-import { broadcastShapes, broadcastStrides, dtypeOf, emptyData, forEachRow, sameShape, size, type Data, type Shape } from '../tensor.js';
+import { broadcastShapes, broadcastStrides, dtypeOf, emptyData, forEachRow, sameShape, size, tiles, type Data, type Shape } from '../tensor.js';
 
 const NO_ATTRS = z.strictObject({});
 type NoAttrs = typeof NO_ATTRS;
@@ -40,9 +40,16 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   kernel32?: (x: Float32Array, y: Float32Array, attrs: z.output<A>) => boolean;
   /** gx = g·df for float32 on a SIMD kernel, as kernel32 */
   gradKernel32?: (x: Float32Array, y: Float32Array, g: Float32Array, gx: Float32Array, attrs: z.output<A>) => boolean;
+  /**
+   * float32 gx from what kernel32 kept beside y for the backward pass, written over it (so used once), or
+   * null: then gradKernel32 or the loop
+   */
+  keptGrad32?: (x: Float32Array, y: Float32Array, g: Float32Array) => Float32Array | null;
+  /** elements the op allocates beyond its output and gradient (OpSpec.workspace) */
+  workspace?: (inputs: Shape[], attrs: z.output<A>) => number;
 }
 
-export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, ...info }: UnaryOpSpec<A>): Op<A> {
+export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, keptGrad32, ...info }: UnaryOpSpec<A>): Op<A> {
   const loops = compileLoops<UnaryLoops<z.output<A>>>(UNARY_LOOPS, f, df);
   return defineOp<A>({
     ...info,
@@ -55,8 +62,10 @@ export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKe
       return { shape: [...a!.shape], data: y };
     },
     vjp: ([a], out, g, attrs) => {
-      const gx = emptyData(a!.data.length, dtypeOf(g));
       const [x, y, gy] = [a!.data, out.data, g.data];
+      const kept = keptGrad32 && x instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array ? keptGrad32(x, y, gy) : null;
+      if (kept) return [{ shape: [...a!.shape], data: kept }];
+      const gx = emptyData(a!.data.length, dtypeOf(g));
       const f32 = x instanceof Float32Array && y instanceof Float32Array && gy instanceof Float32Array && gx instanceof Float32Array;
       if (!(f32 && gradKernel32?.(x, y, gy, gx, attrs))) loops.vjp(x, y, gy, gx, attrs);
       return [{ shape: [...a!.shape], data: gx }];
@@ -74,6 +83,14 @@ export interface BinaryOpSpec {
   db: (a: number, b: number, y: number) => number;
   /** da = db = 1 everywhere (add): the VJP hands `g` itself to both inputs, no pass over it */
   passesGradient?: boolean;
+  /**
+   * f on float32 SIMD kernels, for a commutative f (add): z = f(x, w) for operands of one size, and z =
+   * f(whole, tile) for one repeated along the other's leading dims; false when declined and the loop runs
+   */
+  kernels32?: {
+    same(x: Float32Array, w: Float32Array, z: Float32Array): boolean;
+    tiled(whole: Float32Array, tile: Float32Array, z: Float32Array): boolean;
+  };
 }
 
 interface BinaryLoops {
@@ -132,16 +149,8 @@ return {
   },
 };`;
 
-/** Whether `s`, leading 1s aside, is the last dims of `out` (so it repeats whole along out's others). */
-function tiles(s: Shape, out: Shape): boolean {
-  let i = 0;
-  while (i < s.length && s[i] === 1) i++;
-  const k = s.length - i;
-  return k > 0 && sameShape(s.slice(i), out.slice(out.length - k));
-}
-
 /** A broadcasting binary op (NumPy rules); the output has the first operand's dtype. */
-export function binaryOp({ f, da, db, passesGradient, ...info }: BinaryOpSpec): Op<NoAttrs> {
+export function binaryOp({ f, da, db, passesGradient, kernels32, ...info }: BinaryOpSpec): Op<NoAttrs> {
   const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db, forEachRow);
   return defineOp({
     ...info,
@@ -152,12 +161,15 @@ export function binaryOp({ f, da, db, passesGradient, ...info }: BinaryOpSpec): 
       const n = size(shape);
       const [x, w] = [a!.data, b!.data];
       const z = emptyData(n, dtypeOf(a!));
+      const f32 = kernels32 && x instanceof Float32Array && w instanceof Float32Array && z instanceof Float32Array;
+      if (f32 && x.length === n && w.length === n && kernels32.same(x, w, z)) return { shape: [...shape], data: z };
       // one operand whole and the other whole or a single element: one flat loop; else row by row
       if ((x.length === n || x.length === 1) && (w.length === n || w.length === 1)) {
         loops.forward(x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, z);
       } else if ((x.length === n && tiles(b!.shape, shape)) || (w.length === n && tiles(a!.shape, shape))) {
         // a bias or positional table added to every row: rows of the output without an odometer
-        loops.forwardTiled(x, w, z, w.length === n);
+        const [whole, tile] = w.length === n ? [w, x] : [x, w];
+        if (!(f32 && kernels32.tiled(whole as Float32Array, tile as Float32Array, z))) loops.forwardTiled(x, w, z, w.length === n);
       } else {
         loops.forwardBroadcast(x, broadcastStrides(a!.shape, shape), w, broadcastStrides(b!.shape, shape), z, shape);
       }

@@ -1,6 +1,8 @@
-import { ELEMENTWISE_MIN, geluF32, geluGradF32 } from '../kernels/index.js';
+import { recyclingCall } from '../buffers.js';
+import { ELEMENTWISE_MIN, geluGradF32, geluSlopeF32, mulF32 } from '../kernels/index.js';
 import { erfc } from '../math/erf.js';
 import { GELU_F32_RANGE, geluF32Rule, geluGradF32Rule } from '../math/gelu-f32.js';
+import { emptyData, size } from '../tensor.js';
 import { unaryOp } from './elementwise.js';
 
 const INV_SQRT_2PI = 0.3989422804014327;
@@ -13,6 +15,14 @@ const inRange = (x: number): boolean => Math.abs(x) <= GELU_F32_RANGE;
 const f32 = (x: number): number => (inRange(x) ? geluF32Rule(x) : f(x));
 const df32 = (x: number, g: number): number => (inRange(x) ? geluGradF32Rule(x, g) : g * df(x));
 
+// NOTE (speed): the float32 kernel's forward pass shares its exponential and h between gelu(x) and
+// gelu′(x), so it keeps gelu′(x) beside its output and the backward pass is one product g·gelu′(x) (the
+// bits of the gradient kernel), written over it, instead of a second evaluation. As max pooling's
+// indices (shared/pool.ts): a WeakMap by the output's array, used only given that output and the very x
+// it was computed from, during the `recycling` call that made it (0: outside any, memory of its own);
+// and once, since the gradient takes its place.
+const slopeOf = new WeakMap<Float32Array, { x: Float32Array; d: Float32Array; left: number; call: number }>();
+
 // NOTE: Φ(x) = erfc(−x/√2)/2 rather than (1 + erf(x/√2))/2: the latter cancels to a few digits for
 // x ≪ 0, where erfc keeps full relative precision. Float32 tensors from ELEMENTWISE_MIN elements take
 // the float32 rules, on the WebAssembly SIMD kernel (the same steps in float32 lanes) where it loads.
@@ -22,11 +32,26 @@ export const gelu = unaryOp({
   derivative: 'd/dx gelu(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π)',
   f,
   df,
+  // the kept gelu′(x), float32 and from ELEMENTWISE_MIN elements (counted for every dtype: shapes only here)
+  workspace: ([x]) => size(x!),
   kernel32: (x, y) => {
     const n = x.length;
     if (n < ELEMENTWISE_MIN) return false;
-    if (!geluF32(x, y, f32)) for (let i = 0; i < n; i++) y[i] = f32(x[i]!);
+    const d = emptyData(n, 'float32') as Float32Array;
+    const left = geluSlopeF32(x, y, d, f32);
+    if (left === null) for (let i = 0; i < n; i++) y[i] = f32(x[i]!);
+    else slopeOf.set(y, { x, d, left, call: recyclingCall() });
     return true;
+  },
+  keptGrad32: (x, y, g) => {
+    const kept = slopeOf.get(y);
+    if (!kept || kept.x !== x || !(kept.call === 0 || kept.call === recyclingCall())) return null;
+    slopeOf.delete(y);
+    const { d, left } = kept;
+    if (!mulF32(g, d, d)) return null;
+    // the elements past the kernel's range (their d is NaN) take the rule
+    for (let i = 0; left > 0 && i < x.length; i++) if (!inRange(x[i]!)) d[i] = df32(x[i]!, g[i]!);
+    return d;
   },
   gradKernel32: (x, _y, g, gx) => {
     const n = x.length;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recyclingCall } from '../buffers.js';
 import { gemm, softmaxRowsF32 } from '../kernels/index.js';
 import { defineOp } from '../op.js';
 import { broadcastShapes, dtypeOf, emptyData, empty, formatShape, sameShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
@@ -60,9 +61,27 @@ function plan([q, k, v, mask]: Shape[]) {
     im = reductionMap(batch, m.slice(0, -2)).map((o) => o * mL * mS);
     [mRow, mCol] = [mL === 1 ? 0 : mS, mS === 1 ? 0 : 1];
   }
-  return { shape: [...batch, L, Ev], count: size(batch), L, S, E, Ev, iq, ik, iv, im, mRow, mCol, shared };
+  const count = size(batch);
+  // the weights of every product kept from the forward pass for the backward one when they take no
+  // more memory than q, k and v (a long sequence's L × S per product recomputes them instead)
+  const keep = count * L * S <= size(q!) + size(k!) + size(v!);
+  return { shape: [...batch, L, Ev], count, L, S, E, Ev, iq, ik, iv, im, mRow, mCol, shared, keep };
 }
 type Plan = ReturnType<typeof plan>;
+
+// NOTE (speed): the forward pass's weights P of every product, when kept (plan's `keep`), spare the
+// backward pass its second q kᵀ and softmax. As gelu's slope (gelu.ts): a WeakMap by the output, used
+// only given the very q, k, v and mask and the same attributes, during the `recycling` call that made it
+// (0: outside any).
+const weightsOf = new WeakMap<Tensor, { inputs: Data[]; attrs: Attrs; p: Data; call: number }>();
+
+function keptWeights(out: Tensor, inputs: Tensor[], attrs: Attrs): Data | null {
+  const kept = weightsOf.get(out);
+  if (!kept || !(kept.call === 0 || kept.call === recyclingCall())) return null;
+  const same = kept.inputs.length === inputs.length && kept.inputs.every((d, i) => d === inputs[i]!.data);
+  const { causal, scale, maskType } = kept.attrs;
+  return same && causal === attrs.causal && scale === attrs.scale && maskType === attrs.maskType ? kept.p : null;
+}
 
 const block = (d: Data, index: number, n: number) => d.subarray(index * n, (index + 1) * n);
 
@@ -121,33 +140,37 @@ export const scaledDotProductAttention = defineOp({
   summary:
     'softmax(scale·q kᵀ + mask) v over the last two dims as torch 2 F.scaled_dot_product_attention: q [..., L, E], k [..., S, E], v [..., S, Ev], optional mask broadcasting to [..., L, S] (boolean: 0 = masked out; or additive), leading dims broadcast; a query with every key masked out gives 0 (torch: NaN)',
   derivative:
-    'with P = softmax(scale·q kᵀ + mask), g = ∂L/∂out: ∂L/∂v = Pᵀ g, dS = P ⊙ (g vᵀ − rowsum(P ⊙ g vᵀ)), ∂L/∂q = scale·dS k, ∂L/∂k = scale·dSᵀ q, ∂L/∂mask = dS (additive mask; none for a boolean one); P is recomputed, not kept',
+    'with P = softmax(scale·q kᵀ + mask), g = ∂L/∂out: ∂L/∂v = Pᵀ g, dS = P ⊙ (g vᵀ − rowsum(P ⊙ g vᵀ)), ∂L/∂q = scale·dS k, ∂L/∂k = scale·dSᵀ q, ∂L/∂mask = dS (additive mask; none for a boolean one); P is kept from the forward pass while it takes no more memory than q, k and v, else recomputed',
   shape: (inputs) => plan(inputs).shape,
   // per product: q kᵀ (2·L·S·E), the softmax (a few per weight), the weights times v (2·L·S·Ev)
   flops: (inputs) => {
     const { L, S, E, Ev, count } = plan(inputs);
     return count * L * S * (2 * E + 2 * Ev + 5);
   },
-  // the weights and their gradient, [L, S] each; with an additive mask, its gradient for every product
+  // the weights and their gradient, [L, S] each, or the weights of every product when kept; with an
+  // additive mask, its gradient for every product
   workspace: (inputs, { maskType }) => {
-    const { L, S, count } = plan(inputs);
-    return L * S * (2 + (inputs[3] && maskType === 'additive' ? count : 0));
+    const { L, S, count, keep } = plan(inputs);
+    return L * S * ((keep ? count : 1) + 1 + (inputs[3] && maskType === 'additive' ? count : 0));
   },
   forward: (inputs, attrs) => {
     const pl = plan(inputs.map((x) => x.shape));
     const { L, S, Ev } = pl;
     const dtype = dtypeOf(inputs[0]!);
     const out = empty(pl.shape, dtype); // every block is written by a beta = 0 product
-    const p = emptyData(L * S, dtype);
+    const all = emptyData((pl.keep ? pl.count : 1) * L * S, dtype);
     for (let t = 0; t < pl.count; t++) {
+      const p = pl.keep ? block(all, t, L * S) : all;
       weights(pl, inputs, t, attrs, p);
       gemm(false, false, L, Ev, S, 1, p, S, block(inputs[2]!.data, pl.iv[t]!, S * Ev), Ev, 0, block(out.data, t, L * Ev), Ev);
     }
+    if (pl.keep) weightsOf.set(out, { inputs: inputs.map((x) => x.data), attrs, p: all, call: recyclingCall() });
     return out;
   },
-  // NOTE: the backward pass of FlashAttention: P is recomputed per product (one more q kᵀ) rather
-  // than kept for every head, and rowsum(P ⊙ dP) is the softmax VJP's ⟨g, y⟩ of each row.
-  vjp: (inputs, _out, g, attrs, needs) => {
+  // NOTE: the backward pass of FlashAttention where the weights of every product would outgrow q, k
+  // and v: P is recomputed per product (one more q kᵀ) rather than kept for every head; rowsum(P ⊙ dP)
+  // is the softmax VJP's ⟨g, y⟩ of each row.
+  vjp: (inputs, out, g, attrs, needs) => {
     const [q, k, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
     const pl = plan(inputs.map((x) => x.shape));
     const { L, S, E, Ev } = pl;
@@ -158,10 +181,12 @@ export const scaledDotProductAttention = defineOp({
     const [dq, dk, dv] = [grad(q, 0), grad(k, 1), grad(v, 2)];
     const dmask = mask && attrs.maskType === 'additive' && want(3) ? empty([...pl.shape.slice(0, -2), L, S], dtype) : null;
     const beta = pl.shared.map((b) => (b ? 1 : 0));
-    const [p, dp] = [emptyData(L * S, dtype), emptyData(L * S, dtype)];
+    const all = keptWeights(out, inputs, attrs);
+    const [scratch, dp] = [all ? null : emptyData(L * S, dtype), emptyData(L * S, dtype)];
     for (let t = 0; t < pl.count; t++) {
       const [qt, kt, vt, gt] = [block(q.data, pl.iq[t]!, L * E), block(k.data, pl.ik[t]!, S * E), block(v.data, pl.iv[t]!, S * Ev), block(g.data, t, L * Ev)];
-      weights(pl, inputs, t, attrs, p);
+      const p = all ? block(all, t, L * S) : scratch!;
+      if (!all) weights(pl, inputs, t, attrs, p);
       if (dv) gemm(true, false, S, Ev, L, 1, p, S, gt, Ev, beta[2]!, block(dv.data, pl.iv[t]!, S * Ev), Ev);
       if (!dq && !dk && !dmask) continue;
       gemm(false, true, L, S, Ev, 1, gt, Ev, vt, Ev, 0, dp, S);

@@ -16,7 +16,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { columnSumsF32, scaledSoftmaxRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
+const { addF32, addTiledF32, columnSumsF32, mulF32, scaledSoftmaxRowsF32, scaleRowsF32, leakyReluF32, leakyReluGradF32, reluF32, reluGradF32, sigmoidF32, sigmoidGradF32, siluF32, siluGradF32, sumSquaresF32, sumTilesF32, tanhF32, tanhGradF32 } = await import('../../../src/engine/kernels/index.js');
 const { relu } = await import('../../../src/engine/ops/relu.js');
 const { tanh } = await import('../../../src/engine/ops/tanh.js');
 const { gelu } = await import('../../../src/engine/ops/gelu.js');
@@ -47,12 +47,17 @@ describe('without build/gemm.wasm', () => {
     expect(siluGradF32(x, x, y)).toBe(false);
     expect(leakyReluF32(x, y, 0.1)).toBe(false);
     expect(leakyReluGradF32(x, x, y, 0.1)).toBe(false);
+    expect(addF32(x, x, y)).toBe(false);
+    expect(mulF32(x, x, y)).toBe(false);
+    expect(addTiledF32(x, x.subarray(0, 50), y)).toBe(false);
+    expect(sumTilesF32(x, y.subarray(0, 50))).toBe(false);
     expect(y.every((v) => v === 7)).toBe(true);
     expect(sumSquaresF32(x)).toBeNull();
     const sums = new Float64Array(50).fill(7);
     expect(columnSumsF32(x, 100, 50, sums)).toBe(false);
     expect(sums.every((v) => v === 7)).toBe(true);
     expect(scaledSoftmaxRowsF32(x, 100, 50, new Float64Array(100), y)).toBe(false);
+    expect(scaleRowsF32(y, 100, 50, new Float64Array(100))).toBe(false);
     const pooled = new Float32Array(4).fill(7);
     expect(maxPool2x2F32(x.subarray(0, 16), 1, 4, 4, 2, 2, pooled, new Int32Array(4))).toBe(false);
     expect(pooled.every((v) => v === 7)).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expRowsF32, scaledSoftmaxRowsF32, softmaxRowsF32 } from '../../../src/engine/kernels/wasm.js';
+import { expRowsF32, scaledSoftmaxRowsF32, scaleRowsF32, softmaxRowsF32 } from '../../../src/engine/kernels/wasm.js';
 import { ensureWasmBuilt } from './ensure-wasm.js';
 
 ensureWasmBuilt();
@@ -57,6 +57,21 @@ describe('softmax rows on float32 (WebAssembly SIMD)', () => {
       }
     }
     expect(worst).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("scaleRowsF32 on the exps expRowsF32 left, by scale/Σe, gives scaledSoftmaxRowsF32's bits (a row of −∞: NaN)", () => {
+    // 701 rows of 67: blocks of whole rows and a tail past the vectors
+    const [rows, cols] = [701, 67];
+    const x = random(rows * cols, 9, 8);
+    x.fill(-Infinity, 3 * cols, 4 * cols);
+    const scales = Float64Array.from({ length: rows }, (_, i) => (i % 9) - 4.5);
+    const want = new Float32Array(rows * cols);
+    expect(scaledSoftmaxRowsF32(x, rows, cols, scales, want)).toBe(true);
+    const e = new Float32Array(rows * cols);
+    const stats = new Float64Array(2 * rows);
+    expect(expRowsF32(x, rows, cols, e, stats)).toBe(true);
+    expect(scaleRowsF32(e, rows, cols, scales.map((s, i) => s / stats[2 * i + 1]!))).toBe(true);
+    e.forEach((v, i) => (Number.isNaN(want[i]!) ? expect(v).toBeNaN() : expect(Object.is(v, want[i]), `element ${i}`).toBe(true)));
   });
 
   it('expRowsF32 gives each row its max, Σ exp(x − max) and the exps themselves', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { recycling } from '../../../src/engine/buffers.js';
 import { OpValueError } from '../../../src/engine/op.js';
 import { crossEntropyLoss } from '../../../src/engine/ops/cross-entropy-loss.js';
-import { allFinite, ShapeError, scalar, tensor, type Tensor } from '../../../src/engine/tensor.js';
+import { allFinite, emptyData, ShapeError, scalar, tensor, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, rng, t64 } from '../../helpers/op-check.js';
 
 // Reference values: torch 1.13 (Debian python3-torch), float64, F.cross_entropy(x, target,
@@ -109,6 +110,38 @@ describe('cross_entropy_loss', () => {
         wide.grads[0]!.data.forEach((v, i) => expect(Math.abs(narrow.grads[0]!.data[i]! - v), `${labelSmoothing} ${weighted} ${i}`).toBeLessThan(1e-6 * scale));
         targets.forEach((c, n) => c === -100 && expect(Array.from(narrow.grads[0]!.data.subarray(n * C, (n + 1) * C))).toEqual(new Array(C).fill(0)));
       }
+    }
+  });
+
+  it("float32 [N, C] class indices: the forward pass keeps its exps for its own output's backward pass, with the bits of evaluating them again; another x, t or ignoreIndex, a second backward pass or a later recycling call evaluate them again", () => {
+    const [N, C] = [300, 67];
+    const xs = tensor([N, C], Array.from(rand([N, C], 7, -6, 6).data), 'float32');
+    const ts = tensor([N], Array.from({ length: N }, (_, i) => (i % 7 === 3 ? -100 : (i * 13) % C)), 'float32');
+    const ws = tensor([C], Array.from(rand([C], 8, 0.5, 2).data), 'float32');
+    for (const [raw, inputs] of [[{}, [xs, ts]], [{ reduction: 'sum' }, [xs, ts, ws]]] as const) {
+      const attrs = op.parseAttrs(raw);
+      const grad = (ins: readonly Tensor[], loss: Tensor, a = attrs) => op.vjp([...ins], loss, one, a)[0]!.data;
+      /** the gradient evaluated afresh: for an output the forward pass did not make */
+      const fresh = (ins: readonly Tensor[], a = attrs) => grad(ins, { ...op.forward([...ins], a) }, a);
+      const want = fresh(inputs);
+      const loss = op.forward([...inputs], attrs);
+      // another x, another t, another ignoreIndex with this output: theirs
+      const x2 = tensor([N, C], Array.from(xs.data, (v) => v / 2), 'float32');
+      const t2 = tensor([N], Array.from(ts.data, (v) => (v < 0 ? 0 : v)), 'float32');
+      expect(grad([x2, ...inputs.slice(1)], loss)).toEqual(fresh([x2, ...inputs.slice(1)]));
+      expect(grad([xs, t2, ...inputs.slice(2)], loss)).toEqual(fresh([xs, t2, ...inputs.slice(2)]));
+      // kept by a forward pass that ignored t2's class 0 (ignoreIndex 0), its rows zeroed there
+      const withT2 = [xs, t2, ...inputs.slice(2)];
+      expect(grad(withT2, op.forward(withT2, op.parseAttrs({ ...raw, ignoreIndex: 0 })))).toEqual(fresh(withT2));
+      // its own backward pass, then a second one (the first wrote its gradient over the exps)
+      expect(grad(inputs, loss)).toEqual(want);
+      expect(grad(inputs, loss)).toEqual(want);
+      // kept inside one recycling call, its memory handed out again by the next: not read after
+      const loss2 = recycling(() => op.forward([...inputs], attrs));
+      recycling(() => {
+        for (let k = 0; k < 4; k++) emptyData(N * C, 'float32').fill(7);
+      });
+      expect(recycling(() => grad(inputs, loss2))).toEqual(want);
     }
   });
 

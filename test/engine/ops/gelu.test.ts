@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { recycling } from '../../../src/engine/buffers.js';
 import { ELEMENTWISE_MIN } from '../../../src/engine/kernels/index.js';
 import { erfc } from '../../../src/engine/math/erf.js';
 import { GELU_F32_RANGE, geluF32Rule, geluGradF32Rule } from '../../../src/engine/math/gelu-f32.js';
 import { gelu } from '../../../src/engine/ops/gelu.js';
 import { expectKernelFrom, expectSame, expectSameShape, expectTails, expectUnary, float32Patterns, float32Ulp, float32Ulps, localDerivative } from '../../helpers/elementwise.js';
 import { checkVjp, rand, t64 } from '../../helpers/op-check.js';
+import { emptyData } from '../../../src/engine/tensor.js';
 import { ensureWasmBuilt } from '../kernels/ensure-wasm.js';
 
 ensureWasmBuilt();
@@ -108,5 +110,33 @@ describe('gelu', () => {
     const [yInf, gInf] = run(Float32Array.from({ length: ELEMENTWISE_MIN }, (_, i) => [-Infinity, Infinity, -20, 20][i % 4]!), new Float32Array(ELEMENTWISE_MIN).fill(1));
     expect([...yInf.subarray(0, 4)]).toEqual([NaN, Infinity, -0, 20]);
     expect([...gInf.subarray(0, 4)]).toEqual([NaN, NaN, -0, 1]);
+  });
+
+  it("float32: the forward pass keeps gelu′(x) for its own output's backward pass, with the bits of evaluating it again; another output, another x, a second backward pass or a later recycling call evaluate it again", () => {
+    const x = float32Patterns(1_000_003);
+    const n = x.length;
+    const g = { shape: [n], data: Float32Array.from({ length: n }, (_, i) => 1 + (i % 7) / 8) };
+    const attrs = gelu.parseAttrs({});
+    const input = { shape: [n], data: x };
+    /** the gradient at x as the float32 rule gives it, NaNs compared by being NaN */
+    const expectGrad = (gx: Float32Array, at: Float32Array): void => {
+      const want = Float32Array.from(at, (v, i) => (Math.abs(v) <= GELU_F32_RANGE ? geluGradF32Rule(v, g.data[i]!) : Math.fround(g.data[i]! * dexact(v))));
+      expect(gx.every((v, i) => Object.is(v, want[i]) || (Number.isNaN(v) && Number.isNaN(want[i]!)))).toBe(true);
+    };
+    const grad = (ins: Float32Array, out: { shape: number[]; data: Float32Array }) => gelu.vjp([{ shape: [n], data: ins }], out, g, attrs)[0]!.data as Float32Array;
+    const y = gelu.forward([input], attrs) as { shape: number[]; data: Float32Array };
+    // y given with another x: that x's gradient
+    const other = Float32Array.from(x, (v) => (Number.isFinite(v) ? -v : v));
+    expectGrad(grad(other, y), other);
+    expectGrad(grad(x, { shape: y.shape, data: y.data.slice() }), x);
+    // its own backward pass, then a second one (the first wrote its gradient over what was kept)
+    expectGrad(grad(x, y), x);
+    expectGrad(grad(x, y), x);
+    // kept inside one recycling call, its memory handed out again by the next: not read after
+    const y2 = recycling(() => gelu.forward([input], attrs)) as { shape: number[]; data: Float32Array };
+    recycling(() => {
+      for (let k = 0; k < 4; k++) emptyData(n, 'float32').fill(7);
+    });
+    expectGrad(recycling(() => grad(x, y2)), x);
   });
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { recycling } from '../../../src/engine/buffers.js';
 import { LimitError } from '../../../src/engine/errors.js';
 import { gradients } from '../../../src/engine/index.js';
 import { defineOp } from '../../../src/engine/op.js';
 import { scaledDotProductAttention as sdpa } from '../../../src/engine/ops/scaled-dot-product-attention.js';
-import { broadcastShapes, cast, ShapeError, size, type Shape, type Tensor } from '../../../src/engine/tensor.js';
+import { broadcastShapes, cast, emptyData, ShapeError, size, type Shape, type Tensor } from '../../../src/engine/tensor.js';
 import { checkVjp, expectClose, rand, t64 } from '../../helpers/op-check.js';
 import { graphJob } from '../helpers.js';
 import { gemmBackends, useGemmBackend } from './gemm-backends.js';
@@ -202,6 +203,38 @@ describe.each(gemmBackends())('scaled_dot_product_attention on the %s gemm', (_n
     }
   });
 
+  it("keeps the forward pass's weights for its own output's backward pass: the gradients of recomputing them; another q or mask, other attributes or a later recycling call recompute them", () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const inputs = [rand([2, 2, 5, 8], 1, -2, 2), rand([2, 2, 6, 8], 2, -2, 2), rand([2, 2, 6, 4], 3), rand([2, 1, 5, 6], 4, -1, 0)].map((t) => cast(t, dtype));
+      const attrs = sdpa.parseAttrs({ maskType: 'additive', causal: true });
+      const g = cast(rand([2, 2, 5, 4], 5), dtype);
+      const grads = (ins: Tensor[], out: Tensor, a = attrs) => sdpa.vjp(ins, out, g, a).map((t) => Array.from(t!.data));
+      /** recomputed: for an output the forward pass did not make */
+      const fresh = (ins: Tensor[], a = attrs) => grads(ins, { ...sdpa.forward(ins, a) }, a);
+      const out = sdpa.forward(inputs, attrs);
+      expect(grads(inputs, out)).toEqual(fresh(inputs));
+      const q2 = cast(rand([2, 2, 5, 8], 6, -2, 2), dtype);
+      expect(grads([q2, ...inputs.slice(1)], out)).toEqual(fresh([q2, ...inputs.slice(1)]));
+      const m2 = cast(rand([2, 1, 5, 6], 7, -1, 0), dtype);
+      expect(grads([...inputs.slice(0, 3), m2], out)).toEqual(fresh([...inputs.slice(0, 3), m2]));
+      for (const raw of [{ maskType: 'additive', causal: false }, { maskType: 'additive', causal: true, scale: 0.3 }]) {
+        const other = sdpa.parseAttrs(raw);
+        expect(grads(inputs, out, other)).toEqual(fresh(inputs, other));
+      }
+      // kept inside one recycling call, its memory (4 products of 32 × 32, from the cache's 16 KiB)
+      // handed out again by the next: not read after
+      const big = [rand([2, 2, 32, 16], 8, -2, 2), rand([2, 2, 32, 16], 9, -2, 2), rand([2, 2, 32, 8], 10)].map((t) => cast(t, dtype));
+      const plain = sdpa.parseAttrs({ causal: true });
+      const gBig = cast(rand([2, 2, 32, 8], 11), dtype);
+      const bigGrads = (out: Tensor) => sdpa.vjp(big, out, gBig, plain).map((t) => Array.from(t!.data));
+      const out2 = recycling(() => sdpa.forward(big, plain));
+      recycling(() => {
+        for (let k = 0; k < 4; k++) emptyData(4 * 32 * 32, dtype).fill(7);
+      });
+      expect(recycling(() => bigGrads(out2))).toEqual(bigGrads({ ...sdpa.forward(big, plain) }));
+    }
+  });
+
   it('gives float32 gradients that agree with float64', () => {
     const inputs = [rand([2, 2, 5, 8], 1, -2, 2), rand([2, 2, 6, 8], 2, -2, 2), rand([2, 2, 6, 4], 3), rand([2, 1, 5, 6], 4, -1, 0)];
     const attrs = sdpa.parseAttrs({ maskType: 'additive', causal: true });
@@ -218,8 +251,11 @@ describe.each(gemmBackends())('scaled_dot_product_attention on the %s gemm', (_n
 
 describe('scaled_dot_product_attention workspace', () => {
   it('counts its [L, S] scratch against MAX_ELEMENTS, so long sequences are refused before allocating', () => {
-    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1]], sdpa.parseAttrs({}))).toBe(2 * 3 * 5);
-    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1], [3, 5]], sdpa.parseAttrs({ maskType: 'additive' }))).toBe(3 * 5 * (2 + 2));
+    // the weights of both products kept (2·3·5 ≤ q, k and v's 74 elements), and the weights' gradient
+    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1]], sdpa.parseAttrs({}))).toBe(3 * 5 * (2 + 1));
+    expect(sdpa.workspace!([[2, 3, 4], [2, 5, 4], [2, 5, 1], [3, 5]], sdpa.parseAttrs({ maskType: 'additive' }))).toBe(3 * 5 * (2 + 1 + 2));
+    // not kept (2·30·30 > 360): one product's weights and their gradient
+    expect(sdpa.workspace!([[2, 30, 2], [2, 30, 2], [2, 30, 2]], sdpa.parseAttrs({}))).toBe(2 * 30 * 30);
     const n = 300; // values: q, k, v, out and the loss, 1201 elements; the weights 2·300·300
     const job = graphJob(
       { inputs: ['q'], nodes: [{ id: 'a', op: NAME, inputs: ['q', 'q', 'q'] }, { id: 'L', op: 'sum', inputs: ['a'] }], output: 'L' },

@@ -20,11 +20,17 @@ const K = memory.data<f32>([
 ]);
 
 /**
- * mode 0: x ← gelu(x); mode 1: g ← g·gelu′(x), over n float32 at byte offsets x and g; whole vectors, as
- * tanh32. Returns 1 when any of the vectors' elements is NaN or has |x| > 13 (the caller then computes
- * those), else 0.
+ * mode 0: x ← gelu(x); mode 1: g ← g·gelu′(x); mode 2: x ← gelu(x) and g ← gelu′(x) (the factor of mode
+ * 1, for the backward pass to multiply by later: the same bits); over n float32 at byte offsets x and g;
+ * whole vectors, as tanh32. Returns 1 when any of the vectors' elements is NaN or has |x| > 13 (the
+ * caller then computes those), else 0.
  */
 export function gelu32(mode: i32, x: usize, g: usize, n: i32): i32 {
+  // each mode's loop compiled apart (a constant mode folds the other's branches away)
+  return mode === 0 ? geluLoop(0, x, g, n) : mode === 1 ? geluLoop(1, x, g, n) : geluLoop(2, x, g, n);
+}
+
+@inline function geluLoop(mode: i32, x: usize, g: usize, n: i32): i32 {
   const c = K;
   const h0 = v128.load32_splat(c), h1 = v128.load32_splat(c + 4), h2 = v128.load32_splat(c + 8), h3 = v128.load32_splat(c + 12);
   const h4 = v128.load32_splat(c + 16), h5 = v128.load32_splat(c + 20), h6 = v128.load32_splat(c + 24), h7 = v128.load32_splat(c + 28);
@@ -72,12 +78,14 @@ export function gelu32(mode: i32, x: usize, g: usize, n: i32): i32 {
     // 2^k from its exponent bits (k ≥ −122 for |x| ≤ 13)
     const scale = i32x4.shl(i32x4.add(i32x4.sub(kb, magicBits), bias), 23);
     const nonNegative = f32x4.ge(v, zero);
-    if (mode === 0) {
+    if (mode !== 1) {
       const w = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.neg(a), h), er), scale);
       v128.store(x + i, v128.bitselect(f32x4.add(v, w), w, nonNegative));
-    } else {
+    }
+    if (mode !== 0) {
       const d = f32x4.mul(f32x4.mul(f32x4.sub(h, f32x4.mul(a, invSqrt2Pi)), er), scale);
-      v128.store(g + i, f32x4.mul(v128.load(g + i), v128.bitselect(f32x4.sub(one, d), d, nonNegative)));
+      const slope = v128.bitselect(f32x4.sub(one, d), d, nonNegative);
+      v128.store(g + i, mode === 1 ? f32x4.mul(v128.load(g + i), slope) : slope);
     }
   }
   // f32.max keeps a NaN too

@@ -143,3 +143,4 @@ export { unroll32, unroll64 } from './im2col';
 export { maxPool2x2f32, maxPoolScatter32 } from './max-pool';
 export { copyRuns } from './runs';
 export { convWeightGrad32, padPlanes32 } from './conv-direct';
+export { add32, mul32, scaleRows32, sumRows32 } from './arith';

@@ -6,6 +6,7 @@
 // exp is Cephes' expf (tanh.ts), its argument x − max ≤ 0 clamped at −104 and 2^k applied in two halves,
 // so e^x down to the subnormals rounds once (e^−104 rounds to 0).
 
+import { scaleRow } from './arith';
 import { E0, E1, E2, E3, E4, E5, expPoly, LN2_HI, LN2_LO, LOG2E } from './tanh';
 
 const K = memory.data<f32>([E0, E1, E2, E3, E4, E5, LOG2E, LN2_HI, LN2_LO, 1, 12582912, reinterpret<f32>(0x4b400000), reinterpret<f32>(127), -104]);
@@ -78,15 +79,7 @@ export function scaledSoftmax32(p: usize, rows: i32, cols: i32, scales: usize): 
       store<f64>(stats + (<usize>i << 4) + 8, sum);
       continue;
     }
-    const inv = (scales ? load<f64>(scales + (<usize>i << 3)) : 1) / sum;
-    const iv = f64x2.splat(inv);
-    for (let j: usize = 0; j < whole; j += 16) {
-      const e = v128.load(row + j);
-      const lo = f64x2.mul(f64x2.promote_low_f32x4(e), iv);
-      const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)), iv);
-      v128.store(row + j, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
-    }
-    for (let j = whole; j < end; j += 4) store<f32>(row + j, <f32>(<f64>load<f32>(row + j) * inv));
+    scaleRow(row, open, (scales ? load<f64>(scales + (<usize>i << 3)) : 1) / sum);
     if (open < cols) memory.fill(row + end, 0, <usize>(cols - open) << 2);
   }
 }
