@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Data } from '../tensor.js';
 import { checkGemm } from './check.js';
 import type { GemmBackend } from './gemm.js';
-import { applyThreadRule, singleThreaded, SPLIT_MIN_OUTPUT } from './threads.js';
+import { applyThreadRule, singleThreaded, worthSplitting } from './threads.js';
 
 /** OpenBLAS's SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD: smaller products never use its threads. */
 const SMP_MIN_MNK = 65536 * 4;
@@ -145,7 +145,7 @@ function backendOf(lib: Blas): GemmBackend {
         );
       // below this many multiply-adds OpenBLAS runs single-threaded anyway (interface/gemm.c)
       if (m * n * k < SMP_MIN_MNK || !lib.getThreads || !lib.setThreads) return run();
-      if (m * n < SPLIT_MIN_OUTPUT) return singleThreaded(lib.getThreads, lib.setThreads, run);
+      if (!worthSplitting(m, n, k)) return singleThreaded(lib.getThreads, lib.setThreads, run);
       applyThreadRule(lib.getThreads, lib.setThreads);
       run();
     },

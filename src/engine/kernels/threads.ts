@@ -72,6 +72,17 @@ export function applyThreadRule(get: () => number, set: (n: number) => void): vo
 export const SPLIT_MIN_OUTPUT = 1024;
 
 /**
+ * So do products of fewer multiply-adds than this (a few tenths of a millisecond on one core): waking
+ * the library's other threads costs more than they save, and once woken they spin for a while,
+ * taking CPU from the element loops that run between products (a LeNet-sized CNN's convolutions,
+ * 5–10 million multiply-adds each, ran slower on two threads than on one).
+ */
+export const SPLIT_MIN_WORK = 2 ** 24;
+
+/** Whether an m × n × k product is worth dividing among OpenBLAS's threads (else it runs on one). */
+export const worthSplitting = (m: number, n: number, k: number): boolean => m * n >= SPLIT_MIN_OUTPUT && m * n * k >= SPLIT_MIN_WORK;
+
+/**
  * Runs `product` on one OpenBLAS thread, then gives the count back: the rule's when one is set (as
  * before a product; never the count found, which another worker may have changed since), else the
  * count found.

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyThreadRule, countInFlight, newCoreShareState, shareCores, singleThreaded, wantedThreads } from '../../../src/engine/kernels/threads.js';
+import { applyThreadRule, countInFlight, newCoreShareState, shareCores, singleThreaded, wantedThreads, worthSplitting } from '../../../src/engine/kernels/threads.js';
 
 afterEach(() => shareCores(null));
 
@@ -80,3 +80,19 @@ describe('OpenBLAS threads shared by pool workers', () => {
   });
 });
 
+describe('which products are divided among OpenBLAS threads', () => {
+  it('not a LeNet-sized convolution\'s (a few million multiply-adds), nor a small output however deep', () => {
+    // [m, n, k] of the CNN bench's products: the first convolution forward, the second forward and
+    // its input gradient, its weight gradient
+    for (const [m, n, k] of [[6, 64 * 576, 25], [16, 64 * 64, 150], [150, 64 * 64, 16], [16, 150, 64 * 64]]) {
+      expect(worthSplitting(m!, n!, k!)).toBe(false);
+    }
+    expect(worthSplitting(6, 25, 10 ** 7)).toBe(false);
+  });
+
+  it('a transformer block\'s linear layers and the large MLP\'s layers', () => {
+    for (const [m, n, k] of [[1024, 128, 128], [1024, 512, 128], [256, 512, 784], [784, 512, 256]]) {
+      expect(worthSplitting(m!, n!, k!)).toBe(true);
+    }
+  });
+});
