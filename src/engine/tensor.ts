@@ -1,6 +1,7 @@
 // Dense row-major tensors over Float32Array / Float64Array, with NumPy broadcasting.
 // Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
 import { takeBuffer } from './buffers.js';
+import { stopIfCancelled } from './cancel.js';
 import { addF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
 
 export type DType = 'float32' | 'float64';
@@ -161,11 +162,15 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
   return out;
 }
 
+const STOP_CHECK_ELEMENTS = 1 << 16;
+
 /**
  * Walks `shape` in row-major order a row (its last dimension) at a time, with an odometer over the
  * other dimensions (no recursion, no per-element call): `row` gets the flat offset of the row's first
  * element, the offsets of the two operands with the given strides there, the row's length, and the two
  * operands' strides along the row (0 where an operand is broadcast). A rank-0 shape is one row of one.
+ * A computation asked to stop (engine/cancel.ts) stops between rows, every STOP_CHECK_ELEMENTS or so:
+ * a broadcast over tens of millions of elements runs for a good part of a second.
  */
 export function forEachRow(
   shape: Shape,
@@ -180,7 +185,12 @@ export function forEachRow(
   const idx = new Array<number>(rank).fill(0);
   let ia = 0;
   let ib = 0;
+  let check = STOP_CHECK_ELEMENTS;
   for (let o = 0; o < n; o += len) {
+    if (o >= check) {
+      stopIfCancelled();
+      check = o + STOP_CHECK_ELEMENTS;
+    }
     row(o, ia, ib, len, stepA, stepB);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;

@@ -90,3 +90,21 @@ describe('a long product', () => {
     });
   });
 });
+
+describe('a long broadcast', () => {
+  it('stops between rows once asked, every 65,536 elements or so; whole outside a cancellable computation', async () => {
+    const { forEachRow } = await import('../../src/engine/tensor.js');
+    // [512, 1] · [1, 512]: 262,144 elements in rows of 512
+    const shape = [512, 512];
+    const walk = (seen: number[]) => forEachRow(shape, [1, 0], [0, 1], (o) => void seen.push(o));
+    const whole: number[] = [];
+    walk(whole);
+    expect(whole.length).toBe(512);
+    let checks = 0;
+    const seen: number[] = [];
+    expect(() => cancellable(() => ++checks >= 2, () => walk(seen))).toThrow(Cancelled);
+    // asked at 65,536 and 131,072 elements (rows 128 and 256), told to stop the second time
+    expect(checks).toBe(2);
+    expect(seen.length).toBe(256);
+  });
+});
