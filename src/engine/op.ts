@@ -86,6 +86,21 @@ export function buildRegistry(ops: readonly AnyOp[]): ReadonlyMap<string, AnyOp>
   return map;
 }
 
+let followed = true;
+
+/**
+ * Whether a backward pass will visit the node whose forward pass runs now: an op may then keep beside
+ * its output what its VJP would compute again (gelu′, cross-entropy's exps, attention's weights), and
+ * a forward-only pass (or a node no gradient flows through) does not pay for it. The graph runner
+ * (run.ts) says so for each node; outside it, true.
+ */
+export const backwardFollows = (): boolean => followed;
+
+/** run.ts: around one node's forward pass. */
+export function setBackwardFollows(value: boolean): void {
+  followed = value;
+}
+
 /**
  * Thrown by `forward` when an input's *values* (not its shape) make the op meaningless, e.g. a class
  * index out of range or a probability outside [0, 1]. The graph runner reports it as a client error

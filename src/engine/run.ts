@@ -1,7 +1,7 @@
 import { stopIfCancelled } from './cancel.js';
 import { SpecError } from './errors.js';
 import type { CompiledGraph, CompiledNode } from './graph.js';
-import { OpValueError } from './op.js';
+import { OpValueError, setBackwardFollows } from './op.js';
 import { added, addInto, cast, dtypeOf, formatShape, sameShape, sumToShape, type Tensor } from './tensor.js';
 
 // Forward and backward passes over a compiled graph. Values and adjoints live in arrays indexed by
@@ -71,8 +71,9 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
   const keep = new Uint8Array(g.slots.length);
   for (const s of opts.targets) keep[s] = 1;
   if (opts.all) keep.fill(1);
-  if (opts.backwardFrom) {
-    const flows = gradientFlow(g, opts.gradLeaves ?? new Set());
+  // the nodes the backward pass will visit (none without one)
+  const flows = opts.backwardFrom ? gradientFlow(g, opts.gradLeaves ?? new Set()) : null;
+  if (flows) {
     g.nodes.forEach((node) => {
       if (!flows[node.slot]) return;
       keep[node.slot] = 1;
@@ -89,10 +90,13 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
     stopIfCancelled();
     const ins = node.inputs.map((s) => values[s]!);
     let out: Tensor;
+    setBackwardFollows(flows !== null && flows[node.slot] === 1);
     try {
       out = node.op.forward(ins, node.attrs);
     } catch (err) {
       blame(g, node, err);
+    } finally {
+      setBackwardFollows(true);
     }
     const shape = g.slots[node.slot]!.shape;
     if (!sameShape(out.shape, shape)) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/engine/compile.js';
 import type { GraphDef } from '../../src/engine/graph.js';
-import type { AnyOp } from '../../src/engine/op.js';
+import { backwardFollows, type AnyOp } from '../../src/engine/op.js';
 import { OPS } from '../../src/engine/ops/index.js';
 import { linear } from '../../src/engine/ops/linear.js';
 import { runBackward, runForward } from '../../src/engine/run.js';
@@ -111,5 +111,41 @@ describe('backward tells each VJP which of its gradients reach a grad leaf', () 
     const w = leaves.get(s('W'))!.data;
     const colSum = (i: number) => [0, 1, 2, 3].reduce((acc, o) => acc + w[o * 3 + i]!, 0);
     expectClose(all[s('x')]!, Array.from({ length: 6 }, (_, k) => colSum(k % 3)));
+  });
+});
+
+describe('ops learn whether a backward pass will visit their node', () => {
+  // the chain above, its tanh recording what backwardFollows() said during its forward pass
+  function watched() {
+    const seen: boolean[] = [];
+    const tanh = OPS.get('tanh')!;
+    const ops = new Map(OPS);
+    ops.set('tanh', { ...tanh, forward: (ins, attrs) => (seen.push(backwardFollows()), tanh.forward(ins, attrs)) });
+    const def: GraphDef = {
+      inputs: [{ name: 'x', shape: [4], path: ['inputs', 'x'] }],
+      params: [{ name: 'w', shape: [4], path: ['params', 'w'] }],
+      constants: [],
+      nodes: [
+        { id: 'a', op: 'tanh', inputs: ['x'] },
+        { id: 'b', op: 'mul', inputs: ['a', 'w'] },
+        { id: 'L', op: 'sum', inputs: ['b'] },
+      ],
+      nodePath: (i) => ['model', 'nodes', i],
+      output: { id: 'L', path: ['model', 'output'] },
+    };
+    const g = compile(def, { ops, dtype: 'float64', limits: LIMITS });
+    const s = (id: string) => g.slotOf.get(id)!;
+    const leaves = new Map([[s('x'), rand([4], 1)], [s('w'), rand([4], 2)]]);
+    return { g, s, leaves, seen };
+  }
+
+  it('yes when a gradient flows through it, no in a forward-only pass or when none does; yes again outside the runner', () => {
+    const { g, s, leaves, seen } = watched();
+    runForward(g, leaves, { targets: [s('L')] });
+    // the gradient of x flows through tanh; w's does not
+    runForward(g, leaves, { targets: [s('L')], backwardFrom: [s('L')], gradLeaves: new Set([s('x')]) });
+    runForward(g, leaves, { targets: [s('L')], backwardFrom: [s('L')], gradLeaves: new Set([s('w')]) });
+    expect(seen).toEqual([false, true, false]);
+    expect(backwardFollows()).toBe(true);
   });
 });

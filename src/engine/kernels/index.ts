@@ -12,6 +12,7 @@ export {
   copyRunsOf,
   ELEMENTWISE_MIN,
   expRowsF32,
+  geluF32,
   geluGradF32,
   geluSlopeF32,
   layerNormF32,

@@ -575,6 +575,11 @@ export function mulF32(a: Float32Array, b: Float32Array, out: Float32Array): boo
   return hasKernel('mul32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.mul32(aAt, bAt, n));
 }
 
+/** y = gelu(x) over float32 (gelu32's mode 0; rule(x) for the elements the kernel leaves); false when declined. */
+export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
+  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
+}
+
 /**
  * y = gelu(x) and d = gelu′(x) in one pass (gelu32's mode 2): g·d on mulF32 is then geluGradF32's g·gelu′(x),
  * bit for bit. The elements the kernel leaves get rule(x) in y and NaN in d; returns how many (the caller

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { recyclingCall } from '../buffers.js';
-import { defineOp } from '../op.js';
+import { backwardFollows, defineOp } from '../op.js';
 import { expRowsF32, scaledSoftmaxRowsF32, scaleRowsF32 } from '../kernels/index.js';
 import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
@@ -44,7 +44,7 @@ export const crossEntropyLoss = defineOp({
     if (!probabilities) checkClassTargets(NAME, t!, classes, attrs.ignoreIndex);
     const eps = attrs.labelSmoothing;
     const xd = x!.data;
-    const keep = !probabilities && eps === 0 && layout.inner === 1 && xd instanceof Float32Array;
+    const keep = backwardFollows() && !probabilities && eps === 0 && layout.inner === 1 && xd instanceof Float32Array;
     const [e, stats] = keep ? [emptyF32(x!), new Float64Array(2 * layout.samples)] : [null, undefined];
     let total = 0;
     const simd = forEachSample(x!, t!, layout, attrs.ignoreIndex, e, stats, (at, lse, _e, _inv, cls) => {

@@ -1,7 +1,8 @@
 import { recyclingCall } from '../buffers.js';
-import { ELEMENTWISE_MIN, geluGradF32, geluSlopeF32, mulF32 } from '../kernels/index.js';
+import { ELEMENTWISE_MIN, geluF32, geluGradF32, geluSlopeF32, mulF32 } from '../kernels/index.js';
 import { erfc } from '../math/erf.js';
 import { GELU_F32_RANGE, geluF32Rule, geluGradF32Rule } from '../math/gelu-f32.js';
+import { backwardFollows } from '../op.js';
 import { emptyData, size } from '../tensor.js';
 import { unaryOp } from './elementwise.js';
 
@@ -37,6 +38,10 @@ export const gelu = unaryOp({
   kernel32: (x, y) => {
     const n = x.length;
     if (n < ELEMENTWISE_MIN) return false;
+    if (!backwardFollows()) {
+      if (!geluF32(x, y, f32)) for (let i = 0; i < n; i++) y[i] = f32(x[i]!);
+      return true;
+    }
     const d = emptyData(n, 'float32') as Float32Array;
     const left = geluSlopeF32(x, y, d, f32);
     if (left === null) for (let i = 0; i < n; i++) y[i] = f32(x[i]!);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { recyclingCall } from '../buffers.js';
 import { gemm, softmaxRowsF32 } from '../kernels/index.js';
-import { defineOp } from '../op.js';
+import { backwardFollows, defineOp } from '../op.js';
 import { broadcastShapes, dtypeOf, emptyData, empty, formatShape, sameShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 import { reductionMap } from './axes.js';
 
@@ -158,13 +158,15 @@ export const scaledDotProductAttention = defineOp({
     const { L, S, Ev } = pl;
     const dtype = dtypeOf(inputs[0]!);
     const out = empty(pl.shape, dtype); // every block is written by a beta = 0 product
-    const all = emptyData((pl.keep ? pl.count : 1) * L * S, dtype);
+    // kept only for a backward pass that will come
+    const keep = pl.keep && backwardFollows();
+    const all = emptyData((keep ? pl.count : 1) * L * S, dtype);
     for (let t = 0; t < pl.count; t++) {
-      const p = pl.keep ? block(all, t, L * S) : all;
+      const p = keep ? block(all, t, L * S) : all;
       weights(pl, inputs, t, attrs, p);
       gemm(false, false, L, Ev, S, 1, p, S, block(inputs[2]!.data, pl.iv[t]!, S * Ev), Ev, 0, block(out.data, t, L * Ev), Ev);
     }
-    if (pl.keep) weightsOf.set(out, { inputs: inputs.map((x) => x.data), attrs, p: all, call: recyclingCall() });
+    if (keep) weightsOf.set(out, { inputs: inputs.map((x) => x.data), attrs, p: all, call: recyclingCall() });
     return out;
   },
   // NOTE: the backward pass of FlashAttention where the weights of every product would outgrow q, k
