@@ -10,7 +10,7 @@ import { expectClose, rand } from '../helpers/op-check.js';
 import { LIMITS } from './helpers.js';
 
 // x [4] → a = tanh(x) → b = a·w → c = sin(b) → L = sum(c); plus a branch d = exp(x) nobody reads
-function chain() {
+function chain(ops: ReadonlyMap<string, AnyOp> = OPS) {
   const def: GraphDef = {
     inputs: [{ name: 'x', shape: [4], path: ['inputs', 'x'] }],
     params: [{ name: 'w', shape: [4], path: ['params', 'w'] }],
@@ -25,7 +25,7 @@ function chain() {
     nodePath: (i) => ['model', 'nodes', i],
     output: { id: 'L', path: ['model', 'output'] },
   };
-  const g = compile(def, { ops: OPS, dtype: 'float64', limits: LIMITS });
+  const g = compile(def, { ops, dtype: 'float64', limits: LIMITS });
   const s = (id: string) => g.slotOf.get(id)!;
   const leaves = new Map([[s('x'), rand([4], 1)], [s('w'), rand([4], 2)]]);
   return { g, s, leaves };
@@ -121,22 +121,7 @@ describe('ops learn whether a backward pass will visit their node', () => {
     const tanh = OPS.get('tanh')!;
     const ops = new Map(OPS);
     ops.set('tanh', { ...tanh, forward: (ins, attrs) => (seen.push(backwardFollows()), tanh.forward(ins, attrs)) });
-    const def: GraphDef = {
-      inputs: [{ name: 'x', shape: [4], path: ['inputs', 'x'] }],
-      params: [{ name: 'w', shape: [4], path: ['params', 'w'] }],
-      constants: [],
-      nodes: [
-        { id: 'a', op: 'tanh', inputs: ['x'] },
-        { id: 'b', op: 'mul', inputs: ['a', 'w'] },
-        { id: 'L', op: 'sum', inputs: ['b'] },
-      ],
-      nodePath: (i) => ['model', 'nodes', i],
-      output: { id: 'L', path: ['model', 'output'] },
-    };
-    const g = compile(def, { ops, dtype: 'float64', limits: LIMITS });
-    const s = (id: string) => g.slotOf.get(id)!;
-    const leaves = new Map([[s('x'), rand([4], 1)], [s('w'), rand([4], 2)]]);
-    return { g, s, leaves, seen };
+    return { ...chain(ops), seen };
   }
 
   it('yes when a gradient flows through it, no in a forward-only pass or when none does; yes again outside the runner', () => {
