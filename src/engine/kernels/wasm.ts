@@ -313,10 +313,12 @@ function hasKernel(name: keyof GemmExports): boolean {
   return w !== null && typeof w.x[name] === 'function';
 }
 
-/**
- * gx = g·gelu′(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32; gradRule(x, g)
- * for the elements the kernel leaves); false when declined.
- */
+/** y = gelu(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32); false when declined. */
+export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
+  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
+}
+
+/** gx = g·gelu′(x), as geluF32 (gradRule(x, g) for the elements the kernel leaves); false when declined. */
 export function geluGradF32(x: Float32Array, g: Float32Array, gx: Float32Array, gradRule: (x: number, g: number) => number): boolean {
   return hasKernel('gelu32') && gradChunks(x, g, gx, (w, xAt, gAt, n) => w.x.gelu32(1, xAt, gAt, n), { mine: outsideGelu, f: gradRule });
 }
@@ -573,11 +575,6 @@ export function sumTilesF32(x: Float32Array, out: Float32Array): boolean {
 /** out = a·b over float32 (mul32, the JS loops' bits); out may be a or b. False when declined. */
 export function mulF32(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
   return hasKernel('mul32') && gradChunks(a, b, out, (w, aAt, bAt, n) => w.x.mul32(aAt, bAt, n));
-}
-
-/** y = gelu(x) over float32 (gelu32's mode 0; rule(x) for the elements the kernel leaves); false when declined. */
-export function geluF32(x: Float32Array, y: Float32Array, rule: (x: number) => number): boolean {
-  return hasKernel('gelu32') && mapChunks(x, y, (w, at, n) => w.x.gelu32(0, at, 0, n), { mine: outsideGelu, f: rule });
 }
 
 /**
