@@ -41,6 +41,32 @@ export function recyclingCall(): number {
 }
 
 /**
+ * What an op's forward pass keeps beside its output for its own backward pass (max pooling's argmax,
+ * gelu′, cross-entropy's exps, attention's weights), by the output (a WeakMap: it goes with the output).
+ * Inside a `recycling` call it lies in the buffer cache's memory, which the next call hands out again
+ * while the output may outlive the call (returned intermediates): it is given back only during the call
+ * that kept it (or, kept outside any call, in memory of its own, at any time).
+ */
+export class Kept<K extends object, V> {
+  private readonly map = new WeakMap<K, { value: V; call: number }>();
+
+  keep(key: K, value: V): void {
+    this.map.set(key, { value, call: recyclingCall() });
+  }
+
+  /** The value kept for `key`, unless its memory may since have been handed out again. */
+  get(key: K): V | undefined {
+    const kept = this.map.get(key);
+    return kept && (kept.call === 0 || kept.call === recyclingCall()) ? kept.value : undefined;
+  }
+
+  /** Forgets `key`'s value (a backward pass that wrote over it). */
+  forget(key: K): void {
+    this.map.delete(key);
+  }
+}
+
+/**
  * A buffer of `bytes` for allocData inside a `recycling` call, zero-filled unless `clear` is false
  * (the caller writes every byte before reading any); null outside a call (or for a small size), and
  * the caller allocates as usual.

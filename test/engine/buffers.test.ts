@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GradientsJob } from '../../src/engine/api.js';
-import { cachedBufferBytes, donateBuffers, dropCachedBuffers, recycling, takeBuffer } from '../../src/engine/buffers.js';
+import { cachedBufferBytes, donateBuffers, dropCachedBuffers, Kept, recycling, takeBuffer } from '../../src/engine/buffers.js';
 import { gradients } from '../../src/engine/index.js';
 import { allocData } from '../../src/engine/tensor.js';
 import { rand } from '../helpers/op-check.js';
@@ -219,5 +219,23 @@ describe('ops that fill their outputs themselves leave no stale bytes from reuse
         expect(Array.from(got.data), k).toEqual(Array.from(t.data));
       }
     }
+  });
+});
+
+describe('values kept for a backward pass', () => {
+  it('come back during the recycling call that kept them, not after it; kept outside any call, at any time; forgotten, never', () => {
+    const kept = new Kept<object, string>();
+    const [inside, outside] = [{}, {}];
+    kept.keep(outside, 'own memory');
+    recycling(() => {
+      kept.keep(inside, 'cached memory');
+      expect(kept.get(inside)).toBe('cached memory');
+      expect(kept.get(outside)).toBe('own memory');
+    });
+    recycling(() => expect(kept.get(inside)).toBeUndefined());
+    expect(kept.get(inside)).toBeUndefined();
+    expect(kept.get(outside)).toBe('own memory');
+    kept.forget(outside);
+    expect(kept.get(outside)).toBeUndefined();
   });
 });

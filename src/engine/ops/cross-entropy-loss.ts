@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { recyclingCall } from '../buffers.js';
+import { Kept } from '../buffers.js';
 import { backwardFollows, defineOp } from '../op.js';
 import { expRowsF32, scaledSoftmaxRowsF32, scaleRowsF32 } from '../kernels/index.js';
 import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
@@ -19,9 +19,9 @@ type Attrs = z.output<typeof AttrsSchema>;
 // NOTE (speed): with class indices and no smoothing on float32 [N, C], the forward pass keeps each row's
 // e = exp(x − max) and Σe from the kernel beside its output, and the backward pass scales them into the
 // gradient (scaleRowsF32: the bits of evaluating the softmax again), written over them, instead of a
-// second pass of exponentials. As gelu's kept slope (gelu.ts): a WeakMap by the output, used only given
-// that very x and t and ignoreIndex, during the `recycling` call that made it (0: outside any), and once.
-const keptOf = new WeakMap<Tensor, { x: Data; t: Data; ignoreIndex: number; e: Float32Array; stats: Float64Array; call: number }>();
+// second pass of exponentials. As gelu's kept slope (gelu.ts, buffers.ts Kept): by the output, used only
+// given that very x and t and ignoreIndex, and once.
+const keptOf = new Kept<Tensor, { x: Data; t: Data; ignoreIndex: number; e: Float32Array; stats: Float64Array }>();
 
 export const crossEntropyLoss = defineOp({
   name: NAME,
@@ -60,7 +60,7 @@ export const crossEntropyLoss = defineOp({
       if (eps !== 0) for (let c = 0; c < classes; c++) total -= (eps / classes) * weightOf(w, c) * (xd[at + c * inner]! - lse);
     });
     const out = reduced(total, denominator(t!, w, layout, attrs), attrs.reduction, x!);
-    if (simd && e && stats) keptOf.set(out, { x: xd, t: t!.data, ignoreIndex: attrs.ignoreIndex, e, stats, call: recyclingCall() });
+    if (simd && e && stats) keptOf.keep(out, { x: xd, t: t!.data, ignoreIndex: attrs.ignoreIndex, e, stats });
     return out;
   },
   // ∂L/∂x_c = k·(s·p_c − a_c), a = w·q the weighted target distribution, s = Σ_c a_c
@@ -71,8 +71,8 @@ export const crossEntropyLoss = defineOp({
     const k = termScale(g, denominator(t!, w, layout, attrs), attrs.reduction);
     const xd = x!.data;
     const kept = keptOf.get(out);
-    if (kept && kept.x === xd && kept.t === t!.data && kept.ignoreIndex === attrs.ignoreIndex && (kept.call === 0 || kept.call === recyclingCall())) {
-      keptOf.delete(out);
+    if (kept && kept.x === xd && kept.t === t!.data && kept.ignoreIndex === attrs.ignoreIndex) {
+      keptOf.forget(out);
       if (softmaxTerm(x!, t!, layout, attrs.ignoreIndex, w, k, kept.e, kept.stats)) {
         const gk = { shape: [...x!.shape], data: kept.e };
         return w ? [gk, null, null] : [gk, null];

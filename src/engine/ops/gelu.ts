@@ -1,4 +1,4 @@
-import { recyclingCall } from '../buffers.js';
+import { Kept } from '../buffers.js';
 import { ELEMENTWISE_MIN, geluF32, geluGradF32, geluSlopeF32, mulF32 } from '../kernels/index.js';
 import { erfc } from '../math/erf.js';
 import { GELU_F32_RANGE, geluF32Rule, geluGradF32Rule } from '../math/gelu-f32.js';
@@ -19,10 +19,9 @@ const df32 = (x: number, g: number): number => (inRange(x) ? geluGradF32Rule(x, 
 // NOTE (speed): the float32 kernel's forward pass shares its exponential and h between gelu(x) and
 // gelu′(x), so it keeps gelu′(x) beside its output and the backward pass is one product g·gelu′(x) (the
 // bits of the gradient kernel), written over it, instead of a second evaluation. As max pooling's
-// indices (shared/pool.ts): a WeakMap by the output's array, used only given that output and the very x
-// it was computed from, during the `recycling` call that made it (0: outside any, memory of its own);
-// and once, since the gradient takes its place.
-const slopeOf = new WeakMap<Float32Array, { x: Float32Array; d: Float32Array; left: number; call: number }>();
+// indices (shared/pool.ts, buffers.ts Kept): by the output's array, used only given that output and the
+// very x it was computed from, and once, since the gradient takes its place.
+const slopeOf = new Kept<Float32Array, { x: Float32Array; d: Float32Array; left: number }>();
 
 // NOTE: Φ(x) = erfc(−x/√2)/2 rather than (1 + erf(x/√2))/2: the latter cancels to a few digits for
 // x ≪ 0, where erfc keeps full relative precision. Float32 tensors from ELEMENTWISE_MIN elements take
@@ -45,13 +44,13 @@ export const gelu = unaryOp({
     const d = emptyData(n, 'float32') as Float32Array;
     const left = geluSlopeF32(x, y, d, f32);
     if (left === null) for (let i = 0; i < n; i++) y[i] = f32(x[i]!);
-    else slopeOf.set(y, { x, d, left, call: recyclingCall() });
+    else slopeOf.keep(y, { x, d, left });
     return true;
   },
   keptGrad32: (x, y, g) => {
     const kept = slopeOf.get(y);
-    if (!kept || kept.x !== x || !(kept.call === 0 || kept.call === recyclingCall())) return null;
-    slopeOf.delete(y);
+    if (!kept || kept.x !== x) return null;
+    slopeOf.forget(y);
     const { d, left } = kept;
     if (!mulF32(g, d, d)) return null;
     // the elements past the kernel's range (their d is NaN) take the rule

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { recyclingCall } from '../buffers.js';
+import { Kept } from '../buffers.js';
 import { gemm, softmaxRowsF32 } from '../kernels/index.js';
 import { backwardFollows, defineOp } from '../op.js';
 import { broadcastShapes, dtypeOf, emptyData, empty, formatShape, sameShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
@@ -70,14 +70,13 @@ function plan([q, k, v, mask]: Shape[]) {
 type Plan = ReturnType<typeof plan>;
 
 // NOTE (speed): the forward pass's weights P of every product, when kept (plan's `keep`), spare the
-// backward pass its second q kᵀ and softmax. As gelu's slope (gelu.ts): a WeakMap by the output, used
-// only given the very q, k, v and mask and the same attributes, during the `recycling` call that made it
-// (0: outside any).
-const weightsOf = new WeakMap<Tensor, { inputs: Data[]; attrs: Attrs; p: Data; call: number }>();
+// backward pass its second q kᵀ and softmax. As gelu's slope (gelu.ts, buffers.ts Kept): by the output,
+// used only given the very q, k, v and mask and the same attributes.
+const weightsOf = new Kept<Tensor, { inputs: Data[]; attrs: Attrs; p: Data }>();
 
 function keptWeights(out: Tensor, inputs: Tensor[], attrs: Attrs): Data | null {
   const kept = weightsOf.get(out);
-  if (!kept || !(kept.call === 0 || kept.call === recyclingCall())) return null;
+  if (!kept) return null;
   const same = kept.inputs.length === inputs.length && kept.inputs.every((d, i) => d === inputs[i]!.data);
   const { causal, scale, maskType } = kept.attrs;
   return same && causal === attrs.causal && scale === attrs.scale && maskType === attrs.maskType ? kept.p : null;
@@ -166,7 +165,7 @@ export const scaledDotProductAttention = defineOp({
       weights(pl, inputs, t, attrs, p);
       gemm(false, false, L, Ev, S, 1, p, S, block(inputs[2]!.data, pl.iv[t]!, S * Ev), Ev, 0, block(out.data, t, L * Ev), Ev);
     }
-    if (keep) weightsOf.set(out, { inputs: inputs.map((x) => x.data), attrs, p: all, call: recyclingCall() });
+    if (keep) weightsOf.keep(out, { inputs: inputs.map((x) => x.data), attrs, p: all });
     return out;
   },
   // NOTE: the backward pass of FlashAttention where the weights of every product would outgrow q, k

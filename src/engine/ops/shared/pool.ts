@@ -2,7 +2,7 @@
 // spatial axis is described once by its windows (which input indices each output index reads); a
 // window of the plane is the product of a row window and a column window.
 import { z } from 'zod';
-import { recyclingCall, takeBuffer } from '../../buffers.js';
+import { Kept, takeBuffer } from '../../buffers.js';
 import { maxPool2x2F32, maxPoolScatterF32 } from '../../kernels/pool.js';
 import { dtypeOf, empty, formatShape, ShapeError, zeros, type Data, type Tensor } from '../../tensor.js';
 import { eachDim, perDim, planes } from './spatial.js';
@@ -194,11 +194,8 @@ function argmax2x2(p: Pooling, x: Data, arg: Int32Array): Int32Array {
 // where they are beside its output (as torch saves the indices) for the backward pass, with the x they
 // were found in: given that output and that very x (the engine's VJP call), the indices are this
 // forward's and are used as they are; for an output it did not make or another x, they are found
-// again. A WeakMap: they go with the output. The indices are in the buffer cache's memory inside a
-// `recycling` call, which another call may be handed once this one ends, while the output may outlive
-// it (returned intermediates): they are used only during the call that made them (`call`; 0, outside
-// any, is memory of their own).
-const argmaxOf = new WeakMap<Tensor, { x: Data; arg: Int32Array; call: number }>();
+// again (buffers.ts Kept: only during the `recycling` call that kept them).
+const argmaxOf = new Kept<Tensor, { x: Data; arg: Int32Array }>();
 
 export function maxForward(p: Pooling, x: Tensor): Tensor {
   const y = empty(p.shape, dtypeOf(x));
@@ -207,7 +204,7 @@ export function maxForward(p: Pooling, x: Tensor): Tensor {
   const simd = x.data instanceof Float32Array && isHalving(p.rows) && isHalving(p.cols) &&
     maxPool2x2F32(x.data, p.planes, p.h, p.w, oh, ow, y.data as Float32Array, arg);
   if (!simd) gather(x.data, argmax(p, x.data, arg), y.data);
-  argmaxOf.set(y, { x: x.data, arg, call: recyclingCall() });
+  argmaxOf.keep(y, { x: x.data, arg });
   return y;
 }
 
@@ -222,7 +219,7 @@ function scatterAdd(g: Data, arg: Int32Array, dx: Data): void {
 
 export function maxVjp(p: Pooling, x: Tensor, out: Tensor, g: Tensor): Tensor {
   const kept = argmaxOf.get(out);
-  const current = kept && kept.x === x.data && kept.arg.length === out.data.length && (kept.call === 0 || kept.call === recyclingCall());
+  const current = kept && kept.x === x.data && kept.arg.length === out.data.length;
   const arg = current ? kept.arg : argmax(p, x.data);
   const dx = empty(x.shape, dtypeOf(x));
   if (dx.data instanceof Float32Array && g.data instanceof Float32Array && maxPoolScatterF32(g.data, arg, p.planes, p.h * p.w, dx.data)) return dx;
