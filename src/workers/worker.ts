@@ -24,8 +24,9 @@ const data = Piscina.workerData as
 // of "process 0" is the calling thread's own; elsewhere it would be the whole process's, so left alone.
 if (data?.nice && process.platform === 'linux') os.setPriority(Math.min(19, os.getPriority() + data.nice));
 const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
-// OpenBLAS threads follow how many requests the pool holds (kernels/threads.ts) unless the operator fixed them
-if (data?.cores && backend === 'openblas' && !process.env.OPENBLAS_NUM_THREADS) {
+// OpenBLAS threads, and whether a convolution takes a second core (engine/split.ts), follow how many
+// requests the pool holds (kernels/threads.ts), unless the operator fixed OpenBLAS's threads
+if (data?.cores && (backend !== 'openblas' || !process.env.OPENBLAS_NUM_THREADS)) {
   shareCores({ ...data.cores, cores: os.availableParallelism() });
 }
 

@@ -4,7 +4,7 @@ import { selectBackend } from './select.js';
 
 export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
-export { blasInfo, setBlasThreads } from './openblas.js';
+export { blasInfo, holdBlasThreads, setBlasThreads } from './openblas.js';
 export {
   addF32,
   addTiledF32,

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Data } from '../tensor.js';
 import { checkGemm } from './check.js';
 import type { GemmBackend } from './gemm.js';
-import { applyThreadRule, singleThreaded, worthSplitting } from './threads.js';
+import { applyThreadRule, noteOwnThreads, singleThreaded, wantedThreads, worthSplitting } from './threads.js';
 
 /** OpenBLAS's SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD: smaller products never use its threads. */
 const SMP_MIN_MNK = 65536 * 4;
@@ -71,7 +71,31 @@ export function loadOpenBlasBackend(spec = 'auto'): GemmBackend | null {
  */
 export function setBlasThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`BLAS threads must be a positive integer, got ${n}`);
+  noteOwnThreads(n);
   blas?.setThreads?.(n);
+}
+
+/**
+ * While held, products run on one OpenBLAS thread and leave the library's count alone: this thread and
+ * its second-core helper (engine/split.ts) compute products at the same time, which the library's one
+ * thread pool would serialize. Holding sets the count to 1 (`setCount` false: the helper's holding,
+ * whose products only run while this side holds); letting go gives back the rule's count, or the one found.
+ */
+let held = false;
+let found = 1;
+
+export function holdBlasThreads(on: boolean, setCount = true): void {
+  held = on;
+  const lib = blas;
+  if (!setCount || !lib?.getThreads || !lib.setThreads) return;
+  if (on) {
+    found = lib.getThreads();
+    if (found !== 1) lib.setThreads(1);
+  } else if (wantedThreads() !== null) {
+    applyThreadRule(lib.getThreads, lib.setThreads);
+  } else if (lib.getThreads() !== found) {
+    lib.setThreads(found);
+  }
 }
 
 /** The loaded library's path and OpenBLAS build string, for logs and the bench report. */
@@ -144,7 +168,7 @@ function backendOf(lib: Blas): GemmBackend {
           a, Math.max(1, lda, transA ? m : k), b, Math.max(1, ldb, transB ? k : n), beta, c, ldc,
         );
       // below this many multiply-adds OpenBLAS runs single-threaded anyway (interface/gemm.c)
-      if (m * n * k < SMP_MIN_MNK || !lib.getThreads || !lib.setThreads) return run();
+      if (held || m * n * k < SMP_MIN_MNK || !lib.getThreads || !lib.setThreads) return run();
       if (!worthSplitting(m, n, k)) return singleThreaded(lib.getThreads, lib.setThreads, run);
       applyThreadRule(lib.getThreads, lib.setThreads);
       run();

@@ -44,6 +44,22 @@ export function wantedThreads(): number | null {
   return Math.max(1, Math.min(share.cores, share.workers) - inFlight + 1);
 }
 
+/** The thread count set in this thread (setBlasThreads), which applies when no rule is set. */
+let own = 1;
+
+export function noteOwnThreads(n: number): void {
+  own = n;
+}
+
+/**
+ * How many cores the request computing in this thread may use: the rule's count, else the count set
+ * here (in-process use; 1 by default). Beyond one, long ops hand part of their work to a second
+ * thread (engine/split.ts) while OpenBLAS products run on one thread each.
+ */
+export function coresForRequest(): number {
+  return wantedThreads() ?? own;
+}
+
 /**
  * Called before each OpenBLAS product: sets the process-wide count when the rule now says otherwise.
  * The lock makes deciding and setting one step, so two workers deciding at once cannot leave the

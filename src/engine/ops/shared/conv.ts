@@ -8,6 +8,7 @@ import { convWeightGradF32 } from '../../kernels/conv-direct.js';
 import { im2colSpace } from '../../kernels/im2col.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
+import { startPart } from '../../split.js';
 import { eachDim, perDim } from './spatial.js';
 import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type DType, type Shape, type Tensor } from '../../tensor.js';
 
@@ -280,19 +281,115 @@ function moveBand(g: ConvGeometry, band: Data, ld: number, t: Data, s0: number, 
   }
 }
 
-function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
+/** A convolution's operands and results for some of its samples (null where not needed). */
+interface ConvData {
+  x: Data | null;
+  wt: Data | null;
+  b: Data | null;
+  gy: Data | null;
+  /** the output (forward) */
+  y: Data | null;
+  /** the gradients (backward), added to: dx by col2im's sums, dw and the bias's sums over blocks */
+  dx: Data | null;
+  dw: Data | null;
+  sums: Float64Array | null;
+}
+
+type Mode = 'forward' | 'vjp';
+
+function forwardPart(g: ConvGeometry, { x, wt, b, y }: ConvData): void {
   const dtype = dtypeOf(x!);
-  const y = empty(g.shape, dtype);
   const blk = blocking(g);
-  const space = openSpace(g, blk, x!.data, null, dtype);
+  const space = openSpace(g, blk, x, null, dtype);
   eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
     const ld = n * bandWidth(g, y1 - y0);
     space.unroll(false, grp, ld, y0, y1);
     // the bias is where the product accumulates
-    if (b) for (let ch = 0; ch < g.og; ch++) space.out.fill(b.data[grp * g.og + ch]!, ch * ld, (ch + 1) * ld);
-    gemm(false, false, g.og, ld, g.k, 1, wt!.data.subarray(grp * g.og * g.k), g.k, space.cols, ld, b ? 1 : 0, space.out, ld);
-    moveBand(g, space.out, ld, y.data, s0, n, grp, y0, y1, false);
+    if (b) for (let ch = 0; ch < g.og; ch++) space.out.fill(b[grp * g.og + ch]!, ch * ld, (ch + 1) * ld);
+    gemm(false, false, g.og, ld, g.k, 1, wt!.subarray(grp * g.og * g.k), g.k, space.cols, ld, b ? 1 : 0, space.out, ld);
+    moveBand(g, space.out, ld, y!, s0, n, grp, y0, y1, false);
   });
+}
+
+function vjpPart(g: ConvGeometry, { x, wt, gy, dx, dw, sums }: ConvData): void {
+  // one input channel a group, stride 1 along rows: dW and the bias sums without unrolling
+  const direct = g.cg === 1 && g.sw === 1 && x instanceof Float32Array && gy instanceof Float32Array && dw instanceof Float32Array &&
+    convWeightGradF32(g, x, gy, dw, sums);
+  const [blockDw, blockSums] = direct ? [null, null] : [dw, sums];
+  if (!dx && !blockDw && !blockSums) return;
+  const blk = blocking(g);
+  const space = openSpace(g, blk, blockDw ? x : null, dx, dtypeOf(gy!));
+  eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
+    const ld = n * bandWidth(g, y1 - y0);
+    moveBand(g, space.out, ld, gy!, s0, n, grp, y0, y1, true);
+    if (blockSums) for (let ch = 0; ch < g.og; ch++) blockSums[grp * g.og + ch] += space.sumOut(ch * ld, ld);
+    if (blockDw) {
+      space.unroll(false, grp, ld, y0, y1);
+      gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, blockDw.subarray(grp * g.og * g.k), g.k);
+    }
+    if (dx) {
+      gemm(true, false, g.k, ld, g.og, 1, wt!.subarray(grp * g.og * g.k), g.k, space.out, ld, 0, space.cols, ld);
+      space.unroll(true, grp, ld, y0, y1);
+    }
+  });
+}
+
+const computePart = (mode: Mode, g: ConvGeometry, d: ConvData) => (mode === 'forward' ? forwardPart(g, d) : vjpPart(g, d));
+
+/** The second core's side of bySamples (engine/split-thread.ts): its samples, on the arena's views. */
+export function convPart(args: { mode: Mode; g: ConvGeometry }, arrays: Record<string, Data | null>): void {
+  computePart(args.mode, args.g, arrays as unknown as ConvData);
+}
+
+/** The geometry of `n` of the samples (each sample's convolution stands alone). */
+const ofSamples = (g: ConvGeometry, n: number): ConvGeometry => ({ ...g, n, shape: [n, ...g.shape.slice(1)] });
+
+/**
+ * Beyond this many multiply-adds, a convolution of several samples hands half of them to a second core
+ * when the request has one (engine/split.ts): less, and the hand-off would cost more than it saves.
+ */
+const SPLIT_MIN_WORK = 2 ** 20;
+
+/**
+ * Computes `d` over all samples: the second half of them on a second core when one is free (their
+ * operands copied to it, their results copied or added back), the first half here meanwhile.
+ */
+function bySamples(mode: Mode, g: ConvGeometry, d: ConvData): void {
+  const cut = Math.ceil(g.n / 2);
+  const rest = g.n - cut;
+  const [xs, ys] = [g.c * g.h * g.w, g.o * g.oh * g.ow];
+  const tail = (t: Data | null, per: number) => t && t.subarray(cut * per);
+  const head = (t: Data | null, per: number) => t && t.subarray(0, cut * per);
+  const dtype = dtypeOf(d.wt ?? d.gy!);
+  const part =
+    rest > 0 && g.n * g.o * g.oh * g.ow * g.k >= SPLIT_MIN_WORK
+      ? startPart('conv', { mode, g: ofSamples(g, rest) }, {
+          x: tail(d.x, xs), wt: d.wt, b: d.b, gy: tail(d.gy, ys),
+          y: d.y && [dtype, rest * ys, 'written'], dx: tail(d.dx, xs), dw: d.dw && [dtype, d.dw.length], sums: d.sums && ['float64', d.sums.length],
+        })
+      : null;
+  if (!part) return computePart(mode, g, d);
+  try {
+    computePart(mode, ofSamples(g, cut), { ...d, x: head(d.x, xs), gy: head(d.gy, ys), y: head(d.y, ys), dx: head(d.dx, xs) });
+  } catch (err) {
+    part.abandon();
+    throw err;
+  }
+  const done = part.join();
+  if (!done) {
+    // the helper gave up: its samples are computed here
+    computePart(mode, ofSamples(g, rest), { ...d, x: tail(d.x, xs), gy: tail(d.gy, ys), y: tail(d.y, ys), dx: tail(d.dx, xs) });
+    return;
+  }
+  if (d.y) d.y.set(done.y!, cut * ys);
+  if (d.dx) d.dx.set(done.dx!, cut * xs);
+  if (d.dw) for (let i = 0; i < d.dw.length; i++) d.dw[i] += done.dw![i]!;
+  if (d.sums) for (let i = 0; i < d.sums.length; i++) d.sums[i] += done.sums![i]!;
+}
+
+function forward(g: ConvGeometry, [x, wt, b]: Tensor[]): Tensor {
+  const y = empty(g.shape, dtypeOf(x!));
+  bySamples('forward', g, { x: x!.data, wt: wt!.data, b: b?.data ?? null, gy: null, y: y.data, dx: null, dw: null, sums: null });
   return y;
 }
 
@@ -304,32 +401,11 @@ function vjp(
   into: readonly (Tensor | undefined)[] | undefined,
 ): (Tensor | null)[] {
   const want = (k: number) => needs?.[k] ?? true;
-  // all three are accumulated: dx by col2im's sums, dW and db over blocks and bands (db in float64)
   const dx = want(0) ? (into?.[0] ?? zeros(x!.shape, dtypeOf(x!))) : null;
   const dw = want(1) ? (into?.[1] ?? zeros(wt!.shape, dtypeOf(wt!))) : null;
+  // the bias's gradient is summed in float64
   const sums = b && want(2) ? new Float64Array(g.o) : null;
-  // one input channel a group, stride 1 along rows: dW and the bias sums without unrolling
-  const [xd, gd, dwd] = [x!.data, gy.data, dw?.data];
-  const direct = g.cg === 1 && g.sw === 1 && xd instanceof Float32Array && gd instanceof Float32Array && dwd instanceof Float32Array &&
-    convWeightGradF32(g, xd, gd, dwd, sums);
-  const [blockDw, blockSums] = direct ? [null, null] : [dw, sums];
-  if (dx || blockDw || blockSums) {
-    const blk = blocking(g);
-    const space = openSpace(g, blk, blockDw ? x!.data : null, dx?.data ?? null, dtypeOf(x!));
-    eachBlock(g, blk, space, (s0, n, grp, y0, y1) => {
-      const ld = n * bandWidth(g, y1 - y0);
-      moveBand(g, space.out, ld, gy.data, s0, n, grp, y0, y1, true);
-      if (blockSums) for (let ch = 0; ch < g.og; ch++) blockSums[grp * g.og + ch] += space.sumOut(ch * ld, ld);
-      if (blockDw) {
-        space.unroll(false, grp, ld, y0, y1);
-        gemm(false, true, g.og, g.k, ld, 1, space.out, ld, space.cols, ld, 1, blockDw.data.subarray(grp * g.og * g.k), g.k);
-      }
-      if (dx) {
-        gemm(true, false, g.k, ld, g.og, 1, wt!.data.subarray(grp * g.og * g.k), g.k, space.out, ld, 0, space.cols, ld);
-        space.unroll(true, grp, ld, y0, y1);
-      }
-    });
-  }
+  bySamples('vjp', g, { x: dw ? x!.data : null, wt: dx ? wt!.data : null, b: null, gy: gy.data, y: null, dx: dx?.data ?? null, dw: dw?.data ?? null, sums });
   const grads: (Tensor | null)[] = [dx, dw];
   if (!b) return grads;
   if (!sums) return [...grads, null];

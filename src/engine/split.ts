@@ -1,0 +1,219 @@
+// A second core for one request. When the request computing in this thread may use another core
+// (kernels/threads.ts coresForRequest: alone in the pool, or told so in-process), a long op hands part
+// of its work to a helper thread of this thread's own (split-thread.ts) and computes the rest meanwhile.
+// The helper sees shared memory only: the part's operands are copied into an arena of it, its results
+// read back from there. It sleeps in Atomics.wait between parts, so a hand-off costs a wake-up, not a
+// message through an event loop; and it stops between blocks when the request is asked to stop.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { stopIfCancelled } from './cancel.js';
+import { blasInfo, gemmBackend, holdBlasThreads } from './kernels/index.js';
+import { coresForRequest } from './kernels/threads.js';
+import type { Data, DType } from './tensor.js';
+
+/** Int32 slots of the control array shared with the helper. */
+export const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, STOP: 3, LENGTH: 4 } as const;
+export const STATUS = { OK: 1, FAILED: 2, CANCELLED: 3 } as const;
+
+/** What the helper is sent with each part: the task's name, its arguments, and its arrays (views of the arena). */
+export interface PartMessage {
+  task: string;
+  args: unknown;
+  arrays: Record<string, Data | null>;
+  /** the gemm backend to compute with, as this thread's (tests switch it) */
+  backend: { name: string; path: string | null };
+}
+
+/**
+ * How long a part may take beyond what this thread took for its own before the helper is given up
+ * (its thread stopped, the part computed here): a stuck or dead helper must not hold the request.
+ * (Tests shorten it.)
+ */
+export const SPLIT = { giveUpMs: 1000 };
+/** An arena larger than this is let go after its part, not kept for the next. */
+const RETAIN_BYTES = 64 * 2 ** 20;
+
+interface Helper {
+  worker: Worker;
+  ctrl: Int32Array;
+  /** this side of the channel: parts go out, the helper's error messages come back */
+  port: MessagePort;
+  seq: number;
+}
+
+let helper: Helper | null = null;
+/** parts handed to a helper, and those it gave back undone (for tests and the bench) */
+const counts = { parts: 0, givenUp: 0 };
+export const splitCounts = (): Readonly<typeof counts> => ({ ...counts });
+let ready: Promise<boolean> | null = null;
+let arena: SharedArrayBuffer | null = null;
+
+/** Under vitest the sources run as .ts; the helper still needs its compiled module (npm test builds it). */
+function helperFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dir = path.dirname(here);
+  return here.endsWith('.ts') ? path.resolve(dir, '../../dist/src/engine/split-thread.js') : path.resolve(dir, 'split-thread.js');
+}
+
+/**
+ * Starts this thread's helper unless it runs; resolves true once it is ready for parts, false if it
+ * could not start (it is then not tried again in this thread). Parts are only handed to a ready helper:
+ * until then ops compute everything here. A helper that ends later (given up) is started again.
+ */
+export function startHelper(): Promise<boolean> {
+  if (ready) return ready;
+  const ctrl = new Int32Array(new SharedArrayBuffer(SLOT.LENGTH * Int32Array.BYTES_PER_ELEMENT));
+  const { port1, port2 } = new MessageChannel();
+  let worker: Worker;
+  try {
+    worker = new Worker(helperFile(), { workerData: { ctrl, port: port2 }, transferList: [port2] });
+  } catch {
+    return (ready = Promise.resolve(false));
+  }
+  worker.unref();
+  const h: Helper = { worker, ctrl, port: port1, seq: 0 };
+  let started = false;
+  const mine: Promise<boolean> = new Promise<boolean>((resolve) => {
+    // its one message: its kernels are loaded
+    worker.once('message', () => {
+      started = true;
+      helper = h;
+      resolve(true);
+    });
+    worker.once('exit', () => {
+      if (helper === h) helper = null;
+      // one that never got ready stays refused; one that did may be replaced
+      if (ready === mine && started) ready = null;
+      resolve(false);
+    });
+    worker.once('error', () => worker.terminate());
+  });
+  ready = mine;
+  return mine;
+}
+
+/** Ends the helper's thread as a crash would, without telling this side (for tests). */
+export function crashHelper(): void {
+  void helper?.worker.terminate();
+}
+
+function stopHelper(h: Helper): void {
+  counts.givenUp++;
+  helper = null;
+  ready = null;
+  // a stopped helper may still be writing into the arena: the next part gets a fresh one
+  arena = null;
+  void h.worker.terminate();
+}
+
+/**
+ * A region of the arena: an operand copied in (Data), or a result of that dtype and length, zeroed
+ * unless `written` (the part writes every element).
+ */
+export type Region = Data | null | readonly [DType, number] | readonly [DType, number, 'written'];
+
+/** A part running on the helper. */
+export interface Part {
+  /**
+   * Waits for the part; its regions (views of the arena, valid until the next part) or null when the
+   * helper gave up or failed to finish, in which case the caller computes the part itself.
+   */
+  join(): Record<string, Data | null> | null;
+  /** Stops the part (the caller failed or was asked to stop) and waits for the helper to let go. */
+  abandon(): void;
+}
+
+/**
+ * Hands `task` to the helper with `regions` laid out in the arena, or null when no second core is free
+ * for this request or the helper is not ready (it is then started for later parts).
+ */
+export function startPart(task: string, args: unknown, regions: Record<string, Region>): Part | null {
+  if (coresForRequest() < 2) return null;
+  const h = helper;
+  if (!h) {
+    void startHelper();
+    return null;
+  }
+  const arrays = layOut(regions);
+  const backend = gemmBackend().name;
+  const message: PartMessage = { task, args, arrays, backend: { name: backend, path: backend === 'openblas' ? (blasInfo()?.path ?? null) : null } };
+  holdBlasThreads(true);
+  h.port.postMessage(message);
+  const seq = ++h.seq;
+  counts.parts++;
+  Atomics.store(h.ctrl, SLOT.SEQ, seq);
+  Atomics.notify(h.ctrl, SLOT.SEQ);
+  const started = performance.now();
+  let settled = false;
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    holdBlasThreads(false);
+    if (arena && arena.byteLength > RETAIN_BYTES) arena = null;
+  };
+  /**
+   * Waits until the helper is done with this part or `deadline` passes (false then), spinning: a
+   * thread that sleeps here is woken a millisecond late on a busy virtual machine, longer than a part.
+   */
+  const waitDone = (deadline: number, onTurn: () => void): boolean => {
+    for (let turn = 0; Atomics.load(h.ctrl, SLOT.DONE) !== seq; turn++) {
+      if ((turn & 1023) === 0) {
+        if (performance.now() > deadline) return false;
+        onTurn();
+      }
+    }
+    return true;
+  };
+  const abandon = () => {
+    if (settled) return;
+    Atomics.store(h.ctrl, SLOT.STOP, seq);
+    if (!waitDone(performance.now() + SPLIT.giveUpMs, () => {})) stopHelper(h);
+    settle();
+  };
+  return {
+    abandon,
+    join() {
+      const deadline = performance.now() + SPLIT.giveUpMs + (performance.now() - started);
+      try {
+        if (!waitDone(deadline, stopIfCancelled)) {
+          stopHelper(h);
+          return null;
+        }
+      } catch (err) {
+        abandon();
+        throw err;
+      }
+      settle();
+      const status = Atomics.load(h.ctrl, SLOT.STATUS);
+      if (status === STATUS.OK) return arrays;
+      if (status === STATUS.FAILED) {
+        const why = receiveMessageOnPort(h.port)?.message as string | undefined;
+        throw new Error(`the second core's part of ${task} failed: ${why ?? 'no reason given'}`);
+      }
+      return null;
+    },
+  };
+}
+
+/** Places the regions in the arena (grown when too small), 16-byte aligned: operands copied, results zeroed. */
+function layOut(regions: Record<string, Region>): Record<string, Data | null> {
+  const sizes = Object.values(regions).map((r) => (r === null ? 0 : Array.isArray(r) ? r[1] * (r[0] === 'float32' ? 4 : 8) : (r as Data).byteLength));
+  const total = sizes.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
+  if (!arena || arena.byteLength < total) arena = new SharedArrayBuffer(Math.max(2 ** 20, 2 ** Math.ceil(Math.log2(total))));
+  const out: Record<string, Data | null> = {};
+  let at = 0;
+  for (const [name, r] of Object.entries(regions)) {
+    if (r === null) {
+      out[name] = null;
+      continue;
+    }
+    const [float32, n] = Array.isArray(r) ? [r[0] === 'float32', r[1] as number] : [r instanceof Float32Array, (r as Data).length];
+    const view = float32 ? new Float32Array(arena, at, n) : new Float64Array(arena, at, n);
+    if (!Array.isArray(r)) view.set(r as Data);
+    else if (r.length === 2) view.fill(0);
+    out[name] = view;
+    at += Math.ceil(view.byteLength / 16) * 16;
+  }
+  return out;
+}
