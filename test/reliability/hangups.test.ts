@@ -106,4 +106,47 @@ describe('hang-ups', () => {
       await app.close();
     }
   }, 30_000);
+
+  it('a time limit reached inside a convolution split over two cores stops both halves: 504, no thread terminated', async () => {
+    const limit = 300;
+    const app = await startApp({ workers: 2, timeoutMs: limit, flopBudget: NO_BUDGET, maxElements: 40_000_000 });
+    try {
+      const values = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(i * seed) / 8);
+      // a 7 × 7 convolution of 8 samples of 128 × 64 × 64 by 128 filters (26·10^9 multiply-adds), its
+      // input and weights made by broadcasting from a body of a few kilobytes
+      const conv = (n: number, side = 64) => ({
+        model: {
+          type: 'graph',
+          inputs: ['p', 'q', 'u', 'v'],
+          nodes: [
+            { id: 'x', op: 'mul', inputs: ['p', 'q'] },
+            { id: 'w', op: 'mul', inputs: ['u', 'v'] },
+            { id: 'y', op: 'conv2d', inputs: ['x', 'w'], attrs: { padding: 3 } },
+            { id: 'L', op: 'sum', inputs: ['y'] },
+          ],
+          output: 'L',
+        },
+        inputs: {
+          p: { shape: [n, 128, 1, 1], data: values(n * 128, 1) },
+          q: { shape: [1, 1, side, side], data: values(side * side, 2) },
+          u: { shape: [128, 1, 1, 1], data: values(128, 3) },
+          v: { shape: [1, 128, 7, 7], data: values(6272, 4) },
+        },
+        options: { dtype: 'float32' },
+      });
+      // a worker's first convolution of several samples starts its helper thread: the next ones split
+      const res1 = await post(app, '/v1/forward', conv(2, 8));
+      expect(res1.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1500));
+      const started = Date.now();
+      const res = await post(app, '/v1/forward', conv(8));
+      expect(res.status).toBe(504);
+      expect(Date.now() - started).toBeLessThan(limit + 1000);
+      expect(await stoppedCounts(app)).toEqual({ 'running timeout': 1 });
+      expect(app.pool.workerStarts).toBe(2);
+      expect((await post(app, '/v1/forward', conv(2, 8))).body.loss).toBeCloseTo(res1.body.loss, 3);
+    } finally {
+      await app.close();
+    }
+  }, 30_000);
 });
