@@ -6,9 +6,9 @@ import { Cancelled, cancellable } from './cancel.js';
 import { blasInfo, gemmBackend, holdBlasThreads, initKernels, setGemmBackend } from './kernels/index.js';
 import { referenceBackend } from './kernels/reference.js';
 import { convPart } from './ops/shared/conv.js';
-import { SLOT, STATUS, type PartMessage } from './split.js';
+import { CLAIM, SLOT, STATUS, type PartMessage, type Task } from './split.js';
 
-const TASKS: Record<string, (args: never, arrays: PartMessage['arrays']) => void> = { conv: convPart };
+const TASKS: Record<string, Task> = { conv: convPart };
 
 const { ctrl, port } = workerData as { ctrl: Int32Array; port: MessagePort };
 initKernels();
@@ -28,22 +28,18 @@ function useBackend(want: PartMessage['backend']): void {
  */
 const SPIN_MS = 5;
 
-let seq = 0;
-for (;;) {
-  const until = performance.now() + SPIN_MS;
-  while (Atomics.load(ctrl, SLOT.SEQ) === seq && performance.now() < until) {
-    // spinning
-  }
-  Atomics.wait(ctrl, SLOT.SEQ, seq);
-  seq = Atomics.load(ctrl, SLOT.SEQ);
-  const message = receiveMessageOnPort(port)?.message as PartMessage | undefined;
+/** Computes part `message` unless this side's parent withdrew it first; says how it went. */
+function run(message: PartMessage): void {
+  const { seq } = message;
+  const last = Atomics.load(ctrl, SLOT.PICK);
+  if (Math.abs(last) !== seq - 1 || Atomics.compareExchange(ctrl, SLOT.PICK, last, seq) !== last) return;
   let status: number = STATUS.OK;
   try {
-    if (!message) throw new Error(`part ${seq} came without its message`);
     useBackend(message.backend);
     const task = TASKS[message.task];
     if (!task) throw new Error(`unknown task ${message.task}`);
-    cancellable(() => Atomics.load(ctrl, SLOT.STOP) === seq, () => task(message.args as never, message.arrays));
+    const claim = (i: number) => Atomics.compareExchange(ctrl, SLOT.CLAIMS + i, CLAIM.FREE, CLAIM.HELPER) === CLAIM.FREE;
+    cancellable(() => Atomics.load(ctrl, SLOT.STOP) === seq, () => task(message.args as never, message.arrays, claim));
   } catch (err) {
     status = err instanceof Cancelled ? STATUS.CANCELLED : STATUS.FAILED;
     if (status === STATUS.FAILED) port.postMessage((err as Error).stack ?? String(err));
@@ -51,4 +47,16 @@ for (;;) {
   Atomics.store(ctrl, SLOT.STATUS, status);
   Atomics.store(ctrl, SLOT.DONE, seq);
   Atomics.notify(ctrl, SLOT.DONE);
+}
+
+let seen = 0;
+for (;;) {
+  const until = performance.now() + SPIN_MS;
+  while (Atomics.load(ctrl, SLOT.SEQ) === seen && performance.now() < until) {
+    // spinning
+  }
+  Atomics.wait(ctrl, SLOT.SEQ, seen);
+  seen = Atomics.load(ctrl, SLOT.SEQ);
+  // every part posted since the last look, in order (those withdrawn meanwhile are passed over)
+  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) run(m.message as PartMessage);
 }

@@ -12,12 +12,21 @@ import { blasInfo, gemmBackend, holdBlasThreads } from './kernels/index.js';
 import { coresForRequest } from './kernels/threads.js';
 import type { Data, DType } from './tensor.js';
 
-/** Int32 slots of the control array shared with the helper. */
-export const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, STOP: 3, LENGTH: 4 } as const;
+/**
+ * Int32 slots of the control array shared with the helper. PICK: the last part decided, +seq when the
+ * helper took it up, −seq when this side withdrew it first (the helper then never touches it); CLAIMS:
+ * who computes each chunk of the part.
+ */
+export const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, STOP: 3, PICK: 4, CLAIMS: 5 } as const;
 export const STATUS = { OK: 1, FAILED: 2, CANCELLED: 3 } as const;
+/** A chunk's claim: not started, taken by the helper, or taken back by this side. */
+export const CLAIM = { FREE: 0, HELPER: 1, HERE: 2 } as const;
+/** At most this many chunks a part. */
+export const MAX_CHUNKS = 16;
 
 /** What the helper is sent with each part: the task's name, its arguments, and its arrays (views of the arena). */
 export interface PartMessage {
+  seq: number;
   task: string;
   args: unknown;
   arrays: Record<string, Data | null>;
@@ -25,12 +34,17 @@ export interface PartMessage {
   backend: { name: string; path: string | null };
 }
 
+/** A task on the helper: it computes each chunk of the part it can `claim` (false: this side took it). */
+export type Task = (args: never, arrays: PartMessage['arrays'], claim: (chunk: number) => boolean) => void;
+
 /**
  * How long a part may take beyond what this thread took for its own before the helper is given up
  * (its thread stopped, the part computed here): a stuck or dead helper must not hold the request.
  * (Tests shorten it.)
  */
 export const SPLIT = { giveUpMs: 1000 };
+/** How long a join spins before it sleeps until the helper is done (sleeping leaves the core to V8's threads). */
+const JOIN_SPIN_MS = 0.2;
 /** An arena larger than this is let go after its part, not kept for the next. */
 const RETAIN_BYTES = 64 * 2 ** 20;
 
@@ -63,7 +77,7 @@ function helperFile(): string {
  */
 export function startHelper(): Promise<boolean> {
   if (ready) return ready;
-  const ctrl = new Int32Array(new SharedArrayBuffer(SLOT.LENGTH * Int32Array.BYTES_PER_ELEMENT));
+  const ctrl = new Int32Array(new SharedArrayBuffer((SLOT.CLAIMS + MAX_CHUNKS) * Int32Array.BYTES_PER_ELEMENT));
   const { port1, port2 } = new MessageChannel();
   let worker: Worker;
   try {
@@ -113,11 +127,17 @@ function stopHelper(h: Helper): void {
  */
 export type Region = Data | null | readonly [DType, number] | readonly [DType, number, 'written'];
 
-/** A part running on the helper. */
+/**
+ * A part running on the helper, in chunks that it claims one after the other: those it has not started
+ * when this side is done with its own work, this side takes back (`take`), so a helper that starts late
+ * or is held up holds up no more than the chunk it is computing.
+ */
 export interface Part {
+  /** Claims chunk `i` for this side; false when the helper has it. */
+  take(i: number): boolean;
   /**
    * Waits for the part; its regions (views of the arena, valid until the next part) or null when the
-   * helper gave up or failed to finish, in which case the caller computes the part itself.
+   * helper gave up or failed to finish, in which case the caller computes the chunks it did not take.
    */
   join(): Record<string, Data | null> | null;
   /** Stops the part (the caller failed or was asked to stop) and waits for the helper to let go. */
@@ -128,7 +148,8 @@ export interface Part {
  * Hands `task` to the helper with `regions` laid out in the arena, or null when no second core is free
  * for this request or the helper is not ready (it is then started for later parts).
  */
-export function startPart(task: string, args: unknown, regions: Record<string, Region>): Part | null {
+export function startPart(task: string, args: unknown, regions: Record<string, Region>, chunks: number): Part | null {
+  if (chunks > MAX_CHUNKS) throw new RangeError(`a part has at most ${MAX_CHUNKS} chunks, not ${chunks}`);
   if (coresForRequest() < 2) return null;
   const h = helper;
   if (!h) {
@@ -137,10 +158,11 @@ export function startPart(task: string, args: unknown, regions: Record<string, R
   }
   const arrays = layOut(regions);
   const backend = gemmBackend().name;
-  const message: PartMessage = { task, args, arrays, backend: { name: backend, path: backend === 'openblas' ? (blasInfo()?.path ?? null) : null } };
+  const seq = ++h.seq;
+  const message: PartMessage = { seq, task, args, arrays, backend: { name: backend, path: backend === 'openblas' ? (blasInfo()?.path ?? null) : null } };
+  h.ctrl.fill(CLAIM.FREE, SLOT.CLAIMS, SLOT.CLAIMS + chunks);
   holdBlasThreads(true);
   h.port.postMessage(message);
-  const seq = ++h.seq;
   counts.parts++;
   Atomics.store(h.ctrl, SLOT.SEQ, seq);
   Atomics.notify(h.ctrl, SLOT.SEQ);
@@ -152,28 +174,41 @@ export function startPart(task: string, args: unknown, regions: Record<string, R
     holdBlasThreads(false);
     if (arena && arena.byteLength > RETAIN_BYTES) arena = null;
   };
+  /** Withdraws the part if the helper has not taken it up yet: it will then never touch it. */
+  const withdraw = (): boolean => {
+    const last = Atomics.load(h.ctrl, SLOT.PICK);
+    return Math.abs(last) === seq - 1 && Atomics.compareExchange(h.ctrl, SLOT.PICK, last, -seq) === last;
+  };
   /**
-   * Waits until the helper is done with this part or `deadline` passes (false then), spinning: a
-   * thread that sleeps here is woken a millisecond late on a busy virtual machine, longer than a part.
+   * Waits until the helper is done with this part or `deadline` passes (false then): spinning a
+   * little (the helper usually ends about when this side does), then asleep until it says so.
    */
   const waitDone = (deadline: number, onTurn: () => void): boolean => {
+    const spinUntil = performance.now() + JOIN_SPIN_MS;
     for (let turn = 0; Atomics.load(h.ctrl, SLOT.DONE) !== seq; turn++) {
-      if ((turn & 1023) === 0) {
-        if (performance.now() > deadline) return false;
-        onTurn();
-      }
+      if ((turn & 255) !== 0) continue;
+      const now = performance.now();
+      if (now > deadline) return false;
+      onTurn();
+      if (now > spinUntil) Atomics.wait(h.ctrl, SLOT.DONE, Atomics.load(h.ctrl, SLOT.DONE), 1);
     }
     return true;
   };
   const abandon = () => {
     if (settled) return;
     Atomics.store(h.ctrl, SLOT.STOP, seq);
-    if (!waitDone(performance.now() + SPLIT.giveUpMs, () => {})) stopHelper(h);
+    if (!withdraw() && !waitDone(performance.now() + SPLIT.giveUpMs, () => {})) stopHelper(h);
     settle();
   };
   return {
     abandon,
+    take: (i) => Atomics.compareExchange(h.ctrl, SLOT.CLAIMS + i, CLAIM.FREE, CLAIM.HERE) === CLAIM.FREE,
     join() {
+      // not taken up (its thread late to wake or held up): the caller has taken every chunk back
+      if (withdraw()) {
+        settle();
+        return arrays;
+      }
       const deadline = performance.now() + SPLIT.giveUpMs + (performance.now() - started);
       try {
         if (!waitDone(deadline, stopIfCancelled)) {

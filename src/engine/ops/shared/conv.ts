@@ -8,7 +8,7 @@ import { convWeightGradF32 } from '../../kernels/conv-direct.js';
 import { im2colSpace } from '../../kernels/im2col.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
-import { startPart } from '../../split.js';
+import { MAX_CHUNKS, startPart } from '../../split.js';
 import { eachDim, perDim } from './spatial.js';
 import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type DType, type Shape, type Tensor } from '../../tensor.js';
 
@@ -336,53 +336,88 @@ function vjpPart(g: ConvGeometry, { x, wt, gy, dx, dw, sums }: ConvData): void {
 
 const computePart = (mode: Mode, g: ConvGeometry, d: ConvData) => (mode === 'forward' ? forwardPart(g, d) : vjpPart(g, d));
 
-/** The second core's side of bySamples (engine/split-thread.ts): its samples, on the arena's views. */
-export function convPart(args: { mode: Mode; g: ConvGeometry }, arrays: Record<string, Data | null>): void {
-  computePart(args.mode, args.g, arrays as unknown as ConvData);
-}
-
 /** The geometry of `n` of the samples (each sample's convolution stands alone). */
 const ofSamples = (g: ConvGeometry, n: number): ConvGeometry => ({ ...g, n, shape: [n, ...g.shape.slice(1)] });
+
+/** `d` for samples [from, from + n): views of the per-sample arrays; dw and the sums are shared. */
+function samplesOf(g: ConvGeometry, d: ConvData, from: number, n: number): ConvData {
+  const [xs, ys] = [g.c * g.h * g.w, g.o * g.oh * g.ow];
+  const view = (t: Data | null, per: number) => t && t.subarray(from * per, (from + n) * per);
+  return { ...d, x: view(d.x, xs), gy: view(d.gy, ys), y: view(d.y, ys), dx: view(d.dx, xs) };
+}
+
+/** The first sample of each chunk of `n` samples cut into `chunks`, and the end. */
+const chunkStart = (n: number, chunks: number, i: number) => Math.floor((i * n) / chunks);
+
+/** Computes chunk `i` of the `n` samples of `d` (whose dw and sums it adds to). */
+function computeChunk(mode: Mode, g: ConvGeometry, d: ConvData, n: number, chunks: number, i: number): void {
+  const [a, b] = [chunkStart(n, chunks, i), chunkStart(n, chunks, i + 1)];
+  computePart(mode, ofSamples(g, b - a), samplesOf(g, d, a, b - a));
+}
+
+interface PartArgs {
+  mode: Mode;
+  /** the geometry of the part's samples */
+  g: ConvGeometry;
+  chunks: number;
+}
+
+/** The second core's side of bySamples (engine/split-thread.ts): the chunks of its samples it claims, on the arena's views. */
+export function convPart({ mode, g, chunks }: PartArgs, arrays: Record<string, Data | null>, claim: (chunk: number) => boolean): void {
+  for (let i = 0; i < chunks; i++) if (claim(i)) computeChunk(mode, g, arrays as unknown as ConvData, g.n, chunks, i);
+}
 
 /**
  * Beyond this many multiply-adds, a convolution of several samples hands half of them to a second core
  * when the request has one (engine/split.ts): less, and the hand-off would cost more than it saves.
  */
 const SPLIT_MIN_WORK = 2 ** 20;
+/** The second half is handed over in chunks of about this many multiply-adds (at most MAX_CHUNKS). */
+const CHUNK_WORK = 2 ** 20;
 
 /**
  * Computes `d` over all samples: the second half of them on a second core when one is free (their
- * operands copied to it, their results copied or added back), the first half here meanwhile.
+ * operands copied to it, their results copied or added back), the first half here meanwhile; then the
+ * chunks of the second half the helper has not started, here too.
  */
 function bySamples(mode: Mode, g: ConvGeometry, d: ConvData): void {
+  const work = g.n * g.o * g.oh * g.ow * g.k;
   const cut = Math.ceil(g.n / 2);
   const rest = g.n - cut;
-  const [xs, ys] = [g.c * g.h * g.w, g.o * g.oh * g.ow];
-  const tail = (t: Data | null, per: number) => t && t.subarray(cut * per);
-  const head = (t: Data | null, per: number) => t && t.subarray(0, cut * per);
+  if (rest === 0 || work < SPLIT_MIN_WORK) return computePart(mode, g, d);
+  const chunks = Math.max(1, Math.min(rest, MAX_CHUNKS, Math.round(work / 2 / CHUNK_WORK)));
+  const hg = ofSamples(g, rest);
+  const tail = samplesOf(g, d, cut, rest);
   const dtype = dtypeOf(d.wt ?? d.gy!);
-  const part =
-    rest > 0 && g.n * g.o * g.oh * g.ow * g.k >= SPLIT_MIN_WORK
-      ? startPart('conv', { mode, g: ofSamples(g, rest) }, {
-          x: tail(d.x, xs), wt: d.wt, b: d.b, gy: tail(d.gy, ys),
-          y: d.y && [dtype, rest * ys, 'written'], dx: tail(d.dx, xs), dw: d.dw && [dtype, d.dw.length], sums: d.sums && ['float64', d.sums.length],
-        })
-      : null;
+  const args: PartArgs = { mode, g: hg, chunks };
+  const part = startPart('conv', args, {
+    x: tail.x, wt: d.wt, b: d.b, gy: tail.gy,
+    y: d.y && [dtype, tail.y!.length, 'written'], dx: tail.dx, dw: d.dw && [dtype, d.dw.length], sums: d.sums && ['float64', d.sums.length],
+  }, chunks);
   if (!part) return computePart(mode, g, d);
+  // chunks of the second half taken back from the helper, which had not started them
+  const taken: boolean[] = [];
   try {
-    computePart(mode, ofSamples(g, cut), { ...d, x: head(d.x, xs), gy: head(d.gy, ys), y: head(d.y, ys), dx: head(d.dx, xs) });
+    computePart(mode, ofSamples(g, cut), samplesOf(g, d, 0, cut));
+    for (let i = chunks - 1; i >= 0; i--) if ((taken[i] = part.take(i))) computeChunk(mode, hg, tail, rest, chunks, i);
   } catch (err) {
     part.abandon();
     throw err;
   }
   const done = part.join();
-  if (!done) {
-    // the helper gave up: its samples are computed here
-    computePart(mode, ofSamples(g, rest), { ...d, x: tail(d.x, xs), gy: tail(d.gy, ys), y: tail(d.y, ys), dx: tail(d.dx, xs) });
-    return;
+  const [xs, ys] = [g.c * g.h * g.w, g.o * g.oh * g.ow];
+  for (let i = 0; i < chunks; i++) {
+    if (taken[i]) continue;
+    // the helper's chunk: its results, or (the helper given up) computed here
+    if (!done) {
+      computeChunk(mode, hg, tail, rest, chunks, i);
+      continue;
+    }
+    const [a, b] = [chunkStart(rest, chunks, i), chunkStart(rest, chunks, i + 1)];
+    if (tail.y) tail.y.set(done.y!.subarray(a * ys, b * ys), a * ys);
+    if (tail.dx) tail.dx.set(done.dx!.subarray(a * xs, b * xs), a * xs);
   }
-  if (d.y) d.y.set(done.y!, cut * ys);
-  if (d.dx) d.dx.set(done.dx!, cut * xs);
+  if (!done) return;
   if (d.dw) for (let i = 0; i < d.dw.length; i++) d.dw[i] += done.dw![i]!;
   if (d.sums) for (let i = 0; i < d.sums.length; i++) d.sums[i] += done.sums![i]!;
 }
