@@ -31,8 +31,12 @@ const SPIN_MS = 5;
 /** Computes part `message` unless this side's parent withdrew it first; says how it went. */
 function run(message: PartMessage): void {
   const { seq } = message;
+  Atomics.store(ctrl, SLOT.SEEN, seq);
   const last = Atomics.load(ctrl, SLOT.PICK);
   if (Math.abs(last) !== seq - 1 || Atomics.compareExchange(ctrl, SLOT.PICK, last, seq) !== last) return;
+  for (const end = performance.now() + message.holdMs; performance.now() < end; ) {
+    // held up (tests)
+  }
   let status: number = STATUS.OK;
   try {
     useBackend(message.backend);

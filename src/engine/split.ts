@@ -14,10 +14,10 @@ import type { Data, DType } from './tensor.js';
 
 /**
  * Int32 slots of the control array shared with the helper. PICK: the last part decided, +seq when the
- * helper took it up, −seq when this side withdrew it first (the helper then never touches it); CLAIMS:
- * who computes each chunk of the part.
+ * helper took it up, −seq when this side withdrew it first (the helper then never touches it); SEEN:
+ * the last part the helper read, taken up or not; CLAIMS: who computes each chunk of the part.
  */
-export const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, STOP: 3, PICK: 4, CLAIMS: 5 } as const;
+export const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, STOP: 3, PICK: 4, SEEN: 5, CLAIMS: 6 } as const;
 export const STATUS = { OK: 1, FAILED: 2, CANCELLED: 3 } as const;
 /** A chunk's claim: not started, taken by the helper, or taken back by this side. */
 export const CLAIM = { FREE: 0, HELPER: 1, HERE: 2 } as const;
@@ -32,17 +32,21 @@ export interface PartMessage {
   arrays: Record<string, Data | null>;
   /** the gemm backend to compute with, as this thread's (tests switch it) */
   backend: { name: string; path: string | null };
+  /** how long the helper waits, once it has taken the part up, before it starts it (tests of a held-up helper) */
+  holdMs: number;
 }
 
 /** A task on the helper: it computes each chunk of the part it can `claim` (false: this side took it). */
 export type Task = (args: never, arrays: PartMessage['arrays'], claim: (chunk: number) => boolean) => void;
 
 /**
- * How long a part may take beyond what this thread took for its own before the helper is given up
- * (its thread stopped, the part computed here): a stuck or dead helper must not hold the request.
- * (Tests shorten it.)
+ * giveUpMs: how long a part may take beyond what this thread took for its own before the helper is
+ * given up (its thread stopped, the part computed here): a stuck or dead helper must not hold the
+ * request. holdMs: see PartMessage. (Tests change them.)
  */
-export const SPLIT = { giveUpMs: 1000 };
+export const SPLIT = { giveUpMs: 1000, holdMs: 0 };
+/** A helper that has not read any of this many parts posted since is dead or stuck: it is replaced. */
+const UNREAD_LIMIT = 16;
 /** How long a join spins before it sleeps until the helper is done (sleeping leaves the core to V8's threads). */
 const JOIN_SPIN_MS = 0.2;
 /** An arena larger than this is let go after its part, not kept for the next. */
@@ -107,9 +111,9 @@ export function startHelper(): Promise<boolean> {
   return mine;
 }
 
-/** Ends the helper's thread as a crash would, without telling this side (for tests). */
-export function crashHelper(): void {
-  void helper?.worker.terminate();
+/** Ends the helper's thread as a crash would, without telling this side (for tests); resolves once it has ended. */
+export async function crashHelper(): Promise<void> {
+  await helper?.worker.terminate();
 }
 
 function stopHelper(h: Helper): void {
@@ -151,7 +155,12 @@ export interface Part {
 export function startPart(task: string, args: unknown, regions: Record<string, Region>, chunks: number): Part | null {
   if (chunks > MAX_CHUNKS) throw new RangeError(`a part has at most ${MAX_CHUNKS} chunks, not ${chunks}`);
   if (coresForRequest() < 2) return null;
-  const h = helper;
+  let h = helper;
+  // one that reads no parts (its thread gone, its exit not yet heard of) is replaced
+  if (h && h.seq - Atomics.load(h.ctrl, SLOT.SEEN) >= UNREAD_LIMIT) {
+    stopHelper(h);
+    h = null;
+  }
   if (!h) {
     void startHelper();
     return null;
@@ -159,7 +168,9 @@ export function startPart(task: string, args: unknown, regions: Record<string, R
   const arrays = layOut(regions);
   const backend = gemmBackend().name;
   const seq = ++h.seq;
-  const message: PartMessage = { seq, task, args, arrays, backend: { name: backend, path: backend === 'openblas' ? (blasInfo()?.path ?? null) : null } };
+  const message: PartMessage = {
+    seq, task, args, arrays, backend: { name: backend, path: backend === 'openblas' ? (blasInfo()?.path ?? null) : null }, holdMs: SPLIT.holdMs,
+  };
   h.ctrl.fill(CLAIM.FREE, SLOT.CLAIMS, SLOT.CLAIMS + chunks);
   holdBlasThreads(true);
   h.port.postMessage(message);
