@@ -224,6 +224,7 @@ export function startPart(task: string, args: unknown, regions: Record<string, R
       try {
         if (!waitDone(deadline, stopIfCancelled)) {
           stopHelper(h);
+          settle();
           return null;
         }
       } catch (err) {

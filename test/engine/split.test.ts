@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cancelled, cancellable } from '../../src/engine/cancel.js';
 import { setBlasThreads } from '../../src/engine/kernels/index.js';
+import { blasThreadsHeld } from '../../src/engine/kernels/openblas.js';
 import { conv2d } from '../../src/engine/ops/conv2d.js';
 import { crashHelper, SPLIT, splitCounts, startHelper } from '../../src/engine/split.js';
 import { cast, type Tensor } from '../../src/engine/tensor.js';
@@ -51,7 +52,11 @@ describe.each(gemmBackends())('convolutions on two cores, %s gemm', (name, backe
   beforeAll(async () => {
     expect(await startHelper()).toBe(true);
   });
-  afterEach(() => setBlasThreads(1));
+  afterEach(() => {
+    // whatever became of a part, its hold on OpenBLAS's thread count is let go
+    expect(blasThreadsHeld()).toBe(false);
+    setBlasThreads(1);
+  });
 
   it.each(CASES)('$what: forward and gradients as the loop definition (float64)', (c) => {
     const inputs = operands(c, 3);
@@ -133,6 +138,7 @@ describe.each(gemmBackends())('convolutions on two cores, %s gemm', (name, backe
       Object.assign(SPLIT, { giveUpMs: 1000, holdMs: 0 });
     }
     expect(splitCounts().givenUp).toBeGreaterThan(before.givenUp);
+    expect(blasThreadsHeld()).toBe(false);
     expect(await startHelper()).toBe(true);
     const parts = splitCounts().parts;
     expectClose(conv2d.forward(inputs, a), want.data, 1e-12);

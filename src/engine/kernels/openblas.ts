@@ -84,6 +84,9 @@ export function setBlasThreads(n: number): void {
 let held = false;
 let found = 1;
 
+/** Whether this thread holds the count now (tests: every part lets go of it). */
+export const blasThreadsHeld = (): boolean => held;
+
 export function holdBlasThreads(on: boolean, setCount = true): void {
   held = on;
   const lib = blas;
