@@ -2,8 +2,10 @@
 // (kernels/threads.ts coresForRequest: alone in the pool, or told so in-process), a long op hands part
 // of its work to a helper thread of this thread's own (split-thread.ts) and computes the rest meanwhile.
 // The helper sees shared memory only: the part's operands are copied into an arena of it, its results
-// read back from there. It sleeps in Atomics.wait between parts, so a hand-off costs a wake-up, not a
-// message through an event loop; and it stops between blocks when the request is asked to stop.
+// read back from there. It waits for parts on shared memory (spinning a while, then in Atomics.wait), so
+// a hand-off costs no turn of an event loop; it takes its part's chunks one at a time, so that what it
+// has not started when this thread is done, this thread computes; and it stops between blocks when the
+// request is asked to stop.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
