@@ -155,6 +155,8 @@ describe('metrics', () => {
     expect(text).toMatch(/gradserve_queue_depth 0/);
     expect(text).toMatch(/gradserve_busy_workers 0/);
     expect(text).toMatch(/gradserve_worker_starts_total 1/);
+    expect(text).toMatch(/gradserve_second_core_parts_total 0/);
+    expect(text).toMatch(/gradserve_second_core_helpers_given_up_total 0/);
     expect(text).toMatch(/gradserve_compute_seconds_count\{kind="gradients"\} \d+/);
     expect(text).toMatch(/process_cpu_user_seconds_total/);
   });

@@ -63,9 +63,20 @@ interface Helper {
 }
 
 let helper: Helper | null = null;
-/** parts handed to a helper, and those it gave back undone (for tests and the bench) */
-const counts = { parts: 0, givenUp: 0 };
-export const splitCounts = (): Readonly<typeof counts> => ({ ...counts });
+/** Cells of this thread's counts (shared with the event loop for /metrics when given): parts handed to a helper, helpers given up. */
+export const SPLIT_STATS = { PARTS: 0, GIVEN_UP: 1, LENGTH: 2 } as const;
+let stats: BigInt64Array = new BigInt64Array(SPLIT_STATS.LENGTH);
+const count = (cell: number) => Atomics.add(stats, cell, 1n);
+
+/** Counts into `shared` (SPLIT_STATS), which other threads' counts add to, from now on. */
+export function countSplitsInto(shared: BigInt64Array): void {
+  stats = shared;
+}
+
+export const splitCounts = (): { parts: number; givenUp: number } => ({
+  parts: Number(Atomics.load(stats, SPLIT_STATS.PARTS)),
+  givenUp: Number(Atomics.load(stats, SPLIT_STATS.GIVEN_UP)),
+});
 let ready: Promise<boolean> | null = null;
 let arena: SharedArrayBuffer | null = null;
 
@@ -119,7 +130,7 @@ export async function crashHelper(): Promise<void> {
 }
 
 function stopHelper(h: Helper): void {
-  counts.givenUp++;
+  count(SPLIT_STATS.GIVEN_UP);
   helper = null;
   ready = null;
   // a stopped helper may still be writing into the arena: the next part gets a fresh one
@@ -176,7 +187,7 @@ export function startPart(task: string, args: unknown, regions: Record<string, R
   h.ctrl.fill(CLAIM.FREE, SLOT.CLAIMS, SLOT.CLAIMS + chunks);
   holdBlasThreads(true);
   h.port.postMessage(message);
-  counts.parts++;
+  count(SPLIT_STATS.PARTS);
   Atomics.store(h.ctrl, SLOT.SEQ, seq);
   Atomics.notify(h.ctrl, SLOT.SEQ);
   const started = performance.now();

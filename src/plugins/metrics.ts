@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import { readPlanStats } from '../engine/plans.js';
+import { SPLIT_STATS } from '../engine/split.js';
 
 // Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist.
 
@@ -67,6 +68,25 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       counted = pool.workerStarts;
     },
   });
+  const splits = { parts: 0, givenUp: 0 };
+  const splitCounter = (name: string, help: string, key: keyof typeof splits, cell: number) =>
+    new Counter({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        const v = pool.splitStats ? Number(Atomics.load(pool.splitStats, cell)) : 0;
+        this.inc(v - splits[key]);
+        splits[key] = v;
+      },
+    });
+  splitCounter(
+    'gradserve_second_core_parts_total',
+    'parts of a lone request\'s convolutions handed to a worker\'s helper thread on a second core (docs/operations.md, Tuning OpenBLAS threads)',
+    'parts',
+    SPLIT_STATS.PARTS,
+  );
+  splitCounter('gradserve_second_core_helpers_given_up_total', 'helper threads stopped and replaced because a part did not finish in time or they read none', 'givenUp', SPLIT_STATS.GIVEN_UP);
   pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
   const stopped = new Counter({
     name: 'gradserve_stopped_tasks_total',

@@ -7,6 +7,7 @@ import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
 import { PLAN_STATS } from '../engine/plans.js';
+import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
 import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
@@ -82,6 +83,8 @@ export interface Pool {
   onWorkerError?: (err: unknown) => void;
   /** the workers' plan caches, summed (engine/plans.ts PLAN_STATS); absent without workers */
   readonly planStats?: BigInt64Array;
+  /** the workers' second-core counts, summed (engine/split.ts SPLIT_STATS); absent without workers */
+  readonly splitStats?: BigInt64Array;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -222,6 +225,7 @@ export class PiscinaPool implements Pool {
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
+  readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
@@ -243,6 +247,7 @@ export class PiscinaPool implements Pool {
         nice: opts.nice ?? 0,
         cores: { state: this.cores, workers: opts.workers },
         plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
+        split: this.splitStats,
       },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });

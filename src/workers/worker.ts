@@ -7,6 +7,7 @@ import { LimitError, ModelNotSent, SpecError, type Path } from '../engine/errors
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
 import { OpValueError } from '../engine/op.js';
 import { dropPlans, keepPlans } from '../engine/plans.js';
+import { countSplitsInto } from '../engine/split.js';
 import { ShapeError } from '../engine/tensor.js';
 import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task, type TaskFailure } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
@@ -16,7 +17,7 @@ import { collectTransferables } from '../wire/ownership.js';
 // probe rather than a request.
 
 const data = Piscina.workerData as
-  | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array } }
+  | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array }; split?: BigInt64Array }
   | undefined;
 // Below the event loop's priority when WORKER_NICE > 0: when both want a core, reading requests and
 // writing answers for every client goes first, so long computations hold the others up less. Before the
@@ -29,6 +30,8 @@ const backend = initKernels(data?.blas ?? process.env.BLAS ?? 'auto');
 if (data?.cores && (backend !== 'openblas' || !process.env.OPENBLAS_NUM_THREADS)) {
   shareCores({ ...data.cores, cores: os.availableParallelism() });
 }
+
+if (data?.split) countSplitsInto(data.split);
 
 if (data?.plans && data.plans.entries > 0) {
   keepPlans(data.plans.entries, data.plans.bytes, data.plans.stats);

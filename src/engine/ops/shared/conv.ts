@@ -371,7 +371,7 @@ export function convPart({ mode, g, chunks }: PartArgs, arrays: Record<string, D
  * Beyond this many multiply-adds, a convolution of several samples hands half of them to a second core
  * when the request has one (engine/split.ts): less, and the hand-off would cost more than it saves.
  */
-const SPLIT_MIN_WORK = 2 ** 20;
+const SECOND_CORE_MIN_WORK = 2 ** 20;
 /** The second half is handed over in chunks of about this many multiply-adds (at most MAX_CHUNKS). */
 const CHUNK_WORK = 2 ** 20;
 
@@ -384,7 +384,7 @@ function bySamples(mode: Mode, g: ConvGeometry, d: ConvData): void {
   const work = g.n * g.o * g.oh * g.ow * g.k;
   const cut = Math.ceil(g.n / 2);
   const rest = g.n - cut;
-  if (rest === 0 || work < SPLIT_MIN_WORK) return computePart(mode, g, d);
+  if (rest === 0 || work < SECOND_CORE_MIN_WORK) return computePart(mode, g, d);
   const chunks = Math.max(1, Math.min(rest, MAX_CHUNKS, Math.round(work / 2 / CHUNK_WORK)));
   const hg = ofSamples(g, rest);
   const tail = samplesOf(g, d, cut, rest);
