@@ -36,6 +36,9 @@ export const EnvSchema = z.object({
     .positive()
     .optional()
     .describe(`estimated floating-point operations one request may need, else 413 before it runs (default: TIMEOUT_MS at ${FLOPS_PER_MS / 1e6} GFLOP/s)`),
+  IN_PLACE_FLOPS: int(0)
+    .default(2 ** 18)
+    .describe('a computation of a known model estimated at most this many FLOPs (forward and backward; each node counts 10,000) runs on the event loop, not in a worker: a worker\'s message and wake-up would cost more than it does (0: every computation in a worker)'),
   MODEL_CACHE_ENTRIES: int(1, 1_000_000)
     .default(1024)
     .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),
@@ -83,6 +86,8 @@ export interface AppConfig {
   timeoutMs: number;
   /** estimated FLOPs one request may need (engine/cost.ts) */
   flopBudget: number;
+  /** computations estimated at most this many FLOPs run on the event loop (workers/pool.ts inPlaceFlops) */
+  inPlaceFlops: number;
   /** bounds of the model caches (plugins/models.ts, engine/plans.ts): each one, not their sum */
   modelCacheEntries: number;
   modelCacheBytes: number;
@@ -139,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxNodes: e.MAX_NODES,
     timeoutMs: e.TIMEOUT_MS,
     flopBudget: e.FLOP_BUDGET ?? e.TIMEOUT_MS * FLOPS_PER_MS,
+    inPlaceFlops: e.IN_PLACE_FLOPS,
     modelCacheEntries: e.MODEL_CACHE_ENTRIES,
     modelCacheBytes: Math.floor(e.MODEL_CACHE_MB * 1024 * 1024),
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,

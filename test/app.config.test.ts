@@ -17,18 +17,19 @@ describe('loadConfig', () => {
     expect(c.corsOrigins).toEqual([]);
     expect(c.blas).toBe('auto');
     expect(c.bodyLimitBytes).toBe(16 * 1024 * 1024);
+    expect(c.inPlaceFlops).toBe(2 ** 18);
   });
 
   it('reads every variable', () => {
     const c = loadConfig({
       PORT: '8080', HOST: '127.0.0.1', WORKERS: '3', QUEUE_LIMIT: '5', BODY_LIMIT_MB: '2.5', MAX_ELEMENTS: '1000',
       MAX_NODES: '20', TIMEOUT_MS: '1500', API_KEYS: 'a, b,,c', RATE_LIMIT: '60', CORS_ORIGINS: 'https://x.example',
-      LOG_LEVEL: 'warn', BLAS: 'off', WORKER_NICE: '3',
+      LOG_LEVEL: 'warn', BLAS: 'off', WORKER_NICE: '3', IN_PLACE_FLOPS: '0',
     });
     expect(c).toMatchObject({
       port: 8080, host: '127.0.0.1', workers: 3, queueLimit: 5, bodyLimitBytes: 2.5 * 1024 * 1024, maxElements: 1000,
       maxNodes: 20, timeoutMs: 1500, apiKeys: ['a', 'b', 'c'], rateLimit: 60, corsOrigins: ['https://x.example'],
-      logLevel: 'warn', blas: 'off', workerNice: 3,
+      logLevel: 'warn', blas: 'off', workerNice: 3, inPlaceFlops: 0,
     });
   });
 
@@ -37,13 +38,13 @@ describe('loadConfig', () => {
   });
 
   it('rejects bad values, naming each variable and value', () => {
-    const bad = () => loadConfig({ PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', TIMEOUT_MS: '1.5', WORKER_NICE: '20' });
+    const bad = () => loadConfig({ PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', TIMEOUT_MS: '1.5', WORKER_NICE: '20', IN_PLACE_FLOPS: '-1' });
     expect(bad).toThrow(ConfigError);
     try {
       bad();
     } catch (err) {
       const m = (err as Error).message;
-      for (const v of ['PORT="eighty"', 'WORKERS="0"', 'LOG_LEVEL="loud"', 'TIMEOUT_MS="1.5"', 'WORKER_NICE="20"']) expect(m).toContain(v);
+      for (const v of ['PORT="eighty"', 'WORKERS="0"', 'LOG_LEVEL="loud"', 'TIMEOUT_MS="1.5"', 'WORKER_NICE="20"', 'IN_PLACE_FLOPS="-1"']) expect(m).toContain(v);
     }
   });
 });

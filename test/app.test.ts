@@ -160,6 +160,26 @@ describe('metrics', () => {
     expect(text).toMatch(/gradserve_compute_seconds_count\{kind="gradients"\} \d+/);
     expect(text).toMatch(/process_cpu_user_seconds_total/);
   });
+
+  it('counts the computations small enough for the event loop (IN_PLACE_FLOPS), and only those', async () => {
+    const inPlace = async () => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(/^gradserve_tasks_in_place_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await inPlace();
+    expect(before).toBeGreaterThanOrEqual(0);
+    // the README's chain (three nodes), and a chain of nine nodes (this app's MAX_NODES is 10), over the bound
+    expect((await post(app, '/v1/gradients', twoWeight)).status).toBe(200);
+    expect(await inPlace()).toBe(before + 1);
+    const nodes = Array.from({ length: 8 }, (_, i) => ({ id: `n${i}`, op: 'mul', inputs: ['w', i === 0 ? 'x' : `n${i - 1}`] }));
+    const wide = {
+      model: { type: 'graph', inputs: ['x', 't'], params: { w: { shape: [] } }, nodes: [...nodes, { id: 'L', op: 'mse_loss', inputs: ['n7', 't'] }], output: 'L' },
+      params: { w: 1 },
+      inputs: { x: 2, t: 1 },
+    };
+    expect((await post(app, '/v1/gradients', wide)).status).toBe(200);
+    expect(await inPlace()).toBe(before + 1);
+  });
 });
 
 describe('close', () => {

@@ -11,9 +11,12 @@ import type {
   TrainStep,
 } from './api.js';
 import { recycling } from './buffers.js';
+import { BACKWARD_PASSES, forwardCost, NODE_FLOPS } from './cost.js';
 import { explain as explainWith, type ExplainResult } from './explain.js';
 import { gradcheck as gradcheckWith, type GradcheckConfig, type GradcheckResult } from './gradcheck.js';
 import { forward as forwardWith, gradients as gradientsWith, step as stepWith } from './gradients.js';
+import { mlpNodeCount } from './mlp.js';
+import { planOf } from './model.js';
 import { OPS } from './ops/index.js';
 import { train as trainWith } from './train.js';
 
@@ -28,6 +31,21 @@ export { OPS, ALL_OPS } from './ops/index.js';
 /** Forward pass, backpropagation and optionally one optimizer step. */
 export function gradients(job: GradientsJob, limits: Limits): GradientsResult {
   return recycling(() => gradientsWith(job, limits, OPS));
+}
+
+/**
+ * Whether the job's forward and backward passes are estimated (engine/cost.ts) at most `maxFlops`. The
+ * model is compiled for it (and its plan kept, when plans are) only if its node count alone leaves
+ * room, so a large model is turned down without compiling it. A request error (SpecError, LimitError)
+ * is thrown as gradients() would throw it.
+ */
+export function costsAtMost(job: ModelJob, limits: Limits, maxFlops: number): boolean {
+  const { model } = job;
+  if (model === undefined) return false;
+  const nodes = (model.type === 'mlp' ? mlpNodeCount(model) : model.nodes.length) + (job.loss ? 1 : 0);
+  const passes = 1 + BACKWARD_PASSES;
+  if (nodes * NODE_FLOPS * passes > maxFlops) return false;
+  return forwardCost(planOf(job, limits, OPS).graph).flops * passes <= maxFlops;
 }
 
 /** Forward pass only: the loss (when there is one) and the output. */

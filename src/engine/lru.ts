@@ -10,6 +10,8 @@ export interface LruCounts {
 export class Lru<K, V> {
   private readonly map = new Map<K, { value: V; bytes: number }>();
   private held = 0;
+  /** the key last made the most recent, when it still is */
+  private newest: K | undefined;
   readonly counts: LruCounts = { hits: 0, misses: 0, evictions: 0 };
   /** sees each entry dropped to make room (not those deleted or replaced by the caller) */
   onEvict?: (key: K, value: V) => void;
@@ -35,8 +37,12 @@ export class Lru<K, V> {
       return undefined;
     }
     this.counts.hits++;
-    this.map.delete(key);
-    this.map.set(key, e);
+    // a hot key is often the most recent already: moving it would only churn the map's table
+    if (key !== this.newest) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      this.newest = key;
+    }
     return e.value;
   }
 
@@ -53,10 +59,12 @@ export class Lru<K, V> {
     this.delete(key);
     if (bytes > this.maxBytes || this.maxEntries < 1) return false;
     this.map.set(key, { value, bytes });
+    this.newest = key;
     this.held += bytes;
     while (this.map.size > this.maxEntries || this.held > this.maxBytes) {
       const [oldest, e] = this.map.entries().next().value!;
       this.map.delete(oldest);
+      if (oldest === this.newest) this.newest = undefined;
       this.held -= e.bytes;
       this.counts.evictions++;
       this.onEvict?.(oldest, e.value);
@@ -68,6 +76,7 @@ export class Lru<K, V> {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
     this.map.delete(key);
+    if (key === this.newest) this.newest = undefined;
     this.held -= e.bytes;
     return e.value;
   }

@@ -186,8 +186,8 @@ function compileModel(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, An
   return { graph, inputNames: parts.inputs.map((l) => l.name), params: parts.params, output: parts.output.id, mlp: parts.mlp };
 }
 
-/** Validates and compiles the request's model (plus loss) and gathers its leaf values; inits missing params. */
-export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.options.dtype }: BuildOptions): BuiltModel {
+/** The request's model (plus loss) compiled, or its plan kept from an earlier request of the same shapes. */
+export function planOf(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType = job.options.dtype): Plan {
   const key = job.modelId === undefined ? undefined : planKey(job, dtype);
   let plan = key === undefined ? undefined : findPlan(key);
   if (plan === undefined) {
@@ -197,6 +197,12 @@ export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.opt
     // the plan was compiled for data of these names and shapes, so only the params are left to check
     checkRequest(job, plan.params, ops);
   }
+  return plan;
+}
+
+/** Validates and compiles the request's model (plus loss) and gathers its leaf values; inits missing params. */
+export function buildModel(job: ModelJob, limits: Limits, { ops, dtype = job.options.dtype }: BuildOptions): BuiltModel {
+  const plan = planOf(job, limits, ops, dtype);
   const { graph } = plan;
   const given: Tensors = plan.mlp ? { [plan.mlp.input]: job.inputs as Tensor } : (job.inputs as Tensors);
 

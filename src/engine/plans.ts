@@ -5,7 +5,8 @@ import { clone, type Tensor } from './tensor.js';
 
 // Compiled graphs of known models (ModelJob.modelId), kept by the thread that compiled them: a
 // request naming a known model with the data shapes of an earlier one skips the compiler. Off
-// until keepPlans() is called (the workers call it); the engine's direct callers compile every time.
+// until keepPlans() is called (the workers call it, and the event loop for the tasks it computes
+// itself, workers/pool.ts inPlaceFlops); the engine's direct callers compile every time.
 
 /** What buildModel compiles for a model and the shapes of its data (engine/model.ts). */
 export interface Plan {

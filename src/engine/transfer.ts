@@ -25,10 +25,13 @@ function own(t: Tensor, seen: Set<ArrayBufferLike>): Tensor {
 export function ownBuffers<T>(result: T): T {
   const seen = new Set<ArrayBufferLike>();
   const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
     if (isTensor(v)) return own(v, seen);
-    if (depth > 8 || typeof v !== 'object' || v === null) return v;
+    if (depth > 8) return v;
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, depth + 1)]));
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = walk((v as Record<string, unknown>)[k], depth + 1);
+    return out;
   };
   return walk(result, 0) as T;
 }

@@ -28,7 +28,7 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   });
   const compute = new Histogram({
     name: 'gradserve_compute_seconds',
-    help: 'time spent in a worker per task, by task kind',
+    help: 'time computing per task, by task kind (in a worker, or on the event loop for the tiniest)',
     labelNames: ['kind'] as const,
     buckets: SECONDS,
     registers: [register],
@@ -66,6 +66,17 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     collect() {
       this.inc(pool.workerStarts - counted);
       counted = pool.workerStarts;
+    },
+  });
+  let inPlace = 0;
+  new Counter({
+    name: 'gradserve_tasks_in_place_total',
+    help: 'computations small enough to run on the event loop rather than in a worker (IN_PLACE_FLOPS)',
+    registers: [register],
+    collect() {
+      const now = pool.computedInPlace ?? 0;
+      this.inc(now - inPlace);
+      inPlace = now;
     },
   });
   const splits = { parts: 0, givenUp: 0 };

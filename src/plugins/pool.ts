@@ -34,6 +34,7 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
       nice: config.workerNice,
       filename: config.workerFile,
       plans: { entries: config.modelCacheEntries, bytes: config.modelCacheBytes },
+      inPlaceFlops: config.inPlaceFlops,
     });
   pool.onWorkerError = (err) => app.log.error({ err }, 'a worker failed between tasks; it is replaced');
   app.decorate('pool', pool);

@@ -5,15 +5,19 @@ import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
+import { costsAtMost } from '../engine/index.js';
+import { initKernels } from '../engine/kernels/index.js';
 import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
-import { PLAN_STATS } from '../engine/plans.js';
+import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
+import { perform } from './dispatch.js';
 import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
 
 // The compute pool: a fixed set of worker threads behind a bounded queue. The event loop only
-// decodes and encodes; every computation runs here, under a time limit.
+// decodes and encodes; every computation runs here, under a time limit, but for the tiniest, which
+// cost less than a worker's message would (PoolOptions.inPlaceFlops).
 
 export interface PoolOptions {
   workers: number;
@@ -28,6 +32,13 @@ export interface PoolOptions {
   resourceLimits?: ResourceLimits;
   /** bounds of each worker's compiled plans of known models (engine/plans.ts); default: none kept */
   plans?: { entries: number; bytes: number };
+  /**
+   * A gradients or forward task of a known model whose passes are estimated (engine/cost.ts) at most
+   * this many FLOPs is computed on the calling thread as soon as it is given, not in a worker: for it
+   * a message, a thread's wake-up and a reply cost more than the computation. Its time is far below
+   * any time limit, so nothing needs to stop it. Default 0: every task goes to a worker.
+   */
+  inPlaceFlops?: number;
 }
 
 export interface TaskOutcome<R> {
@@ -85,6 +96,8 @@ export interface Pool {
   readonly planStats?: BigInt64Array;
   /** the workers' second-core counts, summed (engine/split.ts SPLIT_STATS); absent without workers */
   readonly splitStats?: BigInt64Array;
+  /** tasks computed on the calling thread so far (PoolOptions.inPlaceFlops) */
+  readonly computedInPlace?: number;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -221,6 +234,9 @@ export class PiscinaPool implements Pool {
   /** by model, the running share of its jobs sent without their spec that had to go again (leavesSpecOut) */
   private readonly specMisses = new Map<string, number>();
   private specProbe = 0;
+  /** this thread's kernels are chosen (start), so tiny tasks may be computed here */
+  private inPlaceBackend: string | null = null;
+  private inPlaceCount = 0;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
@@ -282,9 +298,19 @@ export class PiscinaPool implements Pool {
     return this.running;
   }
 
+  get computedInPlace(): number {
+    return this.inPlaceCount;
+  }
+
   async start(): Promise<string> {
     // One probe per worker would need pinning; one is enough to prove the module loads and the kernels init.
     const { result } = await this.run<{ backend: string }>({ kind: 'probe' });
+    if ((this.opts.inPlaceFlops ?? 0) > 0) {
+      // the same kernels as the workers', so that a task's answer does not depend on where it ran;
+      // and plans kept here too, counted with the workers'
+      this.inPlaceBackend = initKernels(this.opts.blas);
+      keepPlans(this.opts.plans?.entries ?? 0, this.opts.plans?.bytes ?? 0, this.planStats);
+    }
     return result.backend;
   }
 
@@ -294,6 +320,8 @@ export class PiscinaPool implements Pool {
       this.onTaskStopped?.('decode', 'client');
       throw clientClosed();
     }
+    const here = this.inPlace(task);
+    if (here !== undefined) return this.outcome(task, here, 0, null);
     const buffers = taskBuffers(task);
     let bytes = 0;
     for (const b of buffers) bytes += b.byteLength;
@@ -338,13 +366,35 @@ export class PiscinaPool implements Pool {
     const computeMs = reply.finishedAt - reply.startedAt;
     this.avgMs = 0.8 * this.avgMs + 0.2 * computeMs;
     if (small) this.smallAvgMs = 0.8 * this.smallAvgMs + 0.2 * computeMs;
+    return this.outcome(task, reply, Math.max(0, reply.startedAt - item.envelope.submittedAt), item.stopped);
+  }
+
+  /**
+   * A task of a known model computed here, when its estimated cost is at most inPlaceFlops; undefined
+   * when it goes to a worker. Its request's errors, found while costing it, are left to the worker to
+   * report as it reports any task's.
+   */
+  private inPlace(task: Task): Reply | undefined {
+    const maxFlops = this.opts.inPlaceFlops ?? 0;
+    if (this.inPlaceBackend === null || (task.kind !== 'gradients' && task.kind !== 'forward') || task.job.modelId === undefined) return undefined;
+    try {
+      if (!costsAtMost(task.job, task.limits, maxFlops)) return undefined;
+    } catch {
+      return undefined;
+    }
+    this.inPlaceCount++;
+    return perform(task, () => false, this.inPlaceBackend);
+  }
+
+  /** The task's reply as its outcome, or as the error its request gets. */
+  private outcome<R>(task: Task, reply: Reply, queueMs: number, stopped: Stop | null): TaskOutcome<R> {
+    const computeMs = reply.finishedAt - reply.startedAt;
     this.onTaskDone?.(task.kind, computeMs);
-    const queueMs = Math.max(0, reply.startedAt - item.envelope.submittedAt);
     if (!reply.ok) {
       const e = reply.error;
       if (e.kind === 'cancelled') {
-        this.onTaskStopped?.('running', item.stopped ?? 'client');
-        throw item.stopped === 'timeout' ? this.timedOut() : clientClosed();
+        this.onTaskStopped?.('running', stopped ?? 'client');
+        throw stopped === 'timeout' ? this.timedOut() : clientClosed();
       }
       if (e.kind === 'model-not-sent') throw new Error('a worker had no plan for a job sent with its spec');
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});

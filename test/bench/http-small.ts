@@ -186,6 +186,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     }
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
     rows.push(throughput(floor('throughput'), runs.handoff));
+    rows.push({ scenario: 'http-small', name: floor('p99 latency (the floor under the p99 target)'), value: median(runs.handoff.map((r) => r.p99Ms)), unit: 'ms' });
     cpuRows(floor('').trimEnd(), cpu.handoff);
     rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
     for (const who of ['ours', 'ref'] as const) {

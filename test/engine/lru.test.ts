@@ -16,6 +16,26 @@ describe('Lru', () => {
     expect(lru.counts).toEqual({ hits: 1, misses: 0, evictions: 1 });
   });
 
+  it('keeps the order of use through repeated hits on the most recent entry, deletes and evictions', () => {
+    const evicted: string[] = [];
+    const lru = new Lru<string, number>(2, 1000);
+    lru.onEvict = (k) => evicted.push(k);
+    lru.set('a', 1, 10);
+    lru.set('b', 2, 10);
+    lru.get('b');
+    lru.get('b');
+    lru.get('a'); // now a is the most recent, b the least
+    lru.get('a');
+    lru.set('c', 3, 10);
+    expect(evicted).toEqual(['b']);
+    lru.delete('c'); // the most recent gone: a hit on a must still make it the most recent
+    lru.set('d', 4, 10);
+    lru.get('a');
+    lru.set('e', 5, 10);
+    expect(evicted).toEqual(['b', 'd']);
+    expect(lru.counts.hits).toBe(5);
+  });
+
   it('evicts as many as its byte bound needs, and keeps nothing larger than the bound alone', () => {
     const lru = new Lru<string, number>(10, 100);
     for (const k of ['a', 'b', 'c']) lru.set(k, 0, 30);

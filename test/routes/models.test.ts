@@ -6,11 +6,13 @@ import { xorMlp } from '../../src/routes/shared/examples.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 import { SAFETENSORS, safetensors } from '../wire/safetensors-helpers.js';
 
-// Content-addressed models (docs/models.md), through app.inject and the real worker pool.
+// Content-addressed models (docs/models.md), through app.inject and the real worker pool. Every
+// computation goes to a worker (IN_PLACE_FLOPS=0): these models are tiny, and the tests follow the
+// workers' plans (test/workers/in-place.test.ts has those of the event loop).
 
 let app: FastifyInstance;
 beforeAll(async () => {
-  app = await startApp();
+  app = await startApp({ inPlaceFlops: 0 });
 });
 afterAll(async () => {
   await app?.close();
