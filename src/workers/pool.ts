@@ -155,6 +155,11 @@ const STEAL_AFTER_MS = 10;
  * start-up (modules, kernels), which on a busy machine can outlast a short TIMEOUT_MS.
  */
 const PROBE_LIMIT_MS = 60_000;
+/**
+ * While it computes tiny tasks in place, and this long after the last, the event loop counts as one
+ * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
+ */
+const IN_PLACE_BUSY_MS = 20;
 
 export type Stop = 'timeout' | 'client';
 /**
@@ -237,6 +242,8 @@ export class PiscinaPool implements Pool {
   /** this thread's kernels are chosen (start), so tiny tasks may be computed here */
   private inPlaceBackend: string | null = null;
   private inPlaceCount = 0;
+  private inPlaceLast = 0;
+  private inPlaceHeld: NodeJS.Timeout | null = null;
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
@@ -383,6 +390,20 @@ export class PiscinaPool implements Pool {
       return undefined;
     }
     this.inPlaceCount++;
+    this.inPlaceLast = performance.now();
+    if (this.inPlaceHeld === null) {
+      countInFlight(this.cores, 1);
+      const release = () => {
+        const idle = performance.now() - this.inPlaceLast;
+        if (idle < IN_PLACE_BUSY_MS) {
+          this.inPlaceHeld = setTimeout(release, IN_PLACE_BUSY_MS - idle).unref();
+          return;
+        }
+        this.inPlaceHeld = null;
+        countInFlight(this.cores, -1);
+      };
+      this.inPlaceHeld = setTimeout(release, IN_PLACE_BUSY_MS).unref();
+    }
     return perform(task, () => false, this.inPlaceBackend);
   }
 

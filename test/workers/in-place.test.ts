@@ -103,6 +103,21 @@ describe('tasks computed in place', () => {
     }, 10_000);
   });
 
+  it('counts the event loop as a request in flight while it computes, so that a lone large task leaves it its core', async () => {
+    await withPools(async (here) => {
+      // kernels/threads.ts: the count of requests in flight that sizes OpenBLAS's threads
+      const inFlight = () => Atomics.load(here['cores'], 0);
+      expect(inFlight()).toBe(0);
+      await here.run({ kind: 'gradients', job: job(twoWeight), limits });
+      expect(inFlight()).toBe(1);
+      await here.run({ kind: 'gradients', job: job(twoWeight), limits });
+      expect(inFlight()).toBe(1); // once, however many
+      const t0 = performance.now();
+      while (inFlight() !== 0 && performance.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 5));
+      expect(inFlight()).toBe(0); // let go once it has computed nothing for a while (20 ms)
+    });
+  });
+
   it('fails a tiny task with the error its worker would give', async () => {
     await withPools(async (here, there) => {
       // found while costing (a parameter's shape): left to a worker

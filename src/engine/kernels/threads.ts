@@ -7,7 +7,8 @@
 // unused. The rule: with `inFlight` requests running or waiting in the pool, a product may use
 // min(cores, workers) − inFlight + 1 threads (at least 1). With WORKERS=1 that is always 1 (one
 // worker is given one core); with WORKERS=2 on 2 cores a lone request gets 2 threads, and as soon as
-// a second request arrives (running or queued) every product gets 1.
+// a second request arrives (running or queued) every product gets 1. The event loop counts as one
+// while it computes tiny tasks itself (workers/pool.ts inPlaceFlops).
 
 /** Shared by the pool and its workers (a SharedArrayBuffer of 2 Int32s). */
 export interface CoreShare {
