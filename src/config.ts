@@ -38,7 +38,7 @@ export const EnvSchema = z.object({
     .describe(`estimated floating-point operations one request may need, else 413 before it runs (default: TIMEOUT_MS at ${FLOPS_PER_MS / 1e6} GFLOP/s)`),
   IN_PLACE_FLOPS: int(0)
     .default(2 ** 18)
-    .describe('a computation of a known model estimated at most this many FLOPs (forward and backward; each node counts 10,000) runs on the event loop, not in a worker: a worker\'s message and wake-up would cost more than it does (0: every computation in a worker)'),
+    .describe('a computation of a known model estimated at most this many FLOPs (forward and backward; each node counts 10,000, each value one more) runs on the event loop, not in a worker: a worker\'s message and wake-up would cost more than it does (0: every computation in a worker)'),
   MODEL_CACHE_ENTRIES: int(1, 1_000_000)
     .default(1024)
     .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),

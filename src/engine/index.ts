@@ -34,10 +34,11 @@ export function gradients(job: GradientsJob, limits: Limits): GradientsResult {
 }
 
 /**
- * Whether the job's forward and backward passes are estimated (engine/cost.ts) at most `maxFlops`. The
- * model is compiled for it (and its plan kept, when plans are) only if its node count alone leaves
- * room, so a large model is turned down without compiling it. A request error (SpecError, LimitError)
- * is thrown as gradients() would throw it.
+ * Whether the job's forward and backward passes are estimated (engine/cost.ts) at most `maxFlops`,
+ * each value of the graph counted once more in each pass (what initializing, copying or updating it
+ * costs: a parameter no node reads is still initialized and stepped). The model is compiled for it (and
+ * its plan kept, when plans are) only if its node count alone leaves room, so a large model is turned
+ * down without compiling it. A request error (SpecError, LimitError) is thrown as gradients() would.
  */
 export function costsAtMost(job: ModelJob, limits: Limits, maxFlops: number): boolean {
   const { model } = job;
@@ -45,7 +46,8 @@ export function costsAtMost(job: ModelJob, limits: Limits, maxFlops: number): bo
   const nodes = (model.type === 'mlp' ? mlpNodeCount(model) : model.nodes.length) + (job.loss ? 1 : 0);
   const passes = 1 + BACKWARD_PASSES;
   if (nodes * NODE_FLOPS * passes > maxFlops) return false;
-  return forwardCost(planOf(job, limits, OPS).graph).flops * passes <= maxFlops;
+  const { graph } = planOf(job, limits, OPS);
+  return (forwardCost(graph).flops + graph.elements) * passes <= maxFlops;
 }
 
 /** Forward pass only: the loss (when there is one) and the output. */

@@ -154,5 +154,10 @@ describe('costsAtMost', () => {
     expect([stats[PLAN_STATS.MISSES], stats[PLAN_STATS.HITS]]).toEqual([1n, 1n]);
     expect(costsAtMost(longChain(), limits, 2 ** 18)).toBe(false);
     expect(stats[PLAN_STATS.MISSES] + stats[PLAN_STATS.HITS]).toBe(2n);
+    // a parameter no node reads is still initialized (and stepped): its elements count
+    const unused = (n: number) =>
+      job({ ...twoWeight, model: { ...twoWeight.model, params: { ...twoWeight.model.params, spare: { shape: [n] } } }, params: { w1: 0.5, w2: -1.5 } }, `sha256:unused${n}`);
+    expect(costsAtMost(unused(10), limits, 2 ** 18)).toBe(true);
+    expect(costsAtMost(unused(100_000), limits, 2 ** 18)).toBe(false);
   });
 });
