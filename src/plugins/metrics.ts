@@ -58,46 +58,41 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       this.set(pool.workers);
     },
   });
-  let counted = 0;
-  new Counter({
-    name: 'gradserve_worker_starts_total',
-    help: 'worker threads started: one per worker at start-up, then one per worker replaced after a crash or a time limit',
-    registers: [register],
-    collect() {
-      this.inc(pool.workerStarts - counted);
-      counted = pool.workerStarts;
-    },
-  });
-  let inPlace = 0;
-  new Counter({
-    name: 'gradserve_tasks_in_place_total',
-    help: 'computations small enough to run on the event loop rather than in a worker (IN_PLACE_FLOPS)',
-    registers: [register],
-    collect() {
-      const now = pool.computedInPlace ?? 0;
-      this.inc(now - inPlace);
-      inPlace = now;
-    },
-  });
-  const splits = { parts: 0, givenUp: 0 };
-  const splitCounter = (name: string, help: string, key: keyof typeof splits, cell: number) =>
+  /** A counter that follows a count kept elsewhere (the pool's, the workers' shared cells). */
+  const following = (name: string, help: string, read: () => number) => {
+    let counted = 0;
     new Counter({
       name,
       help,
       registers: [register],
       collect() {
-        const v = pool.splitStats ? Number(Atomics.load(pool.splitStats, cell)) : 0;
-        this.inc(v - splits[key]);
-        splits[key] = v;
+        const now = read();
+        this.inc(now - counted);
+        counted = now;
       },
     });
-  splitCounter(
+  };
+  following(
+    'gradserve_worker_starts_total',
+    'worker threads started: one per worker at start-up, then one per worker replaced after a crash or a time limit',
+    () => pool.workerStarts,
+  );
+  following(
+    'gradserve_tasks_in_place_total',
+    'computations small enough to run on the event loop rather than in a worker (IN_PLACE_FLOPS)',
+    () => pool.computedInPlace ?? 0,
+  );
+  const splitCount = (cell: number) => () => (pool.splitStats ? Number(Atomics.load(pool.splitStats, cell)) : 0);
+  following(
     'gradserve_second_core_parts_total',
     'parts of a lone request\'s convolutions handed to a worker\'s helper thread on a second core (docs/operations.md, Tuning OpenBLAS threads)',
-    'parts',
-    SPLIT_STATS.PARTS,
+    splitCount(SPLIT_STATS.PARTS),
   );
-  splitCounter('gradserve_second_core_helpers_given_up_total', 'helper threads stopped and replaced because a part did not finish in time or they read none', 'givenUp', SPLIT_STATS.GIVEN_UP);
+  following(
+    'gradserve_second_core_helpers_given_up_total',
+    'helper threads stopped and replaced because a part did not finish in time or they read none',
+    splitCount(SPLIT_STATS.GIVEN_UP),
+  );
   pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
   const stopped = new Counter({
     name: 'gradserve_stopped_tasks_total',
