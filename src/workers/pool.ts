@@ -59,18 +59,22 @@ export interface Cancellation {
   onCancel(stop: () => void): () => void;
 }
 
-/** An AbortSignal as a Cancellation (tests, and callers that have one anyway). */
-export function cancelOn(signal: AbortSignal): Cancellation {
-  return {
-    get cancelled() {
-      return signal.aborted;
-    },
-    onCancel(stop) {
-      signal.addEventListener('abort', stop, { once: true });
-      return () => signal.removeEventListener('abort', stop);
-    },
-  };
+// a class: an object literal with a getter keeps what its closure holds alive longer (routes/shared/compute.ts)
+class SignalCancellation implements Cancellation {
+  constructor(private readonly signal: AbortSignal) {}
+
+  get cancelled(): boolean {
+    return this.signal.aborted;
+  }
+
+  onCancel(stop: () => void): () => void {
+    this.signal.addEventListener('abort', stop, { once: true });
+    return () => this.signal.removeEventListener('abort', stop);
+  }
 }
+
+/** An AbortSignal as a Cancellation (tests, and callers that have one anyway). */
+export const cancelOn = (signal: AbortSignal): Cancellation => new SignalCancellation(signal);
 
 export interface Pool {
   run<R>(task: Task, cancel?: Cancellation): Promise<TaskOutcome<R>>;

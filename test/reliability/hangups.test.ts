@@ -24,6 +24,8 @@ describe('hang-ups', () => {
     const raw = { destroyed: true, writableFinished: false, once() {}, removeListener() {} };
     expect(clientGone({ raw } as unknown as FastifyReply).cancelled).toBe(true);
     expect(clientGone({ raw: { ...raw, destroyed: false } } as unknown as FastifyReply).cancelled).toBe(false);
+    // the getter is its class's, not each object's own (an own getter kept every request alive until a full collection)
+    expect(Object.getOwnPropertyDescriptor(clientGone({ raw } as unknown as FastifyReply), 'cancelled')).toBeUndefined();
     const app = await startApp({ workers: 1 });
     try {
       const stops: StopStage[] = [];

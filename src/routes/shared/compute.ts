@@ -7,23 +7,32 @@ import { spareBuffers, sparesWanted } from '../../wire/ownership.js';
 
 export const limitsOf = (config: AppConfig): Limits => ({ maxElements: config.maxElements, maxNodes: config.maxNodes, maxFlops: config.flopBudget });
 
-/** Cancels when the client goes away before its answer is written, so its computation stops too. */
-export function clientGone(reply: FastifyReply): Cancellation {
-  const res = reply.raw;
-  return {
-    // gone already (while its body was parsed and decoded): its 'close' has been and will not come again
-    get cancelled() {
-      return res.destroyed && !res.writableFinished;
-    },
-    onCancel(stop) {
-      const onClose = () => {
-        if (!res.writableFinished) stop();
-      };
-      res.once('close', onClose);
-      return () => res.removeListener('close', onClose);
-    },
-  };
+/**
+ * Cancels when the client goes away before its answer is written, so its computation stops too.
+ * NOTE: a class, not an object literal with a getter: V8 gives such a literal an accessor pair of its
+ * own in the old generation, whose getter closure then keeps the whole request (its response, request,
+ * headers, socket buffers) alive through young-generation collections until the next full one. Every
+ * request was promoted that way, and each scavenge copied them.
+ */
+class ClientGone implements Cancellation {
+  constructor(private readonly res: FastifyReply['raw']) {}
+
+  /** gone already (while its body was parsed and decoded): its 'close' has been and will not come again */
+  get cancelled(): boolean {
+    return this.res.destroyed && !this.res.writableFinished;
+  }
+
+  onCancel(stop: () => void): () => void {
+    const res = this.res;
+    const onClose = () => {
+      if (!res.writableFinished) stop();
+    };
+    res.once('close', onClose);
+    return () => res.removeListener('close', onClose);
+  }
 }
+
+export const clientGone = (reply: FastifyReply): Cancellation => new ClientGone(reply.raw);
 
 /**
  * Runs `task` in the pool for the request of `reply`. The result's tensors arrived from the worker on
