@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
+import { ZodError, type z } from 'zod';
 import type { AppConfig } from '../config.js';
 import { RequestValidationError } from './errors.js';
 import { collectExamples, finishDocument, packageVersion } from './openapi-document.js';
@@ -13,12 +13,20 @@ import { SAFETENSORS } from '../wire/safetensors.js';
 // zod is the single source of the request/response contract: it validates bodies, and
 // @fastify/swagger turns the same schemas into the OpenAPI 3.1 document shown at /docs.
 
-/** Like the type provider's compiler, but keeps zod's issue paths for problem+json `errors`. */
+/**
+ * Like the type provider's compiler, but keeps zod's issue paths for problem+json `errors`.
+ * NOTE: parse and catch, not safeParse: a failed safeParse answers an object literal with a getter,
+ * which keeps what it found alive until a full collection (routes/shared/compute.ts ClientGone).
+ */
 const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
   ({ schema }) =>
   (data) => {
-    const r = schema.safeParse(data);
-    return r.success ? { value: r.data } : { error: new RequestValidationError(r.error.issues) };
+    try {
+      return { value: schema.parse(data) };
+    } catch (err) {
+      if (err instanceof ZodError) return { error: new RequestValidationError(err.issues) };
+      throw err;
+    }
   };
 
 /**
