@@ -164,6 +164,8 @@ const PROBE_LIMIT_MS = 60_000;
  * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
  */
 const IN_PLACE_BUSY_MS = 20;
+/** An in-place task is never asked to stop: it ends long before any time limit. */
+const neverStopped = () => false;
 
 export type Stop = 'timeout' | 'client';
 /**
@@ -408,7 +410,7 @@ export class PiscinaPool implements Pool {
       };
       this.inPlaceHeld = setTimeout(release, IN_PLACE_BUSY_MS).unref();
     }
-    return perform(task, () => false, this.inPlaceBackend);
+    return perform(task, neverStopped, this.inPlaceBackend);
   }
 
   /** The task's reply as its outcome, or as the error its request gets. */

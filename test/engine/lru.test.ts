@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { Lru } from '../../src/engine/lru.js';
 
+/** Two entries' room, holding a then b (b the most recent), with the keys it evicts. */
+function aThenB(): { lru: Lru<string, number>; evicted: string[] } {
+  const evicted: string[] = [];
+  const lru = new Lru<string, number>(2, 1000);
+  lru.onEvict = (k) => evicted.push(k);
+  lru.set('a', 1, 10);
+  lru.set('b', 2, 10);
+  return { lru, evicted };
+}
+
 describe('Lru', () => {
   it('evicts the least recently used entry beyond its entry bound; a get makes an entry recent', () => {
-    const evicted: string[] = [];
-    const lru = new Lru<string, number>(2, 1000);
-    lru.onEvict = (k) => evicted.push(k);
-    lru.set('a', 1, 10);
-    lru.set('b', 2, 10);
+    const { lru, evicted } = aThenB();
     expect(lru.get('a')).toBe(1);
     lru.set('c', 3, 10);
     expect(evicted).toEqual(['b']);
@@ -17,11 +23,7 @@ describe('Lru', () => {
   });
 
   it('keeps the order of use through repeated hits on the most recent entry, deletes and evictions', () => {
-    const evicted: string[] = [];
-    const lru = new Lru<string, number>(2, 1000);
-    lru.onEvict = (k) => evicted.push(k);
-    lru.set('a', 1, 10);
-    lru.set('b', 2, 10);
+    const { lru, evicted } = aThenB();
     lru.get('b');
     lru.get('b');
     lru.get('a'); // now a is the most recent, b the least
