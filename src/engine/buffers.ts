@@ -155,6 +155,7 @@ export function recycling<T>(fn: () => T): T {
     mine = taken;
     taken = null;
   }
+  if (mine.length === 0) return result; // a small computation: nothing of the cache's sizes was taken
   const held = heldBy(result);
   for (const buf of mine) if (!held.has(buf)) cacheBuffer(buf);
   return result;

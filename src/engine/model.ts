@@ -123,9 +123,13 @@ function lossAttrs(loss: LossSpec): Record<string, unknown> {
   return attrs;
 }
 
+/** A plan's parameters by name, made once for each plan's list. */
+const byName = new WeakMap<readonly ParamDecl[], ReadonlyMap<string, ParamDecl>>();
+
 function checkRequest(job: ModelJob, params: readonly ParamDecl[], ops: ReadonlyMap<string, AnyOp>): void {
   const issues = new Issues();
-  const declared = new Map(params.map((p) => [p.name, p]));
+  let declared = byName.get(params);
+  if (declared === undefined) byName.set(params, (declared = new Map(params.map((p) => [p.name, p]))));
   for (const [name, t] of Object.entries(job.params)) {
     const decl = declared.get(name);
     if (decl === undefined) {
@@ -186,8 +190,23 @@ function compileModel(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, An
   return { graph, inputNames: parts.inputs.map((l) => l.name), params: parts.params, output: parts.output.id, mlp: parts.mlp };
 }
 
+/**
+ * Each job's plan, once found: a job is costed before it is computed (the pool's in-place check,
+ * engine/index.ts costsAtMost), and the second look then costs nothing. Its request was checked
+ * against the plan the first time; a plan evicted meanwhile still serves it.
+ */
+const planOfJob = new WeakMap<ModelJob, { plan: Plan; limits: Limits; dtype: DType }>();
+
 /** The request's model (plus loss) compiled, or its plan kept from an earlier request of the same shapes. */
 export function planOf(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType = job.options.dtype): Plan {
+  const known = planOfJob.get(job);
+  if (known !== undefined && known.limits === limits && known.dtype === dtype) return known.plan;
+  const plan = findOrCompile(job, limits, ops, dtype);
+  planOfJob.set(job, { plan, limits, dtype });
+  return plan;
+}
+
+function findOrCompile(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>, dtype: DType): Plan {
   const key = job.modelId === undefined ? undefined : planKey(job, dtype);
   let plan = key === undefined ? undefined : findPlan(key);
   if (plan === undefined) {

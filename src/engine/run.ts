@@ -57,6 +57,62 @@ export function gradientFlow(g: CompiledGraph, gradLeaves: ReadonlySet<number>):
   return flows;
 }
 
+/** What a forward pass computes and keeps, which depends on the graph and the pass's options only. */
+interface Schedule {
+  /** by node position: computed (the targets need it) */
+  need: Uint8Array;
+  /** by slot: the value must outlive the forward pass; else it is dropped after its last reader */
+  keep: Uint8Array;
+  /** by slot: the position of the last node reading it, or -1 */
+  lastUse: Int32Array;
+  /** by slot: the backward pass visits it (gradientFlow); null without one */
+  flows: Uint8Array | null;
+}
+
+/** Per graph, by the options that shape them: the same model's requests ask for the same few schedules. */
+const schedules = new WeakMap<CompiledGraph, Map<string, Schedule>>();
+const flowsByLeaves = new WeakMap<CompiledGraph, Map<string, Uint8Array>>();
+const SCHEDULES_PER_GRAPH = 16;
+
+function memo<T>(all: WeakMap<CompiledGraph, Map<string, T>>, g: CompiledGraph, key: string, make: () => T): T {
+  let byKey = all.get(g);
+  if (byKey === undefined) all.set(g, (byKey = new Map()));
+  let v = byKey.get(key);
+  if (v === undefined) {
+    if (byKey.size >= SCHEDULES_PER_GRAPH) byKey.clear();
+    byKey.set(key, (v = make()));
+  }
+  return v;
+}
+
+/** gradientFlow, kept per graph and leaves (read only). */
+const flowsOf = (g: CompiledGraph, gradLeaves: ReadonlySet<number>): Uint8Array =>
+  memo(flowsByLeaves, g, [...gradLeaves].join(','), () => gradientFlow(g, gradLeaves));
+
+function scheduleOf(g: CompiledGraph, opts: ForwardOptions): Schedule {
+  const leaves = opts.backwardFrom ? [...(opts.gradLeaves ?? [])].join(',') : '-';
+  return memo(schedules, g, `${opts.all ? 1 : 0}|${opts.targets.join(',')}|${leaves}`, () => {
+    const need = opts.all ? new Uint8Array(g.nodes.length).fill(1) : ancestors(g, opts.targets);
+    const keep = new Uint8Array(g.slots.length);
+    for (const s of opts.targets) keep[s] = 1;
+    if (opts.all) keep.fill(1);
+    // the nodes the backward pass will visit (none without one)
+    const flows = opts.backwardFrom ? flowsOf(g, opts.gradLeaves ?? new Set()) : null;
+    if (flows) {
+      for (const node of g.nodes) {
+        if (!flows[node.slot]) continue;
+        keep[node.slot] = 1;
+        for (const s of node.inputs) keep[s] = 1;
+      }
+    }
+    const lastUse = new Int32Array(g.slots.length).fill(-1);
+    g.nodes.forEach((node, t) => {
+      if (need[t]) for (const s of node.inputs) lastUse[s] = t;
+    });
+    return { need, keep, lastUse, flows };
+  });
+}
+
 /**
  * Computes the nodes the targets need, in topological order. `leaves` holds the values of inputs and
  * params (in the graph's dtype); constants come from the graph.
@@ -65,25 +121,7 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
   const values: Values = new Array(g.slots.length);
   for (const [s, t] of g.fixed) values[s] = t;
   for (const [s, t] of leaves) values[s] = t;
-  const need = opts.all ? new Uint8Array(g.nodes.length).fill(1) : ancestors(g, opts.targets);
-
-  // keep[s]: the value must outlive the forward pass; else it is dropped after its last reader
-  const keep = new Uint8Array(g.slots.length);
-  for (const s of opts.targets) keep[s] = 1;
-  if (opts.all) keep.fill(1);
-  // the nodes the backward pass will visit (none without one)
-  const flows = opts.backwardFrom ? gradientFlow(g, opts.gradLeaves ?? new Set()) : null;
-  if (flows) {
-    g.nodes.forEach((node) => {
-      if (!flows[node.slot]) return;
-      keep[node.slot] = 1;
-      for (const s of node.inputs) keep[s] = 1;
-    });
-  }
-  const lastUse = new Int32Array(g.slots.length).fill(-1);
-  g.nodes.forEach((node, t) => {
-    if (need[t]) for (const s of node.inputs) lastUse[s] = t;
-  });
+  const { need, keep, lastUse, flows } = scheduleOf(g, opts);
 
   g.nodes.forEach((node, t) => {
     if (!need[t]) return;
@@ -129,7 +167,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
   // An adjoint may be a tensor an op handed back for several inputs (add's g, g) or the caller's
   // seed: it is only written in place once the engine owns a copy of it.
   const owned = new Uint8Array(g.slots.length);
-  const flows = gradientFlow(g, opts.gradLeaves);
+  const flows = flowsOf(g, opts.gradLeaves);
   const accumulate = (s: number, grad: Tensor) => {
     const prev = adj[s];
     if (prev === undefined) {

@@ -9,8 +9,15 @@ function isTensor(v: unknown): v is Tensor {
   return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
 }
 
+/**
+ * Typed arrays of at most this many bytes: V8 keeps their elements in the object itself, and asking one
+ * for its `.buffer` makes it allocate an ArrayBuffer apart. A copy costs less, and owns its memory.
+ */
+const IN_OBJECT_BYTES = 64;
+
 function own(t: Tensor, seen: Set<ArrayBufferLike>): Tensor {
   const d = t.data;
+  if (d.byteLength <= IN_OBJECT_BYTES) return { shape: t.shape, data: d.slice() };
   const whole = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength;
   if (whole && !seen.has(d.buffer)) {
     seen.add(d.buffer);

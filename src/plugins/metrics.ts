@@ -93,7 +93,13 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     'helper threads stopped and replaced because a part did not finish in time or they read none',
     splitCount(SPLIT_STATS.GIVEN_UP),
   );
-  pool.onTaskDone = (kind, ms) => compute.observe({ kind }, ms / 1000);
+  // one child per kind, made once (see the children of the request metrics below)
+  const computeOf = new Map<string, ReturnType<typeof compute.labels>>();
+  pool.onTaskDone = (kind, ms) => {
+    let child = computeOf.get(kind);
+    if (child === undefined) computeOf.set(kind, (child = compute.labels({ kind })));
+    child.observe(ms / 1000);
+  };
   const stopped = new Counter({
     name: 'gradserve_stopped_tasks_total',
     help: 'requests stopped before their end, by where they were (body: arriving; decode: not yet queued; queue; running: stopped between nodes or product blocks; terminated: thread stopped after the grace period) and why (client gone, timeout)',

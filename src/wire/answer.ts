@@ -6,7 +6,9 @@ import { encodeTensor, type Encoding, type ResultWireTensor } from './tensor.js'
 // Engine results back into the request's options.encoding. Runs on the event loop, linear in the size.
 
 export function encodeMap(map: Tensors, encoding: Encoding): Record<string, ResultWireTensor> {
-  return Object.fromEntries(Object.entries(map).map(([k, t]) => [k, encodeTensor(t, encoding)]));
+  const out: Record<string, ResultWireTensor> = {};
+  for (const k of Object.keys(map)) out[k] = encodeTensor(map[k]!, encoding);
+  return out;
 }
 
 function isTensor(v: unknown): v is Tensor {

@@ -99,6 +99,11 @@ function liftBase64(body: Buffer, minChars: number): { text: string; lifted: Lif
 
 const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
+// secure-json-parse's: a "__proto__" or "constructor" key, each character as itself or \u-escaped
+const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
+const SUSPECT_CONSTRUCTOR =
+  /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/;
+
 /**
  * Rejects what secure-json-parse rejects in its default mode: an own `__proto__` key anywhere, or a
  * `constructor` key holding an object with a `prototype` key. JSON.parse keeps such keys as plain
@@ -136,14 +141,16 @@ export function parseJsonBody(body: Buffer, minLift = LONG_BASE64_CHARS): { valu
   const bytes = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   // a body shorter than one liftable value is parsed as it is (the two-weight chain's, say)
   const cut = bytes.length >= minLift ? liftBase64(bytes, minLift) : null;
+  const text = cut?.text ?? bytes.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(cut?.text ?? bytes.toString('utf8'));
+    value = JSON.parse(text);
   } catch (e) {
     // JSON.parse's position is in the text it parsed, which is not the body's when values were lifted
     throw invalidJson(cut === null ? (e as Error).message : 'a syntax error');
   }
-  if (typeof value === 'object' && value !== null) checkPoisoning(value);
+  // walked only when its text holds such a key, as secure-json-parse does
+  if (typeof value === 'object' && value !== null && (SUSPECT_PROTO.test(text) || SUSPECT_CONSTRUCTOR.test(text))) checkPoisoning(value);
   return { value, lifted: cut?.lifted ?? null };
 }
 

@@ -337,6 +337,9 @@ export type ResultWireTensor =
   | { shape: number[]; data: Float32Json }
   | { shape: number[]; dtype: DType; base64: EncodedBase64 };
 
+/** Tensors of at most this many float32 elements are answered as plain numbers (Float32Json.toJSON's). */
+const FEW_ELEMENTS = 16;
+
 /** Writes a tensor in the requested encoding. */
 export function encodeTensor(t: Tensor, encoding: Encoding): ResultWireTensor {
   const d = t.data;
@@ -348,7 +351,14 @@ export function encodeTensor(t: Tensor, encoding: Encoding): ResultWireTensor {
     };
   }
   if (d instanceof Float32Array) {
-    return encoding === 'flat' ? { shape: [...t.shape], data: new Float32Json(d, [d.length]) } : new Float32Json(d, [...t.shape]);
+    // a few numbers are cheaper as numbers than as an object every later step of the answer looks into
+    const few = d.length <= FEW_ELEMENTS;
+    if (encoding === 'flat') {
+      const json = new Float32Json(d, [d.length]);
+      return few ? { shape: [...t.shape], data: json.toJSON() as number[] } : { shape: [...t.shape], data: json };
+    }
+    const json = new Float32Json(d, [...t.shape]);
+    return few ? json.toJSON() : json;
   }
   const data = Array.from(d);
   if (encoding === 'flat') return { shape: [...t.shape], data };

@@ -60,6 +60,31 @@ describe('memory: values and adjoints are dropped when no longer needed', () => 
   });
 });
 
+describe('one compiled graph, passes with different options', () => {
+  it('each keeps and computes what its own options say, however they follow each other', () => {
+    const { g, s, leaves } = chain();
+    const x = leaves.get(s('x'))!.data;
+    const w = leaves.get(s('w'))!.data;
+    for (let round = 0; round < 2; round++) {
+      const bare = runForward(g, leaves, { targets: [s('L')] });
+      for (const id of ['a', 'b', 'c', 'd']) expect(bare[s(id)], id).toBeUndefined();
+      const all = runForward(g, leaves, { targets: [s('L')], all: true });
+      for (const id of ['a', 'b', 'c', 'd']) expect(all[s(id)], id).toBeDefined();
+      for (const leaf of ['w', 'x']) {
+        const gradLeaves = new Set([s(leaf)]);
+        const values = runForward(g, leaves, { targets: [s('L')], backwardFrom: [s('L')], gradLeaves });
+        expect(values[s('d')]).toBeUndefined();
+        const adj = runBackward(g, values, s('L'), scalar(1, 'float64'), { gradLeaves });
+        expect(adj[s(leaf === 'w' ? 'x' : 'w')]).toBeUndefined();
+        // dL/dw = cos(tanh(x)·w)·tanh(x); dL/dx = cos(tanh(x)·w)·w·(1 − tanh²(x))
+        const t = (i: number) => Math.tanh(x[i]!);
+        const want = Array.from(x, (_, i) => Math.cos(t(i) * w[i]!) * (leaf === 'w' ? t(i) : w[i]! * (1 - t(i) ** 2)));
+        expectClose(adj[s(leaf)]!, want);
+      }
+    }
+  });
+});
+
 describe('backward tells each VJP which of its gradients reach a grad leaf', () => {
   // y = linear(x, W, b), L = sum(y), with linear's VJP recording the `needs` it is given
   function layer(seen: (readonly boolean[] | undefined)[]) {

@@ -243,6 +243,9 @@ describe('__proto__, constructor, prototype and other Object.prototype names', (
       text.replace('"w1":0.5', '"__proto__":{"w1":1},"w1":0.5'),
       text.replace('"x":2', '"x":{"__proto__":[1],"shape":[],"data":[2]}'),
       text.replace('"w1":0.5', '"constructor":{"prototype":{"polluted":1}},"w1":0.5'),
+      // the key written with escapes, and spaces before its colon: the parser looks past both
+      text.replace('"w1":0.5', '"\\u005f_pro\\u0074o__" \n :{"w1":1},"w1":0.5'),
+      text.replace('"w1":0.5', '"\\u0063onstructor":{"prototype":{"polluted":1}},"w1":0.5'),
     ]) {
       expectProblem(await post(app, '/v1/gradients', body, json), 400, 'INVALID_JSON');
     }

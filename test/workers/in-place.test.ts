@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
-import { costsAtMost } from '../../src/engine/index.js';
+import { costsAtMost, gradients } from '../../src/engine/index.js';
 import { keepPlans, PLAN_STATS } from '../../src/engine/plans.js';
 import { twoWeight, twoWeightId, xorMlp } from '../../src/routes/shared/examples.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
@@ -159,5 +159,21 @@ describe('costsAtMost', () => {
       job({ ...twoWeight, model: { ...twoWeight.model, params: { ...twoWeight.model.params, spare: { shape: [n] } } }, params: { w1: 0.5, w2: -1.5 } }, `sha256:unused${n}`);
     expect(costsAtMost(unused(10), limits, 2 ** 18)).toBe(true);
     expect(costsAtMost(unused(100_000), limits, 2 ** 18)).toBe(false);
+  });
+
+  it('a job costed, then computed, looks for its plan once; another job of the same model finds it', () => {
+    const stats = new BigInt64Array(PLAN_STATS.LENGTH);
+    keepPlans(16, 1 << 24, stats);
+    const looks = () => stats[PLAN_STATS.MISSES] + stats[PLAN_STATS.HITS];
+    const first = job(twoWeight);
+    expect(costsAtMost(first, limits, 2 ** 18)).toBe(true);
+    expect(gradients(first, limits).gradients.w1!.data[0]).toBe(15);
+    expect([stats[PLAN_STATS.MISSES], looks()]).toEqual([1n, 1n]);
+    const second = job(twoWeight);
+    expect(gradients(second, limits).gradients.w2!.data[0]).toBe(-5);
+    expect([stats[PLAN_STATS.HITS], looks()]).toEqual([1n, 2n]);
+    // other limits are checked again: the plan is looked for anew
+    expect(costsAtMost(second, { ...limits }, 2 ** 18)).toBe(true);
+    expect(looks()).toBe(3n);
   });
 });

@@ -30,24 +30,23 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
       const job = decodeModelJob(app, request, request.body, limits);
       const { result, queueMs } = await runTask<GradientsResult>(app, reply, { kind: 'gradients', job, limits });
       const enc = answerEncoding(request, request.body.options.encoding);
+      // absent parts are undefined, which the answer's writers leave out as JSON.stringify does
       return sendAnswer(request, reply, {
-        ...(result.loss === undefined ? {} : { loss: result.loss }),
+        loss: result.loss,
         gradients: encodeMap(result.gradients, enc),
-        ...(result.params ? { params: encodeMap(result.params, enc) } : {}),
-        ...(result.optimizerState ? { optimizerState: encodeState(result.optimizerState, enc) } : {}),
-        ...(result.outputs ? { outputs: encodeTensor(result.outputs, enc) } : {}),
-        ...(result.inputGradients ? { inputGradients: encodeMap(result.inputGradients, enc) } : {}),
-        ...(result.intermediates
-          ? {
-              intermediates: Object.fromEntries(
-                Object.entries(result.intermediates).map(([id, { value, grad }]) => [
-                  id,
-                  { value: encodeTensor(value, enc), grad: grad === null ? null : encodeTensor(grad, enc) },
-                ]),
-              ),
-            }
-          : {}),
-        ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
+        params: result.params && encodeMap(result.params, enc),
+        optimizerState: result.optimizerState && encodeState(result.optimizerState, enc),
+        outputs: result.outputs && encodeTensor(result.outputs, enc),
+        inputGradients: result.inputGradients && encodeMap(result.inputGradients, enc),
+        intermediates:
+          result.intermediates &&
+          Object.fromEntries(
+            Object.entries(result.intermediates).map(([id, { value, grad }]) => [
+              id,
+              { value: encodeTensor(value, enc), grad: grad === null ? null : encodeTensor(grad, enc) },
+            ]),
+          ),
+        diagnostics: result.diagnostics,
         timing: finishTiming(reply, { queueMs, ...result.timing }),
       });
     },

@@ -75,12 +75,7 @@ export function roundTiming(t: Timing): Timing {
 
 /** The Server-Timing header (W3C) with the same figures as the body's `timing`. */
 export function serverTiming(t: Timing): string {
-  return [
-    `queue;dur=${round(t.queueMs)}`,
-    `forward;dur=${round(t.forwardMs)}`,
-    `backward;dur=${round(t.backwardMs)}`,
-    `total;dur=${round(t.totalMs)}`,
-  ].join(', ');
+  return `queue;dur=${round(t.queueMs)}, forward;dur=${round(t.forwardMs)}, backward;dur=${round(t.backwardMs)}, total;dur=${round(t.totalMs)}`;
 }
 
 export interface ComputeTiming {

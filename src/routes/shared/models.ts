@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { DecodedModel, Limits } from '../../engine/api.js';
 import { checkModel, type ModelSummary } from '../../engine/check-model.js';
 import { LimitError, SpecError } from '../../engine/errors.js';
@@ -24,9 +24,25 @@ export function modelNotFound(id: string): HttpError {
   );
 }
 
-/** preValidation of the compute routes: puts the KnownModel in place of a known ref or spec. */
+/**
+ * preValidation of the compute routes: puts the KnownModel in place of a known ref or spec. With a
+ * callback, not async: every compute request runs it, and a promise would cost it a microtask turn.
+ */
 export function resolveModel(app: FastifyInstance) {
-  return async (request: FastifyRequest): Promise<void> => {
+  const resolve = findModel(app);
+  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    try {
+      resolve(request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  };
+}
+
+function findModel(app: FastifyInstance) {
+  return (request: FastifyRequest): void => {
     const body = request.body as { model?: unknown } | null;
     const model = body !== null && typeof body === 'object' ? body.model : undefined;
     if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
