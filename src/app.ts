@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { destination } from 'pino';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -8,6 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppConfig } from './config.js';
 import { capConnections, connectionOptions } from './connections.js';
 import { HttpError } from './errors.js';
+import { logStream } from './log-stream.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
@@ -42,21 +42,11 @@ class OneLinePerRequest extends LogController {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/**
- * stdout through one asynchronous writer per process, not pino's default of one write(2) per line on
- * the event loop: lines wait until 4 KiB of them are ready or 100 ms have passed, then leave in one
- * write (each write is a hand-off to libuv's thread pool and a callback back, which one access line per
- * request would otherwise pay). pino flushes it synchronously when the process exits; past 64 MiB
- * waiting (stdout not read), lines are dropped rather than held.
- */
-let logStream: ReturnType<typeof destination> | undefined;
-const logDestination = () =>
-  (logStream ??= destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, maxLength: 64 * 1024 * 1024 }));
-
 /** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'], stream: logDestination() },
+    // no redaction: the request serializer logs no headers (test/logging.test.ts), and redacting cost every line
+    logger: { level: config.logLevel, stream: logStream() },
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     ...connectionOptions(config),
