@@ -6,9 +6,8 @@ import { encodeTensor, type Encoding, type ResultWireTensor } from './tensor.js'
 // Engine results back into the request's options.encoding. Runs on the event loop, linear in the size.
 
 export function encodeMap(map: Tensors, encoding: Encoding): Record<string, ResultWireTensor> {
-  const out: Record<string, ResultWireTensor> = {};
-  for (const k of Object.keys(map)) out[k] = encodeTensor(map[k]!, encoding);
-  return out;
+  // own properties whatever the names (an ONNX initializer may be called anything): not out[k] = ...
+  return Object.fromEntries(Object.entries(map).map(([k, t]) => [k, encodeTensor(t, encoding)]));
 }
 
 function isTensor(v: unknown): v is Tensor {
