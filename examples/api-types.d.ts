@@ -157,7 +157,7 @@ export interface paths {
         post?: never;
         /**
          * Forget a model on this replica
-         * @description Requests in flight that named it finish normally; later ones get 404 MODEL_NOT_FOUND.
+         * @description Requests in flight that named it finish normally; later ones get 404 MODEL_NOT_FOUND (in every process of the replica).
          */
         delete: operations["deleteModel"];
         options?: never;

@@ -22,7 +22,10 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const EnvSchema = z.object({
   PORT: int(0, 65535).default(3000).describe('TCP port to listen on'),
   HOST: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
-  WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core)'),
+  WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core), shared out among the PROCESSES'),
+  PROCESSES: int(1, 64)
+    .default(1)
+    .describe('event loops (node:cluster processes) sharing the port, each with its share of the WORKERS: more small requests a second, at the price of fewer cores for one large request (docs/operations.md "Processes")'),
   WORKER_NICE: int(0, 19)
     .default(0)
     .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations hold up other clients less, but any other busy process on the host slows the computations (0: the same priority)'),
@@ -77,6 +80,8 @@ export interface AppConfig {
   port: number;
   host: string;
   workers: number;
+  /** event-loop processes sharing the port (cluster.ts); each runs the app with its share of `workers` */
+  processes: number;
   /** nice levels the worker threads run below the event loop (Linux; 0 = the same) */
   workerNice: number;
   queueLimit: number;
@@ -121,6 +126,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // Empty variables count as unset, as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = EnvSchema.superRefine((e, ctx) => {
+    if (e.PROCESSES > e.WORKERS) {
+      ctx.addIssue({ code: 'custom', path: ['PROCESSES'], message: `must be at most WORKERS (${e.WORKERS}): each process needs a worker` });
+    }
+    if (e.PROCESSES > 1 && e.RATE_LIMIT !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT'], message: 'counts per process, so with PROCESSES > 1 a client would get several times the limit: set one of the two, or limit in the balancer' });
+    }
     if (e.REQUEST_TIMEOUT_MS < e.HEADERS_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['REQUEST_TIMEOUT_MS'], message: `must be at least HEADERS_TIMEOUT_MS (${e.HEADERS_TIMEOUT_MS})` });
     }
@@ -137,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     port: e.PORT,
     host: e.HOST,
     workers: e.WORKERS,
+    processes: e.PROCESSES,
     workerNice: e.WORKER_NICE,
     queueLimit: e.QUEUE_LIMIT,
     bodyLimitBytes: Math.floor(e.BODY_LIMIT_MB * 1024 * 1024),

@@ -1,11 +1,14 @@
+import cluster from 'node:cluster';
 import { setFlagsFromString } from 'node:v8';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
+import { primary, runPrimary, workersOf } from './cluster.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 
 // The process entry: configuration from the environment, the app, listen, and a graceful close on
 // SIGINT/SIGTERM: readiness goes false first, SHUTDOWN_DELAY_MS later new connections are refused,
-// in-flight requests finish, then the workers stop.
+// in-flight requests finish, then the workers stop. With PROCESSES > 1 this process is the cluster's
+// primary (cluster.ts) and each of the processes it starts runs the app.
 
 // V8 starts the next full collection once the old generation has grown by 0.1–3× what survived the
 // last one (more when the program spends little time collecting), and counts toward that growth the
@@ -24,26 +27,41 @@ try {
   process.exit(1);
 }
 
-const app = await buildApp(config);
+if (config.processes > 1 && cluster.isPrimary) runPrimary(config);
+else await serve(primary ? { ...config, workers: workersOf(config, Number(process.env.GRADSERVE_PROCESS ?? 0)) } : config);
 
-closeWithGrace({ delay: config.shutdownDelayMs + config.timeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'closing after an uncaught error');
-  else app.log.info({ signal }, 'closing: draining in-flight requests');
-  app.accepting = false;
-  // /readyz now answers 503; a load balancer polling it stops sending before the listener closes
-  if (!err && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-  await app.close();
-});
+async function serve(config: AppConfig): Promise<void> {
+  const app = await buildApp(config);
 
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (err) {
-  app.log.fatal({ err }, 'could not start');
-  await app.close().catch(() => {});
-  process.exit(1);
+  let closing = false;
+  const grace = closeWithGrace({ delay: config.shutdownDelayMs + config.timeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
+    closing = true;
+    if (err) app.log.error({ err }, 'closing after an uncaught error');
+    else app.log.info({ signal }, 'closing: draining in-flight requests');
+    app.accepting = false;
+    // /readyz now answers 503; a load balancer polling it stops sending before the listener closes
+    if (!err && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+    await app.close();
+  });
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    app.log.fatal({ err }, 'could not start');
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+
+  if (primary) {
+    // the primary's SIGTERM reaches the processes as this; a terminal's Ctrl-C reaches them itself
+    primary.shutdown = () => {
+      if (!closing) void grace.close();
+    };
+    primary.ready();
+    if (process.env.GRADSERVE_PROCESS !== '0') return;
+  }
+  // where a person starting the service goes next; a wildcard address is reachable as localhost
+  const { port } = app.server.address() as { port: number };
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  app.log.info(`Swagger UI on http://${host}:${port}/docs`);
 }
-
-// where a person starting the service goes next; a wildcard address is reachable as localhost
-const { port } = app.server.address() as { port: number };
-const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
-app.log.info(`Swagger UI on http://${host}:${port}/docs`);

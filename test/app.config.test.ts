@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { workersOf } from '../src/cluster.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const SERVER = path.resolve(import.meta.dirname, '../dist/src/server.js');
@@ -31,6 +32,15 @@ describe('loadConfig', () => {
       maxNodes: 20, timeoutMs: 1500, apiKeys: ['a', 'b', 'c'], rateLimit: 60, corsOrigins: ['https://x.example'],
       logLevel: 'warn', blas: 'off', workerNice: 3, inPlaceFlops: 0,
     });
+  });
+
+  it('PROCESSES: at most WORKERS, not with RATE_LIMIT (a per-process count), and the WORKERS shared out', () => {
+    expect(loadConfig({ PROCESSES: '2', WORKERS: '5' })).toMatchObject({ processes: 2, workers: 5 });
+    const c = loadConfig({ PROCESSES: '2', WORKERS: '5' });
+    expect([workersOf(c, 0), workersOf(c, 1)]).toEqual([3, 2]);
+    expect(() => loadConfig({ PROCESSES: '3', WORKERS: '2' })).toThrow(/PROCESSES="3": must be at most WORKERS \(2\)/);
+    expect(() => loadConfig({ PROCESSES: '2', WORKERS: '2', RATE_LIMIT: '60' })).toThrow(/RATE_LIMIT="60": counts per process/);
+    expect(loadConfig({ PROCESSES: '1', RATE_LIMIT: '60' }).rateLimit).toBe(60);
   });
 
   it('treats empty variables as unset', () => {

@@ -2,16 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
+import { primary } from '../cluster.js';
 import { readPlanStats } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 
-// Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist.
+// Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist;
+// with PROCESSES > 1 the primary sums the processes' registries (cluster.ts).
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
   const register = new Registry();
   collectDefaultMetrics({ register });
+  if (primary) primary.metricsJson = () => register.getMetricsAsJSON();
 
   const requests = new Counter({
     name: 'http_requests_total',
@@ -181,7 +184,8 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     },
     async (_request, reply) => {
       reply.type(register.contentType);
-      return register.metrics();
+      // one of several processes (cluster.ts): theirs summed
+      return primary ? primary.metrics() : register.metrics();
     },
   );
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { primary } from '../cluster.js';
 import type { AppConfig } from '../config.js';
 import type { ModelSummary } from '../engine/check-model.js';
 import { Lru } from '../engine/lru.js';
@@ -85,8 +86,19 @@ export function jsonText(value: unknown): string | undefined {
   }
 }
 
+/** Where the processes of one replica keep the models registered in any of them (cluster.ts). */
+export interface SharedModels {
+  put(id: string, canonical: string): Promise<void>;
+  /** the canonical text, or null */
+  get(id: string): Promise<string | null>;
+  /** forgets it in every process; whether it was held */
+  delete(id: string): Promise<boolean>;
+}
+
 export class ModelRegistry {
   private readonly lru: Lru<string, KnownModel>;
+  /** the other processes' models, when this process is one of several (PROCESSES > 1) */
+  shared: SharedModels | null = null;
   /** known models by the text of an inline spec (KnownModel.text): a client repeating its spec writes it alike */
   private readonly byText = new Map<string, KnownModel>();
 
@@ -145,7 +157,12 @@ export class ModelRegistry {
 }
 
 async function modelsPlugin(app: FastifyInstance, { config }: { config: AppConfig }): Promise<void> {
-  app.decorate('models', new ModelRegistry(config.modelCacheEntries, config.modelCacheBytes));
+  const registry = new ModelRegistry(config.modelCacheEntries, config.modelCacheBytes);
+  if (primary) {
+    registry.shared = primary;
+    primary.forget = (id) => registry.delete(id);
+  }
+  app.decorate('models', registry);
 }
 
 export default fp(modelsPlugin, { name: 'gradserve-models' });

@@ -28,7 +28,7 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         body: ExplainBodySchema,
         response: { 200: ExplainResponseSchema },
       },
-      preValidation: resolveModel(app),
+      preValidation: resolveModel(app, service),
     },
     async (request, reply) => {
       const job = decodeModelJob(app, request, request.body, limits);

@@ -21,7 +21,7 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         body: ForwardBodySchema,
         response: { 200: ForwardResponseSchema },
       },
-      preValidation: resolveModel(app),
+      preValidation: resolveModel(app, limits),
     },
     async (request, reply) => {
       const job = decodeModelJob(app, request, request.body, limits);

@@ -22,7 +22,7 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         body: GradcheckBodySchema,
         response: { 200: GradcheckResponseSchema },
       },
-      preValidation: resolveModel(app),
+      preValidation: resolveModel(app, limits),
     },
     async (request, reply) => {
       const job = decodeModelJob(app, request, request.body, limits);

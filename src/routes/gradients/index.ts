@@ -24,7 +24,7 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         body: GradientsBodySchema,
         response: { 200: GradientsResponseSchema },
       },
-      preValidation: resolveModel(app),
+      preValidation: resolveModel(app, limits),
     },
     async (request, reply) => {
       const job = decodeModelJob(app, request, request.body, limits);

@@ -8,7 +8,7 @@ import { canonicalJson, modelId, type KnownModel } from '../../plugins/models.js
 import { liftedText } from '../../wire/json-body.js';
 import { checkModelSize } from '../../wire/request.js';
 import { limitsOf } from '../shared/compute.js';
-import { knowModel, modelNotFound } from '../shared/models.js';
+import { knowModel, modelNotFound, sharedModel } from '../shared/models.js';
 import { ModelAnswerSchema, ModelParamsSchema, ModelWithSpecSchema, RegisterBodySchema } from './schema.js';
 
 // Content-addressed models (docs/models.md): registered once, then named by id in compute requests.
@@ -54,7 +54,12 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       if (canonical === undefined) throw new HttpError('INVALID_REQUEST', 'the model is nested too deeply');
       const id = modelId(canonical);
       const known = app.models.get(id);
-      if (known !== undefined) return reply.code(200).send(answer(known));
+      if (known !== undefined) {
+        await app.models.shared?.put(id, canonical);
+        return reply.code(200).send(answer(known));
+      }
+      // another process of this replica registered it (cluster.ts): known already, as far as the client sees
+      const elsewhere = (await app.models.shared?.get(id)) != null;
       let model: KnownModel;
       try {
         model = knowModel(id, canonical, request.body, limits);
@@ -66,7 +71,8 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       if (!app.models.add(model)) {
         throw new LimitError([], `the model holds about ${model.bytes} bytes, more than this instance keeps (MODEL_CACHE_MB)`);
       }
-      return reply.code(201).send(answer(model));
+      await app.models.shared?.put(id, canonical);
+      return reply.code(elsewhere ? 200 : 201).send(answer(model));
     },
   );
 
@@ -82,7 +88,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       },
     },
     async (request) => {
-      const m = app.models.peek(request.params.id);
+      const m = app.models.peek(request.params.id) ?? (await sharedModel(app, request.params.id, limits));
       if (m === undefined) throw modelNotFound(request.params.id);
       return { ...answer(m), spec: JSON.parse(m.canonical) as unknown };
     },
@@ -95,13 +101,15 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         tags: ['models'],
         operationId: 'deleteModel',
         summary: 'Forget a model on this replica',
-        description: 'Requests in flight that named it finish normally; later ones get 404 MODEL_NOT_FOUND.',
+        description: 'Requests in flight that named it finish normally; later ones get 404 MODEL_NOT_FOUND (in every process of the replica).',
         params: ModelParamsSchema,
         response: { 204: z.null().describe('forgotten; no body') },
       },
     },
     async (request, reply) => {
-      if (!app.models.delete(request.params.id)) throw modelNotFound(request.params.id);
+      const here = app.models.delete(request.params.id);
+      const elsewhere = (await app.models.shared?.delete(request.params.id)) ?? false;
+      if (!here && !elsewhere) throw modelNotFound(request.params.id);
       return reply.code(204).send(null);
     },
   );

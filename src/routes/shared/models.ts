@@ -3,7 +3,7 @@ import type { DecodedModel, Limits } from '../../engine/api.js';
 import { checkModel, type ModelSummary } from '../../engine/check-model.js';
 import { LimitError, SpecError } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
-import type { ModelSpec } from '../../wire/spec.js';
+import { ModelSpecSchema, type ModelSpec } from '../../wire/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
 import { liftedText } from '../../wire/json-body.js';
@@ -26,23 +26,39 @@ export function modelNotFound(id: string): HttpError {
 
 /**
  * preValidation of the compute routes: puts the KnownModel in place of a known ref or spec. With a
- * callback, not async: every compute request runs it, and a promise would cost it a microtask turn.
+ * callback, not async: every compute request runs it, and a promise would cost it a microtask turn
+ * (only a ref another process of the replica registered waits, once, for the primary: cluster.ts).
+ * `limits`: the service's, which registered models were checked against.
  */
-export function resolveModel(app: FastifyInstance) {
-  const resolve = findModel(app);
+export function resolveModel(app: FastifyInstance, limits: Limits) {
+  const resolve = findModel(app, limits);
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    let pending: Promise<void> | undefined;
     try {
-      resolve(request);
+      pending = resolve(request);
     } catch (err) {
       done(err as Error);
       return;
     }
-    done();
+    if (pending === undefined) done();
+    else pending.then(() => done(), done);
   };
 }
 
-function findModel(app: FastifyInstance) {
-  return (request: FastifyRequest): void => {
+/**
+ * A model another process of this replica registered (cluster.ts), made known here; undefined when
+ * none did. The primary holds its canonical text: validated and checked again here, once.
+ */
+export async function sharedModel(app: FastifyInstance, id: string, limits: Limits): Promise<KnownModel | undefined> {
+  const canonical = await app.models.shared?.get(id);
+  if (canonical == null) return undefined;
+  const known = knowModel(id, canonical, ModelSpecSchema.parse(JSON.parse(canonical)), limits);
+  app.models.add(known);
+  return known;
+}
+
+function findModel(app: FastifyInstance, limits: Limits) {
+  return (request: FastifyRequest): Promise<void> | undefined => {
     const body = request.body as { model?: unknown } | null;
     const model = body !== null && typeof body === 'object' ? body.model : undefined;
     if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
@@ -51,9 +67,15 @@ function findModel(app: FastifyInstance) {
       // a malformed ref is left to the schema, which names the field
       if (typeof ref !== 'string' || !MODEL_ID.test(ref) || Object.keys(model).length !== 1) return;
       const known = app.models.get(ref);
-      if (known === undefined) throw modelNotFound(ref);
-      body!.model = known;
-      return;
+      if (known !== undefined) {
+        body!.model = known;
+        return;
+      }
+      if (app.models.shared === null) throw modelNotFound(ref);
+      return sharedModel(app, ref, limits).then((shared) => {
+        if (shared === undefined) throw modelNotFound(ref);
+        body!.model = shared;
+      });
     }
     // a model whose own tensors come in a safetensors body's data holds placeholders until validated:
     // its JSON is not its content, so it is not looked up (nor kept)

@@ -40,7 +40,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
           },
         },
       },
-      preValidation: resolveModel(app),
+      preValidation: resolveModel(app, limits),
     },
     async (request, reply) => {
       const { steps, batchSize, shuffleSeed } = request.body;

@@ -1,0 +1,207 @@
+import cluster, { type Worker } from 'node:cluster';
+import { pino, type Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import type { AppConfig } from './config.js';
+import { Lru } from './engine/lru.js';
+import { logStream } from './log-stream.js';
+
+// Several event loops on one port (PROCESSES > 1). node:cluster's primary accepts the connections and
+// hands them to its processes in turn; each process runs the whole app with its share of the WORKERS.
+// What the processes must agree on goes through the primary, which computes nothing and serves no
+// HTTP: the registered models (a process that does not know a ref asks for it; a model deleted in one
+// is forgotten in all) and /metrics (summed over the processes). Everything else is per process:
+// each keeps its own queue (QUEUE_LIMIT), caches and /readyz. Messages go both ways over the
+// processes' IPC channels; a request carries a sequence number its reply names.
+
+/** a process that ends on its own is started again after this */
+const RESTART_DELAY_MS = 1_000;
+/** how long the primary waits for a process's metrics */
+const METRICS_WAIT_MS = 2_000;
+
+type Ask =
+  | { t: 'model-put'; id: string; canonical: string }
+  | { t: 'model-get'; id: string }
+  | { t: 'model-delete'; id: string }
+  | { t: 'metrics' }
+  | { t: 'metrics-json' };
+type Message = { seq: number; reply?: false } & Ask;
+type Reply = { seq: number; reply: true; value: unknown };
+type Notice = { t: 'model-forget'; id: string } | { t: 'shutdown' } | { t: 'ready' };
+
+/** One end of an IPC channel: requests that the other end answers, and notices that need none. */
+class Channel {
+  private seq = 0;
+  private readonly waiting = new Map<number, (value: unknown) => void>();
+
+  constructor(private readonly post: (m: Message | Reply | Notice) => void) {}
+
+  ask(m: Ask, timeoutMs?: number): Promise<unknown> {
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.waiting.delete(seq);
+        reject(new Error(`no answer to ${m.t} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(seq, (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+      this.post({ ...m, seq });
+    });
+  }
+
+  notify(n: Notice): void {
+    this.post(n);
+  }
+
+  /** Routes an incoming message: a reply to its request, a request to `answer`, a notice to `notice`. */
+  receive(m: unknown, answer: (a: Ask) => Promise<unknown> | unknown, notice: (n: Notice) => void): void {
+    if (m === null || typeof m !== 'object' || typeof (m as { t?: unknown }).t !== 'string') {
+      if ((m as Reply | null)?.reply === true) {
+        const r = m as Reply;
+        const resolve = this.waiting.get(r.seq);
+        this.waiting.delete(r.seq);
+        resolve?.(r.value);
+      }
+      return;
+    }
+    const msg = m as Message | Notice;
+    if (!('seq' in msg)) return notice(msg);
+    void Promise.resolve()
+      .then(() => answer(msg))
+      .then(
+        (value) => this.post({ seq: msg.seq, reply: true, value: value ?? null }),
+        () => this.post({ seq: msg.seq, reply: true, value: null }),
+      );
+  }
+}
+
+/** The processes' shared state: registered models by id, canonical text (plugins/models.ts), bounded like a process's own cache. */
+export function runPrimary(config: AppConfig): void {
+  const log: Logger = pino({ level: config.logLevel }, logStream());
+  const models = new Lru<string, string>(config.modelCacheEntries, config.modelCacheBytes);
+  const channels = new Map<Worker, Channel>();
+  let stopping = false;
+
+  const fork = (index: number) => {
+    const worker = cluster.fork({ GRADSERVE_PROCESS: String(index) });
+    let ready = false;
+    const channel = new Channel((m) => {
+      if (worker.isConnected()) worker.send(m);
+    });
+    channels.set(worker, channel);
+    worker.on('message', (m: unknown) =>
+      channel.receive(m, (a) => answer(worker, a), (n) => {
+        if (n.t === 'ready') ready = true;
+      }),
+    );
+    worker.on('exit', (code, signal) => {
+      channels.delete(worker);
+      if (stopping) {
+        if (channels.size === 0) process.exit();
+        return;
+      }
+      // one that never started (its kernels or port failed) would fail again: stop as one process would
+      if (!ready) {
+        log.fatal({ process: index, code, signal }, 'a service process could not start');
+        process.exitCode = code || 1;
+        stopAll();
+        return;
+      }
+      log.error({ process: index, code, signal }, 'a service process ended; starting another');
+      setTimeout(() => stopping || fork(index), RESTART_DELAY_MS);
+    });
+  };
+
+  const answer = async (from: Worker, a: Ask): Promise<unknown> => {
+    switch (a.t) {
+      case 'model-put':
+        return models.set(a.id, a.canonical, a.canonical.length);
+      case 'model-get':
+        return models.get(a.id) ?? null;
+      case 'model-delete': {
+        const had = models.delete(a.id) !== undefined;
+        for (const [worker, channel] of channels) if (worker !== from) channel.notify({ t: 'model-forget', id: a.id });
+        return had;
+      }
+      case 'metrics': {
+        const each = await Promise.all(
+          [...channels.values()].map((c) => c.ask({ t: 'metrics-json' }, METRICS_WAIT_MS).catch(() => null)),
+        );
+        return AggregatorRegistry.aggregate(each.filter((m): m is object[] => Array.isArray(m))).metrics();
+      }
+      default:
+        return null;
+    }
+  };
+
+  const stopAll = () => {
+    stopping = true;
+    for (const channel of channels.values()) channel.notify({ t: 'shutdown' });
+    if (channels.size === 0) process.exit();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      log.info({ signal }, 'closing: each process drains its requests');
+      stopAll();
+    });
+  }
+  for (let i = 0; i < config.processes; i++) fork(i);
+}
+
+/** This process's share of `workers` among `processes` (the first ones get one more when it does not divide). */
+export function workersOf(config: AppConfig, index: number): number {
+  return Math.floor(config.workers / config.processes) + (index < config.workers % config.processes ? 1 : 0);
+}
+
+/** In a process of the cluster: its channel to the primary, and what it answers the primary. */
+export class Primary {
+  private readonly channel = new Channel((m) => process.send?.(m));
+  /** the app's metrics, for the primary to sum */
+  metricsJson: () => Promise<object[]> = async () => [];
+  /** forgets a model another process deleted */
+  forget: (id: string) => void = () => {};
+  /** drains and ends this process (server.ts) */
+  shutdown: () => void = () => process.exit();
+
+  constructor() {
+    process.on('message', (m: unknown) =>
+      this.channel.receive(m, (a) => (a.t === 'metrics-json' ? this.metricsJson() : null), (n) => {
+        if (n.t === 'model-forget') this.forget(n.id);
+        else if (n.t === 'shutdown') this.shutdown();
+      }),
+    );
+    // the primary is gone: nothing routes connections here any more
+    process.once('disconnect', () => this.shutdown());
+  }
+
+  ready(): void {
+    this.channel.notify({ t: 'ready' });
+  }
+
+  /** Keeps a registered model where every process finds it. */
+  async put(id: string, canonical: string): Promise<void> {
+    await this.channel.ask({ t: 'model-put', id, canonical });
+  }
+
+  /** A model another process registered: its canonical text, or null. */
+  async get(id: string): Promise<string | null> {
+    const v = await this.channel.ask({ t: 'model-get', id });
+    return typeof v === 'string' ? v : null;
+  }
+
+  /** Forgets a model in every process; whether the primary held it. */
+  async delete(id: string): Promise<boolean> {
+    return (await this.channel.ask({ t: 'model-delete', id })) === true;
+  }
+
+  /** /metrics summed over the processes (prom-client's aggregation: counters and gauges add up). */
+  async metrics(): Promise<string> {
+    const v = await this.channel.ask({ t: 'metrics' }, 2 * METRICS_WAIT_MS);
+    return typeof v === 'string' ? v : '';
+  }
+}
+
+/** The channel to the primary when this process is one of a cluster's, else null. */
+export const primary: Primary | null = cluster.isWorker ? new Primary() : null;

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { twoWeight, twoWeightId, twoWeightModel } from '../../src/routes/shared/examples.js';
+import { freshRequest, postJson, startServer } from './server-process.js';
+
+// PROCESSES=2 (src/cluster.ts): two event loops on one port. Every request here goes on a connection
+// of its own, and the cluster's primary hands connections to its processes in turn, so consecutive
+// requests reach both: what one process registered or deleted holds in the other, /metrics counts
+// both, a process that dies is replaced, and SIGTERM drains both.
+
+const { model: _inline, ...rest } = twoWeight;
+const byRef = { ...rest, model: { ref: twoWeightId } };
+
+/** the pids that logged an answer to `url` (pino writes each process's pid) */
+function pidsServing(output: string, url: string): Set<number> {
+  const pids = new Set<number>();
+  for (const line of output.split('\n')) {
+    if (!line.includes('"responseTime"') || !line.includes(`"url":"${url}"`)) continue;
+    pids.add((JSON.parse(line) as { pid: number }).pid);
+  }
+  return pids;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('PROCESSES=2', () => {
+  it('shares models, sums metrics, replaces a dead process and drains on SIGTERM', { timeout: 90_000 }, async () => {
+    const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
+    const url = (p: string) => `${server.base}${p}`;
+    const listening = () => (server.output().match(/Server listening at/g) ?? []).length;
+    try {
+      // the primary hands connections to the processes that listen: both, once both have started
+      await until('both processes listening', () => listening() === 2);
+      // registered through one process, known in both: the same id, 200 after the first
+      const first = await postJson(url('/v1/models'), twoWeightModel);
+      expect(first.status).toBe(201);
+      expect(JSON.parse(first.body).id).toBe(twoWeightId);
+      for (let i = 0; i < 3; i++) {
+        const again = await postJson(url('/v1/models'), twoWeightModel);
+        expect(again.status).toBe(200);
+        expect(JSON.parse(again.body).id).toBe(twoWeightId);
+      }
+      for (let i = 0; i < 8; i++) {
+        const r = await postJson(url('/v1/gradients'), byRef);
+        expect(r.status, r.body).toBe(200);
+        expect(JSON.parse(r.body)).toMatchObject({ loss: 6.25, gradients: { w1: 15, w2: -5 } });
+      }
+      for (let i = 0; i < 2; i++) expect((await freshRequest(url(`/v1/models/${twoWeightId}`))).status).toBe(200);
+      // (log lines reach the output up to 100 ms late: log-stream.ts)
+      await until('both processes answering', () => pidsServing(server.output(), '/v1/gradients').size === 2, 2_000);
+      const pids = pidsServing(server.output(), '/v1/gradients');
+
+      // /metrics adds up both processes' counts, whichever process answers
+      const metrics = (await freshRequest(url('/metrics'))).body;
+      expect(metrics).toContain('http_requests_total{route="/v1/gradients",method="POST",status="200"} 8');
+      expect(metrics).toMatch(/^gradserve_workers 2$/m);
+
+      // deleted through one, unknown in both
+      expect((await freshRequest(url(`/v1/models/${twoWeightId}`), { method: 'DELETE' })).status).toBe(204);
+      for (let i = 0; i < 4; i++) {
+        const r = await postJson(url('/v1/gradients'), byRef);
+        expect(r.status).toBe(404);
+        expect(JSON.parse(r.body).code).toBe('MODEL_NOT_FOUND');
+      }
+      expect((await freshRequest(url(`/v1/models/${twoWeightId}`), { method: 'DELETE' })).status).toBe(404);
+
+      // a process killed outright: the other keeps answering, a new one takes its place and finds the
+      // models registered before it started
+      expect((await postJson(url('/v1/models'), twoWeightModel)).status).toBe(201);
+      const [victim] = pids;
+      process.kill(victim!, 'SIGKILL');
+      await until('the primary to see it', () => /a service process ended; starting another/.test(server.output()));
+      for (let i = 0; i < 4; i++) expect((await postJson(url('/v1/gradients'), twoWeight)).status).toBe(200);
+      await until('the new process listening', () => listening() === 3);
+      const before = pidsServing(server.output(), '/v1/gradients');
+      for (let i = 0; i < 8; i++) expect((await postJson(url('/v1/gradients'), byRef)).status).toBe(200);
+      const fresh = () => [...pidsServing(server.output(), '/v1/gradients')].filter((p) => !before.has(p));
+      await until('the new process answering', () => fresh().length === 1, 2_000);
+      const after = pidsServing(server.output(), '/v1/gradients');
+
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      for (const pid of after) await until(`process ${pid} to end`, () => !alive(pid), 5_000);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('a process that cannot start stops the service with its exit code', { timeout: 30_000 }, async () => {
+    await expect(startServer({ PROCESSES: '2', WORKERS: '2', BLAS: '/nonexistent/libopenblas.so' })).rejects.toThrow(/exited \(1\)/);
+  });
+});
