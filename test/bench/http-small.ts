@@ -6,6 +6,8 @@
 // A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
 // (as many workers as gradserve), is loaded in the same alternation: what one task per request costs
 // in throughput before any work, the floor under a server that computes in worker threads.
+// gradserve as two event loops (PROCESSES=2: two processes, one worker each) is loaded in the same
+// alternation, by ref: the peer below runs two processes too.
 // The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
 // same alternation, once its answer matches gradserve's.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
@@ -65,6 +67,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       const r = await fetch(`${ours.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b });
       if (r.status !== 200) throw new Error(`a request by reference answered ${r.status}: ${await r.text()}`);
     }
+    // the same service as two event loops (PROCESSES=2, each with one of the two workers): the chain by ref
+    const ours2 = await startServer(join(ctx.root, 'dist/src/server.js'), { PROCESSES: '2' }, '/readyz');
+    servers.push(ours2);
+    const ref2Body = await byRef(ours2.url, twoWeightModel, chainRest);
     const file = join(dir, 'answer.json');
     writeFileSync(file, answer);
     const bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file }, '/readyz');
@@ -86,11 +92,12 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       if (differs !== null) throw new Error(`the PyTorch peer's answer differs from gradserve's: ${differs}`);
     }
 
-    // ours: the chain's spec inline; ref: the chain by reference; ref200: the 200-node graph by reference
-    type Who = 'ours' | 'ref' | 'ref200' | 'bare' | 'handoff' | 'peer';
-    const server = { ours, ref: ours, ref200: ours, bare, handoff, peer: peer! };
-    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, bare: body, handoff: body, peer: body };
-    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], bare: [], handoff: [], peer: [] };
+    // ours: the chain's spec inline; ref: the chain by reference; ref200: the 200-node graph by reference;
+    // ref2: the chain by reference, PROCESSES=2
+    type Who = 'ours' | 'ref' | 'ref200' | 'ref2' | 'bare' | 'handoff' | 'peer';
+    const server = { ours, ref: ours, ref200: ours, ref2: ours2, bare, handoff, peer: peer! };
+    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, ref2: ref2Body, bare: body, handoff: body, peer: body };
+    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], ref2: [], bare: [], handoff: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
     const zero = () => ({ mainMs: 0, otherMs: 0, responses: 0 });
     const cpu = { ours: zero(), ref: zero(), ref200: zero(), bare: zero(), handoff: zero() };
@@ -109,6 +116,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     };
     await hit('bare', WARMUP_S);
     await hit('ours', WARMUP_S);
+    await hit('ref2', WARMUP_S);
     await hit('handoff', WARMUP_S);
     if (peer) await hit('peer', WARMUP_S);
     for (let r = 0; r < ROUNDS; r++) {
@@ -120,6 +128,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       runs.ref.push(await measured('ref'));
       await breathe(100);
       runs.ref200.push(await measured('ref200'));
+      await breathe(100);
+      // (its CPU is two processes' under a primary's pid: not counted)
+      runs.ref2.push(await hit('ref2', ROUND_S));
       await breathe(100);
       runs.handoff.push(await measured('handoff'));
       await breathe(100);
@@ -154,8 +165,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       rows.push({ scenario: 'http-small', name: `${name} CPU per request, other threads (workers, GC)`, value: perRequest(c.otherMs), unit: 'µs' });
     };
     const rps = { ours: median(runs.ours.map((r) => r.rps)), bare: median(runs.bare.map((r) => r.rps)) };
-    const LABELS = { ours: 'gradserve, spec inline', ref: 'gradserve, by ref', bare: 'bare Fastify' } as const;
-    for (const who of ['ours', 'ref', 'bare'] as const) {
+    const LABELS = { ours: 'gradserve, spec inline', ref: 'gradserve, by ref', ref2: 'gradserve, by ref, PROCESSES=2', bare: 'bare Fastify' } as const;
+    for (const who of ['ours', 'ref', 'ref2', 'bare'] as const) {
       const label = LABELS[who];
       rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs[who]));
       rows.push({
@@ -165,9 +176,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         unit: 'ms',
         ...(who === 'bare' ? {} : { target: { op: '<=', limit: 5, label: `small-request p99 latency, ${label} (issue 17)` } }),
       });
-      cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ref' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request by ref (issue 17)' } : undefined);
+      if (who !== 'ref2') cpuRows(`two-weight chain: ${label}`, cpu[who], who === 'ref' ? { op: '<=', limit: 60, label: 'event-loop CPU per small request by ref (issue 17)' } : undefined);
     }
-    for (const who of ['ours', 'ref'] as const) {
+    for (const who of ['ours', 'ref', 'ref2'] as const) {
       rows.push(ratio(`two-weight chain: ${LABELS[who]} / bare Fastify throughput`, runs[who], runs.bare, { op: '>=', limit: 0.3, label: `small-request throughput vs bare Fastify, ${LABELS[who]} (issue 17)` }));
     }
     rows.push(throughput(`200-node graph, ${CONNECTIONS} connections: gradserve, by ref throughput`, runs.ref200));
@@ -189,7 +200,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     rows.push({ scenario: 'http-small', name: floor('p99 latency (the floor under the p99 target)'), value: median(runs.handoff.map((r) => r.p99Ms)), unit: 'ms' });
     cpuRows(floor('').trimEnd(), cpu.handoff);
     rows.push(ratio(floor('/ bare Fastify throughput (the hand-off alone, one task per request)'), runs.handoff, runs.bare));
-    for (const who of ['ours', 'ref'] as const) {
+    for (const who of ['ours', 'ref', 'ref2'] as const) {
       rows.push(
         ratio(`two-weight chain: ${LABELS[who]} / the hand-off floor throughput`, runs[who], runs.handoff, {
           op: '>=',
@@ -203,6 +214,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: ${label} throughput`, runs.peer));
       rows.push({ scenario: 'http-small', name: `two-weight chain, ${CONNECTIONS} connections: ${label} p99 latency`, value: median(runs.peer.map((r) => r.p99Ms)), unit: 'ms' });
       rows.push(ratio('two-weight chain: gradserve / PyTorch + FastAPI throughput', runs.ours, runs.peer, { op: '>=', limit: 2, label: 'small-request throughput vs PyTorch + FastAPI (issue 17)' }));
+      rows.push(
+        ratio(`two-weight chain: ${LABELS.ref2} / PyTorch + FastAPI throughput`, runs.ref2, runs.peer, {
+          op: '>=',
+          limit: 2,
+          label: `small-request throughput vs PyTorch + FastAPI, ${LABELS.ref2} (issue 17)`,
+        }),
+      );
     } else {
       rows.push({ scenario: 'http-small', name: 'PyTorch + FastAPI', value: NaN, unit: 'req/s', note: `skipped: ${missing}` });
     }
