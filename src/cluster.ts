@@ -76,7 +76,10 @@ class Channel {
   }
 }
 
-/** The processes' shared state: registered models by id, canonical text (plugins/models.ts), bounded like a process's own cache. */
+/**
+ * The primary: starts the processes and keeps what they share, the registered models by id as
+ * canonical text (plugins/models.ts), bounded like a process's own cache.
+ */
 export function runPrimary(config: AppConfig): void {
   const log: Logger = pino({ level: config.logLevel }, logStream());
   const models = new Lru<string, string>(config.modelCacheEntries, config.modelCacheBytes);
