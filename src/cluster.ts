@@ -24,7 +24,7 @@ type Ask =
   | { t: 'model-delete'; id: string }
   | { t: 'metrics' }
   | { t: 'metrics-json' };
-type Message = { seq: number; reply?: false } & Ask;
+type Message = { seq: number } & Ask;
 type Reply = { seq: number; reply: true; value: unknown };
 type Notice = { t: 'model-forget'; id: string } | { t: 'shutdown' } | { t: 'ready' };
 

@@ -145,7 +145,7 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   cacheMetric('hits', 'model cache hits: a known model used (specs: by ref or inline spec; plans: a compiled graph reused)');
   cacheMetric('misses', 'model cache misses (specs: a ref answered 404 or an inline spec validated; plans: a graph compiled)');
   cacheMetric('evictions', 'models dropped, least recently used first, to stay within MODEL_CACHE_ENTRIES and MODEL_CACHE_MB');
-  cacheMetric('entries', 'models in the cache (plans: all workers\' together)');
+  cacheMetric('entries', 'models in the cache (plans: all workers\' together; with PROCESSES > 1, all processes\' together)');
   cacheMetric('bytes', 'bytes the cached models hold, as the cache reckons them');
 
   // each label set's children, made once: prom-client checks and orders a labels object on every call

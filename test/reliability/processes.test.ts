@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { twoWeight, twoWeightId, twoWeightModel } from '../../src/routes/shared/examples.js';
+import { waitFor } from './helpers.js';
 import { freshRequest, postJson, startServer } from './server-process.js';
 
 // PROCESSES=2 (src/cluster.ts): two event loops on one port. Every request here goes on a connection
@@ -29,14 +30,6 @@ const alive = (pid: number) => {
   }
 };
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('PROCESSES=2', () => {
   it('shares models, sums metrics, replaces a dead process and drains on SIGTERM', { timeout: 90_000 }, async () => {
     const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
@@ -44,7 +37,7 @@ describe('PROCESSES=2', () => {
     const listening = () => (server.output().match(/Server listening at/g) ?? []).length;
     try {
       // the primary hands connections to the processes that listen: both, once both have started
-      await until('both processes listening', () => listening() === 2);
+      await waitFor(() => listening() === 2, 15_000, 'both processes listening');
       // registered through one process, known in both: the same id, 200 after the first
       const first = await postJson(url('/v1/models'), twoWeightModel);
       expect(first.status).toBe(201);
@@ -61,7 +54,7 @@ describe('PROCESSES=2', () => {
       }
       for (let i = 0; i < 2; i++) expect((await freshRequest(url(`/v1/models/${twoWeightId}`))).status).toBe(200);
       // (log lines reach the output up to 100 ms late: log-stream.ts)
-      await until('both processes answering', () => pidsServing(server.output(), '/v1/gradients').size === 2, 2_000);
+      await waitFor(() => pidsServing(server.output(), '/v1/gradients').size === 2, 2_000, 'both processes answering');
       const pids = pidsServing(server.output(), '/v1/gradients');
 
       // /metrics adds up both processes' counts, whichever process answers
@@ -78,23 +71,30 @@ describe('PROCESSES=2', () => {
       }
       expect((await freshRequest(url(`/v1/models/${twoWeightId}`), { method: 'DELETE' })).status).toBe(404);
 
+      // registered again through one: read through both, the other asking the primary for it
+      expect((await postJson(url('/v1/models'), twoWeightModel)).status).toBe(201);
+      for (let i = 0; i < 2; i++) {
+        const r = await freshRequest(url(`/v1/models/${twoWeightId}`));
+        expect(r.status, r.body).toBe(200);
+        expect(JSON.parse(r.body).spec).toEqual(JSON.parse(JSON.stringify(twoWeightModel)));
+      }
+
       // a process killed outright: the other keeps answering, a new one takes its place and finds the
       // models registered before it started
-      expect((await postJson(url('/v1/models'), twoWeightModel)).status).toBe(201);
       const [victim] = pids;
       process.kill(victim!, 'SIGKILL');
-      await until('the primary to see it', () => /a service process ended; starting another/.test(server.output()));
+      await waitFor(() => /a service process ended; starting another/.test(server.output()), 15_000, 'the primary to see it');
       for (let i = 0; i < 4; i++) expect((await postJson(url('/v1/gradients'), twoWeight)).status).toBe(200);
-      await until('the new process listening', () => listening() === 3);
+      await waitFor(() => listening() === 3, 15_000, 'the new process listening');
       const before = pidsServing(server.output(), '/v1/gradients');
       for (let i = 0; i < 8; i++) expect((await postJson(url('/v1/gradients'), byRef)).status).toBe(200);
       const fresh = () => [...pidsServing(server.output(), '/v1/gradients')].filter((p) => !before.has(p));
-      await until('the new process answering', () => fresh().length === 1, 2_000);
+      await waitFor(() => fresh().length === 1, 2_000, 'the new process answering');
       const after = pidsServing(server.output(), '/v1/gradients');
 
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
-      for (const pid of after) await until(`process ${pid} to end`, () => !alive(pid), 5_000);
+      for (const pid of after) await waitFor(() => !alive(pid), 5_000, `process ${pid} to end`);
     } finally {
       server.child.kill('SIGKILL');
     }
