@@ -9,7 +9,9 @@ import { logStream } from './log-stream.js';
 // hands them to its processes in turn; each process runs the whole app with its share of the WORKERS.
 // What the processes must agree on goes through the primary, which computes nothing and serves no
 // HTTP: the registered models (a process that does not know a ref asks for it; a model deleted in one
-// is forgotten in all) and /metrics (summed over the processes). Everything else is per process:
+// is forgotten in all), /metrics (summed over the processes) and the requests each has in flight,
+// which size OpenBLAS's threads in all of them (kernels/threads.ts: a lone request may use the
+// cores of every process's idle workers). Everything else is per process:
 // each keeps its own queue (QUEUE_LIMIT), caches and /readyz. Messages go both ways over the
 // processes' IPC channels; a request carries a sequence number its reply names.
 
@@ -26,7 +28,12 @@ type Ask =
   | { t: 'metrics-json' };
 type Message = { seq: number } & Ask;
 type Reply = { seq: number; reply: true; value: unknown };
-type Notice = { t: 'model-forget'; id: string } | { t: 'shutdown' } | { t: 'ready' };
+type Notice =
+  | { t: 'model-forget'; id: string }
+  | { t: 'shutdown' }
+  | { t: 'ready' }
+  | { t: 'in-flight'; n: number }
+  | { t: 'in-flight-elsewhere'; n: number };
 
 /** One end of an IPC channel: requests that the other end answers, and notices that need none. */
 class Channel {
@@ -85,6 +92,7 @@ export function runPrimary(config: AppConfig): void {
   const models = new Lru<string, string>(config.modelCacheEntries, config.modelCacheBytes);
   const channels = new Map<Worker, Channel>();
   let stopping = false;
+  const inFlight = new InFlightRelay<Worker>((worker, n) => channels.get(worker)?.notify({ t: 'in-flight-elsewhere', n }));
 
   const fork = (index: number) => {
     const worker = cluster.fork({ GRADSERVE_PROCESS: String(index) });
@@ -95,11 +103,15 @@ export function runPrimary(config: AppConfig): void {
     channels.set(worker, channel);
     worker.on('message', (m: unknown) =>
       channel.receive(m, (a) => answer(worker, a), (n) => {
-        if (n.t === 'ready') ready = true;
+        if (n.t === 'ready') {
+          ready = true;
+          inFlight.set(worker, inFlight.get(worker) ?? 0);
+        } else if (n.t === 'in-flight') inFlight.set(worker, n.n);
       }),
     );
     worker.on('exit', (code, signal) => {
       channels.delete(worker);
+      inFlight.set(worker, undefined);
       if (stopping) {
         if (channels.size === 0) process.exit();
         return;
@@ -153,6 +165,37 @@ export function runPrimary(config: AppConfig): void {
   for (let i = 0; i < config.processes; i++) fork(i);
 }
 
+/**
+ * The requests each process has in flight, as it last said: each is told the sum of the others'
+ * whenever it changes.
+ */
+export class InFlightRelay<P> {
+  private readonly counts = new Map<P, number>();
+  private readonly told = new Map<P, number>();
+
+  constructor(private readonly tell: (to: P, elsewhere: number) => void) {}
+
+  get(p: P): number | undefined {
+    return this.counts.get(p);
+  }
+
+  /** A process's count; undefined once it has ended. */
+  set(p: P, n: number | undefined): void {
+    if (n === undefined) {
+      this.counts.delete(p);
+      this.told.delete(p);
+    } else this.counts.set(p, n);
+    let total = 0;
+    for (const c of this.counts.values()) total += c;
+    for (const [q, c] of this.counts) {
+      const elsewhere = total - c;
+      if (this.told.get(q) === elsewhere) continue;
+      this.told.set(q, elsewhere);
+      this.tell(q, elsewhere);
+    }
+  }
+}
+
 /** This process's share of `workers` among `processes` (the first ones get one more when it does not divide). */
 export function workersOf(config: AppConfig, index: number): number {
   return Math.floor(config.workers / config.processes) + (index < config.workers % config.processes ? 1 : 0);
@@ -160,19 +203,26 @@ export function workersOf(config: AppConfig, index: number): number {
 
 /** In a process of the cluster: its channel to the primary, and what it answers the primary. */
 export class Primary {
-  private readonly channel = new Channel((m) => process.send?.(m));
+  // nothing once the primary is gone (a draining process still starts and ends tasks): a send then
+  // would fail with an 'error' event on process, which nothing handles
+  private readonly channel = new Channel((m) => {
+    if (process.connected) process.send?.(m);
+  });
   /** the app's metrics, for the primary to sum */
   metricsJson: () => Promise<object[]> = async () => [];
   /** forgets a model another process deleted */
   forget: (id: string) => void = () => {};
   /** drains and ends this process (server.ts) */
   shutdown: () => void = () => process.exit();
+  /** the requests in flight in the other processes changed */
+  inFlightElsewhere: (n: number) => void = () => {};
 
   constructor() {
     process.on('message', (m: unknown) =>
       this.channel.receive(m, (a) => (a.t === 'metrics-json' ? this.metricsJson() : null), (n) => {
         if (n.t === 'model-forget') this.forget(n.id);
         else if (n.t === 'shutdown') this.shutdown();
+        else if (n.t === 'in-flight-elsewhere') this.inFlightElsewhere(n.n);
       }),
     );
     // the primary is gone: nothing routes connections here any more
@@ -181,6 +231,11 @@ export class Primary {
 
   ready(): void {
     this.channel.notify({ t: 'ready' });
+  }
+
+  /** Tells the others how many requests this process has in flight. */
+  inFlight(n: number): void {
+    this.channel.notify({ t: 'in-flight', n });
   }
 
   /** Keeps a registered model where every process finds it. */

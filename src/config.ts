@@ -25,7 +25,7 @@ export const EnvSchema = z.object({
   WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core), shared out among the PROCESSES'),
   PROCESSES: int(1, 64)
     .default(1)
-    .describe('event loops (node:cluster processes) sharing the port, each with its share of the WORKERS: more small requests a second, at the price of fewer cores for one large request (docs/operations.md "Processes")'),
+    .describe('event loops (node:cluster processes) sharing the port, each with its share of the WORKERS: more small requests a second; a lone large request still gets every idle core (docs/operations.md "Processes")'),
   WORKER_NICE: int(0, 19)
     .default(0)
     .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations hold up other clients less, but any other busy process on the host slows the computations (0: the same priority)'),
@@ -82,6 +82,8 @@ export interface AppConfig {
   workers: number;
   /** event-loop processes sharing the port (cluster.ts); each runs the app with its share of `workers` */
   processes: number;
+  /** in one of several processes: the WORKERS of all of them, among which OpenBLAS's threads share the cores */
+  replicaWorkers?: number;
   /** nice levels the worker threads run below the event loop (Linux; 0 = the same) */
   workerNice: number;
   queueLimit: number;

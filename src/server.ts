@@ -28,7 +28,7 @@ try {
 }
 
 if (config.processes > 1 && cluster.isPrimary) runPrimary(config);
-else await serve(primary ? { ...config, workers: workersOf(config, Number(process.env.GRADSERVE_PROCESS ?? 0)) } : config);
+else await serve(primary ? { ...config, workers: workersOf(config, Number(process.env.GRADSERVE_PROCESS ?? 0)), replicaWorkers: config.workers } : config);
 
 async function serve(config: AppConfig): Promise<void> {
   const app = await buildApp(config);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { primary } from '../cluster.js';
 import type { AppConfig } from '../config.js';
 import { PiscinaPool, type Pool } from '../workers/pool.js';
 
@@ -35,7 +36,13 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
       filename: config.workerFile,
       plans: { entries: config.modelCacheEntries, bytes: config.modelCacheBytes },
       inPlaceFlops: config.inPlaceFlops,
+      replicaWorkers: config.replicaWorkers,
     });
+  // one of several processes (cluster.ts): OpenBLAS's threads counted across all of them
+  if (primary && pool.setInFlightElsewhere) {
+    pool.onInFlight = (n) => primary!.inFlight(n);
+    primary.inFlightElsewhere = (n) => pool.setInFlightElsewhere!(n);
+  }
   pool.onWorkerError = (err) => app.log.error({ err }, 'a worker failed between tasks; it is replaced');
   app.decorate('pool', pool);
   app.decorate('kernelBackend', null);

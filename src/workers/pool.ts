@@ -7,7 +7,7 @@ import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { costsAtMost } from '../engine/index.js';
 import { initKernels } from '../engine/kernels/index.js';
-import { countInFlight, newCoreShareState } from '../engine/kernels/threads.js';
+import { countInFlight, inFlightHere, newCoreShareState, setInFlightElsewhere } from '../engine/kernels/threads.js';
 import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
@@ -39,6 +39,12 @@ export interface PoolOptions {
    * any time limit, so nothing needs to stop it. Default 0: every task goes to a worker.
    */
   inPlaceFlops?: number;
+  /**
+   * The workers of every process of the replica (PROCESSES > 1), among which OpenBLAS's thread rule
+   * shares the cores (kernels/threads.ts); default `workers`. The other processes' requests in flight
+   * come in through setInFlightElsewhere, this one's go out through onInFlight.
+   */
+  replicaWorkers?: number;
 }
 
 export interface TaskOutcome<R> {
@@ -102,6 +108,10 @@ export interface Pool {
   readonly splitStats?: BigInt64Array;
   /** tasks computed on the calling thread so far (PoolOptions.inPlaceFlops) */
   readonly computedInPlace?: number;
+  /** called, at most once a turn of the event loop, when the requests counted in flight here change (cluster.ts) */
+  onInFlight?: (n: number) => void;
+  /** the requests in flight in the replica's other processes, which OpenBLAS's thread rule counts too */
+  setInFlightElsewhere?(n: number): void;
 }
 
 /** Under vitest the sources run as .ts; the pool still needs the compiled worker (npm test builds it). */
@@ -164,6 +174,8 @@ const PROBE_LIMIT_MS = 60_000;
  * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
  */
 const IN_PLACE_BUSY_MS = 20;
+/** The replica's other processes count as idle once they have been for this long (setInFlightElsewhere). */
+const ELSEWHERE_IDLE_MS = 100;
 /** An in-place task is never asked to stop: it ends long before any time limit. */
 const neverStopped = () => false;
 
@@ -253,6 +265,10 @@ export class PiscinaPool implements Pool {
   onTaskDone?: (kind: Task['kind'], computeMs: number) => void;
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   onWorkerError?: (err: unknown) => void;
+  onInFlight?: (n: number) => void;
+  private inFlightReported = 0;
+  private inFlightReport: NodeJS.Immediate | null = null;
+  private elsewhereIdle: NodeJS.Timeout | null = null;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
 
@@ -274,7 +290,7 @@ export class PiscinaPool implements Pool {
       workerData: {
         blas: opts.blas,
         nice: opts.nice ?? 0,
-        cores: { state: this.cores, workers: opts.workers },
+        cores: { state: this.cores, workers: opts.replicaWorkers ?? opts.workers },
         plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
         split: this.splitStats,
       },
@@ -287,6 +303,32 @@ export class PiscinaPool implements Pool {
 
   get workers(): number {
     return this.opts.workers;
+  }
+
+  /** Counts a request in or out for OpenBLAS's thread rule, and tells onInFlight once this turn ends. */
+  private countInFlight(delta: 1 | -1): void {
+    countInFlight(this.cores, delta);
+    if (this.onInFlight === undefined || this.inFlightReport !== null) return;
+    this.inFlightReport = setImmediate(() => {
+      this.inFlightReport = null;
+      const n = inFlightHere(this.cores);
+      if (n === this.inFlightReported) return;
+      this.inFlightReported = n;
+      this.onInFlight?.(n);
+    });
+  }
+
+  /**
+   * Counts the other processes' requests at once; their being idle only once they have been for
+   * ELSEWHERE_IDLE_MS. Between two requests of a steady stream a process is idle for a few ms: lent its
+   * cores then, a product here would start OpenBLAS's threads, which spin for a while after it, on
+   * the cores the other process's next request needs.
+   */
+  setInFlightElsewhere(n: number): void {
+    if (this.elsewhereIdle !== null) clearTimeout(this.elsewhereIdle);
+    this.elsewhereIdle = null;
+    if (n > 0) setInFlightElsewhere(this.cores, n);
+    else this.elsewhereIdle = setTimeout(() => setInFlightElsewhere(this.cores, 0), ELSEWHERE_IDLE_MS).unref();
   }
 
   /** how long a running task that was asked to stop may take to do so before its thread is terminated */
@@ -358,7 +400,7 @@ export class PiscinaPool implements Pool {
     const timer = setTimeout(() => this.stop(item, 'timeout'), limitMs);
     const unsubscribe = cancel?.onCancel(() => this.stop(item, 'client'));
     this.inflight++;
-    countInFlight(this.cores, 1);
+    this.countInFlight(1);
     try {
       reply = await exchange(envelope);
       if (stripped) {
@@ -374,7 +416,7 @@ export class PiscinaPool implements Pool {
       clearTimeout(item.grace);
       unsubscribe?.();
       this.inflight--;
-      countInFlight(this.cores, -1);
+      this.countInFlight(-1);
     }
     const computeMs = reply.finishedAt - reply.startedAt;
     this.avgMs = 0.8 * this.avgMs + 0.2 * computeMs;
@@ -398,7 +440,7 @@ export class PiscinaPool implements Pool {
     this.inPlaceCount++;
     this.inPlaceLast = performance.now();
     if (this.inPlaceHeld === null) {
-      countInFlight(this.cores, 1);
+      this.countInFlight(1);
       const release = () => {
         const idle = performance.now() - this.inPlaceLast;
         if (idle < IN_PLACE_BUSY_MS) {
@@ -406,7 +448,7 @@ export class PiscinaPool implements Pool {
           return;
         }
         this.inPlaceHeld = null;
-        countInFlight(this.cores, -1);
+        this.countInFlight(-1);
       };
       this.inPlaceHeld = setTimeout(release, IN_PLACE_BUSY_MS).unref();
     }

@@ -5,7 +5,7 @@ import { clientGone } from '../../src/routes/shared/compute.js';
 import type { StopStage } from '../../src/workers/pool.js';
 import { post, startApp, twoWeight } from '../routes/helpers.js';
 import { hangUpAfter } from './hang-up.js';
-import { listen, NO_BUDGET, waitFor } from './helpers.js';
+import { convBody, listen, NO_BUDGET, secondCoreParts, waitFor } from './helpers.js';
 
 // A client that hangs up costs almost nothing: its request stops wherever it is (while its body
 // arrives, before it is queued, in the queue, between nodes, between the row blocks of a long product),
@@ -113,32 +113,9 @@ describe('hang-ups', () => {
     const limit = 300;
     const app = await startApp({ workers: 2, timeoutMs: limit, flopBudget: NO_BUDGET, maxElements: 40_000_000, blas });
     try {
-      const values = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(i * seed) / 8);
-      // a 7 × 7 convolution of 8 samples of 128 × 64 × 64 by 128 filters (26·10^9 multiply-adds), its
-      // input and weights made by broadcasting from a body of a few kilobytes
-      const conv = (n: number, side = 64) => ({
-        model: {
-          type: 'graph',
-          inputs: ['p', 'q', 'u', 'v'],
-          nodes: [
-            { id: 'x', op: 'mul', inputs: ['p', 'q'] },
-            { id: 'w', op: 'mul', inputs: ['u', 'v'] },
-            { id: 'y', op: 'conv2d', inputs: ['x', 'w'], attrs: { padding: 3 } },
-            { id: 'L', op: 'sum', inputs: ['y'] },
-          ],
-          output: 'L',
-        },
-        inputs: {
-          p: { shape: [n, 128, 1, 1], data: values(n * 128, 1) },
-          q: { shape: [1, 1, side, side], data: values(side * side, 2) },
-          u: { shape: [128, 1, 1, 1], data: values(128, 3) },
-          v: { shape: [1, 128, 7, 7], data: values(6272, 4) },
-        },
-        options: { dtype: 'float32' },
-      });
-      const parts = async () => Number(/^gradserve_second_core_parts_total (\d+)/m.exec((await app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+      const parts = () => secondCoreParts(app);
       // a worker's first convolution of several samples starts its helper thread: its next ones split
-      const res1 = await post(app, '/v1/forward', conv(2, 8));
+      const res1 = await post(app, '/v1/forward', convBody(2, 8));
       expect(res1.status).toBe(200);
       const before = await parts();
       // until the request lands on a worker whose helper is ready (each worker starts its own)
@@ -147,14 +124,14 @@ describe('hang-ups', () => {
         await new Promise((r) => setTimeout(r, 1500));
         tries++;
         const started = Date.now();
-        const res = await post(app, '/v1/forward', conv(8));
+        const res = await post(app, '/v1/forward', convBody(8));
         expect(res.status).toBe(504);
         expect(Date.now() - started).toBeLessThan(limit + 1000);
       }
       expect(await parts()).toBeGreaterThan(before);
       expect(await stoppedCounts(app)).toEqual({ 'running timeout': tries });
       expect(app.pool.workerStarts).toBe(2);
-      expect((await post(app, '/v1/forward', conv(2, 8))).body.loss).toBeCloseTo(res1.body.loss, 3);
+      expect((await post(app, '/v1/forward', convBody(2, 8))).body.loss).toBeCloseTo(res1.body.loss, 3);
     } finally {
       await app.close();
     }

@@ -27,6 +27,40 @@ export const heavyGradcheck = {
   gradcheck: { maxElementsPerParam: 48 },
 };
 
+/**
+ * A 7 × 7 convolution of `n` samples of 128 × side × side by 128 filters (at n = 8, side = 64:
+ * 26·10^9 multiply-adds), its input and weights made by broadcasting from a body of a few kilobytes.
+ */
+export function convBody(n: number, side = 64) {
+  const values = (k: number, seed: number) => Array.from({ length: k }, (_, i) => Math.sin(i * seed) / 8);
+  return {
+    model: {
+      type: 'graph',
+      inputs: ['p', 'q', 'u', 'v'],
+      nodes: [
+        { id: 'x', op: 'mul', inputs: ['p', 'q'] },
+        { id: 'w', op: 'mul', inputs: ['u', 'v'] },
+        { id: 'y', op: 'conv2d', inputs: ['x', 'w'], attrs: { padding: 3 } },
+        { id: 'L', op: 'sum', inputs: ['y'] },
+      ],
+      output: 'L',
+    },
+    inputs: {
+      p: { shape: [n, 128, 1, 1], data: values(n * 128, 1) },
+      q: { shape: [1, 1, side, side], data: values(side * side, 2) },
+      u: { shape: [128, 1, 1, 1], data: values(128, 3) },
+      v: { shape: [1, 128, 7, 7], data: values(6272, 4) },
+    },
+    options: { dtype: 'float32' },
+  };
+}
+
+/** Parts of convolutions handed to a worker's helper thread on a second core so far (engine/split.ts), in /metrics' text. */
+export const secondCorePartsIn = (metrics: string): number => Number(/^gradserve_second_core_parts_total (\d+)/m.exec(metrics)?.[1]);
+
+export const secondCoreParts = async (app: FastifyInstance): Promise<number> =>
+  secondCorePartsIn((await app.inject({ method: 'GET', url: '/metrics' })).body);
+
 export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {

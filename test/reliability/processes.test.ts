@@ -1,6 +1,8 @@
+import { Agent } from 'node:http';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { twoWeight, twoWeightId, twoWeightModel } from '../../src/routes/shared/examples.js';
-import { waitFor } from './helpers.js';
+import { convBody, secondCorePartsIn, trainBody, waitFor } from './helpers.js';
 import { freshRequest, postJson, startServer } from './server-process.js';
 
 // PROCESSES=2 (src/cluster.ts): two event loops on one port. Every request here goes on a connection
@@ -99,6 +101,66 @@ describe('PROCESSES=2', () => {
       server.child.kill('SIGKILL');
     }
   });
+
+  it.skipIf(os.availableParallelism() < 2)(
+    'sizes OpenBLAS\'s threads over both processes: a lone request uses both cores, and one while the other process computes',
+    { timeout: 60_000 },
+    async () => {
+      const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
+      const url = (p: string) => `${server.base}${p}`;
+      const agents: Agent[] = [];
+      const connection = () => {
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        agents.push(agent);
+        return agent;
+      };
+      const logged = (id: string) => {
+        const line = server.output().split('\n').find((l) => l.includes(`"reqId":"${id}"`) && l.includes('"responseTime"'));
+        return line === undefined ? undefined : (JSON.parse(line) as { pid: number }).pid;
+      };
+      let n = 0;
+      /** the pid of the process that answered on `agent`'s connection (its log line names the request id) */
+      const pidOf = async (agent: Agent) => {
+        const id = `which-${++n}`;
+        expect((await freshRequest(url('/readyz'), { agent, headers: { 'x-request-id': id } })).status).toBe(200);
+        let pid: number | undefined;
+        await waitFor(() => (pid = logged(id)) !== undefined, 2_000, `the log line of ${id}`);
+        return pid!;
+      };
+      const parts = async () => secondCorePartsIn((await freshRequest(url('/metrics'))).body);
+      const conv = convBody(2, 8);
+      try {
+        await waitFor(() => (server.output().match(/Server listening at/g) ?? []).length === 2, 15_000, 'both processes listening');
+        // two kept-alive connections, one to each process
+        const a = connection();
+        const pidA = await pidOf(a);
+        let b = connection();
+        for (let i = 0; i < 6 && (await pidOf(b)) === pidA; i++) b = connection();
+        expect(await pidOf(b)).not.toBe(pidA);
+
+        // alone, b's process (one worker of the two) gives a convolution a second core; its first one
+        // starts the worker's helper thread, later ones split
+        expect((await postJson(url('/v1/forward'), conv, { agent: b })).status).toBe(200);
+        let split = 0;
+        for (let i = 0; i < 10 && split === 0; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          expect((await postJson(url('/v1/forward'), conv, { agent: b })).status).toBe(200);
+          split = await parts();
+        }
+        expect(split).toBeGreaterThan(0);
+
+        // while a's process computes (seconds of training), b's knows it and keeps to one core
+        const training = postJson(url('/v1/train'), trainBody(3000), { agent: a });
+        await new Promise((r) => setTimeout(r, 500));
+        for (let i = 0; i < 3; i++) expect((await postJson(url('/v1/forward'), conv, { agent: b })).status).toBe(200);
+        expect(await parts()).toBe(split);
+        expect((await training).status).toBe(200);
+      } finally {
+        for (const agent of agents) agent.destroy();
+        server.child.kill('SIGKILL');
+      }
+    },
+  );
 
   it('a process that cannot start stops the service with its exit code', { timeout: 30_000 }, async () => {
     await expect(startServer({ PROCESSES: '2', WORKERS: '2', BLAS: '/nonexistent/libopenblas.so' })).rejects.toThrow(/exited \(1\)/);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import path from 'node:path';
 import { freePort } from '../helpers/net.js';
 
@@ -82,10 +82,17 @@ export interface RawResponse {
   body: string;
 }
 
-/** One request on a fresh connection (no keep-alive pool), so "connection refused" is observable. */
-export function freshRequest(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+/**
+ * One request on a fresh connection (no keep-alive pool), so "connection refused" is observable; or,
+ * given an `agent`, on its kept-alive connection.
+ */
+export function freshRequest(
+  url: string,
+  init: { method?: string; body?: string; headers?: Record<string, string>; agent?: Agent } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', agent: false, headers: { connection: 'close', ...init.headers } }, (res) => {
+    const agent = init.agent ?? false;
+    const req = request(url, { method: init.method ?? 'GET', agent, headers: { ...(agent ? {} : { connection: 'close' }), ...init.headers } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -97,5 +104,5 @@ export function freshRequest(url: string, init: { method?: string; body?: string
   });
 }
 
-export const postJson = (url: string, body: unknown) =>
-  freshRequest(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+export const postJson = (url: string, body: unknown, init: { agent?: Agent; headers?: Record<string, string> } = {}) =>
+  freshRequest(url, { method: 'POST', body: JSON.stringify(body), agent: init.agent, headers: { 'content-type': 'application/json', ...init.headers } });

@@ -8,28 +8,43 @@
 // min(cores, workers) − inFlight + 1 threads (at least 1). With WORKERS=1 that is always 1 (one
 // worker is given one core); with WORKERS=2 on 2 cores a lone request gets 2 threads, and as soon as
 // a second request arrives (running or queued) every product gets 1. The event loop counts as one
-// while it computes tiny tasks itself (workers/pool.ts inPlaceFlops).
+// while it computes tiny tasks itself (workers/pool.ts inPlaceFlops). With PROCESSES > 1 the processes
+// of a replica share the cores: `workers` is all of theirs, and the requests in flight in the others
+// count too, as their primary last told (cluster.ts).
 
-/** Shared by the pool and its workers (a SharedArrayBuffer of 2 Int32s). */
+/** Shared by the pool and its workers (a SharedArrayBuffer of 3 Int32s). */
 export interface CoreShare {
-  /** [0] requests running or waiting, kept by the pool; [1] a lock around changing the thread count */
+  /**
+   * [0] requests running or waiting, kept by the pool; [1] a lock around changing the thread count;
+   * [2] requests in flight in the replica's other processes
+   */
   state: Int32Array;
+  /** the replica's workers: this process's, or with PROCESSES > 1 every process's together */
   workers: number;
   cores: number;
 }
 
 const IN_FLIGHT = 0;
 const LOCK = 1;
+const ELSEWHERE = 2;
 
 let share: CoreShare | null = null;
 
 export function newCoreShareState(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Counts a request in (+1, when it is submitted) or out (−1, when its answer is back). */
 export function countInFlight(state: Int32Array, delta: 1 | -1): void {
   Atomics.add(state, IN_FLIGHT, delta);
+}
+
+/** The requests this process counts in flight. */
+export const inFlightHere = (state: Int32Array): number => Atomics.load(state, IN_FLIGHT);
+
+/** Notes the requests in flight in the replica's other processes. */
+export function setInFlightElsewhere(state: Int32Array, n: number): void {
+  Atomics.store(state, ELSEWHERE, n);
 }
 
 /** Starts applying the rule in this thread (null stops it: the count stays as it is). */
@@ -41,7 +56,7 @@ export function shareCores(s: CoreShare | null): void {
 export function wantedThreads(): number | null {
   if (!share) return null;
   // the caller is computing, counted or not
-  const inFlight = Math.max(1, Atomics.load(share.state, IN_FLIGHT));
+  const inFlight = Math.max(1, Atomics.load(share.state, IN_FLIGHT) + Atomics.load(share.state, ELSEWHERE));
   return Math.max(1, Math.min(share.cores, share.workers) - inFlight + 1);
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyThreadRule, countInFlight, newCoreShareState, shareCores, singleThreaded, wantedThreads, worthSplitting } from '../../../src/engine/kernels/threads.js';
+import { applyThreadRule, countInFlight, inFlightHere, newCoreShareState, setInFlightElsewhere, shareCores, singleThreaded, wantedThreads, worthSplitting } from '../../../src/engine/kernels/threads.js';
 
 afterEach(() => shareCores(null));
 
@@ -37,6 +37,18 @@ describe('OpenBLAS threads shared by pool workers', () => {
     countInFlight(state, -1);
     applyThreadRule(lib.get, lib.set);
     expect(lib.calls).toEqual([2, 1, 2]);
+  });
+
+  it('counts the requests in flight in the replica\'s other processes too', () => {
+    const state = newCoreShareState();
+    shareCores({ state, workers: 2, cores: 2 });
+    countInFlight(state, 1);
+    expect(wantedThreads()).toBe(2);
+    setInFlightElsewhere(state, 1);
+    expect(wantedThreads()).toBe(1);
+    expect(inFlightHere(state)).toBe(1);
+    setInFlightElsewhere(state, 0);
+    expect(wantedThreads()).toBe(2);
   });
 
   it('never borrows with one worker, nor beyond the cores', () => {
