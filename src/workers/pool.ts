@@ -7,7 +7,7 @@ import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { costsAtMost } from '../engine/index.js';
 import { initKernels } from '../engine/kernels/index.js';
-import { countInFlight, inFlightHere, newCoreShareState, setInFlightElsewhere } from '../engine/kernels/threads.js';
+import { countInFlight, inFlightHere, inFlightLately, inFlightNow, newCoreShareState, setInFlightElsewhere, setInFlightLately } from '../engine/kernels/threads.js';
 import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
@@ -45,6 +45,11 @@ export interface PoolOptions {
    * come in through setInFlightElsewhere, this one's go out through onInFlight.
    */
   replicaWorkers?: number;
+  /**
+   * How long the thread rule keeps counting requests that were in flight together after their count
+   * fell (kernels/threads.ts); default CONTENTION_MS.
+   */
+  contentionMs?: number;
 }
 
 export interface TaskOutcome<R> {
@@ -174,8 +179,8 @@ const PROBE_LIMIT_MS = 60_000;
  * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
  */
 const IN_PLACE_BUSY_MS = 20;
-/** The replica's other processes count as idle once they have been for this long (setInFlightElsewhere). */
-const ELSEWHERE_IDLE_MS = 100;
+/** PoolOptions.contentionMs: longer than a steady stream's gaps between requests */
+const CONTENTION_MS = 100;
 /** An in-place task is never asked to stop: it ends long before any time limit. */
 const neverStopped = () => false;
 
@@ -268,7 +273,7 @@ export class PiscinaPool implements Pool {
   onInFlight?: (n: number) => void;
   private inFlightReported = 0;
   private inFlightReport: NodeJS.Immediate | null = null;
-  private elsewhereIdle: NodeJS.Timeout | null = null;
+  private latelyDrop: NodeJS.Timeout | null = null;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
 
@@ -308,6 +313,7 @@ export class PiscinaPool implements Pool {
   /** Counts a request in or out for OpenBLAS's thread rule, and tells onInFlight once this turn ends. */
   private countInFlight(delta: 1 | -1): void {
     countInFlight(this.cores, delta);
+    this.noteLately();
     if (this.onInFlight === undefined || this.inFlightReport !== null) return;
     this.inFlightReport = setImmediate(() => {
       this.inFlightReport = null;
@@ -318,17 +324,28 @@ export class PiscinaPool implements Pool {
     });
   }
 
-  /**
-   * Counts the other processes' requests at once; their being idle only once they have been for
-   * ELSEWHERE_IDLE_MS. Between two requests of a steady stream a process is idle for a few ms: lent its
-   * cores then, a product here would start OpenBLAS's threads, which spin for a while after it, on
-   * the cores the other process's next request needs.
-   */
   setInFlightElsewhere(n: number): void {
-    if (this.elsewhereIdle !== null) clearTimeout(this.elsewhereIdle);
-    this.elsewhereIdle = null;
-    if (n > 0) setInFlightElsewhere(this.cores, n);
-    else this.elsewhereIdle = setTimeout(() => setInFlightElsewhere(this.cores, 0), ELSEWHERE_IDLE_MS).unref();
+    setInFlightElsewhere(this.cores, n);
+    this.noteLately();
+  }
+
+  /**
+   * Keeps the most requests in flight lately (here and elsewhere), which the thread rule counts: raised
+   * at once, lowered only once the count has stayed below it for `contentionMs` (kernels/threads.ts).
+   */
+  private noteLately(): void {
+    const now = inFlightNow(this.cores);
+    if (now >= inFlightLately(this.cores)) {
+      setInFlightLately(this.cores, now);
+      if (this.latelyDrop !== null) clearTimeout(this.latelyDrop);
+      this.latelyDrop = null;
+    } else if (this.latelyDrop === null) {
+      this.latelyDrop = setTimeout(() => {
+        this.latelyDrop = null;
+        setInFlightLately(this.cores, 0);
+        this.noteLately();
+      }, this.opts.contentionMs ?? CONTENTION_MS).unref();
+    }
   }
 
   /** how long a running task that was asked to stop may take to do so before its thread is terminated */

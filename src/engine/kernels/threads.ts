@@ -10,13 +10,17 @@
 // a second request arrives (running or queued) every product gets 1. The event loop counts as one
 // while it computes tiny tasks itself (workers/pool.ts inPlaceFlops). With PROCESSES > 1 the processes
 // of a replica share the cores: `workers` is all of theirs, and the requests in flight in the others
-// count too, as their primary last told (cluster.ts).
+// count too, as their primary last told (cluster.ts). And a count that just fell is not believed at
+// once: the rule takes the most requests in flight over the last ~0.1 s (kept by the pool). In a
+// steady stream of concurrent requests one is often alone for a few ms; lent the idle cores then, its
+// product would start OpenBLAS's threads, which spin for a while after it, on the cores the next
+// request needs.
 
-/** Shared by the pool and its workers (a SharedArrayBuffer of 3 Int32s). */
+/** Shared by the pool and its workers (a SharedArrayBuffer of 4 Int32s). */
 export interface CoreShare {
   /**
    * [0] requests running or waiting, kept by the pool; [1] a lock around changing the thread count;
-   * [2] requests in flight in the replica's other processes
+   * [2] requests in flight in the replica's other processes; [3] the most of [0] + [2] lately
    */
   state: Int32Array;
   /** the replica's workers: this process's, or with PROCESSES > 1 every process's together */
@@ -27,11 +31,12 @@ export interface CoreShare {
 const IN_FLIGHT = 0;
 const LOCK = 1;
 const ELSEWHERE = 2;
+const LATELY = 3;
 
 let share: CoreShare | null = null;
 
 export function newCoreShareState(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Counts a request in (+1, when it is submitted) or out (−1, when its answer is back). */
@@ -47,6 +52,15 @@ export function setInFlightElsewhere(state: Int32Array, n: number): void {
   Atomics.store(state, ELSEWHERE, n);
 }
 
+/** The requests in flight here and elsewhere, and the most of them lately. */
+export const inFlightNow = (state: Int32Array): number => Atomics.load(state, IN_FLIGHT) + Atomics.load(state, ELSEWHERE);
+export const inFlightLately = (state: Int32Array): number => Atomics.load(state, LATELY);
+
+/** Notes the most requests in flight lately (the pool raises it at once and lowers it late). */
+export function setInFlightLately(state: Int32Array, n: number): void {
+  Atomics.store(state, LATELY, n);
+}
+
 /** Starts applying the rule in this thread (null stops it: the count stays as it is). */
 export function shareCores(s: CoreShare | null): void {
   share = s;
@@ -56,7 +70,7 @@ export function shareCores(s: CoreShare | null): void {
 export function wantedThreads(): number | null {
   if (!share) return null;
   // the caller is computing, counted or not
-  const inFlight = Math.max(1, Atomics.load(share.state, IN_FLIGHT) + Atomics.load(share.state, ELSEWHERE));
+  const inFlight = Math.max(1, inFlightNow(share.state), inFlightLately(share.state));
   return Math.max(1, Math.min(share.cores, share.workers) - inFlight + 1);
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyThreadRule, countInFlight, inFlightHere, newCoreShareState, setInFlightElsewhere, shareCores, singleThreaded, wantedThreads, worthSplitting } from '../../../src/engine/kernels/threads.js';
+import { applyThreadRule, countInFlight, inFlightHere, newCoreShareState, setInFlightElsewhere, setInFlightLately, shareCores, singleThreaded, wantedThreads, worthSplitting } from '../../../src/engine/kernels/threads.js';
 
 afterEach(() => shareCores(null));
 
@@ -39,7 +39,7 @@ describe('OpenBLAS threads shared by pool workers', () => {
     expect(lib.calls).toEqual([2, 1, 2]);
   });
 
-  it('counts the requests in flight in the replica\'s other processes too', () => {
+  it('counts the requests in flight in the replica\'s other processes too, and the most in flight lately', () => {
     const state = newCoreShareState();
     shareCores({ state, workers: 2, cores: 2 });
     countInFlight(state, 1);
@@ -48,6 +48,11 @@ describe('OpenBLAS threads shared by pool workers', () => {
     expect(wantedThreads()).toBe(1);
     expect(inFlightHere(state)).toBe(1);
     setInFlightElsewhere(state, 0);
+    expect(wantedThreads()).toBe(2);
+    // two were in flight together a moment ago: still one thread each
+    setInFlightLately(state, 2);
+    expect(wantedThreads()).toBe(1);
+    setInFlightLately(state, 1);
     expect(wantedThreads()).toBe(2);
   });
 
