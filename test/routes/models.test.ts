@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/plugins/models.js';
+import { canonicalJson, modelId } from '../../src/plugins/models.js';
 import { xorMlp } from '../../src/routes/shared/examples.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 import { SAFETENSORS, safetensors } from '../wire/safetensors-helpers.js';
@@ -458,5 +458,40 @@ describe('the cache', () => {
     expect(ready.specs.entries).toBe(app.models.sizes.entries);
     expect(ready.plans.entries).toBeGreaterThanOrEqual(1);
     expect(ready.plans.bytes).toBeGreaterThan(0);
+  });
+
+  it('asks another process of the replica for an unknown ref once, however many requests for it arrive meanwhile', async () => {
+    const other = await startApp({ inPlaceFlops: 0 });
+    try {
+      let asked = 0;
+      const spec = scaled(50);
+      const canonical = canonicalJson(spec)!;
+      const id = modelId(canonical);
+      // what the primary holds for the processes of a replica (cluster.ts), answering after a while
+      other.models.shared = {
+        get: async (ref) => {
+          asked++;
+          await new Promise((r) => setTimeout(r, 50));
+          return ref === id ? canonical : null;
+        },
+        put: async () => {},
+        delete: async () => false,
+      };
+      const body = { model: { ref: id }, params: { w: [1, 1] }, inputs: { x: [1, 1] } };
+      const answers = await Promise.all(Array.from({ length: 5 }, () => post(other, '/v1/gradients', body)));
+      for (const a of answers) expect(a.status, a.raw).toBe(200);
+      expect(asked).toBe(1);
+      expect(other.models.sizes.entries).toBe(1);
+      // known here now: no more questions
+      expect((await post(other, '/v1/gradients', body)).status).toBe(200);
+      expect(asked).toBe(1);
+      // a ref nobody registered: asked again each time, 404
+      const unknown = { ...body, model: { ref: `sha256:${'e'.repeat(64)}` } };
+      expectProblem(await post(other, '/v1/gradients', unknown), 404, 'MODEL_NOT_FOUND');
+      expectProblem(await post(other, '/v1/gradients', unknown), 404, 'MODEL_NOT_FOUND');
+      expect(asked).toBe(3);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -45,11 +45,27 @@ export function resolveModel(app: FastifyInstance, limits: Limits) {
   };
 }
 
+/** by app, the refs this process is asking the primary for: requests that arrive meanwhile wait for the same answer */
+const asking = new WeakMap<FastifyInstance, Map<string, Promise<KnownModel | undefined>>>();
+
 /**
  * A model another process of this replica registered (cluster.ts), made known here; undefined when
- * none did. The primary holds its canonical text: validated and checked again here, once.
+ * none did. The primary holds its canonical text: validated and checked again here, once, however many
+ * requests for it arrive before the primary answers.
  */
-export async function sharedModel(app: FastifyInstance, id: string, limits: Limits): Promise<KnownModel | undefined> {
+export function sharedModel(app: FastifyInstance, id: string, limits: Limits): Promise<KnownModel | undefined> {
+  let pending = asking.get(app);
+  if (pending === undefined) asking.set(app, (pending = new Map()));
+  let known = pending.get(id);
+  if (known === undefined) {
+    const all = pending;
+    known = askPrimary(app, id, limits).finally(() => all.delete(id));
+    pending.set(id, known);
+  }
+  return known;
+}
+
+async function askPrimary(app: FastifyInstance, id: string, limits: Limits): Promise<KnownModel | undefined> {
   const canonical = await app.models.shared?.get(id);
   if (canonical == null) return undefined;
   const known = knowModel(id, canonical, ModelSpecSchema.parse(JSON.parse(canonical)), limits);
