@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { primary } from './cluster.js';
 import type { AppConfig } from './config.js';
 import { capConnections, connectionOptions } from './connections.js';
 import { HttpError } from './errors.js';
@@ -41,6 +42,20 @@ class OneLinePerRequest extends LogController {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * RATE_LIMIT's counts when this process is one of several (PROCESSES > 1): the primary keeps them for
+ * all (cluster.ts RateWindows), so a client gets the limit once, not once per process.
+ */
+class SharedRateStore implements FastifyRateLimitStore {
+  incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    primary!.rate(key, timeWindow).then((res) => done(null, res), done);
+  }
+
+  child(): FastifyRateLimitStore {
+    return this;
+  }
+}
 
 /** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -136,6 +151,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
           : `ip:${request.ip}`;
       },
       allowList: (request) => !request.routeOptions.url?.startsWith('/v1/'),
+      // one of several processes: counted by the primary; should it not answer, the request goes on
+      ...(primary ? { store: SharedRateStore, skipOnError: true } : {}),
       errorResponseBuilder: (_request, context) =>
         new HttpError('RATE_LIMITED', `more than ${context.max} requests a minute; retry in ${context.after}`),
     });

@@ -9,9 +9,9 @@ import { logStream } from './log-stream.js';
 // hands them to its processes in turn; each process runs the whole app with its share of the WORKERS.
 // What the processes must agree on goes through the primary, which computes nothing and serves no
 // HTTP: the registered models (a process that does not know a ref asks for it; a model deleted in one
-// is forgotten in all), /metrics (summed over the processes) and the requests each has in flight,
+// is forgotten in all), /metrics (summed over the processes), the requests each has in flight,
 // which size OpenBLAS's threads in all of them (kernels/threads.ts: a lone request may use the
-// cores of every process's idle workers). Everything else is per process:
+// cores of every process's idle workers), and RATE_LIMIT's counts. Everything else is per process:
 // each keeps its own queue (QUEUE_LIMIT), caches and /readyz. Messages go both ways over the
 // processes' IPC channels; a request carries a sequence number its reply names.
 
@@ -19,13 +19,18 @@ import { logStream } from './log-stream.js';
 const RESTART_DELAY_MS = 1_000;
 /** how long the primary waits for a process's metrics */
 const METRICS_WAIT_MS = 2_000;
+/** how long a process waits for the primary to count a request against RATE_LIMIT */
+const RATE_WAIT_MS = 1_000;
+/** clients whose requests the primary counts at once, least recently seen first out (as @fastify/rate-limit's own store) */
+const RATE_KEYS = 5_000;
 
 type Ask =
   | { t: 'model-put'; id: string; canonical: string }
   | { t: 'model-get'; id: string }
   | { t: 'model-delete'; id: string }
   | { t: 'metrics' }
-  | { t: 'metrics-json' };
+  | { t: 'metrics-json' }
+  | { t: 'rate'; key: string; windowMs: number };
 type Message = { seq: number } & Ask;
 type Reply = { seq: number; reply: true; value: unknown };
 type Notice =
@@ -90,6 +95,7 @@ class Channel {
 export function runPrimary(config: AppConfig): void {
   const log: Logger = pino({ level: config.logLevel }, logStream());
   const models = new Lru<string, string>(config.modelCacheEntries, config.modelCacheBytes);
+  const rates = new RateWindows(RATE_KEYS);
   const channels = new Map<Worker, Channel>();
   let stopping = false;
   const inFlight = new InFlightRelay<Worker>((worker, n) => channels.get(worker)?.notify({ t: 'in-flight-elsewhere', n }));
@@ -139,6 +145,8 @@ export function runPrimary(config: AppConfig): void {
         for (const [worker, channel] of channels) if (worker !== from) channel.notify({ t: 'model-forget', id: a.id });
         return had;
       }
+      case 'rate':
+        return rates.count(a.key, a.windowMs);
       case 'metrics': {
         const each = await Promise.all(
           [...channels.values()].map((c) => c.ask({ t: 'metrics-json' }, METRICS_WAIT_MS).catch(() => null)),
@@ -193,6 +201,30 @@ export class InFlightRelay<P> {
       this.told.set(q, elsewhere);
       this.tell(q, elsewhere);
     }
+  }
+}
+
+/**
+ * Each client's requests in fixed windows (RATE_LIMIT), counted for all the processes of a replica at
+ * once, as @fastify/rate-limit's own store counts them in one: a window starts with a client's first
+ * request and lasts `windowMs`.
+ */
+export class RateWindows {
+  private readonly windows: Lru<string, { count: number; start: number }>;
+
+  constructor(maxKeys: number) {
+    this.windows = new Lru(maxKeys, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Counts a request of `key`: the requests in its window so far, and the ms until the window ends. */
+  count(key: string, windowMs: number, now = Date.now()): { current: number; ttl: number } {
+    let w = this.windows.get(key);
+    if (w === undefined || w.start + windowMs <= now) {
+      w = { count: 0, start: now };
+      this.windows.set(key, w, 1);
+    }
+    w.count++;
+    return { current: w.count, ttl: w.start + windowMs - now };
   }
 }
 
@@ -252,6 +284,13 @@ export class Primary {
   /** Forgets a model in every process; whether the primary held it. */
   async delete(id: string): Promise<boolean> {
     return (await this.channel.ask({ t: 'model-delete', id })) === true;
+  }
+
+  /** Counts a request of a client against RATE_LIMIT, in every process's window together. */
+  async rate(key: string, windowMs: number): Promise<{ current: number; ttl: number }> {
+    const v = (await this.channel.ask({ t: 'rate', key, windowMs }, RATE_WAIT_MS)) as { current?: unknown; ttl?: unknown } | null;
+    if (typeof v?.current !== 'number' || typeof v.ttl !== 'number') throw new Error('the primary did not count the request');
+    return { current: v.current, ttl: v.ttl };
   }
 
   /** /metrics summed over the processes (prom-client's aggregation: counters and gauges add up). */

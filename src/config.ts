@@ -131,9 +131,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     if (e.PROCESSES > e.WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['PROCESSES'], message: `must be at most WORKERS (${e.WORKERS}): each process needs a worker` });
     }
-    if (e.PROCESSES > 1 && e.RATE_LIMIT !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT'], message: 'counts per process, so with PROCESSES > 1 a client would get several times the limit: set one of the two, or limit in the balancer' });
-    }
     if (e.REQUEST_TIMEOUT_MS < e.HEADERS_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['REQUEST_TIMEOUT_MS'], message: `must be at least HEADERS_TIMEOUT_MS (${e.HEADERS_TIMEOUT_MS})` });
     }

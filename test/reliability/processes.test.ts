@@ -162,6 +162,26 @@ describe('PROCESSES=2', () => {
     },
   );
 
+  it('counts RATE_LIMIT for a client over both processes', { timeout: 30_000 }, async () => {
+    const server = await startServer({ PROCESSES: '2', WORKERS: '2', RATE_LIMIT: '4' });
+    try {
+      await waitFor(() => (server.output().match(/Server listening at/g) ?? []).length === 2, 15_000, 'both processes listening');
+      // fresh connections, handed to the processes in turn: two requests reach each
+      for (let i = 0; i < 4; i++) {
+        const r = await postJson(`${server.base}/v1/gradients`, twoWeight);
+        expect(r.status, r.body).toBe(200);
+        expect(r.headers['x-ratelimit-remaining']).toBe(String(3 - i));
+      }
+      const over = await postJson(`${server.base}/v1/gradients`, twoWeight);
+      expect(over.status).toBe(429);
+      expect(JSON.parse(over.body).code).toBe('RATE_LIMITED');
+      expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+      await waitFor(() => pidsServing(server.output(), '/v1/gradients').size === 2, 2_000, 'both processes answering');
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
   it('a process that cannot start stops the service with its exit code', { timeout: 30_000 }, async () => {
     await expect(startServer({ PROCESSES: '2', WORKERS: '2', BLAS: '/nonexistent/libopenblas.so' })).rejects.toThrow(/exited \(1\)/);
   });
