@@ -22,9 +22,17 @@ import { limitsOf } from './routes/shared/compute.js';
 import { checkModelSize } from './wire/request.js';
 import type { Pool } from './workers/pool.js';
 
+/** Counts a client's request against RATE_LIMIT: its requests in the window so far, and the ms the window has left. */
+export type RateCount = (key: string, windowMs: number) => Promise<{ current: number; ttl: number }>;
+
 export interface BuildOptions {
   /** a ready-made compute pool (tests); default: piscina workers per the config */
   pool?: Pool;
+  /**
+   * RATE_LIMIT counted outside this process; default: by the primary when this process is one of
+   * several (cluster.ts), else here (the plugin's own store)
+   */
+  rateCount?: RateCount;
 }
 
 /**
@@ -44,18 +52,19 @@ class OneLinePerRequest extends LogController {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * RATE_LIMIT's counts when this process is one of several (PROCESSES > 1): the primary keeps them for
- * all (cluster.ts RateWindows), so a client gets the limit once, not once per process.
+ * @fastify/rate-limit's store over `count`: with PROCESSES > 1 the primary keeps the counts for all
+ * processes (cluster.ts RateWindows), so a client gets the limit once, not once per process.
  */
-class SharedRateStore implements FastifyRateLimitStore {
-  incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    primary!.rate(key, timeWindow).then((res) => done(null, res), done);
-  }
+const sharedRateStore = (count: RateCount) =>
+  class SharedRateStore implements FastifyRateLimitStore {
+    incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      count(key, timeWindow).then((res) => done(null, res), done);
+    }
 
-  child(): FastifyRateLimitStore {
-    return this;
-  }
-}
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
 
 /** The whole service as a Fastify instance; it never listens (server.ts does, tests inject). */
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -139,6 +148,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
 
   if (config.rateLimit !== undefined) {
     const known = keyMatcher(config.apiKeys);
+    const rateCount = options.rateCount ?? (primary ? (key: string, windowMs: number) => primary!.rate(key, windowMs) : undefined);
     await app.register(rateLimit, {
       global: false,
       max: config.rateLimit,
@@ -151,8 +161,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
           : `ip:${request.ip}`;
       },
       allowList: (request) => !request.routeOptions.url?.startsWith('/v1/'),
-      // one of several processes: counted by the primary; should it not answer, the request goes on
-      ...(primary ? { store: SharedRateStore, skipOnError: true } : {}),
+      // counted elsewhere (one of several processes: by the primary); should it not answer, the request goes on
+      ...(rateCount ? { store: sharedRateStore(rateCount), skipOnError: true } : {}),
       errorResponseBuilder: (_request, context) =>
         new HttpError('RATE_LIMITED', `more than ${context.max} requests a minute; retry in ${context.after}`),
     });

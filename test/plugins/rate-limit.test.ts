@@ -39,3 +39,26 @@ describe('no RATE_LIMIT', () => {
     for (let i = 0; i < 5; i++) expect((await post(app, '/v1/forward', twoWeight)).status).toBe(200);
   });
 });
+
+describe('RATE_LIMIT counted elsewhere (the primary of PROCESSES > 1)', () => {
+  it('answers by that count, and lets a request through when the count fails', async () => {
+    const counts = new Map<string, number>();
+    let failing = false;
+    const app = await startApp({ rateLimit: 2 }, {
+      rateCount: async (key, windowMs) => {
+        if (failing) throw new Error('the primary did not answer');
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        return { current: counts.get(key)!, ttl: windowMs };
+      },
+    });
+    try {
+      for (let i = 0; i < 2; i++) expect((await post(app, '/v1/gradients', twoWeight)).status).toBe(200);
+      expectProblem(await post(app, '/v1/gradients', twoWeight), 429, 'RATE_LIMITED');
+      expect([...counts.values()]).toEqual([3]);
+      failing = true;
+      expect((await post(app, '/v1/gradients', twoWeight)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
