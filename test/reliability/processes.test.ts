@@ -3,7 +3,7 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { twoWeight, twoWeightId, twoWeightModel } from '../../src/routes/shared/examples.js';
 import { convBody, secondCorePartsIn, trainBody, waitFor } from './helpers.js';
-import { freshRequest, postJson, startServer } from './server-process.js';
+import { freshRequest, postJson, startServer, type ServerProcess } from './server-process.js';
 
 // PROCESSES=2 (src/cluster.ts): two event loops on one port. Every request here goes on a connection
 // of its own, and the cluster's primary hands connections to its processes in turn, so consecutive
@@ -23,6 +23,9 @@ function pidsServing(output: string, url: string): Set<number> {
   return pids;
 }
 
+/** how many of the service's processes have logged that they listen */
+const listening = (server: ServerProcess) => (server.output().match(/Server listening at/g) ?? []).length;
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -36,10 +39,9 @@ describe('PROCESSES=2', () => {
   it('shares models, sums metrics, replaces a dead process and drains on SIGTERM', { timeout: 90_000 }, async () => {
     const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
     const url = (p: string) => `${server.base}${p}`;
-    const listening = () => (server.output().match(/Server listening at/g) ?? []).length;
     try {
       // the primary hands connections to the processes that listen: both, once both have started
-      await waitFor(() => listening() === 2, 15_000, 'both processes listening');
+      await waitFor(() => listening(server) === 2, 15_000, 'both processes listening');
       // registered through one process, known in both: the same id, 200 after the first
       const first = await postJson(url('/v1/models'), twoWeightModel);
       expect(first.status).toBe(201);
@@ -87,7 +89,7 @@ describe('PROCESSES=2', () => {
       process.kill(victim!, 'SIGKILL');
       await waitFor(() => /a service process ended; starting another/.test(server.output()), 15_000, 'the primary to see it');
       for (let i = 0; i < 4; i++) expect((await postJson(url('/v1/gradients'), twoWeight)).status).toBe(200);
-      await waitFor(() => listening() === 3, 15_000, 'the new process listening');
+      await waitFor(() => listening(server) === 3, 15_000, 'the new process listening');
       const before = pidsServing(server.output(), '/v1/gradients');
       for (let i = 0; i < 8; i++) expect((await postJson(url('/v1/gradients'), byRef)).status).toBe(200);
       const fresh = () => [...pidsServing(server.output(), '/v1/gradients')].filter((p) => !before.has(p));
@@ -130,7 +132,7 @@ describe('PROCESSES=2', () => {
       const parts = async () => secondCorePartsIn((await freshRequest(url('/metrics'))).body);
       const conv = convBody(2, 8);
       try {
-        await waitFor(() => (server.output().match(/Server listening at/g) ?? []).length === 2, 15_000, 'both processes listening');
+        await waitFor(() => listening(server) === 2, 15_000, 'both processes listening');
         // two kept-alive connections, one to each process
         const a = connection();
         const pidA = await pidOf(a);
@@ -165,7 +167,7 @@ describe('PROCESSES=2', () => {
   it('counts RATE_LIMIT for a client over both processes', { timeout: 30_000 }, async () => {
     const server = await startServer({ PROCESSES: '2', WORKERS: '2', RATE_LIMIT: '4' });
     try {
-      await waitFor(() => (server.output().match(/Server listening at/g) ?? []).length === 2, 15_000, 'both processes listening');
+      await waitFor(() => listening(server) === 2, 15_000, 'both processes listening');
       // fresh connections, handed to the processes in turn: two requests reach each
       for (let i = 0; i < 4; i++) {
         const r = await postJson(`${server.base}/v1/gradients`, twoWeight);

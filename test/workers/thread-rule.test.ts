@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The app over a one-worker pool of a two-worker replica. */
 async function replicaProcess(contentionMs?: number) {
-  const config = testConfig({ workers: 1, replicaWorkers: 2, flopBudget: NO_BUDGET, maxElements: 40_000_000 });
+  const config = testConfig({ workers: 1, flopBudget: NO_BUDGET, maxElements: 40_000_000 });
   const pool = new PiscinaPool({ workers: 1, replicaWorkers: 2, contentionMs, queueLimit: 64, timeoutMs: config.timeoutMs, blas: config.blas });
   const app = await startApp(config, { pool });
   // the worker's first convolution of several samples starts its helper thread: later ones split
