@@ -151,10 +151,12 @@ describe('PROCESSES=2', () => {
         }
         expect(split).toBeGreaterThan(0);
 
-        // while a's process computes (seconds of training), b's knows it and keeps to one core
-        const training = postJson(url('/v1/train'), trainBody(3000), { agent: a });
+        // while a's process computes (30,000 steps: seconds of training), b's knows it and keeps to one core
+        let trained = false;
+        const training = postJson(url('/v1/train'), trainBody(30_000), { agent: a }).finally(() => (trained = true));
         await new Promise((r) => setTimeout(r, 500));
         for (let i = 0; i < 3; i++) expect((await postJson(url('/v1/forward'), conv, { agent: b })).status).toBe(200);
+        expect(trained, 'the training was still running').toBe(false);
         expect(await parts()).toBe(split);
         expect((await training).status).toBe(200);
       } finally {
