@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors.js';
@@ -153,6 +153,30 @@ export function answerEncoding(request: FastifyRequest, asked: Encoding): Encodi
   return wantsSafetensors(request) ? 'base64' : asked;
 }
 
+/**
+ * An answer's pieces as the stream Fastify sends (so its hooks run as for any answer), written when
+ * it is piped: all at once, corked, so that the headers and every piece leave in one batch. Piped
+ * chunk by chunk, each large piece would wait for the one before it to drain.
+ */
+class Pieces extends Readable {
+  constructor(private readonly pieces: Uint8Array[]) {
+    super();
+  }
+
+  override _read(): void {}
+
+  override pipe<W extends NodeJS.WritableStream>(dest: W, options?: { end?: boolean }): W {
+    const out = dest as unknown as Writable;
+    out.cork();
+    for (const p of this.pieces) out.write(p);
+    if (options?.end !== false) out.end();
+    out.uncork();
+    this.push(null);
+    this.resume(); // ends this stream, which holds no data
+    return dest;
+  }
+}
+
 /** The answer as the client asked: safetensors when it accepts them, JSON otherwise. */
 export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answer: T): T {
   if (!wantsSafetensors(request)) return answer;
@@ -160,7 +184,7 @@ export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answ
   let bytes = 0;
   for (const p of pieces) bytes += p.byteLength;
   // the result's arrays are written to the socket as they are, not copied into one buffer first
-  return reply.type(SAFETENSORS).header('content-length', bytes).send(Readable.from(pieces)) as T;
+  return reply.type(SAFETENSORS).header('content-length', bytes).send(new Pieces(pieces)) as T;
 }
 
 // the tensors of each safetensors body, placed into it after validation

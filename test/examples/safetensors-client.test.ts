@@ -101,6 +101,27 @@ describe('postSafetensors against a live server', () => {
     expect(bytes(second.tensors['params/layers.1.weight']!)).toBe(secondJson.params['layers.1.weight'].base64);
   });
 
+  it('an answer of megabytes, more than the socket takes at once, arrives whole, twice on one connection', async () => {
+    const big = { type: 'mlp' as const, inputSize: 1024, layers: [{ units: 1024, activation: 'tanh' as const }, { units: 512 }] };
+    const tensors: Record<string, Tensor> = {
+      'params/layers.0.weight': f32([1024, 1024], uniform(1024 * 1024, 0.03)),
+      'params/layers.0.bias': f32([1024], uniform(1024, 0.03)),
+      'params/layers.1.weight': f32([512, 1024], uniform(512 * 1024, 0.03)),
+      'params/layers.1.bias': f32([512], uniform(512, 0.03)),
+      inputs: f32([4, 1024], uniform(4 * 1024, 1)),
+      targets: f32([4, 512], uniform(4 * 512, 1)),
+    };
+    const json: RequestMetadata<'/v1/gradients'> = { model: big, loss: { type: 'mse' } };
+    const reference = await viaJson('/v1/gradients', json, tensors);
+    for (let i = 0; i < 2; i++) {
+      const binary = await postSafetensors(base, '/v1/gradients', json, tensors);
+      expect(binary.json.loss).toBe(reference.loss);
+      for (const name of ['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']) {
+        expect(bytes(binary.tensors[`gradients/${name}`]!) === reference.gradients[name].base64, name).toBe(true);
+      }
+    }
+  });
+
   it('/v1/forward in float64: the outputs', async () => {
     const tensors = { ...params, inputs: f64([5, 12], batch.inputs.data as Float32Array) };
     const r = await postSafetensors(base, '/v1/forward', { model, options: { dtype: 'float64' } }, tensors);
