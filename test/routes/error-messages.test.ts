@@ -14,6 +14,15 @@ const mlp = (layer: Record<string, unknown>, extra: Record<string, unknown> = {}
 });
 const withNodes = (nodes: unknown[]) => ({ ...twoWeight, model: { ...graph, nodes } });
 const inputsX = (x: unknown) => ({ ...twoWeight, inputs: { x, t: 1 } });
+/** A 3 × 3 convolution of a 2 × 2 image, summed, with these attributes. */
+const conv = (attrs: Record<string, unknown>) => ({
+  model: {
+    type: 'graph', inputs: ['x'], params: { K: { shape: [1, 1, 3, 3] } }, output: 'L',
+    nodes: [{ id: 'c', op: 'conv2d', inputs: ['x', 'K'], attrs }, { id: 'L', op: 'sum', inputs: ['c'] }],
+  },
+  inputs: { x: [[[[1, 2], [3, 4]]]] },
+  params: { K: [[[[1, 1, 1], [1, 2, 1], [1, 1, 1]]]] },
+});
 const f32 = (...v: number[]) => Buffer.from(new Float32Array(v).buffer).toString('base64');
 
 type Case = [what: string, route: string, body: unknown, status: number, code: string, detail: string];
@@ -100,6 +109,11 @@ const CASES: Case[] = [
     400, 'INVALID_REQUEST', 'options.colour: unknown field "colour" (allowed: dtype, encoding, returnOutputs, returnIntermediates, inputGradients, diagnostics)'],
   ['unknown attribute of an op', G, withNodes([{ id: 'h', op: 'mul', inputs: ['w1', 'x'], attrs: { axis: 0 } }, ...graph.nodes.slice(1)]),
     422, 'INVALID_SPEC', 'model.nodes[0].attrs.axis: unknown attribute "axis" (allowed: none)'],
+  // convolution windows past what the kernels index (2^24 along a dimension)
+  ['a dilation past 2^24', G, conv({ dilation: 2 ** 32, padding: 'same' }),
+    422, 'INVALID_SPEC', 'model.nodes[0].attrs.dilation: expected at most 16777216, got the number 4294967296'],
+  ['a dilated kernel reaching past 2^24', G, conv({ dilation: [1, 2 ** 24], padding: 'same' }),
+    422, 'INVALID_SPEC', 'model.nodes[0].inputs[1]: conv2d: the dilated kernel reaches dilation·(k − 1) + 1 = 33554433 elements along spatial dimension 1, more than 16777216'],
   // tensors
   ['a string for a tensor', G, inputsX('2'),
     400, 'INVALID_REQUEST', 'inputs.x: expected a tensor: nested arrays, {shape, data}, or {shape, dtype, base64}; got the string "2"'],

@@ -25,6 +25,19 @@ describe('POST /v1/gradients', () => {
     expect(r.body.diagnostics.gradNorms).toEqual({ w1: 15, w2: 5 });
   });
 
+  it('computes a convolution dilated far beyond its input from the taps inside it, at once', async () => {
+    // "same" pads the 3 × 3 kernel's whole reach, 40,001 × 40,001 around a 2 × 2 image: only the centre
+    // tap sees it, so L = Σ 2·x = 20 and dL/dK is Σ x = 10 at the centre, 0 elsewhere
+    const model = {
+      type: 'graph', inputs: ['x'], params: { K: { shape: [1, 1, 3, 3] } }, output: 'L',
+      nodes: [{ id: 'c', op: 'conv2d', inputs: ['x', 'K'], attrs: { dilation: 20_000, padding: 'same' } }, { id: 'L', op: 'sum', inputs: ['c'] }],
+    };
+    const r = await post(app, '/v1/gradients', { model, inputs: { x: [[[[1, 2], [3, 4]]]] }, params: { K: [[[[1, 1, 1], [1, 2, 1], [1, 1, 1]]]] } });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.loss).toBe(20);
+    expect(r.body.gradients.K).toEqual([[[[0, 0, 0], [0, 10, 0], [0, 0, 0]]]]);
+  });
+
   it('clips the global gradient norm before the optimizer step (clip_grad_norm_), returning unclipped gradients', async () => {
     const body = { ...twoWeight, clipGradNorm: 1, optimizer: { type: 'sgd', lr: 0.1 }, options: { dtype: 'float64' } };
     const r = await post(app, '/v1/gradients', body);

@@ -14,11 +14,19 @@ export interface DirectGeometry {
 
 // samples are taken this many elements of input and gradient at a time (at least one sample)
 const CHUNK = 1 << 16;
+/**
+ * The padded planes may hold at most this many times the elements of input and gradient: padding
+ * as wide as a dilated kernel's reach ("same" with a dilation far beyond the input) would pad a few
+ * elements out to gigabytes. The unrolled path computes such a convolution instead, from the taps
+ * that fall inside the input.
+ */
+const MAX_PADDED_RATIO = 4;
 
 /**
  * dw ([o, 1, kh, kw]) += Σ over samples and positions of g times the input under each tap, and
  * sums[ch] += Σ of g over channel ch's samples and positions (when sums is given), accumulated in
- * float64 from float32 lanes of one sample's row of taps. False, nothing written, without the kernel.
+ * float64 from float32 lanes of one sample's row of taps. False, nothing written, without the kernel
+ * or when the padded planes would be too large.
  */
 export function convWeightGradF32(geo: DirectGeometry, x: Float32Array, g: Float32Array, dw: Float32Array, sums: Float64Array | null): boolean {
   const { n, h, w, o, kh, kw, sh, ph, pw, dh, dw: dil, oh, ow, groups } = geo;
@@ -26,6 +34,7 @@ export function convWeightGradF32(geo: DirectGeometry, x: Float32Array, g: Float
   const [hp, wp] = [(oh - 1) * sh + (kh - 1) * dh + 1, Math.ceil(ow / 4) * 4 + (kw - 1) * dil];
   const taps = Math.ceil((kh * kw) / 4) * 4;
   const [xs, ps, gs] = [groups * h * w, groups * hp * wp, o * oh * ow];
+  if (ps > MAX_PADDED_RATIO * (xs + gs)) return false;
   const per = Math.max(1, Math.min(n, Math.floor(CHUNK / (xs + ps + gs))));
   // the last vector of the last row reads past the gradient's end: 16 bytes more
   const space = workspace([per * xs * 4, per * ps * 4, per * gs * 4 + 16, taps * 4, (o * taps + o) * 8]);

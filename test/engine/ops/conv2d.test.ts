@@ -126,6 +126,20 @@ describe.each(gemmBackends())('conv2d on the %s gemm', (_name, backend) => {
     expectClose(got[1]!, before[1]!.map((v, i) => v + all[1]!.data[i]!));
   });
 
+  it('computes a dilation far beyond the input ("same" pads its whole reach) from the taps inside it, in float32 too', () => {
+    // only the centre tap of each 3 × 3 kernel falls inside; padded out as the reach, the input's
+    // 2 × 2 planes would take 40,002 × 40,004 elements each
+    const [x, w, b] = [rand([2, 1, 2, 2], 50), rand([3, 1, 3, 3], 51), rand([3], 52)];
+    const y = expectNaive(x, w, b, { padding: 'same', dilation: 20_000 }, { ...plain, pad: [20_000, 20_000], dilation: [20_000, 20_000] });
+    expect(y.shape).toEqual([2, 3, 2, 2]);
+    const a = attrs({ padding: 'same', dilation: 20_000 });
+    const g = rand(y.shape, 53);
+    const ref = conv2d.vjp([x, w, b], y, g, a);
+    const [x32, w32, b32, g32] = [x, w, b, g].map((t) => cast(t, 'float32')) as Tensor[];
+    const got = conv2d.vjp([x32!, w32!, b32!], conv2d.forward([x32!, w32!, b32!], a), g32!, a);
+    got.forEach((t, i) => expectClose(t!, ref[i]!.data, 1e-5));
+  });
+
   it('agrees with the float64 values in float32', () => {
     const [x, w, b] = [rand([4, 3, 12, 12], 36), rand([8, 3, 5, 5], 37), rand([8], 38)];
     const a = attrs({ padding: 2 });

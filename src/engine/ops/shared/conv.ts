@@ -9,7 +9,7 @@ import { im2colSpace } from '../../kernels/im2col.js';
 import { gemm } from '../../kernels/index.js';
 import { defineOp, type Op } from '../../op.js';
 import { MAX_CHUNKS, startPart } from '../../split.js';
-import { eachDim, perDim } from './spatial.js';
+import { eachDim, MAX_WINDOW, perDim } from './spatial.js';
 import { dtypeOf, empty, emptyData, formatShape, ShapeError, size, zeros, type Data, type DType, type Shape, type Tensor } from '../../tensor.js';
 
 function convAttrs(dims: number) {
@@ -78,6 +78,13 @@ function geometry(name: string, dims: 1 | 2, [x, wt, b]: Shape[], attrs: ConvAtt
   const stride = eachDim(attrs.stride, dims);
   const dilation = eachDim(attrs.dilation, dims);
   const extent = kernel.map((k, i) => dilation[i]! * (k - 1) + 1);
+  const far = extent.findIndex((e) => e > MAX_WINDOW);
+  if (far >= 0) {
+    throw new ShapeError(
+      `${name}: the dilated kernel reaches dilation·(k − 1) + 1 = ${extent[far]} elements along spatial dimension ${far}, more than ${MAX_WINDOW}`,
+      1,
+    );
+  }
   // NOTE: "same" pads the total dilation·(k − 1) with the odd one after, as torch does
   const pad = attrs.padding === 'same' ? extent.map((e) => Math.floor((e - 1) / 2)) : eachDim(attrs.padding === 'valid' ? 0 : attrs.padding, dims);
   const out = spatial.map((d, i) =>

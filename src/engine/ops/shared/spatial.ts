@@ -2,11 +2,18 @@
 import { z } from 'zod';
 import { formatShape, ShapeError, size, type Shape } from '../../tensor.js';
 
-/** An int ≥ min, or one per spatial dimension, as torch's `int or tuple` arguments. */
+/**
+ * The largest window size, stride, padding, dilation, and reach of a dilated window (dilation·(k − 1) + 1)
+ * along one dimension: the kernels index a spatial dimension with 32-bit integers.
+ */
+export const MAX_WINDOW = 2 ** 24;
+
+/** An int from min to MAX_WINDOW, or one per spatial dimension, as torch's `int or tuple` arguments. */
 export function perDim(dims: number, min: number, what: string) {
+  const one = z.number().int().min(min).max(MAX_WINDOW);
   return z
-    .union([z.number().int().min(min), z.array(z.number().int().min(min)).length(dims)])
-    .describe(`${what}: one int for all spatial dimensions, or ${dims === 1 ? '[length]' : '[height, width]'}`);
+    .union([one, z.array(one).length(dims)])
+    .describe(`${what}: one int for all spatial dimensions, or ${dims === 1 ? '[length]' : '[height, width]'}; at most ${MAX_WINDOW}`);
 }
 
 /** The value of a perDim attribute for each of the `dims` spatial dimensions. */
