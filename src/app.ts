@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { primary } from './cluster.js';
 import type { AppConfig } from './config.js';
-import { capConnections, connectionOptions } from './connections.js';
+import { capConnections, clientError, connectionOptions } from './connections.js';
 import { HttpError } from './errors.js';
 import { logStream } from './log-stream.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
@@ -74,6 +74,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     ...connectionOptions(config),
+    clientErrorHandler: clientError,
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
     genReqId: (req) => {
       const h = req.headers['x-request-id'];

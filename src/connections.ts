@@ -1,6 +1,8 @@
-import type { FastifyServerOptions } from 'fastify';
-import type { Server } from 'node:http';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AppConfig } from './config.js';
+import { ERRORS, problem, type ErrorCode } from './errors.js';
 
 // What slow and idle clients may hold (docs/operations.md "Slow and idle clients"): a connection
 // sending its headers or body too slowly gets a 408 and is closed, an idle keep-alive connection is
@@ -27,4 +29,30 @@ export function connectionOptions(config: AppConfig): Pick<FastifyServerOptions,
 /** What the server constructor does not take. */
 export function capConnections(server: Server, config: AppConfig): void {
   server.maxConnections = config.maxConnections;
+}
+
+/**
+ * The answer to a request that Node's HTTP parser refused or that did not arrive in time, before any
+ * route saw it: a problem like every other error (Fastify's own is plain JSON), and the connection
+ * closed.
+ */
+export function clientError(this: FastifyInstance, err: NodeJS.ErrnoException & { reason?: string }, socket: Socket): void {
+  // a reset connection has no one to answer
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, detail]: [ErrorCode, string] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['REQUEST_TIMEOUT', 'the request\'s headers or body did not arrive within the server\'s time limits; the connection is closed']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? ['HEADERS_TOO_LARGE', 'the request\'s headers are over the server\'s size limit; the connection is closed']
+        : ['MALFORMED_HTTP', `the request is not valid HTTP/1.1 (${err.reason ?? err.message}); the connection is closed`];
+  this.log.debug({ err }, 'client error');
+  if (socket.writable) {
+    const { status } = ERRORS[code];
+    const body = JSON.stringify(problem(code, detail));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

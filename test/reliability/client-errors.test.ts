@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { testConfig } from '../../src/config.js';
+
+// Requests that Node's HTTP parser refuses, or that do not arrive in time, never reach a route: their
+// answers come from the server's client-error handler (connections.ts clientError), problems like
+// every other error, and the connection is closed.
+
+let app: FastifyInstance;
+let port: number;
+beforeAll(async () => {
+  app = await buildApp(testConfig({ headersTimeoutMs: 300, requestTimeoutMs: 300 }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+/** Sends `bytes` on a connection of its own and reads until the server closes it. */
+function exchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answer += d));
+    socket.on('error', () => {}); // a reset after the answer
+    socket.once('close', () => resolve(answer));
+    socket.once('connect', () => socket.write(bytes));
+    setTimeout(() => reject(new Error(`no close; got ${JSON.stringify(answer)}`)), 5_000).unref();
+  });
+}
+
+function problemOf(answer: string): { status: number; body: Record<string, unknown> } {
+  const [head, body] = answer.split('\r\n\r\n', 2) as [string, string];
+  expect(head).toMatch(/^content-type: application\/problem\+json$/im);
+  expect(head).toMatch(/^connection: close$/im);
+  expect(Number(/^content-length: (\d+)$/im.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), body: JSON.parse(body) as Record<string, unknown> };
+}
+
+describe('requests refused before any route', () => {
+  it('headers that stop arriving: 408 REQUEST_TIMEOUT', async () => {
+    const p = problemOf(await exchange('POST /v1/gradients HTTP/1.1\r\nhost: x\r\n'));
+    expect(p.status).toBe(408);
+    expect(p.body).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT', type: 'urn:gradserve:problem:request-timeout' });
+    expect(p.body.detail).toMatch(/did not arrive within the server's time limits/);
+  });
+
+  it('a body that stops arriving: 408 REQUEST_TIMEOUT', async () => {
+    const p = problemOf(await exchange('POST /v1/gradients HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mo'));
+    expect(p.status).toBe(408);
+    expect(p.body.code).toBe('REQUEST_TIMEOUT');
+  });
+
+  it('a Content-Length that is not a number: 400 MALFORMED_HTTP, with the parser\'s reason', async () => {
+    const p = problemOf(await exchange('POST /v1/gradients HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n'));
+    expect(p.status).toBe(400);
+    expect(p.body.code).toBe('MALFORMED_HTTP');
+    expect(p.body.detail).toMatch(/^the request is not valid HTTP\/1\.1 \(.*[Cc]ontent-[Ll]ength.*\)/);
+  });
+
+  it('headers over the size limit: 431 HEADERS_TOO_LARGE', async () => {
+    const p = problemOf(await exchange(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(p.status).toBe(431);
+    expect(p.body.code).toBe('HEADERS_TOO_LARGE');
+  });
+
+  it('still answers well-formed requests', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(res.status).toBe(200);
+  });
+});
