@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from './config.js';
@@ -29,6 +29,27 @@ export function connectionOptions(config: AppConfig): Pick<FastifyServerOptions,
 /** What the server constructor does not take. */
 export function capConnections(server: Server, config: AppConfig): void {
   server.maxConnections = config.maxConnections;
+}
+
+/** The most of a refused request's body that is read and dropped so that its client hears the refusal. */
+const LINGER_MAX_BYTES = 64 * 2 ** 20;
+
+/**
+ * Runs `answer` for a request refused before its body has arrived (over the body limit, say), which
+ * Fastify closes the connection after. Its client is most likely still sending, and many read only
+ * once they are done (fetch, Python's urllib): closed under them, they see EPIPE instead of the
+ * problem. So the rest of a body of declared length up to LINGER_MAX_BYTES is read and dropped before
+ * the answer, as nginx's lingering close does, within REQUEST_TIMEOUT_MS. A longer body, or one of
+ * unknown length, is answered and cut off at once.
+ */
+export function answerAfterBody(request: FastifyRequest, reply: FastifyReply, answer: () => void): void {
+  const raw = request.raw;
+  const declared = Number(raw.headers['content-length']);
+  const arrived = raw.complete || raw.readableEnded || raw.destroyed;
+  if (arrived || reply.getHeader('connection') !== 'close' || !(declared <= LINGER_MAX_BYTES)) return answer();
+  // should the rest stop arriving, the request's timeout answers 408 instead (clientError)
+  raw.once('end', answer);
+  raw.resume();
 }
 
 /**

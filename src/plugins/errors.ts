@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { ZodError, type z } from 'zod';
 import { formatPath, LimitError, MalformedError, SpecError, type Path } from '../engine/errors.js';
+import { answerAfterBody } from '../connections.js';
 import { ERRORS, HttpError, problem, type ErrorCode, type ProblemIssue } from '../errors.js';
 
 // Every error leaves as application/problem+json (RFC 9457). Client mistakes map to 4xx by their
@@ -141,7 +142,8 @@ async function errorsPlugin(app: FastifyInstance, { bodyLimitBytes }: { bodyLimi
     const c = classify(err, { bodyLimitBytes, contentType: request.headers['content-type'] });
     if (c.code === 'INTERNAL') request.log.error({ err }, 'internal error');
     else request.log.info({ code: c.code, detail: c.detail }, 'request rejected');
-    return sendProblem(reply, c.code, c.detail, c.errors, c.headers);
+    answerAfterBody(request, reply, () => sendProblem(reply, c.code, c.detail, c.errors, c.headers));
+    return reply;
   });
 
   // the methods of every route by its path, so a known path asked with another method is a 405 naming them

@@ -68,8 +68,53 @@ describe('requests refused before any route', () => {
     expect(p.body.code).toBe('HEADERS_TOO_LARGE');
   });
 
+  it('a body over the limit that stops arriving while it is read to its end: 408 REQUEST_TIMEOUT, one answer', async () => {
+    // declared over the 16 MiB limit but under the 64 MiB read to the end before the 413
+    const answer = await exchange(`POST /v1/gradients HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${20 * 2 ** 20}\r\n\r\n{"mo`);
+    expect(problemOf(answer).body.code).toBe('REQUEST_TIMEOUT');
+    expect(answer.match(/HTTP\/1\.1/g)).toHaveLength(1);
+  });
+
   it('still answers well-formed requests', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(200);
   });
+});
+
+describe('a body over the limit, refused before it has arrived', () => {
+  let small: FastifyInstance;
+  let at: number;
+  beforeAll(async () => {
+    small = await buildApp(testConfig({ bodyLimitBytes: 64 * 1024 }));
+    await small.listen({ host: '127.0.0.1', port: 0 });
+    at = (small.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  /** Sends the whole of a 4 MB body first, then reads, as fetch or Python's urllib do; a reset is an error. */
+  function sendAllThenRead(contentType: string, headers = ''): Promise<string> {
+    const body = Buffer.alloc(4 * 2 ** 20, 0x20);
+    return new Promise((resolve, reject) => {
+      const socket = connect(at, '127.0.0.1');
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (answer += d));
+      socket.once('error', (err) => reject(new Error(`${(err as NodeJS.ErrnoException).code} after ${JSON.stringify(answer.slice(0, 40))}`)));
+      socket.once('close', () => resolve(answer));
+      socket.once('connect', () => {
+        socket.write(`POST /v1/gradients HTTP/1.1\r\nhost: x\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\n${headers}\r\n`);
+        socket.end(body);
+      });
+    });
+  }
+
+  for (const type of ['application/json', 'application/vnd.gradserve.safetensors']) {
+    it(`${type}: the client hears 413 BODY_TOO_LARGE after sending it all, not a reset`, async () => {
+      const answer = await sendAllThenRead(type, 'connection: close\r\n');
+      expect(answer).toMatch(/^HTTP\/1\.1 413/);
+      expect(JSON.parse(answer.split('\r\n\r\n', 2)[1]!).code).toBe('BODY_TOO_LARGE');
+    });
+  }
 });
