@@ -1416,6 +1416,20 @@ export interface operations {
                             [key: string]: components["schemas"]["ResultTensor"];
                         };
                         optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description non_finite when the loss or the parameters stopped being finite: the run diverged */
+                        warnings: {
+                            /**
+                             * @description kind of warning
+                             * @enum {string}
+                             */
+                            code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite" | "initialized_params";
+                            /** @description explanation */
+                            message: string;
+                            /** @description the figures behind it */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                        }[];
                         /** @description where the time went; also in the Server-Timing header */
                         timing: {
                             /** @description waiting for a free worker */
@@ -1441,6 +1455,20 @@ export interface operations {
                             [key: string]: components["schemas"]["ResultTensor"];
                         };
                         optimizerState: components["schemas"]["OptimizerState"];
+                        /** @description non_finite when the loss or the parameters stopped being finite: the run diverged */
+                        warnings: {
+                            /**
+                             * @description kind of warning
+                             * @enum {string}
+                             */
+                            code: "vanishing_gradients" | "exploding_gradients" | "dead_units" | "clipped" | "non_finite" | "initialized_params";
+                            /** @description explanation */
+                            message: string;
+                            /** @description the figures behind it */
+                            params: {
+                                [key: string]: unknown;
+                            };
+                        }[];
                         /** @description where the time went; also in the Server-Timing header */
                         timing: {
                             /** @description waiting for a free worker */

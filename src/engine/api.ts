@@ -131,4 +131,6 @@ export interface TrainResult {
   losses: number[];
   params: Tensors;
   optimizerState: OptimizerState;
+  /** non_finite when the run diverged */
+  warnings: Warning[];
 }

@@ -1,4 +1,4 @@
-import type { GradientsJob, Limits, OptimizerState, TrainConfig, TrainResult, TrainStep } from './api.js';
+import type { GradientsJob, Limits, OptimizerState, TrainConfig, TrainResult, TrainStep, Warning } from './api.js';
 import { SpecError } from './errors.js';
 import { evaluate } from './evaluate.js';
 import { applyOptimizer } from './gradients.js';
@@ -7,7 +7,7 @@ import { BACKWARD_PASSES, withinBudget } from './cost.js';
 import { buildModel, isTensor } from './model.js';
 import type { AnyOp } from './op.js';
 import type { Tensors } from './spec.js';
-import { allocData, dtypeOf, formatShape, size, type Tensor } from './tensor.js';
+import { allFinite, allocData, dtypeOf, formatShape, size, type Tensor } from './tensor.js';
 import { ownBuffers } from './transfer.js';
 
 // A training loop as one would write it with torch: per step a minibatch, forward, backward,
@@ -64,6 +64,24 @@ function batcher(job: GradientsJob, cfg: TrainConfig): (step: number) => { input
   };
 }
 
+/** A run whose loss or parameters stopped being finite: from which step, and what to change. */
+function divergence(losses: readonly number[], params: Tensors): Warning[] {
+  const step = losses.findIndex((l) => !Number.isFinite(l)) + 1;
+  const bad = Object.keys(params).filter((name) => !allFinite(params[name]!));
+  if (step === 0 && bad.length === 0) return [];
+  const what = [
+    step > 0 ? `the loss first became ${losses[step - 1]} at step ${step} of ${losses.length}` : '',
+    bad.length > 0 ? `after the last step ${bad.join(', ')} hold NaN or ±Inf` : '',
+  ].filter(Boolean);
+  return [
+    {
+      code: 'non_finite',
+      message: `training diverged: ${what.join('; ')}. Lower the learning rate, or clip the gradients (clipGradNorm)`,
+      params: { ...(step > 0 ? { step } : {}), ...(bad.length > 0 ? { params: bad } : {}) },
+    },
+  ];
+}
+
 export function train(
   job: GradientsJob,
   cfg: TrainConfig,
@@ -103,7 +121,7 @@ export function train(
   if (cfg.steps === 0) {
     // nothing changes, but the caller still gets every parameter (initialized if need be)
     const m = buildModel({ ...job, params, options }, limits, { ops });
-    return ownBuffers({ losses, params: m.params, optimizerState: state ?? { step: 0, state: {} } });
+    return ownBuffers({ losses, params: m.params, optimizerState: state ?? { step: 0, state: {} }, warnings: [] });
   }
-  return ownBuffers({ losses, params, optimizerState: state! });
+  return ownBuffers({ losses, params, optimizerState: state!, warnings: divergence(losses, params) });
 }

@@ -26,6 +26,18 @@ describe('POST /v1/train', () => {
     expect(r.body.optimizerState.step).toBe(5);
   });
 
+  it('warns non_finite when the run diverges, naming the step the loss stopped being finite; not otherwise', async () => {
+    // lr 10 on the chain: each step multiplies the error, so the loss overflows float64 within steps
+    const r = await post(app, '/v1/train', { ...sgd, optimizer: { type: 'sgd', lr: 10 }, steps: 12 });
+    expect(r.status).toBe(200);
+    const step = (r.body.losses as (number | null)[]).findIndex((l) => l === null) + 1;
+    expect(step).toBeGreaterThan(1);
+    expect(r.body.warnings).toHaveLength(1);
+    expect(r.body.warnings[0]).toMatchObject({ code: 'non_finite', params: { step, params: ['w1', 'w2'] } });
+    expect(r.body.warnings[0].message).toMatch(new RegExp(`^training diverged: the loss first became (NaN|Infinity) at step ${step} of 12; after the last step w1, w2 hold NaN or ±Inf\\. Lower the learning rate`));
+    expect((await post(app, '/v1/train', { ...sgd, steps: 3 })).body.warnings).toEqual([]);
+  });
+
   it('streams one NDJSON line per step, then the final object', async () => {
     const res = await app.inject({
       method: 'POST',

@@ -51,6 +51,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
         losses: result.losses,
         params: encodeMap(result.params, enc),
         optimizerState: encodeState(result.optimizerState, enc),
+        warnings: result.warnings,
         timing: finishComputeTiming(reply, queueMs, computeMs),
       });
 

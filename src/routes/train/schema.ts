@@ -9,6 +9,7 @@ import {
   ProblemSchema,
   ResultOptimizerStateSchema,
   ResultTensorMapSchema,
+  WarningSchema,
 } from '../shared/schema.js';
 
 const { outputGrad: _unused, ...fields } = modelFields;
@@ -54,6 +55,7 @@ export const TrainResponseSchema = z
     losses: z.array(z.number().nullable()).describe('the loss at each step, before that step\'s update'),
     params: ResultTensorMapSchema.describe('the parameters after the last step'),
     optimizerState: ResultOptimizerStateSchema,
+    warnings: z.array(WarningSchema).describe('non_finite when the loss or the parameters stopped being finite: the run diverged'),
     timing: ComputeTimingSchema,
   })
   .describe('the loss curve, the trained parameters and the optimizer state');
