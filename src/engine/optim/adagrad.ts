@@ -18,6 +18,7 @@ export const adagrad: OptimizerDef<AdagradConfig> = {
   bufferNames: ['sum'],
   required: () => ['sum'],
   perParamStep: true,
+  squares: ['sum'],
   init: (c, param) => ({ sum: param.data.slice().fill(c.initialAccumulatorValue) }),
   update: ({ lr, lrDecay, eps, weightDecay }, p, g, buf, step) => {
     const sum = buf.sum!;

@@ -69,6 +69,7 @@ export const adam: OptimizerDef<AdamConfig> = {
   bufferNames: adamBufferNames,
   required: (c) => (c.amsgrad ? [...adamBufferNames] : ['exp_avg', 'exp_avg_sq']),
   perParamStep: true,
+  squares: ['exp_avg_sq', 'max_exp_avg_sq'],
   init: (c, param) => adamInit(c, param.data),
   update: (c, p, g, buf, step) => {
     const wd = c.weightDecay;

@@ -16,6 +16,7 @@ export const adamw: OptimizerDef<AdamWConfig> = {
   bufferNames: adamBufferNames,
   required: (c) => (c.amsgrad ? [...adamBufferNames] : ['exp_avg', 'exp_avg_sq']),
   perParamStep: true,
+  squares: ['exp_avg_sq', 'max_exp_avg_sq'],
   init: (c, param) => adamInit(c, param.data),
   update: (c, p, g, buf, step) => {
     // NOTE: decoupled decay shrinks the parameter first (rounded into its dtype, as torch's mul_),

@@ -24,6 +24,8 @@ export interface OptimizerDef<C extends { type: string }> {
   required: (config: C) => string[];
   /** whether torch keeps a per-parameter `step` in the state (it feeds bias corrections and lr decay) */
   perParamStep: boolean;
+  /** buffers of squared gradients, whose square roots divide the step: a negative element makes NaN */
+  squares?: readonly string[];
   /** torch's lazy state initialization before a parameter's first step (SGD creates its buffer in `update`) */
   init: (config: C, param: Tensor) => Buffers;
   /** one step of one parameter; `step` is that parameter's step count including this one */
@@ -103,6 +105,13 @@ function readParamState<C extends { type: string }>(
       const copy = allocData(v.data.length, dtype);
       copy.set(v.data);
       buffers[key] = copy;
+      const negative = def.squares?.includes(key) ? copy.findIndex((x) => x < 0) : -1;
+      if (negative >= 0) {
+        issues.push({
+          path: [...path, key],
+          message: `holds squared gradients, so no negative element; element ${negative} is ${copy[negative]}: send back the optimizerState of the previous response`,
+        });
+      }
     }
   }
   for (const key of required) {

@@ -24,6 +24,7 @@ export const rmsprop: OptimizerDef<RmspropConfig> = {
   required,
   // torch keeps a per-parameter step for RMSprop although its update does not use it
   perParamStep: true,
+  squares: ['square_avg'],
   init: (c, param) => {
     const buf: Buffers = {};
     for (const name of required(c)) buf[name] = param.data.slice().fill(0);

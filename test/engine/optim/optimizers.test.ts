@@ -150,6 +150,24 @@ describe('step', () => {
     expect(() => step({ type: 'sgd', lr: 1 }, one(1), g1(1), { step: 3, state: {} })).not.toThrow();
   });
 
+  it('refuses a negative element in a buffer of squared gradients, whose square root would make the params NaN', () => {
+    const e = specError(() =>
+      step({ type: 'adam' }, { w1: t64([2], [1, 2]) }, { w1: t64([2], [1, 1]) }, { step: 1, state: { w1: { step: 1, exp_avg: t64([2], [0, 0]), exp_avg_sq: t64([2], [0.5, -0.1]) } } }),
+    );
+    expect(e.issues).toEqual([
+      {
+        path: ['optimizer', 'state', 'state', 'w1', 'exp_avg_sq'],
+        message: 'holds squared gradients, so no negative element; element 1 is -0.1: send back the optimizerState of the previous response',
+      },
+    ]);
+    const amsgrad = { step: 1, exp_avg: t64([1], [0]), exp_avg_sq: t64([1], [1]), max_exp_avg_sq: t64([1], [-1]) };
+    expect(specError(() => step({ type: 'adamw', amsgrad: true }, one(1), g1(1), { step: 1, state: { p: amsgrad } })).path.at(-1)).toBe('max_exp_avg_sq');
+    expect(specError(() => step({ type: 'rmsprop' }, one(1), g1(1), { step: 1, state: { p: { step: 1, square_avg: t64([1], [-2]) } } })).path.at(-1)).toBe('square_avg');
+    expect(specError(() => step({ type: 'adagrad' }, one(1), g1(1), { step: 1, state: { p: { step: 1, sum: t64([1], [-2]) } } })).path.at(-1)).toBe('sum');
+    // a first moment may be negative
+    expect(() => step({ type: 'adam' }, one(1), g1(1), { step: 1, state: { p: { step: 1, exp_avg: t64([1], [-1]), exp_avg_sq: t64([1], [1]) } } })).not.toThrow();
+  });
+
   it('reports wrong shapes, unknown buffers, bad steps and stray names, all at once', () => {
     const e = specError(() =>
       step(
