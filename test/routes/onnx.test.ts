@@ -234,6 +234,21 @@ describe('ONNX models', () => {
     expect(run.body.errors[0]).toEqual({ path: 'model.graph.node[0].inputs[1]', message: 'gather: index 5 at index[1] is out of range [0, 3)' });
   });
 
+  it('refuse a constant of negative dimensions made at import, naming the node', async () => {
+    const file = onnxObject({
+      nodes: [{ name: 'zeros', op: 'ConstantOfShape', inputs: ['dims'] }, { name: 'y', op: 'Add', inputs: ['x', 'zeros'] }],
+      inputs: { x: ['batch', 3] },
+      outputs: ['y'],
+    });
+    file.graph.initializer.push({ name: 'dims', dims: [2], data_type: 7, int64_data: [-1, 3] } as never);
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toEqual({
+      path: 'model.graph.node[0]',
+      message: 'node "zeros" (ConstantOfShape): makes a constant of shape [-1, 3]: dimensions must be non-negative integers',
+    });
+  });
+
   it('are documented op by op: docs/onnx.md names every op the importer reads', () => {
     const doc = readFileSync(new URL('../../docs/onnx.md', import.meta.url), 'utf8');
     expect(SUPPORTED.filter((op) => !new RegExp(`\\b${op}\\b`).test(doc))).toEqual([]);

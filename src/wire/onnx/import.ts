@@ -89,6 +89,9 @@ export class Importer {
   }
 
   private checkSize(shape: Shape): void {
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw this.fail(`makes a constant of shape ${formatShape(shape)}: dimensions must be non-negative integers`);
+    }
     if (size(shape) > this.limits.maxElements) {
       throw new LimitError(nodePath(this.node), overLimit(`node "${this.node.name}" makes a constant of ${size(shape)} elements`, this.limits.maxElements, 'MAX_ELEMENTS'));
     }
