@@ -312,6 +312,21 @@ describe('ONNX limits', () => {
     expectProblem(elements, 413, 'LIMIT_EXCEEDED');
     expect(elements.body.errors[0]).toMatchObject({ path: 'model.graph.initializer.unused', message: expect.stringContaining('100008 elements') });
   });
+
+  it('count the nodes and the graph\'s other entries from the field headers, before decoding a message', async () => {
+    const send = (file: object) => post(small, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x: [1] } });
+    // a thousand empty nodes and no output: refused for their number, before the decoder would look for outputs
+    const empty = onnxObject({ nodes: [], inputs: { x: [1] }, outputs: [] });
+    empty.graph.node = Array.from({ length: 1000 }, () => ({}) as never);
+    const nodes = await send(empty);
+    expectProblem(nodes, 413, 'LIMIT_EXCEEDED');
+    expect(nodes.body.errors[0]).toMatchObject({ path: 'model.graph.node', message: expect.stringContaining('1000 ONNX nodes, over the limit of 3 (MAX_NODES)') });
+    const listed = onnxObject({ nodes: [{ name: 'y', op: 'Relu', inputs: ['x'] }], inputs: { x: [1] }, outputs: ['y'] });
+    (listed.graph as Record<string, unknown>).value_info = Array.from({ length: 20 }, (_, i) => ({ name: `v${i}` }));
+    const entries = await send(listed);
+    expectProblem(entries, 413, 'LIMIT_EXCEEDED');
+    expect(entries.body.errors[0]).toMatchObject({ path: 'model.graph', message: expect.stringContaining('22 initializers, inputs, outputs and value_info entries (4 per node allowed), over the limit of 12') });
+  });
 });
 
 describe('ONNX models by reference', () => {
