@@ -234,6 +234,30 @@ describe('ONNX models', () => {
     expect(run.body.errors[0]).toEqual({ path: 'model.graph.node[0].inputs[1]', message: 'gather: index 5 at index[1] is out of range [0, 3)' });
   });
 
+  it('batch norm in training mode: a training-mode export\'s running statistics left out, a graph without batch norm refused', async () => {
+    // x [4, 2] normalized per channel with the batch's statistics, as torch's model.train()
+    const g: TestGraph = {
+      nodes: [{ name: 'bn', op: 'BatchNormalization', inputs: ['x', 's', 'b', 'm', 'v'], outputs: ['y', 'rm', 'rv'], attrs: { training_mode: 1 } }],
+      initializers: { s: [[2], [1, 2]], b: [[2], [0, 1]], m: [[2], [0, 0]], v: [[2], [1, 1]] },
+      inputs: { x: ['batch', 2] },
+      outputs: ['y'],
+    };
+    const xs = [[1, 10], [3, 10], [5, 20], [7, 20]];
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(g), batchnorm: 'train' }, inputs: { x: xs }, options: { dtype: 'float64' } });
+    expect(res.status, res.raw).toBe(200);
+    const z = 1 / Math.sqrt(5); // column 0: mean 4, variance 5 (ε = 1e-5 aside)
+    const want = [-3 * z, -1, -z, -1, z, 3, 3 * z, 3];
+    (res.body.outputs as number[][]).flat().forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    // a graph that reads them is refused
+    const read = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile({ ...g, outputs: ['y', 'rm'] }), batchnorm: 'train' }, inputs: { x: xs } });
+    expectProblem(read, 422, 'INVALID_SPEC');
+    expect(read.body.errors[0].message).toContain('its running statistics output "rm" is read by the graph');
+    // eval-mode exports fold batch norm away: "train" would change nothing, so it is refused
+    const folded = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(tiny), batchnorm: 'train' }, inputs: { x } });
+    expectProblem(folded, 422, 'INVALID_SPEC');
+    expect(folded.body.errors[0]).toMatchObject({ path: 'model.batchnorm', message: expect.stringContaining('TrainingMode.PRESERVE') });
+  });
+
   it('refuse a constant of negative dimensions made at import, naming the node', async () => {
     const file = onnxObject({
       nodes: [{ name: 'zeros', op: 'ConstantOfShape', inputs: ['dims'] }, { name: 'y', op: 'Add', inputs: ['x', 'zeros'] }],

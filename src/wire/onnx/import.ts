@@ -252,6 +252,13 @@ function checkSupported(model: OnnxModel, skipped: ReadonlySet<OnnxNode>): void 
 
 /** The import of `model` for these options: the spec the engine compiles and the params' defaults. */
 export function importOnnx(model: OnnxModel, opts: ImportOptions, limits: Limits): Imported {
+  if (opts.batchnorm === 'train' && !model.nodes.some((n) => n.opType === 'BatchNormalization')) {
+    throw new SpecError(
+      ['model', 'batchnorm'],
+      '"train" needs a BatchNormalization node, and the graph has none: torch.onnx.export in eval mode folds batch norm into ' +
+        'the layer before it; export with training=torch.onnx.TrainingMode.PRESERVE (or TRAINING) to keep it',
+    );
+  }
   return new Importer(model, opts, limits).run();
 }
 

@@ -102,10 +102,16 @@ function unsqueeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined
   return [reshapeTo(c, x!, out)];
 }
 
-/** Inference: (x − mean)/√(var + eps)·scale + B with the file's statistics; training: the batchnorm op. */
+/**
+ * Inference: (x − mean)/√(var + eps)·scale + B with the file's statistics; training: the batchnorm op.
+ * A training-mode export's running mean and variance outputs (training_mode=1) are left out, as the
+ * service keeps no statistics: a node that reads them is refused.
+ */
 function batchNormalization(c: Importer, n: OnnxNode, [x, scale, bias, mean, variance]: (Value | undefined)[]): Value[] {
   const eps = num(n, 'epsilon', 1e-5);
-  if (n.outputs.slice(1).some((o) => o !== '')) throw c.fail('the running mean and variance outputs (training_mode=1) are not supported');
+  const stats = n.outputs.slice(1).filter((o) => o !== '');
+  const read = stats.find((o) => c.model.outputs.includes(o) || c.model.nodes.some((m) => m.inputs.includes(o)));
+  if (read !== undefined) throw c.fail(`its running statistics output "${read}" is read by the graph; the service keeps no running statistics`);
   if (c.opts.batchnorm === 'train') return [c.emit('batchnorm', [x!, scale!, bias!], { eps })];
   const rank = c.needShape(x!).length;
   const channel = (v: Value) => reshapeTo(c, v, [-1, ...new Array<number>(Math.max(rank - 2, 0)).fill(1)]);
