@@ -258,6 +258,25 @@ describe('ONNX models', () => {
     expect(folded.body.errors[0]).toMatchObject({ path: 'model.batchnorm', message: expect.stringContaining('TrainingMode.PRESERVE') });
   });
 
+  it('slice constants with any step at import, as torch\'s F.pad builds its pads (a step of −1)', async () => {
+    const g: TestGraph = {
+      nodes: [
+        { name: 'table', op: 'Constant', inputs: [], attrs: { value_floats: [1, 2, 3, 4, 5, 6] } },
+        { name: 'back', op: 'Slice', inputs: ['table', 'start', 'end', 'axis', 'step'] },
+        { name: 'y', op: 'Add', inputs: ['x', 'back'] },
+      ],
+      inputs: { x: ['batch', 3] },
+      outputs: ['y'],
+    };
+    const file = onnxObject(g);
+    // from the last element back to the first, two at a time; the end as torch writes it, INT64_MIN
+    const int64 = (name: string, v: number) => ({ name, dims: [1], data_type: 7, int64_data: [v] }) as never;
+    file.graph.initializer.push(int64('start', -1), int64('end', -Number.MAX_SAFE_INTEGER), int64('axis', 0), int64('step', -2));
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x: [[0, 0, 0], [1, 1, 1]] } });
+    expect(res.status, res.raw).toBe(200);
+    expect(res.body.outputs).toEqual([[6, 4, 2], [7, 5, 3]]);
+  });
+
   it('refuse a constant of negative dimensions made at import, naming the node', async () => {
     const file = onnxObject({
       nodes: [{ name: 'zeros', op: 'ConstantOfShape', inputs: ['dims'] }, { name: 'y', op: 'Add', inputs: ['x', 'zeros'] }],

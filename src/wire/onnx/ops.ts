@@ -48,10 +48,49 @@ function slice(c: Importer, n: OnnxNode, [x, starts, ends, axes, steps]: (Value 
   const s = ints(c, starts, 'starts')!;
   const e = ints(c, ends, 'ends')!;
   const ax = ints(c, axes, 'axes') ?? s.map((_, k) => k);
-  if ((ints(c, steps, 'steps') ?? []).some((st) => st !== 1)) throw c.fail('steps other than 1 are not supported');
+  const st = ints(c, steps, 'steps') ?? [];
+  if (x!.kind === 'const') return [sliceConstant(c, x!.t, s, e, ax, st)];
+  if (st.some((v) => v !== 1)) throw c.fail('steps other than 1 are not supported (but on constants)');
   // ends such as INT64_MAX (to the end) are clamped to the axis, as the slice op does
   const bound = (v: number) => Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
   return [ax.reduce((v: Value, axis, k) => c.emit('slice', [v], { axis, start: bound(s[k]!), end: bound(e[k]!) }), x!)];
+}
+
+/**
+ * Slice of a constant with any steps, by ONNX's rules (a negative step walks back from a start
+ * clamped to the last element), computed here: torch's F.pad builds its pads with a step of −1.
+ */
+function sliceConstant(c: Importer, t: Tensor, s: number[], e: number[], ax: number[], st: number[]): Value {
+  const rank = t.shape.length;
+  const picks = t.shape.map((d) => Array.from({ length: d }, (_, i) => i));
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  ax.forEach((axis, k) => {
+    const a = norm(axis, rank);
+    const d = t.shape[a];
+    const step = st[k] ?? 1;
+    if (d === undefined) throw c.fail(`axis ${axis} out of range for a constant of rank ${rank}`);
+    if (step === 0) throw c.fail('a step of 0');
+    const from = s[k]! < 0 ? s[k]! + d : s[k]!;
+    const to = e[k]! < 0 ? e[k]! + d : e[k]!;
+    const [lo, hi] = step > 0 ? [clamp(from, 0, d), clamp(to, 0, d)] : [clamp(from, 0, d - 1), clamp(to, -1, d - 1)];
+    const idx: number[] = [];
+    for (let i = lo; step > 0 ? i < hi : i > hi; i += step) idx.push(i);
+    picks[a] = idx;
+  });
+  const strides = t.shape.map((_, a) => t.shape.slice(a + 1).reduce((p, v) => p * v, 1));
+  return c.constant(
+    picks.map((p) => p.length),
+    (out) => {
+      const at = new Array<number>(rank).fill(0);
+      for (let o = 0; o < out.length; o++) {
+        let src = 0;
+        for (let a = 0; a < rank; a++) src += picks[a]![at[a]!]! * strides[a]!;
+        out[o] = t.data[src]!;
+        for (let a = rank - 1; a >= 0 && ++at[a]! === picks[a]!.length; a--) at[a] = 0;
+      }
+    },
+    INTEGER.has(t),
+  );
 }
 
 /** ReduceMean/Sum/Max: axes from the attribute (before opset 18; ReduceSum from 13) or the second input. */
