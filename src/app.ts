@@ -11,7 +11,7 @@ import { HttpError } from './errors.js';
 import { logStream } from './log-stream.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
 import docs from './plugins/docs.js';
-import errors from './plugins/errors.js';
+import errors, { sendProblem } from './plugins/errors.js';
 import json from './wire/json-body.js';
 import safetensors from './wire/safetensors-body.js';
 import metrics from './plugins/metrics.js';
@@ -75,6 +75,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     bodyLimit: config.bodyLimitBytes,
     ...connectionOptions(config),
     clientErrorHandler: clientError,
+    // a path Fastify's router refuses (a segment over its length limit, bad percent-encoding): a problem too
+    frameworkErrors: (err, _request, reply) => {
+      const detail = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a segment of the path is over 100 characters' : 'the path is not a valid URL';
+      void sendProblem(reply, 'INVALID_REQUEST', `${detail}: ${reply.request.url.slice(0, 200)}`);
+    },
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
     genReqId: (req) => {
       const h = req.headers['x-request-id'];

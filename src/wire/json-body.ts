@@ -295,6 +295,11 @@ async function jsonPlugin(app: FastifyInstance): Promise<void> {
   app.setReplySerializer((payload) => jsonBody(payload) as string);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // a GET or DELETE from a client that labels every request JSON, with nothing in it
+    if ((body as Buffer).length === 0 && (request.method === 'GET' || request.method === 'DELETE')) {
+      done(null, undefined);
+      return;
+    }
     let parsed: ReturnType<typeof parseJsonBody>;
     try {
       parsed = parseJsonBody(body as Buffer);

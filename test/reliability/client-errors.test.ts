@@ -75,6 +75,19 @@ describe('requests refused before any route', () => {
     expect(answer.match(/HTTP\/1\.1/g)).toHaveLength(1);
   });
 
+  it('a path segment over the router\'s length limit: 400 INVALID_REQUEST, a problem', async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/models/sha256:${'a'.repeat(250)}` });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ code: 'INVALID_REQUEST', detail: expect.stringMatching(/^a segment of the path is over 100 characters: \/v1\/models\/sha256:a+$/) });
+  });
+
+  it('a DELETE labelled JSON with no body is taken as having none', async () => {
+    const res = await app.inject({ method: 'DELETE', url: `/v1/models/sha256:${'0'.repeat(64)}`, headers: { 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().code).toBe('MODEL_NOT_FOUND');
+  });
+
   it('still answers well-formed requests', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(200);
