@@ -328,6 +328,11 @@ describe('ONNX models', () => {
     const ext = await send(encodeOnnx(external));
     expectProblem(ext, 422, 'INVALID_SPEC');
     expect(ext.body.errors[0]).toMatchObject({ path: 'model.graph.initializer.W', message: expect.stringContaining('external data') });
+    const twice = onnxObject(tiny);
+    twice.graph.initializer.push({ ...twice.graph.initializer[0]! });
+    const dup = await send(encodeOnnx(twice));
+    expectProblem(dup, 422, 'INVALID_SPEC');
+    expect(dup.body.errors[0]).toEqual({ path: 'model.graph.initializer.W', message: 'a second initializer of this name: each must have its own' });
     const short = onnxObject(tiny);
     short.graph.initializer[0]!.float_data = [1, 2];
     const res = await send(encodeOnnx(short));

@@ -272,6 +272,7 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
   let elements = 0;
   for (const t of graph.initializer ?? []) {
     const path = tensorPath(t.name);
+    if (initializers.has(t.name ?? '')) throw new SpecError(path, 'a second initializer of this name: each must have its own');
     const { shape, float, value } = tensorOf(t, path);
     elements += size(shape);
     if (elements > limits.maxElements) throw new LimitError(path, overLimit(`the model's initializers hold ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS'));
