@@ -77,7 +77,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     clientErrorHandler: clientError,
     // a path Fastify's router refuses (a segment over its length limit, bad percent-encoding): a problem too
     frameworkErrors: (err, _request, reply) => {
-      const detail = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a segment of the path is over 100 characters' : 'the path is not a valid URL';
+      const detail =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a segment of the path is over ${reply.server.initialConfig.maxParamLength} characters` : 'the path is not a valid URL';
       void sendProblem(reply, 'INVALID_REQUEST', `${detail}: ${reply.request.url.slice(0, 200)}`);
     },
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up

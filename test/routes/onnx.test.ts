@@ -275,6 +275,15 @@ describe('ONNX models', () => {
     const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x: [[0, 0, 0], [1, 1, 1]] } });
     expect(res.status, res.raw).toBe(200);
     expect(res.body.outputs).toEqual([[6, 4, 2], [7, 5, 3]]);
+    // on the data, a step other than 1 is refused, naming the node
+    const onData = onnxObject({ ...g, nodes: [{ name: 'back', op: 'Slice', inputs: ['x', 'start', 'end', 'one', 'step'] }], outputs: ['back'] });
+    onData.graph.initializer.push(int64('start', -1), int64('end', -Number.MAX_SAFE_INTEGER), int64('one', 1), int64('step', -2));
+    const refused = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(onData) }, inputs: { x: [[0, 0, 0], [1, 1, 1]] } });
+    expectProblem(refused, 422, 'INVALID_SPEC');
+    expect(refused.body.errors[0]).toEqual({
+      path: 'model.graph.node[0]',
+      message: 'node "back" (Slice): steps other than 1 are supported on constants only, not on values computed from the inputs',
+    });
   });
 
   it('refuse a constant of negative dimensions made at import, naming the node', async () => {

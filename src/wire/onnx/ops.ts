@@ -50,7 +50,7 @@ function slice(c: Importer, n: OnnxNode, [x, starts, ends, axes, steps]: (Value 
   const ax = ints(c, axes, 'axes') ?? s.map((_, k) => k);
   const st = ints(c, steps, 'steps') ?? [];
   if (x!.kind === 'const') return [sliceConstant(c, x!.t, s, e, ax, st)];
-  if (st.some((v) => v !== 1)) throw c.fail('steps other than 1 are not supported (but on constants)');
+  if (st.some((v) => v !== 1)) throw c.fail('steps other than 1 are supported on constants only, not on values computed from the inputs');
   // ends such as INT64_MAX (to the end) are clamped to the axis, as the slice op does
   const bound = (v: number) => Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
   return [ax.reduce((v: Value, axis, k) => c.emit('slice', [v], { axis, start: bound(s[k]!), end: bound(e[k]!) }), x!)];
