@@ -5,6 +5,13 @@ import type { z } from 'zod';
 // Installed for the whole thread by engine/errors.ts (z.config), so the workers word theirs alike.
 
 type RawIssue = z.core.$ZodRawIssue;
+
+/**
+ * The params of a z.custom that checks only a value's type, as z.number() would but for a wider set of
+ * values: its failure is a value of another type, which plugins/errors.ts reads as a union branch the
+ * value does not have at all, like invalid_type.
+ */
+export const TYPE_CHECK = { typeCheck: true } as const;
 type Schema = { _zod: { def: Record<string, unknown> } } | undefined;
 
 const TYPE_NAMES: Record<string, string> = {

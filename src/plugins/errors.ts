@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { ZodError, type z } from 'zod';
 import { formatPath, LimitError, MalformedError, SpecError, type Path } from '../engine/errors.js';
 import { answerAfterBody } from '../connections.js';
+import { TYPE_CHECK } from '../engine/zod-messages.js';
 import { ERRORS, HttpError, problem, type ErrorCode, type ProblemIssue } from '../errors.js';
 
 // Every error leaves as application/problem+json (RFC 9457). Client mistakes map to 4xx by their
@@ -26,7 +27,10 @@ function mismatched(branch: readonly z.core.$ZodIssue[]): boolean {
   return branch.some(
     (i) =>
       i.path.length === 0 &&
-      (i.code === 'invalid_type' || i.code === 'unrecognized_keys' || (i.code === 'invalid_union' && i.errors.every(mismatched))),
+      (i.code === 'invalid_type' ||
+        i.code === 'unrecognized_keys' ||
+        (i.code === 'custom' && i.params?.typeCheck === TYPE_CHECK.typeCheck) ||
+        (i.code === 'invalid_union' && i.errors.every(mismatched))),
   );
 }
 

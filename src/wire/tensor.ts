@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
-import { describeValue } from '../engine/zod-messages.js';
+import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
 import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
@@ -29,8 +29,12 @@ const ShapeSchema = z
   .max(MAX_RANK)
   .describe('dimensions, outermost first (row-major); [] is a scalar');
 
+// Any number: 1e999 parses as Infinity, which decodeTensor refuses with a 422 at the tensor, as inside
+// arrays; z.number() would refuse it with a 400 that does not say why.
+const ScalarSchema = z.custom<number>((v) => typeof v === 'number', { params: TYPE_CHECK }).meta({ type: 'number' });
+
 export const NestedTensorSchema = z
-  .union([z.number(), z.array(z.any())])
+  .union([ScalarSchema, z.array(z.any())])
   .describe('a number (scalar) or rectangular nested arrays of numbers, e.g. [[1, 2], [3, 4]]')
   .meta({ examples: [[[1, 2], [3, 4]]] });
 

@@ -133,6 +133,8 @@ const CASES: Case[] = [
     422, 'INVALID_SPEC', 'inputs.x.base64: element 0 is not finite (NaN)'],
   ['1e999 (Infinity) in a tensor', G, raw(JSON.stringify(inputsX([1, 2])).replace('[1,2]', '[1,1e999]')),
     422, 'INVALID_SPEC', 'inputs.x[1]: not a finite number: Infinity'],
+  ['-1e999 as a scalar tensor: as inside an array', G, raw(JSON.stringify(inputsX(7)).replace('"x":7', '"x":-1e999')),
+    422, 'INVALID_SPEC', 'inputs.x: not a finite number: -Infinity'],
   ['a graph given one tensor as inputs', G, { ...twoWeight, inputs: [1, 2] },
     422, 'INVALID_SPEC', 'inputs: a graph takes a map {name: tensor} over model.inputs'],
   ['an MLP batch of the wrong width', G, { ...xorMlp, inputs: [[0, 0, 1]] , targets: [[0]] },
