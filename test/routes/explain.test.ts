@@ -27,6 +27,17 @@ describe('POST /v1/explain', () => {
     expect(r.body.dot).toMatch(/^digraph/);
   });
 
+  it('reads the tensors in float64, as it computes: 0.3 is explained as 0.3, whatever options.dtype says', async () => {
+    for (const options of [{}, { dtype: 'float32' }]) {
+      const r = await post(app, '/v1/explain', { ...twoWeight, params: { w1: 0.1, w2: 0.7 }, inputs: { x: 0.3, t: 0.2 }, options });
+      expect(r.status).toBe(200);
+      const value = (id: string) => r.body.nodes.find((n: { id: string }) => n.id === id).value;
+      expect(value('x')).toBe(0.3);
+      expect(value('h')).toBe(0.1 * 0.3);
+      expect(r.body.loss).toBe((0.7 * (0.1 * 0.3) - 0.2) ** 2);
+    }
+  });
+
   it('says why gradients is empty for a model whose values are not all scalars (an MLP)', async () => {
     const r = await post(app, '/v1/explain', {
       model: { type: 'mlp', inputSize: 1, layers: [{ units: 2, activation: 'tanh' }, { units: 1 }] },

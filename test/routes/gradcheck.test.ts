@@ -35,6 +35,21 @@ describe('POST /v1/gradcheck', () => {
     expect(r.body.passed).toBe(false);
   });
 
+  it('checks at the point sent, read in float64 whatever options.dtype says', async () => {
+    // relu at w = 1e-50 has slope 1 on both sides of h = 1e-60; read in float32 first, w was 0, relu's kink
+    for (const options of [{}, { dtype: 'float32' }]) {
+      const r = await post(app, '/v1/gradcheck', {
+        model: { type: 'graph', inputs: [], params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'relu', inputs: ['w'] }], output: 'L' },
+        params: { w: 1e-50 },
+        inputs: {},
+        options,
+        gradcheck: { eps: 1e-60, atol: 0, rtol: 1e-5 },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.params.w.passed).toBe(true);
+    }
+  });
+
   it('validates its settings', async () => {
     expectProblem(await post(app, '/v1/gradcheck', { ...twoWeight, gradcheck: { eps: -1 } }), 400, 'INVALID_REQUEST');
   });

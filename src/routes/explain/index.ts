@@ -3,7 +3,7 @@ import type { AppConfig } from '../../config.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
-import { decodeModelJob, resolveModel } from '../shared/models.js';
+import { decodeModelJob, readInFloat64, resolveModel } from '../shared/models.js';
 import { ExplainBodySchema, ExplainResponseSchema } from './schema.js';
 
 export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -31,7 +31,7 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
       preValidation: resolveModel(app, service),
     },
     async (request, reply) => {
-      const job = decodeModelJob(app, request, request.body, limits);
+      const job = decodeModelJob(app, request, readInFloat64(request.body), limits);
       const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
       return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
     },

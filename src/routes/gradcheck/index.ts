@@ -4,7 +4,7 @@ import type { GradcheckResult } from '../../engine/index.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
-import { decodeModelJob, resolveModel } from '../shared/models.js';
+import { decodeModelJob, readInFloat64, resolveModel } from '../shared/models.js';
 import { GradcheckBodySchema, GradcheckResponseSchema } from './schema.js';
 
 export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
@@ -25,7 +25,7 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
       preValidation: resolveModel(app, limits),
     },
     async (request, reply) => {
-      const job = decodeModelJob(app, request, request.body, limits);
+      const job = decodeModelJob(app, request, readInFloat64(request.body), limits);
       const { result, queueMs, computeMs } = await runTask<GradcheckResult>(app, reply, {
         kind: 'gradcheck',
         job,

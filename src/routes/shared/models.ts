@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { DecodedModel, Limits } from '../../engine/api.js';
+import type { DType } from '../../engine/tensor.js';
 import { checkModel, type ModelSummary } from '../../engine/check-model.js';
 import { LimitError, SpecError } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
@@ -135,6 +136,13 @@ export function knowModel(id: string, canonical: string, spec: ModelSpec, limits
 }
 
 type Body = Omit<ModelBody, 'model'> & { model: ModelSpec | KnownModel; optimizer?: OptimizerBody; clipGradNorm?: number };
+
+/**
+ * A body whose tensors are read in float64, for the routes that compute in float64 whatever
+ * `options.dtype` says (explain, gradcheck): read in float32 first, 0.3 would be explained and checked
+ * as 0.30000001192092896.
+ */
+export const readInFloat64 = <B extends { options: { dtype: DType } }>(body: B): B => ({ ...body, options: { ...body.options, dtype: 'float64' } });
 
 /**
  * The request's job (wire/request.ts), carrying the model's id when it is known, so the worker reuses
