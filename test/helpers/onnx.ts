@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import schema from '../../src/wire/onnx/onnx.proto.json' with { type: 'json' };
+import { ATTRIBUTES } from '../../src/wire/onnx/ops.js';
 
 // Small ONNX files written by the tests themselves (protobufjs with the service's schema): the
 // graphs torch does not export, broken ones, and ones over the limits.
@@ -11,7 +12,7 @@ export interface TestNode {
   op: string;
   inputs: string[];
   outputs?: string[];
-  attrs?: Record<string, number | number[]>;
+  attrs?: Record<string, number | number[] | string>;
   domain?: string;
 }
 
@@ -25,8 +26,14 @@ export interface TestGraph {
   opset?: number;
 }
 
-const attr = (name: string, v: number | number[]) =>
-  Array.isArray(v) ? { name, type: 7, ints: v } : Number.isInteger(v) ? { name, type: 2, i: v } : { name, type: 1, f: v };
+/** An attribute with the type ONNX gives it in the op (a float written 2 is still FLOAT), or for a name the op lacks, its value's. */
+function attr(op: string, name: string, v: number | number[] | string) {
+  const guess = typeof v === 'string' ? 'STRING' : Array.isArray(v) ? (v.every(Number.isInteger) ? 'INTS' : 'FLOATS') : Number.isInteger(v) ? 'INT' : 'FLOAT';
+  const type = (Object.hasOwn(ATTRIBUTES, op) && Object.hasOwn(ATTRIBUTES[op]!, name) ? ATTRIBUTES[op]![name]!.type : undefined) ?? guess;
+  if (type === 'STRING') return { name, type: 3, s: Buffer.from(String(v)) };
+  if (type === 'INTS' || type === 'FLOATS') return type === 'INTS' ? { name, type: 7, ints: v } : { name, type: 6, floats: v };
+  return type === 'INT' ? { name, type: 2, i: v } : { name, type: 1, f: v };
+}
 
 /** The file's ModelProto as a plain object, to be altered before `encodeOnnx`. */
 export function onnxObject(g: TestGraph) {
@@ -45,7 +52,7 @@ export function onnxObject(g: TestGraph) {
         domain: n.domain ?? '',
         input: n.inputs,
         output: n.outputs ?? [n.name],
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attr(k, v)),
+        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attr(n.op, k, v)),
       })),
       initializer: Object.entries(g.initializers ?? {}).map(([name, [dims, values]]) => ({ name, dims, data_type: 1, float_data: values })),
       input: Object.entries(g.inputs).map(([name, dims]) => info(name, dims)),

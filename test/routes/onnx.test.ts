@@ -3,7 +3,7 @@ import { SAFETENSORS, safetensors, type RawTensor } from '../wire/safetensors-he
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyOnnx } from '../../src/routes/shared/examples.js';
-import { SUPPORTED } from '../../src/wire/onnx/ops.js';
+import { ATTRIBUTES, SUPPORTED } from '../../src/wire/onnx/ops.js';
 import { encodeOnnx, onnxFile, onnxObject, type TestGraph } from '../helpers/onnx.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
 
@@ -383,6 +383,110 @@ describe('ONNX limits', () => {
     const entries = await send(listed);
     expectProblem(entries, 413, 'LIMIT_EXCEEDED');
     expect(entries.body.errors[0]).toMatchObject({ path: 'model.graph', message: expect.stringContaining('22 initializers, inputs, outputs and value_info entries (4 per node allowed), over the limit of 12') });
+  });
+});
+
+describe('ONNX attributes', () => {
+  /** the one problem of a 422 for this file on /v1/forward with x [2, 3] */
+  async function refusal(file: string) {
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: file }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors).toHaveLength(1);
+    return res.body.errors[0];
+  }
+  const one = (node: TestGraph['nodes'][number], opset = 17) => onnxFile({ nodes: [node], inputs: { x: ['batch', 3] }, outputs: [node.name], opset });
+  const int64s = (name: string, values: number[]) => ({ name, dims: [values.length], data_type: 7, int64_data: values }) as never;
+
+  it('are refused when one is given twice, at the second, naming the node', async () => {
+    const file = onnxObject(tiny);
+    file.graph.node[0]!.attribute.push({ name: 'transB', type: 2, i: 0 } as never);
+    expect(await refusal(encodeOnnx(file))).toEqual({
+      path: 'model.graph.node[0].attribute.transB',
+      message: 'node "fc" (Gemm): attribute "transB" is given twice; ONNX allows each attribute once per node',
+    });
+  });
+
+  it('are refused outside the values the spec allows: flags other than 0 and 1, modes it does not name, axes out of range', async () => {
+    const gemm = await refusal(onnxFile({ ...tiny, nodes: [{ ...tiny.nodes[0]!, attrs: { transB: 5 } }, tiny.nodes[1]!] }));
+    expect(gemm).toEqual({ path: 'model.graph.node[0].attribute.transB', message: 'node "fc" (Gemm): attribute "transB" is 5; it must be 0 or 1' });
+    const mean = await refusal(one({ name: 'mean', op: 'ReduceMean', inputs: ['x'], attrs: { axes: [1], keepdims: 2 } }));
+    expect(mean).toEqual({ path: 'model.graph.node[0].attribute.keepdims', message: 'node "mean" (ReduceMean): attribute "keepdims" is 2; it must be 0 or 1' });
+    const pad = onnxObject({ nodes: [{ name: 'pad', op: 'Pad', inputs: ['x', 'pads'], attrs: { mode: 'wrap' } }], inputs: { x: ['batch', 3] }, outputs: ['pad'] });
+    pad.graph.initializer.push(int64s('pads', [0, 1, 0, 1]));
+    expect(await refusal(encodeOnnx(pad))).toEqual({ path: 'model.graph.node[0].attribute.mode', message: 'node "pad" (Pad): attribute "mode" is "wrap"; it must be "constant", "reflect" or "edge"' });
+    const flatten = await refusal(one({ name: 'flat', op: 'Flatten', inputs: ['x'], attrs: { axis: 3 } }));
+    expect(flatten).toEqual({ path: 'model.graph.node[0].attribute.axis', message: 'node "flat" (Flatten): attribute "axis" is 3; for an input of rank 2 it must be from -2 to 2' });
+    const softmax = await refusal(one({ name: 'soft', op: 'Softmax', inputs: ['x'], attrs: { axis: -3 } }));
+    expect(softmax.message).toBe('node "soft" (Softmax): attribute "axis" is -3; for an input of rank 2 it must be from -2 to 1');
+    // Flatten may split after the last axis: [2, 3] as [6, 1]
+    const last = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: one({ name: 'flat', op: 'Flatten', inputs: ['x'], attrs: { axis: 2 } }) }, inputs: { x } });
+    expect(last.status, last.raw).toBe(200);
+    expect(last.body.outputs).toEqual([[1], [2], [3], [-1], [0.5], [2]]);
+    // registering the model checks them too
+    const reg = await post(app, '/v1/models', { type: 'onnx', bytes: onnxFile({ ...tiny, nodes: [{ ...tiny.nodes[0]!, attrs: { transB: 5 } }, tiny.nodes[1]!] }) });
+    expectProblem(reg, 422, 'INVALID_SPEC');
+    expect(reg.body.errors[0].message).toBe('node "fc" (Gemm): attribute "transB" is 5; it must be 0 or 1');
+  });
+
+  it('are refused when of another type than the spec gives them', async () => {
+    const file = onnxObject(tiny);
+    file.graph.node[0]!.attribute = [{ name: 'transB', type: 7, ints: [1] } as never];
+    expect(await refusal(encodeOnnx(file))).toEqual({
+      path: 'model.graph.node[0].attribute.transB',
+      message: 'node "fc" (Gemm): attribute "transB" is of type INTS; Gemm takes it as an integer (INT)',
+    });
+    file.graph.node[0]!.attribute.push({ name: 'alpha', type: 2, i: 2 } as never);
+    file.graph.node[0]!.attribute[0] = { name: 'transB', type: 2, i: 1 } as never;
+    expect((await refusal(encodeOnnx(file))).message).toBe('node "fc" (Gemm): attribute "alpha" is of type INT; Gemm takes it as a float (FLOAT)');
+  });
+
+  it('are refused when the op has no such attribute, in any opset or in the model\'s', async () => {
+    const gemm = await refusal(onnxFile({ ...tiny, nodes: [{ ...tiny.nodes[0]!, attrs: { transB: 1, transC: 1 } }, tiny.nodes[1]!] }));
+    expect(gemm).toEqual({ path: 'model.graph.node[0].attribute.transC', message: 'node "fc" (Gemm): unknown attribute "transC": Gemm of opset 17 has only alpha, beta, transA, transB' });
+    const relu = await refusal(onnxFile({ ...tiny, nodes: [tiny.nodes[0]!, { ...tiny.nodes[1]!, attrs: { alpha: 0.5 } }] }));
+    expect(relu).toEqual({ path: 'model.graph.node[1].attribute.alpha', message: 'node "act" (Relu): unknown attribute "alpha": Relu of opset 17 has no attributes' });
+    // allowzero came with Reshape-14; from opset 18 ReduceMean takes its axes as an input
+    const reshape = onnxObject({ nodes: [{ name: 'rs', op: 'Reshape', inputs: ['x', 'shape'], attrs: { allowzero: 0 } }], inputs: { x: ['batch', 3] }, outputs: ['rs'], opset: 13 });
+    reshape.graph.initializer.push(int64s('shape', [3, 2]));
+    expect(await refusal(encodeOnnx(reshape))).toEqual({ path: 'model.graph.node[0].attribute.allowzero', message: 'node "rs" (Reshape): attribute "allowzero" is not in Reshape of opset 13, only of opsets 14–18' });
+    const mean = await refusal(one({ name: 'mean', op: 'ReduceMean', inputs: ['x'], attrs: { axes: [1] } }, 18));
+    expect(mean.message).toBe('node "mean" (ReduceMean): attribute "axes" is not in ReduceMean of opset 18, only of opsets 13–17');
+  });
+
+  it('are refused when the spec\'s rules between them or with the inputs do not hold', async () => {
+    const constant = await refusal(onnxFile({
+      nodes: [{ name: 'c', op: 'Constant', inputs: [], attrs: { value_float: 1.5, value_floats: [2.5] } }, { name: 'y', op: 'Add', inputs: ['x', 'c'] }],
+      inputs: { x: ['batch', 3] },
+      outputs: ['y'],
+    }));
+    expect(constant).toEqual({ path: 'model.graph.node[0]', message: 'node "c" (Constant): has the attributes value_float, value_floats; a Constant has exactly one' });
+    const fill = onnxObject({ nodes: [{ name: 'zeros', op: 'ConstantOfShape', inputs: ['dims'] }, { name: 'y', op: 'Add', inputs: ['x', 'zeros'] }], inputs: { x: ['batch', 3] }, outputs: ['y'] });
+    fill.graph.initializer.push(int64s('dims', [3]));
+    fill.graph.node[0]!.attribute.push({ name: 'value', type: 4, t: { dims: [2], data_type: 1, float_data: [1, 2] } } as never);
+    expect((await refusal(encodeOnnx(fill))).message).toBe('node "zeros" (ConstantOfShape): its value is a tensor of 2 elements; ConstantOfShape\'s value has one, the fill');
+    const conv = await post(app, '/v1/forward', {
+      model: { type: 'onnx', bytes: onnxFile({ nodes: [{ name: 'conv', op: 'Conv', inputs: ['x', 'W'], attrs: { kernel_shape: [2] } }], initializers: { W: [[1, 1, 3], [1, 1, 1]] }, inputs: { x: ['batch', 1, 4] }, outputs: ['conv'] }) },
+      inputs: { x: [[[1, 2, 3, 4]]] },
+    });
+    expectProblem(conv, 422, 'INVALID_SPEC');
+    expect(conv.body.errors[0]).toEqual({ path: 'model.graph.node[0]', message: 'node "conv" (Conv): kernel_shape [2] is not the weight\'s [3]' });
+  });
+
+  it('list only ops the importer reads', () => {
+    expect(Object.keys(ATTRIBUTES).filter((op) => !SUPPORTED.includes(op))).toEqual([]);
+  });
+});
+
+describe('the default domain\'s opset', () => {
+  it('is refused when imported twice', async () => {
+    const file = onnxObject(tiny);
+    file.opset_import.push({ domain: 'ai.onnx', version: 13 });
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors[0]).toEqual({
+      path: 'model.opset_import',
+      message: 'the default domain ("" or "ai.onnx") is imported twice, with opsets 17 and 13: ONNX allows one opset per domain',
+    });
   });
 });
 

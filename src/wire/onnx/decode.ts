@@ -15,6 +15,8 @@ export const MODEL_PATH: Path = ['model', 'bytes'];
 
 const root = protobuf.Root.fromJSON(schema);
 const ModelProto = root.lookupType('onnx.ModelProto');
+/** AttributeProto.AttributeType's names by number ('INT', 'FLOATS', ...) */
+const ATTRIBUTE_TYPES = root.lookupEnum('onnx.AttributeProto.AttributeType').valuesById;
 
 /** TensorProto.DataType values the service reads (as float64 numbers); the others are refused. */
 const DTYPES: Record<number, string> = { 1: 'float', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'double' };
@@ -86,6 +88,8 @@ export interface OnnxNode {
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
+  /** every attribute's AttributeProto type by name ('INT', 'FLOATS', ...), those `attrs` leaves out too */
+  attrTypes: Record<string, string>;
 }
 
 export interface OnnxInput {
@@ -258,7 +262,11 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
   const graph = proto.graph;
   if (graph === undefined || (graph.node?.length ?? 0) === 0) throw new SpecError(MODEL_PATH, 'the ONNX model has no graph (or an empty one): is it an .onnx file?');
   const opsets = proto.opset_import ?? [];
-  const main = opsets.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
+  const [main, second] = opsets.filter((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
+  // the ops' meaning depends on the opset: with two, which one the exporter meant is unknown
+  if (second !== undefined) {
+    throw new SpecError(['model', 'opset_import'], `the default domain ("" or "ai.onnx") is imported twice, with opsets ${main!.version ?? 0} and ${second.version ?? 0}: ONNX allows one opset per domain`);
+  }
   const opset = main?.version ?? 0;
   if (opset < OPSET_MIN || opset > OPSET_MAX) {
     throw new SpecError(['model', 'opset_import'], `opset ${opset} of the default domain is outside the supported ${OPSET_MIN}–${OPSET_MAX}: export with opset_version between them (torch.onnx.export(..., opset_version=17))`);
@@ -279,12 +287,18 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
     initializers.set(t.name ?? '', { name: t.name ?? '', shape, float, value });
   }
   const named = nodes.map((n, index): OnnxNode => {
+    const name = n.name || n.output?.[0] || `node${index}`;
     const attrs: Record<string, AttrValue> = {};
+    const attrTypes: Record<string, string> = {};
     for (const a of n.attribute ?? []) {
-      const v = attrValue(a, ['model', 'graph', 'node', index, 'attribute', a.name]);
+      const path = ['model', 'graph', 'node', index, 'attribute', a.name];
+      // ONNX forbids it, and which of the two a runtime reads is up to the runtime
+      if (Object.hasOwn(attrTypes, a.name)) throw new SpecError(path, `node "${name}" (${n.op_type ?? ''}): attribute "${a.name}" is given twice; ONNX allows each attribute once per node`);
+      attrTypes[a.name] = ATTRIBUTE_TYPES[a.type ?? 0] ?? `type ${a.type}`;
+      const v = attrValue(a, path);
       if (v !== undefined) attrs[a.name] = v;
     }
-    return { index, name: n.name || n.output?.[0] || `node${index}`, opType: n.op_type ?? '', domain: n.domain ?? '', inputs: n.input ?? [], outputs: n.output ?? [], attrs };
+    return { index, name, opType: n.op_type ?? '', domain: n.domain ?? '', inputs: n.input ?? [], outputs: n.output ?? [], attrs, attrTypes };
   });
   const inputs = (graph.input ?? [])
     .filter((i) => !initializers.has(i.name ?? ''))

@@ -6,7 +6,7 @@ import type { Tensors } from '../../engine/spec.js';
 import { OpValueError } from '../../engine/op.js';
 import { formatShape, ShapeError, size, type Shape, type Tensor } from '../../engine/tensor.js';
 import { INTEGER, type OnnxModel, type OnnxNode } from './decode.js';
-import { CONSTANT_INPUTS, HANDLERS, MIN_INPUTS, SUPPORTED } from './ops.js';
+import { ATTRIBUTES, type AttributeRule, CONSTANT_INPUTS, HANDLERS, MIN_INPUTS, SUPPORTED } from './ops.js';
 import { findGelus } from './patterns.js';
 
 // An ONNX graph as the engine's graph spec, for the data's shapes. Initializers read where a tensor
@@ -161,6 +161,33 @@ export class Importer {
     return { ...v, id: last.id };
   }
 
+  /** The node's attributes against its op's in ATTRIBUTES: each one the op has in this opset, of its type and values. */
+  private checkAttributes(n: OnnxNode): void {
+    const opset = this.model.opset;
+    const all = Object.entries(Object.hasOwn(ATTRIBUTES, n.opType) ? ATTRIBUTES[n.opType]! : {});
+    const rules = new Map(all.filter(([, r]) => r.opsets === undefined || (r.opsets[0] <= opset && opset <= r.opsets[1])));
+    for (const [name, type] of Object.entries(n.attrTypes)) {
+      const path = [...nodePath(n), 'attribute', name];
+      const rule = rules.get(name);
+      if (rule === undefined) {
+        const opsets = all.find(([k]) => k === name)?.[1].opsets;
+        if (opsets !== undefined) throw this.fail(`attribute "${name}" is not in ${n.opType} of opset ${opset}, only of opsets ${opsets[0]}–${opsets[1]}`, path);
+        throw this.fail(`unknown attribute "${name}": ${n.opType} of opset ${opset} has ${rules.size > 0 ? `only ${[...rules.keys()].join(', ')}` : 'no attributes'}`, path);
+      }
+      if (type !== rule.type) throw this.fail(`attribute "${name}" is of type ${type}; ${n.opType} takes it as ${TYPE_WORDS[rule.type]} (${rule.type})`, path);
+      const v = n.attrs[name] as number | string;
+      if (rule.values !== undefined && !rule.values.includes(v)) throw this.fail(`attribute "${name}" is ${JSON.stringify(v)}; it must be ${oneOf(rule.values.map((x) => JSON.stringify(x)))}`, path);
+      if (rule.axis === undefined) continue;
+      // the input's rank, when known: with data the model was checked without, the request's import checks it
+      const x = this.values.get(n.inputs[0] ?? '');
+      const rank = x === undefined ? undefined : this.shapeOf(x)?.length;
+      if (rank !== undefined) {
+        const last = rule.axis === 'end' ? rank : rank - 1;
+        if (!((v as number) >= -rank && (v as number) <= last)) throw this.fail(`attribute "${name}" is ${v}; for an input of rank ${rank} it must be from ${-rank} to ${last}`, path);
+      }
+    }
+  }
+
   private input(name: string): Value | undefined {
     if (name === '') return undefined;
     const v = this.values.get(name);
@@ -192,8 +219,9 @@ export class Importer {
     const { replaced, skipped } = findGelus(model);
     checkSupported(model, skipped);
     for (const n of model.nodes) {
-      if (skipped.has(n)) continue;
       this.node = n;
+      this.checkAttributes(n);
+      if (skipped.has(n)) continue;
       this.emitted = 0;
       const needed = MIN_INPUTS[n.opType] ?? 1;
       if (n.inputs.slice(0, needed).filter((name) => name !== '').length < needed) throw this.fail(`needs at least ${needed} inputs, has ${n.inputs.filter((name) => name !== '').length}`);
@@ -221,6 +249,13 @@ export class Importer {
     };
   }
 }
+
+const TYPE_WORDS: Record<AttributeRule['type'], string> = {
+  INT: 'an integer', FLOAT: 'a float', STRING: 'a string', TENSOR: 'a tensor', INTS: 'a list of integers', FLOATS: 'a list of floats', STRINGS: 'a list of strings', SPARSE_TENSOR: 'a sparse tensor',
+};
+
+/** "a, b or c" */
+const oneOf = (xs: string[]): string => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}`);
 
 /** Float initializers that some node computes with (not read only as shapes, indices or statistics). */
 function trainableInitializers(model: OnnxModel): Set<string> {

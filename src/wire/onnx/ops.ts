@@ -1,5 +1,5 @@
 import { type Shape, type Tensor } from '../../engine/tensor.js';
-import { INTEGER, type AttrValue, type OnnxNode } from './decode.js';
+import { INTEGER, OPSET_MAX, OPSET_MIN, type AttrValue, type OnnxNode } from './decode.js';
 import type { Importer, Value } from './import.js';
 
 // How each supported ONNX op (opsets 13–18, default domain) is written with the engine's ops. A rule
@@ -160,6 +160,9 @@ function batchNormalization(c: Importer, n: OnnxNode, [x, scale, bias, mean, var
 }
 
 function constant(c: Importer, n: OnnxNode): Value[] {
+  // ONNX's Constant holds exactly one: with two, which one a runtime takes is its own choice
+  const given = Object.keys(n.attrTypes);
+  if (given.length !== 1) throw c.fail(`has ${given.length === 0 ? 'no value attribute' : `the attributes ${given.join(', ')}`}; a Constant has exactly one`);
   const a: AttrValue | undefined = n.attrs.value ?? n.attrs.value_float ?? n.attrs.value_int ?? n.attrs.value_floats ?? n.attrs.value_ints;
   if (a === undefined || typeof a === 'string') throw c.fail('only value, value_float(s) and value_int(s) constants are supported');
   if (typeof a === 'object' && !Array.isArray(a)) return [{ kind: 'const', t: a }];
@@ -192,6 +195,7 @@ function constantOfShape(c: Importer, n: OnnxNode, [s]: (Value | undefined)[]): 
   const dims = ints(c, s, 'shape')!;
   const v = n.attrs.value;
   const given = v !== undefined && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  if (given !== undefined && given.data.length !== 1) throw c.fail(`its value is a tensor of ${given.data.length} elements; ConstantOfShape's value has one, the fill`);
   return [c.constant(dims, (d) => d.fill(given?.data[0] ?? 0), given !== undefined && INTEGER.has(given))];
 }
 
@@ -260,8 +264,12 @@ function autoPad(c: Importer, n: OnnxNode): 'same' | 'valid' | undefined {
 }
 
 function conv(c: Importer, n: OnnxNode, [x, w, b]: (Value | undefined)[]): Value[] {
-  const dims = c.needShape(w!, 'its weight').length - 2;
+  const wShape = c.needShape(w!, 'its weight');
+  const dims = wShape.length - 2;
   if (dims !== 1 && dims !== 2) throw c.fail(`a ${dims}-D convolution is not supported (1-D and 2-D are)`);
+  // the weight's shape says the kernel's: kernel_shape is read only to see that the file agrees
+  const kernel = list(n, 'kernel_shape');
+  if (kernel !== undefined && kernel.join() !== wShape.slice(2).join()) throw c.fail(`kernel_shape [${kernel.join(', ')}] is not the weight's [${wShape.slice(2).join(', ')}]`);
   const attrs = { stride: list(n, 'strides') ?? 1, padding: autoPad(c, n) ?? symmetricPads(c, n, dims), dilation: list(n, 'dilations') ?? 1, groups: num(n, 'group', 1) };
   return [c.emit(dims === 2 ? 'conv2d' : 'conv1d', b === undefined ? [x!, w!] : [x!, w!, b], attrs)];
 }
@@ -362,6 +370,73 @@ export const HANDLERS: Record<string, Rule> = {
   Transpose: (c, n, [x]) => [c.emit('transpose', [x!], list(n, 'perm') ? { perm: list(n, 'perm') } : {})],
   Unsqueeze: unsqueeze,
   Where: (c, _n, [cond, a, b]) => [c.emit('where', [cond!, a!, b!])],
+};
+
+/** An attribute of an op as the ONNX spec has it for opsets 13–18, checked before the op's rule reads it. */
+export interface AttributeRule {
+  /** its AttributeProto type */
+  type: 'INT' | 'FLOAT' | 'STRING' | 'TENSOR' | 'INTS' | 'FLOATS' | 'STRINGS' | 'SPARSE_TENSOR';
+  /** the values the spec allows, where it lists them */
+  values?: readonly (number | string)[];
+  /** an axis of the first input: −r … r−1 for a rank r ('in'), or −r … r ('end': Flatten may split after the last) */
+  axis?: 'in' | 'end';
+  /** the first and last opset that has it, for the attributes not in every version of the op from 13 to 18 */
+  opsets?: readonly [number, number];
+}
+
+const INT: AttributeRule = { type: 'INT' };
+const FLOAT: AttributeRule = { type: 'FLOAT' };
+const STRING: AttributeRule = { type: 'STRING' };
+const TENSOR: AttributeRule = { type: 'TENSOR' };
+const INTS: AttributeRule = { type: 'INTS' };
+const FLOATS: AttributeRule = { type: 'FLOATS' };
+// the spec's ints used as booleans: 0 or 1, as torch writes them. The spec reads Gemm's transA and
+// transB as "non-zero" and says nothing for the others, and the rules above read some as `=== 1`, so a
+// 2 has no one meaning
+const FLAG: AttributeRule = { type: 'INT', values: [0, 1] };
+const AXIS: AttributeRule = { type: 'INT', axis: 'in' };
+const AUTO_PAD: AttributeRule = { type: 'STRING', values: ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] };
+const since = (opset: number, rule: AttributeRule): AttributeRule => ({ ...rule, opsets: [opset, OPSET_MAX] });
+const until = (opset: number, rule: AttributeRule): AttributeRule => ({ ...rule, opsets: [OPSET_MIN, opset] });
+const REDUCE = { axes: until(17, INTS), keepdims: FLAG, noop_with_empty_axes: since(18, FLAG) };
+
+/**
+ * Every attribute each op has in the ONNX spec (docs/Changelog.md of onnx/onnx, the versions in force
+ * in opsets 13–18); an op not listed has none. A node with an attribute outside its op's list, of
+ * another type or outside the values is refused: read as the spec says or not at all, never skipped,
+ * since what a runtime makes of an attribute the spec lacks is its own guess. Values the spec allows
+ * and an op's rule cannot do are refused by the rule.
+ */
+export const ATTRIBUTES: Record<string, Record<string, AttributeRule>> = {
+  AveragePool: { auto_pad: AUTO_PAD, ceil_mode: FLAG, count_include_pad: FLAG, kernel_shape: INTS, pads: INTS, strides: INTS },
+  BatchNormalization: { epsilon: FLOAT, momentum: FLOAT, training_mode: since(14, FLAG) },
+  Cast: { to: INT },
+  Concat: { axis: AXIS },
+  Constant: {
+    value: TENSOR, value_float: FLOAT, value_floats: FLOATS, value_int: INT, value_ints: INTS,
+    value_string: STRING, value_strings: { type: 'STRINGS' }, sparse_value: { type: 'SPARSE_TENSOR' },
+  },
+  ConstantOfShape: { value: TENSOR },
+  Conv: { auto_pad: AUTO_PAD, dilations: INTS, group: INT, kernel_shape: INTS, pads: INTS, strides: INTS },
+  Dropout: { seed: INT },
+  Elu: { alpha: FLOAT },
+  Flatten: { axis: { type: 'INT', axis: 'end' } },
+  Gather: { axis: AXIS },
+  GatherElements: { axis: AXIS },
+  Gemm: { alpha: FLOAT, beta: FLOAT, transA: FLAG, transB: FLAG },
+  LayerNormalization: { axis: AXIS, epsilon: FLOAT, stash_type: INT },
+  LeakyRelu: { alpha: FLOAT },
+  LogSoftmax: { axis: AXIS },
+  MaxPool: { auto_pad: AUTO_PAD, ceil_mode: FLAG, dilations: INTS, kernel_shape: INTS, pads: INTS, storage_order: FLAG, strides: INTS },
+  Pad: { mode: { type: 'STRING', values: ['constant', 'reflect', 'edge'] } },
+  ReduceMax: REDUCE,
+  ReduceMean: REDUCE,
+  ReduceSum: { keepdims: FLAG, noop_with_empty_axes: FLAG },
+  Reshape: { allowzero: since(14, FLAG) },
+  Selu: { alpha: FLOAT, gamma: FLOAT },
+  Shape: { start: since(15, INT), end: since(15, INT) },
+  Softmax: { axis: AXIS },
+  Transpose: { perm: INTS },
 };
 
 /** Inputs a node of the op must have (the rest are optional); 1 for the ops not listed. */
