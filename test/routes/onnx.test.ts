@@ -179,6 +179,18 @@ describe('ONNX models', () => {
     expect(res.body.errors[3].message).toContain('only as part of GELU');
   });
 
+  it('refuse op types named as a JavaScript object\'s own members as unsupported, not with a 500', async () => {
+    const g: TestGraph = {
+      nodes: [{ name: 'a', op: 'toString', inputs: ['x', 'W'] }, { name: 'b', op: 'constructor', inputs: ['a'] }],
+      initializers: { W: [[3], [1, 2, 3]] },
+      inputs: { x: ['batch', 3] },
+      outputs: ['b'],
+    };
+    const res = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: onnxFile(g) }, inputs: { x } });
+    expectProblem(res, 422, 'INVALID_SPEC');
+    expect(res.body.errors.map((e: { message: string }) => e.message.split(';')[0])).toEqual(['node "a" (toString, opset 17) is not supported', 'node "b" (constructor, opset 17) is not supported']);
+  });
+
   it('name the node whose attributes the engine\'s op refuses, and the node a shape does not fit', async () => {
     const g: TestGraph = {
       nodes: [{ name: 'ln', op: 'LayerNormalization', inputs: ['x', 's'], attrs: { epsilon: 0 } }],

@@ -261,7 +261,7 @@ const oneOf = (xs: string[]): string => (xs.length < 2 ? xs.join('') : `${xs.sli
 function trainableInitializers(model: OnnxModel): Set<string> {
   const out = new Set<string>();
   for (const n of model.nodes) {
-    const fixed = CONSTANT_INPUTS[n.opType] ?? [];
+    const fixed = (Object.hasOwn(CONSTANT_INPUTS, n.opType) ? CONSTANT_INPUTS[n.opType] : undefined) ?? [];
     n.inputs.forEach((name, k) => {
       if (model.initializers.get(name)?.float && !fixed.includes(k)) out.add(name);
     });
@@ -271,7 +271,8 @@ function trainableInitializers(model: OnnxModel): Set<string> {
 
 /** Every node the importer has no rule for, in one error, with the ops it has. */
 function checkSupported(model: OnnxModel, skipped: ReadonlySet<OnnxNode>): void {
-  const bad = model.nodes.filter((n) => !skipped.has(n) && (!(n.domain === '' || n.domain === 'ai.onnx') || HANDLERS[n.opType] === undefined));
+  // own keys only: an op type such as "toString" is not Object.prototype's
+  const bad = model.nodes.filter((n) => !skipped.has(n) && (!(n.domain === '' || n.domain === 'ai.onnx') || !Object.hasOwn(HANDLERS, n.opType)));
   if (bad.length === 0) return;
   const list = [...SUPPORTED].sort().join(', ');
   throw new SpecError(
