@@ -2,6 +2,7 @@ import { Readable, type Writable } from 'node:stream';
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../errors.js';
+import { preferredAnswer } from './accept.js';
 import { checkPoisoning } from './json-body.js';
 import { BinaryTensor, readSafetensors, SAFETENSORS, SafetensorsReader, safetensorsPieces } from './safetensors.js';
 import { EncodedBase64, type Encoding } from './tensor.js';
@@ -116,10 +117,12 @@ function place(body: unknown, tensors: BinaryTensor[]): void {
   }
 }
 
-/** Whether the client asked for a safetensors answer. */
+/** Whether the client prefers a safetensors answer to JSON (wire/accept.ts). */
 export function wantsSafetensors(request: FastifyRequest): boolean {
-  return request.headers.accept?.includes(SAFETENSORS) ?? false;
+  return preferredAnswer(request.headers.accept, SAFETENSORS_ONLY) !== null;
 }
+
+const SAFETENSORS_ONLY = [SAFETENSORS] as const;
 
 /**
  * A JSON answer, built with options.encoding base64, as the pieces of a safetensors file: every base64
@@ -179,6 +182,8 @@ class Pieces extends Readable {
 
 /** The answer as the client asked: safetensors when it accepts them, JSON otherwise. */
 export function sendAnswer<T>(request: FastifyRequest, reply: FastifyReply, answer: T): T {
+  // the answer's form follows Accept: a cache must not give one client's to another
+  reply.header('vary', 'accept');
   if (!wantsSafetensors(request)) return answer;
   const pieces = safetensorsAnswer(answer);
   let bytes = 0;

@@ -228,6 +228,37 @@ describe('the other compute routes in safetensors', () => {
   });
 });
 
+describe('Accept chooses the answer by its q-values, in any case, and the answer says it varies by Accept', () => {
+  const kind = (r: { file?: unknown }) => (r.file === undefined ? 'json' : 'safetensors');
+
+  it('compute routes: safetensors only when Accept prefers it to JSON', async () => {
+    for (const [accept, expected] of [
+      [SAFETENSORS, 'safetensors'],
+      [SAFETENSORS.toUpperCase(), 'safetensors'],
+      [`application/json, ${SAFETENSORS}`, 'safetensors'],
+      [`${SAFETENSORS};q=0, application/json`, 'json'],
+      [`application/json, ${SAFETENSORS};q=0.5`, 'json'],
+      [`*/*;q=0.1, ${SAFETENSORS};q=0.2`, 'safetensors'],
+      ['*/*', 'json'],
+    ] as const) {
+      const r = await send('/v1/gradients', jsonMlp, accept);
+      expect([accept, r.status, kind(r)]).toEqual([accept, 200, expected]);
+      expect(r.headers.vary).toBe('accept');
+    }
+  });
+
+  it('/v1/train: the stream when Accept prefers NDJSON to safetensors, its last line in the encoding asked', async () => {
+    const body = { ...jsonMlp, optimizer: { type: 'sgd', lr: 0.1 }, steps: 2 };
+    const r = await app.inject({ method: 'POST', url: '/v1/train', payload: body, headers: { accept: `application/x-ndjson, ${SAFETENSORS};q=0.5` } });
+    expect(String(r.headers['content-type'])).toMatch(/^application\/x-ndjson/);
+    expect(r.headers.vary).toBe('accept');
+    const last = JSON.parse(r.body.trim().split('\n').at(-1)!);
+    expect(Array.isArray(last.params['layers.0.weight'])).toBe(true);
+    expect(kind(await send('/v1/train', body, `application/x-ndjson;q=0.5, ${SAFETENSORS}`))).toBe('safetensors');
+    expect(kind(await send('/v1/train', body, `application/x-ndjson;q=0, application/json`))).toBe('json');
+  });
+});
+
 describe('errors stay problem+json, naming the tensor', () => {
   it('NaN or ±Inf in a tensor: 422 at its name', async () => {
     const r = await send('/v1/gradients', binaryMlp({}, { 'params/layers.0.bias': f32([3], [0, NaN, 1]) }), SAFETENSORS);

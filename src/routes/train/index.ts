@@ -10,11 +10,14 @@ import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { encodeMap, encodeState } from '../../wire/answer.js';
 import { jsonBody } from '../../wire/json-body.js';
-import { answerEncoding, sendAnswer, wantsSafetensors } from '../../wire/safetensors-body.js';
+import { preferredAnswer } from '../../wire/accept.js';
+import { sendAnswer } from '../../wire/safetensors-body.js';
+import { SAFETENSORS } from '../../wire/safetensors.js';
 import { decodeModelJob, resolveModel } from '../shared/models.js';
 import { TrainBodySchema, TrainResponseSchema, TrainStreamSchema } from './schema.js';
 
 const NDJSON = 'application/x-ndjson';
+const TRAIN_ANSWERS = [SAFETENSORS, NDJSON] as const;
 
 export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
   const limits = limitsOf(config);
@@ -46,7 +49,9 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       const { steps, batchSize, shuffleSeed } = request.body;
       const job = decodeModelJob(app, request, request.body, limits) as GradientsJob;
       const cfg = { steps, ...(batchSize === undefined ? {} : { batchSize }), ...(shuffleSeed === undefined ? {} : { shuffleSeed }) };
-      const enc = answerEncoding(request, request.body.options.encoding);
+      // safetensors, a stream of NDJSON lines or one JSON answer; safetensors when Accept names both alike
+      const answer = preferredAnswer(request.headers.accept, TRAIN_ANSWERS);
+      const enc = answer === SAFETENSORS ? 'base64' : request.body.options.encoding;
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
         losses: result.losses,
         params: encodeMap(result.params, enc),
@@ -55,9 +60,8 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
         timing: finishComputeTiming(reply, queueMs, computeMs),
       });
 
-      const accept = request.headers.accept ?? '';
       // a safetensors client gets the final state alone, as one answer
-      if (!accept.includes(NDJSON) || wantsSafetensors(request)) {
+      if (answer !== NDJSON) {
         return sendAnswer(request, reply, final(await runTask<TrainResult>(app, reply, { kind: 'train', job, limits, config: cfg })));
       }
 
@@ -94,7 +98,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       stream = new PassThrough();
       for (const line of lines) stream.write(line);
       // the zod type provider types send() by the JSON schemas; a stream is written as is
-      reply.type(NDJSON).header('cache-control', 'no-store').send(stream as never);
+      reply.type(NDJSON).header('cache-control', 'no-store').header('vary', 'accept').send(stream as never);
       const outcome = await settled;
       if ('ok' in outcome) {
         await Promise.race([stepsArrived(outcome.ok.result.losses.length), new Promise((r) => setTimeout(r, 1000).unref())]);
