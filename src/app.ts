@@ -16,6 +16,7 @@ import json from './wire/json-body.js';
 import safetensors from './wire/safetensors-body.js';
 import metrics from './plugins/metrics.js';
 import models from './plugins/models.js';
+import { isExampleRequest } from './plugins/openapi-document.js';
 import pool from './plugins/pool.js';
 import routes from './routes/index.js';
 import { limitsOf } from './routes/shared/compute.js';
@@ -85,6 +86,12 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    // the OpenAPI document's examples, answered by this app itself, are not logged
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const child = logger.child(bindings, opts);
+      if (isExampleRequest(raw)) child.level = 'silent';
+      return child;
     },
     // shutdown answers with our problem+json (below), not Fastify's plain 503
     return503OnClosing: false,

@@ -57,6 +57,21 @@ describe('request logging', () => {
     expect(lines[1]).toMatchObject({ res: { statusCode: 401 } });
     expect(server.output()).not.toContain('wrong-key');
   });
+
+  it('the OpenAPI document\'s examples, which the service answers itself, are neither logged nor counted', async () => {
+    const counted = async () => {
+      const text = await (await fetch(`${server.base}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('http_requests_total') && l.includes('route="/v1/'));
+    };
+    const before = await counted();
+    const doc = (await (await fetch(`${server.base}/openapi.json`)).json()) as { paths: Record<string, any> };
+    // the examples were answered: the document holds their answers
+    expect(doc.paths['/v1/gradients'].post.responses['200'].content['application/json'].examples.twoWeight.value.loss).toBe(6.25);
+    expect(await counted()).toEqual(before);
+    await postTwoWeight('secret-key-1', 'log-test-after-doc');
+    await linesFor('log-test-after-doc');
+    expect(server.output()).not.toContain('"reqId":"example"');
+  });
 });
 
 describe('the log at exit', () => {

@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { z } from 'zod';
 import { primary } from '../cluster.js';
 import { readPlanStats } from '../engine/plans.js';
+import { isExampleRequest } from './openapi-document.js';
 import { SPLIT_STATS } from '../engine/split.js';
 
 // Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist;
@@ -151,6 +152,10 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   // each label set's children, made once: prom-client checks and orders a labels object on every call
   const children = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
   app.addHook('onResponse', (request, reply, done) => {
+    if (isExampleRequest(request.raw)) {
+      done();
+      return;
+    }
     // the route pattern, not the URL: unknown URLs must not create unbounded label values (methods
     // are the few Node's parser accepts)
     const route = request.routeOptions.url ?? 'unmatched';

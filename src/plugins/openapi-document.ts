@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -107,6 +109,14 @@ export interface DocExamples {
 
 const EXAMPLE_REQUEST_ID = 'example';
 
+/**
+ * The examples' requests carry this header with a value no client knows: they are the service asking
+ * itself, not traffic, so the request metrics and the logs leave them out.
+ */
+const EXAMPLE_HEADER = 'x-gradserve-example';
+const EXAMPLE_MARK = randomUUID();
+export const isExampleRequest = (raw: IncomingMessage): boolean => raw.headers[EXAMPLE_HEADER] === EXAMPLE_MARK;
+
 /** Timing differs on every run; an example shows its form. */
 function withoutTiming(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
@@ -118,7 +128,8 @@ function withoutTiming(v: unknown): unknown {
 /** Runs every request example and every mistake of MISTAKES through the live app (once it is ready). */
 export async function collectExamples(app: FastifyInstance, doc: Json, config: AppConfig): Promise<DocExamples> {
   const auth: Record<string, string> = config.apiKeys.length > 0 ? { authorization: `Bearer ${config.apiKeys[0]}` } : {};
-  const headers = { ...auth, 'x-request-id': EXAMPLE_REQUEST_ID };
+  const mark = { 'x-request-id': EXAMPLE_REQUEST_ID, [EXAMPLE_HEADER]: EXAMPLE_MARK };
+  const headers = { ...auth, ...mark };
   // an example the service does not answer as expected (a tight RATE_LIMIT, say) is left out, not fatal
   const skipped = (what: string, answer: string) => app.log.warn({ answer }, `OpenAPI document: ${what} left out`);
   const answers = new Map<string, Json>();
@@ -148,7 +159,7 @@ export async function collectExamples(app: FastifyInstance, doc: Json, config: A
       method: 'POST',
       url: '/v1/gradients',
       payload: m.body,
-      headers: { ...(m.auth === false ? {} : auth), 'x-request-id': EXAMPLE_REQUEST_ID, 'content-type': m.contentType ?? 'application/json' },
+      headers: { ...(m.auth === false ? {} : auth), ...mark, 'content-type': m.contentType ?? 'application/json' },
     });
     const p = r.json() as Json;
     if (p.code === code) problems.set(code, p);
