@@ -26,7 +26,7 @@ function gatherRows(t: Tensor, rows: Int32Array): Tensor {
  * the rows are taken in order; with it each epoch draws its own permutation from the seed, so a
  * run is reproducible. The last batch of an epoch may be short (torch's DataLoader, drop_last=False).
  */
-function batcher(job: GradientsJob, cfg: TrainConfig): (step: number) => { inputs: Tensor | Tensors; targets?: Tensor } {
+function batcher(job: GradientsJob, cfg: TrainConfig): (step: number) => { inputs: Tensor | Tensors; targets?: Tensor; rows?: Int32Array } {
   const whole = { inputs: job.inputs, targets: job.targets };
   const named: [string | undefined, Tensor][] = isTensor(job.inputs) ? [[undefined, job.inputs]] : Object.entries(job.inputs);
   if (job.targets) named.push(['#targets', job.targets]);
@@ -60,8 +60,19 @@ function batcher(job: GradientsJob, cfg: TrainConfig): (step: number) => { input
     const inputs = isTensor(job.inputs)
       ? gatherRows(job.inputs, rows)
       : Object.fromEntries(Object.entries(job.inputs).map(([k, t]) => [k, gatherRows(t, rows)]));
-    return { inputs, targets: job.targets && gatherRows(job.targets, rows) };
+    return { inputs, targets: job.targets && gatherRows(job.targets, rows), rows };
   };
+}
+
+/**
+ * A problem found in a minibatch names positions within it (`indices[1]`): said with the rows of the
+ * data the minibatch holds, a client can find the element it sent.
+ */
+function inMinibatch(err: unknown, step: number, rows: Int32Array | undefined): unknown {
+  if (rows === undefined || !(err instanceof SpecError) || err.constructor !== SpecError) return err;
+  const shown = Array.from(rows.subarray(0, 10)).join(', ');
+  const where = `(in the minibatch of step ${step}, whose rows are the data's rows ${shown}${rows.length > 10 ? `, … (${rows.length})` : ''}, in that order)`;
+  return new SpecError(err.issues.map((i) => ({ path: i.path, message: `${i.message} ${where}` })));
 }
 
 /** A run whose loss or parameters stopped being finite: from which step, and what to change. */
@@ -98,17 +109,24 @@ export function train(
   const losses: number[] = [];
   const options = { ...job.options, returnIntermediates: false, inputGradients: false, diagnostics: false };
   for (let s = 0; s < cfg.steps; s++) {
-    const m = buildModel({ ...job, ...batch(s), params, options }, limits, { ops });
-    // every step's batch has the first one's size or less
-    if (s === 0) {
-      withinBudget(m.graph, limits, {
-        what: `${cfg.steps} steps of a forward and a backward pass`,
-        passes: cfg.steps * (1 + BACKWARD_PASSES),
-        path: ['steps'],
-        lower: 'train in fewer steps per request, or on smaller batches (batchSize)',
-      });
+    const { rows, ...data } = batch(s);
+    let m: ReturnType<typeof buildModel>;
+    let ev: ReturnType<typeof evaluate>;
+    try {
+      m = buildModel({ ...job, ...data, params, options }, limits, { ops });
+      // every step's batch has the first one's size or less
+      if (s === 0) {
+        withinBudget(m.graph, limits, {
+          what: `${cfg.steps} steps of a forward and a backward pass`,
+          passes: cfg.steps * (1 + BACKWARD_PASSES),
+          path: ['steps'],
+          lower: 'train in fewer steps per request, or on smaller batches (batchSize)',
+        });
+      }
+      ev = evaluate(m, { backward: true });
+    } catch (err) {
+      throw inMinibatch(err, s + 1, rows);
     }
-    const ev = evaluate(m, { backward: true });
     const r = applyOptimizer({ config: optimizer.config, state }, m.params, ev.gradients, job.clipGradNorm);
     params = r.params;
     state = r.state;

@@ -85,4 +85,19 @@ describe('POST /v1/train', () => {
     // step 1 sees rows 0-1: loss ((0−2)² + (0−4)²) / 2 = 10
     expect(r.body.losses[0]).toBe(10);
   });
+
+  it('a problem in a minibatch names the rows of the data the minibatch holds', async () => {
+    const r = await post(app, '/v1/train', {
+      model: { type: 'graph', inputs: ['ids'], params: { E: { shape: [3, 2] } }, nodes: [{ id: 'e', op: 'embedding', inputs: ['ids', 'E'] }, { id: 'L', op: 'sum', inputs: ['e'] }], output: 'L' },
+      params: { E: [[1, 2], [3, 4], [5, 6]] },
+      inputs: { ids: [0, 1, 2, 7] },
+      optimizer: { type: 'sgd', lr: 0.1 },
+      steps: 4,
+      batchSize: 2,
+    });
+    expectProblem(r, 422, 'INVALID_SPEC');
+    expect(r.body.errors[0].message).toBe(
+      "embedding: index 7 at indices[1] is out of range [0, 3) (in the minibatch of step 2, whose rows are the data's rows 2, 3, in that order)",
+    );
+  });
 });
