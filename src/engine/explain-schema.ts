@@ -58,7 +58,9 @@ export const ExplainGradientSchema = z
     param: z.string().describe('the parameter'),
     gradient: NumberOrNull.describe('the sum over paths of the product of local derivatives along each path'),
     backprop: NumberOrNull.describe('the same gradient from backpropagation (they agree up to rounding unless `truncated`)'),
-    formula: z.string().describe('e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added'),
+    formula: z
+      .string()
+      .describe('e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added; cut short (`truncated`), it ends in backpropagation\'s gradient and what the listed paths add up to'),
     paths: z.array(ExplainPathSchema).describe(`the paths, at most ${L.maxPathsPerParam}`),
     truncated: z.boolean().describe(`true when the parameter has more than ${L.maxPathsPerParam} paths and only the first are listed and summed`),
   })

@@ -151,19 +151,22 @@ function pathSums(
       return { nodes: [name(root), ...steps.map((s) => s.to)], factors, product };
     });
     const gradient = listed.reduce((acc, l) => acc + l.product, 0);
+    const backprop = adj[p] === undefined ? 0 : adj[p]!.data[0]!;
     const lhs = `d${lossName}/d${param}`;
     let formula: string;
     if (listed.length === 0) formula = `${lhs} = 0 (${lossName} does not depend on ${param})`;
     else {
-      const more = truncated ? ' + …' : '';
       const symbolic = listed.map((l) => (l.factors.length ? l.factors.map((f) => f.text).join(' · ') : '1')).join(' + ');
       const numeric = listed.map((l) => (l.factors.length ? l.factors.map((f) => `(${fmt(f.value)})`).join('·') : '1')).join(' + ');
-      formula = `${lhs} = ${symbolic}${more} = ${numeric}${more} = ${fmt(gradient)}`;
+      // cut short, the listed paths' sum is not the gradient: the whole one is backpropagation's
+      formula = truncated
+        ? `${lhs} = ${symbolic} + … = ${numeric} + … = ${fmt(backprop)} (backpropagation; the ${listed.length} paths listed add up to ${fmt(gradient)})`
+        : `${lhs} = ${symbolic} = ${numeric} = ${fmt(gradient)}`;
     }
     return {
       param,
       gradient: finite(gradient),
-      backprop: adj[p] === undefined ? 0 : finite(adj[p]!.data[0]!),
+      backprop: finite(backprop),
       formula,
       paths: listed.map((l) => ({ nodes: l.nodes, factors: l.factors.map((f) => finite(f.value)), product: finite(l.product) })),
       truncated,

@@ -47,6 +47,16 @@ describe('explain', () => {
     expect(x.gradient).toBe(12);
   });
 
+  it('cut short at its limit of paths, the formula ends in the gradient backpropagation gives, not the listed paths\' sum', () => {
+    // y7 = x^128 by squaring seven times: 2^7 paths, each of product 1 at x = 1, dy7/dx = 128
+    const nodes = Array.from({ length: 7 }, (_, i) => ({ id: `y${i + 1}`, op: 'mul', inputs: [i === 0 ? 'x' : `y${i}`, i === 0 ? 'x' : `y${i}`] }));
+    const x = explain(graphJob({ params: { x: { shape: [] } }, nodes, output: 'y7' }, { params: { x: s64(1) } }), LIMITS).gradients[0]!;
+    expect(x.truncated).toBe(true);
+    expect(x.paths).toHaveLength(EXPLAIN_LIMITS.maxPathsPerParam);
+    expect([x.gradient, x.backprop]).toEqual([64, 128]);
+    expect(x.formula).toMatch(/ \+ … = 128 \(backpropagation; the 64 paths listed add up to 64\)$/);
+  });
+
   it('gives Jacobians for tensor edges, from one-hot VJPs', () => {
     const job = graphJob(
       { inputs: ['x'], params: { w: { shape: [2] } }, nodes: [{ id: 'y', op: 'mul', inputs: ['w', 'x'] }, { id: 'L', op: 'sum', inputs: ['y'] }], output: 'L' },

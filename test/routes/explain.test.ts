@@ -61,5 +61,11 @@ describe('POST /v1/explain', () => {
       outputGrad: 1,
     });
     expectProblem(r, 413, 'LIMIT_EXCEEDED');
+    // its own limit, not the service's MAX_NODES, which a larger value would not lift here
+    expect(r.body.detail).toMatch(/^model\.nodes: 70 nodes, over explain's limit of 64 nodes: .*\/v1\/gradients/);
+    const big = await post(app, '/v1/explain', { ...twoWeight, inputs: { x: new Array(5000).fill(1), t: 1 } });
+    expectProblem(big, 413, 'LIMIT_EXCEEDED');
+    expect(big.body.detail).toMatch(/over explain's limit of 4096 elements/);
+    expect(big.body.detail).not.toContain('MAX_ELEMENTS');
   });
 });

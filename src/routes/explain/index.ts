@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
+import type { Limits } from '../../engine/api.js';
+import { LimitError } from '../../engine/errors.js';
 import { EXPLAIN_LIMITS, type ExplainResult } from '../../engine/index.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
@@ -31,9 +33,29 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
       preValidation: resolveModel(app, service),
     },
     async (request, reply) => {
-      const job = decodeModelJob(app, request, readInFloat64(request.body), limits);
-      const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
-      return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
+      try {
+        const job = decodeModelJob(app, request, readInFloat64(request.body), limits);
+        const { result, queueMs, computeMs } = await runTask<ExplainResult>(app, reply, { kind: 'explain', job, limits });
+        return sendAnswer(request, reply, { ...result, timing: finishComputeTiming(reply, queueMs, computeMs) });
+      } catch (err) {
+        throw ownLimit(err, service);
+      }
     },
   );
 };
+
+const OVER = /, over the limit of (\d+) \((MAX_NODES|MAX_ELEMENTS)\): .*$/;
+
+/**
+ * A size error against explain's own limit, said as such: the service-wide message would name
+ * MAX_NODES or MAX_ELEMENTS and advise raising it, which cannot help here.
+ */
+function ownLimit(err: unknown, service: Limits): unknown {
+  const m = err instanceof LimitError ? OVER.exec(err.reason) : null;
+  if (m === null) return err;
+  const nodes = m[2] === 'MAX_NODES';
+  const own = nodes ? EXPLAIN_LIMITS.maxNodes : EXPLAIN_LIMITS.maxElements;
+  if (Number(m[1]) !== own || own >= (nodes ? service.maxNodes : service.maxElements)) return err;
+  const reason = `${(err as LimitError).reason.slice(0, m.index)}, over explain's limit of ${own} ${nodes ? 'nodes' : 'elements'}: explain writes out every value and local derivative, so it takes small graphs only; /v1/gradients and /v1/gradcheck take this one`;
+  return new LimitError((err as LimitError).path, reason);
+}
