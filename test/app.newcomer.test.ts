@@ -33,7 +33,11 @@ for (const validateResponses of [true, false]) {
       const get = await app.inject({ method: 'POST', url: '/healthz?x=1', payload: {} });
       expect(get.statusCode).toBe(405);
       expect(get.headers.allow).toBe('GET, HEAD');
+      // a path with a parameter too
+      const put = await app.inject({ method: 'PUT', url: '/v1/models/sha256:abc' });
+      expect([put.statusCode, put.headers.allow]).toEqual([405, 'DELETE, GET, HEAD']);
       // an unknown path stays a 404
+      expect((await app.inject({ method: 'PUT', url: '/v1/models/a/b' })).statusCode).toBe(404);
       const none = await app.inject({ method: 'GET', url: '/v1/gradient' });
       expectProblem({ status: none.statusCode, headers: none.headers, body: none.json() }, 404, 'NOT_FOUND');
     });

@@ -150,17 +150,23 @@ async function errorsPlugin(app: FastifyInstance, { bodyLimitBytes }: { bodyLimi
     return reply;
   });
 
-  // the methods of every route by its path, so a known path asked with another method is a 405 naming them
+  // the methods of every route by its path, so a known path asked with another method is a 405 naming
+  // them; a path with parameters (/v1/models/:id) is matched as a pattern
   const methodsOf = new Map<string, Set<string>>();
+  const patterns: [RegExp, Set<string>][] = [];
   app.addHook('onRoute', ({ url, method }) => {
-    const set = methodsOf.get(url) ?? new Set<string>();
+    let set = methodsOf.get(url);
+    if (set === undefined) {
+      set = new Set<string>();
+      methodsOf.set(url, set);
+      if (url.includes(':')) patterns.push([new RegExp(`^${url.replace(/:[^/]+/g, '[^/]+')}$`), set]);
+    }
     for (const m of Array.isArray(method) ? method : [method]) set.add(m);
-    methodsOf.set(url, set);
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
-    const allowed = methodsOf.get(path);
+    const allowed = methodsOf.get(path) ?? patterns.find(([re]) => re.test(path))?.[1];
     if (allowed === undefined) return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
     const allow = [...allowed].sort().join(', ');
     return sendProblem(reply, 'METHOD_NOT_ALLOWED', `${path} answers ${allow}, not ${request.method}`, undefined, { allow });
