@@ -117,7 +117,8 @@ export function diagnose({ gradients, loss, layerWeights = [], dead = [], clip, 
       params: { ...d },
     });
   }
-  if (clip?.clipped) {
+  // torch scales by maxNorm / (norm + 1e-6), so it "clips" a norm at or just under maxNorm too: said only when over
+  if (clip?.clipped && clip.totalNorm > clip.maxNorm) {
     warnings.push({
       code: 'clipped',
       message: `the global gradient norm ${fmt(clip.totalNorm)} exceeds clipGradNorm ${clip.maxNorm}: the optimizer steps with gradients scaled down to it (the returned gradients are unclipped)`,

@@ -116,6 +116,9 @@ describe('diagnostics', () => {
     expectClose(r.params!.w!, [-scaled, -scaled]);
     expect(r.diagnostics!.warnings.map((w) => w.code)).toEqual(['clipped']);
     expect(codes({ ...job, clipGradNorm: 100 })).toEqual([]);
+    // torch scales a norm at maxNorm too (by maxNorm / (norm + 1e-6)): no warning that it exceeds it
+    expect(codes({ ...job, clipGradNorm: 10 * Math.SQRT2 })).toEqual([]);
+    expect(codes({ ...job, params: { w: t64([2], [0, 0]) }, clipGradNorm: 0, loss: undefined, outputGrad: s64(0) })).not.toContain('clipped');
   });
 
   it('can be switched off', () => {
