@@ -639,6 +639,11 @@ export interface components {
              * @default 0
              */
             weightDecay?: number;
+            /**
+             * @description ascend the objective instead of descending it: step with the negated gradient
+             * @default false
+             */
+            maximize?: boolean;
             /** @description torch.optim state: send the previous response's optimizerState back unchanged */
             state?: {
                 /** @description optimizer steps taken so far */
@@ -682,6 +687,11 @@ export interface components {
              * @default false
              */
             amsgrad?: boolean;
+            /**
+             * @description ascend the objective instead of descending it: step with the negated gradient
+             * @default false
+             */
+            maximize?: boolean;
             /**
              * @description L2 penalty, added to the gradient as weightDecay·param (see adamw for decoupled decay)
              * @default 0
@@ -730,6 +740,11 @@ export interface components {
              * @default false
              */
             amsgrad?: boolean;
+            /**
+             * @description ascend the objective instead of descending it: step with the negated gradient
+             * @default false
+             */
+            maximize?: boolean;
             /**
              * @description decoupled weight decay: param ·= 1 − lr·weightDecay before the Adam update
              * @default 0.01
@@ -782,6 +797,11 @@ export interface components {
              * @default 0
              */
             weightDecay?: number;
+            /**
+             * @description ascend the objective instead of descending it: step with the negated gradient
+             * @default false
+             */
+            maximize?: boolean;
             /** @description torch.optim state: send the previous response's optimizerState back unchanged */
             state?: {
                 /** @description optimizer steps taken so far */
@@ -824,6 +844,11 @@ export interface components {
              * @default 0
              */
             initialAccumulatorValue?: number;
+            /**
+             * @description ascend the objective instead of descending it: step with the negated gradient
+             * @default false
+             */
+            maximize?: boolean;
             /** @description torch.optim state: send the previous response's optimizerState back unchanged */
             state?: {
                 /** @description optimizer steps taken so far */

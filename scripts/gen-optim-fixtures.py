@@ -58,6 +58,11 @@ CONFIGS = [
     ('adagrad defaults', {'type': 'adagrad'}),
     ('adagrad lr decay initial accumulator', {'type': 'adagrad', 'lrDecay': 0.1, 'initialAccumulatorValue': 0.5}),
     ('adagrad weight decay eps', {'type': 'adagrad', 'lr': 0.1, 'weightDecay': 0.1, 'eps': 1e-6}),
+    ('sgd maximize nesterov weight decay', {'type': 'sgd', 'lr': 0.05, 'momentum': 0.8, 'weightDecay': 0.01, 'nesterov': True, 'maximize': True}),
+    ('adam maximize amsgrad weight decay', {'type': 'adam', 'lr': 0.01, 'weightDecay': 0.1, 'amsgrad': True, 'maximize': True}),
+    ('adamw maximize', {'type': 'adamw', 'lr': 0.01, 'weightDecay': 0.1, 'maximize': True}),
+    ('rmsprop maximize centered momentum weight decay', {'type': 'rmsprop', 'centered': True, 'momentum': 0.5, 'weightDecay': 0.1, 'maximize': True}),
+    ('adagrad maximize weight decay', {'type': 'adagrad', 'lr': 0.1, 'weightDecay': 0.1, 'maximize': True}),
 ]
 
 # float32 runs check that storing each result in float32 stays within float32 rounding of torch.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OptimizerDef } from './define.js';
+import { MAXIMIZE, type OptimizerDef } from './define.js';
 
 export const AdagradSchema = z
   .strictObject({
@@ -9,6 +9,8 @@ export const AdagradSchema = z
     eps: z.number().min(0).default(1e-10).describe('added to the denominator (after the square root) for numerical stability'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
     initialAccumulatorValue: z.number().min(0).default(0).describe('starting value of the sum of squared gradients (buffer sum)'),
+
+    ...MAXIMIZE,
   })
   .describe('torch.optim.Adagrad');
 export type AdagradConfig = z.infer<typeof AdagradSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Data } from '../tensor.js';
-import type { Buffers, OptimizerDef } from './define.js';
+import { MAXIMIZE, type Buffers, type OptimizerDef } from './define.js';
 
 const beta = z.number().min(0).lt(1);
 
@@ -13,6 +13,7 @@ export const adamFields = {
     .describe('[beta1, beta2]: decay rates of the running averages of the gradient and its square, each in [0, 1)'),
   eps: z.number().min(0).default(1e-8).describe('added to the denominator for numerical stability'),
   amsgrad: z.boolean().default(false).describe('AMSGrad: normalize by the running maximum of the second moment (buffer max_exp_avg_sq)'),
+  ...MAXIMIZE,
 };
 
 export const AdamSchema = z

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { OptimizerState } from '../api.js';
 import { SpecError, type Path } from '../errors.js';
 import { allocData, dtypeOf, formatShape, sameShape, type Data, type Tensor } from '../tensor.js';
@@ -31,6 +32,11 @@ export interface OptimizerDef<C extends { type: string }> {
   /** one step of one parameter; `step` is that parameter's step count including this one */
   update: (config: C, p: Data, g: Data, buf: Buffers, step: number) => void;
 }
+
+/** torch's `maximize`, which every optimizer has: ascend the objective, stepping with the negated gradient. */
+export const MAXIMIZE = {
+  maximize: z.boolean().default(false).describe('ascend the objective instead of descending it: step with the negated gradient'),
+};
 
 const STATE: Path = ['optimizer', 'state'];
 
@@ -125,7 +131,7 @@ function readParamState<C extends { type: string }>(
  * Pure: inputs are never mutated. Every parameter needs a gradient of its shape; problems are
  * reported all at once as a SpecError with request paths (`gradients.w1`, `optimizer.state.state.w1.exp_avg`).
  */
-export function runStep<C extends { type: string }>(
+export function runStep<C extends { type: string; maximize?: boolean }>(
   def: OptimizerDef<C>,
   config: C,
   params: Record<string, Tensor>,
@@ -164,7 +170,9 @@ export function runStep<C extends { type: string }>(
   for (const [name, param] of Object.entries(params)) {
     const { buffers, step } = read.get(name)!;
     const p = param.data.slice();
-    def.update(config, p, grads[name]!.data, buffers, step + 1);
+    const g = grads[name]!.data;
+    // as torch: the gradient is negated first, before weight decay and the rest see it
+    def.update(config, p, config.maximize ? g.map((v) => -v) : g, buffers, step + 1);
     outParams.push([name, { shape: [...param.shape], data: p }]);
     const entry: Record<string, Tensor | number> = def.perParamStep ? { step: step + 1 } : {};
     for (const key of def.bufferNames) {

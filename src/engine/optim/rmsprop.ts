@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Buffers, OptimizerDef } from './define.js';
+import { MAXIMIZE, type Buffers, type OptimizerDef } from './define.js';
 
 export const RmspropSchema = z
   .strictObject({
@@ -10,6 +10,8 @@ export const RmspropSchema = z
     momentum: z.number().min(0).default(0).describe('momentum factor (buffer momentum_buffer)'),
     centered: z.boolean().default(false).describe('normalize by an estimate of the gradient variance (buffer grad_avg)'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
+
+    ...MAXIMIZE,
   })
   .describe('torch.optim.RMSprop');
 export type RmspropConfig = z.infer<typeof RmspropSchema>;

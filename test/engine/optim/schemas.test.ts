@@ -5,14 +5,14 @@ import { OPTIMIZER_SCHEMAS, OptimizerConfigSchema, optimizers } from '../../../s
 describe('optimizer config schemas', () => {
   it("fill torch's defaults", () => {
     const parse = (raw: unknown) => OptimizerConfigSchema.parse(raw);
-    expect(parse({ type: 'sgd', lr: 0.1 })).toEqual({ type: 'sgd', lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 });
-    expect(parse({ type: 'adam' })).toEqual({ type: 'adam', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false });
-    expect(parse({ type: 'adamw' })).toEqual({ type: 'adamw', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false });
+    expect(parse({ type: 'sgd', lr: 0.1 })).toEqual({ type: 'sgd', lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false });
+    expect(parse({ type: 'adam' })).toEqual({ type: 'adam', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false });
+    expect(parse({ type: 'adamw' })).toEqual({ type: 'adamw', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false });
     expect(parse({ type: 'rmsprop' })).toEqual({
-      type: 'rmsprop', lr: 1e-2, alpha: 0.99, eps: 1e-8, momentum: 0, centered: false, weightDecay: 0,
+      type: 'rmsprop', lr: 1e-2, alpha: 0.99, eps: 1e-8, momentum: 0, centered: false, weightDecay: 0, maximize: false,
     });
     expect(parse({ type: 'adagrad' })).toEqual({
-      type: 'adagrad', lr: 1e-2, lrDecay: 0, eps: 1e-10, weightDecay: 0, initialAccumulatorValue: 0,
+      type: 'adagrad', lr: 1e-2, lrDecay: 0, eps: 1e-10, weightDecay: 0, initialAccumulatorValue: 0, maximize: false,
     });
   });
 
