@@ -121,6 +121,20 @@ class Norm(nn.Module):
         return -y
 
 
+class FreshNorm(nn.Module):
+    """A BatchNorm as constructed (weight 1 = running_var, bias 0 = running_mean): torch.onnx.export
+    stores equal initializers once, so the file's bn.weight and bn.bias are read as statistics too."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.bn = nn.BatchNorm1d(3)
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):  # x: [batch, 4]
+        return self.head(torch.tanh(self.bn(self.fc(x))))
+
+
 class Cnn(nn.Module):
     """Conv (padding, stride, groups), BatchNormalization on images, MaxPool, AveragePool,
     GlobalAveragePool and Flatten: a small CNN on [batch, 1, 8, 8]."""
@@ -250,6 +264,10 @@ def main():
     xt = torch.round(torch.randn(2, 3, 8, generator=gen, dtype=torch.float64) * 1e4) / 1e4
     torch.manual_seed(5)
     case('transformer', Transformer(), xt, torch.tensor([1, 2]), {'type': 'cross_entropy'}, lambda o, t: F.cross_entropy(o, t))
+    xf = torch.round(torch.randn(5, 4, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    yf = torch.round(torch.randn(5, 2, generator=gen, dtype=torch.float64) * 1e4) / 1e4
+    torch.manual_seed(13)
+    case('fresh-norm', FreshNorm(), xf, yf, {'type': 'mse'}, F.mse_loss, batchnorm='eval', preserve=True)
 
 
 if __name__ == '__main__':

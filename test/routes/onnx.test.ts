@@ -58,7 +58,7 @@ function relErr(a: number[], b: number[], floor = 1e-3): number {
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), floor)));
 }
 
-describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train', 'embed', 'cnn-eval', 'cnn-train', 'transformer'])('the exported %s', (name) => {
+describe.each(['tiny', 'mlp', 'block', 'norm-eval', 'norm-train', 'fresh-norm-eval', 'embed', 'cnn-eval', 'cnn-train', 'transformer'])('the exported %s', (name) => {
   it.each([
     ['float64', 1e-6],
     ['float32', 1e-4],

@@ -42,6 +42,8 @@ export class Importer {
   private readonly constIds = new Map<Tensor, string>();
   /** a constant's name in the file, which its engine constant takes */
   private readonly valueNames = new Map<Tensor, string>();
+  /** params' file values, for the inputs that take a constant (fileValue) */
+  private readonly fileValues = new Map<string, Value>();
   private readonly ids = new Set<string>();
   private node!: OnnxNode;
   private emitted = 0;
@@ -188,11 +190,30 @@ export class Importer {
     }
   }
 
-  private input(name: string): Value | undefined {
+  private input(name: string, fixed: boolean): Value | undefined {
     if (name === '') return undefined;
     const v = this.values.get(name);
     if (v === undefined) throw this.fail(`reads "${name}", which no node before it makes (are the nodes in topological order, as ONNX requires?)`);
-    return v;
+    return fixed ? this.fileValue(v) : v;
+  }
+
+  /**
+   * A param read where the op takes a constant (CONSTANT_INPUTS: statistics, shapes, indices), as the
+   * file's value: an exporter merges initializers of equal values, so a fresh BatchNorm's weight (all
+   * 1) may also be its running variance, and that use must pass no gradient.
+   */
+  private fileValue(v: Value): Value {
+    // a param's node has the initializer's name as its id (an Identity passes the same value on)
+    const init = v.kind === 'node' ? this.model.initializers.get(v.id) : undefined;
+    if (init === undefined) return v;
+    let c = this.fileValues.get(init.name);
+    if (c === undefined) {
+      const t = init.value();
+      c = { kind: 'const', t: { shape: [...t.shape], data: t.data.slice() } };
+      this.valueNames.set(c.t, init.name);
+      this.fileValues.set(init.name, c);
+    }
+    return c;
   }
 
   run(): Imported {
@@ -227,7 +248,11 @@ export class Importer {
       if (n.inputs.slice(0, needed).filter((name) => name !== '').length < needed) throw this.fail(`needs at least ${needed} inputs, has ${n.inputs.filter((name) => name !== '').length}`);
       if (n.outputs.length === 0 || n.outputs[0] === '') throw this.fail('has no output');
       const gelu = replaced.get(n);
-      const out = gelu === undefined ? HANDLERS[n.opType]!(this, n, n.inputs.map((name) => this.input(name))) : [this.emit('gelu', [this.input(gelu)!])];
+      const fixed = constantInputs(n);
+      const out =
+        gelu === undefined
+          ? HANDLERS[n.opType]!(this, n, n.inputs.map((name, k) => this.input(name, fixed.includes(k))))
+          : [this.emit('gelu', [this.input(gelu, false)!])];
       out.forEach((v, k) => {
         const name = n.outputs[k];
         if (!name) return;
@@ -257,11 +282,14 @@ const TYPE_WORDS: Record<AttributeRule['type'], string> = {
 /** "a, b or c" */
 const oneOf = (xs: string[]): string => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}`);
 
+/** The positions of a node's inputs that its op reads as constants (shapes, indices, statistics). */
+const constantInputs = (n: OnnxNode): number[] => (Object.hasOwn(CONSTANT_INPUTS, n.opType) ? CONSTANT_INPUTS[n.opType] : undefined) ?? [];
+
 /** Float initializers that some node computes with (not read only as shapes, indices or statistics). */
 function trainableInitializers(model: OnnxModel): Set<string> {
   const out = new Set<string>();
   for (const n of model.nodes) {
-    const fixed = (Object.hasOwn(CONSTANT_INPUTS, n.opType) ? CONSTANT_INPUTS[n.opType] : undefined) ?? [];
+    const fixed = constantInputs(n);
     n.inputs.forEach((name, k) => {
       if (model.initializers.get(name)?.float && !fixed.includes(k)) out.add(name);
     });
