@@ -645,6 +645,33 @@ describe('GatherElements, Expand, Where and GlobalAveragePool', () => {
   });
 });
 
+describe('masked_fill with -inf, as attention masks are written', () => {
+  it('keeps the -inf a constant: the masked element gets probability 0 and no gradient', async () => {
+    const g: TestGraph = {
+      nodes: [
+        { name: 'scaled', op: 'Mul', inputs: ['x', 'w'] },
+        { name: 'ninf', op: 'Constant', inputs: [], attrs: { value_float: -Infinity } },
+        { name: 'masked', op: 'Where', inputs: ['keep', 'scaled', 'ninf'] },
+        { name: 'y', op: 'Softmax', inputs: ['masked'], attrs: { axis: -1 } },
+      ],
+      initializers: { w: [[3], [1, 2, 0.5]] },
+      inputs: { x: [1, 3] },
+      outputs: ['y'],
+    };
+    const file = onnxObject(g);
+    file.graph.initializer.push({ name: 'keep', dims: [3], data_type: 9, int32_data: [1, 0, 1] } as never);
+    const body = { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x: [[1, 1, 2]] }, options: { dtype: 'float64' } };
+    const fwd = await post(app, '/v1/forward', body);
+    expect(fwd.status, fwd.raw).toBe(200);
+    // softmax of [1, −∞, 1]
+    expect(fwd.body.outputs).toEqual([[0.5, 0, 0.5]]);
+    const grads = await post(app, '/v1/gradients', { ...body, outputGrad: [[1, 0, 0]] });
+    expect(grads.status, grads.raw).toBe(200);
+    // dy0/dw0 = y0(1 − y0)·x0 = 0.25, dy0/dw2 = −y0·y2·x2 = −0.5; w1 is masked out
+    expect(grads.body.gradients.w).toEqual([0.25, 0, -0.5]);
+  });
+});
+
 describe('Conv, Pad and pooling attributes torch\'s export above does not use', () => {
   const g: TestGraph = {
     nodes: [

@@ -69,7 +69,8 @@ export class Importer {
   /** The engine's reference to a value: a node's id, a 0-d constant's number, or a constant's id. */
   private ref(v: Value): string | number {
     if (v.kind === 'node') return v.id;
-    if (v.t.shape.length === 0) return v.t.data[0]!;
+    // a number literal must be finite: masked_fill's -inf stays a constant tensor
+    if (v.t.shape.length === 0 && Number.isFinite(v.t.data[0])) return v.t.data[0]!;
     let id = this.constIds.get(v.t);
     if (id === undefined) {
       id = this.unique(this.valueNames.get(v.t) ?? `${this.node.name}:const`);
