@@ -731,10 +731,46 @@ describe('ONNX models on /v1/train', () => {
     expect(res.body.losses).toHaveLength(3);
   });
 
+  it('run minibatches of a graph that reshapes with the batch size (x.view(x.size(0), -1), flatten): each as the batch alone', async () => {
+    for (const name of ['block', 'cnn-eval']) {
+      const { model, inputs, targets, loss } = request(name, 'float64');
+      const rows = <T extends { shape: number[]; data: number[] }>(t: T, n: number) => ({ shape: [n, ...t.shape.slice(1)], data: t.data.slice(0, (t.data.length / t.shape[0]!) * n) });
+      const optimizer = { type: 'sgd', lr: 0.1 };
+      const trained = await post(app, '/v1/train', { model, inputs, targets, loss, optimizer, steps: 1, batchSize: 2, options: { dtype: 'float64' } });
+      expect(trained.status, trained.raw).toBe(200);
+      const alone = await post(app, '/v1/gradients', { model, inputs: { x: rows(inputs.x, 2) }, targets: rows(targets, 2), loss, optimizer, options: { dtype: 'float64' } });
+      expect(alone.status, alone.raw).toBe(200);
+      expect(trained.body.losses[0]).toBe(alone.body.loss);
+      expect(trained.body.params).toEqual(alone.body.params);
+    }
+  });
+
   it('refuse minibatches of a graph that folds the batch dimension into a constant', async () => {
-    // the block's Reshape takes x.shape[0], which the import folds for the request's batch of 3
-    const res = await train('block', 2);
+    // x [batch, 3, 2] reshaped to [batch · 3, 2] with the batch of 2 written in: [6, 2]
+    const g: TestGraph = {
+      nodes: [{ name: 'rows', op: 'Reshape', inputs: ['x', 'shape'] }, { name: 'y', op: 'MatMul', inputs: ['rows', 'W'] }],
+      initializers: { W: [[2, 1], [0.5, -1]] },
+      inputs: { x: ['batch', 3, 2] },
+      outputs: ['y'],
+    };
+    const file = onnxObject(g);
+    file.graph.initializer.push({ name: 'shape', dims: [2], data_type: 7, int64_data: [6, 2] } as never);
+    const x = [[[1, 2], [3, 4], [5, 6]], [[-1, 0], [0.5, 1], [2, -2]]];
+    const res = await post(app, '/v1/train', {
+      model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x }, targets: new Array(6).fill([0]), loss: { type: 'mse' },
+      optimizer: { type: 'sgd', lr: 0.1 }, steps: 2, batchSize: 1,
+    });
     expectProblem(res, 422, 'INVALID_SPEC');
-    expect(res.body.errors[0]).toMatchObject({ path: 'batchSize', message: expect.stringContaining('node "/Reshape" of the ONNX graph is imported differently for a batch of 2 than for the whole 3') });
+    expect(res.body.errors[0]).toEqual({
+      path: 'batchSize',
+      message: 'the ONNX graph cannot take a minibatch of 1 row (model.graph.node[0]: node "rows" (Reshape): cannot reshape [1, 3, 2] to [6, 2]: 6 elements do not fill 12 (input shapes [1, 3, 2])): the file fixes the batch size; leave batchSize out, or export with dynamic_axes on the batch',
+    });
+    // an input declared with a fixed batch: refused as /v1/gradients refuses that batch
+    const fixed = await post(app, '/v1/train', {
+      model: { type: 'onnx', bytes: encodeOnnx(onnxObject({ ...tiny, inputs: { x: [2, 3] } })) }, inputs: { x: [[1, 2, 3], [-1, 0.5, 2]] },
+      targets: [[0, 1], [1, 0]], loss: { type: 'mse' }, optimizer: { type: 'sgd', lr: 0.1 }, steps: 2, batchSize: 1,
+    });
+    expectProblem(fixed, 422, 'INVALID_SPEC');
+    expect(fixed.body.errors[0].message).toContain("(inputs.x: shape [1, 3] does not fit the ONNX graph's [2, 3]");
   });
 });

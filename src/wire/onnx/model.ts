@@ -1,7 +1,7 @@
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
 import type { Tensors } from '../../engine/spec.js';
 import type { OnnxSpec } from '../spec.js';
-import { SpecError } from '../../engine/errors.js';
+import { formatPath, SpecError } from '../../engine/errors.js';
 import { Lru } from '../../engine/lru.js';
 import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';
 import { decodeOnnx, type OnnxFile, type OnnxModel } from './decode.js';
@@ -50,7 +50,15 @@ function checkMinibatches(spec: OnnxSpec, model: OnnxModel, imported: Imported, 
   if (batchSize === undefined || n === undefined || batchSize >= n) return;
   for (const b of new Set([batchSize, n % batchSize].filter((b) => b > 0))) {
     const minibatch = new Map([...shapes].map(([name, s]) => [name, [b, ...s.slice(1)]]));
-    const other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm }, limits).spec;
+    let other: Imported['spec'];
+    try {
+      checkInputShapes(model, minibatch);
+      other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm }, limits).spec;
+    } catch (err) {
+      if (!(err instanceof SpecError)) throw err;
+      const why = err.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+      throw new SpecError(['batchSize'], `the ONNX graph cannot take a minibatch of ${b} row${b === 1 ? '' : 's'} (${why}): the file fixes the batch size; leave batchSize out, or export with dynamic_axes on the batch`);
+    }
     const k = firstDifference(imported.spec, other);
     if (k !== undefined) {
       throw new SpecError(['batchSize'], `node "${imported.spec.nodes[k]?.id ?? k}" of the ONNX graph is imported differently for a batch of ${b} than for the whole ${n} (it reads the batch dimension as a constant): leave batchSize out, or send each minibatch to /v1/gradients`);

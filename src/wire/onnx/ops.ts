@@ -100,18 +100,34 @@ const reduce = (op: string): Rule => (c, n, [x, axesInput]) => {
   return [c.emit(op, [x!], { ...(axes?.length ? { axes } : {}), keepdims: num(n, 'keepdims', 1) === 1 })];
 };
 
+const prod = (s: Shape) => s.reduce((p, d) => p * d, 1);
+
+/**
+ * A reshape of data that keeps its leading (batch) dimension and regroups the rest, written with -1
+ * there: torch's flatten(x, 1) and x.view(x.size(0), -1) come out of the exporter with the batch
+ * fixed, and so the same graph serves every batch size (/v1/train's minibatches).
+ */
+function keepingBatch(c: Importer, x: Value, target: Shape): Shape {
+  const shape = c.shapeOf(x);
+  if (x.kind === 'const' || shape === undefined || shape.length === 0 || target.length === 0 || target[0] !== shape[0]) return target;
+  // the rest, with its -1 (if any) worked out
+  const rest = prod(shape.slice(1));
+  const known = prod(target.slice(1).map((d) => (d === -1 ? 1 : d)));
+  const whole = target.slice(1).map((d) => (d === -1 ? rest / known : d));
+  return rest > 0 && whole.every((d) => Number.isInteger(d) && d >= 0) && prod(whole) === rest ? [-1, ...whole] : target;
+}
+
 /** x with the shape of `shape` given as a constant operand (Reshape), 0 copying x's dim unless allowzero. */
 function reshape(c: Importer, n: OnnxNode, [x, shapeInput]: (Value | undefined)[]): Value[] {
   const target = ints(c, shapeInput, 'shape')!;
   const from = target.includes(0) && !num(n, 'allowzero', 0) ? c.needShape(x!) : undefined;
-  return [reshapeTo(c, x!, target.map((d, k) => (d === 0 && from ? from[k]! : d)))];
+  return [reshapeTo(c, x!, keepingBatch(c, x!, target.map((d, k) => (d === 0 && from ? from[k]! : d))))];
 }
 
 function flatten(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
   const shape = c.needShape(x!);
   const axis = norm(num(n, 'axis', 1), shape.length);
-  const prod = (s: Shape) => s.reduce((p, d) => p * d, 1);
-  return [reshapeTo(c, x!, [prod(shape.slice(0, axis)), prod(shape.slice(axis))])];
+  return [reshapeTo(c, x!, keepingBatch(c, x!, [prod(shape.slice(0, axis)), prod(shape.slice(axis))]))];
 }
 
 function squeeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined)[]): Value[] {
