@@ -275,6 +275,11 @@ export interface components {
              * @enum {string}
              */
             batchnorm?: "eval" | "train";
+            /**
+             * @description float initializers to hold constant: no gradient, not stepped. The file does not tell a torch buffer (register_buffer) from a parameter; name buffers here, and params to freeze
+             * @default []
+             */
+            frozen?: string[];
         };
         /** @description a model registered with POST /v1/models, by id. Send the id in the `X-Gradserve-Model` header too, so a balancer routes the request to the replica that knows it. Unknown on this replica (never registered here, evicted, restarted): 404 MODEL_NOT_FOUND, and the client registers it again */
         ModelRef: {

@@ -27,6 +27,11 @@ export const OnnxSpecSchema = z
       .enum(['eval', 'train'])
       .default('eval')
       .describe('BatchNormalization nodes: "eval" uses the file\'s running statistics (torch\'s model.eval()), "train" the batch\'s (model.train(); running statistics are not updated)'),
+    frozen: z
+      .array(z.string().min(1))
+      .max(4096)
+      .default([])
+      .describe('float initializers to hold constant: no gradient, not stepped. The file does not tell a torch buffer (register_buffer) from a parameter; name buffers here, and params to freeze'),
   })
   .describe('an ONNX model: initializers become params under their names in the file (their values the defaults, `params` override them), graph inputs the `inputs` map; docs/onnx.md');
 export type OnnxSpec = z.infer<typeof OnnxSpecSchema>;

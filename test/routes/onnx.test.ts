@@ -96,6 +96,22 @@ describe('ONNX models', () => {
     expect(tinyOnnx.targets).toEqual(fixture('tiny').targets.data);
   });
 
+  it('hold the initializers named in model.frozen constant: no gradient, not stepped (torch buffers, frozen layers)', async () => {
+    const bytes = encodeOnnx(onnxObject(tiny));
+    const body = { inputs: { x }, targets: [[0, 1], [1, 0]], loss: { type: 'mse' }, options: { dtype: 'float64' } };
+    const all = await post(app, '/v1/gradients', { ...body, model: { type: 'onnx', bytes } });
+    const frozen = await post(app, '/v1/gradients', { ...body, model: { type: 'onnx', bytes, frozen: ['b'] } });
+    expect(frozen.status, frozen.raw).toBe(200);
+    expect(Object.keys(frozen.body.gradients)).toEqual(['W']);
+    expect(frozen.body.gradients.W).toEqual(all.body.gradients.W);
+    const trained = await post(app, '/v1/train', { ...body, model: { type: 'onnx', bytes, frozen: ['b'] }, optimizer: { type: 'sgd', lr: 0.1 }, steps: 2 });
+    expect(trained.status, trained.raw).toBe(200);
+    expect(Object.keys(trained.body.params)).toEqual(['W']);
+    const unknown = await post(app, '/v1/gradients', { ...body, model: { type: 'onnx', bytes, frozen: ['W', 'bias'] } });
+    expectProblem(unknown, 422, 'INVALID_SPEC');
+    expect(unknown.body.errors[0]).toEqual({ path: 'model.frozen[1]', message: '"bias" is not a float initializer of the ONNX file' });
+  });
+
   it('come in a safetensors body too: the file as model/bytes (U8), the same gradients as base64 in JSON', async () => {
     const { model, ...rest } = request('mlp', 'float64');
     const file = readFileSync(new URL(fixture('mlp').model, dir));

@@ -25,6 +25,8 @@ export interface ImportOptions {
   output?: string;
   /** BatchNormalization with the file's running statistics, or with the batch's (torch's training mode) */
   batchnorm: 'eval' | 'train';
+  /** float initializers held as constants, as torch's buffers or frozen params (requires_grad=False) */
+  frozen?: readonly string[];
 }
 
 export interface Imported {
@@ -222,6 +224,10 @@ export class Importer {
     const params: DecodedGraphSpec['params'] = {};
     const defaults: Tensors = {};
     const trainable = trainableInitializers(model);
+    for (const [k, name] of (opts.frozen ?? []).entries()) {
+      if (!model.initializers.get(name)?.float) throw new SpecError(['model', 'frozen', k], `"${name}" is not a float initializer of the ONNX file`);
+      trainable.delete(name);
+    }
     for (const init of model.initializers.values()) {
       if (trainable.has(init.name)) {
         params[init.name] = { shape: init.shape };

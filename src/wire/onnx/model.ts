@@ -38,7 +38,7 @@ export function importForRequest(spec: OnnxSpec, inputs: Tensors, output: string
   let imported = cache.get(key);
   if (imported === undefined) {
     checkInputShapes(model, shapes);
-    imported = importOnnx(model, { shapes, output, batchnorm: spec.batchnorm }, limits);
+    imported = importOnnx(model, { shapes, output, batchnorm: spec.batchnorm, frozen: spec.frozen }, limits);
     checkMinibatches(spec, model, imported, shapes, output, limits, batchSize);
     cache.set(key, imported, Object.values(imported.spec.constants).reduce((sum, t) => sum + t.data.byteLength, 0));
   }
@@ -53,7 +53,7 @@ function checkMinibatches(spec: OnnxSpec, model: OnnxModel, imported: Imported, 
     let other: Imported['spec'];
     try {
       checkInputShapes(model, minibatch);
-      other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm }, limits).spec;
+      other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm, frozen: spec.frozen }, limits).spec;
     } catch (err) {
       if (!(err instanceof SpecError)) throw err;
       const why = err.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
@@ -82,5 +82,5 @@ function firstDifference(a: Imported['spec'], b: Imported['spec']): number | und
 /** The graph checked before any data (registration), with the file's declared input shapes. */
 export function importForCheck(spec: OnnxSpec, limits: Limits): DecodedGraphSpec {
   const model = modelOf(spec, limits);
-  return importOnnx(model, { shapes: declaredShapes(model), batchnorm: spec.batchnorm }, limits).spec;
+  return importOnnx(model, { shapes: declaredShapes(model), batchnorm: spec.batchnorm, frozen: spec.frozen }, limits).spec;
 }
