@@ -1162,6 +1162,10 @@ export interface operations {
                         loss?: number | null;
                         /** @description the model output */
                         outputs: components["schemas"]["ResultTensor"];
+                        /** @description every node's value by id (options.returnIntermediates) */
+                        intermediates?: {
+                            [key: string]: components["schemas"]["ResultTensor"];
+                        };
                         /** @description where the time went; also in the Server-Timing header */
                         timing: {
                             /** @description waiting for a free worker */

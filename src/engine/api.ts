@@ -96,6 +96,8 @@ export interface GradientsResult {
 export interface ForwardResult {
   loss?: number;
   outputs: Tensor;
+  /** every node's value by id (options.returnIntermediates) */
+  intermediates?: Record<string, Tensor>;
   timing: Timing;
 }
 

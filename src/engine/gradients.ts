@@ -91,9 +91,10 @@ function applyClipOnly(gradients: Tensors, maxNorm: number): ClipInfo {
 export function forward(job: ModelJob, limits: Limits, ops: ReadonlyMap<string, AnyOp>): ForwardResult {
   const m = buildModel(job, limits, { ops });
   withinBudget(m.graph, limits, { what: 'a forward pass', passes: 1, path: ['model'], lower: SMALLER_BATCH });
-  const ev = evaluate(m, { backward: false });
+  const ev = evaluate(m, { backward: false, intermediates: job.options.returnIntermediates });
   const result: ForwardResult = { outputs: ev.output, timing: { forwardMs: ev.forwardMs, backwardMs: 0 } };
   if (ev.loss !== undefined) result.loss = ev.loss;
+  if (ev.intermediates) result.intermediates = Object.fromEntries(Object.entries(ev.intermediates).map(([id, { value }]) => [id, value]));
   return ownBuffers(result);
 }
 

@@ -20,6 +20,14 @@ describe('POST /v1/forward', () => {
     expect(String(r.headers['server-timing'])).toMatch(/^queue;dur=[\d.]+, forward;dur=[\d.]+, backward;dur=[\d.]+, total;dur=[\d.]+$/);
   });
 
+  it('returns every node\'s value with options.returnIntermediates, as /v1/gradients does', async () => {
+    const r = await post(app, '/v1/forward', { ...twoWeight, options: { returnIntermediates: true } });
+    expect(r.status).toBe(200);
+    // h = 0.5·2, y = −1.5·h, L = (y − 1)²
+    expect(r.body.intermediates).toEqual({ h: 1, y: -1.5, L: 6.25 });
+    expect((await post(app, '/v1/forward', twoWeight)).body.intermediates).toBeUndefined();
+  });
+
   it('runs an MLP with an appended loss: outputs [batch, units]', async () => {
     const r = await post(app, '/v1/forward', {
       model: { type: 'mlp', inputSize: 1, layers: [{ units: 1, activation: 'identity' }] },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { examples, twoWeight, xorMlp } from '../shared/examples.js';
-import { checkLossFields, modelFields, ResultTensorSchema, TimingSchema } from '../shared/schema.js';
+import { checkLossFields, modelFields, ResultTensorMapSchema, ResultTensorSchema, TimingSchema } from '../shared/schema.js';
 
 const { outputGrad: _unused, ...fields } = modelFields;
 
@@ -19,6 +19,7 @@ export const ForwardResponseSchema = z
   .object({
     loss: z.number().nullable().optional().describe('the scalar loss, when there is one (null if not finite)'),
     outputs: ResultTensorSchema.describe('the model output'),
+    intermediates: ResultTensorMapSchema.optional().describe('every node\'s value by id (options.returnIntermediates)'),
     timing: TimingSchema,
   })
   .describe('the loss and the model output');
