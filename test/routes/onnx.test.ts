@@ -661,6 +661,51 @@ describe('GatherElements, Expand, Where and GlobalAveragePool', () => {
   });
 });
 
+describe('Clip, HardSigmoid, HardSwish, Split, CumSum and ReduceLogSumExp', () => {
+  const g: TestGraph = {
+    opset: 17,
+    nodes: [
+      { name: 'h', op: 'Mul', inputs: ['x', 'w'] },
+      { name: 'split', op: 'Split', inputs: ['h', 'sizes'], outputs: ['u', 'v'], attrs: { axis: 1 } },
+      { name: 'clip', op: 'Clip', inputs: ['v', 'lo', 'hi'] },
+      { name: 'hsig', op: 'HardSigmoid', inputs: ['u'], attrs: { alpha: 0.25, beta: 0.5 } },
+      { name: 'hswish', op: 'HardSwish', inputs: ['v'] },
+      { name: 'cum', op: 'CumSum', inputs: ['hswish', 'axis'] },
+      { name: 'lse', op: 'ReduceLogSumExp', inputs: ['cum'], attrs: { axes: [1], keepdims: 1 } },
+      { name: 'y', op: 'Concat', inputs: ['hsig', 'clip', 'cum', 'lse'], attrs: { axis: 1 } },
+    ],
+    initializers: { w: [[4], [1, -2, 0.5, 3]], lo: [[], [-0.5]], hi: [[], [1]] },
+    inputs: { x: ['batch', 4] },
+    outputs: ['y'],
+  };
+  const file = onnxObject(g);
+  file.graph.initializer.push(
+    { name: 'sizes', dims: [2], data_type: 7, int64_data: [1, 3] } as never,
+    { name: 'axis', dims: [], data_type: 7, int64_data: [1] } as never,
+  );
+  const x = [[1.5, 0.3, -2, 0.5], [-3, 1, 4, -0.25]]; // no element at a kink (a bound, ±3)
+
+  function reference(row: number[]): number[] {
+    const h = row.map((v, k) => v * [1, -2, 0.5, 3][k]!);
+    const [u, v] = [h[0]!, h.slice(1)];
+    const hswish = v.map((e) => e * Math.min(Math.max(e / 6 + 0.5, 0), 1));
+    const cum = hswish.map((_, k) => hswish.slice(0, k + 1).reduce((a, b) => a + b, 0));
+    const m = Math.max(...cum);
+    return [Math.min(Math.max(0.25 * u + 0.5, 0), 1), ...v.map((e) => Math.min(Math.max(e, -0.5), 1)), ...cum, m + Math.log(cum.reduce((a, c) => a + Math.exp(c - m), 0))];
+  }
+
+  it('compute ONNX\'s semantics and backprop what finite differences find', async () => {
+    const body = { model: { type: 'onnx', bytes: encodeOnnx(file) }, inputs: { x }, options: { dtype: 'float64' } };
+    const fwd = await post(app, '/v1/forward', body);
+    expect(fwd.status, fwd.raw).toBe(200);
+    fwd.body.outputs.forEach((row: number[], r: number) => expect(relErr(row, reference(x[r]!), 1e-12)).toBeLessThan(1e-14));
+    const check = await post(app, '/v1/gradcheck', { ...body, targets: x.map(() => new Array(8).fill(0.5)), loss: { type: 'mse' } });
+    expect(check.status, check.raw).toBe(200);
+    expect(Object.keys(check.body.params)).toEqual(['w']);
+    expect(check.body.passed, JSON.stringify(check.body.params)).toBe(true);
+  });
+});
+
 describe('masked_fill with -inf, as attention masks are written', () => {
   it('keeps the -inf a constant: the masked element gets probability 0 and no gradient', async () => {
     const g: TestGraph = {

@@ -27,6 +27,43 @@ const binary = (op: string): Rule => (c, _n, [a, b]) => [c.emit(op, [a!, b!])];
 const variadic = (op: string): Rule => (c, _n, xs) => [xs.slice(1).reduce((acc: Value, v) => c.emit(op, [acc, v!]), xs[0]!)];
 const same: Rule = (_c, _n, [x]) => [x!];
 const reshapeTo = (c: Importer, x: Value, shape: Shape): Value => c.emit('reshape', [x], { shape: [...shape] });
+/** a 0-d constant operand */
+const scalar = (v: number): Value => ({ kind: 'const', t: { shape: [], data: Float64Array.of(v) } });
+
+/** The one number of a constant operand (a bound, an axis), if given. */
+function one(c: Importer, v: Value | undefined, what: string): number | undefined {
+  const d = ints(c, v, what);
+  if (d !== undefined && d.length !== 1) throw c.fail(`its ${what} must be one number, not ${d.length}`);
+  return d?.[0];
+}
+
+/** Clip: clamp between constant bounds, either of which may be left out. */
+function clip(c: Importer, _n: OnnxNode, [x, lo, hi]: (Value | undefined)[]): Value[] {
+  const [min, max] = [one(c, lo, 'min'), one(c, hi, 'max')];
+  if (min === undefined && max === undefined) return [x!];
+  return [c.emit('clamp', [x!], { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) })];
+}
+
+/** max(0, min(1, alpha·x + beta)); torch's 1/6, stored as a float32 attribute, is taken exactly */
+function hardSigmoid(c: Importer, x: Value, alpha: number, beta: number): Value {
+  const a = Math.fround(alpha) === Math.fround(1 / 6) ? 1 / 6 : alpha;
+  return c.emit('clamp', [c.emit('add', [c.emit('mul', [x, scalar(a)]), scalar(beta)])], { min: 0, max: 1 });
+}
+
+/** Split: one slice of the axis per output, sized by the split input, or as even as num_outputs makes them. */
+function split(c: Importer, n: OnnxNode, [x, sizes]: (Value | undefined)[]): Value[] {
+  const shape = c.needShape(x!);
+  const axis = norm(num(n, 'axis', 0), shape.length);
+  const d = shape[axis]!;
+  const count = n.outputs.length;
+  const each = Math.ceil(d / num(n, 'num_outputs', count));
+  const parts = ints(c, sizes, 'split') ?? Array.from({ length: count }, (_, k) => Math.max(0, Math.min(each, d - k * each)));
+  if (parts.length !== count || parts.some((p) => p < 0) || parts.reduce((a, b) => a + b, 0) !== d) {
+    throw c.fail(`its parts [${parts.join(', ')}] do not cut the axis of ${d} into its ${count} outputs`);
+  }
+  let start = 0;
+  return parts.map((p) => c.emit('slice', [x!], { axis, start, end: (start += p) }));
+}
 
 function gemm(c: Importer, n: OnnxNode, [a, b, bias]: (Value | undefined)[]): Value[] {
   const [alpha, beta] = [num(n, 'alpha', 1), num(n, 'beta', 1)];
@@ -38,9 +75,9 @@ function gemm(c: Importer, n: OnnxNode, [a, b, bias]: (Value | undefined)[]): Va
     return [c.emit('linear', bias === undefined ? [x, b!] : [x, b!, bias])];
   }
   let y = c.emit('matmul', [x, num(n, 'transB', 0) ? c.emit('transpose', [b!]) : b!]);
-  if (alpha !== 1) y = c.emit('mul', [y, { kind: 'const', t: { shape: [], data: Float64Array.of(alpha) } }]);
+  if (alpha !== 1) y = c.emit('mul', [y, scalar(alpha)]);
   if (bias === undefined) return [y];
-  const scaled = beta === 1 ? bias : c.emit('mul', [bias, { kind: 'const', t: { shape: [], data: Float64Array.of(beta) } }]);
+  const scaled = beta === 1 ? bias : c.emit('mul', [bias, scalar(beta)]);
   return [c.emit('add', [y, scaled])];
 }
 
@@ -170,7 +207,7 @@ function batchNormalization(c: Importer, n: OnnxNode, [x, scale, bias, mean, var
   if (c.opts.batchnorm === 'train') return [c.emit('batchnorm', [x!, scale!, bias!], { eps })];
   const rank = c.needShape(x!).length;
   const channel = (v: Value) => reshapeTo(c, v, [-1, ...new Array<number>(Math.max(rank - 2, 0)).fill(1)]);
-  const inv = c.emit('reciprocal', [c.emit('sqrt', [c.emit('add', [variance!, { kind: 'const', t: { shape: [], data: Float64Array.of(eps) } }])])]);
+  const inv = c.emit('reciprocal', [c.emit('sqrt', [c.emit('add', [variance!, scalar(eps)])])]);
   const centred = c.emit('sub', [x!, channel(mean!)]);
   return [c.emit('add', [c.emit('mul', [centred, channel(c.emit('mul', [scale!, inv]))]), channel(bias!)])];
 }
@@ -327,11 +364,16 @@ export const HANDLERS: Record<string, Rule> = {
   AveragePool: pool('avg_pool2d'),
   BatchNormalization: batchNormalization,
   Cast: cast,
+  Clip: clip,
   Concat: (c, n, xs) => [c.emit('concat', xs as Value[], { axis: num(n, 'axis', 0) })],
   Constant: constant,
   Conv: conv,
   ConstantOfShape: constantOfShape,
   Cos: unary('cos'),
+  CumSum: (c, n, [x, axis]) => {
+    if (num(n, 'exclusive', 0) || num(n, 'reverse', 0)) throw c.fail('exclusive and reverse running sums are not supported (torch.cumsum exports neither)');
+    return [c.emit('cumsum', [x!], { axis: one(c, axis, 'axis')! })];
+  },
   Div: binary('div'),
   Dropout: same,
   Elu: unary('elu', (n) => ({ alpha: num(n, 'alpha', 1) })),
@@ -343,6 +385,8 @@ export const HANDLERS: Record<string, Rule> = {
   GlobalAveragePool: (c, _n, [x]) => [c.emit('mean', [x!], { axes: c.needShape(x!).slice(2).map((_, k) => k + 2), keepdims: true })],
   GatherElements: (c, n, [x, index]) => [c.emit('gather', [x!, index!], { axis: num(n, 'axis', 0) })],
   Gemm: gemm,
+  HardSigmoid: (c, n, [x]) => [hardSigmoid(c, x!, num(n, 'alpha', 0.2), num(n, 'beta', 0.5))],
+  HardSwish: (c, _n, [x]) => [c.emit('mul', [x!, hardSigmoid(c, x!, 1 / 6, 0.5)])],
   Identity: same,
   LayerNormalization: (c, n, [x, scale, bias]) => {
     if (n.outputs.slice(1).some((o) => o !== '')) throw c.fail('the Mean and InvStdDev outputs are not supported');
@@ -360,6 +404,7 @@ export const HANDLERS: Record<string, Rule> = {
   Pad: pad,
   Pow: binary('pow'),
   Reciprocal: unary('reciprocal'),
+  ReduceLogSumExp: reduce('logsumexp'),
   ReduceMax: reduce('max'),
   ReduceMean: reduce('mean'),
   ReduceSum: reduce('sum'),
@@ -369,7 +414,7 @@ export const HANDLERS: Record<string, Rule> = {
     const [alpha, gamma] = [num(n, 'alpha', 1.67326319217681884765625), num(n, 'gamma', 1.05070102214813232421875)];
     // torch's constants, which the selu op has built in, as float32 (ONNX attributes are float32)
     if (Math.fround(alpha) === Math.fround(1.6732632423543772) && Math.fround(gamma) === Math.fround(1.0507009873554805)) return [c.emit('selu', [x!])];
-    return [c.emit('mul', [c.emit('elu', [x!], { alpha }), { kind: 'const', t: { shape: [], data: Float64Array.of(gamma) } }])];
+    return [c.emit('mul', [c.emit('elu', [x!], { alpha }), scalar(gamma)])];
   },
   Shape: shape,
   Sigmoid: unary('sigmoid'),
@@ -378,6 +423,7 @@ export const HANDLERS: Record<string, Rule> = {
   Softmax: unary('softmax', (n) => ({ axis: num(n, 'axis', -1) })),
   Softplus: unary('softplus'),
   Softsign: unary('softsign'),
+  Split: split,
   Sqrt: unary('sqrt'),
   Squeeze: squeeze,
   Sub: binary('sub'),
@@ -433,6 +479,7 @@ export const ATTRIBUTES: Record<string, Record<string, AttributeRule>> = {
     value_string: STRING, value_strings: { type: 'STRINGS' }, sparse_value: { type: 'SPARSE_TENSOR' },
   },
   ConstantOfShape: { value: TENSOR },
+  CumSum: { exclusive: FLAG, reverse: FLAG },
   Conv: { auto_pad: AUTO_PAD, dilations: INTS, group: INT, kernel_shape: INTS, pads: INTS, strides: INTS },
   Dropout: { seed: INT },
   Elu: { alpha: FLOAT },
@@ -440,11 +487,13 @@ export const ATTRIBUTES: Record<string, Record<string, AttributeRule>> = {
   Gather: { axis: AXIS },
   GatherElements: { axis: AXIS },
   Gemm: { alpha: FLOAT, beta: FLOAT, transA: FLAG, transB: FLAG },
+  HardSigmoid: { alpha: FLOAT, beta: FLOAT },
   LayerNormalization: { axis: AXIS, epsilon: FLOAT, stash_type: INT },
   LeakyRelu: { alpha: FLOAT },
   LogSoftmax: { axis: AXIS },
   MaxPool: { auto_pad: AUTO_PAD, ceil_mode: FLAG, dilations: INTS, kernel_shape: INTS, pads: INTS, storage_order: FLAG, strides: INTS },
   Pad: { mode: { type: 'STRING', values: ['constant', 'reflect', 'edge'] } },
+  ReduceLogSumExp: REDUCE,
   ReduceMax: REDUCE,
   ReduceMean: REDUCE,
   ReduceSum: { keepdims: FLAG, noop_with_empty_axes: FLAG },
@@ -452,13 +501,14 @@ export const ATTRIBUTES: Record<string, Record<string, AttributeRule>> = {
   Selu: { alpha: FLOAT, gamma: FLOAT },
   Shape: { start: since(15, INT), end: since(15, INT) },
   Softmax: { axis: AXIS },
+  Split: { axis: AXIS, num_outputs: since(18, INT) },
   Transpose: { perm: INTS },
 };
 
 /** Inputs a node of the op must have (the rest are optional); 1 for the ops not listed. */
 export const MIN_INPUTS: Record<string, number> = {
   Constant: 0, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Reshape: 2, Expand: 2, Gather: 2,
-  GatherElements: 2, Unsqueeze: 2, Conv: 2, Pad: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5,
+  GatherElements: 2, Unsqueeze: 2, Conv: 2, Pad: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5, CumSum: 2,
 };
 
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
@@ -472,4 +522,5 @@ export const CONSTANT_INPUTS: Record<string, number[]> = {
   BatchNormalization: [3, 4],
   Reshape: [1], Slice: [1, 2, 3, 4], Squeeze: [1], Unsqueeze: [1], ReduceMean: [1], ReduceSum: [1], ReduceMax: [1],
   Dropout: [1, 2], ConstantOfShape: [0], Shape: [0], Gather: [1], GatherElements: [1], Where: [0], Expand: [1], Pad: [1, 2, 3],
+  Clip: [1, 2], CumSum: [1], Split: [1], ReduceLogSumExp: [1],
 };
