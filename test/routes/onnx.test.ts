@@ -706,6 +706,45 @@ describe('Clip, HardSigmoid, HardSwish, Split, CumSum and ReduceLogSumExp', () =
   });
 });
 
+describe('comparisons', () => {
+  // a class token broadcast over the batch, as torch exports cls.expand(x.size(0), -1): the sizes
+  // tested against −1 with Equal, the −1s replaced by 1 with Where, all of it shape arithmetic
+  const g: TestGraph = {
+    nodes: [
+      { name: 'size', op: 'Shape', inputs: ['x'] },
+      { name: 'unset', op: 'Equal', inputs: ['size', 'minus'] },
+      { name: 'target', op: 'Where', inputs: ['unset', 'ones', 'size'] },
+      { name: 'tokens', op: 'Expand', inputs: ['cls', 'target'] },
+      { name: 'y', op: 'Add', inputs: ['x', 'tokens'] },
+    ],
+    initializers: { cls: [[1, 3], [0.5, -1, 2]] },
+    inputs: { x: ['batch', 3] },
+    outputs: ['y'],
+  };
+  const file = (over: Partial<TestGraph> = {}) => {
+    const f = onnxObject({ ...g, ...over });
+    f.graph.initializer.push(
+      { name: 'minus', dims: [2], data_type: 7, int64_data: [-1, -1] } as never,
+      { name: 'ones', dims: [2], data_type: 7, int64_data: [1, 1] } as never,
+    );
+    return encodeOnnx(f);
+  };
+
+  it('of constants are computed at import: x.expand(-1, …) of a class token', async () => {
+    const body = { model: { type: 'onnx', bytes: file() }, inputs: { x: [[1, 2, 3], [4, 5, 6]] }, options: { dtype: 'float64' } };
+    const r = await post(app, '/v1/gradients', { ...body, outputGrad: [[1, 0, 0], [1, 1, 0]] });
+    expect(r.status, r.raw).toBe(200);
+    expect(r.body.gradients.cls).toEqual([[2, 1, 0]]);
+  });
+
+  it('of data are refused, naming the node', async () => {
+    const nodes = [{ name: 'test', op: 'Less', inputs: ['x', 'cls'] }, { name: 'y', op: 'Where', inputs: ['test', 'x', 'cls'] }];
+    const r = await post(app, '/v1/forward', { model: { type: 'onnx', bytes: file({ nodes }) }, inputs: { x: [[1, 2, 3]] } });
+    expectProblem(r, 422, 'INVALID_SPEC');
+    expect(r.body.errors[0].message).toBe('node "test" (Less): comparisons are imported for constants only (shape arithmetic), not for values computed from the inputs');
+  });
+});
+
 describe('masked_fill with -inf, as attention masks are written', () => {
   it('keeps the -inf a constant: the masked element gets probability 0 and no gradient', async () => {
     const g: TestGraph = {

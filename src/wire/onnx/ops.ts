@@ -37,6 +37,18 @@ function one(c: Importer, v: Value | undefined, what: string): number | undefine
   return d?.[0];
 }
 
+/**
+ * A comparison of constants, computed at import: shape arithmetic (x.expand(-1, …) tests its sizes
+ * against −1). A comparison of data has no gradient to pass, and is not imported.
+ */
+const compare =
+  (test: (difference: number) => boolean): Rule =>
+  (c, _n, [a, b]) => {
+    if (a!.kind !== 'const' || b!.kind !== 'const') throw c.fail('comparisons are imported for constants only (shape arithmetic), not for values computed from the inputs');
+    const d = c.emit('sub', [a!, b!]) as Value & { kind: 'const' };
+    return [c.constant(d.t.shape, (out) => d.t.data.forEach((v, k) => (out[k] = test(v) ? 1 : 0)), true)];
+  };
+
 /** Clip: clamp between constant bounds, either of which may be left out. */
 function clip(c: Importer, _n: OnnxNode, [x, lo, hi]: (Value | undefined)[]): Value[] {
   const [min, max] = [one(c, lo, 'min'), one(c, hi, 'max')];
@@ -377,6 +389,7 @@ export const HANDLERS: Record<string, Rule> = {
   Div: binary('div'),
   Dropout: same,
   Elu: unary('elu', (n) => ({ alpha: num(n, 'alpha', 1) })),
+  Equal: compare((d) => d === 0),
   Exp: unary('exp'),
   Expand: expand,
   Flatten: flatten,
@@ -385,6 +398,8 @@ export const HANDLERS: Record<string, Rule> = {
   GlobalAveragePool: (c, _n, [x]) => [c.emit('mean', [x!], { axes: c.needShape(x!).slice(2).map((_, k) => k + 2), keepdims: true })],
   GatherElements: (c, n, [x, index]) => [c.emit('gather', [x!, index!], { axis: num(n, 'axis', 0) })],
   Gemm: gemm,
+  Greater: compare((d) => d > 0),
+  GreaterOrEqual: compare((d) => d >= 0),
   HardSigmoid: (c, n, [x]) => [hardSigmoid(c, x!, num(n, 'alpha', 0.2), num(n, 'beta', 0.5))],
   HardSwish: (c, _n, [x]) => [c.emit('mul', [x!, hardSigmoid(c, x!, 1 / 6, 0.5)])],
   Identity: same,
@@ -392,6 +407,8 @@ export const HANDLERS: Record<string, Rule> = {
     if (n.outputs.slice(1).some((o) => o !== '')) throw c.fail('the Mean and InvStdDev outputs are not supported');
     return [c.emit('layernorm', bias === undefined ? [x!, scale!] : [x!, scale!, bias], { axis: num(n, 'axis', -1), eps: num(n, 'epsilon', 1e-5) })];
   },
+  Less: compare((d) => d < 0),
+  LessOrEqual: compare((d) => d <= 0),
   LeakyRelu: unary('leaky_relu', (n) => ({ negativeSlope: num(n, 'alpha', 0.01) })),
   Log: unary('log'),
   LogSoftmax: unary('log_softmax', (n) => ({ axis: num(n, 'axis', -1) })),
@@ -401,6 +418,7 @@ export const HANDLERS: Record<string, Rule> = {
   Min: variadic('minimum'),
   Mul: binary('mul'),
   Neg: unary('neg'),
+  Not: (c, n, [x]) => compare((d) => d !== 0)(c, n, [scalar(1), x]),
   Pad: pad,
   Pow: binary('pow'),
   Reciprocal: unary('reciprocal'),
@@ -509,6 +527,7 @@ export const ATTRIBUTES: Record<string, Record<string, AttributeRule>> = {
 export const MIN_INPUTS: Record<string, number> = {
   Constant: 0, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Reshape: 2, Expand: 2, Gather: 2,
   GatherElements: 2, Unsqueeze: 2, Conv: 2, Pad: 2, LayerNormalization: 2, Slice: 3, Where: 3, BatchNormalization: 5, CumSum: 2,
+  Equal: 2, Greater: 2, GreaterOrEqual: 2, Less: 2, LessOrEqual: 2,
 };
 
 /** The ONNX ops the importer reads (Erf within the GELU pattern, patterns.ts). */
