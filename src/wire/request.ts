@@ -114,7 +114,7 @@ function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
     }
     if (model.type === 'graph') plan.addMap(model.constants, ['model', 'constants']);
     if (!isTensorMap(body.inputs)) {
-      throw new SpecError(['inputs'], 'a graph takes a map {name: tensor} over model.inputs');
+      throw new SpecError(['inputs'], model.type === 'graph' ? 'a graph takes a map {name: tensor} over model.inputs' : 'an ONNX model takes a map {name: tensor} over the graph inputs of the file, by their names there');
     }
     plan.addMap(body.inputs, ['inputs']);
   } else {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { twoWeight, xorMlp } from '../../src/routes/shared/examples.js';
+import { tinyOnnx, twoWeight, xorMlp } from '../../src/routes/shared/examples.js';
 import { startApp } from './helpers.js';
 
 // The answer to each of ~50 typical mistakes, word for word: this file is where the messages are
@@ -137,6 +137,8 @@ const CASES: Case[] = [
     422, 'INVALID_SPEC', 'inputs.x: not a finite number: -Infinity'],
   ['a graph given one tensor as inputs', G, { ...twoWeight, inputs: [1, 2] },
     422, 'INVALID_SPEC', 'inputs: a graph takes a map {name: tensor} over model.inputs'],
+  ['an ONNX model given one tensor as inputs', G, { ...tinyOnnx, inputs: [[1, 2, 3]] },
+    422, 'INVALID_SPEC', 'inputs: an ONNX model takes a map {name: tensor} over the graph inputs of the file, by their names there'],
   ['an MLP batch of the wrong width', G, { ...xorMlp, inputs: [[0, 0, 1]] , targets: [[0]] },
     422, 'INVALID_SPEC', 'inputs: must have shape [batch, 2] (inputSize), got [1, 3]'],
   ['a parameter of the wrong shape', G, { ...twoWeight, params: { w1: [1, 2], w2: 1 } },
