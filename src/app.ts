@@ -52,6 +52,9 @@ class OneLinePerRequest extends LogController {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** During shutdown, how often connections that have become idle are closed. */
+const IDLE_SWEEP_MS = 100;
+
 /**
  * @fastify/rate-limit's store over `count`: with PROCESSES > 1 the primary keeps the counts for all
  * processes (cluster.ts RateWindows), so a client gets the limit once, not once per process.
@@ -114,6 +117,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.addHook('preClose', async () => {
     closing = true;
     for (const socket of unused) socket.destroy();
+    // close() closes the connections idle when it starts; one that becomes idle later, when a stream
+    // whose headers went out before shutdown (no Connection: close) ends, would wait out its keep-alive
+    // timeout: idle connections are closed as they come, until the server is closed
+    const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS).unref();
+    app.server.once('close', () => clearInterval(sweep));
   });
   // The hooks every request runs take a callback rather than return a promise: the same checks,
   // without a promise and a microtask turn each on the event loop.

@@ -119,6 +119,8 @@ export function runPrimary(config: AppConfig): void {
       channels.delete(worker);
       inFlight.set(worker, undefined);
       if (stopping) {
+        // a process that did not close cleanly (its grace period ran out) fails the replica's exit too
+        if (code !== 0) process.exitCode = code || 1;
         if (channels.size === 0) process.exit();
         return;
       }

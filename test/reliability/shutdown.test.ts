@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { twoWeight } from '../routes/helpers.js';
 import { trainBody } from './helpers.js';
@@ -59,6 +60,41 @@ describe('SIGTERM', () => {
       expect(JSON.parse(r.body).losses).toHaveLength(slow.steps);
       expect(await server.exited).toBe(0);
     } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('a stream answered on a kept-alive connection: the connection is closed when it ends, and the process exits 0 at once', { timeout: 60_000 }, async () => {
+    // its headers went out before the shutdown, without Connection: close; the connection must not
+    // wait out KEEP_ALIVE_TIMEOUT_MS (72 s here) nor the grace period (30 s)
+    const server = await startServer({ WORKERS: '1', TIMEOUT_MS: '20000' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      // long enough to be under way at SIGTERM, sent as soon as the first line is in
+      const body = JSON.stringify(trainBody(3000));
+      let sawLine = () => {};
+      const firstLine = new Promise<void>((r) => (sawLine = r));
+      const answer = new Promise<{ status: number; lines: string[]; endedAt: number }>((resolve, reject) => {
+        const req = request(`${server.base}/v1/train`, { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            text += chunk;
+            if (text.includes('\n')) sawLine();
+          });
+          res.on('end', () => resolve({ status: res.statusCode!, lines: text.trim().split('\n'), endedAt: Date.now() }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      await firstLine;
+      server.child.kill('SIGTERM');
+      const r = await answer;
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.lines.at(-1)!).losses.length).toBeGreaterThan(1);
+      expect(await server.exited).toBe(0);
+      expect(Date.now() - r.endedAt).toBeLessThan(3000);
+    } finally {
+      agent.destroy();
       server.child.kill('SIGKILL');
     }
   });
