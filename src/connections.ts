@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import cluster from 'node:cluster';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from './config.js';
@@ -26,9 +27,23 @@ export function connectionOptions(config: AppConfig): Pick<FastifyServerOptions,
   };
 }
 
-/** What the server constructor does not take. */
+/**
+ * What the server constructor does not take: MAX_CONNECTIONS, per process. In one of several
+ * processes (node:cluster) a connection its server.maxConnections refuses goes back to the primary,
+ * which hands it to another, and back, for as long as it stays open: there each process closes what
+ * is over its own count itself.
+ */
 export function capConnections(server: Server, config: AppConfig): void {
-  server.maxConnections = config.maxConnections;
+  if (!cluster.isWorker) {
+    server.maxConnections = config.maxConnections;
+    return;
+  }
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+    if (open > config.maxConnections) socket.destroy();
+  });
 }
 
 /** The most of a refused request's body that is read and dropped so that its client hears the refusal. */

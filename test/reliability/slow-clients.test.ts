@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { connectionOptions } from '../../src/connections.js';
 import { twoWeight } from '../routes/helpers.js';
 import { percentile } from './helpers.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { postJson, startServer, type ServerProcess } from './server-process.js';
 
 // Slow and idle clients against the real server process: hundreds of connections trickling their
 // headers or bodies a byte a second and a thousand idle keep-alive connections leave other clients
@@ -167,6 +167,28 @@ describe('slow and idle clients', () => {
       for (const s of sockets.splice(0, 5)) s.destroy();
       await new Promise((r) => setTimeout(r, 100));
       sockets.push(await idle(port));
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  }, 30_000);
+
+  it('with PROCESSES=2, each process closes the connections past its MAX_CONNECTIONS on arrival, and the others are served', async () => {
+    // node:cluster would otherwise pass a refused connection between the processes for as long as it stays open
+    const server = await startServer({ WORKERS: '2', PROCESSES: '2', LOG_LEVEL: 'warn', MAX_CONNECTIONS: '5' });
+    const port = Number(new URL(server.base).port);
+    const sockets: Socket[] = [];
+    try {
+      // how the primary spreads them is its own: at most 10 are kept, and every other one is closed at once
+      const t0 = performance.now();
+      const tries = await inBatches(16, () => idle(port).then((s) => (sockets.push(s), 'served'), () => 'closed'));
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(tries.filter((t) => t === 'served').length).toBeLessThanOrEqual(10);
+      expect(tries.filter((t) => t === 'closed').length).toBeGreaterThanOrEqual(6);
+      for (const s of sockets.splice(0)) s.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await postJson(`${server.base}/v1/gradients`, twoWeight)).status).toBe(200);
     } finally {
       for (const s of sockets) s.destroy();
       server.child.kill('SIGTERM');
