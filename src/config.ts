@@ -4,12 +4,20 @@ import { z } from 'zod';
 // The service's configuration, read from the environment once at start (docs/operations.md "Configuration":
 // the variables and limits). Every variable has a safe default; a bad value stops the start with a message naming it.
 
+// digits only: Number() would read "0x2" as 2 and " " as 0
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max);
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, 'expected an integer in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
+// a list that is set but names nothing ("," or " , ") is a mistake, not "none"
 const list = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+  .refine((xs) => xs.length > 0, 'names nothing: leave the variable unset instead');
 
 /**
  * The speed the default FLOP budget assumes: what a large matrix product reaches here at best, so that
@@ -30,7 +38,13 @@ export const EnvSchema = z.object({
     .default(0)
     .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations hold up other clients less, but any other busy process on the host slows the computations (0: the same priority)'),
   QUEUE_LIMIT: int(0).default(64).describe('computations waiting for a worker before requests get 503'),
-  BODY_LIMIT_MB: z.coerce.number().positive().max(1024).default(16).describe('largest request body, in MiB'),
+  BODY_LIMIT_MB: z.coerce
+    .number()
+    .positive()
+    .max(1024)
+    .refine((mb) => Math.floor(mb * 1024 * 1024) >= 1, 'is under one byte')
+    .default(16)
+    .describe('largest request body, in MiB'),
   MAX_ELEMENTS: int(1).default(4_000_000).describe('tensor elements in one request, parameters and activations included'),
   MAX_NODES: int(1).default(10_000).describe('graph nodes in one request (an MLP counts after expansion)'),
   TIMEOUT_MS: int(1).default(30_000).describe('longest a computation may take, queueing included, before 504'),
@@ -128,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // Empty variables count as unset, as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = EnvSchema.superRefine((e, ctx) => {
-    if (e.PROCESSES > e.WORKERS) {
+    if (e.WORKERS >= 1 && e.PROCESSES > e.WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['PROCESSES'], message: `must be at most WORKERS (${e.WORKERS}): each process needs a worker` });
     }
     if (e.REQUEST_TIMEOUT_MS < e.HEADERS_TIMEOUT_MS) {

@@ -55,7 +55,22 @@ describe('loadConfig', () => {
     } catch (err) {
       const m = (err as Error).message;
       for (const v of ['PORT="eighty"', 'WORKERS="0"', 'LOG_LEVEL="loud"', 'TIMEOUT_MS="1.5"', 'WORKER_NICE="20"', 'IN_PLACE_FLOPS="-1"']) expect(m).toContain(v);
+      // WORKERS="0" is the fault, not PROCESSES
+      expect(m).not.toContain('PROCESSES');
     }
+  });
+
+  it('rejects what Number() would read into something else, and lists that name nothing', () => {
+    for (const [name, value, why] of [
+      ['WORKERS', '0x2', 'expected an integer in decimal digits'],
+      ['PORT', ' ', 'expected an integer in decimal digits'],
+      ['BODY_LIMIT_MB', '0.0000001', 'is under one byte'],
+      // authentication left off by a typo
+      ['API_KEYS', ' , ', 'names nothing: leave the variable unset instead'],
+    ]) {
+      expect(() => loadConfig({ [name!]: value }), name).toThrow(`${name}=${JSON.stringify(value)}: ${why}`);
+    }
+    expect(loadConfig({ WORKERS: ' 2 ' }).workers).toBe(2);
   });
 });
 
