@@ -55,8 +55,9 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
   });
   // Shed load before reading the body: when the queue is full, a compute request is refused before its
   // (possibly megabytes of) JSON is parsed. preParsing runs after the onRequest hooks (auth, rate limit).
+  // Registering a model is no computation: a client's re-register-and-retry loop (docs/models.md) goes on.
   app.addHook('preParsing', (request, _reply, payload, done) => {
-    if (request.method === 'POST' && request.url.startsWith('/v1/') && pool.full) done(pool.queueFull());
+    if (request.method === 'POST' && request.url.startsWith('/v1/') && !request.url.startsWith('/v1/models') && pool.full) done(pool.queueFull());
     else done(null, payload);
   });
   // Readiness goes false before the server stops taking connections, so a load balancer drains us.

@@ -26,6 +26,9 @@ describe('QUEUE_LIMIT', () => {
       const unparsed = await app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': 'application/json' }, payload: '{"model": ' });
       expect(unparsed.statusCode).toBe(503);
       expect(unparsed.json().code).toBe('QUEUE_FULL');
+      // registering a model is no computation: it goes on, so a client's re-register loop does
+      const registered = await post(app, '/v1/models', twoWeight.model);
+      expect(registered.status, JSON.stringify(registered.body)).toBe(201);
 
       // everything admitted completes
       for (const r of await Promise.all([running, ...queued])) expect(r.status).toBe(200);
