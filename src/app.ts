@@ -153,8 +153,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-      methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', 'accept', 'x-request-id'],
+      // DELETE forgets a model; x-gradserve-model routes a model's requests to one replica (docs/models.md)
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['content-type', 'authorization', 'accept', 'x-request-id', 'x-gradserve-model'],
       // readable by browser clients: the limit headers and the reason for a 401 too
       exposedHeaders: [
         'server-timing',

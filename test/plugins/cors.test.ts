@@ -19,6 +19,17 @@ describe('CORS', () => {
     await Promise.all([open?.close(), off?.close()]);
   });
 
+  it('lets a browser client use models by reference: DELETE, and the x-gradserve-model header', async () => {
+    const r = await open.inject({
+      method: 'OPTIONS',
+      url: '/v1/models/sha256:abc',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'x-gradserve-model' },
+    });
+    expect(r.statusCode).toBe(204);
+    expect(String(r.headers['access-control-allow-methods'])).toContain('DELETE');
+    expect(String(r.headers['access-control-allow-headers'])).toContain('x-gradserve-model');
+  });
+
   it('allows only the configured origins', async () => {
     const ok = await preflight(open, 'https://app.example');
     expect(ok.statusCode).toBe(204);
