@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
@@ -5,6 +6,11 @@ import { ERRORS, HttpError, problem, problemType } from '../../src/errors.js';
 import { classify, RequestValidationError } from '../../src/plugins/errors.js';
 
 describe('the error catalogue', () => {
+  it('is documented code by code in docs/api.md, with its status', () => {
+    const doc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    for (const [code, { status }] of Object.entries(ERRORS)) expect(doc, code).toContain(`| \`${code}\` | ${status} |`);
+  });
+
   it('gives every code its own problem type and a 4xx/5xx status', () => {
     const types = Object.keys(ERRORS).map((c) => problemType(c as keyof typeof ERRORS));
     expect(new Set(types).size).toBe(types.length);
