@@ -84,6 +84,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       const detail =
         err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a segment of the path is over ${reply.server.initialConfig.maxParamLength} characters` : 'the path is not a valid URL';
       void sendProblem(reply, 'INVALID_REQUEST', `${detail}: ${reply.request.url.slice(0, 200)}`);
+      // answered before the request's lifecycle, whose onResponse hooks count the others
+      reply.server.countUnrouted?.(400, reply.request.method);
     },
     // a caller's well-formed X-Request-Id is kept, so its logs and ours join up
     genReqId: (req) => {

@@ -7,6 +7,16 @@ import { readPlanStats } from '../engine/plans.js';
 import { isExampleRequest } from './openapi-document.js';
 import { SPLIT_STATS } from '../engine/split.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Counts in http_requests_total an answer given outside Fastify's request lifecycle: to a request
+     * Node's parser refused (its method unknown: "unparsed") or the router did.
+     */
+    countUnrouted?(status: number, method?: string): void;
+  }
+}
+
 // Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist;
 // with PROCESSES > 1 the primary sums the processes' registries (cluster.ts).
 
@@ -151,6 +161,16 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
 
   // each label set's children, made once: prom-client checks and orders a labels object on every call
   const children = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
+  const childOf = (status: number, method: string, route: string) => {
+    const key = `${status} ${method} ${route}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      const labels = { route, method, status: String(status) };
+      child = { requests: requests.labels(labels), latency: latency.labels(labels) };
+      children.set(key, child);
+    }
+    return child;
+  };
   app.addHook('onResponse', (request, reply, done) => {
     if (isExampleRequest(request.raw)) {
       done();
@@ -158,18 +178,13 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     }
     // the route pattern, not the URL: unknown URLs must not create unbounded label values (methods
     // are the few Node's parser accepts)
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${reply.statusCode} ${request.method} ${route}`;
-    let child = children.get(key);
-    if (child === undefined) {
-      const labels = { route, method: request.method, status: String(reply.statusCode) };
-      child = { requests: requests.labels(labels), latency: latency.labels(labels) };
-      children.set(key, child);
-    }
+    const child = childOf(reply.statusCode, request.method, request.routeOptions.url ?? 'unmatched');
     child.requests.inc();
     child.latency.observe(reply.elapsedTime / 1000);
     done();
   });
+  // answers given outside Fastify's request lifecycle, which the hook above does not see
+  app.decorate('countUnrouted', (status: number, method = 'unparsed') => childOf(status, method, 'unmatched').requests.inc());
 
   app.get(
     '/metrics',

@@ -88,6 +88,19 @@ describe('requests refused before any route', () => {
     expect(res.json().code).toBe('MODEL_NOT_FOUND');
   });
 
+  it('are counted in http_requests_total, as route "unmatched" (method "unparsed" where the parser refused it)', async () => {
+    const counted = async () => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const count = (labels: string) => Number(new RegExp(`^http_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return [count('route="unmatched",method="unparsed",status="431"'), count('route="unmatched",method="unparsed",status="400"'), count('route="unmatched",method="GET",status="400"')];
+    };
+    const before = await counted();
+    await exchange(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await exchange('POST /v1/gradients HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n');
+    await app.inject({ method: 'GET', url: `/v1/models/sha256:${'a'.repeat(250)}` });
+    expect((await counted()).map((n, k) => n - before[k]!)).toEqual([1, 1, 1]);
+  });
+
   it('still answers well-formed requests', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(200);
