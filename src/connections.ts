@@ -82,9 +82,9 @@ export function clientError(this: FastifyInstance, err: NodeJS.ErrnoException & 
         ? ['HEADERS_TOO_LARGE', 'the request\'s headers are over the server\'s size limit; the connection is closed']
         : ['MALFORMED_HTTP', `the request is not valid HTTP/1.1 (${err.reason ?? err.message}); the connection is closed`];
   this.log.debug({ err }, 'client error');
-  const { status } = ERRORS[code];
-  this.countUnrouted?.(status);
   if (socket.writable) {
+    const { status } = ERRORS[code];
+    this.countUnrouted?.(status);
     const body = JSON.stringify(problem(code, detail));
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +

@@ -1,10 +1,10 @@
 import type { GradientsJob, Limits, OptimizerState, TrainConfig, TrainResult, TrainStep, Warning } from './api.js';
 import { SpecError } from './errors.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, type Evaluation } from './evaluate.js';
 import { applyOptimizer } from './gradients.js';
 import { seededRng } from './init/index.js';
 import { BACKWARD_PASSES, withinBudget } from './cost.js';
-import { buildModel, isTensor } from './model.js';
+import { buildModel, isTensor, type BuiltModel } from './model.js';
 import type { AnyOp } from './op.js';
 import type { Tensors } from './spec.js';
 import { allFinite, allocData, dtypeOf, formatShape, size, type Tensor } from './tensor.js';
@@ -110,8 +110,8 @@ export function train(
   const options = { ...job.options, returnIntermediates: false, inputGradients: false, diagnostics: false };
   for (let s = 0; s < cfg.steps; s++) {
     const { rows, ...data } = batch(s);
-    let m: ReturnType<typeof buildModel>;
-    let ev: ReturnType<typeof evaluate>;
+    let m: BuiltModel;
+    let ev: Evaluation;
     try {
       m = buildModel({ ...job, ...data, params, options }, limits, { ops });
       // every step's batch has the first one's size or less

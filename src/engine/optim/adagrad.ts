@@ -9,7 +9,6 @@ export const AdagradSchema = z
     eps: z.number().min(0).default(1e-10).describe('added to the denominator (after the square root) for numerical stability'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
     initialAccumulatorValue: z.number().min(0).default(0).describe('starting value of the sum of squared gradients (buffer sum)'),
-
     ...MAXIMIZE,
   })
   .describe('torch.optim.Adagrad');

@@ -1,7 +1,7 @@
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
 import type { Tensors } from '../../engine/spec.js';
 import type { OnnxSpec } from '../spec.js';
-import { formatPath, SpecError } from '../../engine/errors.js';
+import { SpecError } from '../../engine/errors.js';
 import { Lru } from '../../engine/lru.js';
 import { sameShape, type Shape, type Tensor } from '../../engine/tensor.js';
 import { decodeOnnx, type OnnxFile, type OnnxModel } from './decode.js';
@@ -38,7 +38,7 @@ export function importForRequest(spec: OnnxSpec, inputs: Tensors, output: string
   let imported = cache.get(key);
   if (imported === undefined) {
     checkInputShapes(model, shapes);
-    imported = importOnnx(model, { shapes, output, batchnorm: spec.batchnorm, frozen: spec.frozen }, limits);
+    imported = importWith(spec, model, shapes, limits, output);
     checkMinibatches(spec, model, imported, shapes, output, limits, batchSize);
     cache.set(key, imported, Object.values(imported.spec.constants).reduce((sum, t) => sum + t.data.byteLength, 0));
   }
@@ -53,11 +53,10 @@ function checkMinibatches(spec: OnnxSpec, model: OnnxModel, imported: Imported, 
     let other: Imported['spec'];
     try {
       checkInputShapes(model, minibatch);
-      other = importOnnx(model, { shapes: minibatch, output, batchnorm: spec.batchnorm, frozen: spec.frozen }, limits).spec;
+      other = importWith(spec, model, minibatch, limits, output).spec;
     } catch (err) {
       if (!(err instanceof SpecError)) throw err;
-      const why = err.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
-      throw new SpecError(['batchSize'], `the ONNX graph cannot take a minibatch of ${b} row${b === 1 ? '' : 's'} (${why}): the file fixes the batch size; leave batchSize out, or export with dynamic_axes on the batch`);
+      throw new SpecError(['batchSize'], `the ONNX graph cannot take a minibatch of ${b} row${b === 1 ? '' : 's'} (${err.message}): the file fixes the batch size; leave batchSize out, or export with dynamic_axes on the batch`);
     }
     const k = firstDifference(imported.spec, other);
     if (k !== undefined) {
@@ -82,5 +81,9 @@ function firstDifference(a: Imported['spec'], b: Imported['spec']): number | und
 /** The graph checked before any data (registration), with the file's declared input shapes. */
 export function importForCheck(spec: OnnxSpec, limits: Limits): DecodedGraphSpec {
   const model = modelOf(spec, limits);
-  return importOnnx(model, { shapes: declaredShapes(model), batchnorm: spec.batchnorm, frozen: spec.frozen }, limits).spec;
+  return importWith(spec, model, declaredShapes(model), limits).spec;
 }
+
+/** The import of the file for these input shapes, with the request's options for it. */
+const importWith = (spec: OnnxSpec, model: OnnxModel, shapes: ReadonlyMap<string, Shape>, limits: Limits, output?: string): Imported =>
+  importOnnx(model, { shapes, output, batchnorm: spec.batchnorm, frozen: spec.frozen }, limits);
