@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { primary } from '../cluster.js';
 import type { AppConfig } from '../config.js';
@@ -21,6 +21,17 @@ export interface PoolPluginOptions {
   config: AppConfig;
   /** a ready-made pool (tests); default: a piscina pool from the config */
   pool?: Pool;
+}
+
+/** Bodies up to this size may hold a computation small enough to run in place; reading one costs little. */
+const IN_PLACE_BODY_BYTES = 64 * 1024;
+
+function mayRunInPlace(request: FastifyRequest, config: AppConfig): boolean {
+  const route = request.routeOptions.url;
+  if (config.inPlaceFlops <= 0 || (route !== '/v1/gradients' && route !== '/v1/forward')) return false;
+  // a body of unknown length (chunked) may be any size
+  const length = Number(request.headers['content-length']);
+  return length >= 0 && length <= IN_PLACE_BODY_BYTES;
 }
 
 async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promise<void> {
@@ -56,9 +67,12 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
   // Shed load before reading the body: when the queue is full, a compute request is refused before its
   // (possibly megabytes of) JSON is parsed. preParsing runs after the onRequest hooks (auth, rate limit).
   // Registering a model is no computation: a client's re-register-and-retry loop (docs/models.md) goes on.
+  // A small gradients or forward body is read: its computation may run in place, never waiting in the
+  // queue, which the pool knows only once it is decoded (workers/pool.ts run).
   app.addHook('preParsing', (request, _reply, payload, done) => {
-    if (request.method === 'POST' && request.url.startsWith('/v1/') && !request.url.startsWith('/v1/models') && pool.full) done(pool.queueFull());
-    else done(null, payload);
+    if (request.method === 'POST' && request.url.startsWith('/v1/') && !request.url.startsWith('/v1/models') && pool.full && !mayRunInPlace(request, config)) {
+      done(pool.queueFull());
+    } else done(null, payload);
   });
   // Readiness goes false before the server stops taking connections, so a load balancer drains us.
   app.addHook('preClose', async () => {

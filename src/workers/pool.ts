@@ -96,7 +96,7 @@ export interface Pool {
   readonly workers: number;
   /** worker threads started so far: the pool's own, then one per worker that died or was stopped */
   readonly workerStarts: number;
-  /** every worker busy and the queue at its limit: the next task would be refused */
+  /** every worker busy and the queue at its limit: the next task would be refused, but for one computed in place */
   readonly full: boolean;
   /** the 503 a refused task gets, with its Retry-After */
   queueFull(): Error;
@@ -387,13 +387,14 @@ export class PiscinaPool implements Pool {
   }
 
   async run<R>(task: Task, cancel?: Cancellation): Promise<TaskOutcome<R>> {
-    if (this.full) throw this.queueFull();
     if (cancel?.cancelled) {
       this.onTaskStopped?.('decode', 'client');
       throw clientClosed();
     }
+    // a task computed here never waits in the queue: a full one does not refuse it
     const here = this.inPlace(task);
     if (here !== undefined) return this.outcome(task, here, 0, null);
+    if (this.full) throw this.queueFull();
     const buffers = taskBuffers(task);
     let bytes = 0;
     for (const b of buffers) bytes += b.byteLength;

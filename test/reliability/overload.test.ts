@@ -6,8 +6,11 @@ import { heavyGradcheck, listen, median, percentile, trainBody, waitFor } from '
 // Overload: past QUEUE_LIMIT an immediate 503 with Retry-After; under a storm at many times capacity
 // only 200 or 503, bounded latency for the accepted requests, and instant recovery afterwards.
 
+/** Gradients of the 16-64-1 MLP: far over IN_PLACE_FLOPS, so a worker computes them. */
+const { steps: _steps, ...large } = trainBody(1);
+
 describe('QUEUE_LIMIT', () => {
-  it('admits WORKERS running + QUEUE_LIMIT waiting; the next gets an immediate 503 with Retry-After', async () => {
+  it('admits WORKERS running + QUEUE_LIMIT waiting; the next gets an immediate 503 with Retry-After, but for one computed in place', async () => {
     const app = await startApp({ workers: 1, queueLimit: 2, timeoutMs: 30_000 });
     try {
       const running = post(app, '/v1/train', trainBody(400));
@@ -16,23 +19,31 @@ describe('QUEUE_LIMIT', () => {
       await waitFor(() => app.pool.queueDepth === 2, 10_000, 'two queued computations');
 
       const t0 = performance.now();
-      const full = await post(app, '/v1/gradients', twoWeight);
+      const full = await post(app, '/v1/gradients', large);
       const ms = performance.now() - t0;
       expectProblem(full, 503, 'QUEUE_FULL');
       expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(ms).toBeLessThan(250); // answered at once, not after the queue drained
       expect(app.pool.busyWorkers).toBe(1); // the long run is still going
       // refused before its body is read: a malformed body gets the 503, not the parser's 400
-      const unparsed = await app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': 'application/json' }, payload: '{"model": ' });
+      const unparsed = await app.inject({ method: 'POST', url: '/v1/gradients', headers: { 'content-type': 'application/json' }, payload: '{"model": ' + ' '.repeat(100_000) });
       expect(unparsed.statusCode).toBe(503);
       expect(unparsed.json().code).toBe('QUEUE_FULL');
       // registering a model is no computation: it goes on, so a client's re-register loop does
       const registered = await post(app, '/v1/models', twoWeight.model);
       expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+      // a computation small enough for the event loop (IN_PLACE_FLOPS) never waits in the queue: it is answered
+      const inPlace = app.pool.computedInPlace;
+      const tiny = await post(app, '/v1/gradients', twoWeight);
+      expect(tiny.status, JSON.stringify(tiny.body)).toBe(200);
+      expect(tiny.body.gradients.w1).toBe(15);
+      expect(app.pool.computedInPlace).toBe(inPlace! + 1);
+      expect((await post(app, '/v1/forward', twoWeight)).status).toBe(200);
+      expect(app.pool.queueDepth).toBe(2);
 
       // everything admitted completes
       for (const r of await Promise.all([running, ...queued])) expect(r.status).toBe(200);
-      expect((await post(app, '/v1/gradients', twoWeight)).status).toBe(200);
+      expect((await post(app, '/v1/gradients', large)).status).toBe(200);
     } finally {
       await app.close();
     }

@@ -227,7 +227,8 @@ describe('a full pool and a slow computation', () => {
       const slow = post(app, '/v1/train', endless);
       while (app.pool.busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
 
-      const full = await post(app, '/v1/gradients', twoWeight);
+      // over IN_PLACE_FLOPS: a computation that would wait for a worker
+      const full = await post(app, '/v1/gradients', { ...endless, steps: undefined });
       expectProblem(full, 503, 'QUEUE_FULL');
       expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
 
