@@ -61,10 +61,11 @@ export const EnvSchema = z.object({
     .describe('models kept by id (docs/models.md): on the event loop as validated specs, and in each worker as compiled plans'),
   MODEL_CACHE_MB: z.coerce
     .number()
-    .positive()
+    // below it the caches hold a few of the smallest models or none: each is evicted as the next comes
+    .min(1, 'must be at least 1 (MiB): a smaller cache keeps few models or none, and requests naming them get 404')
     .max(65_536)
     .default(64)
-    .describe('bytes those models may hold, in MiB, on the event loop and again in each worker; the least recently used go first'),
+    .describe('bytes those models may hold, in MiB (at least 1), on the event loop and again in each worker; the least recently used go first'),
   HEADERS_TIMEOUT_MS: int(100, 600_000)
     .default(10_000)
     .describe("longest a client may take to send a request's headers, from its connection or its previous request, before 408 and close"),

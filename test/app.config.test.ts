@@ -65,12 +65,15 @@ describe('loadConfig', () => {
       ['WORKERS', '0x2', 'expected an integer in decimal digits'],
       ['PORT', ' ', 'expected an integer in decimal digits'],
       ['BODY_LIMIT_MB', '0.0000001', 'is under one byte'],
+      // every model evicted as soon as it is kept, or refused: each reference a 404
+      ['MODEL_CACHE_MB', '0.001', 'must be at least 1 (MiB)'],
       // authentication left off by a typo
       ['API_KEYS', ' , ', 'names nothing: leave the variable unset instead'],
     ]) {
       expect(() => loadConfig({ [name!]: value }), name).toThrow(`${name}=${JSON.stringify(value)}: ${why}`);
     }
     expect(loadConfig({ WORKERS: ' 2 ' }).workers).toBe(2);
+    expect(loadConfig({ MODEL_CACHE_MB: '1' }).modelCacheBytes).toBe(1024 * 1024);
   });
 });
 
