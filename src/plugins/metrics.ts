@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import { primary } from '../cluster.js';
 import { readPlanStats } from '../engine/plans.js';
 import { isExampleRequest } from './openapi-document.js';
 import { SPLIT_STATS } from '../engine/split.js';
+import { Series, SeriesMetric } from './series.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,26 +28,21 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   collectDefaultMetrics({ register });
   if (primary) primary.metricsJson = () => register.getMetricsAsJSON();
 
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by route, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [register],
-  });
-  const latency = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'time from request to response, by route, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: SECONDS,
-    registers: [register],
-  });
-  const compute = new Histogram({
-    name: 'gradserve_compute_seconds',
-    help: 'time computing per task, by task kind (in a worker, or on the event loop for the tiniest)',
-    labelNames: ['kind'] as const,
-    buckets: SECONDS,
-    registers: [register],
-  });
+  const requests = new SeriesMetric('http_requests_total', 'HTTP requests answered, by route, method and status', 'counter', register);
+  const latency = new SeriesMetric(
+    'http_request_duration_seconds',
+    'time from request to response, by route, method and status',
+    'histogram',
+    register,
+    SECONDS,
+  );
+  const compute = new SeriesMetric(
+    'gradserve_compute_seconds',
+    'time computing per task, by task kind (in a worker, or on the event loop for the tiniest)',
+    'histogram',
+    register,
+    SECONDS,
+  );
   const pool = app.pool;
   new Gauge({
     name: 'gradserve_queue_depth',
@@ -107,12 +103,11 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     'helper threads stopped and replaced because a part did not finish in time or they read none',
     splitCount(SPLIT_STATS.GIVEN_UP),
   );
-  // one child per kind, made once (see the children of the request metrics below)
-  const computeOf = new Map<string, ReturnType<typeof compute.labels>>();
+  const computeOf = new Map<string, Series>();
   pool.onTaskDone = (kind, ms) => {
-    let child = computeOf.get(kind);
-    if (child === undefined) computeOf.set(kind, (child = compute.labels({ kind })));
-    child.observe(ms / 1000);
+    let series = computeOf.get(kind);
+    if (series === undefined) computeOf.set(kind, (series = compute.series({ kind })));
+    series.observe(ms / 1000);
   };
   const stopped = new Counter({
     name: 'gradserve_stopped_tasks_total',
@@ -159,14 +154,14 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   cacheMetric('entries', 'models in the cache (plans: all workers\' together; with PROCESSES > 1, all processes\' together)');
   cacheMetric('bytes', 'bytes the cached models hold, as the cache reckons them');
 
-  // each label set's children, made once: prom-client checks and orders a labels object on every call
-  const children = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
+  // each label set's series, found by one string
+  const children = new Map<string, { requests: Series; latency: Series }>();
   const childOf = (status: number, method: string, route: string) => {
     const key = `${status} ${method} ${route}`;
     let child = children.get(key);
     if (child === undefined) {
       const labels = { route, method, status: String(status) };
-      child = { requests: requests.labels(labels), latency: latency.labels(labels) };
+      child = { requests: requests.series(labels), latency: latency.series(labels) };
       children.set(key, child);
     }
     return child;
