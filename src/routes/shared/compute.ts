@@ -47,15 +47,14 @@ export async function runTask<R>(app: FastifyInstance, reply: FastifyReply, task
 
 /** Puts the timing in the Server-Timing header and returns it for the body. */
 export function finishTiming(reply: FastifyReply, t: Omit<Timing, 'totalMs'>): Timing {
-  const timing = roundTiming({ ...t, totalMs: reply.elapsedTime });
+  const timing = { queueMs: round(t.queueMs), forwardMs: round(t.forwardMs), backwardMs: round(t.backwardMs), totalMs: round(reply.elapsedTime) };
   reply.header('server-timing', serverTiming(timing));
   return timing;
 }
 
 /** For routes without a forward/backward split (step, gradcheck, explain, train). */
 export function finishComputeTiming(reply: FastifyReply, queueMs: number, computeMs: number): ComputeTiming {
-  const r = (ms: number) => Math.round(ms * 1000) / 1000;
-  const timing = { queueMs: r(queueMs), computeMs: r(computeMs), totalMs: r(reply.elapsedTime) };
+  const timing = { queueMs: round(queueMs), computeMs: round(computeMs), totalMs: round(reply.elapsedTime) };
   if (!reply.sent) reply.header('server-timing', computeServerTiming(timing)); // a stream has sent its headers
   return timing;
 }
@@ -69,13 +68,9 @@ export interface Timing {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function roundTiming(t: Timing): Timing {
-  return { queueMs: round(t.queueMs), forwardMs: round(t.forwardMs), backwardMs: round(t.backwardMs), totalMs: round(t.totalMs) };
-}
-
-/** The Server-Timing header (W3C) with the same figures as the body's `timing`. */
-export function serverTiming(t: Timing): string {
-  return `queue;dur=${round(t.queueMs)}, forward;dur=${round(t.forwardMs)}, backward;dur=${round(t.backwardMs)}, total;dur=${round(t.totalMs)}`;
+/** The Server-Timing header (W3C) with the body's `timing`, rounded already. */
+function serverTiming(t: Timing): string {
+  return `queue;dur=${t.queueMs}, forward;dur=${t.forwardMs}, backward;dur=${t.backwardMs}, total;dur=${t.totalMs}`;
 }
 
 export interface ComputeTiming {
@@ -84,6 +79,6 @@ export interface ComputeTiming {
   totalMs: number;
 }
 
-export function computeServerTiming(t: ComputeTiming): string {
-  return `queue;dur=${round(t.queueMs)}, compute;dur=${round(t.computeMs)}, total;dur=${round(t.totalMs)}`;
+function computeServerTiming(t: ComputeTiming): string {
+  return `queue;dur=${t.queueMs}, compute;dur=${t.computeMs}, total;dur=${t.totalMs}`;
 }
