@@ -72,6 +72,11 @@ export class Lru<K, V> {
     return true;
   }
 
+  /** Deletes every entry whose key passes `test` (not evictions: onEvict does not see them). */
+  deleteWhere(test: (key: K) => boolean): void {
+    for (const key of this.map.keys()) if (test(key)) this.delete(key);
+  }
+
   delete(key: K): V | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;

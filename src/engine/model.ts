@@ -4,7 +4,7 @@ import { LimitError, ModelNotSent, overLimit, SpecError, type Path } from './err
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
-import { findPlan, keepPlan, type Plan } from './plans.js';
+import { dropPlansStartingWith, findPlan, keepPlan, type Plan } from './plans.js';
 import { expandMlp, mlpNodeCount, type MlpExpansion, type ParamDecl } from './mlp.js';
 import type { AnyOp } from './op.js';
 import type { LossSpec, MlpSpec, Tensors } from './spec.js';
@@ -159,6 +159,11 @@ function planKey(job: ModelJob, dtype: DType): string {
     : Object.entries(job.inputs).map(([name, t]) => `${JSON.stringify(name)}[${t.shape.join(',')}]`).join(',');
   const loss = job.loss === undefined ? '' : `${JSON.stringify(job.loss)}[${job.targets?.shape.join(',')}]`;
   return `${job.modelId}|${dtype}|${shapes}|${loss}`;
+}
+
+/** Drops this thread's plans of a model, for every shape, loss and dtype (a model deleted: workers/pool.ts). */
+export function forgetModelPlans(modelId: string): void {
+  dropPlansStartingWith(`${modelId}|`);
 }
 
 /** The request's model (plus loss) compiled; the checks of the request against it on the way. */

@@ -54,6 +54,13 @@ export function dropPlans(): void {
   reported = { entries: 0, bytes: 0 };
 }
 
+/** Drops the plans whose keys start with `prefix` (engine/model.ts forgetModelPlans). */
+export function dropPlansStartingWith(prefix: string): void {
+  if (plans === undefined) return;
+  plans.deleteWhere((key) => key.startsWith(prefix));
+  report();
+}
+
 export function findPlan(key: string): Plan | undefined {
   if (plans === undefined) return undefined;
   const p = plans.get(key);

@@ -160,7 +160,10 @@ async function modelsPlugin(app: FastifyInstance, { config }: { config: AppConfi
   const registry = new ModelRegistry(config.modelCacheEntries, config.modelCacheBytes);
   if (primary) {
     registry.shared = primary;
-    primary.forget = (id) => registry.delete(id);
+    primary.forget = (id) => {
+      registry.delete(id);
+      app.pool.forgetModel?.(id);
+    };
   }
   app.decorate('models', registry);
 }

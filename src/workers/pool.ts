@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { BroadcastChannel, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { costsAtMost } from '../engine/index.js';
 import { initKernels } from '../engine/kernels/index.js';
 import { countInFlight, inFlightHere, inFlightLately, inFlightNow, newCoreShareState, setInFlightElsewhere, setInFlightLately } from '../engine/kernels/threads.js';
+import { forgetModelPlans } from '../engine/model.js';
 import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
@@ -107,6 +109,8 @@ export interface Pool {
   onTaskStopped?: (stage: StopStage, why: Stop) => void;
   /** a worker failed with no request of its own to fail (e.g. an error thrown from a timer); it is replaced */
   onWorkerError?: (err: unknown) => void;
+  /** drops the compiled plans of a deleted model, here and in every worker (soon: each between two batches) */
+  forgetModel?(id: string): void;
   /** the workers' plan caches, summed (engine/plans.ts PLAN_STATS); absent without workers */
   readonly planStats?: BigInt64Array;
   /** the workers' second-core counts, summed (engine/split.ts SPLIT_STATS); absent without workers */
@@ -276,6 +280,8 @@ export class PiscinaPool implements Pool {
   private latelyDrop: NodeJS.Timeout | null = null;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
+  /** to every worker: the ids of models deleted; a pool's own, as a process may hold several */
+  private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
@@ -296,7 +302,7 @@ export class PiscinaPool implements Pool {
         blas: opts.blas,
         nice: opts.nice ?? 0,
         cores: { state: this.cores, workers: opts.replicaWorkers ?? opts.workers },
-        plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats },
+        plans: { entries: opts.plans?.entries ?? 0, bytes: opts.plans?.bytes ?? 0, stats: this.planStats, deleted: this.deleted.name },
         split: this.splitStats,
       },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
@@ -304,6 +310,7 @@ export class PiscinaPool implements Pool {
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
     this.piscina.on('error', (err: unknown) => this.onWorkerError?.(err));
     this.piscina.on('workerCreate', () => this.started++);
+    this.deleted.unref();
   }
 
   get workers(): number {
@@ -660,6 +667,11 @@ export class PiscinaPool implements Pool {
     return err;
   }
 
+  forgetModel(id: string): void {
+    forgetModelPlans(id);
+    this.deleted.postMessage(id);
+  }
+
   get full(): boolean {
     return this.inflight >= this.opts.workers + this.opts.queueLimit;
   }
@@ -676,5 +688,6 @@ export class PiscinaPool implements Pool {
     // running and waiting tasks finish first (their requests are still being answered)
     if (this.pending.length > 0 || this.running > 0) await new Promise<void>((r) => this.drained.push(r));
     await this.piscina.close();
+    this.deleted.close();
   }
 }

@@ -1,7 +1,9 @@
 import os from 'node:os';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { donateBuffers } from '../engine/buffers.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
+import { forgetModelPlans } from '../engine/model.js';
 import { dropPlans, keepPlans } from '../engine/plans.js';
 import { countSplitsInto } from '../engine/split.js';
 import { perform } from './dispatch.js';
@@ -13,7 +15,7 @@ import { collectTransferables } from '../wire/ownership.js';
 // probe rather than a request.
 
 const data = Piscina.workerData as
-  | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array }; split?: BigInt64Array }
+  | { blas?: string; nice?: number; cores?: Omit<CoreShare, 'cores'>; plans?: { entries: number; bytes: number; stats: BigInt64Array; deleted: string }; split?: BigInt64Array }
   | undefined;
 // Below the event loop's priority when WORKER_NICE > 0: when both want a core, reading requests and
 // writing answers for every client goes first, so long computations hold the others up less. Before the
@@ -33,6 +35,10 @@ if (data?.plans && data.plans.entries > 0) {
   keepPlans(data.plans.entries, data.plans.bytes, data.plans.stats);
   // a worker stopped or replaced takes its plans out of the sizes the pool reports
   process.on('exit', dropPlans);
+  // the ids of models deleted (PiscinaPool.forgetModel): between two batches, not on every task's path
+  const deleted = new BroadcastChannel(data.plans.deleted);
+  deleted.onmessage = (e) => forgetModelPlans((e as { data: string }).data);
+  deleted.unref();
 }
 
 /** One task of a batch, unless the pool took it back first. */

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPlanStats } from '../../src/engine/plans.js';
 import { canonicalJson, modelId } from '../../src/plugins/models.js';
 import { xorMlp } from '../../src/routes/shared/examples.js';
 import { expectProblem, post, startApp, twoWeight } from './helpers.js';
+import { waitFor } from '../reliability/helpers.js';
 import { SAFETENSORS, safetensors } from '../wire/safetensors-helpers.js';
 
 // Content-addressed models (docs/models.md), through app.inject and the real worker pool. Every
@@ -366,6 +368,31 @@ describe('the cache', () => {
       expectProblem(await register(small, big), 413, 'LIMIT_EXCEEDED');
     } finally {
       await small.close();
+    }
+  });
+
+  it('drops the workers\' compiled plans of a deleted model, for every shape, and keeps the other models\'', async () => {
+    const two = await startApp({ workers: 2, inPlaceFlops: 0 });
+    try {
+      const plans = () => readPlanStats(two.pool.planStats);
+      const forward = (id: string, x: unknown) => post(two, '/v1/forward', { model: { ref: id }, params: { w: [1, 1] }, inputs: { x } });
+      const [a, b] = [(await register(two, scaled(40))).body.id, (await register(two, scaled(41))).body.id];
+      expect((await forward(b, [1, 1])).status).toBe(200);
+      const withB = plans();
+      for (const x of [[1, 1], [[1, 1], [2, 2]]]) expect((await forward(a, x)).status).toBe(200);
+      expect(plans().entries).toBe(withB.entries + 2);
+
+      expect((await del(two, `/v1/models/${a}`)).status).toBe(204);
+      // each worker drops them between two batches, on its own; b's stays wherever it is
+      await waitFor(() => plans().entries === withB.entries, 5000, "the deleted model's plans to go");
+      expect(plans().bytes).toBe(withB.bytes);
+      expect(plans().evictions).toBe(withB.evictions);
+      // registered again, it is compiled again
+      expect((await register(two, scaled(40))).status).toBe(201);
+      expect((await forward(a, [1, 1])).status).toBe(200);
+      expect(plans().entries).toBe(withB.entries + 1);
+    } finally {
+      await two.close();
     }
   });
 

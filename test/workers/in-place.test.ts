@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
 import { costsAtMost, gradients } from '../../src/engine/index.js';
+import { forgetModelPlans } from '../../src/engine/model.js';
 import { keepPlans, PLAN_STATS } from '../../src/engine/plans.js';
 import { twoWeight, twoWeightId, xorMlp } from '../../src/routes/shared/examples.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
@@ -159,6 +160,19 @@ describe('costsAtMost', () => {
       job({ ...twoWeight, model: { ...twoWeight.model, params: { ...twoWeight.model.params, spare: { shape: [n] } } }, params: { w1: 0.5, w2: -1.5 } }, `sha256:unused${n}`);
     expect(costsAtMost(unused(10), limits, 2 ** 18)).toBe(true);
     expect(costsAtMost(unused(100_000), limits, 2 ** 18)).toBe(false);
+  });
+
+  it('forgets every plan of a deleted model, whatever its shapes, and no other model\'s (PiscinaPool.forgetModel)', () => {
+    const stats = new BigInt64Array(PLAN_STATS.LENGTH);
+    keepPlans(16, 1 << 24, stats);
+    const entries = () => Number(stats[PLAN_STATS.ENTRIES]);
+    for (const j of [job(twoWeight), job({ ...twoWeight, inputs: { x: [2, 3], t: [1, 1] } }), job(twoWeight, 'sha256:other')]) costsAtMost(j, limits, 2 ** 18);
+    expect(entries()).toBe(3);
+    forgetModelPlans(twoWeightId);
+    expect(entries()).toBe(1);
+    expect(stats[PLAN_STATS.EVICTIONS]).toBe(0n);
+    costsAtMost(job(twoWeight, 'sha256:other'), limits, 2 ** 18);
+    expect(stats[PLAN_STATS.HITS]).toBe(1n);
   });
 
   it('a job costed, then computed, looks for its plan once; another job of the same model finds it', () => {

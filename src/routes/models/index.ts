@@ -108,6 +108,8 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
     },
     async (request, reply) => {
       const here = app.models.delete(request.params.id);
+      // the workers' plans outlive an evicted spec: dropped whether or not it was still known here
+      app.pool.forgetModel?.(request.params.id);
       const elsewhere = (await app.models.shared?.delete(request.params.id)) ?? false;
       if (!here && !elsewhere) throw modelNotFound(request.params.id);
       return reply.code(204).send(null);
