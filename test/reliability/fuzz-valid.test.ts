@@ -45,10 +45,15 @@ async function checkCase({ body, params: given }: ValidCase, pickSeed: number): 
     const picks = n <= 2 ? [...Array(n).keys()] : [pickSeed % n, (pickSeed * 31 + 7) % n];
     for (const i of new Set(picks)) {
       const at = (d: number) => ({ ...params, [name]: { shape: p.shape, data: p.data.map((v, k) => (k === i ? v + d : v)) } });
-      const numeric = ((await lossAt(body, at(H))) - (await lossAt(body, at(-H)))) / (2 * H);
+      const numericAt = async (h: number) => ((await lossAt(body, at(h))) - (await lossAt(body, at(-h)))) / (2 * h);
       const analytic = grad.data[i]!;
-      const ok = Math.abs(analytic - numeric) <= ATOL + RTOL * Math.abs(numeric);
-      expect(ok, `${name}[${i}]: backprop ${analytic}, finite differences ${numeric}\n${where}`).toBe(true);
+      const agrees = (numeric: number) => Math.abs(analytic - numeric) <= ATOL + RTOL * Math.abs(numeric);
+      let numeric = await numericAt(H);
+      // Where the loss curves sharply (a layernorm over two nearly equal values), the difference's own
+      // error, O(h²), can pass the tolerance: a tenth of the step cuts it 100×, and in float64 the
+      // rounding error it adds stays far below the tolerance. A wrong gradient disagrees at both.
+      if (!agrees(numeric)) numeric = await numericAt(H / 10);
+      expect(agrees(numeric), `${name}[${i}]: backprop ${analytic}, finite differences ${numeric}\n${where}`).toBe(true);
     }
   }
 
