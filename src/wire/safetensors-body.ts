@@ -17,31 +17,31 @@ const { FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_CONTENT_LENGTH } = error
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
-const isId = (s: string | undefined): boolean => s !== undefined && ID.test(s) && !RESERVED.has(s);
+/** A name as a JSON body's keys may hold it: an ONNX file's initializers keep theirs (`0.weight`, `dense/kernel:0`). */
+const isName = (s: string): boolean => s.length > 0 && s.length <= 1024 && !RESERVED.has(s);
 
-/** The tensor fields of the request bodies: fixed segments, `*` for a name. */
-const TENSOR_PATHS = [
-  ['inputs'],
-  ['targets'],
-  ['outputGrad'],
-  ['inputs', '*'],
-  ['params', '*'],
-  ['gradients', '*'],
-  ['model', 'constants', '*'],
-  ['model', 'bytes'],
-  ['optimizer', 'state', 'state', '*', '*'],
-];
+/** The tensor fields of the request bodies: whole names, and prefixes followed by a name. */
+const WHOLE = new Set(['inputs', 'targets', 'outputGrad', 'model/bytes']);
+const NAMED = ['inputs/', 'params/', 'gradients/', 'model/constants/'];
+/** followed by `<param>/<buffer>`: the buffer is torch's name (exp_avg), the param everything before it */
+const STATE = 'optimizer/state/state/';
 
 /** The path a tensor's name spells, or a 400 naming it. */
 function pathOf(name: string): string[] {
-  const parts = name.split('/');
-  const known = TENSOR_PATHS.some((p) => p.length === parts.length && p.every((s, i) => (s === '*' ? isId(parts[i]) : s === parts[i])));
-  if (!known) {
-    throw new HttpError('INVALID_BODY', `"${name}" names no tensor field of a request`, [
-      { path: name, message: 'expected inputs, inputs/<name>, targets, outputGrad, params/<name>, gradients/<name>, model/constants/<name>, model/bytes (an ONNX file, U8) or optimizer/state/state/<param>/<buffer>' },
-    ]);
+  if (WHOLE.has(name)) return name.split('/');
+  const prefix = NAMED.find((p) => name.startsWith(p));
+  if (prefix !== undefined) {
+    const rest = name.slice(prefix.length);
+    if (isName(rest)) return [...prefix.slice(0, -1).split('/'), rest];
+  } else if (name.startsWith(STATE)) {
+    const rest = name.slice(STATE.length);
+    const cut = rest.lastIndexOf('/');
+    const [param, buffer] = [rest.slice(0, cut), rest.slice(cut + 1)];
+    if (cut > 0 && isName(param) && ID.test(buffer) && !RESERVED.has(buffer)) return [...STATE.slice(0, -1).split('/'), param, buffer];
   }
-  return parts;
+  throw new HttpError('INVALID_BODY', `"${name}" names no tensor field of a request`, [
+    { path: name, message: 'expected inputs, inputs/<name>, targets, outputGrad, params/<name>, gradients/<name>, model/constants/<name>, model/bytes (an ONNX file, U8) or optimizer/state/state/<param>/<buffer>' },
+  ]);
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -106,7 +106,7 @@ function inferDtype(body: Record<string, unknown>, tensors: BinaryTensor[]): voi
 /** Puts each tensor where its placeholder was, in the validated body. */
 function place(body: unknown, tensors: BinaryTensor[]): void {
   for (const t of tensors) {
-    const parts = t.name.split('/');
+    const parts = pathOf(t.name);
     let at = body as Record<string, unknown>;
     for (const key of parts.slice(0, -1)) {
       const next = at[key];

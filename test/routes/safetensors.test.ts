@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, startApp, twoWeight } from './helpers.js';
+import { onnxFile } from '../helpers/onnx.js';
 import { readFile, SAFETENSORS, safetensors, type RawTensor } from '../wire/safetensors-helpers.js';
 import { dropSpares, spareBufferBytes } from '../../src/wire/ownership.js';
 
@@ -150,7 +151,7 @@ describe('/v1/gradients in safetensors', () => {
 
   it('an optimizer step with its state: optimizerState buffers out as tensors, back in as tensors', async () => {
     const first = await send('/v1/gradients', binaryMlp({ optimizer: { type: 'adam', lr: 0.01 } }), SAFETENSORS);
-    expect(first.status).toBe(200);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
     const names = Object.keys(first.file!.tensors);
     expect(names).toContain('optimizerState/state/layers.0.weight/exp_avg');
     expect(names).toContain('optimizerState/state/layers.0.weight/exp_avg_sq');
@@ -165,7 +166,7 @@ describe('/v1/gradients in safetensors', () => {
     }
     const jsonState = first.file!.json.optimizerState;
     const second = await send('/v1/gradients', binaryMlp({ optimizer: { type: 'adam', lr: 0.01, state: jsonState } }, { ...params, ...state }), SAFETENSORS);
-    expect(second.status).toBe(200);
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
     expect(second.file!.json.optimizerState.step).toBe(2);
 
     const j1 = (await send('/v1/gradients', { ...jsonMlp, optimizer: { type: 'adam', lr: 0.01 }, options: { encoding: 'base64' } })).body;
@@ -225,6 +226,41 @@ describe('the other compute routes in safetensors', () => {
     expect(r.status).toBe(200);
     expect(r.file!.json.losses).toEqual(j.losses);
     for (const [p, v] of Object.entries<any>(j.params)) expect(Array.from(r.file!.tensors[`params/${p}`]!.data)).toEqual(base64Floats(v));
+  });
+});
+
+describe('an ONNX file\'s own parameter names, digits first and "/" inside, over safetensors', () => {
+  // torch names a Sequential's layers 0, 1, ...; other exporters write paths (dense/bias)
+  const onnx = {
+    type: 'onnx',
+    bytes: onnxFile({
+      nodes: [{ name: 'fc', op: 'Gemm', inputs: ['x', '0.weight', 'dense/bias'], outputs: ['logits'], attrs: { transB: 1 } }],
+      initializers: { '0.weight': [[2, 3], [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]], 'dense/bias': [[2], [0.05, -0.05]] },
+      inputs: { x: ['batch', 3] },
+      outputs: ['logits'],
+    }),
+  };
+  const request = { model: onnx, loss: { type: 'cross_entropy', output: 'logits' }, optimizer: { type: 'adam', lr: 0.01 } };
+  const data = { 'inputs/x': f32([2, 3], [1, 2, 3, -1, 0.5, 2]), targets: { dtype: 'I64', shape: [2], values: [1, 0] } };
+  const json = { ...request, inputs: { x: { shape: [2, 3], data: [1, 2, 3, -1, 0.5, 2] } }, targets: [1, 0], options: { encoding: 'base64' } };
+
+  it('the answer\'s params and optimizer state go back as the next request, as in JSON', async () => {
+    const first = await send('/v1/gradients', safetensors(data, request), SAFETENSORS);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(Object.keys(first.file!.tensors)).toContain('params/0.weight');
+    expect(Object.keys(first.file!.tensors)).toContain('optimizerState/state/dense/bias/exp_avg');
+    const back: Record<string, RawTensor> = {};
+    for (const [name, t] of Object.entries(first.file!.tensors)) {
+      if (name.startsWith('params/')) back[name] = { dtype: t.dtype, shape: t.shape, values: Array.from(t.data as Float32Array) };
+      if (name.startsWith('optimizerState/')) back[`optimizer/state/${name.slice('optimizerState/'.length)}`] = { dtype: t.dtype, shape: t.shape, values: Array.from(t.data as Float32Array) };
+    }
+    const second = await send('/v1/gradients', safetensors({ ...data, ...back }, { ...request, optimizer: { ...request.optimizer, state: first.file!.json.optimizerState }, options: { encoding: 'base64' } }));
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+
+    const j1 = (await send('/v1/gradients', json)).body;
+    const j2 = (await send('/v1/gradients', { ...json, params: j1.params, optimizer: { ...request.optimizer, state: j1.optimizerState } })).body;
+    expect(second.body.loss).toBe(j2.loss);
+    expect(second.body.params).toEqual(j2.params);
   });
 });
 
@@ -344,7 +380,7 @@ describe('errors stay problem+json, naming the tensor', () => {
       );
     dropSpares();
     const first = await send('/v1/gradients', body(1), SAFETENSORS);
-    expect(first.status).toBe(200);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
     // the weight's gradient went to the spares once written, and the next body took it
     expect(spareBufferBytes()).toBe(64 * 300 * 4);
     const other = await send('/v1/gradients', body(2), SAFETENSORS);

@@ -221,6 +221,14 @@ describe('bodyOf', () => {
     });
   });
 
+  it('reads the names an answer writes for an ONNX file\'s initializers: digits first, "/" inside', () => {
+    expect(body({ 'params/0.weight': t, 'params/dense/kernel:0': t, 'optimizer/state/state/dense/kernel:0/exp_avg': t, 'inputs/x/y': t })).toEqual({
+      params: { '0.weight': 0, 'dense/kernel:0': 0 },
+      inputs: { 'x/y': 0 },
+      optimizer: { state: { state: { 'dense/kernel:0': { exp_avg: 0 } } } },
+    });
+  });
+
   it('infers float64 from all-F64 float tensors, only when options.dtype is absent', () => {
     const f64 = { dtype: 'F64', shape: [], values: [1] };
     const i64 = { dtype: 'I64', shape: [], values: [1] };
@@ -242,7 +250,7 @@ describe('bodyOf', () => {
       }
       throw new Error('accepted');
     };
-    for (const name of ['weights', 'params', 'params/', 'params/__proto__', 'params/constructor', 'params/1abc', 'params/a/b', 'inputs/x/y', 'optimizer/state/state/w', 'model/constants', '']) {
+    for (const name of ['weights', 'params', 'params/', 'params/__proto__', 'params/constructor', 'optimizer/state/state/w', 'optimizer/state/state//exp_avg', 'optimizer/state/state/w/1x', 'model/constants', '']) {
       fails(() => body({ [name]: t }), name, /names no tensor field/);
     }
     fails(() => body({ inputs: t }, { inputs: [1] }), 'inputs', /given twice/);
