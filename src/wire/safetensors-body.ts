@@ -206,6 +206,10 @@ async function safetensorsPlugin(app: FastifyInstance): Promise<void> {
   // The body is read as it arrives (SafetensorsReader), so this parser keeps the limits Fastify keeps
   // for the parsers it hands whole bodies to: the body limit before reading, the Content-Length after.
   app.addContentTypeParser(SAFETENSORS, (request, payload, done) => {
+    if (!request.routeOptions.schema?.tags?.includes('compute')) {
+      done(new HttpError('UNSUPPORTED_MEDIA_TYPE', `${request.method} ${request.routeOptions.url} takes application/json; safetensors bodies go to the compute routes`), undefined);
+      return;
+    }
     const limit = request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? Infinity;
     const length = request.headers['content-length'];
     const declared = length === undefined ? undefined : Number(length);

@@ -296,6 +296,15 @@ describe('Accept chooses the answer by its q-values, in any case, and the answer
 });
 
 describe('errors stay problem+json, naming the tensor', () => {
+  it('JSON sent as safetensors: a 400 that says so; a safetensors body where only JSON goes: a 415', async () => {
+    const json = await app.inject({ method: 'POST', url: '/v1/gradients', payload: JSON.stringify(jsonMlp), headers: { 'content-type': SAFETENSORS } });
+    expectProblem({ status: json.statusCode, headers: json.headers, body: JSON.parse(json.body) }, 400, 'INVALID_BODY');
+    expect(JSON.parse(json.body).detail).toMatch(/starts like JSON, which goes with Content-Type: application\/json/);
+    const models = await app.inject({ method: 'POST', url: '/v1/models', payload: safetensors({}, model), headers: { 'content-type': SAFETENSORS } });
+    expectProblem({ status: models.statusCode, headers: models.headers, body: JSON.parse(models.body) }, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(JSON.parse(models.body).detail).toBe('POST /v1/models takes application/json; safetensors bodies go to the compute routes');
+  });
+
   it('NaN or ±Inf in a tensor: 422 at its name', async () => {
     const r = await send('/v1/gradients', binaryMlp({}, { 'params/layers.0.bias': f32([3], [0, NaN, 1]) }), SAFETENSORS);
     expectProblem(r, 422, 'INVALID_SPEC');

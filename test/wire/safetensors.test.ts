@@ -103,10 +103,12 @@ describe('readSafetensors', () => {
     rejects(Buffer.alloc(5), 'INVALID_BODY', /8-byte header length/);
     const huge = Buffer.alloc(16);
     huge.writeBigUInt64LE(2n ** 63n);
-    rejects(huge, 'BODY_TOO_LARGE', /over the limit/);
-    const big = Buffer.alloc(16);
+    rejects(huge, 'INVALID_BODY', /runs past the end of the 16-byte body$/);
+    // a header over the cap that the body does hold
+    const big = Buffer.alloc(8 + MAX_HEADER_BYTES + 1);
     big.writeBigUInt64LE(BigInt(MAX_HEADER_BYTES + 1));
     rejects(big, 'BODY_TOO_LARGE', /over the limit/);
+    rejects(Buffer.from(JSON.stringify({ model: { ref: 'sha256:00' } })), 'INVALID_BODY', /starts like JSON, which goes with Content-Type: application\/json/);
     const past = Buffer.alloc(16);
     past.writeBigUInt64LE(100n);
     rejects(past, 'INVALID_BODY', /runs past the end/);
