@@ -140,11 +140,13 @@ function pathSums(
   const head = seeded ? [{ text: `d${lossName}/d${name(root)}`, value: seed.seed.data[0]! }] : [];
   return Object.keys(params).map((param) => {
     const p = g.slotOf.get(param)!;
+    const lhs = `d${lossName}/d${param}`;
     const { paths, truncated } = enumeratePaths(g, locals, root, p);
     const listed = paths.map((edges) => {
       const steps = edges.map(([t, k]) => {
         const node = g.nodes[t]!;
-        return { text: `d${name(node.slot)}/d${name(node.inputs[k]!)}`, value: locals[t]![k]!.data[0]!, to: name(node.inputs[k]!) };
+        const s = node.inputs[k]!;
+        return { text: stepText(name(node.slot), name(s), k, node.inputs.indexOf(s) !== node.inputs.lastIndexOf(s), lhs), value: locals[t]![k]!.data[0]!, to: name(s) };
       });
       const factors = [...head, ...steps];
       const product = factors.reduce((acc, f) => acc * f.value, 1);
@@ -152,7 +154,6 @@ function pathSums(
     });
     const gradient = listed.reduce((acc, l) => acc + l.product, 0);
     const backprop = adj[p] === undefined ? 0 : adj[p]!.data[0]!;
-    const lhs = `d${lossName}/d${param}`;
     let formula: string;
     if (listed.length === 0) formula = `${lhs} = 0 (${lossName} does not depend on ${param})`;
     else {
@@ -172,6 +173,18 @@ function pathSums(
       truncated,
     };
   });
+}
+
+/**
+ * One step's local derivative as the formula writes it: d<node>/d<input>, but as a partial where that name
+ * would say two things. A node reading one value at several inputs has one edge per input, each its own
+ * term, so the input's position is named; and a step named like the gradient being explained (the output
+ * reading the parameter itself) is the local share of that gradient, not the gradient.
+ */
+function stepText(node: string, input: string, k: number, readTwice: boolean, lhs: string): string {
+  if (readTwice) return `∂${node}/∂${input} (as input ${k} of ${node})`;
+  const plain = `d${node}/d${input}`;
+  return plain === lhs ? `∂${node}/∂${input}` : plain;
 }
 
 /**

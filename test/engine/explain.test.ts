@@ -43,8 +43,24 @@ describe('explain', () => {
       ['z', 'y', 'x'],
       ['z', 'x'],
     ]);
-    expect(x.formula).toBe('dz/dx = dz/dy · dy/dx + dz/dy · dy/dx + dz/dx = (2)·(2) + (2)·(2) + (4) = 12');
+    expect(x.formula).toBe('dz/dx = dz/dy · ∂y/∂x (as input 0 of y) + dz/dy · ∂y/∂x (as input 1 of y) + ∂z/∂x = (2)·(2) + (2)·(2) + (4) = 12');
     expect(x.gradient).toBe(12);
+  });
+
+  it('names the two edges of a node that reads one value twice, so its gradient is not written as dL/dw + dL/dw', () => {
+    const job = graphJob({ params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 'w'] }], output: 'L' }, { params: { w: s64(3) } });
+    const w = explain(job, LIMITS).gradients[0]!;
+    expect(w.formula).toBe('dL/dw = ∂L/∂w (as input 0 of L) + ∂L/∂w (as input 1 of L) = (3) + (3) = 6');
+    expect(w.paths).toEqual([
+      { nodes: ['L', 'w'], factors: [3], product: 3 },
+      { nodes: ['L', 'w'], factors: [3], product: 3 },
+    ]);
+    expect([w.gradient, w.backprop]).toEqual([6, 6]);
+  });
+
+  it('writes the output\'s own edge to the parameter as a partial, not as the gradient it is a share of', () => {
+    const job = graphJob({ params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 3] }], output: 'L' }, { params: { w: s64(2) } });
+    expect(explain(job, LIMITS).gradients[0]!.formula).toBe('dL/dw = ∂L/∂w = (3) = 3');
   });
 
   it('cut short at its limit of paths, the formula ends in the gradient backpropagation gives, not the listed paths\' sum', () => {

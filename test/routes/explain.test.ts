@@ -22,9 +22,24 @@ describe('POST /v1/explain', () => {
     expect(w1.paths).toHaveLength(1);
     expect(w1.paths[0].nodes).toEqual(['L', 'y', 'h', 'w1']);
     expect(w1.paths[0].factors).toEqual([-5, -1.5, 2]);
+    expect(r.body.gradients.map((g: { formula: string }) => g.formula)).toEqual([
+      'dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15',
+      'dL/dw2 = dL/dy · dy/dw2 = (−5)·(1) = −5',
+    ]);
     const y = r.body.nodes.find((n: { id: string }) => n.id === 'y');
     expect(y.adjoint).toBe(-5);
     expect(r.body.dot).toMatch(/^digraph/);
+  });
+
+  it('tells the two edges of L = mul(w, w) apart in the formula', async () => {
+    const r = await post(app, '/v1/explain', {
+      model: { type: 'graph', inputs: [], params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 'w'] }], output: 'L' },
+      params: { w: 3 },
+      inputs: {},
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.gradients[0].formula).toBe('dL/dw = ∂L/∂w (as input 0 of L) + ∂L/∂w (as input 1 of L) = (3) + (3) = 6');
+    expect(r.body.nodes.find((n: { id: string }) => n.id === 'L').edges.map((e: { input: number; from: string }) => [e.input, e.from])).toEqual([[0, 'w'], [1, 'w']]);
   });
 
   it('reads the tensors in float64, as it computes: 0.3 is explained as 0.3, whatever options.dtype says', async () => {
