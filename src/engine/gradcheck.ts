@@ -6,7 +6,8 @@ import { BACKWARD_PASSES, withinBudget } from './cost.js';
 import { buildModel } from './model.js';
 import type { AnyOp } from './op.js';
 import { runForward } from './run.js';
-import { cast, type Tensor } from './tensor.js';
+import { finite } from './nested.js';
+import { cast, stridesOf, type Tensor } from './tensor.js';
 
 // Backpropagation against central finite differences, both in float64 whatever the request's dtype:
 // the check is about the VJPs and the engine, not about float32 rounding.
@@ -22,6 +23,19 @@ export const GradcheckConfigSchema = z
   .describe('finite-difference check settings (torch.autograd.gradcheck-style, central differences in float64)');
 export type GradcheckConfig = z.infer<typeof GradcheckConfigSchema>;
 
+export const WorstElementSchema = z
+  .strictObject({
+    index: z.number().int().describe('the element\'s flat index in the parameter (row-major)'),
+    multiIndex: z.array(z.number().int()).describe('the same element\'s index in the parameter\'s shape, e.g. [1, 0]; [] for a scalar'),
+    backprop: z.number().nullable().describe('the gradient backpropagation gave this element; null for NaN or ±Inf'),
+    numeric: z.number().nullable().describe('(L(p + h) − L(p − h)) / 2h at this element; null for NaN or ±Inf'),
+    hint: z
+      .string()
+      .optional()
+      .describe('present when the element failed where L has a kink (its slopes left and right of the point differ and backprop took one of them): a non-smooth op such as relu or abs at 0, or max at a tie, rather than a wrong VJP'),
+  })
+  .describe('the checked element furthest beyond its tolerance (a non-finite one first), as torch.autograd.gradcheck names the numerical and analytical values of a mismatch');
+
 export const ParamCheckSchema = z
   .strictObject({
     maxAbsError: z.number().describe('largest |backprop − numeric| over the checked finite elements'),
@@ -29,8 +43,10 @@ export const ParamCheckSchema = z
     checked: z.number().int().describe('how many elements were checked'),
     nonFinite: z.number().int().describe('checked elements whose backprop or numeric gradient was NaN or ±Inf (each fails)'),
     passed: z.boolean().describe('every checked element within atol + rtol·|numeric|'),
+    worst: WorstElementSchema.optional().describe('where the check came nearest to failing or failed worst; absent when no element was checked (an empty parameter)'),
   })
   .describe('the check of one parameter');
+type ParamCheck = z.infer<typeof ParamCheckSchema>;
 
 export const GradcheckResultSchema = z
   .strictObject({
@@ -74,23 +90,28 @@ export function gradcheck(job: ModelJob, cfg: GradcheckConfig, limits: Limits, o
     return s;
   };
 
+  // L at the point sent, needed only to tell a kink from a wrong VJP
+  let atPoint: number | undefined;
+  const base = () => (atPoint ??= objective());
   const params: GradcheckResult['params'] = {};
   let passed = true;
   for (const [name, p] of Object.entries(m.params)) {
     const analytic = Float64Array.from(ev.gradients[name]!.data);
-    const r = checkParam(p, analytic, objective, cfg, sample(p.data.length, cfg.maxElementsPerParam, cfg.seed, name));
+    const r = checkParam(p, analytic, objective, base, cfg, sample(p.data.length, cfg.maxElementsPerParam, cfg.seed, name));
     params[name] = r;
     passed &&= r.passed;
   }
   return { passed, params };
 }
 
-function checkParam(p: Tensor, analytic: Float64Array, objective: () => number, cfg: GradcheckConfig, indices: number[]) {
+function checkParam(p: Tensor, analytic: Float64Array, objective: () => number, base: () => number, cfg: GradcheckConfig, indices: number[]): ParamCheck {
   const { eps, atol, rtol } = cfg;
   let maxAbsError = 0;
   let maxRelError = 0;
   let nonFinite = 0;
   let passed = true;
+  // ranked by how far past its tolerance it is, so a small gradient's failure outranks a large one's pass
+  let worst: { j: number; a: number; numeric: number; plus: number; minus: number; excess: number } | undefined;
   for (const j of indices) {
     const saved = p.data[j]!;
     p.data[j] = saved + eps;
@@ -103,13 +124,51 @@ function checkParam(p: Tensor, analytic: Float64Array, objective: () => number, 
     if (!Number.isFinite(numeric) || !Number.isFinite(a)) {
       nonFinite++;
       passed = false;
+      if (worst === undefined || worst.excess < Infinity) worst = { j, a, numeric, plus, minus, excess: Infinity };
       continue;
     }
     const abs = Math.abs(a - numeric);
     const scale = Math.max(Math.abs(a), Math.abs(numeric));
     maxAbsError = Math.max(maxAbsError, abs);
     maxRelError = Math.max(maxRelError, scale > 0 ? abs / scale : 0);
-    if (!(abs <= atol + rtol * Math.abs(numeric))) passed = false;
+    const excess = abs - (atol + rtol * Math.abs(numeric));
+    if (!(excess <= 0)) passed = false;
+    if (worst === undefined || excess > worst.excess) worst = { j, a, numeric, plus, minus, excess };
   }
-  return { maxAbsError, maxRelError, checked: indices.length, nonFinite, passed };
+  const r: ParamCheck = { maxAbsError, maxRelError, checked: indices.length, nonFinite, passed };
+  if (worst !== undefined) {
+    const strides = stridesOf(p.shape);
+    r.worst = {
+      index: worst.j,
+      multiIndex: p.shape.map((n, d) => Math.floor(worst.j / strides[d]!) % n),
+      backprop: finite(worst.a),
+      numeric: finite(worst.numeric),
+    };
+    const hint = worst.excess > 0 && worst.excess < Infinity ? kinkHint(worst.a, worst.plus, worst.minus, base(), cfg) : undefined;
+    if (hint !== undefined) r.worst.hint = hint;
+  }
+  return r;
+}
+
+const show = (x: number) => String(Number(x.toPrecision(6)));
+
+/**
+ * A failure at a kink of L, said as such. Central differences give the mean of the slopes either side
+ * of the point; where those differ and backprop took one of them (relu's 0 at 0, say), the VJP chose a
+ * subgradient and the check cannot judge it there. At a smooth point backprop sits halfway between the
+ * one-sided slopes, so "near one side" does not mistake a coarse step for a kink.
+ */
+function kinkHint(a: number, plus: number, minus: number, atPoint: number, cfg: GradcheckConfig): string | undefined {
+  const left = (atPoint - minus) / cfg.eps;
+  const right = (plus - atPoint) / cfg.eps;
+  if (!Number.isFinite(left) || !Number.isFinite(right)) return undefined;
+  const spread = Math.abs(right - left);
+  if (!(spread > cfg.atol + cfg.rtol * Math.max(Math.abs(left), Math.abs(right)))) return undefined;
+  const side = Math.abs(a - left) <= Math.abs(a - right) ? 'left' : 'right';
+  if (Math.abs(a - (side === 'left' ? left : right)) > spread / 10) return undefined;
+  return (
+    `L has a kink at this element: its slope is ${show(left)} to the left and ${show(right)} to the right. Central ` +
+    `differences average the two; backprop took the ${side} one, a subgradient. A non-smooth op at its kink (relu or ` +
+    'abs at 0, max or min at a tie, clamp at a bound) does this, not a wrong VJP: check at a point off the kink.'
+  );
 }

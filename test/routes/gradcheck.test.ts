@@ -35,6 +35,17 @@ describe('POST /v1/gradcheck', () => {
     expect(r.body.passed).toBe(false);
   });
 
+  it('names the element that failed, its backprop and numeric values, and relu\'s kink at 0', async () => {
+    const r = await post(app, '/v1/gradcheck', {
+      model: { type: 'graph', inputs: [], params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'relu', inputs: ['w'] }], output: 'L' },
+      params: { w: 0 },
+      inputs: {},
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.params.w).toMatchObject({ maxAbsError: 0.5, passed: false, worst: { index: 0, multiIndex: [], backprop: 0, numeric: 0.5 } });
+    expect(r.body.params.w.worst.hint).toMatch(/kink/);
+  });
+
   it('checks at the point sent, read in float64 whatever options.dtype says', async () => {
     // relu at w = 1e-50 has slope 1 on both sides of h = 1e-60; read in float32 first, w was 0, relu's kink
     for (const options of [{}, { dtype: 'float32' }]) {

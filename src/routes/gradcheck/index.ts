@@ -18,7 +18,8 @@ export const gradcheckRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
         summary: 'Backpropagation against central finite differences, in float64',
         description:
           'Per parameter, the largest absolute and relative error between backpropagation and ' +
-          '(L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. ' + describeLimits(config),
+          '(L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, whether it passed, and the worst ' +
+          'element with its index and both values (with a hint when it sits at a kink such as relu at 0). ' + describeLimits(config),
         body: GradcheckBodySchema,
         response: { 200: GradcheckResponseSchema },
       },
