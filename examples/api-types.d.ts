@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Backpropagation against central finite differences, in float64
-         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, and whether it passed. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description Per parameter, the largest absolute and relative error between backpropagation and (L(p + h) − L(p − h)) / 2h over up to maxElementsPerParam elements, whether it passed, and the worst element with its index and both values (with a hint when it sits at a kink such as relu at 0). Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["gradcheck"];
         delete?: never;
@@ -1682,6 +1682,19 @@ export interface operations {
                                 nonFinite: number;
                                 /** @description every checked element within atol + rtol·|numeric| */
                                 passed: boolean;
+                                /** @description where the check came nearest to failing or failed worst; absent when no element was checked (an empty parameter) */
+                                worst?: {
+                                    /** @description the element's flat index in the parameter (row-major) */
+                                    index: number;
+                                    /** @description the same element's index in the parameter's shape, e.g. [1, 0]; [] for a scalar */
+                                    multiIndex: number[];
+                                    /** @description the gradient backpropagation gave this element; null for NaN or ±Inf */
+                                    backprop: number | null;
+                                    /** @description (L(p + h) − L(p − h)) / 2h at this element; null for NaN or ±Inf */
+                                    numeric: number | null;
+                                    /** @description present when the element failed where L has a kink (its slopes left and right of the point differ and backprop took one of them): a non-smooth op such as relu or abs at 0, or max at a tie, rather than a wrong VJP */
+                                    hint?: string;
+                                };
                             };
                         };
                         /** @description where the time went; also in the Server-Timing header */
