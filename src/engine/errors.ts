@@ -56,7 +56,7 @@ export class LimitError extends Error {
     readonly path: Path,
     readonly reason: string,
   ) {
-    super(`${formatPath(path)}: ${reason}`);
+    super(path.length > 0 ? `${formatPath(path)}: ${reason}` : reason);
   }
 }
 

@@ -58,6 +58,7 @@ describe('POST /v1/models', () => {
     const spec = scaled(1);
     const r = await register(app, spec);
     expect(r.status).toBe(201);
+    expect(r.headers.location).toBe(`/v1/models/${r.body.id}`);
     // keys sorted at every level, no whitespace
     const canonical =
       '{"constants":{"k":[1,2]},"inputs":["x"],"nodes":[{"id":"y","inputs":["w","x"],"op":"mul"},{"id":"z","inputs":["y","k"],"op":"mul"},' +
@@ -365,7 +366,10 @@ describe('the cache', () => {
       expect(small.models.sizes.entries).toBe(2);
       expect(small.models.sizes.bytes).toBeLessThanOrEqual(2 * bytes + bytes / 2);
       const big = { ...scaled(1), constants: { k: Array.from({ length: 500 }, (_, i) => i) } };
-      expectProblem(await register(small, big), 413, 'LIMIT_EXCEEDED');
+      const over = await register(small, big);
+      expectProblem(over, 413, 'LIMIT_EXCEEDED');
+      // the model is the body: its path is empty, and the detail does not start with one
+      expect(over.body.detail).toMatch(/^the model holds about \d+ bytes/);
     } finally {
       await small.close();
     }

@@ -65,13 +65,14 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         model = knowModel(id, canonical, request.body, limits);
       } catch (err) {
         if (err instanceof SpecError) throw new SpecError(err.issues.map((i) => ({ ...i, path: inBody(i.path) })));
-        if (err instanceof LimitError) throw new LimitError(inBody(err.path), err.message.slice(err.message.indexOf(': ') + 2));
+        if (err instanceof LimitError) throw new LimitError(inBody(err.path), err.reason);
         throw err;
       }
       if (!app.models.add(model)) {
         throw new LimitError([], `the model holds about ${model.bytes} bytes, more than this instance keeps (MODEL_CACHE_MB)`);
       }
       await app.models.shared?.put(id, canonical);
+      if (!elsewhere) reply.header('location', `/v1/models/${id}`);
       return reply.code(elsewhere ? 200 : 201).send(answer(model));
     },
   );
