@@ -77,6 +77,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     logger: { level: config.logLevel, stream: logStream() },
     logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
+    // /v1/gradients/ is /v1/gradients, as most REST clients and frameworks take it
+    routerOptions: { ignoreTrailingSlash: true },
     ...connectionOptions(config),
     clientErrorHandler: clientError,
     // a path Fastify's router refuses (a segment over its length limit, bad percent-encoding): a problem too

@@ -54,6 +54,14 @@ describe('errors are problem+json', () => {
     expect(r.headers['x-request-id']).toBe('abc-123');
   });
 
+  it('a trailing slash names the same route, not a 404', async () => {
+    const r = await post(app, '/v1/gradients/', twoWeight);
+    expect(r.status).toBe(200);
+    expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
+    expect((await app.inject({ method: 'GET', url: '/healthz/' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBeLessThan(400);
+  });
+
   it('replaces a malformed X-Request-Id with a fresh one', async () => {
     const r = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\twith spaces' } });
     expect(r.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
