@@ -102,6 +102,8 @@ const CASES: Case[] = [
     400, 'INVALID_REQUEST', 'inputs.x.shape[0]: expected at least 0, got the number -1'],
   ['both loss and outputGrad', G, { ...twoWeight, model: { ...graph, output: 'y' }, loss: { type: 'mse' }, targets: 1, outputGrad: 1 },
     400, 'INVALID_REQUEST', 'outputGrad: give either `loss` with `targets`, or `outputGrad`, not both'],
+  ['clipGradNorm without an optimizer', G, { ...twoWeight, clipGradNorm: 1 },
+    400, 'INVALID_REQUEST', 'clipGradNorm: clips the gradients the optimizer steps with (the answer\'s gradients are unclipped): give an optimizer too, or leave it out (diagnostics.globalGradNorm is the norm it would clip)'],
   // unknown fields: each at its own path, with the allowed ones
   ['top-level field misspelt', G, { ...xorMlp, optimiser: { type: 'sgd' } },
     400, 'INVALID_REQUEST', 'optimiser: unknown field "optimiser" (allowed: model, params, inputs, targets, loss, outputGrad, options, optimizer, clipGradNorm)'],

@@ -41,6 +41,16 @@ export const GradientsBodySchema = z
     clipGradNorm: ClipGradNormSchema.optional(),
   })
   .superRefine(checkLossFields)
+  .superRefine((body, ctx) => {
+    // the returned gradients are never clipped: without a step, clipping would change nothing
+    if (body.clipGradNorm !== undefined && body.optimizer === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clipGradNorm'],
+        message: 'clips the gradients the optimizer steps with (the answer\'s gradients are unclipped): give an optimizer too, or leave it out (diagnostics.globalGradNorm is the norm it would clip)',
+      });
+    }
+  })
   .describe('a model, its parameters and a batch; optionally a loss, an optimizer and gradient clipping')
   .meta(
     examples([
