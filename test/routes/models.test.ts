@@ -54,6 +54,13 @@ const metric = async (a: FastifyInstance, name: string, cache: string) => {
 };
 
 describe('POST /v1/models', () => {
+  it('a compute body\'s {"model": spec} sent here: a 400 saying the body is the spec itself', async () => {
+    const r = await register(app, { model: twoWeight.model });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.detail).toBe('the body is the model spec itself, not {"model": spec}: send the value of `model`');
+    expect(r.body.errors[0].path).toBe('model');
+  });
+
   it('answers 201 with the sha256 of the canonical JSON and a summary, then 200 with the same id however the spec is written', async () => {
     const spec = scaled(1);
     const r = await register(app, spec);
@@ -260,6 +267,7 @@ describe('compute routes by {ref}', () => {
       expectProblem(r, 404, 'MODEL_NOT_FOUND');
       expect(r.body.detail).toContain(id);
       expect(r.body.detail).toMatch(/register it again with POST \/v1\/models/);
+      expect(r.body.errors).toEqual([{ path: 'model.ref', message: `no model ${id} on this instance` }]);
     }
     for (const model of [{ ref: 'sha256:1' }, { ref: 42 }, { ref: `sha256:${'e'.repeat(64)}`, type: 'graph' }]) {
       const r = await post(app, '/v1/gradients', { ...twoWeight, model });

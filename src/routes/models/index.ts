@@ -44,6 +44,13 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         },
       },
       preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | null;
+        // the compute routes' shape, {"model": spec, ...}, sent here: the schema alone would say `type: required`
+        if (typeof body === 'object' && body !== null && 'model' in body && !('type' in body)) {
+          throw new HttpError('INVALID_REQUEST', 'the body is the model spec itself, not {"model": spec}: send the value of `model`', [
+            { path: 'model', message: 'send this value as the whole body' },
+          ]);
+        }
         checkModelSize({ model: request.body }, limits);
         const canonical = canonicalJson(request.body, liftedText(request));
         if (canonical !== undefined) sent.set(request, canonical);

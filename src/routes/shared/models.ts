@@ -18,11 +18,10 @@ import { holdsModelTensors } from '../../wire/safetensors-body.js';
 /** An inline spec not known yet, by request: the handler makes it known once the schema passed it. */
 const unknownInline = new WeakMap<FastifyRequest, { id: string; canonical: string; text?: string }>();
 
-export function modelNotFound(id: string): HttpError {
-  return new HttpError(
-    'MODEL_NOT_FOUND',
-    `no model ${id} on this instance (never registered here, evicted, or the instance restarted): register it again with POST /v1/models and retry`,
-  );
+/** `path`: where a compute request named the model (`model.ref`) */
+export function modelNotFound(id: string, path?: string): HttpError {
+  const detail = `no model ${id} on this instance (never registered here, evicted, or the instance restarted): register it again with POST /v1/models and retry`;
+  return new HttpError('MODEL_NOT_FOUND', detail, path === undefined ? [] : [{ path, message: `no model ${id} on this instance` }]);
 }
 
 /**
@@ -88,9 +87,9 @@ function findModel(app: FastifyInstance, limits: Limits) {
         body!.model = known;
         return;
       }
-      if (app.models.shared === null) throw modelNotFound(ref);
+      if (app.models.shared === null) throw modelNotFound(ref, 'model.ref');
       return sharedModel(app, ref, limits).then((shared) => {
-        if (shared === undefined) throw modelNotFound(ref);
+        if (shared === undefined) throw modelNotFound(ref, 'model.ref');
         body!.model = shared;
       });
     }
