@@ -54,6 +54,13 @@ describe('errors are problem+json', () => {
     expect(r.headers['x-request-id']).toBe('abc-123');
   });
 
+  it('415 for a compressed body, naming its Content-Encoding', async () => {
+    const r = await post(app, '/v1/gradients', 'not really gzip', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expectProblem(r, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(r.body.detail).toMatch(/^Content-Encoding gzip is not supported/);
+    expect((await post(app, '/v1/gradients', twoWeight, { headers: { 'content-encoding': 'identity' } })).status).toBe(200);
+  });
+
   it('a trailing slash names the same route, not a 404', async () => {
     const r = await post(app, '/v1/gradients/', twoWeight);
     expect(r.status).toBe(200);
