@@ -18,7 +18,8 @@ import urllib.request
 import numpy as np
 
 MEDIA_TYPE = "application/vnd.gradserve.safetensors"
-DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+# the service also reads BF16 (widened to float32), which numpy has no type for
+DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 NAMES = {t: name for name, t in DTYPES.items()}
 
 
