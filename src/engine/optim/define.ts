@@ -99,7 +99,10 @@ function readParamState<C extends { type: string }>(
     if (key === 'step' && def.perParamStep) {
       const n = readCount(v);
       if (n === undefined) issues.push({ path: [...path, key], message: 'the step count must be a non-negative integer' });
-      else step = n;
+      // every parameter steps each time, so an answer's counts agree: these are not one answer's
+      else if (n !== globalStep) {
+        issues.push({ path: [...path, key], message: `${n} steps, where the state's step says ${globalStep}: send back the optimizerState of the previous response` });
+      } else step = n;
     } else if (!def.bufferNames.includes(key)) {
       const known = [...(def.perParamStep ? ['step'] : []), ...def.bufferNames].join(', ');
       issues.push({ path: [...path, key], message: `${def.type} keeps no "${key}" (its state holds ${known})` });

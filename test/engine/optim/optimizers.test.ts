@@ -168,6 +168,15 @@ describe('step', () => {
     expect(() => step({ type: 'adam' }, one(1), g1(1), { step: 1, state: { p: { step: 1, exp_avg: t64([1], [-1]), exp_avg_sq: t64([1], [1]) } } })).not.toThrow();
   });
 
+  it('refuses a parameter\'s step count that is not the state\'s: no answer holds such a state', () => {
+    const state = (perParam: number) => ({ step: 3, state: { p: { step: perParam, exp_avg: t64([1], [0.1]), exp_avg_sq: t64([1], [0.01]) } } });
+    const e = specError(() => step({ type: 'adam' }, one(1), g1(1), state(1)));
+    expect(e.issues).toEqual([
+      { path: ['optimizer', 'state', 'state', 'p', 'step'], message: '1 steps, where the state\'s step says 3: send back the optimizerState of the previous response' },
+    ]);
+    expect(step({ type: 'adam' }, one(1), g1(1), state(3)).state.state.p!.step).toBe(4);
+  });
+
   it('reports wrong shapes, unknown buffers, bad steps and stray names, all at once', () => {
     const e = specError(() =>
       step(
