@@ -35,7 +35,9 @@ export function toDot(g: CompiledGraph, values: Values, adj: Values, locals: (Te
     lines.push(`  ${quote(node.id)} [label=${multiline(label)}, shape=box];`);
     node.inputs.forEach((s, k) => {
       const j = locals[t]![k];
-      const attrs = j && j.data.length === 1 ? ` [label=${quote(`∂ = ${show(j)}`)}]` : '';
+      // a node reading one value twice has two edges from it: each says which input it is
+      const which = node.inputs.indexOf(s) !== node.inputs.lastIndexOf(s) ? ` (input ${k})` : '';
+      const attrs = j && j.data.length === 1 ? ` [label=${quote(`∂${which} = ${show(j)}`)}]` : '';
       lines.push(`  ${quote(g.slots[s]!.name)} -> ${quote(node.id)}${attrs};`);
     });
   });

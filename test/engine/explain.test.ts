@@ -49,8 +49,11 @@ describe('explain', () => {
 
   it('names the two edges of a node that reads one value twice, so its gradient is not written as dL/dw + dL/dw', () => {
     const job = graphJob({ params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 'w'] }], output: 'L' }, { params: { w: s64(3) } });
-    const w = explain(job, LIMITS).gradients[0]!;
+    const { gradients, dot } = explain(job, LIMITS);
+    const w = gradients[0]!;
     expect(w.formula).toBe('dL/dw = ∂L/∂w (as input 0 of L) + ∂L/∂w (as input 1 of L) = (3) + (3) = 6');
+    expect(dot).toContain('"w" -> "L" [label="∂ (input 0) = 3"];');
+    expect(dot).toContain('"w" -> "L" [label="∂ (input 1) = 3"];');
     expect(w.paths).toEqual([
       { nodes: ['L', 'w'], factors: [3], product: 3 },
       { nodes: ['L', 'w'], factors: [3], product: 3 },
