@@ -1873,7 +1873,7 @@ export interface operations {
                             gradient: number | null;
                             /** @description the same gradient from backpropagation (they agree up to rounding unless `truncated`) */
                             backprop: number | null;
-                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added; cut short (`truncated`), it ends in backpropagation's gradient and what the listed paths add up to */
+                            /** @description e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added; a node reading one value at two inputs contributes one partial per input, "∂L/∂w (as input 0 of L)"; cut short (`truncated`), it ends in backpropagation's gradient and what the listed paths add up to */
                             formula: string;
                             /** @description the paths, at most 64 */
                             paths: {

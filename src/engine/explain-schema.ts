@@ -60,7 +60,7 @@ export const ExplainGradientSchema = z
     backprop: NumberOrNull.describe('the same gradient from backpropagation (they agree up to rounding unless `truncated`)'),
     formula: z
       .string()
-      .describe('e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added; cut short (`truncated`), it ends in backpropagation\'s gradient and what the listed paths add up to'),
+      .describe('e.g. "dL/dw1 = dL/dy · dy/dh · dh/dw1 = (−5)·(−1.5)·(2) = 15"; several paths are added; a node reading one value at two inputs contributes one partial per input, "∂L/∂w (as input 0 of L)"; cut short (`truncated`), it ends in backpropagation\'s gradient and what the listed paths add up to'),
     paths: z.array(ExplainPathSchema).describe(`the paths, at most ${L.maxPathsPerParam}`),
     truncated: z.boolean().describe(`true when the parameter has more than ${L.maxPathsPerParam} paths and only the first are listed and summed`),
   })
