@@ -970,8 +970,8 @@ export interface operations {
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
                     };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["Tensor"] | {
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none) */
+                    inputs?: components["schemas"]["Tensor"] | {
                         [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
@@ -1133,8 +1133,8 @@ export interface operations {
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
                     };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["Tensor"] | {
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none) */
+                    inputs?: components["schemas"]["Tensor"] | {
                         [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
@@ -1409,8 +1409,8 @@ export interface operations {
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
                     };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["Tensor"] | {
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none) */
+                    inputs?: components["schemas"]["Tensor"] | {
                         [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
@@ -1609,8 +1609,8 @@ export interface operations {
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
                     };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["Tensor"] | {
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none) */
+                    inputs?: components["schemas"]["Tensor"] | {
                         [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */
@@ -1801,8 +1801,8 @@ export interface operations {
                     params?: {
                         [key: string]: components["schemas"]["Tensor"];
                     };
-                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs */
-                    inputs: components["schemas"]["Tensor"] | {
+                    /** @description the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none) */
+                    inputs?: components["schemas"]["Tensor"] | {
                         [key: string]: components["schemas"]["Tensor"];
                     };
                     /** @description what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss` */

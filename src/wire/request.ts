@@ -17,7 +17,8 @@ type WireMap = Record<string, Wire>;
 export interface ModelBody {
   model: ModelSpec;
   params?: WireMap;
-  inputs: Wire;
+  /** absent for a graph without inputs (decodeModelRequest) */
+  inputs?: Wire;
   targets?: Wire;
   loss?: LossSpec;
   outputGrad?: Wire;
@@ -182,6 +183,11 @@ export function decodeModelRequest(
   body: ModelBody & { optimizer?: OptimizerBody; clipGradNorm?: number },
   limits: Limits,
 ): ModelJob & { optimizer?: OptimizerJob; clipGradNorm?: number } {
+  // a graph of its parameters alone (a function to minimize) takes no inputs
+  if (body.inputs === undefined) {
+    if (body.model.type === 'mlp') throw new SpecError(['inputs'], 'missing: the MLP\'s batch, one tensor [batch, inputSize]');
+    body = { ...body, inputs: {} };
+  }
   const plan = new TensorPlan();
   planModel(body, limits, plan);
   planOptimizer(body.optimizer, plan);

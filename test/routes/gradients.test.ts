@@ -196,6 +196,12 @@ describe('POST /v1/gradients', () => {
     expectProblem(nonFinite, 422, 'INVALID_SPEC');
   });
 
+  it('a graph of its parameters alone takes no inputs: L = w·w', async () => {
+    const r = await post(app, '/v1/gradients', { model: { type: 'graph', params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 'w'] }], output: 'L' }, params: { w: 3 } });
+    expect(r.status).toBe(200);
+    expect([r.body.loss, r.body.gradients.w]).toEqual([9, 6]);
+  });
+
   it('tells an MLP\'s tensor from a graph\'s map of inputs', async () => {
     const graphWithTensor = await post(app, '/v1/gradients', { ...twoWeight, inputs: [1, 2] });
     expectProblem(graphWithTensor, 422, 'INVALID_SPEC');

@@ -154,7 +154,7 @@ export const modelFields = {
   params: TensorMapSchema.optional().describe(
     'parameter values by name; a parameter left out is initialized from its init spec and seed (deterministic) and returned in `params`',
   ),
-  inputs: tensorOrMap('the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs'),
+  inputs: tensorOrMap('the batch: for an MLP one tensor [batch, inputSize]; for a graph a map {name: tensor} over model.inputs (left out when it has none)').optional(),
   targets: TensorSchema.optional().describe(
     'what the loss compares the output with (cross_entropy: class indices [batch] or probabilities [batch, classes]); needs `loss`',
   ),
