@@ -187,7 +187,9 @@ const missing = fc.record({ s: fc.nat(), p: fc.nat() }).map(({ s, p }) => {
   const body = clone(seed.body);
   const path = pick(requiredPaths(seed), p);
   deleteAt(body, path);
-  return mk('missing field', seed, body, { statuses: [400], field: formatPath(path) });
+  // without inputs, a graph names each input it declares (422, inputs.x); an MLP its batch (422)
+  const statuses = path.length === 1 && path[0] === 'inputs' ? [400, 422] : [400];
+  return mk('missing field', seed, body, { statuses, field: formatPath(path) });
 });
 
 /** Strict objects of each seed where an unknown key must be refused. */
