@@ -138,8 +138,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.addHook('onRequest', (request, reply, done) => {
     unused.delete(request.raw.socket);
     reply.header('x-request-id', request.id);
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    const encoding = request.headers['content-encoding']?.trim();
+    if (encoding && encoding.toLowerCase() !== 'identity') {
       // a compressed body would read as malformed JSON or safetensors
       done(new HttpError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported: send the body uncompressed (safetensors is the compact form)`));
       return;

@@ -58,7 +58,9 @@ describe('errors are problem+json', () => {
     const r = await post(app, '/v1/gradients', 'not really gzip', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
     expectProblem(r, 415, 'UNSUPPORTED_MEDIA_TYPE');
     expect(r.body.detail).toMatch(/^Content-Encoding gzip is not supported/);
-    expect((await post(app, '/v1/gradients', twoWeight, { headers: { 'content-encoding': 'identity' } })).status).toBe(200);
+    for (const identity of ['identity', 'Identity', '']) {
+      expect((await post(app, '/v1/gradients', twoWeight, { headers: { 'content-encoding': identity } })).status).toBe(200);
+    }
   });
 
   it('a trailing slash names the same route, not a 404', async () => {
@@ -67,6 +69,9 @@ describe('errors are problem+json', () => {
     expect(r.body.gradients).toEqual({ w1: 15, w2: -5 });
     expect((await app.inject({ method: 'GET', url: '/healthz/' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBeLessThan(400);
+    // and so does a 405's
+    const put = await app.inject({ method: 'PUT', url: '/v1/models/sha256:abc/' });
+    expect([put.statusCode, put.headers.allow]).toEqual([405, 'DELETE, GET, HEAD']);
   });
 
   it('replaces a malformed X-Request-Id with a fresh one', async () => {

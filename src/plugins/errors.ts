@@ -166,7 +166,9 @@ async function errorsPlugin(app: FastifyInstance, { bodyLimitBytes }: { bodyLimi
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
-    const allowed = methodsOf.get(path) ?? patterns.find(([re]) => re.test(path))?.[1];
+    // a trailing slash names the same route (app.ts ignoreTrailingSlash)
+    const route = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    const allowed = methodsOf.get(route) ?? patterns.find(([re]) => re.test(route))?.[1];
     if (allowed === undefined) return sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
     const allow = [...allowed].sort().join(', ');
     return sendProblem(reply, 'METHOD_NOT_ALLOWED', `${path} answers ${allow}, not ${request.method}`, undefined, { allow });
