@@ -10,7 +10,6 @@ export const RmspropSchema = z
     momentum: z.number().min(0).default(0).describe('momentum factor (buffer momentum_buffer)'),
     centered: z.boolean().default(false).describe('normalize by an estimate of the gradient variance (buffer grad_avg)'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
-
     ...MAXIMIZE,
   })
   .describe('torch.optim.RMSprop');

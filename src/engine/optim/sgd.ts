@@ -12,7 +12,6 @@ export const SgdSchema = z
       .describe('dampening of the momentum: buf = momentum·buf + (1 − dampening)·grad (not applied on the first step)'),
     nesterov: z.boolean().default(false).describe('Nesterov momentum; needs momentum > 0 and dampening 0'),
     weightDecay: z.number().min(0).default(0).describe('L2 penalty, added to the gradient as weightDecay·param'),
-
     ...MAXIMIZE,
   })
   .refine((c) => !c.nesterov || (c.momentum > 0 && c.dampening === 0), {

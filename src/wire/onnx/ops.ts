@@ -1,4 +1,4 @@
-import { type Shape, type Tensor } from '../../engine/tensor.js';
+import { size, type Shape, type Tensor } from '../../engine/tensor.js';
 import { INTEGER, OPSET_MAX, OPSET_MIN, type AttrValue, type OnnxNode } from './decode.js';
 import type { Importer, Value } from './import.js';
 
@@ -149,8 +149,6 @@ const reduce = (op: string): Rule => (c, n, [x, axesInput]) => {
   return [c.emit(op, [x!], { ...(axes?.length ? { axes } : {}), keepdims: num(n, 'keepdims', 1) === 1 })];
 };
 
-const prod = (s: Shape) => s.reduce((p, d) => p * d, 1);
-
 /**
  * A reshape of data that keeps its leading (batch) dimension and regroups the rest, written with -1
  * there: torch's flatten(x, 1) and x.view(x.size(0), -1) come out of the exporter with the batch
@@ -160,10 +158,10 @@ function keepingBatch(c: Importer, x: Value, target: Shape): Shape {
   const shape = c.shapeOf(x);
   if (x.kind === 'const' || shape === undefined || shape.length === 0 || target.length === 0 || target[0] !== shape[0]) return target;
   // the rest, with its -1 (if any) worked out
-  const rest = prod(shape.slice(1));
-  const known = prod(target.slice(1).map((d) => (d === -1 ? 1 : d)));
+  const rest = size(shape.slice(1));
+  const known = size(target.slice(1).map((d) => (d === -1 ? 1 : d)));
   const whole = target.slice(1).map((d) => (d === -1 ? rest / known : d));
-  return rest > 0 && whole.every((d) => Number.isInteger(d) && d >= 0) && prod(whole) === rest ? [-1, ...whole] : target;
+  return rest > 0 && whole.every((d) => Number.isInteger(d) && d >= 0) && size(whole) === rest ? [-1, ...whole] : target;
 }
 
 /** x with the shape of `shape` given as a constant operand (Reshape), 0 copying x's dim unless allowzero. */
@@ -176,7 +174,7 @@ function reshape(c: Importer, n: OnnxNode, [x, shapeInput]: (Value | undefined)[
 function flatten(c: Importer, n: OnnxNode, [x]: (Value | undefined)[]): Value[] {
   const shape = c.needShape(x!);
   const axis = norm(num(n, 'axis', 1), shape.length);
-  return [reshapeTo(c, x!, keepingBatch(c, x!, [prod(shape.slice(0, axis)), prod(shape.slice(axis))]))];
+  return [reshapeTo(c, x!, keepingBatch(c, x!, [size(shape.slice(0, axis)), size(shape.slice(axis))]))];
 }
 
 function squeeze(c: Importer, _n: OnnxNode, [x, axesInput]: (Value | undefined)[]): Value[] {
