@@ -1,5 +1,5 @@
 import type { Limits } from './api.js';
-import { LimitError, overLimit, type Path } from './errors.js';
+import { overLimit, type Path } from './errors.js';
 import type { CompiledGraph, CompiledNode, GraphDef, InputDef, Slot, SlotKind } from './graph.js';
 import { Issues } from './issues.js';
 import { nearest } from './zod-messages.js';
@@ -36,7 +36,7 @@ function validShape(shape: unknown): shape is Shape {
  */
 export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): CompiledGraph {
   const n = def.nodes.length;
-  if (n > limits.maxNodes) throw new LimitError(['model'], overLimit(`${n} graph nodes`, limits.maxNodes, 'MAX_NODES'));
+  if (n > limits.maxNodes) throw overLimit(['model'], `${n} graph nodes`, limits.maxNodes, 'MAX_NODES');
   const issues = new Issues();
   const names: string[] = [];
   const labels: string[] = [];
@@ -168,7 +168,7 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   // a value whose shape waits for the data (InputDef) counts when the data comes
   for (const s of shapes) elements += s === undefined ? 0 : size(s);
   if (elements > limits.maxElements) {
-    throw new LimitError(['model'], overLimit(`the graph's values need ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS'));
+    throw overLimit(['model'], `the graph's values need ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS');
   }
 
   const slots: Slot[] = names.map((name, s) => ({ name, label: labels[s]!, kind: kinds[s]!, shape: shapes[s]! }));

@@ -48,6 +48,14 @@ export class ModelNotSent extends Error {
   }
 }
 
+/** The service-wide size limit a LimitError ran into (overLimit), for a route that words it as its own. */
+export interface Bound {
+  /** what the request asks, e.g. "40 graph nodes" */
+  what: string;
+  limit: number;
+  variable: keyof typeof LIMIT_ADVICE;
+}
+
 /** A size limit (elements, nodes) would be exceeded; found before anything is allocated. HTTP 413. */
 export class LimitError extends Error {
   override name = 'LimitError';
@@ -55,6 +63,7 @@ export class LimitError extends Error {
   constructor(
     readonly path: Path,
     readonly reason: string,
+    readonly bound?: Bound,
   ) {
     super(path.length > 0 ? `${formatPath(path)}: ${reason}` : reason);
   }
@@ -65,11 +74,10 @@ const LIMIT_ADVICE = {
   MAX_NODES: 'split the model, or start the service with a larger MAX_NODES',
 } as const;
 
-/** A limit error's reason: what the request asks, the limit, its environment variable and the way around it. */
-export function overLimit(what: string, limit: number, variable: keyof typeof LIMIT_ADVICE): string {
-  return `${what}, over the limit of ${limit} (${variable}): ${LIMIT_ADVICE[variable]}`;
+/** The error of a size limit: what the request asks, the limit, its environment variable and the way around it. */
+export function overLimit(path: Path, what: string, limit: number, variable: keyof typeof LIMIT_ADVICE): LimitError {
+  return new LimitError(path, `${what}, over the limit of ${limit} (${variable}): ${LIMIT_ADVICE[variable]}`, { what, limit, variable });
 }
-
 
 export function formatPath(path: Path): string {
   let s = '';

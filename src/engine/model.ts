@@ -1,6 +1,6 @@
 import type { DecodedGraphSpec, Limits, ModelJob } from './api.js';
 import { compile } from './compile.js';
-import { LimitError, ModelNotSent, overLimit, SpecError, type Path } from './errors.js';
+import { ModelNotSent, overLimit, SpecError, type Path } from './errors.js';
 import type { CompiledGraph, GraphDef, LeafDef, NodeDef } from './graph.js';
 import { initialize, type InitSpec } from './init/index.js';
 import { Issues } from './issues.js';
@@ -64,7 +64,7 @@ interface Parts {
 
 function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
   const count = mlpNodeCount(spec) + (job.loss ? 1 : 0);
-  if (count > limits.maxNodes) throw new LimitError(['model', 'layers'], overLimit(`the MLP expands to ${count} graph nodes`, limits.maxNodes, 'MAX_NODES'));
+  if (count > limits.maxNodes) throw overLimit(['model', 'layers'], `the MLP expands to ${count} graph nodes`, limits.maxNodes, 'MAX_NODES');
   const x = job.inputs;
   if (!isTensor(x)) throw new SpecError(['inputs'], 'an MLP takes one tensor [batch, inputSize], not a map');
   if (x.shape.length !== 2 || x.shape[1] !== spec.inputSize) {
@@ -84,7 +84,7 @@ function mlpParts(spec: MlpSpec, job: ModelJob, limits: Limits): Parts {
 
 function graphParts(spec: DecodedGraphSpec, job: ModelJob, limits: Limits): Parts {
   const count = spec.nodes.length + (job.loss ? 1 : 0);
-  if (count > limits.maxNodes) throw new LimitError(['model', 'nodes'], overLimit(`${count} graph nodes`, limits.maxNodes, 'MAX_NODES'));
+  if (count > limits.maxNodes) throw overLimit(['model', 'nodes'], `${count} graph nodes`, limits.maxNodes, 'MAX_NODES');
   const given = job.inputs;
   if (isTensor(given)) throw new SpecError(['inputs'], 'a graph takes a map of its inputs by name, {"x": tensor, ...}');
   const issues = new Issues();

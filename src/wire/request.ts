@@ -1,5 +1,5 @@
 import type { DecodedModel, Limits, ModelJob, OptimizerJob, OptimizerState } from '../engine/api.js';
-import { LimitError, overLimit, SpecError, type Path } from '../engine/errors.js';
+import { overLimit, SpecError, type Path } from '../engine/errors.js';
 import type { LossSpec, Tensors } from '../engine/spec.js';
 import type { ModelSpec, Options } from './spec.js';
 import { cast, clone, type DType, type Tensor } from '../engine/tensor.js';
@@ -59,7 +59,7 @@ export class TensorPlan {
     for (const { wire, path } of this.items) {
       total += wireElements(wire, path, limits.maxElements);
       if (total > limits.maxElements) {
-        throw new LimitError(path, overLimit(`the request's tensors hold ${total} elements`, limits.maxElements, 'MAX_ELEMENTS'));
+        throw overLimit(path, `the request's tensors hold ${total} elements`, limits.maxElements, 'MAX_ELEMENTS');
       }
     }
     const out = new Map<Wire, Tensor>();
@@ -99,7 +99,7 @@ export function checkModelSize(body: unknown, limits: Limits): void {
   for (const key of ['nodes', 'layers'] as const) {
     const list = (model as Record<string, unknown>)[key];
     if (Array.isArray(list) && list.length > limits.maxNodes) {
-      throw new LimitError(['model', key], overLimit(`${list.length} ${key}`, limits.maxNodes, 'MAX_NODES'));
+      throw overLimit(['model', key], `${list.length} ${key}`, limits.maxNodes, 'MAX_NODES');
     }
   }
 }
@@ -111,7 +111,7 @@ function planModel(body: ModelBody, limits: Limits, plan: TensorPlan): void {
   }
   if (model.type !== 'mlp') {
     if (model.type === 'graph' && model.nodes.length > limits.maxNodes) {
-      throw new LimitError(['model', 'nodes'], overLimit(`${model.nodes.length} nodes`, limits.maxNodes, 'MAX_NODES'));
+      throw overLimit(['model', 'nodes'], `${model.nodes.length} nodes`, limits.maxNodes, 'MAX_NODES');
     }
     if (model.type === 'graph') plan.addMap(model.constants, ['model', 'constants']);
     if (!isTensorMap(body.inputs)) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
+import { MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
 import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
@@ -156,7 +156,7 @@ export function wireShape(wire: unknown, path: Path): Shape {
 export function wireElements(wire: unknown, path: Path, maxElements = Infinity): number {
   const n = size(wireShape(wire, path));
   if (n > maxElements) {
-    throw new LimitError(path, overLimit(`the tensor has ${n} elements`, maxElements, 'MAX_ELEMENTS'));
+    throw overLimit(path, `the tensor has ${n} elements`, maxElements, 'MAX_ELEMENTS');
   }
   return n;
 }

@@ -39,7 +39,7 @@ function asFailure(err: unknown): TaskFailure | null {
   if (err instanceof engine.Cancelled) return { kind: 'cancelled' };
   if (err instanceof ModelNotSent) return { kind: 'model-not-sent' };
   if (err instanceof SpecError) return { kind: 'spec', issues: err.issues };
-  if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.reason };
+  if (err instanceof LimitError) return { kind: 'limit', path: err.path, message: err.reason, ...(err.bound ? { bound: err.bound } : {}) };
   if (err instanceof ShapeError || err instanceof OpValueError) return { kind: 'spec', issues: [{ path: [], message: err.message }] };
   if (err instanceof ZodError) {
     return { kind: 'spec', issues: err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)) as Path, message: i.message })) };

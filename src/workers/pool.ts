@@ -492,7 +492,7 @@ export class PiscinaPool implements Pool {
       }
       if (e.kind === 'model-not-sent') throw new Error('a worker had no plan for a job sent with its spec');
       if (e.kind === 'internal') throw Object.assign(new Error(e.message), e.stack ? { stack: e.stack } : {});
-      throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message);
+      throw e.kind === 'spec' ? new SpecError(e.issues) : new LimitError(e.path, e.message, e.bound);
     }
     return { result: reply.result as R, queueMs, computeMs };
   }

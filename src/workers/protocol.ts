@@ -7,7 +7,7 @@ import type {
   StepJob,
   TrainConfig,
 } from '../engine/api.js';
-import type { Path } from '../engine/errors.js';
+import type { Bound, Path } from '../engine/errors.js';
 
 // The messages between the event loop and a compute worker. Tensors travel as typed arrays whose
 // buffers are *transferred* (moved, not copied); everything else is small and structured-cloned.
@@ -49,7 +49,7 @@ export interface Batch {
 /** Client errors cross the boundary as data: structured clone keeps no Error subclass or fields. */
 export type TaskFailure =
   | { kind: 'spec'; issues: { path: Path; message: string }[] }
-  | { kind: 'limit'; path: Path; message: string }
+  | { kind: 'limit'; path: Path; message: string; bound?: Bound }
   /** the job left its model's spec out and this worker holds no plan for it: the pool sends it again whole */
   | { kind: 'model-not-sent' }
   /** stopped on request: its time is up or its client went away */

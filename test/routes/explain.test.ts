@@ -82,5 +82,12 @@ describe('POST /v1/explain', () => {
     expectProblem(big, 413, 'LIMIT_EXCEEDED');
     expect(big.body.detail).toMatch(/over explain's limit of 4096 elements/);
     expect(big.body.detail).not.toContain('MAX_ELEMENTS');
+    // found by the worker as it compiles: a 64 × 64 outer product of two 64-element inputs
+    const outer = await post(app, '/v1/explain', {
+      model: { type: 'graph', inputs: ['a', 'b'], nodes: [{ id: 'p', op: 'matmul', inputs: ['a', 'b'] }, { id: 'L', op: 'sum', inputs: ['p'] }], output: 'L' },
+      inputs: { a: { shape: [64, 1], data: new Array(64).fill(1) }, b: { shape: [1, 64], data: new Array(64).fill(1) } },
+    });
+    expectProblem(outer, 413, 'LIMIT_EXCEEDED');
+    expect(outer.body.detail).toMatch(/^model: the graph's values need \d+ elements, over explain's limit of 4096 elements/);
   });
 });

@@ -44,18 +44,16 @@ export const explainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
   );
 };
 
-const OVER = /, over the limit of (\d+) \((MAX_NODES|MAX_ELEMENTS)\): .*$/;
-
 /**
  * A size error against explain's own limit, said as such: the service-wide message would name
  * MAX_NODES or MAX_ELEMENTS and advise raising it, which cannot help here.
  */
 function ownLimit(err: unknown, service: Limits): unknown {
-  const m = err instanceof LimitError ? OVER.exec(err.reason) : null;
-  if (m === null) return err;
-  const nodes = m[2] === 'MAX_NODES';
+  const bound = err instanceof LimitError ? err.bound : undefined;
+  if (bound === undefined) return err;
+  const nodes = bound.variable === 'MAX_NODES';
   const own = nodes ? EXPLAIN_LIMITS.maxNodes : EXPLAIN_LIMITS.maxElements;
-  if (Number(m[1]) !== own || own >= (nodes ? service.maxNodes : service.maxElements)) return err;
-  const reason = `${(err as LimitError).reason.slice(0, m.index)}, over explain's limit of ${own} ${nodes ? 'nodes' : 'elements'}: explain writes out every value and local derivative, so it takes small graphs only; /v1/gradients and /v1/gradcheck take this one`;
+  if (bound.limit !== own || own >= (nodes ? service.maxNodes : service.maxElements)) return err;
+  const reason = `${bound.what}, over explain's limit of ${own} ${nodes ? 'nodes' : 'elements'}: explain writes out every value and local derivative, so it takes small graphs only; /v1/gradients and /v1/gradcheck take this one`;
   return new LimitError((err as LimitError).path, reason);
 }

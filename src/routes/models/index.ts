@@ -72,7 +72,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         model = knowModel(id, canonical, request.body, limits);
       } catch (err) {
         if (err instanceof SpecError) throw new SpecError(err.issues.map((i) => ({ ...i, path: inBody(i.path) })));
-        if (err instanceof LimitError) throw new LimitError(inBody(err.path), err.reason);
+        if (err instanceof LimitError) throw new LimitError(inBody(err.path), err.reason, err.bound);
         throw err;
       }
       if (!app.models.add(model)) {

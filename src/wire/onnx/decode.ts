@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import type { Limits } from '../../engine/api.js';
-import { LimitError, MalformedError, overLimit, SpecError, type Path } from '../../engine/errors.js';
+import { MalformedError, overLimit, SpecError, type Path } from '../../engine/errors.js';
 import { size, type Tensor } from '../../engine/tensor.js';
 import schema from './onnx.proto.json' with { type: 'json' };
 
@@ -245,12 +245,14 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
   if (bytes.length === 0) throw new MalformedError(MODEL_PATH, 'empty: expected the bytes of an .onnx file, base64');
   const counts = graphCounts(bytes);
   if (counts !== null && counts.nodes > limits.maxNodes) {
-    throw new LimitError(['model', 'graph', 'node'], overLimit(`${counts.nodes} ONNX nodes`, limits.maxNodes, 'MAX_NODES'));
+    throw overLimit(['model', 'graph', 'node'], `${counts.nodes} ONNX nodes`, limits.maxNodes, 'MAX_NODES');
   }
   if (counts !== null && counts.entries > ENTRIES_PER_NODE * limits.maxNodes) {
-    throw new LimitError(
+    throw overLimit(
       ['model', 'graph'],
-      overLimit(`${counts.entries} initializers, inputs, outputs and value_info entries (${ENTRIES_PER_NODE} per node allowed)`, ENTRIES_PER_NODE * limits.maxNodes, 'MAX_NODES'),
+      `${counts.entries} initializers, inputs, outputs and value_info entries (${ENTRIES_PER_NODE} per node allowed)`,
+      ENTRIES_PER_NODE * limits.maxNodes,
+      'MAX_NODES',
     );
   }
   let proto: ModelProtoObject;
@@ -273,7 +275,7 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
   }
   if ((graph.output?.length ?? 0) === 0) throw new SpecError(['model', 'graph', 'output'], 'the ONNX graph declares no output');
   const nodes = graph.node!;
-  if (nodes.length > limits.maxNodes) throw new LimitError(['model', 'graph', 'node'], overLimit(`${nodes.length} ONNX nodes`, limits.maxNodes, 'MAX_NODES'));
+  if (nodes.length > limits.maxNodes) throw overLimit(['model', 'graph', 'node'], `${nodes.length} ONNX nodes`, limits.maxNodes, 'MAX_NODES');
   if ((graph.sparse_initializer?.length ?? 0) > 0) throw new SpecError(['model', 'graph', 'sparse_initializer'], 'sparse initializers are not supported: store them dense');
 
   const initializers = new Map<string, OnnxInitializer>();
@@ -283,7 +285,7 @@ export function decodeOnnx(file: OnnxFile, limits: Limits): OnnxModel {
     if (initializers.has(t.name ?? '')) throw new SpecError(path, 'a second initializer of this name: each must have its own');
     const { shape, float, value } = tensorOf(t, path);
     elements += size(shape);
-    if (elements > limits.maxElements) throw new LimitError(path, overLimit(`the model's initializers hold ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS'));
+    if (elements > limits.maxElements) throw overLimit(path, `the model's initializers hold ${elements} elements`, limits.maxElements, 'MAX_ELEMENTS');
     initializers.set(t.name ?? '', { name: t.name ?? '', shape, float, value });
   }
   const named = nodes.map((n, index): OnnxNode => {

@@ -1,6 +1,6 @@
 import { ZodError } from 'zod';
 import type { DecodedGraphSpec, Limits } from '../../engine/api.js';
-import { LimitError, overLimit, SpecError, type Path } from '../../engine/errors.js';
+import { overLimit, SpecError, type Path } from '../../engine/errors.js';
 import { OPS } from '../../engine/ops/index.js';
 import type { Tensors } from '../../engine/spec.js';
 import { OpValueError } from '../../engine/op.js';
@@ -98,7 +98,7 @@ export class Importer {
       throw this.fail(`makes a constant of shape ${formatShape(shape)}: dimensions must be non-negative integers`);
     }
     if (size(shape) > this.limits.maxElements) {
-      throw new LimitError(nodePath(this.node), overLimit(`node "${this.node.name}" makes a constant of ${size(shape)} elements`, this.limits.maxElements, 'MAX_ELEMENTS'));
+      throw overLimit(nodePath(this.node), `node "${this.node.name}" makes a constant of ${size(shape)} elements`, this.limits.maxElements, 'MAX_ELEMENTS');
     }
   }
 
