@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ELEMENTWISE_MIN, sumSquaresF32 } from '../../src/engine/kernels/index.js';
+import { ELEMENTWISE_MIN, finiteCheckSumF32, gemmBackend, probeBackends, setGemmBackend, sumSquaresF32 } from '../../src/engine/kernels/index.js';
 import { allFinite, firstNonFinite, sumSquares } from '../../src/engine/tensor.js';
 
 // The sum of squares behind every gradient norm (diagnostics, clipGradNorm): float32 tensors from
@@ -90,4 +90,34 @@ describe('firstNonFinite (base64 tensors, diagnostics): the sums first, then the
     expect(firstNonFinite(new Float64Array(2048).fill(-1.7976931348623157e308))).toBe(-1);
     expect(allFinite({ shape: [2048], data: new Float64Array(2048).fill(1e300) })).toBe(true);
   });
+});
+
+describe('firstNonFinite on each backend: the BLAS one reads float32 in place (dsdot) from 4096 elements', () => {
+  const before = gemmBackend();
+  for (const p of probeBackends()) {
+    it.skipIf(p.backend === null)(`${p.name}: finds the first NaN or ±∞, and none in finite data near float32's limits`, () => {
+      if (p.name === 'openblas') expect(p.backend!.finiteCheckSum).toBeTypeOf('function');
+      setGemmBackend(p.backend!);
+      try {
+        for (const n of [4095, 4096, 4097, 100_003]) {
+          const x = values(n, 5);
+          expect(finiteCheckSumF32(x), `n=${n}`).not.toBeNull();
+          expect(firstNonFinite(x), `finite, n=${n}`).toBe(-1);
+          // squares past float32's range: a sum that overflows sends it to the walk, which finds nothing
+          expect(firstNonFinite(new Float32Array(n).fill(-3.4028234663852886e38)), `largest, n=${n}`).toBe(-1);
+          for (const at of [0, 4094, n - 1]) {
+            for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+              const y = x.slice();
+              y[at] = bad;
+              expect(firstNonFinite(y), `${bad} at ${at} of ${n}`).toBe(at);
+              // a view that starts past the bad element sees none
+              expect(firstNonFinite(y.subarray(at + 1)), `after ${at} of ${n}`).toBe(-1);
+            }
+          }
+        }
+      } finally {
+        setGemmBackend(before);
+      }
+    });
+  }
 });

@@ -26,4 +26,10 @@ export interface GemmBackend {
   /** 'openblas' | 'wasm' | 'reference' */
   name: string;
   gemm: GemmFn;
+  /**
+   * A sum of x's squares read where x lies (OpenBLAS's dsdot), for telling whether x is all finite:
+   * any NaN or ±∞ makes it non-finite. Its squares may round to float32 first (~1e-9 relative, and
+   * ±∞ past 1.8e19), so it is no norm.
+   */
+  finiteCheckSum?: (x: Float32Array) => number;
 }

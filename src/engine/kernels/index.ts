@@ -1,6 +1,7 @@
 import { cancelWatched, stopIfCancelled } from '../cancel.js';
 import type { GemmBackend, GemmFn } from './gemm.js';
 import { selectBackend } from './select.js';
+import { sumSquaresF32 } from './wasm.js';
 
 export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
@@ -49,6 +50,19 @@ export function initKernels(blas: string = process.env.BLAS ?? 'auto'): string {
 
 export function setGemmBackend(backend: GemmBackend): void {
   active = backend;
+}
+
+/** Below this many elements the WebAssembly kernel's copy costs less than a call into the library. */
+const BLAS_CHECK_MIN = 4096;
+
+/**
+ * A sum that is non-finite when any element of x is, or null when none is cheap here (then the caller
+ * looks otherwise): the active backend's, reading x in place, else the sum of squares on WebAssembly.
+ * Never loads a backend: the event loop has one only when it computes in place.
+ */
+export function finiteCheckSumF32(x: Float32Array): number | null {
+  const inPlace = x.length >= BLAS_CHECK_MIN ? active?.finiteCheckSum : undefined;
+  return inPlace ? inPlace(x) : sumSquaresF32(x);
 }
 
 export function gemmBackend(): GemmBackend {

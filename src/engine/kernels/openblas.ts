@@ -33,6 +33,7 @@ interface Blas {
   config: string | null;
   sgemm: NativeGemm;
   dgemm: NativeGemm;
+  dsdot: ((n: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => number) | null;
   setThreads: ((n: number) => void) | null;
   getThreads: (() => number) | null;
 }
@@ -145,6 +146,7 @@ function open(path: string): Blas {
         'void cblas_dgemm(int order, int transA, int transB, int m, int n, int k, double alpha, ' +
           'const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc)',
       ) as NativeGemm,
+      dsdot: optional<NonNullable<Blas['dsdot']>>('double cblas_dsdot(int n, const float *x, int incx, const float *y, int incy)'),
       setThreads: optional<(n: number) => void>('void openblas_set_num_threads(int n)'),
       getThreads: optional<() => number>('int openblas_get_num_threads(void)'),
     };
@@ -155,8 +157,11 @@ function open(path: string): Blas {
 }
 
 function backendOf(lib: Blas): GemmBackend {
+  const dsdot = lib.dsdot;
   return {
     name: 'openblas',
+    // single-threaded in OpenBLAS, so the event loop may call it beside the workers' products
+    ...(dsdot && { finiteCheckSum: (x: Float32Array) => dsdot(x.length, x, 1, x, 1) }),
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       // The bounds check is what keeps a bad call from corrupting native memory.
       if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
