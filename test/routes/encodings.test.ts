@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, SAFETENSORS } from '../wire/safetensors-helpers.js';
 import { post, startApp } from './helpers.js';
 
 // Property: a tensor means the same numbers in every encoding, in requests and in responses.
@@ -118,6 +119,36 @@ describe('float32 answers in JSON', () => {
       } finally {
         if (a !== app) await a.close();
       }
+    });
+  }
+});
+
+describe('float32 losses in JSON', () => {
+  // L = w · x at w = 1, x = 1/3: the loss is x rounded to the dtype
+  const body = (dtype: string) => ({
+    model: { type: 'graph', inputs: ['x'], params: { w: { shape: [] } }, nodes: [{ id: 'L', op: 'mul', inputs: ['w', 'x'] }], output: 'L' },
+    params: { w: 1 },
+    inputs: { x: 1 / 3 },
+    options: { dtype },
+  });
+  const text = { float32: '0.33333334', float64: '0.3333333333333333' };
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`prints a ${dtype} loss as the shortest decimal of its dtype on every route that answers one, safetensors metadata included`, async () => {
+      const loss = `"loss":${text[dtype]}`;
+      for (const url of ['/v1/gradients', '/v1/forward']) {
+        const r = await post(app, url, body(dtype));
+        expect(r.status, r.raw).toBe(200);
+        expect(r.raw, url).toContain(loss);
+      }
+      const binary = await app.inject({ method: 'POST', url: '/v1/gradients', payload: body(dtype), headers: { accept: SAFETENSORS } });
+      expect(readFile(binary.rawPayload).meta.json).toContain(loss);
+      const train = { ...body(dtype), steps: 2, optimizer: { type: 'sgd', lr: 0 } };
+      const lines = await app.inject({ method: 'POST', url: '/v1/train', payload: train, headers: { accept: 'application/x-ndjson' } });
+      expect(lines.statusCode).toBe(200);
+      const steps = lines.body.split('\n').filter((l) => l.startsWith('{"step":'));
+      expect(steps.length === 2 && steps.every((l) => l.includes(loss)), JSON.stringify(lines.body)).toBe(true);
+      expect((await post(app, '/v1/train', train)).raw).toContain(`"losses":[${text[dtype]},${text[dtype]}]`);
     });
   }
 });

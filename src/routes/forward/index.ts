@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
 import type { ForwardResult } from '../../engine/api.js';
 import { encodeTensor } from '../../wire/tensor.js';
-import { encodeMap } from '../../wire/answer.js';
+import { encodeMap, lossNumber } from '../../wire/answer.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
@@ -29,7 +29,7 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
       const { result, queueMs } = await runTask<ForwardResult>(app, reply, { kind: 'forward', job, limits });
       const enc = answerEncoding(request, request.body.options.encoding);
       return sendAnswer(request, reply, {
-        ...(result.loss === undefined ? {} : { loss: result.loss }),
+        ...(result.loss === undefined ? {} : { loss: lossNumber(result.loss, job.options.dtype) }),
         outputs: encodeTensor(result.outputs, enc),
         intermediates: result.intermediates && encodeMap(result.intermediates, enc),
         timing: finishTiming(reply, { queueMs, ...result.timing }),

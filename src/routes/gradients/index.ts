@@ -3,7 +3,7 @@ import type { GradientsResult } from '../../engine/api.js';
 import type { AppConfig } from '../../config.js';
 import { describeLimits } from '../../plugins/docs.js';
 import { finishTiming, limitsOf, runTask } from '../shared/compute.js';
-import { encodeMap, encodeState } from '../../wire/answer.js';
+import { encodeMap, encodeState, lossNumber } from '../../wire/answer.js';
 import { encodeTensor } from '../../wire/tensor.js';
 import { answerEncoding, sendAnswer } from '../../wire/safetensors-body.js';
 import { decodeModelJob, resolveModel } from '../shared/models.js';
@@ -32,7 +32,7 @@ export const gradientsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = asy
       const enc = answerEncoding(request, request.body.options.encoding);
       // absent parts are undefined, which the answer's writers leave out as JSON.stringify does
       return sendAnswer(request, reply, {
-        loss: result.loss,
+        loss: result.loss === undefined ? undefined : lossNumber(result.loss, job.options.dtype),
         gradients: encodeMap(result.gradients, enc),
         params: result.params && encodeMap(result.params, enc),
         optimizerState: result.optimizerState && encodeState(result.optimizerState, enc),

@@ -8,7 +8,7 @@ import { describeLimits } from '../../plugins/docs.js';
 import { classify } from '../../plugins/errors.js';
 import type { TaskOutcome } from '../../workers/pool.js';
 import { finishComputeTiming, limitsOf, runTask } from '../shared/compute.js';
-import { encodeMap, encodeState } from '../../wire/answer.js';
+import { encodeMap, encodeState, lossNumber } from '../../wire/answer.js';
 import { jsonBody } from '../../wire/json-body.js';
 import { preferredAnswer } from '../../wire/accept.js';
 import { sendAnswer } from '../../wire/safetensors-body.js';
@@ -52,8 +52,9 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       // safetensors, a stream of NDJSON lines or one JSON answer; safetensors when Accept names both alike
       const answer = preferredAnswer(request.headers.accept, TRAIN_ANSWERS);
       const enc = answer === SAFETENSORS ? 'base64' : request.body.options.encoding;
+      const dtype = job.options.dtype;
       const final = ({ result, queueMs, computeMs }: TaskOutcome<TrainResult>) => ({
-        losses: result.losses,
+        losses: result.losses.map((l) => lossNumber(l, dtype)),
         params: encodeMap(result.params, enc),
         optimizerState: encodeState(result.optimizerState, enc),
         warnings: result.warnings,
@@ -71,7 +72,7 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
       let received = 0;
       let onLine = () => {};
       port1.on('message', (s: TrainStep) => {
-        const line = `${JSON.stringify(s)}\n`;
+        const line = `${JSON.stringify({ ...s, loss: lossNumber(s.loss, dtype) })}\n`;
         if (stream) stream.write(line);
         else lines.push(line);
         received++;
