@@ -74,9 +74,12 @@ const LIMIT_ADVICE = {
   MAX_NODES: 'split the model, or start the service with a larger MAX_NODES',
 } as const;
 
-/** The error of a size limit: what the request asks, the limit, its environment variable and the way around it. */
-export function overLimit(path: Path, what: string, limit: number, variable: keyof typeof LIMIT_ADVICE): LimitError {
-  return new LimitError(path, `${what}, over the limit of ${limit} (${variable}): ${LIMIT_ADVICE[variable]}`, { what, limit, variable });
+/**
+ * The error of a size limit: what the request asks, the limit, its environment variable and the way
+ * around it (`advice`, where the usual one does not fit).
+ */
+export function overLimit(path: Path, what: string, limit: number, variable: keyof typeof LIMIT_ADVICE, advice: string = LIMIT_ADVICE[variable]): LimitError {
+  return new LimitError(path, `${what}, over the limit of ${limit} (${variable}): ${advice}`, { what, limit, variable });
 }
 
 export function formatPath(path: Path): string {

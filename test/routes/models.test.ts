@@ -108,9 +108,17 @@ describe('POST /v1/models', () => {
     const mismatch = await register(app, { ...scaled(1), params: { w: { shape: [3] } }, nodes: [{ id: 'L', op: 'add', inputs: ['w', 'k'] }] });
     expectProblem(mismatch, 422, 'INVALID_SPEC');
     expect(mismatch.body.errors[0].path).toMatch(/^nodes\[0\]/);
-    const small = await startApp({ maxNodes: 2 });
+    const small = await startApp({ maxNodes: 2, maxElements: 1000 });
     try {
-      expectProblem(await register(small, scaled(1)), 413, 'LIMIT_EXCEEDED');
+      // named as fields of this body (`nodes`, not the compute routes' `model.nodes`)
+      const nodes = await register(small, scaled(1));
+      expectProblem(nodes, 413, 'LIMIT_EXCEEDED');
+      expect(nodes.body.errors.map((e: { path: string }) => e.path)).toEqual(['nodes']);
+      expect(nodes.body.detail).toMatch(/^nodes: \d+ nodes, over the limit of 2 \(MAX_NODES\)/);
+      // a model has no batch to split: its own parameters are what is too large
+      const big = await register(small, { type: 'mlp', inputSize: 100, layers: [{ units: 100, activation: 'relu' }] });
+      expectProblem(big, 413, 'LIMIT_EXCEEDED');
+      expect(big.body.detail).toMatch(/over the limit of 1000 \(MAX_ELEMENTS\): use smaller parameters, or start the service with a larger MAX_ELEMENTS$/);
     } finally {
       await small.close();
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AppConfig } from '../../config.js';
-import { LimitError, SpecError, type Path } from '../../engine/errors.js';
+import { LimitError, overLimit, SpecError, type Path } from '../../engine/errors.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, modelId, type KnownModel } from '../../plugins/models.js';
 import { liftedText } from '../../wire/json-body.js';
@@ -17,6 +17,19 @@ const answer = (m: KnownModel) => ({ id: m.id, hash: m.id.slice('sha256:'.length
 
 /** The engine names a model's fields from the compute body ("model.nodes[3]"); here the model is the body. */
 const inBody = (path: Path): Path => (path[0] === 'model' ? path.slice(1) : path);
+
+/**
+ * A check's error as registering words it: paths in the body, and no batch to split when the model's
+ * own parameters and constants are over MAX_ELEMENTS.
+ */
+function asRegistering(err: unknown): unknown {
+  if (err instanceof SpecError) return new SpecError(err.issues.map((i) => ({ ...i, path: inBody(i.path) })));
+  if (!(err instanceof LimitError)) return err;
+  const b = err.bound;
+  if (b === undefined) return new LimitError(inBody(err.path), err.reason);
+  const advice = b.variable === 'MAX_ELEMENTS' ? 'use smaller parameters, or start the service with a larger MAX_ELEMENTS' : undefined;
+  return overLimit(inBody(err.path), b.what, b.limit, b.variable, advice);
+}
 
 export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, { config }) => {
   const limits = limitsOf(config);
@@ -51,7 +64,11 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
             { path: 'model', message: 'send this value as the whole body' },
           ]);
         }
-        checkModelSize({ model: request.body }, limits);
+        try {
+          checkModelSize({ model: request.body }, limits);
+        } catch (err) {
+          throw asRegistering(err);
+        }
         const canonical = canonicalJson(request.body, liftedText(request));
         if (canonical !== undefined) sent.set(request, canonical);
       },
@@ -71,9 +88,7 @@ export const modelsRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       try {
         model = knowModel(id, canonical, request.body, limits);
       } catch (err) {
-        if (err instanceof SpecError) throw new SpecError(err.issues.map((i) => ({ ...i, path: inBody(i.path) })));
-        if (err instanceof LimitError) throw new LimitError(inBody(err.path), err.reason, err.bound);
-        throw err;
+        throw asRegistering(err);
       }
       if (!app.models.add(model)) {
         throw new LimitError([], `the model holds about ${model.bytes} bytes, more than this instance keeps (MODEL_CACHE_MB)`);
