@@ -46,6 +46,12 @@ export function capConnections(server: Server, config: AppConfig): void {
   });
 }
 
+/**
+ * Whether the client went away while its body was arriving: the body's stream then fails ('aborted'),
+ * and that failure reaches the error handler like any other parser error.
+ */
+export const bodyAbandoned = (request: FastifyRequest): boolean => !request.raw.complete && request.raw.destroyed;
+
 /** The most of a refused request's body that is read and dropped so that its client hears the refusal. */
 const LINGER_MAX_BYTES = 64 * 2 ** 20;
 

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twoWeight } from '../src/routes/shared/examples.js';
+import { writeSafetensors } from '../src/wire/safetensors.js';
 import { SERVER_JS, startServer, type ServerProcess } from './reliability/server-process.js';
 
 // The access log of the real process (LOG_LEVEL info): one JSON line per request, written when it is
@@ -56,6 +57,35 @@ describe('request logging', () => {
     expect(lines.map((l) => l.msg)).toEqual(['request rejected', 'request completed']);
     expect(lines[1]).toMatchObject({ res: { statusCode: 401 } });
     expect(server.output()).not.toContain('wrong-key');
+  });
+
+  it.each([
+    ['application/json', Buffer.from(JSON.stringify(twoWeight))],
+    ['application/vnd.gradserve.safetensors', writeSafetensors([['inputs', { shape: [64], data: new Float32Array(64) }]], { json: '{}' })],
+  ])('a client that hangs up while its %s body arrives is logged as CLIENT_CLOSED, not as an internal error', async (type, body) => {
+    const id = `log-test-hangup-${type.length}`;
+    const { port } = new URL(server.base);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    // half the body of the declared length, then gone
+    socket.write(
+      `POST /v1/gradients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-key-1\r\nX-Request-Id: ${id}\r\n` +
+        `Content-Type: ${type}\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body.subarray(0, body.length >> 1));
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    let lines: Record<string, unknown>[] = [];
+    for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'request rejected' || l.msg === 'internal error'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.reqId === id);
+    }
+    expect(lines.filter((l) => l.msg !== 'request completed')).toEqual([expect.objectContaining({ level: 30, msg: 'request rejected', code: 'CLIENT_CLOSED' })]);
   });
 
   it('the OpenAPI document\'s examples, which the service answers itself, are neither logged nor counted', async () => {

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { ZodError, type z } from 'zod';
 import { formatPath, LimitError, MalformedError, SpecError, type Path } from '../engine/errors.js';
-import { answerAfterBody } from '../connections.js';
+import { answerAfterBody, bodyAbandoned } from '../connections.js';
 import { TYPE_CHECK } from '../engine/zod-messages.js';
 import { ERRORS, HttpError, problem, type ErrorCode, type ProblemIssue } from '../errors.js';
 
@@ -129,6 +129,8 @@ export function classify(
   return { code: 'INTERNAL', detail: 'an internal error occurred; it has been logged' };
 }
 
+const CLIENT_GONE: ReturnType<typeof classify> = { code: 'CLIENT_CLOSED', detail: 'the client closed the connection while its body arrived' };
+
 /** The body limit, its variable, and the ways around it. */
 export function bodyTooLarge(limitBytes: number | undefined): string {
   const limit = limitBytes === undefined ? 'the body limit' : `the limit of ${limitBytes} bytes (BODY_LIMIT_MB=${+(limitBytes / 2 ** 20).toFixed(6)})`;
@@ -143,7 +145,9 @@ async function errorsPlugin(app: FastifyInstance, { bodyLimitBytes }: { bodyLimi
   app.removeContentTypeParser(['text/plain']);
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const c = classify(err, { bodyLimitBytes, contentType: request.headers['content-type'] });
+    // a hang-up mid-body fails the body's stream with Node's bare 'aborted' (a 400 for JSON, which
+    // Fastify reads, and no status for safetensors, which we read): it is the client's leaving, not a fault
+    const c = bodyAbandoned(request) ? CLIENT_GONE : classify(err, { bodyLimitBytes, contentType: request.headers['content-type'] });
     if (c.code === 'INTERNAL') request.log.error({ err }, 'internal error');
     else request.log.info({ code: c.code, detail: c.detail }, 'request rejected');
     answerAfterBody(request, reply, () => sendProblem(reply, c.code, c.detail, c.errors, c.headers));

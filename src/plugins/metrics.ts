@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import { primary } from '../cluster.js';
+import { bodyAbandoned } from '../connections.js';
 import { readPlanStats } from '../engine/plans.js';
 import { isExampleRequest } from './openapi-document.js';
 import { SPLIT_STATS } from '../engine/split.js';
@@ -118,7 +119,7 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   pool.onTaskStopped = (stage, reason) => stopped.inc({ stage, reason });
   // a client gone while its body arrives: the body's stream fails, and Fastify answers its error
   app.addHook('onError', (request, _reply, _error, done) => {
-    if (!request.raw.complete && request.raw.destroyed) stopped.inc({ stage: 'body', reason: 'client' });
+    if (bodyAbandoned(request)) stopped.inc({ stage: 'body', reason: 'client' });
     done();
   });
 
