@@ -3,6 +3,7 @@
 import { takeBuffer } from './buffers.js';
 import { stopIfCancelled } from './cancel.js';
 import { addF32, finiteCheckSumF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
+import { float32Number } from '../wire/float32-text.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];
@@ -118,6 +119,15 @@ export function sameShape(a: Shape, b: Shape): boolean {
 
 export function formatShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
+}
+
+/**
+ * Element `i` of `data`, for error messages, as the answers print its dtype: a float32 as the shortest
+ * decimal that reads back as it (the 0.1 the client sent, not 0.10000000149011612).
+ */
+export function formatElement(data: Data, i: number): string {
+  const v = data[i]!;
+  return data instanceof Float32Array && Number.isFinite(v) ? String(float32Number(v)) : String(v);
 }
 
 /** Normalizes a possibly negative axis for a tensor of rank `rank`. */

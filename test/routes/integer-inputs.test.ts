@@ -82,6 +82,30 @@ describe('integer inputs', () => {
     expectProblem(dtype, 400, 'INVALID_REQUEST');
   });
 
+  it('an index that is not an integer is named with the digits the client sent, in float32 as in float64 (and so are other refused elements)', async () => {
+    for (const dtype of ['float32', 'float64']) {
+      const r = await post(app, '/v1/gradients', { model, inputs: { ids: [[1, 3, 3, 0], [5, 1, 2, 0.1]], next: [next.slice(0, 4), next.slice(4)] }, options: { dtype } });
+      expectProblem(r, 422, 'INVALID_SPEC');
+      expect(r.body.errors[0], dtype).toEqual({ path: 'model.nodes[0].inputs[0]', message: 'embedding: indices[1, 3] = 0.1 is not an integer index' });
+    }
+    // and so is a probability outside [0, 1]: bce's prediction, a float32 value of the model
+    const bce = {
+      model: { type: 'graph', inputs: ['p', 't'], nodes: [{ id: 'L', op: 'bce_loss', inputs: ['p', 't'] }], output: 'L' },
+      inputs: { p: [0.5, 1.1], t: [0, 1] },
+    };
+    const r = await post(app, '/v1/forward', bce);
+    expectProblem(r, 422, 'INVALID_SPEC');
+    expect(r.body.errors[0].message).toBe('bce_loss: prediction[1] = 1.1 is outside [0, 1]');
+    // and a negative element of a buffer of squares in an optimizer state
+    const step = await post(app, '/v1/step', {
+      params: { w: [0.1, 0.2] },
+      gradients: { w: [0.3, 0.4] },
+      optimizer: { type: 'adagrad', lr: 0.01, state: { step: 1, state: { w: { step: 1, sum: [0, -0.1] } } } },
+    });
+    expectProblem(step, 422, 'INVALID_SPEC');
+    expect(step.body.errors[0].message).toContain('element 1 is -0.1:');
+  });
+
   it('GET /v1/ops says which inputs take no gradient', async () => {
     const r = await app.inject({ method: 'GET', url: '/v1/ops' });
     const ops = new Map((r.json().ops as { name: string; nonDifferentiable: number[]; maxArity: number }[]).map((o) => [o.name, o]));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OpValueError } from '../op.js';
-import type { Tensor } from '../tensor.js';
+import { formatElement, type Tensor } from '../tensor.js';
 import { formatIndex, pointwiseLoss, ReductionSchema } from './shared/loss.js';
 
 // NOTE: PyTorch clamps both logarithms at −100 so that a prediction of exactly 0 or 1 gives a finite
@@ -16,7 +16,7 @@ function checkProbabilities(x: Tensor, what: string, input: number): void {
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
     if (!(v >= 0 && v <= 1)) {
-      throw new OpValueError(`bce_loss: ${what}${formatIndex(i, x.shape)} = ${v} is outside [0, 1]`, input);
+      throw new OpValueError(`bce_loss: ${what}${formatIndex(i, x.shape)} = ${formatElement(d, i)} is outside [0, 1]`, input);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OptimizerState } from '../api.js';
 import { SpecError, type Path } from '../errors.js';
-import { allocData, dtypeOf, formatShape, sameShape, type Data, type Tensor } from '../tensor.js';
+import { allocData, dtypeOf, formatElement, formatShape, sameShape, type Data, type Tensor } from '../tensor.js';
 
 export type { OptimizerState } from '../api.js';
 
@@ -118,7 +118,7 @@ function readParamState<C extends { type: string }>(
       if (negative >= 0) {
         issues.push({
           path: [...path, key],
-          message: `holds squared gradients, so no negative element; element ${negative} is ${copy[negative]}: send back the optimizerState of the previous response`,
+          message: `holds squared gradients, so no negative element; element ${negative} is ${formatElement(copy, negative)}: send back the optimizerState of the previous response`,
         });
       }
     }

@@ -1,5 +1,5 @@
 import { OpValueError } from '../../op.js';
-import type { Tensor } from '../../tensor.js';
+import { formatElement, type Tensor } from '../../tensor.js';
 import { formatIndex } from './loss.js';
 
 // Index inputs (class indices, token ids, positions along an axis) travel in the graph's float arrays,
@@ -29,7 +29,7 @@ export function checkIndices(op: string, t: Tensor, { input, label, what, n, ski
     const at = `${label}${formatIndex(i, t.shape)}`;
     const ignore = skip === undefined ? '' : ` and is not ignoreIndex ${skip}`;
     throw new OpValueError(
-      Number.isInteger(v) ? `${op}: ${what} ${v} at ${at} is out of range [0, ${n})${ignore}` : `${op}: ${at} = ${v} is not an integer ${what}`,
+      Number.isInteger(v) ? `${op}: ${what} ${v} at ${at} is out of range [0, ${n})${ignore}` : `${op}: ${at} = ${formatElement(d, i)} is not an integer ${what}`,
       input,
     );
   }
