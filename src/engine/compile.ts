@@ -4,7 +4,7 @@ import type { CompiledGraph, CompiledNode, GraphDef, InputDef, Slot, SlotKind } 
 import { Issues } from './issues.js';
 import { nearest } from './zod-messages.js';
 import type { AnyOp } from './op.js';
-import { cast, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
+import { BEYOND_FLOAT32, cast, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
 import { findCycles } from './topo.js';
 
 export interface CompileOptions {
@@ -120,8 +120,14 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
     }
     inputsOf[i] = d.inputs.map((ref, k) => {
       if (typeof ref === 'number') {
-        if (Number.isFinite(ref)) return literal(ref);
-        issues.add(inputPath(i, k), 'a number literal must be finite');
+        // a finite literal that float32 holds as ±Infinity is refused as a non-finite one is (wire/integers.ts checkFloat32Range)
+        if (Number.isFinite(ref) && (dtype === 'float64' || Number.isFinite(Math.fround(ref)))) return literal(ref);
+        issues.add(
+          inputPath(i, k),
+          Number.isFinite(ref)
+            ? `the literal ${ref} ${BEYOND_FLOAT32}`
+            : 'a number literal must be finite',
+        );
       } else {
         const s = slotOf.get(ref);
         if (s !== undefined) return s;

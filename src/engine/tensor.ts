@@ -121,6 +121,9 @@ export function formatShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** What is wrong with a finite number that float32 holds as ±Infinity, which a float32 computation refuses. */
+export const BEYOND_FLOAT32 = 'is beyond the range of float32 (±3.4028235e38), where it is ±Infinity: compute with options.dtype "float64"';
+
 /**
  * Element `i` of `data`, for error messages, as the answers print its dtype: a float32 as the shortest
  * decimal that reads back as it (the 0.1 the client sent, not 0.10000000149011612).

@@ -1,6 +1,6 @@
 import { HttpError } from '../errors.js';
 import { SpecError, type Path } from '../engine/errors.js';
-import { integerData } from './integers.js';
+import { checkFloat32Range, integerData } from './integers.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Tensor } from '../engine/tensor.js';
 import { nextBody, ownBuffer } from './ownership.js';
 
@@ -282,6 +282,7 @@ export function binaryData(t: BinaryTensor, to: DType): Data {
   if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer && !ownsBuffer(t.bytes) ? src.slice() : src;
   const out = allocData(n, to);
   out.set(src);
+  checkFloat32Range(out, () => path, (i) => `element ${i} (${src[i]})`);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
 import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
-import { integerData } from './integers.js';
+import { checkFloat32Range, integerData } from './integers.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 import { ownBuffer } from './ownership.js';
 
@@ -180,6 +180,7 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
       if (typeof v !== 'number' || !Number.isFinite(v)) throw notFinite([...path, 'data', i], v);
       data[i] = v;
     }
+    checkFloat32Range(data, (i) => [...path, 'data', i], (i) => `${obj.data![i]}`);
     return { shape, data };
   }
   const b64: unknown = obj.base64;
@@ -199,6 +200,7 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
   if (typeof wire === 'number') {
     if (!Number.isFinite(wire)) throw new SpecError(path, `not a finite number: ${wire}`);
     data[0] = wire;
+    checkFloat32Range(data, () => path, () => `${wire}`);
     return data;
   }
   // Iterative depth-first walk; `stack` holds [array, depth, index-path].
@@ -225,7 +227,22 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
       }
     }
   }
+  checkFloat32Range(
+    data,
+    (i) => [...path, ...unravel(i, shape)],
+    (i) => `${unravel(i, shape).reduce<unknown>((a, k) => (a as unknown[])[k], wire)}`,
+  );
   return data;
+}
+
+/** The position of flat offset `i` in a tensor of `shape`. */
+function unravel(i: number, shape: Shape): number[] {
+  const at = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    at[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return at;
 }
 
 function decodeBase64(b64: string | DecodedBase64, from: WireDType, n: number, to: DType, path: Path): Data {
@@ -248,6 +265,7 @@ function decodeBase64(b64: string | DecodedBase64, from: WireDType, n: number, t
   if (from === to) return src;
   const data = allocData(n, to);
   data.set(src);
+  checkFloat32Range(data, () => path, (i) => `element ${i} (${src[i]})`);
   return data;
 }
 

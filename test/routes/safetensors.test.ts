@@ -311,6 +311,14 @@ describe('errors stay problem+json, naming the tensor', () => {
     expect(r.body.errors[0]).toEqual({ path: 'params/layers.0.bias', message: 'element 1 is not finite (NaN)' });
     const inf = await send('/v1/gradients', binaryMlp({}, { 'params/layers.0.bias': { dtype: 'F16', shape: [1], values: new Uint8Array(new Uint16Array([0x7c00]).buffer) } }));
     expectProblem(inf, 422, 'INVALID_SPEC');
+    // an F64 element that a float32 computation (the body's other tensors are F32) would hold as Infinity
+    const big = { dtype: 'F64', shape: [3], values: new Uint8Array(Float64Array.of(0, 1e39, 1).buffer) };
+    const over = await send('/v1/gradients', binaryMlp({}, { 'params/layers.0.bias': big }));
+    expectProblem(over, 422, 'INVALID_SPEC');
+    expect(over.body.errors[0]).toEqual({
+      path: 'params/layers.0.bias',
+      message: 'element 1 (1e+39) is beyond the range of float32 (±3.4028235e38), where it is ±Infinity: compute with options.dtype "float64"',
+    });
   });
 
   it('integers beyond ±2^53: 422 at the name', async () => {
