@@ -3,7 +3,7 @@
 import { takeBuffer } from './buffers.js';
 import { stopIfCancelled } from './cancel.js';
 import { addF32, finiteCheckSumF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
-import { float32Number } from '../wire/float32-text.js';
+import { float32Number } from './float32-text.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];

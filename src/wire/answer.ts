@@ -1,7 +1,7 @@
 import type { OptimizerState } from '../engine/api.js';
 import type { Tensors } from '../engine/spec.js';
 import type { DType, Tensor } from '../engine/tensor.js';
-import { float32Number } from './float32-text.js';
+import { float32Number } from '../engine/float32-text.js';
 import { encodeTensor, type Encoding, type ResultWireTensor } from './tensor.js';
 
 // Engine results back into the request's options.encoding. Runs on the event loop, linear in the size.

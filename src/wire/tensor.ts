@@ -3,7 +3,7 @@ import { MalformedError, overLimit, SpecError, type Path } from '../engine/error
 import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
 import { DTypeSchema } from '../engine/spec.js';
 import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
-import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from './float32-text.js';
+import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from '../engine/float32-text.js';
 import { checkFloat32Range, integerData } from './integers.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
 import { ownBuffer } from './ownership.js';
@@ -305,7 +305,7 @@ const ENCODE_BYTES = 49152;
 
 /**
  * A float32 tensor's elements as JSON numbers, nested arrays or (rank 1) a flat `data` array, each the
- * shortest decimal that reads back as the same float32 (wire/float32-text.ts). An answer's writer prints
+ * shortest decimal that reads back as the same float32 (engine/float32-text.ts). An answer's writer prints
  * them straight into its buffer (writeInto, wire/json-body.ts); JSON.stringify (toJSON) gets numbers
  * that it prints as the same text.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, SpecError } from '../../src/engine/errors.js';
-import { float32Text } from '../../src/wire/float32-text.js';
+import { float32Text } from '../../src/engine/float32-text.js';
 import { decodeBase64Text, decodeTensor, EncodedBase64, encodeTensor, Float32Json, wireElements } from '../../src/wire/tensor.js';
 
 const b64 = (arr: Float32Array | Float64Array | Int32Array | BigInt64Array): string => Buffer.from(arr.buffer).toString('base64');

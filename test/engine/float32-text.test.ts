@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { float32Digits, float32Number, float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from '../../src/wire/float32-text.js';
+import { float32Digits, float32Number, float32Text, FLOAT32_TEXT_BYTES, writeFloat32 } from '../../src/engine/float32-text.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
