@@ -615,7 +615,7 @@ export interface components {
              */
             diagnostics?: boolean;
         };
-        /** @description optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
+        /** @description an optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters (torch names in camelCase, torch defaults), plus `state` = the previous response's optimizerState */
         Optimizer: {
             /**
              * @description stochastic gradient descent, as torch.optim.SGD

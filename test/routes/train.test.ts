@@ -65,7 +65,11 @@ describe('POST /v1/train', () => {
   });
 
   it('needs an optimizer and a step count', async () => {
-    expectProblem(await post(app, '/v1/train', { ...twoWeight, steps: 3 }), 400, 'INVALID_REQUEST');
+    const none = await post(app, '/v1/train', { ...twoWeight, steps: 3 });
+    expectProblem(none, 400, 'INVALID_REQUEST');
+    // the description shared with /v1/gradients, where the optimizer may be left out, must not call it optional here
+    expect(none.body.errors[0]).toMatchObject({ path: 'optimizer' });
+    expect(none.body.errors[0].message).toMatch(/^required: an optimizer step after backpropagation/);
     expectProblem(await post(app, '/v1/train', { ...sgd, steps: 0 }), 400, 'INVALID_REQUEST');
   });
 

@@ -30,7 +30,7 @@ export const OptimizerRequestSchema = z
     AdagradSchema.safeExtend(state),
   ])
   .describe(
-    'optional optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters ' +
+    'an optimizer step after backpropagation, exactly as torch.optim computes it: `type` and its hyper-parameters ' +
       '(torch names in camelCase, torch defaults), plus `state` = the previous response\'s optimizerState',
   );
 
