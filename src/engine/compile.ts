@@ -4,7 +4,7 @@ import type { CompiledGraph, CompiledNode, GraphDef, InputDef, Slot, SlotKind } 
 import { Issues } from './issues.js';
 import { nearest } from './zod-messages.js';
 import type { AnyOp } from './op.js';
-import { BEYOND_FLOAT32, cast, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
+import { BEYOND_FLOAT32, cast, firstNonFinite, scalar, ShapeError, size, type DType, type Shape, type Tensor } from './tensor.js';
 import { findCycles } from './topo.js';
 
 export interface CompileOptions {
@@ -68,7 +68,12 @@ export function compile(def: GraphDef, { ops, dtype, limits }: CompileOptions): 
   def.params.forEach((l) => leaf(l, 'param'));
   for (const c of def.constants) {
     const s = leaf(c, 'constant');
-    if (s >= 0) fixed.set(s, cast(c.value, dtype));
+    if (s < 0) continue;
+    const value = cast(c.value, dtype);
+    // a finite constant that float32 holds as ±Infinity (a class weight of 1e39) is refused like a literal
+    const bad = firstNonFinite(value.data);
+    if (bad >= 0 && Number.isFinite(c.value.data[bad]!)) issues.add([...c.path, bad], `${c.value.data[bad]} ${BEYOND_FLOAT32}`);
+    fixed.set(s, value);
   }
 
   // Node ids first, so nodes may refer to nodes listed after them.

@@ -1,5 +1,5 @@
 import { SpecError, type Path } from '../errors.js';
-import { allocData, size, type DType, type Shape, type Tensor } from '../tensor.js';
+import { allocData, BEYOND_FLOAT32, firstNonFinite, size, type DType, type Shape, type Tensor } from '../tensor.js';
 import { computeFans, type Fans } from './fans.js';
 import { seededRng, type Xoshiro128 } from './prng.js';
 import type { InitSpec } from './schema.js';
@@ -103,5 +103,11 @@ export function initialize(spec: InitSpec, shape: Shape, dtype: DType, opts: Ini
   }
   const data = allocData(n, dtype);
   data.set(values);
+  // parameters of the scheme that draw past float32's range (a constant of 1e39) would start it at ±Infinity
+  const bad = firstNonFinite(data);
+  if (bad >= 0) {
+    const why = Number.isFinite(values[bad]!) ? BEYOND_FLOAT32 : 'is not a finite number: narrow the scheme\'s parameters';
+    throw new SpecError(opts.path ?? [], `${spec.scheme} draws ${values[bad]} at element ${bad}, which ${why}`);
+  }
   return { shape: [...shape], data };
 }
