@@ -72,6 +72,10 @@ export function bodyOf(file: ReturnType<typeof readSafetensors>): Record<string,
       const message = t.dtype === 'U8' ? 'U8 holds an ONNX file: only model/bytes, one dimension' : 'model/bytes holds an ONNX file: dtype U8, one dimension';
       throw new HttpError('INVALID_BODY', `tensor "${t.name}": ${message}`, [{ path: t.name, message }]);
     }
+    if (parts[0] === 'model' && isPlainObject(root.model) && 'ref' in root.model) {
+      const message = 'a model by reference (model.ref) already holds its constants and file: send this tensor with the model inline, or when registering it';
+      throw new HttpError('INVALID_BODY', `tensor "${t.name}": ${message}`, [{ path: t.name, message }]);
+    }
     let at = root;
     for (const key of parts.slice(0, -1)) {
       const next = at[key] ?? (at[key] = {});

@@ -341,6 +341,12 @@ describe('errors stay problem+json, naming the tensor', () => {
     expectProblem(schema, 400, 'INVALID_REQUEST');
     expect(schema.body.errors[0].path).toBe('loss.type');
 
+    // a model by reference holds its own constants: the tensor is named, not the ref's extra field
+    const ref = { ref: `sha256:${'0'.repeat(64)}` };
+    const byRef = await send('/v1/gradients', safetensors({ 'model/constants/c': f32([1], [1]) }, { model: ref, params: { w: 1 } }));
+    expectProblem(byRef, 400, 'INVALID_BODY');
+    expect(byRef.body.errors).toEqual([{ path: 'model/constants/c', message: expect.stringMatching(/^a model by reference \(model\.ref\) already holds its constants/) }]);
+
     const notJson = await send('/v1/gradients', safetensors({ inputs: f32([1], [1]) }, undefined, { extraMeta: { json: '{"model":' } }));
     expectProblem(notJson, 400, 'INVALID_BODY');
     expect(notJson.body.errors[0].path).toBe('__metadata__.json');
