@@ -3,6 +3,7 @@ import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { decodeBase64Text, EncodedBase64, Float32Json, type DecodedBase64 } from './tensor.js';
 import { nextBody } from './ownership.js';
+import { HttpError } from '../errors.js';
 
 // JSON in and out for bodies of megabytes (a base64 request of the 784-512-512-10 MLP, and its answer).
 // Fastify's defaults cost more than the computation for them: two regular-expression scans of the whole
@@ -290,6 +291,14 @@ export function liftedText(request: FastifyRequest): ((s: string) => string | un
   return (s) => (s.startsWith(lifted.prefix) ? lifted.values[Number(s.slice(lifted.prefix.length))]?.text() : undefined);
 }
 
+/** Charsets whose bytes read as UTF-8 (ASCII is a subset). */
+const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+
+/** The charset parameter of a Content-Type, unquoted, or undefined. */
+function declaredCharset(contentType: string | undefined): string | undefined {
+  return contentType === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
+}
+
 async function jsonPlugin(app: FastifyInstance): Promise<void> {
   // answers of routes without a response schema (GET /, /openapi.json) are written the same way
   app.setReplySerializer((payload) => jsonBody(payload) as string);
@@ -298,6 +307,11 @@ async function jsonPlugin(app: FastifyInstance): Promise<void> {
     // a GET or DELETE from a client that labels every request JSON, with nothing in it
     if ((body as Buffer).length === 0 && (request.method === 'GET' || request.method === 'DELETE')) {
       done(null, undefined);
+      return;
+    }
+    const charset = declaredCharset(request.headers['content-type']);
+    if (charset !== undefined && !UTF8.has(charset.toLowerCase())) {
+      done(new HttpError('UNSUPPORTED_MEDIA_TYPE', `JSON is read as UTF-8 (RFC 8259), and this body declares charset=${charset}: send it as UTF-8`), undefined);
       return;
     }
     let parsed: ReturnType<typeof parseJsonBody>;

@@ -186,6 +186,8 @@ const CASES: Case[] = [
     415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got text/plain'],
   ['a form post', G, raw('model=mlp', 'application/x-www-form-urlencoded'),
     415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got application/x-www-form-urlencoded'],
+  ['JSON declared in another charset than UTF-8', G, raw(JSON.stringify(twoWeight), 'application/json; charset=utf-16'),
+    415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON is read as UTF-8 (RFC 8259), and this body declares charset=utf-16: send it as UTF-8'],
   ['a route that does not exist', '/v1/gradient', twoWeight,
     404, 'NOT_FOUND', 'no route POST /v1/gradient'],
 ];
@@ -207,5 +209,20 @@ describe('what each typical mistake is told', () => {
     expect({ status: r.statusCode, code: p.code, detail: p.detail }).toEqual({ status, code, detail });
     // each field-level message is said once, its path apart (a limit error's once read "model: model: …")
     for (const e of p.errors ?? []) expect(e.message.startsWith(`${e.path}:`), e.message).toBe(false);
+  });
+});
+
+describe('JSON in UTF-8 by any of its names', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(() => app.close());
+
+  it('accepts charset utf-8 in any case, quoted or not, and us-ascii', async () => {
+    for (const type of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"', 'application/json; charset=us-ascii']) {
+      const r = await app.inject({ method: 'POST', url: '/v1/gradients', payload: JSON.stringify(twoWeight), headers: { 'content-type': type } });
+      expect(r.statusCode, type).toBe(200);
+    }
   });
 });
