@@ -129,6 +129,11 @@ export function zodMessage(iss: RawIssue): string | undefined {
       return `expected ${bound(iss, iss.maximum, 'most')}, got ${size(iss.input)}`;
     case 'not_multiple_of':
       return `expected a multiple of ${iss.divisor}, got ${describeValue(iss.input)}`;
+    case 'invalid_key': {
+      // a record's key: the key's own schema said why (e.g. a tensor name over 1024 characters)
+      const inner = (iss as { issues?: { message?: string }[] }).issues?.[0]?.message;
+      return `not a valid name${inner ? `: ${inner}` : ''}`;
+    }
     case 'unrecognized_keys': {
       // the flatteners name each key at its own path; this message is the list they append
       const shape = schema?._zod.def.shape;

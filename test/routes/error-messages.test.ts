@@ -186,6 +186,9 @@ const CASES: Case[] = [
     415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got text/plain'],
   ['a form post', G, raw('model=mlp', 'application/x-www-form-urlencoded'),
     415, 'UNSUPPORTED_MEDIA_TYPE', 'expected content-type application/json or application/vnd.gradserve.safetensors, got application/x-www-form-urlencoded'],
+  // a name safetensors could not carry back (wire/safetensors-body.ts) is refused in JSON too
+  ['a tensor name over 1024 characters', '/v1/step', { params: { ['p'.repeat(1025)]: 1 }, gradients: { ['p'.repeat(1025)]: 1 }, optimizer: { type: 'sgd', lr: 0.1 } },
+    400, 'INVALID_REQUEST', ['params', 'gradients'].map((f) => `${f}.${'p'.repeat(1025)}: not a valid name: expected at most 1024 characters, got 1025 characters`).join('; ')],
   ['JSON declared in another charset than UTF-8', G, raw(JSON.stringify(twoWeight), 'application/json; charset=utf-16'),
     415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON is read as UTF-8 (RFC 8259), and this body declares charset=utf-16: send it as UTF-8'],
   ['a route that does not exist', '/v1/gradient', twoWeight,

@@ -30,7 +30,10 @@ export const ProblemSchema = z
   })
   .describe('RFC 9457 problem details');
 
-export const TensorMapSchema = z.record(z.string(), TensorSchema).describe('tensors by name');
+/** A tensor's name in a map: as long as a safetensors body takes it (wire/safetensors-body.ts), so either encoding can carry it. */
+const TensorNameSchema = z.string().min(1).max(1024);
+
+export const TensorMapSchema = z.record(TensorNameSchema, TensorSchema).describe('tensors by name (1 to 1024 characters)');
 
 // The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it
 // writes (wire/tensor.ts EncodedBase64); the client receives a string either way.
@@ -109,7 +112,7 @@ export const OptimizerStateSchema = z
   .object({
     step: z.number().int().min(0).describe('optimizer steps taken so far'),
     state: z
-      .record(z.string(), z.record(z.string(), TensorSchema))
+      .record(TensorNameSchema, z.record(z.string(), TensorSchema))
       .describe('per parameter, torch.optim\'s buffers by torch\'s names (exp_avg, exp_avg_sq, momentum_buffer, step, ...)'),
   })
   .describe('torch.optim state: send the previous response\'s optimizerState back unchanged');
