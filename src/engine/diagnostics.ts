@@ -64,7 +64,8 @@ export interface DiagnoseInput {
   initialized?: Readonly<Record<string, InitSpec>>;
 }
 
-const fmt = (x: number) => x.toPrecision(3);
+/** three significant digits, and a zero as 0 (not 0.00) */
+const fmt = (x: number) => (x === 0 ? '0' : x.toPrecision(3));
 
 /** `normal(mean=0, std=1, seed=0)` */
 const describeInit = ({ scheme, ...rest }: InitSpec): string =>

@@ -56,11 +56,12 @@ interface Entry {
 /** The header's length N from the body's first 8 bytes, refused past MAX_HEADER_BYTES or past the body's `bodyBytes`. */
 function headerLength(first: Uint8Array, bodyBytes: number): number {
   if (bodyBytes < 8) throw malformed(`a safetensors body starts with an 8-byte header length; this one has ${bodyBytes} bytes`);
-  const n = Number(new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true));
+  const declared = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  const n = Number(declared);
   if (8 + n > bodyBytes) {
     // JSON sent with the safetensors type: its first bytes read as an absurd length
     const json = first[0] === 0x7b || first[0] === 0x20 || first[0] === 0x0a ? ': the body starts like JSON, which goes with Content-Type: application/json' : '';
-    throw malformed(`the header length ${n} (the body's first 8 bytes, little-endian) runs past the end of the ${bodyBytes}-byte body${json}`);
+    throw malformed(`the header length ${declared} (the body's first 8 bytes, little-endian) runs past the end of the ${bodyBytes}-byte body${json}`);
   }
   if (n > MAX_HEADER_BYTES) {
     throw new HttpError('BODY_TOO_LARGE', `the safetensors header is ${n} bytes, over the limit of ${MAX_HEADER_BYTES}`);

@@ -43,6 +43,11 @@ describe('diagnostics', () => {
     expect(w.params.firstLayer).toBe('layers.0.weight');
   });
 
+  it('words a zero global norm as 0 when it warns of vanishing gradients', () => {
+    const d = diagnose({ gradients: { w: t64([2], [0, 0]) } });
+    expect(d.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^the global gradient norm 0 is below 1e-7:/)]);
+  });
+
   it('warns of exploding gradients past the global threshold', () => {
     const r = gradients(mlpJob({}, { targets: t64([8, 1], () => 1e5) }), LIMITS);
     expect(r.diagnostics!.globalGradNorm).toBeGreaterThan(EXPLODING_GLOBAL_NORM);

@@ -103,7 +103,8 @@ describe('readSafetensors', () => {
     rejects(Buffer.alloc(5), 'INVALID_BODY', /8-byte header length/);
     const huge = Buffer.alloc(16);
     huge.writeBigUInt64LE(2n ** 63n);
-    rejects(huge, 'INVALID_BODY', /runs past the end of the 16-byte body$/);
+    // the length as written, not rounded to a double (9223372036854776000)
+    rejects(huge, 'INVALID_BODY', /^the header length 9223372036854775808 \(.*runs past the end of the 16-byte body$/);
     // a header over the cap that the body does hold
     const big = Buffer.alloc(8 + MAX_HEADER_BYTES + 1);
     big.writeBigUInt64LE(BigInt(MAX_HEADER_BYTES + 1));
