@@ -17,8 +17,10 @@ const { FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_CONTENT_LENGTH } = error
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+/** The longest tensor name, in a safetensors body and in a JSON body's maps alike (routes/shared/schema.ts). */
+export const MAX_NAME_CHARS = 1024;
 /** A name as a JSON body's keys may hold it: an ONNX file's initializers keep theirs (`0.weight`, `dense/kernel:0`). */
-const isName = (s: string): boolean => s.length > 0 && s.length <= 1024 && !RESERVED.has(s);
+const isName = (s: string): boolean => s.length > 0 && s.length <= MAX_NAME_CHARS && !RESERVED.has(s);
 
 /** The tensor fields of the request bodies: whole names, and prefixes followed by a name. */
 const WHOLE = new Set(['inputs', 'targets', 'outputGrad', 'model/bytes']);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
 import { DTypeSchema } from '../engine/spec.js';
-import { allocData, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
+import { allocData, BEYOND_FLOAT32, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from '../engine/float32-text.js';
 import { checkFloat32Range, integerData } from './integers.js';
 import { BinaryTensor, binaryData } from './safetensors.js';
@@ -179,8 +179,8 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
       const v = obj.data[i];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw notFinite([...path, 'data', i], v);
       data[i] = v;
+      if (!Number.isFinite(data[i]!)) throw beyondFloat32([...path, 'data', i], v);
     }
-    checkFloat32Range(data, (i) => [...path, 'data', i], (i) => `${obj.data![i]}`);
     return { shape, data };
   }
   const b64: unknown = obj.base64;
@@ -189,6 +189,9 @@ export function decodeTensor(wire: unknown, dtype: DType, path: Path, maxElement
   }
   throw new MalformedError(path, 'expected a tensor: {shape, data} or {shape, dtype, base64}');
 }
+
+/** A finite number that the float32 it was stored in holds as ±Infinity: refused as a non-finite one is (422). */
+const beyondFloat32 = (path: Path, v: number): SpecError => new SpecError(path, `${v} ${BEYOND_FLOAT32}`);
 
 /** A bad element: not a number is a schema violation (400); a number that is not finite, 422. */
 function notFinite(path: Path, v: unknown): SpecError {
@@ -200,7 +203,7 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
   if (typeof wire === 'number') {
     if (!Number.isFinite(wire)) throw new SpecError(path, `not a finite number: ${wire}`);
     data[0] = wire;
-    checkFloat32Range(data, () => path, () => `${wire}`);
+    if (!Number.isFinite(data[0]!)) throw beyondFloat32(path, wire);
     return data;
   }
   // Iterative depth-first walk; `stack` holds [array, depth, index-path].
@@ -215,7 +218,8 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
       for (let i = 0; i < arr.length; i++) {
         const v = arr[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) throw notFinite([...path, ...at, i], v);
-        data[o++] = v;
+        data[o] = v;
+        if (!Number.isFinite(data[o++]!)) throw beyondFloat32([...path, ...at, i], v);
       }
     } else {
       for (let i = arr.length - 1; i >= 0; i--) {
@@ -227,22 +231,7 @@ function decodeNested(wire: NestedTensor, shape: Shape, dtype: DType, path: Path
       }
     }
   }
-  checkFloat32Range(
-    data,
-    (i) => [...path, ...unravel(i, shape)],
-    (i) => `${unravel(i, shape).reduce<unknown>((a, k) => (a as unknown[])[k], wire)}`,
-  );
   return data;
-}
-
-/** The position of flat offset `i` in a tensor of `shape`. */
-function unravel(i: number, shape: Shape): number[] {
-  const at = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    at[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return at;
 }
 
 function decodeBase64(b64: string | DecodedBase64, from: WireDType, n: number, to: DType, path: Path): Data {

@@ -3,6 +3,7 @@ import { LossSpecSchema } from '../../engine/spec.js';
 import { OptionsSchema } from '../../wire/spec.js';
 import { ModelFieldSchema } from '../models/schema.js';
 import { EncodedBase64, Float32Json, TensorSchema } from '../../wire/tensor.js';
+import { MAX_NAME_CHARS } from '../../wire/safetensors-body.js';
 import { ERRORS } from '../../errors.js';
 
 // Pieces shared by the compute routes' request and response schemas.
@@ -30,10 +31,10 @@ export const ProblemSchema = z
   })
   .describe('RFC 9457 problem details');
 
-/** A tensor's name in a map: as long as a safetensors body takes it (wire/safetensors-body.ts), so either encoding can carry it. */
-const TensorNameSchema = z.string().min(1).max(1024);
+/** A tensor's name in a map: as long as a safetensors body takes it, so either encoding can carry it. */
+const TensorNameSchema = z.string().min(1).max(MAX_NAME_CHARS);
 
-export const TensorMapSchema = z.record(TensorNameSchema, TensorSchema).describe('tensors by name (1 to 1024 characters)');
+export const TensorMapSchema = z.record(TensorNameSchema, TensorSchema).describe(`tensors by name (1 to ${MAX_NAME_CHARS} characters)`);
 
 // The answer's base64 text: a string, or the tensor's bytes that the answer's writer encodes as it
 // writes (wire/tensor.ts EncodedBase64); the client receives a string either way.
