@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Forward pass only: loss and outputs
-         * @description The body of /v1/gradients without optimizer; nothing is backpropagated. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description The body of /v1/gradients without optimizer; nothing is backpropagated. The outputs are always answered; `options.inputGradients` is refused (400), `options.diagnostics` has nothing to report. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["forward"];
         delete?: never;
@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * A training loop: `steps` optimizer steps, the loss per step, final params and state
-         * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
+         * @description With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the final object. An error before the first step is an ordinary problem+json response; after streaming began it is the last line, as {"error": problem}. `options` sets `dtype` and `encoding`; `returnOutputs`, `returnIntermediates` and `inputGradients` are refused (400): ask /v1/forward or /v1/gradients with the trained params. Limits in force (environment variable, value): body 16 MiB (BODY_LIMIT_MB), 4000000 tensor elements per request, activations included (MAX_ELEMENTS), 10000 graph nodes (MAX_NODES), 30000 ms per computation (TIMEOUT_MS), an estimated 150 GFLOP per request, refused up front past it (FLOP_BUDGET), 64 computations queued (QUEUE_LIMIT). GET /readyz reports the same figures.
          */
         post: operations["train"];
         delete?: never;

@@ -47,6 +47,13 @@ describe('POST /v1/forward', () => {
     expectProblem(await post(app, '/v1/forward', { ...twoWeight, outputGrad: 1 }), 400, 'INVALID_REQUEST');
   });
 
+  it('refuses options.inputGradients, which it could not honour, at that option; false passes', async () => {
+    const r = await post(app, '/v1/forward', { ...twoWeight, options: { inputGradients: true } });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors).toEqual([{ path: 'options.inputGradients', message: 'a forward pass computes no gradients: ask /v1/gradients' }]);
+    expect((await post(app, '/v1/forward', { ...twoWeight, options: { inputGradients: false, returnOutputs: true } })).status).toBe(200);
+  });
+
   it('answers 422 for a shape mismatch, naming the node', async () => {
     const r = await post(app, '/v1/forward', { ...twoWeight, inputs: { x: [1, 2, 3], t: [1, 2] } });
     expectProblem(r, 422, 'INVALID_SPEC');

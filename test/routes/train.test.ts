@@ -73,6 +73,16 @@ describe('POST /v1/train', () => {
     expectProblem(await post(app, '/v1/train', { ...sgd, steps: 0 }), 400, 'INVALID_REQUEST');
   });
 
+  it('refuses the options that ask for what a training run does not answer, each at its own path', async () => {
+    const r = await post(app, '/v1/train', { ...sgd, steps: 1, options: { returnOutputs: true, returnIntermediates: true, inputGradients: true } });
+    expectProblem(r, 400, 'INVALID_REQUEST');
+    expect(r.body.errors.map((e: { path: string }) => e.path)).toEqual(['options.returnOutputs', 'options.returnIntermediates', 'options.inputGradients']);
+    expect(r.body.errors[0].message).toBe('a training run answers its parameters, not outputs: ask /v1/forward with the trained params');
+    // a /v1/gradients body with the flags off trains as it is
+    const ok = await post(app, '/v1/train', { ...sgd, steps: 1, options: { returnOutputs: false, inputGradients: false, dtype: 'float64' } });
+    expect(ok.status).toBe(200);
+  });
+
   it('walks minibatches with batchSize', async () => {
     const r = await post(app, '/v1/train', {
       model: { type: 'mlp', inputSize: 1, layers: [{ units: 1 }] },

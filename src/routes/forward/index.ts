@@ -18,7 +18,10 @@ export const forwardRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async
         tags: ['compute'],
         operationId: 'forward',
         summary: 'Forward pass only: loss and outputs',
-        description: 'The body of /v1/gradients without optimizer; nothing is backpropagated. ' + describeLimits(config),
+        description:
+          'The body of /v1/gradients without optimizer; nothing is backpropagated. The outputs are always answered; ' +
+          '`options.inputGradients` is refused (400), `options.diagnostics` has nothing to report. ' +
+          describeLimits(config),
         body: ForwardBodySchema,
         response: { 200: ForwardResponseSchema },
       },

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { examples, twoWeight, xorMlp } from '../shared/examples.js';
-import { checkLossFields, modelFields, ResultTensorMapSchema, ResultTensorSchema, TimingSchema } from '../shared/schema.js';
+import { checkLossFields, modelFields, refuseFlags, ResultTensorMapSchema, ResultTensorSchema, TimingSchema } from '../shared/schema.js';
 
 const { outputGrad: _unused, ...fields } = modelFields;
 
 export const ForwardBodySchema = z
   .strictObject(fields)
   .superRefine(checkLossFields)
+  .superRefine(refuseFlags({ inputGradients: 'a forward pass computes no gradients: ask /v1/gradients' }))
   .describe('a model, its parameters and a batch; optionally a loss')
   .meta(
     examples([

@@ -169,6 +169,22 @@ export const modelFields = {
   options: OptionsSchema.prefault({}).describe('what to compute and return; omitted fields take their defaults'),
 };
 
+/** The flags of `options` a route may be unable to honour. */
+type ReturnFlag = 'returnOutputs' | 'returnIntermediates' | 'inputGradients';
+
+/**
+ * A refinement that refuses, at `options.<flag>`, each flag set to true that the route cannot honour
+ * (a client asking for outputs it would not get), with where to ask instead; false is accepted, so a
+ * /v1/gradients body can be sent as it is.
+ */
+export const refuseFlags =
+  (refused: Partial<Record<ReturnFlag, string>>) =>
+  (body: { options: Record<ReturnFlag, boolean> }, ctx: z.core.$RefinementCtx): void => {
+    for (const [flag, message] of Object.entries(refused) as [ReturnFlag, string][]) {
+      if (body.options[flag]) ctx.addIssue({ code: 'custom', path: ['options', flag], message });
+    }
+  };
+
 /** loss and targets come together; outputGrad replaces both. */
 export function checkLossFields(
   body: { loss?: unknown; targets?: unknown; outputGrad?: unknown },

@@ -31,7 +31,9 @@ export const trainRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (
         description:
           'With `Accept: application/x-ndjson` the response streams one JSON line per step as it is taken, then the ' +
           'final object. An error before the first step is an ordinary problem+json response; after streaming began ' +
-          'it is the last line, as {"error": problem}. ' + describeLimits(config),
+          'it is the last line, as {"error": problem}. `options` sets `dtype` and `encoding`; `returnOutputs`, ' +
+          '`returnIntermediates` and `inputGradients` are refused (400): ask /v1/forward or /v1/gradients with the trained params. ' +
+          describeLimits(config),
         body: TrainBodySchema,
         response: {
           200: {

@@ -7,6 +7,7 @@ import {
   ComputeTimingSchema,
   modelFields,
   ProblemSchema,
+  refuseFlags,
   ResultOptimizerStateSchema,
   ResultTensorMapSchema,
   WarningSchema,
@@ -34,6 +35,13 @@ export const TrainBodySchema = z
       .describe('shuffle the rows each epoch with this seed (reproducible); default: rows in order'),
   })
   .superRefine(checkLossFields)
+  .superRefine(
+    refuseFlags({
+      returnOutputs: 'a training run answers its parameters, not outputs: ask /v1/forward with the trained params',
+      returnIntermediates: 'a training run answers its parameters, not node values: ask /v1/forward or /v1/gradients with the trained params',
+      inputGradients: 'a training run answers no input gradients: ask /v1/gradients with the trained params',
+    }),
+  )
   .describe('a training run: the body of /v1/gradients with a required optimizer, plus steps')
   .meta(
     examples([
