@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { MalformedError, overLimit, SpecError, type Path } from '../engine/errors.js';
 import { describeValue, TYPE_CHECK } from '../engine/zod-messages.js';
-import { DTypeSchema } from '../engine/spec.js';
 import { allocData, BEYOND_FLOAT32, firstNonFinite, size, type Data, type DType, type Shape, type Tensor } from '../engine/tensor.js';
 import { float32Number, FLOAT32_TEXT_BYTES, writeFloat32 } from '../engine/float32-text.js';
 import { checkFloat32Range, integerData } from './integers.js';

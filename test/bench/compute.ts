@@ -11,7 +11,7 @@ import type { Tensor } from '../../src/engine/tensor.js';
 import { gemmBackend, initKernels, setBlasThreads, setGemmBackend } from '../../src/engine/kernels/index.js';
 import { loadWasmBackend } from '../../src/engine/kernels/wasm.js';
 import { startHelper } from '../../src/engine/split.js';
-import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type MlpModel, type Row, type TorchResult } from './common.js';
+import { breathe, describe, LARGE, median, mlpData, mlpJob, repeat, round, SMALL, type Ctx, type Row, type TorchResult } from './common.js';
 import { tfjsPeer, type PeerTiming, type TfBackend, type TfjsResult } from './tfjs.js';
 import { torchPeer, torchRows, torchScript } from './torch.js';
 

@@ -38,15 +38,6 @@ function operands(c: Case, seed: number): Tensor[] {
   return c.bias ? [...inputs, rand([c.w[0]!], seed + 2)] : inputs;
 }
 
-/** Polls `ok` (the event loop turning meanwhile, so a dead helper's exit is seen) for up to 5 s. */
-async function waitUntil(ok: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe.each(gemmBackends())('convolutions on two cores, %s gemm', (name, backend) => {
   useGemmBackend(backend);
   beforeAll(async () => {

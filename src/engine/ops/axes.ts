@@ -1,7 +1,7 @@
 // Axis bookkeeping shared by the shape, reduction and normalization ops.
 import { z } from 'zod';
 import { copyRunsOf, ELEMENTWISE_MIN } from '../kernels/index.js';
-import { dtypeOf, empty, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
+import { dtypeOf, empty, formatShape, ShapeError, size, type Data, type Shape, type Tensor } from '../tensor.js';
 
 /**
  * Normalizes a possibly negative axis of a tensor of shape `shape`; `rank` widens the range where an
