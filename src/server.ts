@@ -17,6 +17,8 @@ import { ConfigError, loadConfig, type AppConfig } from './config.js';
 // every large request; pinned at its own largest factor, 4×, for a small fraction of them
 // (docs/performance.md "Tuning").
 setFlagsFromString('--heap-growing-percent=300');
+// The young generation's size is fixed when V8 starts, so its flag (--max-semi-space-size) is on the
+// command line instead: package.json's start script and the image's CMD.
 
 let config: AppConfig;
 try {

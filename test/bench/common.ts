@@ -7,6 +7,7 @@ import type { GradientsJob } from '../../src/engine/api.js';
 import { encodeTensor, type Encoding } from '../../src/wire/tensor.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { freePort } from '../helpers/net.js';
+import { NODE_FLAGS, SERVER_JS } from '../reliability/server-process.js';
 
 /** A goal a row's value is held to; the runner prints it with PASS or FAIL. */
 export interface Target {
@@ -222,6 +223,10 @@ export function startServer(script: string, env: Record<string, string>, readyPa
   return startProcess(process.execPath, () => [script, ...args], env, readyPath);
 }
 
+/** gradserve as `npm start` runs it (its Node flags: test/reliability/server-process.ts), with `env`. */
+export const startGradserve = (env: Record<string, string> = {}): Promise<Child> =>
+  startProcess(process.execPath, () => [...NODE_FLAGS, SERVER_JS], env, '/readyz');
+
 /**
  * Like startServer, for any command: `args` gets the port (also in PORT, with HOST=127.0.0.1), and it
  * has `readyS` seconds to become ready.
@@ -229,7 +234,7 @@ export function startServer(script: string, env: Record<string, string>, readyPa
 export async function startProcess(command: string, args: (port: number) => string[], env: Record<string, string>, readyPath: string, readyS = 30): Promise<Child> {
   const port = await freePort();
   const argv = args(port);
-  const script = command === process.execPath ? argv[0]! : `${command} ${argv.join(' ')}`;
+  const script = `${command === process.execPath ? 'node' : command} ${argv.join(' ')}`;
   const child = spawn(command, argv, {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -6,9 +6,8 @@
 // a narrow, deep MLP; what a hang-up saves is the compute after it), the target; and the large MLP's
 // gradients (4.6 MB of base64, a few ms of compute: its body arrives whole, and is parsed, before the
 // client leaves), reported beside it.
-import { join } from 'node:path';
 import { twoWeight } from '../../src/routes/shared/examples.js';
-import { LARGE, median, mlpBody, round, startServer, type Ctx, type MlpModel, type Row } from './common.js';
+import { LARGE, median, mlpBody, round, startGradserve, type Ctx, type MlpModel, type Row } from './common.js';
 import { hangUpAfter } from '../reliability/hang-up.js';
 import { load } from './load.js';
 
@@ -35,7 +34,7 @@ async function metric(url: string, name: string): Promise<string[]> {
 }
 
 export async function run(ctx: Ctx): Promise<Row[]> {
-  const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+  const server = await startGradserve();
   try {
     const url = `${server.url}/v1/gradients`;
     const small = JSON.stringify(twoWeight);

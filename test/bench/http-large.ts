@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { SAFETENSORS, writeSafetensors } from '../../src/wire/safetensors.js';
 import type { Encoding } from '../../src/wire/tensor.js';
-import { breathe, describe, LARGE, median, mlpBody, mlpData, mlpSpec, processCpuMs, repeat, round, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
+import { breathe, describe, LARGE, median, mlpBody, mlpData, mlpSpec, processCpuMs, repeat, round, startGradserve, startServer, type Child, type Ctx, type Row, type TorchConfig } from './common.js';
 import { findTorchPython, torchPeer } from './torch.js';
 import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
 
@@ -74,7 +74,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const withTorch = (await findTorchPython()) !== null;
   let peer: TorchConfig | null = null;
   ctx.log('http-large: gradserve (default config)');
-  const server = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+  const server = await startGradserve();
   const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
   let bare: Child | null = null;
   let http: Child | null = null;

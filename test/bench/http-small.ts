@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import os from 'node:os';
 import { twoWeight, twoWeightModel } from '../../src/routes/shared/examples.js';
-import { breathe, median, processCpuMs, round, startServer, type Child, type Ctx, type Row } from './common.js';
+import { breathe, median, processCpuMs, round, startGradserve, startServer, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput, type PoolRate } from './pool-alone.js';
 import { peerLabel, peerMissing, sameAnswer, startPeer } from './torch-server.js';
@@ -54,7 +54,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   const servers: Child[] = [];
   try {
     ctx.log('http-small: starting gradserve (default config) and bare Fastify');
-    const ours = await startServer(join(ctx.root, 'dist/src/server.js'), {}, '/readyz');
+    const ours = await startGradserve();
     servers.push(ours);
     const res = await fetch(`${ours.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const answer = await res.text();
@@ -68,7 +68,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       if (r.status !== 200) throw new Error(`a request by reference answered ${r.status}: ${await r.text()}`);
     }
     // the same service as two event loops (PROCESSES=2, each with one of the two workers): the chain by ref
-    const ours2 = await startServer(join(ctx.root, 'dist/src/server.js'), { PROCESSES: '2' }, '/readyz');
+    const ours2 = await startGradserve({ PROCESSES: '2' });
     servers.push(ours2);
     const ref2Body = await byRef(ours2.url, twoWeightModel, chainRest);
     const file = join(dir, 'answer.json');

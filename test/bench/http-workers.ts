@@ -10,9 +10,8 @@
 // one request takes at WORKERS=2 (every thread of the server, and the load generator, which shares the
 // cores) bounds the rate two cores can give, whatever the scheduling.
 import os from 'node:os';
-import { join } from 'node:path';
 import { encodeTensor } from '../../src/wire/tensor.js';
-import { breathe, median, processCpuMs, round, startServer, uniform, type Child, type Ctx, type Row } from './common.js';
+import { breathe, median, processCpuMs, round, startGradserve, uniform, type Child, type Ctx, type Row } from './common.js';
 import { load, type LoadResult } from './load.js';
 import { poolThroughput } from './pool-alone.js';
 
@@ -56,7 +55,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   try {
     for (const workers of [1, 2]) {
       ctx.log(`http-workers: starting WORKERS=${workers}`);
-      const server = await startServer(join(ctx.root, 'dist/src/server.js'), { WORKERS: String(workers) }, '/readyz');
+      const server = await startGradserve({ WORKERS: String(workers) });
       servers[workers] = server;
       for (let i = 0; i < 3; i++) {
         const res = await fetch(`${server.url}/v1/gradients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { EnvSchema, loadConfig } from '../../src/config.js';
+import { NODE_FLAGS } from '../reliability/server-process.js';
 
 // The deployment files cannot run here (no Docker, no cluster), so this checks what can be checked:
 // they parse, and the numbers that must agree across them agree with each other and with the
@@ -114,7 +115,9 @@ describe('deployment manifests', () => {
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
-    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/server\.js"\]$/m);
+    // as `npm start` runs it, flags included
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+    expect(cmd && JSON.parse(cmd[1]!)).toEqual(['node', ...NODE_FLAGS, 'dist/src/server.js']);
     expect(dockerfile).toMatch(/^EXPOSE 3000$/m);
     // nginx's `server ... resolve` needs nginx >= 1.27.3
     const [major, minor] = /nginx:(\d+)\.(\d+)/.exec(compose.services.nginx.image)!.slice(1).map(Number);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_JS, startServer, type ServerProcess } from '../reliability/server-process.js';
 
 // Every code block of the README and of docs/examples.md, run as a reader would run it, against the real server process
-// (node dist/src/server.js, what `npm start` runs) on 127.0.0.1: sh blocks with bash, python blocks
+// (what `npm start` runs, Node flags included) on 127.0.0.1: sh blocks with bash, python blocks
 // with /usr/bin/python3, ts blocks transpiled and run by node. A json block shows (part of) the answer
 // of the block before it and is compared with the real one; text blocks are not run. The one block
 // that is not run is marked `<!-- readme-test: skip ... -->`.

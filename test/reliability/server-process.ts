@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request, type Agent } from 'node:http';
 import path from 'node:path';
 import { freePort } from '../helpers/net.js';
@@ -15,6 +15,18 @@ function repoRoot(): string {
 }
 
 export const SERVER_JS = path.join(repoRoot(), 'dist', 'src', 'server.js');
+
+/**
+ * Node's flags in `npm start` (package.json's start script ends in `node <flags> dist/src/server.js`),
+ * which the image's CMD repeats (test/deploy/manifests.test.ts): the tests and the bench start the
+ * server with them, as it ships.
+ */
+export const NODE_FLAGS: readonly string[] = (() => {
+  const { scripts } = JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const m = /(?:^|&& )node((?: --\S+)*) dist\/src\/server\.js$/.exec(scripts.start);
+  if (m === null) throw new Error(`package.json's start script does not end in "node [flags] dist/src/server.js": ${scripts.start}`);
+  return m[1]!.split(' ').filter(Boolean);
+})();
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -34,7 +46,7 @@ export async function startServer(env: Record<string, string>, startTimeoutMs = 
   const level = env.LOG_LEVEL ?? 'info';
   const verbose = level === 'info' || level === 'debug' || level === 'trace';
   const port = verbose ? 0 : await freePort();
-  const child = spawn(process.execPath, [SERVER_JS], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, SERVER_JS], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', ...env, PORT: String(port), LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
