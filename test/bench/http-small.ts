@@ -4,8 +4,9 @@
 // the machine hits both alike; each figure is the median of the rounds. Each server's CPU time per
 // request (its event loop, and its other threads) is reported beside: the budget the target is about.
 // A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
-// (as many workers as gradserve), is loaded in the same alternation: what one task per request costs
-// in throughput before any work, the floor under a server that computes in worker threads.
+// (as many workers as gradserve), is loaded in the same alternation, just before and just after the
+// three rows measured against it: what one task per request costs in throughput before any work, the
+// floor under a server that computes in worker threads.
 // gradserve as two event loops (PROCESSES=2: two processes, one worker each) is loaded in the same
 // alternation, by ref: the peer below runs two processes too.
 // The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
@@ -39,6 +40,18 @@ function longChain(): { model: object; params: object; inputs: object } {
   nodes.push({ id: 'L', op: 'mse_loss', inputs: ['n198', 't'] });
   return { model: { type: 'graph', inputs: ['x', 't'], params: { w: { shape: [] } }, nodes, output: 'L' }, params: { w: 1 }, inputs: { x: 2, t: 1 } };
 }
+
+/**
+ * One server measured before and after others, as one figure: what it would have measured between them
+ * were the host's load drifting steadily (the means)
+ */
+const bracket = (a: LoadResult, b: LoadResult): LoadResult => ({
+  rps: (a.rps + b.rps) / 2,
+  p50Ms: (a.p50Ms + b.p50Ms) / 2,
+  p99Ms: (a.p99Ms + b.p99Ms) / 2,
+  failures: a.failures + b.failures,
+  responses: a.responses + b.responses,
+});
 
 /** Registers a model (POST /v1/models) and answers a request body naming it by reference. */
 async function byRef(url: string, model: object, rest: object): Promise<string> {
@@ -123,16 +136,19 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
       runs.bare.push(await measured('bare'));
       await breathe(100);
+      // the floor just before and just after the three rows measured against it: their mean
+      const before = await measured('handoff');
+      await breathe(100);
       runs.ours.push(await measured('ours'));
       await breathe(100);
       runs.ref.push(await measured('ref'));
       await breathe(100);
-      runs.ref200.push(await measured('ref200'));
-      await breathe(100);
       // (its CPU is two processes' under a primary's pid: not counted)
       runs.ref2.push(await hit('ref2', ROUND_S));
       await breathe(100);
-      runs.handoff.push(await measured('handoff'));
+      runs.handoff.push(bracket(before, await measured('handoff')));
+      await breathe(100);
+      runs.ref200.push(await measured('ref200'));
       await breathe(100);
       if (peer) {
         runs.peer.push(await hit('peer', ROUND_S));
