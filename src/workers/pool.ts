@@ -548,8 +548,14 @@ export class PiscinaPool implements Pool {
 
   private enqueue(item: Item): void {
     this.pending.push(item);
-    // tasks that arrive in the same turn of the event loop leave together
-    if (!this.dispatchScheduled && this.running < this.opts.workers) {
+    if (this.running >= this.opts.workers) return;
+    // a large task goes alone: at once, when nothing waits before it
+    if (!item.small && this.pending.length === 1) {
+      this.dispatch();
+      return;
+    }
+    // small tasks that arrive in the same turn of the event loop leave together
+    if (!this.dispatchScheduled) {
       this.dispatchScheduled = true;
       setImmediate(() => {
         this.dispatchScheduled = false;
