@@ -102,6 +102,8 @@ interface BinaryLoops {
   forwardBroadcast(x: Data, sa: number[], w: Data, sb: number[], z: Data, shape: Shape): void;
   /** both gradients in the output's shape, operands of the output's shape */
   vjp(x: Data, w: Data, y: Data, g: Data, ga: Data, gb: Data): void;
+  /** one gradient in the output's shape (`a`: the first operand's, else the second's), strides as forward's */
+  vjpOne(a: boolean, x: Data, sx: number, w: Data, sw: number, y: Data, g: Data, gx: Data): void;
   vjpBroadcast(x: Data, sa: number[], w: Data, sb: number[], y: Data, g: Data, ga: Data, gb: Data, shape: Shape): void;
 }
 
@@ -136,6 +138,11 @@ return {
       ga[i] = g[i] * da(x[i], w[i], y[i]);
       gb[i] = g[i] * db(x[i], w[i], y[i]);
     }
+  },
+  vjpOne(a, x, sx, w, sw, y, g, gx) {
+    const n = g.length;
+    if (a) for (let i = 0; i < n; i++) gx[i] = g[i] * da(x[i * sx], w[i * sw], y[i]);
+    else for (let i = 0; i < n; i++) gx[i] = g[i] * db(x[i * sx], w[i * sw], y[i]);
   },
   vjpBroadcast(x, sa, w, sb, y, g, ga, gb, shape) {
     forEachRow(shape, sa, sb, (o, ia, ib, len, ax, bx) => {
@@ -178,10 +185,19 @@ export function binaryOp({ f, da, db, passesGradient, kernels32, ...info }: Bina
     // Both gradients come back in the output's shape; the engine sums each back to its input's shape.
     // the engine copies an adjoint before it writes into one it does not own (engine/run.ts), so one
     // `g` may be both gradients
-    vjp: ([a, b], out, g) => {
+    vjp: ([a, b], out, g, _attrs, needs) => {
       if (passesGradient) return [g, g];
       const [x, w] = [a!.data, b!.data];
       const n = g.data.length;
+      const [wantA, wantB] = [needs?.[0] ?? true, needs?.[1] ?? true];
+      // one operand's gradient only (the other a constant, an input, or a non-trainable exponent), when
+      // the operands are whole or single elements: one flat loop, the other rule not evaluated
+      if (wantA !== wantB && (x.length === n || x.length === 1) && (w.length === n || w.length === 1)) {
+        const gx = emptyData(n, dtypeOf(g));
+        loops.vjpOne(wantA, x, x.length === n ? 1 : 0, w, w.length === n ? 1 : 0, out.data, g.data, gx);
+        const grad = { shape: [...out.shape], data: gx };
+        return wantA ? [grad, null] : [null, grad];
+      }
       const ga = emptyData(n, dtypeOf(g));
       const gb = emptyData(n, dtypeOf(g));
       if (x.length === n && w.length === n) loops.vjp(x, w, out.data, g.data, ga, gb);

@@ -77,6 +77,30 @@ describe('binaryOp', () => {
     expectClose(gb!, [1, 1, 1, 2, 2, 2]);
   });
 
+  it('computes only the gradient the engine needs, equal to the full VJP\'s, and null for the other', () => {
+    for (const [sa, sb] of [
+      [[6], [6]],
+      [[2, 3], []],
+      [[], [2, 3]],
+      [[1], [4]],
+    ] as const) {
+      const [a, b] = [rand([...sa], 1), rand([...sb], 2)];
+      const out = affine.forward([a, b], {});
+      const g = rand(out.shape, 3);
+      const [ga, gb] = affine.vjp([a, b], out, g, {});
+      const onlyA = affine.vjp([a, b], out, g, {}, [true, false]);
+      const onlyB = affine.vjp([a, b], out, g, {}, [false, true]);
+      expect(onlyA[1]).toBeNull();
+      expect(onlyB[0]).toBeNull();
+      expect(onlyA[0]).toEqual(ga);
+      expect(onlyB[1]).toEqual(gb);
+    }
+    // operands broadcast against each other: both come back, as without `needs`
+    const [a, b] = [rand([2, 3], 1), rand([3], 2)];
+    const out = affine.forward([a, b], {});
+    expect(affine.vjp([a, b], out, rand([2, 3], 3), {}, [true, false]).every((x) => x !== null)).toBe(true);
+  });
+
   it('has a VJP matching finite differences under every broadcasting pattern', () => {
     checkVjp(affine, [rand([2, 3], 1), rand([2, 3], 2)]);
     checkVjp(affine, [rand([2, 3], 3), rand([3], 4)]);

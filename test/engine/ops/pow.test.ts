@@ -46,6 +46,15 @@ describe('pow', () => {
     expect(localPartials(pow, 0, 0.5)[0]).toBe(Infinity);
   });
 
+  it('squares as one product, whatever the base, with the partials of any other exponent', () => {
+    const a = [-3, -0.1, -0, 0, 0.1, 1.7, 1e200, Infinity, NaN];
+    const out = pow.forward([t64([a.length], a), t64([], [2])], {});
+    a.forEach((x, i) => expect(Object.is(out.data[i], x * x)).toBe(true));
+    expect(localPartials(pow, -3, 2)).toEqual([-6, 9 * Math.log(-3)]);
+    expect(localPartials(pow, 1.5, 2)[0]).toBe(3);
+    checkVjp(pow, [rand([2, 3], 9, 0.5, 2), t64([], [2])]);
+  });
+
   it('has a VJP matching finite differences for positive bases, at a = 0 with b > 1, and across broadcasting', () => {
     checkVjp(pow, [rand([2, 3], 1, 0.5, 2), rand([2, 3], 2, -2, 2)]);
     checkVjp(pow, [rand([2, 3], 3, 0.5, 2), rand([3], 4, -1, 3)]);
