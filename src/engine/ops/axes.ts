@@ -75,22 +75,29 @@ export function sumInto(x: Data, map: Int32Array, n: number): Float64Array {
 
 /**
  * For every element of `shape`, the flat index of the output element it reduces into (the output
- * laid out as `kept`); computed with an odometer, one Int32Array per call and no per-element arrays.
+ * laid out as `kept`); computed with an odometer over the rows of the last dimension, each row filled
+ * in one pass (one output element, or consecutive ones), one Int32Array per call and no per-element
+ * arrays.
  */
 export function reductionMap(shape: Shape, kept: Shape): Int32Array {
   const n = size(shape);
   const map = new Int32Array(n);
   const rank = shape.length;
+  if (n === 0 || rank === 0) return map;
   const strides = new Array<number>(rank);
   for (let d = rank - 1, acc = 1; d >= 0; d--) {
     strides[d] = kept[d] === 1 ? 0 : acc;
     acc *= kept[d]!;
   }
+  const row = shape[rank - 1]!;
+  const reduced = strides[rank - 1] === 0;
   const idx = new Array<number>(rank).fill(0);
   let o = 0;
-  for (let i = 0; i < n; i++) {
-    map[i] = o;
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let i = 0; i < n; i += row) {
+    if (reduced) {
+      if (o !== 0) map.fill(o, i, i + row);
+    } else for (let j = 0; j < row; j++) map[i + j] = o + j;
+    for (let d = rank - 2; d >= 0; d--) {
       o += strides[d]!;
       if (++idx[d]! < shape[d]!) break;
       o -= strides[d]! * shape[d]!;

@@ -18,9 +18,14 @@ export const mean = defineOp({
     return out;
   },
   vjp: ([x], _out, g, attrs) => {
-    const { map } = reduction(x!, attrs);
     const n = x!.data.length / g.data.length;
     const gx = zeros(x!.shape, dtypeOf(g));
+    // a mean of everything: g / n everywhere
+    if (g.data.length === 1) {
+      gx.data.fill(g.data[0]! / n);
+      return [gx];
+    }
+    const { map } = reduction(x!, attrs);
     for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]! / n;
     return [gx];
   },

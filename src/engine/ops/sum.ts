@@ -16,8 +16,13 @@ export const sum = defineOp({
     return out;
   },
   vjp: ([x], _out, g, attrs) => {
-    const { map } = reduction(x!, attrs);
     const gx = zeros(x!.shape, dtypeOf(g));
+    // a sum of everything: g everywhere
+    if (g.data.length === 1) {
+      gx.data.fill(g.data[0]!);
+      return [gx];
+    }
+    const { map } = reduction(x!, attrs);
     for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]!;
     return [gx];
   },
