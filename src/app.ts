@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { primary } from './cluster.js';
 import type { AppConfig } from './config.js';
-import { capConnections, clientError, connectionOptions } from './connections.js';
+import { capConnections, clientError, connectionOptions, requestsPerSocket } from './connections.js';
 import { HttpError } from './errors.js';
 import { logStream } from './log-stream.js';
 import auth, { bearerToken, keyMatcher } from './plugins/auth.js';
@@ -151,6 +151,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     reply.header('connection', 'close');
     done(new HttpError('SHUTTING_DOWN', 'the service is shutting down; retry on another instance'));
   });
+  if (config.maxRequestsPerSocket > 0) app.addHook('onRequest', requestsPerSocket(config.maxRequestsPerSocket));
 
   await app.register(errors, { bodyLimitBytes: config.bodyLimitBytes });
   await app.register(json);

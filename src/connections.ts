@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AppConfig } from './config.js';
-import { ERRORS, problem, type ErrorCode } from './errors.js';
+import { ERRORS, HttpError, problem, type ErrorCode } from './errors.js';
 
 // What slow and idle clients may hold (docs/operations.md "Slow and idle clients"): a connection
 // sending its headers or body too slowly gets a 408 and is closed, an idle keep-alive connection is
@@ -15,13 +15,13 @@ import { ERRORS, problem, type ErrorCode } from './errors.js';
 export const checkIntervalMs = (config: AppConfig) => Math.max(10, Math.min(1000, Math.floor(config.headersTimeoutMs / 10)));
 
 /** The Fastify options that set the HTTP server's timeouts. */
-export function connectionOptions(config: AppConfig): Pick<FastifyServerOptions, 'requestTimeout' | 'keepAliveTimeout' | 'maxRequestsPerSocket'> & {
+export function connectionOptions(config: AppConfig): Pick<FastifyServerOptions, 'requestTimeout' | 'keepAliveTimeout'> & {
   http: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
 } {
+  // (MAX_REQUESTS_PER_SOCKET is counted by requestsPerSocket below, not by Node, whose 503 is bare)
   return {
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    maxRequestsPerSocket: config.maxRequestsPerSocket,
     // given to http.createServer, which checks headersTimeout ≤ requestTimeout there
     http: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: checkIntervalMs(config) },
   };
@@ -44,6 +44,27 @@ export function capConnections(server: Server, config: AppConfig): void {
     socket.once('close', () => open--);
     if (open > config.maxConnections) socket.destroy();
   });
+}
+
+/**
+ * MAX_REQUESTS_PER_SOCKET as Node counts it: the last request a connection may carry is answered with
+ * `Connection: close`, and Node closes the connection after that answer. A request a client pipelined
+ * past it fails here, before any of its work (its problem, CONNECTION_SPENT, is logged; it is never
+ * written, the connection being closed first), and stays unanswered: HTTP clients send unanswered
+ * pipelined requests again on a new connection. Node's own limit answered it with a bare 503, which
+ * clients do not retry, and left the connection open.
+ */
+export function requestsPerSocket(max: number) {
+  const served = new WeakMap<Socket, number>();
+  return (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    const socket = request.raw.socket;
+    const n = (served.get(socket) ?? 0) + 1;
+    served.set(socket, n);
+    if (n < max) return done();
+    reply.header('connection', 'close');
+    if (n === max) return done();
+    done(new HttpError('CONNECTION_SPENT', `this connection has carried its ${max} requests (MAX_REQUESTS_PER_SOCKET) and is closing: send the request again on a new connection`));
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ export const ERRORS = {
   QUEUE_FULL: { status: 503, title: 'All workers are busy and the queue is full' },
   NOT_READY: { status: 503, title: 'The worker pool is not accepting computations' },
   SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
+  CONNECTION_SPENT: { status: 503, title: 'The connection has carried its requests' },
   TIMEOUT: { status: 504, title: 'The computation outran its time limit' },
   // 502, not 503: proxies retry 503 on another instance, and a request that kills its worker would kill one there too
   WORKER_CRASHED: { status: 502, title: 'The worker computing the request died' },
