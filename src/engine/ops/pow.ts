@@ -8,9 +8,22 @@ export const pow = binaryOp({
   name: 'pow',
   summary: 'aᵇ, elementwise with broadcasting (NaN for a < 0 with non-integer b, as in PyTorch)',
   derivative: '∂(aᵇ)/∂a = b·aᵇ⁻¹ (0 where b = 0); ∂(aᵇ)/∂b = aᵇ·ln(a) (0 where a = 0 and b ≥ 0)',
-  // a square (x ** 2: norms, variances, squared errors) as one product: correctly rounded, and
-  // Math.pow is a call V8 never inlines, ~50 ns an element here
-  f: (a, b) => (b === 2 ? a * a : Math.pow(a, b)),
-  da: (a, b) => (b === 0 ? 0 : b === 2 ? 2 * a : b * Math.pow(a, b - 1)),
+  // The exponents torch's scalar-exponent kernels compute without pow (x ** 2, x ** 3, 1 / x,
+  // x ** 0.5) as one or two operations here too: Math.pow is a call V8 never inlines, ~50 ns an
+  // element. sqrt only for a > 0: pow(a, ½) and sqrt(a) part at −0 and −∞.
+  f: (a, b) =>
+    b === 2 ? a * a : b === 3 ? a * a * a : b === -1 ? 1 / a : b === 0.5 && a > 0 ? Math.sqrt(a) : Math.pow(a, b),
+  da: (a, b) =>
+    b === 0
+      ? 0
+      : b === 2
+        ? 2 * a
+        : b === 3
+          ? 3 * (a * a)
+          : b === -1
+            ? -1 / (a * a)
+            : b === 0.5 && a > 0
+              ? 0.5 / Math.sqrt(a)
+              : b * Math.pow(a, b - 1),
   db: (a, b, y) => (a === 0 && b >= 0 ? 0 : y * Math.log(a)),
 });

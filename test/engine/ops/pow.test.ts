@@ -55,6 +55,26 @@ describe('pow', () => {
     checkVjp(pow, [rand([2, 3], 9, 0.5, 2), t64([], [2])]);
   });
 
+  it('computes a cube, a reciprocal and a square root without pow, as pow would, signed zeros and infinities included', () => {
+    const bases = [-3, -0.1, -0, 0, 0.1, 0.7, 1.7, 1e100, 1e-200, -Infinity, Infinity, NaN];
+    for (const b of [3, -1, 0.5]) {
+      const out = pow.forward([t64([bases.length], bases), t64([], [b])], {});
+      bases.forEach((a, i) => {
+        const want = Math.pow(a, b);
+        const got = out.data[i]!;
+        if (Number.isFinite(want) && want !== 0) expect(Math.abs(got - want) / Math.abs(want), `${a} ** ${b}`).toBeLessThan(4e-16);
+        else expect(Object.is(got, want), `${a} ** ${b}: ${got} against ${want}`).toBe(true);
+      });
+      bases.forEach((a) => {
+        const want = b * Math.pow(a, b - 1);
+        const got = localPartials(pow, a, b)[0];
+        if (Number.isFinite(want) && want !== 0) expect(Math.abs(got - want) / Math.abs(want), `d(${a} ** ${b})`).toBeLessThan(4e-16);
+        else expect(Object.is(got, want), `d(${a} ** ${b}): ${got} against ${want}`).toBe(true);
+      });
+      checkVjp(pow, [rand([2, 3], 10, 0.5, 2), t64([], [b])]);
+    }
+  });
+
   it('has a VJP matching finite differences for positive bases, at a = 0 with b > 1, and across broadcasting', () => {
     checkVjp(pow, [rand([2, 3], 1, 0.5, 2), rand([2, 3], 2, -2, 2)]);
     checkVjp(pow, [rand([2, 3], 3, 0.5, 2), rand([3], 4, -1, 3)]);
