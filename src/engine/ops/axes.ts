@@ -66,6 +66,20 @@ export function reduction(x: Tensor, attrs: ReduceAttrs): { shape: number[]; map
   return { shape, map: reductionMap(x.shape, kept) };
 }
 
+/**
+ * Σ of `x` over the reduction's axes, accumulated in float64, and the output's shape. A reduction to
+ * one element (a loss's last sum or mean) reads `x` straight through, in the same order, without the map.
+ */
+export function reduceSum(x: Tensor, attrs: ReduceAttrs): { shape: number[]; acc: Float64Array } {
+  const { shape, kept } = reducedShape(x.shape, attrs);
+  const n = size(shape);
+  if (n !== 1) return { shape, acc: sumInto(x.data, reductionMap(x.shape, kept), n) };
+  const d = x.data;
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += d[i]!;
+  return { shape, acc: Float64Array.of(s) };
+}
+
 /** Σ of the elements of `x` reducing into each output element, accumulated in float64. */
 export function sumInto(x: Data, map: Int32Array, n: number): Float64Array {
   const acc = new Float64Array(n);

@@ -1,6 +1,6 @@
 import { defineOp } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
-import { reducedShape, ReduceAttrsSchema, reduction, sumInto } from './axes.js';
+import { reducedShape, ReduceAttrsSchema, reduceSum, reduction } from './axes.js';
 
 export const mean = defineOp({
   name: 'mean',
@@ -10,9 +10,8 @@ export const mean = defineOp({
   derivative: '∂L/∂x = g / n copied back over the reduced axes, n = number of elements averaged',
   shape: ([x], attrs) => reducedShape(x!, attrs).shape,
   forward: ([x], attrs) => {
-    const { shape, map } = reduction(x!, attrs);
+    const { shape, acc } = reduceSum(x!, attrs);
     const out = zeros(shape, dtypeOf(x!));
-    const acc = sumInto(x!.data, map, out.data.length);
     const n = x!.data.length / out.data.length;
     for (let o = 0; o < acc.length; o++) out.data[o] = acc[o]! / n;
     return out;

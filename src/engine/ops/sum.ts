@@ -1,6 +1,6 @@
 import { defineOp } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
-import { reducedShape, ReduceAttrsSchema, reduction, sumInto } from './axes.js';
+import { reducedShape, ReduceAttrsSchema, reduceSum, reduction } from './axes.js';
 
 export const sum = defineOp({
   name: 'sum',
@@ -10,9 +10,9 @@ export const sum = defineOp({
   derivative: '∂L/∂x = g copied back over the reduced axes',
   shape: ([x], attrs) => reducedShape(x!, attrs).shape,
   forward: ([x], attrs) => {
-    const { shape, map } = reduction(x!, attrs);
+    const { shape, acc } = reduceSum(x!, attrs);
     const out = zeros(shape, dtypeOf(x!));
-    out.data.set(sumInto(x!.data, map, out.data.length));
+    out.data.set(acc);
     return out;
   },
   vjp: ([x], _out, g, attrs) => {
