@@ -81,8 +81,9 @@ describe('PiscinaPool', () => {
     });
   });
 
-  it('moves a graph\'s constants with a large job too', async () => {
+  it('moves a graph\'s constants with a large job too, sending it at once rather than at the end of the turn', async () => {
     await withPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
+      await pool.start();
       const n = 10_000; // 2 × 40 kB: a large job
       const model = {
         type: 'graph',
@@ -99,7 +100,11 @@ describe('PiscinaPool', () => {
       const j = decodeModelRequest({ model: model as never, params: { w: 0.5 }, inputs: { x: Array(n).fill(2) }, outputGrad: 1, options: OptionsSchema.parse({}) }, limits);
       const constant = (j.model as { constants: Record<string, { data: Float32Array }> }).constants.c!.data;
       expect(constant.byteLength).toBe(4 * n);
-      const { result } = await pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+      const before = pool.batchesSent;
+      const running = pool.run<GradientsResult>({ kind: 'gradients', job: j, limits });
+      // a large task with nothing before it waits for no setImmediate (small ones do, to leave together)
+      expect(pool.batchesSent - before).toBe(1);
+      const { result } = await running;
       expect(constant.byteLength).toBe(0);
       expect(result.gradients.w!.data[0]).toBe(6 * n); // dL/dw = Σ x·c
     });

@@ -1,7 +1,7 @@
 // Axis bookkeeping shared by the shape, reduction and normalization ops.
 import { z } from 'zod';
 import { copyRunsOf, ELEMENTWISE_MIN } from '../kernels/index.js';
-import { dtypeOf, empty, formatShape, ShapeError, size, type Data, type Shape, type Tensor } from '../tensor.js';
+import { dtypeOf, empty, formatShape, ShapeError, size, zeros, type Data, type Shape, type Tensor } from '../tensor.js';
 
 /**
  * Normalizes a possibly negative axis of a tensor of shape `shape`; `rank` widens the range where an
@@ -78,6 +78,21 @@ export function reduceSum(x: Tensor, attrs: ReduceAttrs): { shape: number[]; acc
   let s = 0;
   for (let i = 0; i < d.length; i++) s += d[i]!;
   return { shape, acc: Float64Array.of(s) };
+}
+
+/**
+ * The VJP of a sum over the reduction's axes, each element of `g` divided by `n` (a mean's count; 1 for
+ * a sum) and copied back over the elements of `x` that reduced into it: one fill when `g` is one element.
+ */
+export function spreadBack(x: Tensor, g: Tensor, attrs: ReduceAttrs, n: number): Tensor {
+  const gx = zeros(x.shape, dtypeOf(g));
+  if (g.data.length === 1) {
+    gx.data.fill(g.data[0]! / n);
+    return gx;
+  }
+  const { map } = reduction(x, attrs);
+  for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]! / n;
+  return gx;
 }
 
 /** Σ of the elements of `x` reducing into each output element, accumulated in float64. */

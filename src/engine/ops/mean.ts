@@ -1,6 +1,6 @@
 import { defineOp } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
-import { reducedShape, ReduceAttrsSchema, reduceSum, reduction } from './axes.js';
+import { reducedShape, ReduceAttrsSchema, reduceSum, spreadBack } from './axes.js';
 
 export const mean = defineOp({
   name: 'mean',
@@ -16,16 +16,5 @@ export const mean = defineOp({
     for (let o = 0; o < acc.length; o++) out.data[o] = acc[o]! / n;
     return out;
   },
-  vjp: ([x], _out, g, attrs) => {
-    const n = x!.data.length / g.data.length;
-    const gx = zeros(x!.shape, dtypeOf(g));
-    // a mean of everything: g / n everywhere
-    if (g.data.length === 1) {
-      gx.data.fill(g.data[0]! / n);
-      return [gx];
-    }
-    const { map } = reduction(x!, attrs);
-    for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]! / n;
-    return [gx];
-  },
+  vjp: ([x], _out, g, attrs) => [spreadBack(x!, g, attrs, x!.data.length / g.data.length)],
 });

@@ -1,6 +1,6 @@
 import { defineOp } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
-import { reducedShape, ReduceAttrsSchema, reduceSum, reduction } from './axes.js';
+import { reducedShape, ReduceAttrsSchema, reduceSum, spreadBack } from './axes.js';
 
 export const sum = defineOp({
   name: 'sum',
@@ -15,15 +15,5 @@ export const sum = defineOp({
     out.data.set(acc);
     return out;
   },
-  vjp: ([x], _out, g, attrs) => {
-    const gx = zeros(x!.shape, dtypeOf(g));
-    // a sum of everything: g everywhere
-    if (g.data.length === 1) {
-      gx.data.fill(g.data[0]!);
-      return [gx];
-    }
-    const { map } = reduction(x!, attrs);
-    for (let i = 0; i < map.length; i++) gx.data[i] = g.data[map[i]!]!;
-    return [gx];
-  },
+  vjp: ([x], _out, g, attrs) => [spreadBack(x!, g, attrs, 1)],
 });
