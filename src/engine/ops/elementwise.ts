@@ -1,21 +1,13 @@
 // Factories for elementwise ops: each op supplies scalar rules, the factory runs the loops over the
-// typed arrays (no per-element allocation), so an op file is a handful of lines.
+// typed arrays (no per-element allocation), so an op file is a handful of lines. Each op gets its own
+// copy of the loops (shared/loops.ts).
 import { z } from 'zod';
 import { defineOp, type Op } from '../op.js';
+import { compileLoops } from './shared/loops.js';
 import { broadcastShapes, broadcastStrides, dtypeOf, emptyData, forEachRow, sameShape, size, tiles, type Data, type Shape } from '../tensor.js';
 
 const NO_ATTRS = z.strictObject({});
 type NoAttrs = typeof NO_ATTRS;
-
-// NOTE (speed): V8 keeps one set of type feedback for all the closures made from one function literal,
-// so loops written once in this file and shared by every op would call each op's rule through a
-// megamorphic site: never inlined, and then the bulk of an MLP's non-GEMM time. Each op
-// therefore gets its own copy of the loops, compiled from the fixed source below (no user input ever
-// reaches it), in which the op's `f` and `df` are monomorphic calls that the JIT inlines.
-function compileLoops<T>(source: string, ...rules: unknown[]): T {
-  const params = ['f', 'df', 'da', 'db', 'forEachRow'].slice(0, rules.length);
-  return new Function(...params, `'use strict';\n${source}`)(...rules) as T;
-}
 
 interface UnaryLoops<T> {
   forward(x: Data, y: Data, attrs: T): void;
@@ -50,7 +42,7 @@ export interface UnaryOpSpec<A extends z.ZodType> {
 }
 
 export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, keptGrad32, ...info }: UnaryOpSpec<A>): Op<A> {
-  const loops = compileLoops<UnaryLoops<z.output<A>>>(UNARY_LOOPS, f, df);
+  const loops = compileLoops<UnaryLoops<z.output<A>>>(info.name, UNARY_LOOPS, { f, df });
   return defineOp<A>({
     ...info,
     arity: 1,
@@ -158,7 +150,7 @@ return {
 
 /** A broadcasting binary op (NumPy rules); the output has the first operand's dtype. */
 export function binaryOp({ f, da, db, passesGradient, kernels32, ...info }: BinaryOpSpec): Op<NoAttrs> {
-  const loops = compileLoops<BinaryLoops>(BINARY_LOOPS, f, undefined, da, db, forEachRow);
+  const loops = compileLoops<BinaryLoops>(info.name, BINARY_LOOPS, { f, da, db, forEachRow });
   return defineOp({
     ...info,
     arity: 2,

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { defineOp, type Op } from '../../op.js';
-import { dtypeOf, formatShape, like, sameShape, scalar, ShapeError, type Shape, type Tensor } from '../../tensor.js';
+import { dtypeOf, formatShape, like, sameShape, scalar, ShapeError, type Data, type Shape, type Tensor } from '../../tensor.js';
+import { compileLoops } from './loops.js';
 
 // Building blocks shared by the loss ops: the `reduction` attribute, reducing a float64 running sum to
-// a scalar of the graph's dtype, and the factory for losses that are a sum of one term per element.
+// a scalar of the graph's dtype, and the factory for losses that are a sum of one term per element
+// (each loss with its own copy of the loops, shared/loops.ts).
 
 export const ReductionSchema = z
   .enum(['mean', 'sum'])
@@ -46,9 +48,25 @@ export interface PointwiseLossSpec<A extends z.ZodType<Attrs>> {
   dTarget: (p: number, t: number, attrs: z.output<A>) => number;
 }
 
+interface LossLoops<T> {
+  /** the float64 sum of term(x[i], y[i]) */
+  total(x: Data, y: Data, attrs: T): number;
+  /** out[i] = k · dPrediction(x[i], y[i]) */
+  gradPrediction(x: Data, y: Data, k: number, out: Data, attrs: T): void;
+  /** out[i] = k · dTarget(x[i], y[i]) */
+  gradTarget(x: Data, y: Data, k: number, out: Data, attrs: T): void;
+}
+
+const LOSS_LOOPS = `return {
+  total(x, y, attrs) { let s = 0; const n = x.length; for (let i = 0; i < n; i++) s += term(x[i], y[i], attrs); return s; },
+  gradPrediction(x, y, k, out, attrs) { const n = x.length; for (let i = 0; i < n; i++) out[i] = k * dPrediction(x[i], y[i], attrs); },
+  gradTarget(x, y, k, out, attrs) { const n = x.length; for (let i = 0; i < n; i++) out[i] = k * dTarget(x[i], y[i], attrs); },
+};`;
+
 /** A loss reduced from one term per element of equally shaped prediction and target. */
 export function pointwiseLoss<A extends z.ZodType<Attrs>>(spec: PointwiseLossSpec<A>): Op<A> {
   const { name, term, dPrediction, dTarget } = spec;
+  const loops = compileLoops<LossLoops<z.output<A>>>(name, LOSS_LOOPS, { term, dPrediction, dTarget });
   const shape = ([p, t]: Shape[]): Shape => {
     // PyTorch only warns when the shapes differ and then broadcasts, which is almost always a bug
     // ([N] against [N, 1] silently becomes [N, N]); we refuse instead.
@@ -70,22 +88,16 @@ export function pointwiseLoss<A extends z.ZodType<Attrs>>(spec: PointwiseLossSpe
     forward: ([p, t], attrs) => {
       shape([p!.shape, t!.shape]);
       spec.check?.(p!, t!);
-      const x = p!.data;
-      const y = t!.data;
-      let total = 0;
-      for (let i = 0; i < x.length; i++) total += term(x[i]!, y[i]!, attrs);
-      return reduced(total, x.length, attrs.reduction, p!);
+      return reduced(loops.total(p!.data, t!.data, attrs), p!.data.length, attrs.reduction, p!);
     },
-    vjp: ([p, t], _out, g, attrs) => {
-      const x = p!.data;
-      const y = t!.data;
-      const k = termScale(g, x.length, attrs.reduction);
-      const gp = like(p!);
-      const gt = like(t!);
-      for (let i = 0; i < x.length; i++) {
-        gp.data[i] = k * dPrediction(x[i]!, y[i]!, attrs);
-        gt.data[i] = k * dTarget(x[i]!, y[i]!, attrs);
-      }
+    // the target's gradient only when asked for (a target is seldom trained)
+    vjp: ([p, t], _out, g, attrs, needs) => {
+      const k = termScale(g, p!.data.length, attrs.reduction);
+      const [wantP, wantT] = [needs?.[0] ?? true, needs?.[1] ?? true];
+      const gp = wantP ? like(p!) : null;
+      const gt = wantT ? like(t!) : null;
+      if (gp) loops.gradPrediction(p!.data, t!.data, k, gp.data, attrs);
+      if (gt) loops.gradTarget(p!.data, t!.data, k, gt.data, attrs);
       return [gp, gt];
     },
   });
