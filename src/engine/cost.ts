@@ -28,8 +28,14 @@ const BYTES_PER_ELEMENT = { float32: 4, float64: 8 } as const;
  */
 export const NODE_FLOPS = 10_000;
 
-/** one per element read or written: an elementwise op or a reduction */
-const elementwiseFlops = (inputs: readonly Shape[], out: Shape) => inputs.reduce((n, s) => n + size(s), size(out));
+/**
+ * what an elementwise op or a reduction counts for each element it reads or writes, at the speed the
+ * budget assumes: about half what the cheapest (neg, add) take here, as the dearer ops' own counts are
+ * (OpSpec.flops), so that what the budget refuses could not finish
+ */
+export const ELEMENT_FLOPS = 2;
+
+const elementwiseFlops = (inputs: readonly Shape[], out: Shape) => ELEMENT_FLOPS * inputs.reduce((n, s) => n + size(s), size(out));
 
 // a plan compiled once for a known model is costed once
 const forwardCosts = new WeakMap<CompiledGraph, Cost>();
@@ -42,7 +48,7 @@ export function forwardCost(g: CompiledGraph): Cost {
   for (const node of g.nodes) {
     const inputs = node.inputs.map((s) => g.slots[s]!.shape);
     const out = g.slots[node.slot]!.shape;
-    flops += node.op.flops ? node.op.flops(inputs, out, node.attrs) : elementwiseFlops(inputs, out);
+    flops += node.op.flops ? node.op.flops(inputs, out, node.attrs, node.inputs.map((s) => g.fixed.get(s))) : elementwiseFlops(inputs, out);
   }
   cost = { flops, bytes: g.elements * BYTES_PER_ELEMENT[g.dtype] };
   forwardCosts.set(g, cost);

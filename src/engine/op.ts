@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Shape, Tensor } from './tensor.js';
+import { size, type Shape, type Tensor } from './tensor.js';
 
 /**
  * One op: its shape rule, forward computation and vector-Jacobian product, plus the words that
@@ -31,10 +31,13 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   nonDifferentiable?: readonly number[];
   shape: (inputs: Shape[], attrs: z.output<A>) => Shape;
   /**
-   * floating-point operations of one forward call, from the shapes alone (engine/cost.ts); without it,
-   * one per element read or written, which is what an elementwise op or a reduction does
+   * floating-point operations of one forward call, from the shapes (engine/cost.ts) and the values of
+   * the inputs known before running (`known`: constants and literals); without it, ELEMENT_FLOPS per
+   * element read or written, what a cheap elementwise op or a reduction costs. An op whose elements cost more
+   * (a transcendental function, a general power) counts them at the speed the budget assumes
+   * (`perElement`), at most what it measures, so that what the budget refuses could not finish
    */
-  flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>) => number;
+  flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>, known: readonly (Tensor | undefined)[]) => number;
   /**
    * Elements the op allocates beyond its output and its inputs' gradients (scratch space, e.g.
    * attention's [L, S] weights), when they can outgrow them: the compiler counts them against
@@ -61,6 +64,12 @@ export interface Op<A extends z.ZodType = z.ZodType> extends OpSpec<A> {
 }
 
 const NO_ATTRS = z.strictObject({});
+
+/** A `flops` rule of `flops` for each element of the first input (docs/operations.md "Cost budget"). */
+export const perElement =
+  (flops: number) =>
+  ([x]: Shape[]): number =>
+    flops * size(x!);
 
 export function defineOp<A extends z.ZodType = typeof NO_ATTRS>(spec: OpSpec<A>): Op<A> {
   const [minArity, maxArity] = typeof spec.arity === 'number' ? [spec.arity, spec.arity] : spec.arity;

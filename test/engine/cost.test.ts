@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, Limits } from '../../src/engine/api.js';
-import { forwardCost, NODE_FLOPS } from '../../src/engine/cost.js';
+import { ELEMENT_FLOPS, forwardCost, NODE_FLOPS } from '../../src/engine/cost.js';
 import { LimitError } from '../../src/engine/errors.js';
 import { gradcheck } from '../../src/engine/gradcheck.js';
 import { forward, gradients } from '../../src/engine/gradients.js';
@@ -9,6 +9,7 @@ import { buildRegistry, type AnyOp } from '../../src/engine/op.js';
 import { ALL_OPS, OPS } from '../../src/engine/ops/index.js';
 import { train } from '../../src/engine/train.js';
 import { GradcheckConfigSchema } from '../../src/engine/index.js';
+import { tensor } from '../../src/engine/tensor.js';
 import { rand } from '../helpers/op-check.js';
 import { graphJob, LIMITS, options } from './helpers.js';
 
@@ -74,7 +75,33 @@ describe('cost estimates', () => {
     const job = graphJob({ inputs: ['x', 'y'], nodes: [{ id: 's', op: 'add', inputs: ['x', 'y'] }, { id: 't', op: 'sum', inputs: ['s'] }], output: 't' }, {
       inputs: { x: rand([10, 3], 1), y: rand([3], 2) },
     });
-    expect(flopsOf(job)).toBe(2 * NODE_FLOPS + (30 + 3 + 30) + (30 + 1));
+    expect(flopsOf(job)).toBe(2 * NODE_FLOPS + ELEMENT_FLOPS * ((30 + 3 + 30) + (30 + 1)));
+  });
+
+  it('counts a dearer function by its elements at the speed the budget assumes', () => {
+    const one = (op: string) =>
+      flopsOf(graphJob({ inputs: ['x', 't'], nodes: [{ id: 'y', op, inputs: op.endsWith('loss') ? ['x', 't'] : ['x'] }], output: 'y' }, {
+        inputs: { x: rand([10, 3], 1), t: rand([10, 3], 2) },
+      })) - NODE_FLOPS;
+    expect(one('neg')).toBe(ELEMENT_FLOPS * (30 + 30));
+    expect(one('exp')).toBe(8 * 30);
+    expect(one('softmax')).toBe(12 * 30);
+    expect(one('mse_loss')).toBe(ELEMENT_FLOPS * (30 + 30 + 1));
+    expect(one('huber_loss')).toBe(16 * 30);
+  });
+
+  it('counts pow by its exponent when it is known before running: Math.pow, or one of the exponents computed without it', () => {
+    const pow = (b: number | string, constants = {}, params = {}) =>
+      flopsOf(graphJob({ inputs: ['x'], params, constants, nodes: [{ id: 'y', op: 'pow', inputs: ['x', b] }], output: 'y' }, {
+        inputs: { x: rand([10, 3], 1) },
+      })) - NODE_FLOPS;
+    expect(pow(2)).toBe(3 * ELEMENT_FLOPS * 30);
+    expect(pow(0.5)).toBe(3 * ELEMENT_FLOPS * 30);
+    expect(pow(1.7)).toBe(72 * 30);
+    expect(pow('e', { e: tensor([3], [2, 3, -1], 'float64') })).toBe(3 * ELEMENT_FLOPS * 30);
+    expect(pow('e', { e: tensor([3], [2, 3, 1.5], 'float64') })).toBe(72 * 30);
+    // a trainable exponent: not known, counted as the cheaper kind, so that nothing that could finish is refused
+    expect(pow('e', {}, { e: { shape: [] } })).toBe(3 * ELEMENT_FLOPS * 30);
   });
 });
 

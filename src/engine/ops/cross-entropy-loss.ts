@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Kept } from '../buffers.js';
-import { backwardFollows, defineOp } from '../op.js';
+import { backwardFollows, defineOp, perElement } from '../op.js';
 import { expRowsF32, scaledSoftmaxRowsF32, scaleRowsF32 } from '../kernels/index.js';
 import { emptyData, like, ShapeError, type Data, type Tensor } from '../tensor.js';
 import { checkClassTargets, checkClassWeight, classLayout, classWeightSum, IgnoreIndexSchema, type ClassLayout } from './shared/classes.js';
@@ -29,6 +29,7 @@ export const crossEntropyLoss = defineOp({
   attrs: AttrsSchema,
   summary: 'cross-entropy of logits x [N, C] (also [C] or [N, C, d1, ...]) against class indices [N] or class probabilities [N, C], with optional class weights w [C] as a third input: Σ over samples of −Σ_c w_c·q_c·log_softmax(x)_c, q the one-hot or given target smoothed to (1 − ε)·q + ε/C; samples whose class index is ignoreIndex count for nothing; mean divides by Σ_n w[t_n] over the samples not ignored (class indices) or by the number of samples (probabilities), as torch; a scalar',
   derivative: '∂L/∂x_c = (s·softmax(x)_c − a_c)/m with a_c = w_c·q_c and s = Σ_c a_c; ∂L/∂target_c = −(1 − ε)·w_c·log_softmax(x)_c/m for probability targets; class indices and the weights take no gradient (m: the mean\'s denominator, 1 for sum)',
+  flops: perElement(18),
   nonDifferentiable: [2],
   shape: ([x, t, w], { ignoreIndex }) => {
     const layout = classLayout(NAME, x!, t!, true);

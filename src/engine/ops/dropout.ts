@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineOp } from '../op.js';
+import { defineOp, perElement } from '../op.js';
 import { dtypeOf, zeros, type Tensor } from '../tensor.js';
 
 export const DropoutAttrsSchema = z.strictObject({
@@ -43,6 +43,7 @@ export const dropout = defineOp({
   attrs: DropoutAttrsSchema,
   summary: 'zeroes each element with probability p and scales the rest by 1/(1 − p); the mask is fixed by seed',
   derivative: '∂L/∂x = g · mask / (1 − p), the same mask as the forward pass',
+  flops: perElement(15),
   shape: ([x]) => [...x!],
   forward: ([x], attrs) => masked(x!, attrs),
   // the op is linear in x for a fixed mask, so the VJP is the same masking applied to g

@@ -2,7 +2,7 @@
 // typed arrays (no per-element allocation), so an op file is a handful of lines. Each op gets its own
 // copy of the loops (shared/loops.ts).
 import { z } from 'zod';
-import { defineOp, type Op } from '../op.js';
+import { defineOp, type Op, type OpSpec } from '../op.js';
 import { compileLoops } from './shared/loops.js';
 import { broadcastShapes, broadcastStrides, dtypeOf, emptyData, forEachRow, sameShape, size, tiles, type Data, type Shape } from '../tensor.js';
 
@@ -39,6 +39,8 @@ export interface UnaryOpSpec<A extends z.ZodType> {
   keptGrad32?: (x: Float32Array, y: Float32Array, g: Float32Array) => Float32Array | null;
   /** elements the op allocates beyond its output and gradient (OpSpec.workspace) */
   workspace?: (inputs: Shape[], attrs: z.output<A>) => number;
+  /** FLOPs of a forward call (OpSpec.flops), for an f dearer than the default (ELEMENT_FLOPS per element read or written) */
+  flops?: OpSpec<A>['flops'];
 }
 
 export function unaryOp<A extends z.ZodType = NoAttrs>({ f, df, kernel32, gradKernel32, keptGrad32, ...info }: UnaryOpSpec<A>): Op<A> {
@@ -73,6 +75,8 @@ export interface BinaryOpSpec {
   /** ∂y/∂a and ∂y/∂b, given both operands and the output y = f(a, b) */
   da: (a: number, b: number, y: number) => number;
   db: (a: number, b: number, y: number) => number;
+  /** FLOPs of a forward call (OpSpec.flops), as for unary ops */
+  flops?: OpSpec<NoAttrs>['flops'];
   /** da = db = 1 everywhere (add): the VJP hands `g` itself to both inputs, no pass over it */
   passesGradient?: boolean;
   /**

@@ -1,4 +1,4 @@
-import { defineOp } from '../op.js';
+import { defineOp, perElement } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
 import { forEachLane } from './axes.js';
 import { laneShape, laneShift, SoftmaxAttrsSchema } from './softmax.js';
@@ -9,6 +9,7 @@ export const logSoftmax = defineOp({
   attrs: SoftmaxAttrsSchema,
   summary: 'x_i − log Σ_j exp(x_j) along one axis, computed stably (torch.log_softmax)',
   derivative: '∂L/∂x_i = g_i − softmax(x)_i · Σ_j g_j',
+  flops: perElement(17),
   shape: laneShape,
   // NOTE: computed as (x − m) − log Σ exp(x − m) with m = max x, never as log(softmax(x)): the
   // direct form underflows to log(0) = −∞ for very negative logits, this one stays finite.

@@ -1,4 +1,4 @@
-import { defineOp } from '../op.js';
+import { defineOp, perElement } from '../op.js';
 import { dtypeOf, zeros } from '../tensor.js';
 import { reducedShape, ReduceAttrsSchema, reduction } from './axes.js';
 
@@ -8,6 +8,7 @@ export const logsumexp = defineOp({
   attrs: ReduceAttrsSchema,
   summary: 'log Σ exp(x) over the given axes, or over all, computed stably (torch.logsumexp)',
   derivative: '∂L/∂x_i = g · exp(x_i − logsumexp(x)) = g · softmax(x)_i',
+  flops: perElement(17),
   shape: ([x], attrs) => reducedShape(x!, attrs).shape,
   // NOTE: log Σ exp(x) = m + log Σ exp(x − m) for any m; with m = max x every exponent is ≤ 0, so
   // nothing overflows and the largest term is exactly 1, so the log never sees an underflowed 0.

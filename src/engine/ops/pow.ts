@@ -1,4 +1,9 @@
+import { ELEMENT_FLOPS } from '../cost.js';
+import { size } from '../tensor.js';
 import { binaryOp } from './elementwise.js';
+
+/** the exponents computed without Math.pow (for ½, where a > 0) */
+const CHEAP = new Set([2, 3, -1, 0.5]);
 
 // NOTE: PyTorch masks two partials whose formula is 0·∞ = NaN where the true one-sided limit is 0:
 // the base's where b = 0 (b·a^(b−1) at a = 0), and the exponent's where a = 0 and b ≥ 0 (0^b·ln 0).
@@ -26,4 +31,8 @@ export const pow = binaryOp({
               ? 0.5 / Math.sqrt(a)
               : b * Math.pow(a, b - 1),
   db: (a, b, y) => (a === 0 && b >= 0 ? 0 : y * Math.log(a)),
+  // Math.pow both ways costs ~15× the exponents above, which cost what any binary op does; an exponent
+  // not known before running (an input, a parameter) counts as one of them, so that the budget never
+  // refuses what could finish
+  flops: (_inputs, out, _attrs, [, b]) => size(out) * (b === undefined || b.data.every((e) => CHEAP.has(e)) ? 3 * ELEMENT_FLOPS : 72),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineOp } from '../op.js';
+import { defineOp, perElement } from '../op.js';
 import { dtypeOf, zeros, type Data, type Shape } from '../tensor.js';
 import { forEachLane, lanes } from './axes.js';
 
@@ -28,6 +28,7 @@ export const softmax = defineOp({
   attrs: SoftmaxAttrsSchema,
   summary: 'exp(x_i) / Σ_j exp(x_j) along one axis, computed stably (torch.softmax)',
   derivative: '∂L/∂x_i = y_i · (g_i − Σ_j g_j y_j), y = softmax(x)',
+  flops: perElement(12),
   shape: laneShape,
   forward: ([x], { axis }) => {
     const y = zeros(x!.shape, dtypeOf(x!));

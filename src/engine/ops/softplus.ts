@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { log1pExp, sigmoid } from '../math/logistic.js';
+import { perElement } from '../op.js';
 import { unaryOp } from './elementwise.js';
 
 // NOTE: like PyTorch, x itself is returned where beta·x > threshold (softplus(x) − x < e^−threshold/beta
@@ -12,6 +13,7 @@ export const softplus = unaryOp({
   }),
   summary: 'ln(1 + e^(beta·x))/beta; x where beta·x > threshold',
   derivative: 'd/dx softplus(x) = σ(beta·x); 1 where beta·x > threshold',
+  flops: perElement(30),
   f: (x, { beta, threshold }) => (x * beta > threshold ? x : log1pExp(x * beta) / beta),
   df: (x, _y, { beta, threshold }) => (x * beta > threshold ? 1 : sigmoid(x * beta)),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineOp, type Op } from '../../op.js';
+import { defineOp, type Op, type OpSpec } from '../../op.js';
 import { dtypeOf, formatShape, like, sameShape, scalar, ShapeError, type Data, type Shape, type Tensor } from '../../tensor.js';
 import { compileLoops } from './loops.js';
 
@@ -46,6 +46,8 @@ export interface PointwiseLossSpec<A extends z.ZodType<Attrs>> {
   term: (p: number, t: number, attrs: z.output<A>) => number;
   dPrediction: (p: number, t: number, attrs: z.output<A>) => number;
   dTarget: (p: number, t: number, attrs: z.output<A>) => number;
+  /** FLOPs of a forward call (OpSpec.flops), for a term dearer than the default (ELEMENT_FLOPS per element read or written) */
+  flops?: OpSpec<A>['flops'];
 }
 
 interface LossLoops<T> {
@@ -84,6 +86,7 @@ export function pointwiseLoss<A extends z.ZodType<Attrs>>(spec: PointwiseLossSpe
     attrs: spec.attrs,
     summary: spec.summary,
     derivative: spec.derivative,
+    flops: spec.flops,
     shape,
     forward: ([p, t], attrs) => {
       shape([p!.shape, t!.shape]);
