@@ -5,9 +5,13 @@
 // Two heavy requests: the issue's (0.8 MB of base64, about 0.15 s of compute: five training steps of
 // a narrow, deep MLP; what a hang-up saves is the compute after it), the target; and the large MLP's
 // gradients (4.6 MB of base64, a few ms of compute: its body arrives whole, and is parsed, before the
-// client leaves), reported beside it.
+// client leaves), reported beside it. Then the heavy row's floor: the same clients against a server
+// that computes nothing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { twoWeight } from '../../src/routes/shared/examples.js';
-import { LARGE, median, mlpBody, round, startGradserve, type Ctx, type MlpModel, type Row } from './common.js';
+import { LARGE, median, mlpBody, round, startGradserve, startServer, type Child, type Ctx, type MlpModel, type Row } from './common.js';
 import { hangUpAfter } from '../reliability/hang-up.js';
 import { load } from './load.js';
 
@@ -33,8 +37,31 @@ async function metric(url: string, name: string): Promise<string[]> {
   return text.split('\n').filter((l) => l.startsWith(name));
 }
 
+/** The small client's rates alone and beside hang-ups of `heavy` (sent to `heavyUrl`), ROUNDS each, alternating. */
+async function hangUpRounds(ctx: Ctx, what: string, url: string, small: string, heavyUrl: string, heavy: Buffer): Promise<{ alone: number[]; beside: number[] }> {
+  for (let i = 0; i < 20; i++) void hangUpAfter(heavyUrl, heavy, 5 + (i % 16));
+  await new Promise((r) => setTimeout(r, 500));
+  const alone: number[] = [];
+  const beside: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    ctx.log(`http-abort: ${what}, round ${r + 1}, alone`);
+    alone.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
+    ctx.log(`http-abort: ${what}, round ${r + 1}, beside ${HANGUPS_PER_S} hang-ups a second`);
+    const timer = setInterval(() => void hangUpAfter(heavyUrl, heavy, 5 + Math.random() * 15), 1000 / HANGUPS_PER_S);
+    try {
+      beside.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
+    } finally {
+      clearInterval(timer);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { alone, beside };
+}
+
 export async function run(ctx: Ctx): Promise<Row[]> {
   const server = await startGradserve();
+  const dir = mkdtempSync(join(tmpdir(), 'gradserve-bench-'));
+  let floor: Child | undefined;
   try {
     const url = `${server.url}/v1/gradients`;
     const small = JSON.stringify(twoWeight);
@@ -44,25 +71,9 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const rows: Row[] = [];
     for (const model of [HEAVY, LARGE]) {
       const { path, body: heavy } = heavyRequest(model);
-      const heavyUrl = `${server.url}${path}`;
       const what = `${(heavy.length / 1e6).toFixed(1)} MB ${model.key} ${path} request`;
-      for (let i = 0; i < 20; i++) void hangUpAfter(heavyUrl, heavy, 5 + (i % 16));
-      await new Promise((r) => setTimeout(r, 500));
       const startsBefore = await starts();
-      const alone: number[] = [];
-      const beside: number[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        ctx.log(`http-abort: ${what}, round ${r + 1}, alone`);
-        alone.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
-        ctx.log(`http-abort: ${what}, round ${r + 1}, beside ${HANGUPS_PER_S} hang-ups a second`);
-        const timer = setInterval(() => void hangUpAfter(heavyUrl, heavy, 5 + Math.random() * 15), 1000 / HANGUPS_PER_S);
-        try {
-          beside.push((await load({ url, body: small, connections: CONNECTIONS, duration: ROUND_S })).rps);
-        } finally {
-          clearInterval(timer);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      const { alone, beside } = await hangUpRounds(ctx, what, url, small, `${server.url}${path}`, heavy);
       const restarts = (await starts()) - startsBefore;
       const stopped = (await metric(server.url, 'gradserve_stopped_tasks_total')).map((l) => l.replace('gradserve_stopped_tasks_total', '')).join(', ');
       ctx.log(`http-abort: ${what}: stopped so far: ${stopped}`);
@@ -88,8 +99,28 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         },
       );
     }
+    // The floor of the heavy row: the same two clients against the hand-off floor (http-small.ts), a
+    // server that parses each body and hands it to a worker that does nothing. What the small client
+    // loses there is what the load generator's sends and the bodies' receipt cost on these cores, not
+    // any computation.
+    const answerFile = join(dir, 'answer.json');
+    writeFileSync(answerFile, await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: small })).text());
+    await server.stop();
+    floor = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: answerFile, BARE_POOL: String(os.availableParallelism()) }, '/readyz');
+    const floorUrl = `${floor.url}/v1/gradients`;
+    await load({ url: floorUrl, body: small, connections: CONNECTIONS, duration: WARMUP_S });
+    const { body: heavy } = heavyRequest(HEAVY);
+    const { alone, beside } = await hangUpRounds(ctx, `hand-off floor, ${(heavy.length / 1e6).toFixed(1)} MB heavy body`, floorUrl, small, floorUrl, heavy);
+    const ratio = median(beside) / median(alone);
+    rows.push(
+      { scenario: 'http-abort', name: 'hand-off floor: two-weight chain alone, 4 connections', value: round(median(alone), 0), unit: 'req/s', rounds: alone.map((x) => round(x, 0)) },
+      { scenario: 'http-abort', name: `hand-off floor: the same beside ${HANGUPS_PER_S} hang-ups/s of the heavy body`, value: round(median(beside), 0), unit: 'req/s', rounds: beside.map((x) => round(x, 0)) },
+      { scenario: 'http-abort', name: 'hand-off floor: beside heavy hang-ups / alone (what the clients cost, the heavy row\'s floor)', value: round(ratio, 2), exact: ratio, unit: '×' },
+    );
     return rows;
   } finally {
     await server.stop();
+    await floor?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
