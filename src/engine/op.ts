@@ -33,9 +33,9 @@ export interface OpSpec<A extends z.ZodType = z.ZodType> {
   /**
    * floating-point operations of one forward call, from the shapes (engine/cost.ts) and the values of
    * the inputs known before running (`known`: constants and literals); without it, ELEMENT_FLOPS per
-   * element read or written, what a cheap elementwise op or a reduction costs. An op whose elements cost more
-   * (a transcendental function, a general power) counts them at the speed the budget assumes
-   * (`perElement`), at most what it measures, so that what the budget refuses could not finish
+   * element read or written, what a cheap elementwise op or a reduction costs. An op whose elements
+   * cost more (a transcendental function, a general power) counts them at the speed the budget
+   * assumes (`perElement`), at most what it measures, so that what the budget refuses could not finish
    */
   flops?: (inputs: Shape[], out: Shape, attrs: z.output<A>, known: readonly (Tensor | undefined)[]) => number;
   /**
@@ -65,7 +65,7 @@ export interface Op<A extends z.ZodType = z.ZodType> extends OpSpec<A> {
 
 const NO_ATTRS = z.strictObject({});
 
-/** A `flops` rule of `flops` for each element of the first input (docs/operations.md "Cost budget"). */
+/** A `flops` rule: `flops` FLOPs for each element of the first input (docs/operations.md "Cost budget"). */
 export const perElement =
   (flops: number) =>
   ([x]: Shape[]): number =>
