@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
+import { ELEMENT_FLOPS, NODE_FLOPS } from '../../src/engine/cost.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 
 // FLOP_BUDGET: a request whose estimated cost (engine/cost.ts, from the compiled graph's shapes) is
@@ -62,8 +63,9 @@ describe('FLOP_BUDGET', () => {
         expectProblem(res, 413, 'LIMIT_EXCEEDED');
         expect(res.body.detail).toMatch(/needs an estimated [\d.]+ GFLOP \(2\.00 GFLOP a forward pass over [\d.]+ MiB of values\), over the budget of 3\.00 GFLOP \(FLOP_BUDGET\)/);
       }
-      // forward and backward: three passes' worth
-      expect((await post(app, '/v1/gradients', product)).body.detail).toContain('needs an estimated 6.00 GFLOP');
+      // forward and backward: three passes' worth of the product, the sum (a million elements read, one written) and two nodes
+      const pass = 2 * 1000 ** 3 + ELEMENT_FLOPS * (1000 ** 2 + 1) + 2 * NODE_FLOPS;
+      expect((await post(app, '/v1/gradients', product)).body.detail).toContain(`needs an estimated ${((3 * pass) / 1e9).toPrecision(3)} GFLOP`);
       const train = await post(app, '/v1/train', { ...product, optimizer: { type: 'sgd', lr: 0.1 }, steps: 1 });
       expectProblem(train, 413, 'LIMIT_EXCEEDED');
       expect(train.body.errors[0].path).toBe('steps');
