@@ -18,6 +18,7 @@ import { blasInfo, initKernels } from '../../src/engine/kernels/index.js';
 import type { Ctx, Row, Target } from './common.js';
 import * as cnn from './cnn.js';
 import * as compute from './compute.js';
+import * as elementwise from './elementwise.js';
 import * as gemm from './gemm.js';
 import * as httpLarge from './http-large.js';
 import * as httpSmall from './http-small.js';
@@ -41,6 +42,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'http-large': httpLarge,
   'http-workers': httpWorkers,
   transformer,
+  elementwise,
   onnx,
   'http-abort': httpAbort,
   soak,
