@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { primary, runPrimary, workersOf } from './cluster.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
+import { keepFreedMemory } from './malloc.js';
 
 // The process entry: configuration from the environment, the app, listen, and a graceful close on
 // SIGINT/SIGTERM: readiness goes false first, SHUTDOWN_DELAY_MS later new connections are refused,
@@ -19,6 +20,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config.js';
 setFlagsFromString('--heap-growing-percent=300');
 // The young generation's size is fixed when V8 starts, so its flag (--max-semi-space-size) is on the
 // command line instead: package.json's start script and the image's CMD.
+keepFreedMemory();
 
 let config: AppConfig;
 try {
