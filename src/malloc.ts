@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 /** blocks up to this size come from the allocator's heaps, not their own mapping (glibc's largest) */
 const MMAP_THRESHOLD_BYTES = 32 * 2 ** 20;
 /** free memory each arena keeps before giving it back */
-export const TRIM_BYTES = 64 * 2 ** 20;
+const TRIM_BYTES = 64 * 2 ** 20;
 // glibc's <malloc.h>
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;

@@ -5,7 +5,7 @@
 // per element, which no single-op measurement shows. The ratios hold that (shared copies: 3–10×).
 import { performance } from 'node:perf_hooks';
 import type { GradientsJob } from '../../src/engine/api.js';
-import { gradients } from '../../src/engine/index.js';
+import { gradients, OPS } from '../../src/engine/index.js';
 import { median, round, type Row } from './common.js';
 
 const ELEMENTS = 1 << 20;
@@ -22,7 +22,7 @@ const PROBES = [
 /** `op` over a float32 parameter (and a second one for a binary op), summed: forward and backward; null: the sum alone */
 function job(op: string | null): GradientsJob {
   const values = (k: number) => ({ shape: [ELEMENTS], data: Float32Array.from({ length: ELEMENTS }, (_, i) => 0.5 + ((i * 7919 + k) % 1000) / 1000) });
-  const binary = op !== null && !['neg', 'square', 'exp', 'sqrt', 'reciprocal', 'sin', 'softsign'].includes(op);
+  const binary = op !== null && OPS.get(op)!.minArity === 2;
   return {
     model: {
       type: 'graph',

@@ -69,8 +69,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     ctx.log('http-abort: warm-up');
     await load({ url, body: small, connections: CONNECTIONS, duration: WARMUP_S });
     const rows: Row[] = [];
-    for (const model of [HEAVY, LARGE]) {
-      const { path, body: heavy } = heavyRequest(model);
+    const requests = new Map([HEAVY, LARGE].map((m) => [m, heavyRequest(m)]));
+    for (const [model, { path, body: heavy }] of requests) {
       const what = `${(heavy.length / 1e6).toFixed(1)} MB ${model.key} ${path} request`;
       const startsBefore = await starts();
       const { alone, beside } = await hangUpRounds(ctx, what, url, small, `${server.url}${path}`, heavy);
@@ -109,7 +109,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     floor = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: answerFile, BARE_POOL: String(os.availableParallelism()) }, '/readyz');
     const floorUrl = `${floor.url}/v1/gradients`;
     await load({ url: floorUrl, body: small, connections: CONNECTIONS, duration: WARMUP_S });
-    const { body: heavy } = heavyRequest(HEAVY);
+    const heavy = requests.get(HEAVY)!.body;
     const { alone, beside } = await hangUpRounds(ctx, `hand-off floor, ${(heavy.length / 1e6).toFixed(1)} MB heavy body`, floorUrl, small, floorUrl, heavy);
     const ratio = median(beside) / median(alone);
     rows.push(
