@@ -268,7 +268,7 @@ export function tiles(s: Shape, out: Shape): boolean {
   return k > 0 && sameShape(s.slice(i), out.slice(out.length - k));
 }
 
-/** Sum of squares, accumulated in float64; float32 from ELEMENTWISE_MIN elements on WebAssembly SIMD. */
+/** Sum of squares, accumulated in float64; float32 from ELEMENTWISE_MIN elements by the kernels (kernels/index.ts sumSquaresF32). */
 export function sumSquares(t: Tensor): number {
   const d = t.data;
   const s = d instanceof Float32Array ? sumSquaresF32(d) : null;

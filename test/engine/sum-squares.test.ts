@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ELEMENTWISE_MIN, finiteCheckSumF32, gemmBackend, probeBackends, setGemmBackend, sumSquaresF32 } from '../../src/engine/kernels/index.js';
+import { sumSquaresF32 as wasmSumSquaresF32 } from '../../src/engine/kernels/wasm.js';
 import { allFinite, firstNonFinite, sumSquares } from '../../src/engine/tensor.js';
 
-// The sum of squares behind every gradient norm (diagnostics, clipGradNorm): float32 tensors from
-// ELEMENTWISE_MIN elements go to a WebAssembly SIMD kernel in chunks of 8192, eight elements a pass.
+// The sum of squares behind the gradient norms of the diagnostics: float32 tensors from
+// ELEMENTWISE_MIN elements go to a WebAssembly SIMD kernel in chunks of 8192, eight elements a pass,
+// or, from 4096 elements, to the BLAS backend's dsdot, which reads them in place.
 
 /** Σx² in float64 with Neumaier's compensation: each float32 square is exact in float64. */
 function exact(x: Float32Array): number {
@@ -38,12 +40,13 @@ describe('sum of squares (float32 on WebAssembly SIMD)', () => {
       const x = values(n, n);
       const want = exact(x);
       for (const view of [x, x.subarray(3), x.subarray(1, n - 2)].filter((v) => v.length >= ELEMENTWISE_MIN)) {
-        const got = sumSquaresF32(view);
+        const got = wasmSumSquaresF32(view);
         expect(got, `n=${view.length}`).not.toBeNull();
         expect(Math.abs(got! - exact(view)) / exact(view), `n=${view.length}`).toBeLessThan(1e-13);
       }
-      // tensors of float32 take it; float64 keeps the JS loop, on the same numbers
-      expect(sumSquares({ shape: [n], data: x })).toBe(sumSquaresF32(x));
+      // tensors of float32 take the kernels' (its squares overflow float32 in a BLAS backend's, so it is
+      // this one's); float64 keeps the JS loop, on the same numbers
+      expect(sumSquares({ shape: [n], data: x })).toBe(wasmSumSquaresF32(x));
       expect(Math.abs(sumSquares({ shape: [n], data: Float64Array.from(x) }) - want) / want).toBeLessThan(1e-13);
     }
   });
@@ -52,17 +55,17 @@ describe('sum of squares (float32 on WebAssembly SIMD)', () => {
     for (const at of [0, 5, 1023, 1027, 8191, 8192, 9000]) {
       const x = values(9001, 7);
       x[at] = Number.NaN;
-      expect(sumSquaresF32(x), `NaN at ${at}`).toBeNaN();
+      expect(wasmSumSquaresF32(x), `NaN at ${at}`).toBeNaN();
       x[at] = Number.NEGATIVE_INFINITY;
-      expect(sumSquaresF32(x), `-∞ at ${at}`).toBe(Number.POSITIVE_INFINITY);
+      expect(wasmSumSquaresF32(x), `-∞ at ${at}`).toBe(Number.POSITIVE_INFINITY);
       x[at + 1 < x.length ? at + 1 : at - 1] = Number.NaN;
-      expect(sumSquaresF32(x), `−∞ and NaN near ${at}`).toBeNaN();
+      expect(wasmSumSquaresF32(x), `−∞ and NaN near ${at}`).toBeNaN();
     }
   });
 
   it('declines below ELEMENTWISE_MIN elements, where the JS loop runs', () => {
     const x = values(ELEMENTWISE_MIN - 1, 3);
-    expect(sumSquaresF32(x)).toBeNull();
+    expect(wasmSumSquaresF32(x)).toBeNull();
     expect(Math.abs(sumSquares({ shape: [x.length], data: x }) - exact(x)) / exact(x)).toBeLessThan(1e-13);
   });
 });
@@ -96,7 +99,7 @@ describe('firstNonFinite on each backend: the BLAS one reads float32 in place (d
   const before = gemmBackend();
   for (const p of probeBackends()) {
     it.skipIf(p.backend === null)(`${p.name}: finds the first NaN or ±∞, and none in finite data near float32's limits`, () => {
-      if (p.name === 'openblas') expect(p.backend!.finiteCheckSum).toBeTypeOf('function');
+      if (p.name === 'openblas') expect(p.backend!.sumSquares).toBeTypeOf('function');
       setGemmBackend(p.backend!);
       try {
         for (const n of [4095, 4096, 4097, 100_003]) {
@@ -114,6 +117,35 @@ describe('firstNonFinite on each backend: the BLAS one reads float32 in place (d
               expect(firstNonFinite(y.subarray(at + 1)), `after ${at} of ${n}`).toBe(-1);
             }
           }
+        }
+      } finally {
+        setGemmBackend(before);
+      }
+    });
+  }
+});
+
+describe('the sum of squares of the norms on each backend: the BLAS one in place from 4096 elements', () => {
+  const before = gemmBackend();
+  for (const p of probeBackends()) {
+    it.skipIf(p.backend === null)(`${p.name}: within float32's precision of the exact sum, and exact again where the backend's overflows`, () => {
+      setGemmBackend(p.backend!);
+      try {
+        for (const n of [4095, 4096, 100_003]) {
+          // gradients as they come: mixed signs, magnitudes 1e-6 to 1e2
+          const x = values(n, 9).map((v) => Math.sign(v) * (1e-6 + (Math.abs(v) % 100)));
+          const want = exact(x);
+          expect(Math.abs(sumSquaresF32(x)! - want) / want, `n=${n}`).toBeLessThan(2 ** -23);
+          expect(sumSquares({ shape: [n], data: x })).toBe(sumSquaresF32(x));
+          // finite elements whose float32 squares overflow: summed again, exactly
+          const big = new Float32Array(n).fill(1e20);
+          big[7] = -3e38;
+          expect(Math.abs(sumSquaresF32(big)! - exact(big)) / exact(big), `big, n=${n}`).toBeLessThan(1e-13);
+          const y = x.slice();
+          y[n - 1] = Number.NaN;
+          expect(sumSquaresF32(y), `NaN, n=${n}`).toBeNaN();
+          y[n - 1] = Number.NEGATIVE_INFINITY;
+          expect(sumSquaresF32(y), `−∞, n=${n}`).toBe(Number.POSITIVE_INFINITY);
         }
       } finally {
         setGemmBackend(before);

@@ -27,9 +27,9 @@ export interface GemmBackend {
   name: string;
   gemm: GemmFn;
   /**
-   * A sum of x's squares read where x lies (OpenBLAS's dsdot), for telling whether x is all finite:
-   * any NaN or ±∞ makes it non-finite. Its squares may round to float32 first (~1e-9 relative, and
-   * ±∞ past 1.8e19), so it is no norm.
+   * Σx² read where x lies (OpenBLAS's dsdot), accumulated in float64: non-finite when any element is.
+   * Its squares may round to float32 first: within float32's precision, and +∞ for an element past
+   * ~1.8e19.
    */
-  finiteCheckSum?: (x: Float32Array) => number;
+  sumSquares?: (x: Float32Array) => number;
 }

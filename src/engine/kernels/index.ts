@@ -1,7 +1,7 @@
 import { cancelWatched, stopIfCancelled } from '../cancel.js';
 import type { GemmBackend, GemmFn } from './gemm.js';
 import { selectBackend } from './select.js';
-import { sumSquaresF32 } from './wasm.js';
+import { sumSquaresF32 as wasmSumSquaresF32 } from './wasm.js';
 
 export type { GemmBackend, GemmFn } from './gemm.js';
 export { probeBackends } from './select.js';
@@ -30,7 +30,6 @@ export {
   siluF32,
   siluGradF32,
   softmaxRowsF32,
-  sumSquaresF32,
   sumTilesF32,
   tanhF32,
   tanhGradF32,
@@ -57,12 +56,23 @@ const BLAS_CHECK_MIN = 4096;
 
 /**
  * A sum that is non-finite when any element of x is, or null when none is cheap here (then the caller
- * looks otherwise): the active backend's, reading x in place, else the sum of squares on WebAssembly.
- * Never loads a backend: the event loop has one only when it computes in place.
+ * looks otherwise): the active backend's sum of squares, reading x in place, else the one on
+ * WebAssembly. Never loads a backend: the event loop has one only when it computes in place.
  */
 export function finiteCheckSumF32(x: Float32Array): number | null {
-  const inPlace = x.length >= BLAS_CHECK_MIN ? active?.finiteCheckSum : undefined;
-  return inPlace ? inPlace(x) : sumSquaresF32(x);
+  const inPlace = x.length >= BLAS_CHECK_MIN ? active?.sumSquares : undefined;
+  return inPlace ? inPlace(x) : wasmSumSquaresF32(x);
+}
+
+/**
+ * Σx² in float64 (gradient norms), or null when none is cheap here (then the caller sums in JS): the
+ * active backend's, reading x in place (within float32's precision), else WebAssembly's, exact to
+ * float64 rounding, which copies x into its memory a chunk at a time.
+ * A sum the backend made non-finite is taken again on WebAssembly: its squares overflow past ~1.8e19.
+ */
+export function sumSquaresF32(x: Float32Array): number | null {
+  const inPlace = x.length >= BLAS_CHECK_MIN ? active?.sumSquares?.(x) : undefined;
+  return inPlace !== undefined && Number.isFinite(inPlace) ? inPlace : wasmSumSquaresF32(x);
 }
 
 export function gemmBackend(): GemmBackend {

@@ -161,7 +161,7 @@ function backendOf(lib: Blas): GemmBackend {
   return {
     name: 'openblas',
     // single-threaded in OpenBLAS, so the event loop may call it beside the workers' products
-    ...(dsdot && { finiteCheckSum: (x: Float32Array) => dsdot(x.length, x, 1, x, 1) }),
+    ...(dsdot && { sumSquares: (x: Float32Array) => dsdot(x.length, x, 1, x, 1) }),
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       // The bounds check is what keeps a bad call from corrupting native memory.
       if (!checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)) return;
