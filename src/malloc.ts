@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 
-// NOTE (speed): on the hosts measured here, memory the kernel hands out afresh costs ~11 µs a page at
-// its first touch (a 4 MB buffer ~11 ms to fill, against ~0.3 ms for 4 MB the allocator already
-// holds). glibc gives a freed block above its mmap threshold straight back to the kernel and trims
+// NOTE (speed): on the hosts measured here, memory the kernel hands out afresh is dear at its first
+// touch, page by page, against memory the allocator already holds (docs/operations.md "Memory" has
+// the figures). glibc gives a freed block above its mmap threshold straight back to the kernel and trims
 // the heap's free top above its trim threshold, and it raises the mmap threshold only as far as
 // blocks it has seen freed: so a large request's body, tensors and answer were faulted in afresh on
 // every request. Each process and worker thread now keeps what it freed, up to TRIM_BYTES free at

@@ -14,8 +14,8 @@ export const pow = binaryOp({
   summary: 'aᵇ, elementwise with broadcasting (NaN for a < 0 with non-integer b, as in PyTorch)',
   derivative: '∂(aᵇ)/∂a = b·aᵇ⁻¹ (0 where b = 0); ∂(aᵇ)/∂b = aᵇ·ln(a) (0 where a = 0 and b ≥ 0)',
   // The exponents torch's scalar-exponent kernels compute without pow (x ** 2, x ** 3, 1 / x, 1 / x²,
-  // x ** 0.5, x ** −0.5) as one or two operations here too: Math.pow is a call V8 never inlines, ~50 ns
-  // an element. sqrt only for a > 0: pow(a, ±½) and sqrt(a) part at −0 and −∞.
+  // x ** 0.5, x ** −0.5) as one or two operations here too: Math.pow is a call V8 never inlines, many
+  // times an inlined operation's cost. sqrt only for a > 0: pow(a, ±½) and sqrt(a) part at −0 and −∞.
   f: (a, b) =>
     b === 2
       ? a * a
@@ -47,7 +47,7 @@ export const pow = binaryOp({
                   ? -0.5 / (a * Math.sqrt(a))
                   : b * Math.pow(a, b - 1),
   db: (a, b, y) => (a === 0 && b >= 0 ? 0 : y * Math.log(a)),
-  // Math.pow both ways costs ~15× the exponents above, which cost what any binary op does; an exponent
+  // Math.pow both ways costs many times the exponents above, which cost what any binary op does; an exponent
   // not known before running (an input, a parameter) counts as one of them, so that the budget never
   // refuses what could finish
   flops: (_inputs, out, _attrs, [, b]) => size(out) * (b === undefined || b.data.every((e) => CHEAP.has(e)) ? 3 * ELEMENT_FLOPS : 72),
