@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BroadcastChannel, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
@@ -276,7 +277,10 @@ export class PiscinaPool implements Pool {
   onWorkerError?: (err: unknown) => void;
   onInFlight?: (n: number) => void;
   private inFlightReported = 0;
+  /** the most requests in flight onInFlight tells: from min(cores, workers) up, the thread rule gives one thread to all */
+  private readonly inFlightCap: number;
   private inFlightReport: NodeJS.Immediate | null = null;
+  private inFlightFall: NodeJS.Timeout | null = null;
   private latelyDrop: NodeJS.Timeout | null = null;
   readonly planStats = new BigInt64Array(new SharedArrayBuffer(PLAN_STATS.LENGTH * 8));
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
@@ -284,6 +288,7 @@ export class PiscinaPool implements Pool {
   private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
 
   constructor(private readonly opts: PoolOptions) {
+    this.inFlightCap = Math.min(os.availableParallelism(), opts.replicaWorkers ?? opts.workers);
     this.piscina = new Piscina({
       filename: opts.filename ?? defaultWorkerFile(),
       minThreads: opts.workers,
@@ -324,11 +329,29 @@ export class PiscinaPool implements Pool {
     if (this.onInFlight === undefined || this.inFlightReport !== null) return;
     this.inFlightReport = setImmediate(() => {
       this.inFlightReport = null;
-      const n = inFlightHere(this.cores);
-      if (n === this.inFlightReported) return;
-      this.inFlightReported = n;
-      this.onInFlight?.(n);
+      this.tellInFlight(false);
     });
+  }
+
+  /**
+   * Tells onInFlight the count when it has changed: a rise at once, a fall once `contentionMs` have
+   * passed (`late`), as the rule believes a fall only then; a stream of requests, counted out and in
+   * again each turn, is then told a few times a second, not every turn.
+   */
+  private tellInFlight(late: boolean): void {
+    const n = Math.min(inFlightHere(this.cores), this.inFlightCap);
+    if (n < this.inFlightReported && !late) {
+      this.inFlightFall ??= setTimeout(() => {
+        this.inFlightFall = null;
+        this.tellInFlight(true);
+      }, this.opts.contentionMs ?? CONTENTION_MS).unref();
+      return;
+    }
+    if (n === this.inFlightReported) return;
+    if (this.inFlightFall !== null) clearTimeout(this.inFlightFall);
+    this.inFlightFall = null;
+    this.inFlightReported = n;
+    this.onInFlight?.(n);
   }
 
   setInFlightElsewhere(n: number): void {

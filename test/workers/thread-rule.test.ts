@@ -69,18 +69,28 @@ describe.skipIf(os.availableParallelism() < 2)('the cores a request may use', ()
 });
 
 describe('the requests a process has in flight', () => {
-  it('are told once a turn of the event loop, when they change', async () => {
-    const app = await startApp({ workers: 1 });
+  /** What the pool tells of three probes run at once, counted in within one turn and out as each ends. */
+  async function toldOfThree(overrides: Parameters<typeof startApp>[0]): Promise<number[]> {
+    const app = await startApp(overrides);
     try {
       const told: number[] = [];
       app.pool.onInFlight = (n) => told.push(n);
-      // three at once: counted in within one turn, so told once; out as each ends
       await Promise.all([1, 2, 3].map(() => app.pool.run({ kind: 'probe' })));
       await waitFor(() => told.at(-1) === 0, 2_000, 'the last count');
-      expect(told[0]).toBe(3);
-      expect(told.every((n, i) => i === 0 || n !== told[i - 1])).toBe(true);
+      return told;
     } finally {
       await app.close();
     }
+  }
+
+  it('are told once a turn of the event loop, when they change', async () => {
+    // one worker here, four in the replica (PROCESSES > 1)
+    const told = await toldOfThree({ workers: 1, replicaWorkers: 4 });
+    expect(told[0]).toBe(Math.min(3, os.availableParallelism()));
+    expect(told.every((n, i) => i === 0 || n !== told[i - 1])).toBe(true);
+  });
+
+  it('only up to min(cores, the replica\'s workers): past it, every count gives each product one thread', async () => {
+    expect(await toldOfThree({ workers: 1 })).toEqual([1, 0]);
   });
 });

@@ -11,7 +11,8 @@
 // while it computes tiny tasks itself (workers/pool.ts inPlaceFlops). With PROCESSES > 1 the processes
 // of a replica share the cores: `workers` is all of theirs, and the requests in flight in the others
 // count too, as their primary last told (cluster.ts). And a count that just fell is not believed at
-// once: the rule takes the most requests in flight over the last ~0.1 s (kept by the pool). In a
+// once: the rule takes the most requests in flight over the last ~0.1 s (kept by the pool), and a
+// process tells the others of a fall only once it has lasted as long. In a
 // steady stream of concurrent requests one is often alone for a few ms; lent the idle cores then, its
 // product would start OpenBLAS's threads, which spin for a while after it, on the cores the next
 // request needs.
