@@ -208,7 +208,7 @@ export interface paths {
         };
         /**
          * Readiness: the worker pool is up; the kernel backend and the limits in force
-         * @description Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.
+         * @description Answers 503 before the pool is ready (with PROCESSES > 1, until every process of the replica listens) and as soon as a shutdown begins, so load balancers drain the instance.
          */
         get: operations["readyz"];
         put?: never;

@@ -37,6 +37,7 @@ type Notice =
   | { t: 'model-forget'; id: string }
   | { t: 'shutdown' }
   | { t: 'ready' }
+  | { t: 'replica-ready' }
   | { t: 'in-flight'; n: number }
   | { t: 'in-flight-elsewhere'; n: number };
 
@@ -97,6 +98,7 @@ export function runPrimary(config: AppConfig): void {
   const models = new Lru<string, string>(config.modelCacheEntries, config.modelCacheBytes);
   const rates = new RateWindows(RATE_KEYS);
   const channels = new Map<Worker, Channel>();
+  const listening = new Set<Worker>();
   let stopping = false;
   const inFlight = new InFlightRelay<Worker>((worker, n) => channels.get(worker)?.notify({ t: 'in-flight-elsewhere', n }));
 
@@ -111,12 +113,16 @@ export function runPrimary(config: AppConfig): void {
       channel.receive(m, (a) => answer(worker, a), (n) => {
         if (n.t === 'ready') {
           ready = true;
+          listening.add(worker);
           inFlight.set(worker, inFlight.get(worker) ?? 0);
+          // every process listens: the primary hands connections to all of them from now on
+          if (listening.size === config.processes) for (const c of channels.values()) c.notify({ t: 'replica-ready' });
         } else if (n.t === 'in-flight') inFlight.set(worker, n.n);
       }),
     );
     worker.on('exit', (code, signal) => {
       channels.delete(worker);
+      listening.delete(worker);
       inFlight.set(worker, undefined);
       if (stopping) {
         // a process that did not close cleanly (its grace period ran out) fails the replica's exit too
@@ -250,6 +256,11 @@ export class Primary {
   shutdown: () => void = () => process.exit();
   /** the requests in flight in the other processes changed */
   inFlightElsewhere: (n: number) => void = () => {};
+  /**
+   * Whether every process of the replica has listened: until then the primary hands every connection
+   * to those that do, and a client that keeps its connections would keep them there (/readyz says 503)
+   */
+  replicaReady = false;
 
   constructor() {
     process.on('message', (m: unknown) =>
@@ -257,6 +268,7 @@ export class Primary {
         if (n.t === 'model-forget') this.forget(n.id);
         else if (n.t === 'shutdown') this.shutdown();
         else if (n.t === 'in-flight-elsewhere') this.inFlightElsewhere(n.n);
+        else if (n.t === 'replica-ready') this.replicaReady = true;
       }),
     );
     // the primary is gone: nothing routes connections here any more

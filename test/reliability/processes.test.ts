@@ -40,8 +40,15 @@ describe('PROCESSES=2', () => {
     const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
     const url = (p: string) => `${server.base}${p}`;
     try {
-      // the primary hands connections to the processes that listen: both, once both have started
-      await waitFor(() => listening(server) === 2, 15_000, 'both processes listening');
+      // ready once both listen (startServer waited for the first one's log line): from then on the
+      // primary hands connections to both
+      const deadline = Date.now() + 15_000;
+      while ((await freshRequest(url('/readyz'))).status !== 200) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // (log lines reach the output up to 100 ms late: log-stream.ts)
+      await waitFor(() => listening(server) === 2, 500, 'both processes listening once ready');
       // registered through one process, known in both: the same id, 200 after the first
       const first = await postJson(url('/v1/models'), twoWeightModel);
       expect(first.status).toBe(201);

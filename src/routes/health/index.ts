@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { primary } from '../../cluster.js';
 import type { AppConfig } from '../../config.js';
 import { readPlanStats } from '../../engine/plans.js';
 import { HttpError } from '../../errors.js';
@@ -27,7 +28,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
         tags: ['operations'],
         operationId: 'readyz',
         summary: 'Readiness: the worker pool is up; the kernel backend and the limits in force',
-        description: 'Answers 503 before the pool is ready and as soon as a shutdown begins, so load balancers drain the instance.',
+        description:
+          'Answers 503 before the pool is ready (with PROCESSES > 1, until every process of the replica listens) and as soon as a shutdown begins, so load balancers drain the instance.',
         response: { 200: ReadySchema },
       },
     },
@@ -35,6 +37,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async 
       if (!app.accepting || app.kernelBackend === null) {
         throw new HttpError('NOT_READY', 'the worker pool is not accepting computations');
       }
+      if (primary && !primary.replicaReady) throw new HttpError('NOT_READY', 'the replica\'s other processes are still starting');
       return {
         status: 'ready' as const,
         kernelBackend: app.kernelBackend,
