@@ -25,6 +25,9 @@ const list = z
  */
 export const FLOPS_PER_MS = 5e6;
 
+/** event loops when PROCESSES is unset, at most one per worker (docs/operations.md "Processes") */
+const DEFAULT_PROCESSES = 2;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const EnvSchema = z.object({
@@ -32,8 +35,8 @@ export const EnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
   WORKERS: int(1, 256).default(os.availableParallelism()).describe('compute worker threads (default: one per core), shared out among the PROCESSES'),
   PROCESSES: int(1, 64)
-    .default(1)
-    .describe('event loops (node:cluster processes) sharing the port, each with its share of the WORKERS: more small requests a second; a lone large request still gets every idle core (docs/operations.md "Processes")'),
+    .optional()
+    .describe('event loops (node:cluster processes) sharing the port, each with its share of the WORKERS (default: 2, or 1 where WORKERS is 1): more small requests a second; a lone large request still gets every idle core (docs/operations.md "Processes")'),
   WORKER_NICE: int(0, 19)
     .default(0)
     .describe('nice levels the worker threads run below the event loop (Linux): when both want a core the event loop goes first, so long computations hold up other clients less, but any other busy process on the host slows the computations (0: the same priority)'),
@@ -143,7 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // Empty variables count as unset, as in most shells' `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = EnvSchema.superRefine((e, ctx) => {
-    if (e.WORKERS >= 1 && e.PROCESSES > e.WORKERS) {
+    if (e.WORKERS >= 1 && e.PROCESSES !== undefined && e.PROCESSES > e.WORKERS) {
       ctx.addIssue({ code: 'custom', path: ['PROCESSES'], message: `must be at most WORKERS (${e.WORKERS}): each process needs a worker` });
     }
     if (e.REQUEST_TIMEOUT_MS < e.HEADERS_TIMEOUT_MS) {
@@ -162,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     port: e.PORT,
     host: e.HOST,
     workers: e.WORKERS,
-    processes: e.PROCESSES,
+    processes: e.PROCESSES ?? Math.min(DEFAULT_PROCESSES, e.WORKERS),
     workerNice: e.WORKER_NICE,
     queueLimit: e.QUEUE_LIMIT,
     bodyLimitBytes: Math.floor(e.BODY_LIMIT_MB * 1024 * 1024),
@@ -190,5 +193,5 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
 
 /** The defaults, with overrides; for tests and scripts that build the app without an environment. */
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return { ...loadConfig({ BLAS: process.env.BLAS }), host: '127.0.0.1', workers: 1, logLevel: 'silent', validateResponses: true, ...overrides };
+  return { ...loadConfig({ BLAS: process.env.BLAS }), host: '127.0.0.1', workers: 1, processes: 1, logLevel: 'silent', validateResponses: true, ...overrides };
 }

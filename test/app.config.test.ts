@@ -34,6 +34,13 @@ describe('loadConfig', () => {
     });
   });
 
+  it('PROCESSES: two by default, one where WORKERS is 1', () => {
+    expect(loadConfig({ WORKERS: '4' }).processes).toBe(2);
+    expect(loadConfig({ WORKERS: '2' }).processes).toBe(2);
+    expect(loadConfig({ WORKERS: '1' }).processes).toBe(1);
+    expect(loadConfig({ WORKERS: '4', PROCESSES: '1' }).processes).toBe(1);
+  });
+
   it('PROCESSES: at most WORKERS, and the WORKERS shared out', () => {
     expect(loadConfig({ PROCESSES: '2', WORKERS: '5' })).toMatchObject({ processes: 2, workers: 5 });
     const c = loadConfig({ PROCESSES: '2', WORKERS: '5' });

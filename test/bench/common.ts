@@ -273,10 +273,11 @@ export async function startProcess(command: string, args: (port: number) => stri
 }
 
 /**
- * CPU time a process has used so far, in ms: its main thread (the event loop: its thread id is the
- * process id) and all its other threads together (workers, V8's GC and compiler threads, libuv's
- * pool). Read from /proc (Linux); null elsewhere. NOTE: /proc counts in clock ticks, 100 a second on
- * Linux x86-64 (USER_HZ), so a figure is only good to 10 ms: measure over seconds.
+ * CPU time a process and its child processes (a cluster's, PROCESSES > 1) have used so far, in ms:
+ * their main threads (the event loops: a main thread's id is its process's id) and all their other
+ * threads together (workers, V8's GC and compiler threads, libuv's pool). Read from /proc (Linux); null
+ * elsewhere. NOTE: /proc counts in clock ticks, 100 a second on Linux x86-64 (USER_HZ), so a figure is
+ * only good to 10 ms: measure over seconds.
  */
 export function processCpuMs(pid: number): { mainMs: number; otherMs: number } | null {
   let tasks: string[];
@@ -299,6 +300,19 @@ export function processCpuMs(pid: number): { mainMs: number; otherMs: number } |
     const ms = (Number(f[11]) + Number(f[12])) * 10;
     if (tid === String(pid)) mainMs += ms;
     else otherMs += ms;
+  }
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((c) => c !== '');
+  } catch {
+    // no such file: a kernel without CONFIG_PROC_CHILDREN counts the process alone
+  }
+  for (const child of children) {
+    const c = processCpuMs(Number(child));
+    if (c) {
+      mainMs += c.mainMs;
+      otherMs += c.otherMs;
+    }
   }
   return { mainMs, otherMs };
 }

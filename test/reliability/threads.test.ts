@@ -26,7 +26,7 @@ function niceness(pid: number): { main: number; others: number[] } {
 describe.skipIf(process.platform !== 'linux')('the server\'s threads', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServer({ WORKERS: '2', LOG_LEVEL: 'warn', WORKER_NICE: '10' });
+    server = await startServer({ WORKERS: '2', PROCESSES: '1', LOG_LEVEL: 'warn', WORKER_NICE: '10' });
   }, 30_000);
   afterAll(async () => {
     server.child.kill('SIGTERM');
@@ -42,7 +42,7 @@ describe.skipIf(process.platform !== 'linux')('the server\'s threads', () => {
   });
 
   it('by default (WORKER_NICE=0) every thread has the event loop\'s', async () => {
-    const same = await startServer({ WORKERS: '2', LOG_LEVEL: 'warn' });
+    const same = await startServer({ WORKERS: '2', PROCESSES: '1', LOG_LEVEL: 'warn' });
     try {
       const { main, others } = niceness(same.child.pid!);
       expect([main, ...others].every((n) => n === 0)).toBe(true);
