@@ -230,6 +230,9 @@ describe.skipIf(skip)('deployment: models by reference behind docker/nginx.conf'
   let lb: RunningNginx;
 
   const chain = twoWeightModel;
+  // each replica as it runs by default on two cores: two processes (PROCESSES), whose primary keeps the
+  // models registered through either; a request by reference may reach the other one
+  const replicaEnv = { WORKERS: '2' };
 
   const send = async (path: string, id: string | undefined, payload: unknown) => {
     try {
@@ -262,7 +265,7 @@ describe.skipIf(skip)('deployment: models by reference behind docker/nginx.conf'
 
   beforeAll(async () => {
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-    replicas.push(...(await Promise.all([startReplica(entry), startReplica(entry)])));
+    replicas.push(...(await Promise.all([startReplica(entry, replicaEnv), startReplica(entry, replicaEnv)])));
     lb = await startNginx(nginxBin!, conf, { port: await freePort(), upstreams: replicas.map((r) => r.addr), dir });
   });
 
@@ -304,7 +307,7 @@ describe.skipIf(skip)('deployment: models by reference behind docker/nginx.conf'
       const old = replicas[home]!;
       await stop(old.proc, 'SIGTERM');
       await sleep(500); // requests meet the closed port meanwhile
-      replicas[home] = await startReplica(entry, { PORT: String(old.port) });
+      replicas[home] = await startReplica(entry, { ...replicaEnv, PORT: String(old.port) });
       restartedAt = Date.now();
     })();
     // past nginx's fail_timeout (5 s), after which it tries the restarted replica again
