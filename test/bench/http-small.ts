@@ -7,9 +7,9 @@
 // (as many workers as gradserve), is loaded in the same alternation, just before and just after the
 // three rows measured against it: what one task per request costs in throughput before any work, the
 // floor under a server that computes in worker threads.
-// gradserve runs as many event loops as its default (PROCESSES: two on two cores or more, one worker
-// each); the same service as one event loop (PROCESSES=1, the default before) is loaded in the same
-// alternation, by ref, and its CPU counted the same way (a cluster's processes summed).
+// gradserve runs as many event loops as its default gives (PROCESSES: two where there are two workers or
+// more, each process with its share of them); the same service as one event loop (PROCESSES=1) is
+// loaded in the same alternation, by ref. A cluster's CPU is its processes' summed.
 // The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
 // same alternation, once its answer matches gradserve's.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
