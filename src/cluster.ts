@@ -248,6 +248,8 @@ export class Primary {
   private readonly channel = new Channel((m) => {
     if (process.connected) process.send?.(m);
   });
+  /** this process's place among the replica's (0, 1, ...; one started in place of another takes its place) */
+  readonly index = process.env.GRADSERVE_PROCESS ?? '0';
   /** the app's metrics, for the primary to sum */
   metricsJson: () => Promise<object[]> = async () => [];
   /** forgets a model another process deleted */

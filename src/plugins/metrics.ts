@@ -20,13 +20,15 @@ declare module 'fastify' {
 }
 
 // Prometheus metrics on GET /metrics. Each app owns its registry, so several apps (tests) coexist;
-// with PROCESSES > 1 the primary sums the processes' registries (cluster.ts).
+// with PROCESSES > 1 the primary sums the processes' registries (cluster.ts), but for Node's own
+// metrics (memory, event-loop delay, GC), labelled with each process's index: a sum of two heaps or
+// two delays describes neither process.
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
   const register = new Registry();
-  collectDefaultMetrics({ register });
+  collectDefaultMetrics({ register, ...(primary ? { labels: { process: primary.index } } : {}) });
   if (primary) primary.metricsJson = () => register.getMetricsAsJSON();
 
   const requests = new SeriesMetric('http_requests_total', 'HTTP requests answered, by route, method and status', 'counter', register);

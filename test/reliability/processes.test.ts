@@ -72,6 +72,9 @@ describe('PROCESSES=2', () => {
       const metrics = (await freshRequest(url('/metrics'))).body;
       expect(metrics).toContain('http_requests_total{route="/v1/gradients",method="POST",status="200"} 8');
       expect(metrics).toMatch(/^gradserve_workers 2$/m);
+      // Node's own, one series a process: a sum of two heaps or event-loop delays is neither's
+      for (const p of ['0', '1']) expect(metrics).toMatch(new RegExp(`^nodejs_heap_size_used_bytes\\{process="${p}"\\} \\d`, 'm'));
+      expect(metrics).not.toMatch(/^nodejs_heap_size_used_bytes /m);
 
       // deleted through one, unknown in both
       expect((await freshRequest(url(`/v1/models/${twoWeightId}`), { method: 'DELETE' })).status).toBe(204);

@@ -33,12 +33,16 @@ export interface SoakOptions {
 
 interface Sample {
   t: number;
+  /** each a sum over the service's processes (PROCESSES) */
   rssMb: number;
-  /** the main thread's V8 heap: used, and committed (workers' heaps are in RSS only) */
+  /** the main threads' V8 heaps: used, and committed (workers' heaps are in RSS only) */
   heapMb: number;
+  /** each process's main heap in use, by its index ('' for a service of one process) */
+  heapEachMb: Record<string, number>;
   heapTotalMb: number;
   /** ArrayBuffers and other memory outside the main heap */
   externalMb: number;
+  /** the worst process's */
   loopP50Ms: number;
   loopP99Ms: number;
   loopMaxMs: number;
@@ -63,9 +67,12 @@ export interface SoakReport {
   rss: Trend;
   /** RSS less the main thread's committed V8 heap: worker threads and native memory */
   offHeap: Trend;
-  /** the main thread's heap in use at its lowest in each third (after collections) */
+  /**
+   * a main thread's heap in use at its lowest in each third (after collections), for the process whose
+   * lows rose most: the lows of a sum of processes' heaps are not any process's
+   */
   heapLows: { firstMb: number; lastMb: number; growthMb: number; judged: boolean };
-  /** the main thread's heap in use (sawtooth: the slope says more than the thirds) */
+  /** the main threads' heaps in use (sawtooth: the slope says more than the thirds) */
   heap: Trend;
   /** worstP99Ms after the warm-up (judged), startUpP99Ms during it (reported) */
   eventLoop: { p50Ms: number; worstP99Ms: number; worstMaxMs: number; startUpP99Ms: number };
@@ -83,9 +90,17 @@ const RSS_SLACK_RATIO = 0.15;
 const HEAP_LOW_SLACK_MB = 24;
 const LOOP_P99_LIMIT_MS = 1000;
 
+/** A metric's value in each process: by the `process` label Node's metrics carry with PROCESSES > 1, else ''. */
+function metricEach(text: string, name: string): Record<string, number> {
+  const each: Record<string, number> = {};
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{process="(\\d+)"\\})? ([0-9.eE+-]+)$`, 'gm'))) each[m[1] ?? ''] = Number(m[2]);
+  return each;
+}
+
+/** A metric summed over the processes; NaN when absent. */
 function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
+  const values = Object.values(metricEach(text, name));
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -94,7 +109,7 @@ function metric(text: string, name: string): number {
  */
 const LOOP_RESOLUTION_MS = 10;
 const loopDelayMs = (text: string, stat: 'p50' | 'p99' | 'max') =>
-  Math.max(0, metric(text, `nodejs_eventloop_lag_${stat}_seconds`) * 1000 - LOOP_RESOLUTION_MS);
+  Math.max(0, ...Object.values(metricEach(text, `nodejs_eventloop_lag_${stat}_seconds`)).map((s) => s * 1000 - LOOP_RESOLUTION_MS));
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
@@ -147,6 +162,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       t: (performance.now() - t0) / 1000,
       rssMb: metric(text, 'process_resident_memory_bytes') / 2 ** 20,
       heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapEachMb: Object.fromEntries(Object.entries(metricEach(text, 'nodejs_heap_size_used_bytes')).map(([k, v]) => [k, v / 2 ** 20])),
       heapTotalMb: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
       externalMb: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
       loopP50Ms: loopDelayMs(text, 'p50'),
@@ -239,7 +255,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const last = mean(lastS.map(f));
     return { firstThirdMb: first, lastThirdMb: last, growthMb: last - first, slopeMbPerMin: slopePerMin(ts, run.map(f)) };
   };
-  const low = (xs: Sample[]) => Math.min(...xs.map((s) => s.heapMb));
+  const low = (xs: Sample[], p: string) => Math.min(...xs.map((s) => s.heapEachMb[p] ?? Infinity));
+  const lows = Object.keys(run[0]?.heapEachMb ?? {}).map((p) => ({ firstMb: low(firstS, p), lastMb: low(lastS, p) }));
+  const worst = lows.reduce((a, b) => (b.lastMb - b.firstMb > a.lastMb - a.firstMb ? b : a), lows[0] ?? { firstMb: NaN, lastMb: NaN });
   const report: SoakReport = {
     ok: false,
     failures: [],
@@ -251,7 +269,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     samples,
     rss: trend((s) => s.rssMb),
     offHeap: trend((s) => s.rssMb - s.heapTotalMb),
-    heapLows: { firstMb: low(firstS), lastMb: low(lastS), growthMb: low(lastS) - low(firstS), judged: firstS.length >= 3 },
+    heapLows: { ...worst, growthMb: worst.lastMb - worst.firstMb, judged: firstS.length >= 3 },
     heap: trend((s) => s.heapMb),
     hangUps: { sent: hangUps, stopped },
     eventLoop: {
