@@ -4,13 +4,21 @@
 // workers that does nothing with it and waits for the answer: the floor under any server that computes
 // in worker threads. With BARE_BODY=bytes (the large scenario's floor) the body is only received, as
 // bytes: the least any server must do with it; BARE_TYPE names the body's and the answer's media type
-// (default application/json).
+// (default application/json). With BARE_PROCESSES=n it runs as n node:cluster processes sharing the
+// port, each with its share of the BARE_POOL workers, as gradserve does with PROCESSES=n.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { Piscina } from 'piscina';
 
+const processes = Number(process.env.BARE_PROCESSES ?? 1);
+if (processes > 1 && cluster.isPrimary) {
+  for (let i = 0; i < processes; i++) cluster.fork();
+  // the processes end with the primary (SIGTERM reaches them through their IPC channel closing)
+  await new Promise(() => {});
+}
 const answer = readFileSync(process.env.BARE_RESPONSE_FILE!);
-const workers = Number(process.env.BARE_POOL ?? 0);
+const workers = Math.floor(Number(process.env.BARE_POOL ?? 0) / processes);
 const pool = workers > 0 ? new Piscina({ filename: new URL('./noop-worker.js', import.meta.url).href, minThreads: workers, maxThreads: workers }) : null;
 const type = process.env.BARE_TYPE ?? 'application/json';
 const app = Fastify({ bodyLimit: 1 << 30 });

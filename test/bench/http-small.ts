@@ -6,7 +6,8 @@
 // A third server, the bare one handing each parsed body to a piscina worker that does nothing with it
 // (as many workers as gradserve), is loaded in the same alternation, just before and just after the
 // three rows measured against it: what one task per request costs in throughput before any work, the
-// floor under a server that computes in worker threads.
+// floor under a server that computes in worker threads. The issue's targets are stated against it; the
+// same floor in as many processes as gradserve runs by default is loaded in the rounds too, reported beside.
 // gradserve runs as many event loops as its default gives (PROCESSES: two where there are two workers or
 // more, each process with its share of them); the same service as one event loop (PROCESSES=1) is
 // loaded in the same alternation, by ref. A cluster's CPU is its processes' summed.
@@ -93,6 +94,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const workers = os.availableParallelism();
     const handoff = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_POOL: String(workers) }, '/readyz');
     servers.push(handoff);
+    // the same floor in as many processes as gradserve's default (PROCESSES): like with like, reported beside
+    const processes = Math.min(2, workers);
+    const handoff2 = processes > 1 ? await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file, BARE_POOL: String(workers), BARE_PROCESSES: String(processes) }, '/readyz') : null;
+    if (handoff2) servers.push(handoff2);
 
     const peerOptions = { threads: 1 };
     const missing = await peerMissing();
@@ -108,13 +113,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
 
     // ours: the chain's spec inline; ref: the chain by reference; ref200: the 200-node graph by reference;
     // ref1: the chain by reference, PROCESSES=1
-    type Who = 'ours' | 'ref' | 'ref200' | 'ref1' | 'bare' | 'handoff' | 'peer';
-    const server = { ours, ref: ours, ref200: ours, ref1: ours1, bare, handoff, peer: peer! };
-    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, ref1: ref1Body, bare: body, handoff: body, peer: body };
-    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], ref1: [], bare: [], handoff: [], peer: [] };
+    type Who = 'ours' | 'ref' | 'ref200' | 'ref1' | 'bare' | 'handoff' | 'handoff2' | 'peer';
+    const server = { ours, ref: ours, ref200: ours, ref1: ours1, bare, handoff, handoff2: handoff2!, peer: peer! };
+    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, ref1: ref1Body, bare: body, handoff: body, handoff2: body, peer: body };
+    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], ref1: [], bare: [], handoff: [], handoff2: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
     const zero = () => ({ mainMs: 0, otherMs: 0, responses: 0 });
-    const cpu = { ours: zero(), ref: zero(), ref200: zero(), ref1: zero(), bare: zero(), handoff: zero() };
+    const cpu = { ours: zero(), ref: zero(), ref200: zero(), ref1: zero(), bare: zero(), handoff: zero(), handoff2: zero() };
     const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body: bodies[who], connections: CONNECTIONS, duration });
     const measured = async (who: keyof typeof cpu) => {
       const pid = server[who].pid;
@@ -132,6 +137,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     await hit('ours', WARMUP_S);
     await hit('ref1', WARMUP_S);
     await hit('handoff', WARMUP_S);
+    if (handoff2) await hit('handoff2', WARMUP_S);
     if (peer) await hit('peer', WARMUP_S);
     for (let r = 0; r < ROUNDS; r++) {
       ctx.log(`http-small: round ${r + 1} of ${ROUNDS}`);
@@ -148,6 +154,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
       await breathe(100);
       runs.handoff.push(bracket(before, await measured('handoff')));
       await breathe(100);
+      if (handoff2) {
+        runs.handoff2.push(await measured('handoff2'));
+        await breathe(100);
+      }
       runs.ref200.push(await measured('ref200'));
       await breathe(100);
       if (peer) {
@@ -220,6 +230,13 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     for (const who of ['ours', 'ref', 'ref1'] as const) {
       const target = who === 'ref1' ? undefined : ({ op: '>=', limit: 0.75, label: `small-request throughput vs the hand-off floor, ${LABELS[who]} (issue 17)` } as const);
       rows.push(ratio(`two-weight chain: ${LABELS[who]} / the hand-off floor throughput`, runs[who], runs.handoff, target));
+    }
+    if (handoff2) {
+      const floor2 = (s: string) => `two-weight chain: the hand-off floor as ${processes} processes (node:cluster, ${workers} workers in all): ${s}`;
+      rows.push(throughput(floor2('throughput'), runs.handoff2));
+      rows.push({ scenario: 'http-small', name: floor2('p99 latency'), value: median(runs.handoff2.map((r) => r.p99Ms)), unit: 'ms' });
+      cpuRows(floor2('').trimEnd(), cpu.handoff2);
+      for (const who of ['ours', 'ref'] as const) rows.push(ratio(`two-weight chain: ${LABELS[who]} / the hand-off floor as ${processes} processes throughput`, runs[who], runs.handoff2));
     }
     if (peer) {
       const label = peerLabel(peerOptions);

@@ -16,7 +16,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     row('RSS outside the main heap, slope', round(r.offHeap.slopeMbPerMin, 2), 'MB/min'),
     row('RSS outside the main heap, first → last third', round(r.offHeap.growthMb, 1), 'MB', { failures: r.failures }),
     row('main heap in use, slope', round(r.heap.slopeMbPerMin, 2), 'MB/min'),
-    row('main heap lows, first → last third', round(r.heapLows.growthMb, 1), 'MB'),
+    row('main heap lows, first → last third (the process whose rose most)', round(r.heapLows.growthMb, 1), 'MB'),
     row('soak verdict (memory flat, no unexpected answer, clean exit)', r.ok ? 1 : 0, '', { target: { op: '>=', limit: 1, label: 'soak passes' }, note: r.failures.join('; ') }),
   ];
 }
