@@ -1,7 +1,6 @@
 import cluster from 'node:cluster';
 import { setFlagsFromString } from 'node:v8';
 import closeWithGrace from 'close-with-grace';
-import { buildApp } from './app.js';
 import { primary, runPrimary, workersOf } from './cluster.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 import { keepFreedMemory } from './malloc.js';
@@ -35,6 +34,8 @@ if (config.processes > 1 && cluster.isPrimary) runPrimary(config);
 else await serve(primary ? { ...config, workers: workersOf(config, Number(process.env.GRADSERVE_PROCESS ?? 0)), replicaWorkers: config.workers } : config);
 
 async function serve(config: AppConfig): Promise<void> {
+  // loaded here, not above: a cluster's primary serves no HTTP, and the app is most of a process's memory
+  const { buildApp } = await import('./app.js');
   const app = await buildApp(config);
 
   let closing = false;
