@@ -184,6 +184,9 @@ const PROBE_LIMIT_MS = 60_000;
  * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
  */
 const IN_PLACE_BUSY_MS = 20;
+/** how long close() waits for workers still loading their module (kernels, OpenBLAS) */
+const LOAD_WAIT_MS = 10_000;
+
 /** PoolOptions.contentionMs: longer than a steady stream's gaps between requests */
 const CONTENTION_MS = 100;
 /** An in-place task is never asked to stop: it ends long before any time limit. */
@@ -286,6 +289,8 @@ export class PiscinaPool implements Pool {
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
   /** to every worker: the ids of models deleted; a pool's own, as a process may hold several */
   private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
+  /** the threads whose worker module has loaded (worker.ts says so): see close() */
+  private readonly loaded = new Set<number>();
 
   constructor(private readonly opts: PoolOptions) {
     this.inFlightCap = Math.min(os.availableParallelism(), opts.replicaWorkers ?? opts.workers);
@@ -315,6 +320,10 @@ export class PiscinaPool implements Pool {
     // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
     this.piscina.on('error', (err: unknown) => this.onWorkerError?.(err));
     this.piscina.on('workerCreate', () => this.started++);
+    this.piscina.on('message', (m: unknown) => {
+      const id = (m as { workerLoaded?: unknown } | null)?.workerLoaded;
+      if (typeof id === 'number') this.loaded.add(id);
+    });
     this.deleted.unref();
   }
 
@@ -716,6 +725,11 @@ export class PiscinaPool implements Pool {
   async close(): Promise<void> {
     // running and waiting tasks finish first (their requests are still being answered)
     if (this.pending.length > 0 || this.running > 0) await new Promise<void>((r) => this.drained.push(r));
+    // A thread terminated while its module still loads takes the whole process down: koffi's start-up
+    // (OpenBLAS) then fails in a thread that can no longer run JavaScript, and a native add-on's failed
+    // start-up aborts. So every worker loads first (one that fails to load exits, and leaves the list).
+    const end = Date.now() + LOAD_WAIT_MS;
+    while (this.piscina.threads.some((w) => !this.loaded.has(w.threadId)) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     await this.piscina.close();
     this.deleted.close();
   }

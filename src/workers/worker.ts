@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { donateBuffers } from '../engine/buffers.js';
 import { initKernels, shareCores, type CoreShare } from '../engine/kernels/index.js';
@@ -40,6 +40,9 @@ if (data?.plans && data.plans.entries > 0) {
   deleted.onmessage = (e) => forgetModelPlans((e as { data: string }).data);
   deleted.unref();
 }
+
+// loaded: the pool may now terminate this thread (PiscinaPool.close)
+parentPort?.postMessage({ workerLoaded: threadId });
 
 /** One task of a batch, unless the pool took it back first. */
 function runOne({ task, control }: Envelope): Reply {

@@ -223,6 +223,15 @@ describe('PiscinaPool', () => {
       expect(await pool.start()).toBe('wasm');
     });
   });
+
+  it('closes only once every worker has loaded its module: a thread terminated while koffi loads aborts the process', async () => {
+    const filename = path.join(import.meta.dirname, 'fixtures/slow-loading-worker.mjs');
+    const pool = new PiscinaPool({ workers: 2, queueLimit: 1, timeoutMs: 10_000, blas: 'off', filename });
+    const t0 = performance.now();
+    await pool.close();
+    // the fixture takes 300 ms to load
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
 });
 
 describe('a full pool and a slow computation', () => {
