@@ -31,7 +31,7 @@ try {
 }
 
 if (config.processes > 1 && cluster.isPrimary) runPrimary(config);
-else await serve(primary ? { ...config, workers: workersOf(config, Number(process.env.GRADSERVE_PROCESS ?? 0)), replicaWorkers: config.workers } : config);
+else await serve(primary ? { ...config, workers: workersOf(config, Number(primary.index)), replicaWorkers: config.workers } : config);
 
 async function serve(config: AppConfig): Promise<void> {
   // loaded here, not above: a cluster's primary serves no HTTP, and the app is most of a process's memory
@@ -63,7 +63,7 @@ async function serve(config: AppConfig): Promise<void> {
       if (!closing) void grace.close();
     };
     primary.ready();
-    if (process.env.GRADSERVE_PROCESS !== '0') return;
+    if (primary.index !== '0') return;
   }
   // where a person starting the service goes next; a wildcard address is reachable as localhost
   const { port } = app.server.address() as { port: number };

@@ -2,7 +2,7 @@
 // Tensors are plain objects so they cross thread boundaries by transferring `data.buffer`.
 import { takeBuffer } from './buffers.js';
 import { stopIfCancelled } from './cancel.js';
-import { addF32, finiteCheckSumF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
+import { addF32, sumSquaresF32, sumTilesF32 } from './kernels/index.js';
 import { float32Number } from './float32-text.js';
 
 export type DType = 'float32' | 'float64';
@@ -281,11 +281,11 @@ export function allFinite(t: Tensor): boolean {
 
 /**
  * The index of the first NaN or ±∞ in `d`, or −1. A sum that is finite only when every element is
- * answers first: a sum of squares for float32 (kernels' finiteCheckSumF32), Σx·(x·0) otherwise (NaN
+ * answers first: a sum of squares for float32 (kernels' sumSquaresF32), Σx·(x·0) otherwise (NaN
  * for NaN or ±∞, ±0 for anything finite); only when it is not finite are the elements walked.
  */
 export function firstNonFinite(d: Data): number {
-  const s = d instanceof Float32Array ? finiteCheckSumF32(d) : null;
+  const s = d instanceof Float32Array ? sumSquaresF32(d) : null;
   if (s !== null ? Number.isFinite(s) : sumOfProducts(d, 0) === 0) return -1;
   for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return i;
   return -1;

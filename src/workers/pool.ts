@@ -289,7 +289,7 @@ export class PiscinaPool implements Pool {
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
   /** to every worker: the ids of models deleted; a pool's own, as a process may hold several */
   private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
-  /** the threads whose worker module has loaded (worker.ts says so): see close() */
+  /** the live threads whose worker module has loaded (worker.ts says so): see close() */
   private readonly loaded = new Set<number>();
 
   constructor(private readonly opts: PoolOptions) {
@@ -324,6 +324,7 @@ export class PiscinaPool implements Pool {
       const id = (m as { workerLoaded?: unknown } | null)?.workerLoaded;
       if (typeof id === 'number') this.loaded.add(id);
     });
+    this.piscina.on('workerDestroy', (w: { id: number }) => this.loaded.delete(w.id));
     this.deleted.unref();
   }
 

@@ -55,20 +55,12 @@ export function setGemmBackend(backend: GemmBackend): void {
 const BLAS_CHECK_MIN = 4096;
 
 /**
- * A sum that is non-finite when any element of x is, or null when none is cheap here (then the caller
- * looks otherwise): the active backend's sum of squares, reading x in place, else the one on
- * WebAssembly. Never loads a backend: the event loop has one only when it computes in place.
- */
-export function finiteCheckSumF32(x: Float32Array): number | null {
-  const inPlace = x.length >= BLAS_CHECK_MIN ? active?.sumSquares : undefined;
-  return inPlace ? inPlace(x) : wasmSumSquaresF32(x);
-}
-
-/**
- * Σx² in float64 (gradient norms), or null when none is cheap here (then the caller sums in JS): the
- * active backend's, reading x in place (within float32's precision), else WebAssembly's, exact to
- * float64 rounding, which copies x into its memory a chunk at a time.
- * A sum the backend made non-finite is taken again on WebAssembly: its squares overflow past ~1.8e19.
+ * Σx² in float64 (gradient norms; non-finite when an element of x is, which is how tensors are checked
+ * for NaN and ±∞), or null when none is cheap here (then the caller sums in JS): the active backend's,
+ * reading x in place (within float32's precision), else WebAssembly's, exact to float64 rounding, which
+ * copies x into its memory a chunk at a time. Never loads a backend: the event loop has one only when it
+ * computes in place. A sum the backend made non-finite is taken again on WebAssembly: its squares
+ * overflow past ~1.8e19.
  */
 export function sumSquaresF32(x: Float32Array): number | null {
   const inPlace = x.length >= BLAS_CHECK_MIN ? active?.sumSquares?.(x) : undefined;
