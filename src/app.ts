@@ -37,16 +37,22 @@ export interface BuildOptions {
 }
 
 /**
- * One log line per request, written when it is answered and naming the request, instead of Fastify's
- * two (on arrival and on completion): a small request's logging is a measurable share of its
- * event-loop time. Errors and stream failures are logged as Fastify logs them.
+ * At most one log line per request, written when it is answered and naming the request, instead of
+ * Fastify's two (on arrival and on completion). Errors and stream failures are logged as Fastify logs
+ * them; an answered request gets its access line only with ACCESS_LOG on: the line is a measurable
+ * share of a small request's event-loop time, and the requests counted in /metrics and a balancer's
+ * own access log stand in for it (docs/operations.md, ACCESS_LOG).
  */
 class OneLinePerRequest extends LogController {
+  constructor(private readonly accessLog: boolean) {
+    super();
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (error) request.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
-    else request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else if (this.accessLog) request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }
 
@@ -75,7 +81,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const app = Fastify({
     // no redaction: the request serializer logs no headers (test/logging.test.ts), and redacting cost every line
     logger: { level: config.logLevel, stream: logStream() },
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest(config.accessLog),
     bodyLimit: config.bodyLimitBytes,
     // /v1/gradients/ is /v1/gradients, as most REST clients and frameworks take it
     routerOptions: { ignoreTrailingSlash: true },

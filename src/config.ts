@@ -91,6 +91,10 @@ export const EnvSchema = z.object({
   RATE_LIMIT: int(1).optional().describe('requests a minute per client; unset = off'),
   CORS_ORIGINS: list.optional().describe('comma-separated allowed origins (or *); unset = CORS off'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe('pino log level'),
+  ACCESS_LOG: z
+    .enum(['on', 'off'])
+    .default('off')
+    .describe('"on": one line at level info for every answered request (method, URL, status, time, request id); "off": only requests refused or failed are logged'),
   BLAS: z.string().min(1).default('auto').describe('"auto", "off", or the path of an OpenBLAS library'),
 });
 
@@ -131,6 +135,8 @@ export interface AppConfig {
   /** empty = CORS off */
   corsOrigins: string[];
   logLevel: (typeof LOG_LEVELS)[number];
+  /** an info line for every answered request, not only the refused and failed */
+  accessLog: boolean;
   blas: string;
   /** check every response against its schema (tests); production trusts its own output */
   validateResponses: boolean;
@@ -186,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     rateLimit: e.RATE_LIMIT,
     corsOrigins: e.CORS_ORIGINS ?? [],
     logLevel: e.LOG_LEVEL,
+    accessLog: e.ACCESS_LOG === 'on',
     blas: e.BLAS,
     validateResponses: false,
   };

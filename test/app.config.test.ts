@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     expect(c.rateLimit).toBeUndefined();
     expect(c.corsOrigins).toEqual([]);
     expect(c.blas).toBe('auto');
+    expect(c.accessLog).toBe(false);
     expect(c.bodyLimitBytes).toBe(16 * 1024 * 1024);
     expect(c.inPlaceFlops).toBe(2 ** 18);
   });
@@ -25,12 +26,12 @@ describe('loadConfig', () => {
     const c = loadConfig({
       PORT: '8080', HOST: '127.0.0.1', WORKERS: '3', QUEUE_LIMIT: '5', BODY_LIMIT_MB: '2.5', MAX_ELEMENTS: '1000',
       MAX_NODES: '20', TIMEOUT_MS: '1500', API_KEYS: 'a, b,,c', RATE_LIMIT: '60', CORS_ORIGINS: 'https://x.example',
-      LOG_LEVEL: 'warn', BLAS: 'off', WORKER_NICE: '3', IN_PLACE_FLOPS: '0',
+      LOG_LEVEL: 'warn', ACCESS_LOG: 'on', BLAS: 'off', WORKER_NICE: '3', IN_PLACE_FLOPS: '0',
     });
     expect(c).toMatchObject({
       port: 8080, host: '127.0.0.1', workers: 3, queueLimit: 5, bodyLimitBytes: 2.5 * 1024 * 1024, maxElements: 1000,
       maxNodes: 20, timeoutMs: 1500, apiKeys: ['a', 'b', 'c'], rateLimit: 60, corsOrigins: ['https://x.example'],
-      logLevel: 'warn', blas: 'off', workerNice: 3, inPlaceFlops: 0,
+      logLevel: 'warn', accessLog: true, blas: 'off', workerNice: 3, inPlaceFlops: 0,
     });
   });
 

@@ -5,12 +5,13 @@ import { twoWeight } from '../src/routes/shared/examples.js';
 import { writeSafetensors } from '../src/wire/safetensors.js';
 import { SERVER_JS, startServer, type ServerProcess } from './reliability/server-process.js';
 
-// The access log of the real process (LOG_LEVEL info): one JSON line per request, written when it is
-// answered, joined to the caller's X-Request-Id, with no credentials in it.
+// The access log of the real process (LOG_LEVEL info, ACCESS_LOG on): one JSON line per request,
+// written when it is answered, joined to the caller's X-Request-Id, with no credentials in it. By
+// default (ACCESS_LOG off) only the requests refused or failed are logged.
 
 let server: ServerProcess;
 beforeAll(async () => {
-  server = await startServer({ WORKERS: '1', API_KEYS: 'secret-key-1' });
+  server = await startServer({ WORKERS: '1', API_KEYS: 'secret-key-1', ACCESS_LOG: 'on' });
 });
 afterAll(async () => {
   server?.child.kill('SIGTERM');
@@ -104,10 +105,39 @@ describe('request logging', () => {
   });
 });
 
+describe('the default log (ACCESS_LOG off)', () => {
+  it('has no line for an answered request, and the reason for a refused one', async () => {
+    const s = await startServer({ WORKERS: '1', API_KEYS: 'secret-key-1' });
+    try {
+      const post = (key: string, id: string) =>
+        fetch(`${s.base}/v1/gradients`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id },
+          body: JSON.stringify(twoWeight),
+        });
+      expect((await post('secret-key-1', 'quiet-200')).status).toBe(200);
+      expect((await post('wrong-key', 'quiet-401')).status).toBe(401);
+      const lines = () =>
+        s
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      for (let i = 0; i < 100 && !lines().some((l) => l.reqId === 'quiet-401'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(lines().filter((l) => l.reqId === 'quiet-401')).toEqual([expect.objectContaining({ msg: 'request rejected', code: 'UNAUTHORIZED' })]);
+      // the 200 came first and its line would be out by now: lines leave in order
+      expect(lines().filter((l) => l.reqId === 'quiet-200')).toEqual([]);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+});
+
 describe('the log at exit', () => {
   it('holds every access line and the shutdown line once the process has exited on SIGTERM', async () => {
     // stdout is written asynchronously (src/app.ts): what is still queued at exit must be flushed
-    const s = await startServer({ WORKERS: '1' });
+    const s = await startServer({ WORKERS: '1', ACCESS_LOG: 'on' });
     const closed = new Promise((r) => s.child.once('close', r));
     try {
       const ids = Array.from({ length: 40 }, (_, i) => `exit-log-${i}`);

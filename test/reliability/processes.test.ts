@@ -37,7 +37,7 @@ const alive = (pid: number) => {
 
 describe('PROCESSES=2', () => {
   it('shares models, sums metrics, replaces a dead process and drains on SIGTERM', { timeout: 90_000 }, async () => {
-    const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
+    const server = await startServer({ PROCESSES: '2', WORKERS: '2', ACCESS_LOG: 'on' });
     const url = (p: string) => `${server.base}${p}`;
     try {
       // ready once both listen (startServer waited for the first one's log line): from then on the
@@ -118,7 +118,7 @@ describe('PROCESSES=2', () => {
     'sizes OpenBLAS\'s threads over both processes: a lone request uses both cores, and one while the other process computes',
     { timeout: 60_000 },
     async () => {
-      const server = await startServer({ PROCESSES: '2', WORKERS: '2' });
+      const server = await startServer({ PROCESSES: '2', WORKERS: '2', ACCESS_LOG: 'on' });
       const url = (p: string) => `${server.base}${p}`;
       const agents: Agent[] = [];
       const connection = () => {
@@ -177,7 +177,7 @@ describe('PROCESSES=2', () => {
   );
 
   it('counts RATE_LIMIT for a client over both processes', { timeout: 30_000 }, async () => {
-    const server = await startServer({ PROCESSES: '2', WORKERS: '2', RATE_LIMIT: '4' });
+    const server = await startServer({ PROCESSES: '2', WORKERS: '2', RATE_LIMIT: '4', ACCESS_LOG: 'on' });
     try {
       await waitFor(() => listening(server) === 2, 15_000, 'both processes listening');
       // fresh connections, handed to the processes in turn: two requests reach each
