@@ -160,7 +160,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   if (config.maxRequestsPerSocket > 0) app.addHook('onRequest', requestsPerSocket(config.maxRequestsPerSocket));
 
   await app.register(errors, { bodyLimitBytes: config.bodyLimitBytes });
-  await app.register(json);
+  // a spec sent again by a client that never registers it is found by its text before it is parsed
+  await app.register(json, { knownModel: (text) => app.models.getByText(text) });
   await app.register(safetensors);
   await app.register(docs, config);
   await app.register(pool, { config, pool: options.pool });

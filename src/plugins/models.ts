@@ -31,7 +31,7 @@ export class KnownModel {
     readonly summary: ModelSummary,
   ) {}
 
-  /** the text of an inline spec that named it, as JSON.stringify wrote it: found again without hashing */
+  /** the text of an inline spec that named it, as its client wrote it (or JSON.stringify, routes/shared/models.ts): found again without hashing */
   text?: string;
 
   /** what it holds, as the cache reckons it: the canonical text and the parsed spec beside it */

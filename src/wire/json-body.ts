@@ -136,23 +136,83 @@ export function checkPoisoning(root: unknown): void {
  * A JSON request body as Fastify's default parser would give it, or its 400 error, with its long
  * base64 values left as placeholders (`lifted`, null when there are none). `minLift`: the shortest
  * base64 value lifted out before parsing (a parameter for tests).
+ * A short body that opens with its model spec (`{"model": {…}, …}`, as clients repeating a spec write
+ * it) has the spec's text looked up in `knownModel` first: a model it names is put in the spec's place
+ * unparsed (the text parsed whole once before), and otherwise the text is returned as `modelText`.
  */
-export function parseJsonBody(body: Buffer, minLift = LONG_BASE64_CHARS): { value: unknown; lifted: Lifted | null } {
+export function parseJsonBody(
+  body: Buffer,
+  minLift = LONG_BASE64_CHARS,
+  knownModel?: (text: string) => object | undefined,
+): { value: unknown; lifted: Lifted | null; modelText?: string } {
   if (body.length === 0) throw Object.assign(new FST_ERR_CTP_EMPTY_JSON_BODY(), { message: 'the body is empty: send a JSON object' });
   const bytes = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   // a body shorter than one liftable value is parsed as it is (the two-weight chain's, say)
   const cut = bytes.length >= minLift ? liftBase64(bytes, minLift) : null;
   const text = cut?.text ?? bytes.toString('utf8');
+  const span = cut === null && knownModel !== undefined ? leadingModel(text) : undefined;
+  const modelText = span === undefined ? undefined : text.slice(span.start, span.end);
+  if (modelText !== undefined) {
+    const model = knownModel!(modelText);
+    if (model !== undefined) {
+      let value: unknown;
+      try {
+        value = parseText(`{"model":0${text.slice(span!.end)}`);
+      } catch {
+        // parsed whole below, for the error's own position
+      }
+      if (value !== undefined && (value as { model: unknown }).model === 0) {
+        (value as { model: unknown }).model = model;
+        return { value, lifted: null };
+      }
+    }
+  }
+  const value = parseText(text, cut === null ? undefined : 'a syntax error');
+  return { value, lifted: cut?.lifted ?? null, modelText };
+}
+
+/**
+ * JSON.parse's value of `text`, checked for prototype poisoning. A syntax error says `why` when given
+ * (JSON.parse's position is in the text it parsed, not the body's when values were lifted).
+ */
+function parseText(text: string, why?: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    // JSON.parse's position is in the text it parsed, which is not the body's when values were lifted
-    throw invalidJson(cut === null ? (e as Error).message : 'a syntax error');
+    throw invalidJson(why ?? (e as Error).message);
   }
   // walked only when its text holds such a key, as secure-json-parse does
   if (typeof value === 'object' && value !== null && (SUSPECT_PROTO.test(text) || SUSPECT_CONSTRUCTOR.test(text))) checkPoisoning(value);
-  return { value, lifted: cut?.lifted ?? null };
+  return value;
+}
+
+const MODEL_KEY = '{"model":';
+
+/**
+ * Where the object that is the value of a body's first key, "model", starts and ends in its text;
+ * undefined when a later key may name a model too (JSON.parse keeps the last of two): one that reads
+ * "model", or any escape \u in the text after it.
+ */
+function leadingModel(text: string): { start: number; end: number } | undefined {
+  if (!text.startsWith(MODEL_KEY)) return undefined;
+  let i = MODEL_KEY.length;
+  while (text.charCodeAt(i) === 0x20) i++;
+  if (text.charCodeAt(i) !== 0x7b) return undefined;
+  const start = i;
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if ((c === 0x7d || c === 0x5d) && --depth === 0) return text.includes('"model"', i) || text.includes('\\u', i) ? undefined : { start, end: i + 1 };
+  }
+  return undefined;
 }
 
 /**
@@ -291,6 +351,20 @@ export function liftedText(request: FastifyRequest): ((s: string) => string | un
   return (s) => (s.startsWith(lifted.prefix) ? lifted.values[Number(s.slice(lifted.prefix.length))]?.text() : undefined);
 }
 
+// the text of the model spec a body opened with, when it named no known model, until its handler runs
+const modelTextOf = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The text of the model spec a JSON body opened with, as the client wrote it (parseJsonBody), when it
+ * named no known model: what to know the model by once it is (JsonOptions.knownModel).
+ */
+export const leadingModelText = (request: FastifyRequest): string | undefined => modelTextOf.get(request);
+
+export interface JsonOptions {
+  /** the model a spec of this text names, if known; looked up before the body is parsed (parseJsonBody) */
+  knownModel?: (text: string) => object | undefined;
+}
+
 /** Charsets whose bytes read as UTF-8 (ASCII is a subset). */
 const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 
@@ -299,7 +373,7 @@ function declaredCharset(contentType: string | undefined): string | undefined {
   return contentType === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
 }
 
-async function jsonPlugin(app: FastifyInstance): Promise<void> {
+async function jsonPlugin(app: FastifyInstance, { knownModel }: JsonOptions): Promise<void> {
   // answers of routes without a response schema (GET /, /openapi.json) are written the same way
   app.setReplySerializer((payload) => jsonBody(payload) as string);
   app.removeContentTypeParser('application/json');
@@ -316,12 +390,13 @@ async function jsonPlugin(app: FastifyInstance): Promise<void> {
     }
     let parsed: ReturnType<typeof parseJsonBody>;
     try {
-      parsed = parseJsonBody(body as Buffer);
+      parsed = parseJsonBody(body as Buffer, LONG_BASE64_CHARS, knownModel);
     } catch (err) {
       done(err as Error, undefined);
       return;
     }
     if (parsed.lifted !== null) liftedOf.set(request, parsed.lifted);
+    if (parsed.modelText !== undefined) modelTextOf.set(request, parsed.modelText);
     done(null, parsed.value);
   });
   // after validation, which sees the placeholders as strings; before the handler decodes the tensors

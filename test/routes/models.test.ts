@@ -339,6 +339,37 @@ describe('the cache', () => {
     }
   });
 
+  it('finds a spec a body opens with by the text its client wrote, spaces and all, before parsing it', async () => {
+    const spec = scaled(8);
+    // Python's json.dumps writes ", " and ": "
+    const text = (params: string) => `{"model": ${JSON.stringify(spec, null, 1).replace(/\n/g, '')}, "params": ${params}, "inputs": {"x": [1, 1]}}`;
+    const send = (payload: string) => post(app, '/v1/gradients', payload, { headers: { 'content-type': 'application/json' } });
+    const hits = () => metric(app, 'gradserve_model_cache_hits_total', 'specs');
+    expect((await send(text('{"w": [1, 1]}'))).body.gradients.w).toEqual([8, 16]);
+    const before = await hits();
+    // the model's text found, the rest parsed on its own: new params each time
+    for (const w of [2, 3]) {
+      const r = await send(text(`{"w": [${w}, 1]}`));
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ loss: 8 * w + 16, gradients: { w: [8, 16] } });
+    }
+    expect(await hits()).toBe(before + 2);
+    // the rest is still checked as a whole body is, its syntax errors placed in the whole body
+    const broken = text('{"w": [1, 1]');
+    const syntax = await send(broken);
+    expectProblem(syntax, 400, 'INVALID_JSON');
+    expect(syntax.body.detail).toContain((() => { try { JSON.parse(broken); } catch (e) { return (e as Error).message; } })());
+    expectProblem(await send(text('{"w": [1, 1], "__proto__": {"x": 1}}')), 400, 'INVALID_JSON');
+    const wrong = await send(text('{"w": [1, 1, 1]}'));
+    expectProblem(wrong, 422, 'INVALID_SPEC');
+    expect(wrong.body.errors[0].path).toBe('params.w');
+    // a second "model" key wins, as JSON.parse has it
+    for (const key of ['"model"', '"mod\\u0065l"']) {
+      const twice = await send(text(`{"w": [1, 1]}, ${key}: ${JSON.stringify(scaled(9))}`));
+      expect(twice.body.gradients.w).toEqual([9, 18]);
+    }
+  });
+
   it('evicts the least recently used model beyond MODEL_CACHE_ENTRIES, and counts it', async () => {
     const small = await startApp({ modelCacheEntries: 2 });
     try {

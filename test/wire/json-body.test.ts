@@ -138,6 +138,46 @@ describe('parseJsonText: long base64 strings lifted out before JSON.parse', () =
   });
 });
 
+describe('parseJsonBody: a known model spec the body opens with', () => {
+  // texts of models and rests with the characters that could mislead a scan for the model's end
+  const tricky = fc.string({ unit: fc.constantFrom(...'{}[]"\\:,model u'.split('')), maxLength: 8 });
+  const spec = fc.dictionary(fc.oneof(fc.constantFrom('type', 'nodes', 'model'), tricky), fc.oneof(fc.jsonValue({ maxDepth: 2 }), tricky), { maxKeys: 4 });
+  const rest = fc.dictionary(fc.oneof(fc.constantFrom('params', 'inputs', 'model'), tricky), fc.oneof(fc.jsonValue({ maxDepth: 2 }), tricky), { maxKeys: 3 });
+  // as JSON.stringify writes it, and as Python's json.dumps does (", " and ": ")
+  const write = (v: unknown, spaced: boolean) => (spaced ? JSON.stringify(v, null, 1).replace(/\n */g, (m, at, all) => (all[at - 1] === ',' || all[at - 1] === ':' ? ' ' : '')) : JSON.stringify(v));
+  const known = { known: true };
+
+  it('puts the known model in place of its text, and is JSON.parse otherwise', () => {
+    fc.assert(
+      fc.property(spec, rest.filter((r) => !poisoned(r)), fc.boolean(), fc.boolean(), fc.boolean(), (m, r, spaced, isKnown, junk) => {
+        if (poisoned(m)) return;
+        const modelText = write(m, spaced);
+        const restText = write(r, spaced).slice(1);
+        let text = `{"model":${spaced ? ' ' : ''}${modelText}${restText === '}' ? '}' : `,${spaced ? ' ' : ''}${restText}`}`;
+        // a syntax error after the model, now and then
+        if (junk) text = text.slice(0, -1);
+        const seen: string[] = [];
+        const lookup = (t: string) => (seen.push(t), isKnown && t === modelText ? known : undefined);
+        let expected: unknown;
+        try {
+          expected = JSON.parse(text);
+        } catch (e) {
+          expect(() => parseJsonBody(Buffer.from(text), undefined, lookup)).toThrow((e as Error).message);
+          return;
+        }
+        const got = parseJsonBody(Buffer.from(text), undefined, lookup);
+        // only when the body's own "model" is the leading one (no second key names one) is it looked up
+        const leading = JSON.stringify((expected as { model: unknown }).model) === JSON.stringify(m) && !Object.keys(r).includes('model');
+        if (isKnown && leading && seen.includes(modelText)) expect(got.value).toStrictEqual({ ...(expected as object), model: known });
+        else expect(got.value).toStrictEqual(expected);
+        // a model text handed back (to know the model by) is that of the model JSON.parse kept
+        if (got.modelText !== undefined) expect(JSON.parse(got.modelText)).toStrictEqual((expected as { model: unknown }).model);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
 describe('jsonBuffer', () => {
   it('writes exactly JSON.stringify\'s bytes for any JSON value', () => {
     fc.assert(

@@ -7,7 +7,7 @@ import { OPS } from '../../engine/ops/index.js';
 import { ModelSpecSchema, type ModelSpec } from '../../wire/spec.js';
 import { HttpError } from '../../errors.js';
 import { canonicalJson, jsonText, KnownModel, MODEL_ID, modelId } from '../../plugins/models.js';
-import { liftedText } from '../../wire/json-body.js';
+import { leadingModelText, liftedText } from '../../wire/json-body.js';
 import { importForCheck } from '../../wire/onnx/model.js';
 import { decodeModelRequest, TensorPlan, type ModelBody, type OptimizerBody } from '../../wire/request.js';
 import { holdsModelTensors } from '../../wire/safetensors-body.js';
@@ -77,7 +77,8 @@ function findModel(app: FastifyInstance, limits: Limits) {
   return (request: FastifyRequest): Promise<void> | undefined => {
     const body = request.body as { model?: unknown } | null;
     const model = body !== null && typeof body === 'object' ? body.model : undefined;
-    if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
+    // a known spec found by its text as the body was parsed (wire/json-body.ts)
+    if (model === null || typeof model !== 'object' || Array.isArray(model) || model instanceof KnownModel) return;
     if ('ref' in model) {
       const ref = (model as { ref: unknown }).ref;
       // a malformed ref is left to the schema, which names the field
@@ -99,7 +100,9 @@ function findModel(app: FastifyInstance, limits: Limits) {
     // long base64 values lifted out of the body are placeholders too: hashed as the text they stand for
     const restore = liftedText(request);
     // the text as the client wrote it finds a spec it sent before without the canonical form and the hash
-    const text = restore === undefined ? jsonText(model) : undefined;
+    // (and once known, before the body is parsed: JSON.stringify's text of it stands in for a body that
+    // does not open with its spec)
+    const text = restore === undefined ? (leadingModelText(request) ?? jsonText(model)) : undefined;
     const seen = text === undefined ? undefined : app.models.getByText(text);
     if (seen !== undefined) {
       body!.model = seen;
