@@ -18,23 +18,25 @@ afterAll(async () => {
   await server?.exited;
 });
 
+/** The JSON log lines a server process has written so far. */
+const logLines = (s: ServerProcess): Record<string, unknown>[] =>
+  s
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
 /** The log lines of one request, once its access line is out (written after the answer is sent). */
 async function linesFor(requestId: string): Promise<Record<string, unknown>[]> {
-  const lines = () =>
-    server
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l.reqId === requestId);
+  const lines = () => logLines(server).filter((l) => l.reqId === requestId);
   // the pipe from the server to this process is read asynchronously
   for (let i = 0; i < 100 && !lines().some((l) => l.msg === 'request completed'); i++) await new Promise((r) => setTimeout(r, 20));
   return lines();
 }
 
-/** The two-weight request with bearer `key` and request id `id`. */
-const postTwoWeight = (key: string, id: string) =>
-  fetch(`${server.base}/v1/gradients`, {
+/** The two-weight request with bearer `key` and request id `id`, to `base` (the suite's server). */
+const postTwoWeight = (key: string, id: string, base = server.base) =>
+  fetch(`${base}/v1/gradients`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id },
     body: JSON.stringify(twoWeight),
@@ -79,12 +81,7 @@ describe('request logging', () => {
     let lines: Record<string, unknown>[] = [];
     for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'request rejected' || l.msg === 'internal error'); i++) {
       await new Promise((r) => setTimeout(r, 20));
-      lines = server
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.reqId === id);
+      lines = logLines(server).filter((l) => l.reqId === id);
     }
     expect(lines.filter((l) => l.msg !== 'request completed')).toEqual([expect.objectContaining({ level: 30, msg: 'request rejected', code: 'CLIENT_CLOSED' })]);
   });
@@ -109,20 +106,9 @@ describe('the default log (ACCESS_LOG off)', () => {
   it('has no line for an answered request, and the reason for a refused one', async () => {
     const s = await startServer({ WORKERS: '1', API_KEYS: 'secret-key-1' });
     try {
-      const post = (key: string, id: string) =>
-        fetch(`${s.base}/v1/gradients`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id },
-          body: JSON.stringify(twoWeight),
-        });
-      expect((await post('secret-key-1', 'quiet-200')).status).toBe(200);
-      expect((await post('wrong-key', 'quiet-401')).status).toBe(401);
-      const lines = () =>
-        s
-          .output()
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect((await postTwoWeight('secret-key-1', 'quiet-200', s.base)).status).toBe(200);
+      expect((await postTwoWeight('wrong-key', 'quiet-401', s.base)).status).toBe(401);
+      const lines = () => logLines(s);
       for (let i = 0; i < 100 && !lines().some((l) => l.reqId === 'quiet-401'); i++) await new Promise((r) => setTimeout(r, 20));
       expect(lines().filter((l) => l.reqId === 'quiet-401')).toEqual([expect.objectContaining({ msg: 'request rejected', code: 'UNAUTHORIZED' })]);
       // the 200 came first and its line would be out by now: lines leave in order
@@ -150,11 +136,7 @@ describe('the log at exit', () => {
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
       await closed;
-      const lines = s
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = logLines(s);
       const logged = new Set(lines.filter((l) => l.msg === 'request completed').map((l) => l.reqId));
       expect(ids.filter((id) => !logged.has(id))).toEqual([]);
       expect(lines.some((l) => l.msg === 'closing: draining in-flight requests')).toBe(true);

@@ -152,12 +152,12 @@ export function parseJsonBody(
   const text = cut?.text ?? bytes.toString('utf8');
   const span = cut === null && knownModel !== undefined ? leadingModel(text) : undefined;
   const modelText = span === undefined ? undefined : text.slice(span.start, span.end);
-  if (modelText !== undefined) {
-    const model = knownModel!(modelText);
+  if (span !== undefined && modelText !== undefined) {
+    const model = knownModel?.(modelText);
     if (model !== undefined) {
       let value: unknown;
       try {
-        value = parseText(`{"model":0${text.slice(span!.end)}`);
+        value = parseText(`{"model":0${text.slice(span.end)}`);
       } catch {
         // parsed whole below, for the error's own position
       }

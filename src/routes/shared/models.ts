@@ -101,9 +101,10 @@ function findModel(app: FastifyInstance, limits: Limits) {
     const restore = liftedText(request);
     // the text as the client wrote it finds a spec it sent before without the canonical form and the hash
     // (and once known, before the body is parsed: JSON.stringify's text of it stands in for a body that
-    // does not open with its spec)
-    const text = restore === undefined ? (leadingModelText(request) ?? jsonText(model)) : undefined;
-    const seen = text === undefined ? undefined : app.models.getByText(text);
+    // does not open with its spec). The parser looked up the text a body opens with already.
+    const leading = leadingModelText(request);
+    const text = restore === undefined ? (leading ?? jsonText(model)) : undefined;
+    const seen = text === undefined || leading !== undefined ? undefined : app.models.getByText(text);
     if (seen !== undefined) {
       body!.model = seen;
       return;
