@@ -1,6 +1,8 @@
 import { connect, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { testConfig } from '../src/config.js';
 import { expectProblem, post, startApp, twoWeight } from './routes/helpers.js';
 
 // The app's infrastructure through app.inject: probes, metrics, request ids, and the error statuses
@@ -199,6 +201,35 @@ describe('metrics', () => {
     };
     expect((await post(app, '/v1/gradients', wide)).status).toBe(200);
     expect(await inPlace()).toBe(before + 1);
+  });
+});
+
+describe('answers', () => {
+  it('are written after the turn of the event loop that made them, together, and an error while writing one is answered as Fastify answers it', async () => {
+    const own = await buildApp(testConfig());
+    const sent: boolean[] = [];
+    own.get('/held', (_request, reply) => {
+      void reply.send({ ok: true });
+      sent.push(reply.raw.headersSent);
+      setImmediate(() => sent.push(reply.raw.headersSent));
+      return reply;
+    });
+    // writeHead throws on a header with a line break
+    own.get('/bad-header', (_request, reply) => reply.header('x-bad', 'a\nb').send({ ok: true }));
+    await own.ready();
+    try {
+      const r = await own.inject({ method: 'GET', url: '/held' });
+      await new Promise(setImmediate);
+      expect([r.statusCode, r.json()]).toEqual([200, { ok: true }]);
+      // held when sent, written in the check phase that follows
+      expect(sent).toEqual([false, true]);
+      // thrown in a timer's callback, not inside Fastify's hook runner: caught, or the process would end
+      const bad = await own.inject({ method: 'GET', url: '/bad-header' });
+      expect([bad.statusCode, bad.json().code]).toEqual([500, 'ERR_INVALID_CHAR']);
+      expect((await own.inject({ method: 'GET', url: '/held' })).statusCode).toBe(200);
+    } finally {
+      await own.close();
+    }
   });
 });
 
