@@ -32,6 +32,8 @@ export class BinaryTensor {
     readonly dtype: BinaryDType,
     readonly shape: number[],
     readonly bytes: Uint8Array,
+    /** F32 and F64 read as they arrive: the index of the first element not finite, -1 for none */
+    readonly nonFinite?: number,
   ) {}
 }
 
@@ -133,6 +135,8 @@ export class SafetensorsReader {
   private headerLen = -1;
   private header: ReturnType<typeof readHeader> | undefined;
   private readonly own = new Map<Entry, Uint8Array>();
+  /** of each float tensor received whole, its first element not finite (BinaryTensor.nonFinite) */
+  private readonly nonFinite = new Map<Entry, number>();
   /** the tensor being received (an index in header.inDataOrder) */
   private target = 0;
   /** bytes of data received */
@@ -174,7 +178,12 @@ export class SafetensorsReader {
       bytes.set(chunk.subarray(from, from + n), this.at - t.begin);
       from += n;
       this.at += n;
-      if (this.at === t.end) this.target++;
+      if (this.at === t.end) {
+        this.target++;
+        // checked now, while the rest of the body is on its way, rather than after it has all come
+        const floats = t.dtype === 'F32' ? new Float32Array(bytes.buffer) : t.dtype === 'F64' ? new Float64Array(bytes.buffer) : null;
+        if (floats !== null) this.nonFinite.set(t, firstNonFinite(floats));
+      }
     }
   }
 
@@ -185,7 +194,7 @@ export class SafetensorsReader {
     const { entries, metadata } = this.header;
     const total = this.bodyBytes - 8 - this.headerLen;
     if (this.at !== total) throw malformed(`the body ended after ${this.at} of its ${total} bytes of data`);
-    const tensors = entries.map((e) => new BinaryTensor(e.name, e.dtype, e.shape, this.own.get(e) ?? new Uint8Array(0)));
+    const tensors = entries.map((e) => new BinaryTensor(e.name, e.dtype, e.shape, this.own.get(e) ?? new Uint8Array(0), this.nonFinite.get(e)));
     return { tensors, metadata };
   }
 }
@@ -278,7 +287,7 @@ export function binaryData(t: BinaryTensor, to: DType): Data {
   const path: Path = [t.name];
   const src = sourceArray(t, n);
   if (src instanceof BigInt64Array || src instanceof Int32Array) return integerData(src, to, path);
-  const bad = firstNonFinite(src);
+  const bad = t.nonFinite ?? firstNonFinite(src);
   if (bad >= 0) throw new SpecError(path, `element ${bad} is not finite (${src[bad]})`);
   if ((to === 'float32') === src instanceof Float32Array) return src.buffer === t.bytes.buffer && !ownsBuffer(t.bytes) ? src.slice() : src;
   const out = allocData(n, to);

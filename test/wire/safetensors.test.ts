@@ -171,6 +171,28 @@ describe('binaryData', () => {
     }
   });
 
+  it('a float tensor read as it arrives, checked as its last byte comes, is refused at its first element not finite, and only then', () => {
+    const bad = fc.constantFrom(NaN, Infinity, -Infinity);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('F32', 'F64'),
+        fc.array(fc.oneof(fc.double({ min: -1e30, max: 1e30, noNaN: true }), bad), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 97 }),
+        (dtype, values, chunk) => {
+          const data = dtype === 'F32' ? new Float32Array(values) : new Float64Array(values);
+          // a tensor before it, so that its bytes start in the middle of a chunk
+          const body = writeSafetensors([['a', { shape: [3], data: new Float64Array([1, 2, 3]) }], ['t', { shape: [data.length], data }]] as never, {});
+          const t = readStreamed(body, chunk).tensors.find((x) => x.name === 't')!;
+          const first = Array.from(data).findIndex((v) => !Number.isFinite(v));
+          expect(t.nonFinite).toBe(first);
+          if (first < 0) expect(Array.from(binaryData(t, 'float64'))).toEqual(Array.from(data));
+          else expect(() => binaryData(t, 'float64')).toThrow(new RegExp(`^t: element ${first} is not finite`));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('integers convert exactly up to ±2^53, and refuse beyond', () => {
     const ok = new Uint8Array(BigInt64Array.from([2n ** 53n, -(2n ** 53n), -1n]).buffer);
     expect(Array.from(binaryData(one('I64', ok), 'float64'))).toEqual([2 ** 53, -(2 ** 53), -1]);
