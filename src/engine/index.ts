@@ -17,6 +17,8 @@ import { gradcheck as gradcheckWith, type GradcheckConfig, type GradcheckResult 
 import { forward as forwardWith, gradients as gradientsWith, step as stepWith } from './gradients.js';
 import { mlpNodeCount } from './mlp.js';
 import { planOf } from './model.js';
+import type { Tensors } from './spec.js';
+import type { Tensor } from './tensor.js';
 import { OPS } from './ops/index.js';
 import { train as trainWith } from './train.js';
 
@@ -46,8 +48,20 @@ export function costsAtMost(job: ModelJob, limits: Limits, maxFlops: number): bo
   const nodes = (model.type === 'mlp' ? mlpNodeCount(model) : model.nodes.length) + (job.loss ? 1 : 0);
   const passes = 1 + BACKWARD_PASSES;
   if (nodes * NODE_FLOPS * passes > maxFlops) return false;
+  // the job's own tensors are among the graph's values
+  if (givenElements(job) * passes > maxFlops) return false;
   const { graph } = planOf(job, limits, OPS);
   return (forwardCost(graph).flops + graph.elements) * passes <= maxFlops;
+}
+
+function givenElements(job: ModelJob): number {
+  let n = (job.targets?.data.length ?? 0) + (job.outputGrad?.data.length ?? 0);
+  for (const t of Object.values(job.params)) n += t.data.length;
+  const inputs = job.inputs;
+  // a map of inputs may name one "data": its value is a tensor, not its elements
+  if (ArrayBuffer.isView((inputs as Tensor).data)) n += (inputs as Tensor).data.length;
+  else for (const t of Object.values(inputs as Tensors)) n += t.data.length;
+  return n;
 }
 
 /** Forward pass only: the loss (when there is one) and the output. */

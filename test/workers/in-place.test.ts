@@ -160,6 +160,11 @@ describe('costsAtMost', () => {
       job({ ...twoWeight, model: { ...twoWeight.model, params: { ...twoWeight.model.params, spare: { shape: [n] } } }, params: { w1: 0.5, w2: -1.5 } }, `sha256:unused${n}`);
     expect(costsAtMost(unused(10), limits, 2 ** 18)).toBe(true);
     expect(costsAtMost(unused(100_000), limits, 2 ** 18)).toBe(false);
+    // nor a job whose own tensors are over the estimate already: turned down without compiling it
+    const looked = stats[PLAN_STATS.MISSES] + stats[PLAN_STATS.HITS];
+    const wide = new Array(100_000).fill(1);
+    expect(costsAtMost(job({ ...twoWeight, inputs: { x: wide, t: wide } }, 'sha256:wide'), limits, 2 ** 18)).toBe(false);
+    expect(stats[PLAN_STATS.MISSES] + stats[PLAN_STATS.HITS]).toBe(looked);
   });
 
   it('forgets every plan of a deleted model, whatever its shapes, and no other model\'s (PiscinaPool.forgetModel)', () => {
