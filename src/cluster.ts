@@ -41,6 +41,9 @@ type Notice =
   | { t: 'in-flight'; n: number }
   | { t: 'in-flight-elsewhere'; n: number };
 
+/** A message to a process that has gone is dropped: its end of the channel is handled where it ends. */
+const ignoreSendError = (): void => {};
+
 /** One end of an IPC channel: requests that the other end answers, and notices that need none. */
 class Channel {
   private seq = 0;
@@ -105,8 +108,11 @@ export function runPrimary(config: AppConfig): void {
   const fork = (index: number) => {
     const worker = cluster.fork({ GRADSERVE_PROCESS: String(index) });
     let ready = false;
+    // A process may close its end while connected still reads true (it is exiting: a shutdown, a
+    // crash): the send then fails, and without a callback its EPIPE is an 'error' event on the worker,
+    // which nothing handles, and the primary would end with it. Its 'exit' follows, and is handled.
     const channel = new Channel((m) => {
-      if (worker.isConnected()) worker.send(m);
+      if (worker.isConnected()) worker.send(m, ignoreSendError);
     });
     channels.set(worker, channel);
     worker.on('message', (m: unknown) =>
@@ -243,10 +249,10 @@ export function workersOf(config: AppConfig, index: number): number {
 
 /** In a process of the cluster: its channel to the primary, and what it answers the primary. */
 export class Primary {
-  // nothing once the primary is gone (a draining process still starts and ends tasks): a send then
-  // would fail with an 'error' event on process, which nothing handles
+  // nothing once the primary is gone (a draining process still starts and ends tasks), and a send that
+  // fails as it goes is dropped: either would otherwise be an 'error' event on process, which nothing handles
   private readonly channel = new Channel((m) => {
-    if (process.connected) process.send?.(m);
+    if (process.connected) process.send?.(m, undefined, undefined, ignoreSendError);
   });
   /** this process's place among the replica's (0, 1, ...; one started in place of another takes its place) */
   readonly index = process.env.GRADSERVE_PROCESS ?? '0';
