@@ -17,8 +17,7 @@ import { gradcheck as gradcheckWith, type GradcheckConfig, type GradcheckResult 
 import { forward as forwardWith, gradients as gradientsWith, step as stepWith } from './gradients.js';
 import { mlpNodeCount } from './mlp.js';
 import { planOf } from './model.js';
-import type { Tensors } from './spec.js';
-import type { Tensor } from './tensor.js';
+import { isTensor } from './tensor.js';
 import { OPS } from './ops/index.js';
 import { train as trainWith } from './train.js';
 
@@ -57,10 +56,7 @@ export function costsAtMost(job: ModelJob, limits: Limits, maxFlops: number): bo
 function givenElements(job: ModelJob): number {
   let n = (job.targets?.data.length ?? 0) + (job.outputGrad?.data.length ?? 0);
   for (const t of Object.values(job.params)) n += t.data.length;
-  const inputs = job.inputs;
-  // a map of inputs may name one "data": its value is a tensor, not its elements
-  if (ArrayBuffer.isView((inputs as Tensor).data)) n += (inputs as Tensor).data.length;
-  else for (const t of Object.values(inputs as Tensors)) n += t.data.length;
+  for (const t of isTensor(job.inputs) ? [job.inputs] : Object.values(job.inputs)) n += t.data.length;
   return n;
 }
 

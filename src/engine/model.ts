@@ -8,7 +8,7 @@ import { dropPlansStartingWith, findPlan, keepPlan, type Plan } from './plans.js
 import { expandMlp, mlpNodeCount, type MlpExpansion, type ParamDecl } from './mlp.js';
 import type { AnyOp } from './op.js';
 import type { LossSpec, MlpSpec, Tensors } from './spec.js';
-import { cast, formatShape, sameShape, tensor, type DType, type Tensor } from './tensor.js';
+import { cast, formatShape, isTensor, sameShape, tensor, type DType, type Tensor } from './tensor.js';
 
 // A request's model, loss and data turned into one compiled graph with the values of its leaves.
 // Ids starting with "#" cannot come from a request (the id schema forbids them), so the engine's own
@@ -42,10 +42,6 @@ export interface BuildOptions {
   ops: ReadonlyMap<string, AnyOp>;
   /** overrides the request's dtype (gradcheck and explain work in float64) */
   dtype?: DType;
-}
-
-export function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
 }
 
 function own<T>(obj: Record<string, T>, key: string): T | undefined {

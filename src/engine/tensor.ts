@@ -14,6 +14,11 @@ export interface Tensor {
   readonly data: Data;
 }
 
+/** A tensor, as opposed to a map of them or a number. */
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
+}
+
 /** Thrown by shape rules; the graph compiler turns it into an error naming the node. */
 export class ShapeError extends Error {
   override name = 'ShapeError';

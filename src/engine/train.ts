@@ -4,10 +4,10 @@ import { evaluate, type Evaluation } from './evaluate.js';
 import { applyOptimizer } from './gradients.js';
 import { seededRng } from './init/index.js';
 import { BACKWARD_PASSES, withinBudget } from './cost.js';
-import { buildModel, isTensor, type BuiltModel } from './model.js';
+import { buildModel, type BuiltModel } from './model.js';
 import type { AnyOp } from './op.js';
 import type { Tensors } from './spec.js';
-import { allFinite, allocData, dtypeOf, formatShape, size, type Tensor } from './tensor.js';
+import { allFinite, allocData, dtypeOf, formatShape, isTensor, size, type Tensor } from './tensor.js';
 import { ownBuffers } from './transfer.js';
 
 // A training loop as one would write it with torch: per step a minibatch, forward, backward,

@@ -1,13 +1,9 @@
-import type { Tensor } from './tensor.js';
+import { isTensor, type Tensor } from './tensor.js';
 
 // Results leave a worker with their buffers transferred, which fails on a buffer listed twice and
 // ships a whole buffer for a view into it. Ops may legitimately share buffers (add's VJP hands `g`
 // to both inputs; an output may be an input), so before a result leaves the engine every tensor in
 // it gets a buffer of its own.
-
-function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
-}
 
 /**
  * Typed arrays of at most this many bytes: V8 keeps their elements in the object itself, and asking one

@@ -1,6 +1,6 @@
 import type { OptimizerState } from '../engine/api.js';
 import type { Tensors } from '../engine/spec.js';
-import type { DType, Tensor } from '../engine/tensor.js';
+import { isTensor, type DType } from '../engine/tensor.js';
 import { float32Number } from '../engine/float32-text.js';
 import { encodeTensor, type Encoding, type ResultWireTensor } from './tensor.js';
 
@@ -18,10 +18,6 @@ export function encodeMap(map: Tensors, encoding: Encoding): Record<string, Resu
  */
 export function lossNumber(loss: number, dtype: DType): number {
   return dtype === 'float32' && Number.isFinite(loss) ? float32Number(loss) : loss;
-}
-
-function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && ArrayBuffer.isView((v as Tensor).data);
 }
 
 export function encodeState(state: OptimizerState, encoding: Encoding) {

@@ -152,8 +152,8 @@ export function parseJsonBody(
   const text = cut?.text ?? bytes.toString('utf8');
   const span = cut === null && knownModel !== undefined ? leadingModel(text) : undefined;
   const modelText = span === undefined ? undefined : text.slice(span.start, span.end);
-  if (span !== undefined && modelText !== undefined) {
-    const model = knownModel?.(modelText);
+  if (span !== undefined) {
+    const model = knownModel!(modelText!);
     if (model !== undefined) {
       let value: unknown;
       try {

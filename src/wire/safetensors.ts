@@ -181,7 +181,8 @@ export class SafetensorsReader {
       if (this.at === t.end) {
         this.target++;
         // checked now, while the rest of the body is on its way, rather than after it has all come
-        const floats = t.dtype === 'F32' ? new Float32Array(bytes.buffer) : t.dtype === 'F64' ? new Float64Array(bytes.buffer) : null;
+        const { buffer, byteOffset, byteLength } = bytes;
+        const floats = t.dtype === 'F32' ? new Float32Array(buffer, byteOffset, byteLength / 4) : t.dtype === 'F64' ? new Float64Array(buffer, byteOffset, byteLength / 8) : null;
         if (floats !== null) this.nonFinite.set(t, firstNonFinite(floats));
       }
     }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OptimizerState } from '../api.js';
 import { SpecError, type Path } from '../errors.js';
-import { allocData, dtypeOf, formatElement, formatShape, sameShape, type Data, type Tensor } from '../tensor.js';
+import { allocData, dtypeOf, formatElement, formatShape, isTensor, sameShape, type Data, type Tensor } from '../tensor.js';
 
 export type { OptimizerState } from '../api.js';
 
@@ -39,10 +39,6 @@ export const MAXIMIZE = {
 };
 
 const STATE: Path = ['optimizer', 'state'];
-
-function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && Array.isArray((v as Tensor).shape) && ArrayBuffer.isView((v as Tensor).data);
-}
 
 function shapeMismatch(t: Tensor, param: Tensor): string {
   return `shape ${formatShape(t.shape)} does not match the parameter's ${formatShape(param.shape)}`;
