@@ -103,7 +103,7 @@ describe('SIGTERM', () => {
     const delay = 1500;
     const server = await startServer({ WORKERS: '2', TIMEOUT_MS: '20000', SHUTDOWN_DELAY_MS: String(delay) });
     try {
-      const slow = await startSlow(server, delay + 2500);
+      const slow = await startSlow(server, delay + 6000);
       const t0 = Date.now();
       server.child.kill('SIGTERM');
 
@@ -119,9 +119,10 @@ describe('SIGTERM', () => {
       expect(during.status).toBe(200);
       expect(JSON.parse(during.body).gradients.w1).toBe(15);
 
-      // then the listener closes, with the slow request still computing
+      // then the listener closes, with the slow request still computing; the bound only ends the wait
+      // (the timer can be seconds late on a loaded machine), the order is what is checked
       while ((await refused(`${server.base}/healthz`)) !== 'ECONNREFUSED') {
-        expect(Date.now() - t0).toBeLessThan(delay + 1500);
+        expect(Date.now() - t0).toBeLessThan(delay + 8000);
         await new Promise((r) => setTimeout(r, 20));
       }
       const refusedAt = Date.now() - t0;
