@@ -71,7 +71,7 @@ interface Schedule {
 
 /** Per graph, by the options that shape them: the same model's requests ask for the same few schedules. */
 const schedules = new WeakMap<CompiledGraph, Map<string, Schedule>>();
-const flowsByLeaves = new WeakMap<CompiledGraph, Map<string, Uint8Array>>();
+const flowsByLeaves = new WeakMap<CompiledGraph, Map<string, Flow>>();
 const SCHEDULES_PER_GRAPH = 16;
 
 function memo<T>(all: WeakMap<CompiledGraph, Map<string, T>>, g: CompiledGraph, key: string, make: () => T): T {
@@ -85,9 +85,21 @@ function memo<T>(all: WeakMap<CompiledGraph, Map<string, T>>, g: CompiledGraph, 
   return v;
 }
 
-/** gradientFlow, kept per graph and leaves (read only). */
-const flowsOf = (g: CompiledGraph, gradLeaves: ReadonlySet<number>): Uint8Array =>
-  memo(flowsByLeaves, g, [...gradLeaves].join(','), () => gradientFlow(g, gradLeaves));
+/** What the backward pass visits, which depends on the graph and the leaves only. */
+interface Flow {
+  /** by slot: gradientFlow */
+  flows: Uint8Array;
+  /** by node position: which of its inputs' gradients are wanted (they lead to a leaf, and the op has one) */
+  needs: boolean[][];
+}
+
+/** gradientFlow and each node's wanted gradients, kept per graph and leaves (read only). */
+const flowsOf = (g: CompiledGraph, gradLeaves: ReadonlySet<number>): Flow =>
+  memo(flowsByLeaves, g, [...gradLeaves].join(','), () => {
+    const flows = gradientFlow(g, gradLeaves);
+    const needs = g.nodes.map((node) => node.inputs.map((s, k) => flows[s] === 1 && !node.op.nonDifferentiable?.includes(k)));
+    return { flows, needs };
+  });
 
 function scheduleOf(g: CompiledGraph, opts: ForwardOptions): Schedule {
   const leaves = opts.backwardFrom ? [...(opts.gradLeaves ?? [])].join(',') : '-';
@@ -97,7 +109,7 @@ function scheduleOf(g: CompiledGraph, opts: ForwardOptions): Schedule {
     for (const s of opts.targets) keep[s] = 1;
     if (opts.all) keep.fill(1);
     // the nodes the backward pass will visit (none without one)
-    const flows = opts.backwardFrom ? flowsOf(g, opts.gradLeaves ?? new Set()) : null;
+    const flows = opts.backwardFrom ? flowsOf(g, opts.gradLeaves ?? new Set()).flows : null;
     if (flows) {
       for (const node of g.nodes) {
         if (!flows[node.slot]) continue;
@@ -123,10 +135,11 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
   for (const [s, t] of leaves) values[s] = t;
   const { need, keep, lastUse, flows } = scheduleOf(g, opts);
 
-  g.nodes.forEach((node, t) => {
-    if (!need[t]) return;
+  for (let t = 0; t < g.nodes.length; t++) {
+    if (!need[t]) continue;
+    const node = g.nodes[t]!;
     stopIfCancelled();
-    const ins = node.inputs.map((s) => values[s]!);
+    const ins = valuesOf(node.inputs, values);
     let out: Tensor;
     setBackwardFollows(flows !== null && flows[node.slot] === 1);
     try {
@@ -145,8 +158,15 @@ export function runForward(g: CompiledGraph, leaves: ReadonlyMap<number, Tensor>
     for (const s of node.inputs) {
       if (lastUse[s] === t && !keep[s] && g.slots[s]!.kind === 'node') values[s] = undefined;
     }
-  });
+  }
   return values;
+}
+
+/** A node's operands, from their slots. */
+function valuesOf(inputs: readonly number[], values: Values): Tensor[] {
+  const ins = new Array<Tensor>(inputs.length);
+  for (let k = 0; k < inputs.length; k++) ins[k] = values[inputs[k]!]!;
+  return ins;
 }
 
 export interface BackwardOptions {
@@ -167,7 +187,7 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
   // An adjoint may be a tensor an op handed back for several inputs (add's g, g) or the caller's
   // seed: it is only written in place once the engine owns a copy of it.
   const owned = new Uint8Array(g.slots.length);
-  const flows = flowsOf(g, opts.gradLeaves);
+  const { flows, needs: wanted } = flowsOf(g, opts.gradLeaves);
   const accumulate = (s: number, grad: Tensor) => {
     const prev = adj[s];
     if (prev === undefined) {
@@ -192,11 +212,12 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     }
     if (upstream === undefined || !flows[node.slot]) continue;
     stopIfCancelled();
-    const ins = node.inputs.map((s) => values[s]!);
+    const ins = valuesOf(node.inputs, values);
     // the gradients that reach a grad leaf; ops may skip the others (a first layer's input gradient)
-    const needs = node.inputs.map((s, k) => flows[s] === 1 && !node.op.nonDifferentiable?.includes(k));
+    const needs = wanted[t]!;
     // an adjoint the engine owns may take this node's contribution in place (OpSpec.vjp)
-    const into = node.inputs.map((s, k) => (needs[k] && owned[s] ? adj[s] : undefined));
+    const into = new Array<Tensor | undefined>(ins.length);
+    for (let k = 0; k < ins.length; k++) if (needs[k] && owned[node.inputs[k]!]) into[k] = adj[node.inputs[k]!];
     let grads: (Tensor | null)[];
     try {
       grads = node.op.vjp(ins, out, upstream, node.attrs, needs, into);
@@ -206,12 +227,13 @@ export function runBackward(g: CompiledGraph, values: Values, from: number, seed
     if (grads.length !== ins.length) {
       throw new Error(`op ${node.op.name}: vjp returned ${grads.length} gradients for ${ins.length} inputs`);
     }
-    node.inputs.forEach((s, k) => {
+    for (let k = 0; k < ins.length; k++) {
       const grad = grads[k];
-      if (!needs[k] || grad === null || grad === undefined || grad === into[k]) return;
+      if (!needs[k] || grad === null || grad === undefined || grad === into[k]) continue;
+      const s = node.inputs[k]!;
       const summed = sumToShape(grad, g.slots[s]!.shape);
       accumulate(s, dtypeOf(summed) === g.dtype ? summed : cast(summed, g.dtype));
-    });
+    }
   }
   return adj;
 }

@@ -180,12 +180,16 @@ export function wasmModule(): object | null {
   return compiled;
 }
 
+/** This thread's instance, or null when build/gemm.wasm cannot be loaded. */
+function instance(): Instance | null {
+  const module = wasmModule();
+  return module ? (live ??= new Instance(module)) : null;
+}
+
 /** This thread's instance with room for two chunks, or null when build/gemm.wasm cannot be loaded. */
 function chunkInstance(): Instance | null {
-  const module = wasmModule();
-  if (!module) return null;
-  const w = (live ??= new Instance(module));
-  w.reserve(w.base + 2 * CHUNK * Float32Array.BYTES_PER_ELEMENT);
+  const w = instance();
+  w?.reserve(w.base + 2 * CHUNK * Float32Array.BYTES_PER_ELEMENT);
   return w;
 }
 
@@ -309,8 +313,7 @@ const outsideGelu = (x: number): boolean => !(Math.abs(x) <= GELU_F32_RANGE);
  * not rebuilt yet) lacks the newer ones, and the ops then run their JS loops.
  */
 function hasKernel(name: keyof GemmExports): boolean {
-  const w = chunkInstance();
-  return w !== null && typeof w.x[name] === 'function';
+  return typeof instance()?.x[name] === 'function';
 }
 
 /** y = gelu(x), the float32 rule of src/engine/math/gelu-f32.ts in float32 lanes (gelu32); false when declined. */
