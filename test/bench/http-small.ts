@@ -10,7 +10,9 @@
 // same floor in as many processes as gradserve runs by default is loaded in the rounds too, reported beside.
 // gradserve runs as many event loops as its default gives (PROCESSES: two where there are two workers or
 // more, each process with its share of them); the same service as one event loop (PROCESSES=1) is
-// loaded in the same alternation, by ref. A cluster's CPU is its processes' summed.
+// loaded in the same alternation, by ref. A cluster's CPU is its processes' summed. A 200-node graph by ref
+// goes to the workers, where the chain is computed on the event loop (IN_PLACE_FLOPS); the chain by ref
+// with IN_PLACE_FLOPS=0, handed off as the graph is, is loaded too: only the spec's size then differs.
 // The peer a user would pick instead (PyTorch behind FastAPI, test/bench/torch_server.py) is loaded in the
 // same alternation, once its answer matches gradserve's.
 // The same requests also go through the worker pool alone (no HTTP, the default worker count, 16 in
@@ -86,6 +88,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     const ours1 = await startGradserve({ PROCESSES: '1' });
     servers.push(ours1);
     const ref1Body = await byRef(ours1.url, twoWeightModel, chainRest);
+    // and with every computation in a worker (IN_PLACE_FLOPS=0): the chain handed off as the 200-node graph is
+    const oursW = await startGradserve({ IN_PLACE_FLOPS: '0' });
+    servers.push(oursW);
+    const refWBody = await byRef(oursW.url, twoWeightModel, chainRest);
     const file = join(dir, 'answer.json');
     writeFileSync(file, answer);
     const bare = await startServer(join(ctx.root, 'dist/test/bench/bare-server.js'), { BARE_RESPONSE_FILE: file }, '/readyz');
@@ -112,14 +118,14 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     }
 
     // ours: the chain's spec inline; ref: the chain by reference; ref200: the 200-node graph by reference;
-    // ref1: the chain by reference, PROCESSES=1
-    type Who = 'ours' | 'ref' | 'ref200' | 'ref1' | 'bare' | 'handoff' | 'handoff2' | 'peer';
-    const server = { ours, ref: ours, ref200: ours, ref1: ours1, bare, handoff, handoff2: handoff2!, peer: peer! };
-    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, ref1: ref1Body, bare: body, handoff: body, handoff2: body, peer: body };
-    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], ref1: [], bare: [], handoff: [], handoff2: [], peer: [] };
+    // ref1: the chain by reference, PROCESSES=1; refW: the chain by reference, IN_PLACE_FLOPS=0
+    type Who = 'ours' | 'ref' | 'ref200' | 'ref1' | 'refW' | 'bare' | 'handoff' | 'handoff2' | 'peer';
+    const server = { ours, ref: ours, ref200: ours, ref1: ours1, refW: oursW, bare, handoff, handoff2: handoff2!, peer: peer! };
+    const bodies: Record<Who, string> = { ours: body, ref: refBody, ref200: ref200Body, ref1: ref1Body, refW: refWBody, bare: body, handoff: body, handoff2: body, peer: body };
+    const runs: Record<Who, LoadResult[]> = { ours: [], ref: [], ref200: [], ref1: [], refW: [], bare: [], handoff: [], handoff2: [], peer: [] };
     // each server's CPU time over its measured rounds, event loop and other threads apart
     const zero = () => ({ mainMs: 0, otherMs: 0, responses: 0 });
-    const cpu = { ours: zero(), ref: zero(), ref200: zero(), ref1: zero(), bare: zero(), handoff: zero(), handoff2: zero() };
+    const cpu = { ours: zero(), ref: zero(), ref200: zero(), ref1: zero(), refW: zero(), bare: zero(), handoff: zero(), handoff2: zero() };
     const hit = (who: Who, duration: number) => load({ url: `${server[who].url}/v1/gradients`, body: bodies[who], connections: CONNECTIONS, duration });
     const measured = async (who: keyof typeof cpu) => {
       const pid = server[who].pid;
@@ -135,7 +141,11 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     };
     await hit('bare', WARMUP_S);
     await hit('ours', WARMUP_S);
+    await hit('ref', WARMUP_S);
+    // the only row computed in the workers: their code paths need warming as much as the event loop's
+    await hit('ref200', WARMUP_S);
     await hit('ref1', WARMUP_S);
+    await hit('refW', WARMUP_S);
     await hit('handoff', WARMUP_S);
     if (handoff2) await hit('handoff2', WARMUP_S);
     if (peer) await hit('peer', WARMUP_S);
@@ -159,6 +169,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         await breathe(100);
       }
       runs.ref200.push(await measured('ref200'));
+      await breathe(100);
+      runs.refW.push(await measured('refW'));
       await breathe(100);
       if (peer) {
         runs.peer.push(await hit('peer', ROUND_S));
@@ -221,6 +233,15 @@ export async function run(ctx: Ctx): Promise<Row[]> {
         unit: '×',
         target: { op: '<=', limit: 1.2, label: 'a large model by ref costs the event loop what a small one does (issue 17)' },
       });
+    }
+    // like for like: the chain handed to a worker too, as the 200-node graph is (the chain above is
+    // computed on the event loop, IN_PLACE_FLOPS), so that only the spec's size differs
+    rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: gradserve, by ref, IN_PLACE_FLOPS=0 throughput`, runs.refW));
+    cpuRows('two-weight chain: gradserve, by ref, IN_PLACE_FLOPS=0', cpu.refW);
+    if (cpu.refW.responses > 0 && cpu.ref200.responses > 0) {
+      const each = (c: (typeof cpu)['ref']) => c.mainMs / c.responses;
+      const r = each(cpu.ref200) / each(cpu.refW);
+      rows.push({ scenario: 'http-small', name: '200-node graph by ref / two-weight chain by ref, both in a worker (IN_PLACE_FLOPS=0 for the chain): event-loop CPU per request', value: round(r, 2), exact: r, unit: '×' });
     }
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
     rows.push(throughput(floor('throughput'), runs.handoff));
