@@ -222,9 +222,10 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     }
     rows.push(throughput(`200-node graph, ${CONNECTIONS} connections: gradserve, by ref throughput`, runs.ref200));
     cpuRows('200-node graph: gradserve, by ref', cpu.ref200);
+    // the 200-node graph's event-loop CPU per request over another row's
+    const loopRatio = (of: (typeof cpu)['ref'], to: (typeof cpu)['ref']) => of.mainMs / of.responses / (to.mainMs / to.responses);
     if (cpu.ref.responses > 0 && cpu.ref200.responses > 0) {
-      const each = (c: (typeof cpu)['ref']) => c.mainMs / c.responses;
-      const r = each(cpu.ref200) / each(cpu.ref);
+      const r = loopRatio(cpu.ref200, cpu.ref);
       rows.push({
         scenario: 'http-small',
         name: '200-node graph by ref / two-weight chain by ref: event-loop CPU per request',
@@ -239,8 +240,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     rows.push(throughput(`two-weight chain, ${CONNECTIONS} connections: gradserve, by ref, IN_PLACE_FLOPS=0 throughput`, runs.refW));
     cpuRows('two-weight chain: gradserve, by ref, IN_PLACE_FLOPS=0', cpu.refW);
     if (cpu.refW.responses > 0 && cpu.ref200.responses > 0) {
-      const each = (c: (typeof cpu)['ref']) => c.mainMs / c.responses;
-      const r = each(cpu.ref200) / each(cpu.refW);
+      const r = loopRatio(cpu.ref200, cpu.refW);
       rows.push({ scenario: 'http-small', name: '200-node graph by ref / two-weight chain by ref, both in a worker (IN_PLACE_FLOPS=0 for the chain): event-loop CPU per request', value: round(r, 2), exact: r, unit: '×' });
     }
     const floor = (s: string) => `two-weight chain: bare Fastify handing each body to a no-op worker task (piscina, ${workers} workers): ${s}`;
