@@ -90,7 +90,7 @@ interface Flow {
   /** by slot: gradientFlow */
   flows: Uint8Array;
   /** by node position: which of its inputs' gradients are wanted (they lead to a leaf, and the op has one) */
-  needs: boolean[][];
+  needs: (readonly boolean[])[];
 }
 
 /** gradientFlow and each node's wanted gradients, kept per graph and leaves (read only). */
