@@ -184,6 +184,12 @@ const PROBE_LIMIT_MS = 60_000;
  * more request in flight: a lone large task then leaves it its core (kernels/threads.ts).
  */
 const IN_PLACE_BUSY_MS = 20;
+/**
+ * How often the pool looks over its tasks (PiscinaPool.sweep): a time limit is enforced within this
+ * of its end, and a small task's client is listened to from the first look after it is given on (see
+ * Item.cancel).
+ */
+const SWEEP_MS = 10;
 /** how long close() waits for workers still loading their module (kernels, OpenBLAS) */
 const LOAD_WAIT_MS = 10_000;
 
@@ -214,7 +220,20 @@ interface Item {
   batch: InFlight | null;
   /** sent again after its batch's worker died */
   retried: boolean;
+  /** performance.now() at which its time is up */
+  deadline: number;
+  /**
+   * its client going away. A large task listens from the start. A small one listens only once a sweep
+   * finds it still there (the sweep first checks whether its client has gone already): most end before
+   * a sweep comes, a listener added and removed for each cost the event loop more than the sweep's
+   * timer, and a gone client's small task computes at most SWEEP_MS longer.
+   */
+  cancel: Cancellation | undefined;
+  unsubscribe?: () => void;
   grace?: NodeJS.Timeout;
+  /** its neighbours among the tasks not yet settled (PiscinaPool.oldest), oldest first */
+  older: Item | null;
+  newer: Item | null;
 }
 
 /**
@@ -291,6 +310,18 @@ export class PiscinaPool implements Pool {
   private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
   /** the live threads whose worker module has loaded (worker.ts says so): see close() */
   private readonly loaded = new Set<number>();
+  /**
+   * The tasks not yet settled, whose deadlines and clients the sweep looks at: a list through the
+   * tasks themselves. NOTE: not a Set. With a Set of them (long-lived, so in the old generation),
+   * young collections kept finished tasks and their requests alive and promoted them: 96–200 KB
+   * promoted per young collection under a stream of small requests, 12 KB with this list. Likely the
+   * tables the Set leaves behind as it rehashes, which point at their entries until a full collection.
+   */
+  private oldest: Item | null = null;
+  private newest: Item | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** performance.now() at which sweepTimer fires */
+  private sweepAt = 0;
 
   constructor(private readonly opts: PoolOptions) {
     this.inFlightCap = Math.min(os.availableParallelism(), opts.replicaWorkers ?? opts.workers);
@@ -447,16 +478,14 @@ export class PiscinaPool implements Pool {
 
     let reply: Reply;
     let item!: Item;
+    const limitMs = task.kind === 'probe' ? Math.max(PROBE_LIMIT_MS, this.opts.timeoutMs) : this.opts.timeoutMs;
+    const deadline = performance.now() + limitMs;
     const exchange = (envelope: Envelope) =>
       new Promise<Reply>((resolve, reject) => {
-        item = { envelope, transfer, small, resolve, reject, settled: false, stopped: null, batch: null, retried: false };
+        item = { envelope, transfer, small, resolve, reject, settled: false, stopped: null, batch: null, retried: false, deadline, cancel, older: null, newer: null };
+        this.watch(item);
         this.enqueue(item);
       });
-    // NOTE: a timer cleared when the task ends, rather than AbortSignal.timeout, which keeps its timer
-    // running for TIMEOUT_MS after each task.
-    const limitMs = task.kind === 'probe' ? Math.max(PROBE_LIMIT_MS, this.opts.timeoutMs) : this.opts.timeoutMs;
-    const timer = setTimeout(() => this.stop(item, 'timeout'), limitMs);
-    const unsubscribe = cancel?.onCancel(() => this.stop(item, 'client'));
     this.inflight++;
     this.countInFlight(1);
     try {
@@ -470,9 +499,7 @@ export class PiscinaPool implements Pool {
         if (missed) reply = await exchange({ task, control: newControl(), submittedAt: envelope.submittedAt });
       }
     } finally {
-      clearTimeout(timer);
       clearTimeout(item.grace);
-      unsubscribe?.();
       this.inflight--;
       this.countInFlight(-1);
     }
@@ -575,8 +602,66 @@ export class PiscinaPool implements Pool {
   private settle(item: Item, reply: Reply | null, err?: unknown): void {
     if (item.settled) return;
     item.settled = true;
+    item.unsubscribe?.();
+    this.unwatch(item);
     if (reply) item.resolve(reply);
     else item.reject(err);
+  }
+
+  /**
+   * Keeps a task's deadline and client in view until it settles. NOTE: one timer for the pool, not
+   * one per task (nor AbortSignal.timeout, which keeps its timer running for TIMEOUT_MS after each task).
+   */
+  private watch(item: Item): void {
+    item.older = this.newest;
+    if (this.newest === null) this.oldest = item;
+    else this.newest.newer = item;
+    this.newest = item;
+    if (!item.small && item.cancel) item.unsubscribe = item.cancel.onCancel(() => this.stop(item, 'client'));
+    this.sweepBy(Math.min(item.deadline, performance.now() + SWEEP_MS));
+  }
+
+  private unwatch(item: Item): void {
+    if (item.older === null) this.oldest = item.newer;
+    else item.older.newer = item.newer;
+    if (item.newer === null) this.newest = item.older;
+    else item.newer.older = item.older;
+    item.older = item.newer = null;
+    if (this.oldest === null && this.sweepTimer !== null) {
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  /** Arms the sweep to run at `at` at the latest. */
+  private sweepBy(at: number): void {
+    if (this.sweepTimer !== null) {
+      if (this.sweepAt <= at) return;
+      clearTimeout(this.sweepTimer);
+    }
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - performance.now()));
+  }
+
+  /** Stops the tasks whose time is up or whose client has gone, and listens to the clients of those still here. */
+  private sweep(): void {
+    this.sweepTimer = null;
+    const at = performance.now();
+    let next = at + SWEEP_MS;
+    for (let item = this.oldest, newer: Item | null; item !== null; item = newer) {
+      newer = item.newer; // before stop() may settle it, which takes it out of the list
+      if (item.stopped !== null) continue; // stopping already; settled by its reply or its batch's end
+      if (item.deadline <= at) {
+        this.stop(item, 'timeout');
+        continue;
+      }
+      next = Math.min(next, item.deadline);
+      if (item.cancel && item.unsubscribe === undefined) {
+        if (item.cancel.cancelled) this.stop(item, 'client');
+        else item.unsubscribe = item.cancel.onCancel(() => this.stop(item, 'client'));
+      }
+    }
+    if (this.oldest !== null) this.sweepBy(next);
   }
 
   private enqueue(item: Item): void {

@@ -1,9 +1,12 @@
+import { getEventListeners } from 'node:events';
 import { request } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { GradientsJob, GradientsResult } from '../../src/engine/api.js';
 import { SpecError } from '../../src/engine/errors.js';
+import { GradcheckConfigSchema } from '../../src/engine/gradcheck.js';
+import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
 import { OptionsSchema } from '../../src/wire/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
 import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
@@ -189,6 +192,27 @@ describe('PiscinaPool', () => {
       expect(pool.busyWorkers).toBe(1); // the first is still running
       first.abort();
       await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      expect(pool.workerStarts).toBe(1);
+    });
+  });
+
+  it('a small task still running at a sweep listens to its client from then on, and stops in its worker when it goes', async () => {
+    await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
+      await pool.start();
+      // a few hundred bytes of tensors (a small task) around seconds of finite differences
+      const model = { type: 'mlp', inputSize: 4, layers: [{ units: 128, activation: 'tanh' }, { units: 128, activation: 'tanh' }, { units: 1 }] };
+      const job = decodeModelRequest(GradientsBodySchema.parse({ model, inputs: [[0.1, 0.2, 0.3, 0.4]], targets: [[1]], loss: { type: 'mse' } }) as never, limits);
+      const gone = new AbortController();
+      const listening = () => getEventListeners(gone.signal, 'abort').length;
+      const running = pool.run({ kind: 'gradcheck', job, config: GradcheckConfigSchema.parse({ maxElementsPerParam: 4096 }), limits }, cancelOn(gone.signal));
+      // not from the start: from the first sweep that finds it still there
+      expect(listening()).toBe(0);
+      await waitFor(() => listening() === 1, 2_000, 'a sweep to listen to the client');
+      expect(pool.busyWorkers).toBe(1);
+      gone.abort();
+      await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      expect(listening()).toBe(0);
+      // stopped between two nodes, not by terminating the thread
       expect(pool.workerStarts).toBe(1);
     });
   });
