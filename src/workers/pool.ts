@@ -185,9 +185,9 @@ const PROBE_LIMIT_MS = 60_000;
  */
 const IN_PLACE_BUSY_MS = 20;
 /**
- * How often the pool looks over its tasks (PiscinaPool.sweep): a time limit is enforced within this
- * of its end, and a small task's client is listened to from the first look after it is given on (see
- * Item.cancel).
+ * The longest the pool goes, while it holds tasks, without looking over them (PiscinaPool.sweep,
+ * which also runs at the earliest deadline): it stops those whose time is up, and starts listening
+ * to the clients of small tasks still running (see Item.cancel).
  */
 const SWEEP_MS = 10;
 /** how long close() waits for workers still loading their module (kernels, OpenBLAS) */
