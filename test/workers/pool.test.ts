@@ -199,7 +199,7 @@ describe('PiscinaPool', () => {
   it('a small task still running at a sweep listens to its client from then on, and stops in its worker when it goes', async () => {
     await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
       await pool.start();
-      // a few hundred bytes of tensors (a small task) around seconds of finite differences
+      // a few hundred bytes of tensors (a small task) around ~10,000 forward passes of finite differences
       const model = { type: 'mlp', inputSize: 4, layers: [{ units: 128, activation: 'tanh' }, { units: 128, activation: 'tanh' }, { units: 1 }] };
       const job = decodeModelRequest(GradientsBodySchema.parse({ model, inputs: [[0.1, 0.2, 0.3, 0.4]], targets: [[1]], loss: { type: 'mse' } }) as never, limits);
       const gone = new AbortController();
