@@ -196,7 +196,7 @@ describe('PiscinaPool', () => {
     });
   });
 
-  it('a small task still running at a sweep listens to its client from then on, and stops in its worker when it goes', async () => {
+  it('a small task still running at a sweep listens to its client from then on, and stops in its worker when it goes, or at the sweep when it has gone already', async () => {
     await withPool({ workers: 1, queueLimit: 4, timeoutMs: 60_000, blas: 'auto' }, async (pool) => {
       await pool.start();
       // a few hundred bytes of tensors (a small task) around ~10,000 forward passes of finite differences
@@ -213,6 +213,14 @@ describe('PiscinaPool', () => {
       await expect(running).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
       expect(listening()).toBe(0);
       // stopped between two nodes, not by terminating the thread
+      expect(pool.workerStarts).toBe(1);
+
+      // a client gone before any sweep, which then finds it gone (a listener added now would never hear it)
+      const early = new AbortController();
+      const stopped = pool.run({ kind: 'gradcheck', job, config: GradcheckConfigSchema.parse({ maxElementsPerParam: 4096 }), limits }, cancelOn(early.signal));
+      early.abort();
+      await expect(stopped).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+      expect(getEventListeners(early.signal, 'abort')).toHaveLength(0);
       expect(pool.workerStarts).toBe(1);
     });
   });
