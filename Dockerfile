@@ -32,7 +32,7 @@ ENV NODE_ENV=production \
     LOG_LEVEL=info \
     BLAS=auto
 # OPENBLAS_NUM_THREADS is left unset: the workers size OpenBLAS's threads to the cores idle workers leave
-# free (src/workers/worker.ts); setting it pins every product to that many threads instead.
+# free (src/engine/kernels/threads.ts); setting it pins every product to that many threads instead.
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -27,7 +27,7 @@ import type { Pool } from './workers/pool.js';
 export type RateCount = (key: string, windowMs: number) => Promise<{ current: number; ttl: number }>;
 
 export interface BuildOptions {
-  /** a ready-made compute pool (tests); default: piscina workers per the config */
+  /** a ready-made compute pool (tests); default: worker threads per the config */
   pool?: Pool;
   /**
    * RATE_LIMIT counted outside this process; default: by the primary when this process is one of

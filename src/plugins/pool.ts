@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { primary } from '../cluster.js';
 import type { AppConfig } from '../config.js';
-import { PiscinaPool, type Pool } from '../workers/pool.js';
+import { WorkerPool, type Pool } from '../workers/pool.js';
 
-// The worker pool as an app decoration. Piscina's community plugin forgets to close the pool;
-// here onClose waits for running computations and then stops the threads.
+// The worker pool as an app decoration: onClose waits for running computations, then stops the threads.
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +18,7 @@ declare module 'fastify' {
 
 export interface PoolPluginOptions {
   config: AppConfig;
-  /** a ready-made pool (tests); default: a piscina pool from the config */
+  /** a ready-made pool (tests); default: a WorkerPool from the config */
   pool?: Pool;
 }
 
@@ -38,7 +37,7 @@ async function poolPlugin(app: FastifyInstance, opts: PoolPluginOptions): Promis
   const { config } = opts;
   const pool =
     opts.pool ??
-    new PiscinaPool({
+    new WorkerPool({
       workers: config.workers,
       queueLimit: config.queueLimit,
       timeoutMs: config.timeoutMs,

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BroadcastChannel, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { DecodedModel } from '../engine/api.js';
 import { LimitError, SpecError } from '../engine/errors.js';
 import { costsAtMost } from '../engine/index.js';
@@ -15,8 +13,9 @@ import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
 import { perform } from './dispatch.js';
-import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply, type Task } from './protocol.js';
+import { CLAIM, CONTROL, now, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
+import { ThreadEnded, Threads, type Running } from './threads.js';
 
 // The compute pool: a fixed set of worker threads behind a bounded queue. The event loop only
 // decodes and encodes; every computation runs here, under a time limit, but for the tiniest, which
@@ -147,12 +146,6 @@ function taskBuffers(task: Task): ArrayBuffer[] {
 
 const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
 
-/** piscina's error for a worker thread that ended under a task: it exited, or V8 stopped it at its heap limit. */
-function workerDied(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.message.startsWith('worker exited with code') || (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-}
-
 /**
  * Tasks whose tensors take at most this many bytes are *small*: they are copied to the worker, not
  * moved, and several may share one message. Their compute is short, so one worker running a few in a
@@ -185,7 +178,7 @@ const PROBE_LIMIT_MS = 60_000;
  */
 const IN_PLACE_BUSY_MS = 20;
 /**
- * The longest the pool goes, while it holds tasks, without looking over them (PiscinaPool.sweep,
+ * The longest the pool goes, while it holds tasks, without looking over them (WorkerPool.sweep,
  * which also runs at the earliest deadline): it stops those whose time is up, and starts listening
  * to the clients of small tasks still running (see Item.cancel).
  */
@@ -231,30 +224,15 @@ interface Item {
   cancel: Cancellation | undefined;
   unsubscribe?: () => void;
   grace?: NodeJS.Timeout;
-  /** its neighbours among the tasks not yet settled (PiscinaPool.oldest), oldest first */
+  /** its neighbours among the tasks not yet settled (WorkerPool.oldest), oldest first */
   older: Item | null;
   newer: Item | null;
 }
 
-/**
- * Terminates a batch's thread (a task that does not stop when asked). piscina takes an EventEmitter
- * with an 'abort' event as a task's signal beside an AbortSignal, whose listeners are slow (Cancellation).
- */
-class BatchAbort extends EventEmitter {
-  aborted = false;
-  reason: unknown;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
-}
-
 interface InFlight {
   items: Item[];
-  abort: BatchAbort;
+  /** on its thread, once sent */
+  running: Running | null;
   /** counted in smallRunning */
   small: boolean;
   steal?: NodeJS.Timeout;
@@ -267,17 +245,16 @@ function withdraw(item: Item): boolean {
   return Atomics.compareExchange(item.envelope.control, CONTROL.CLAIM, CLAIM.FREE, CLAIM.WITHDRAWN) === CLAIM.FREE;
 }
 
-export class PiscinaPool implements Pool {
-  private readonly piscina: Piscina<Batch, Reply[]>;
+export class WorkerPool implements Pool {
+  private readonly threads: Threads;
   /** tasks accepted and not yet answered: waiting here, or sent */
   private inflight = 0;
   /** tasks not yet sent to a worker, oldest first */
   private readonly pending: Item[] = [];
-  /** batches sent and not yet answered: at most one per worker, so piscina never queues */
+  /** batches sent and not yet answered: at most one per worker */
   private running = 0;
   private dispatchScheduled = false;
   private drained: (() => void)[] = [];
-  private started = 0;
   private sent = 0;
   /** `inflight`, shared with the workers */
   private readonly cores = newCoreShareState();
@@ -308,8 +285,6 @@ export class PiscinaPool implements Pool {
   readonly splitStats = new BigInt64Array(new SharedArrayBuffer(SPLIT_STATS.LENGTH * 8));
   /** to every worker: the ids of models deleted; a pool's own, as a process may hold several */
   private readonly deleted = new BroadcastChannel(`gradserve-deleted-models-${randomUUID()}`);
-  /** the live threads whose worker module has loaded (worker.ts says so): see close() */
-  private readonly loaded = new Set<number>();
   /**
    * The tasks not yet settled, whose deadlines and clients the sweep looks at: a list through the
    * tasks themselves. NOTE: not a Set. With a Set of them (long-lived, so in the old generation),
@@ -325,18 +300,9 @@ export class PiscinaPool implements Pool {
 
   constructor(private readonly opts: PoolOptions) {
     this.inFlightCap = Math.min(os.availableParallelism(), opts.replicaWorkers ?? opts.workers);
-    this.piscina = new Piscina({
+    this.threads = new Threads({
       filename: opts.filename ?? defaultWorkerFile(),
-      minThreads: opts.workers,
-      maxThreads: opts.workers,
-      // workers stay warm: start-up loads the kernels
-      idleTimeout: Number.MAX_SAFE_INTEGER,
-      // Not piscina's default 'sync': that keeps a busy worker in a synchronous Atomics.wait loop whose
-      // event loop never turns, so a closed MessagePort (a streamed run's progress port) never finishes
-      // closing and each one stays in the worker's memory. 'async' waits with Atomics.waitAsync.
-      atomics: 'async',
-      // the pool keeps its own timings (TaskOutcome); piscina's histograms would cost each batch two records
-      recordTiming: false,
+      count: opts.workers,
       // `cores`: the count of requests in flight, shared with the workers to size OpenBLAS's threads (kernels/threads.ts)
       // `plans`: each worker's bounds, and the counters all of them add to (engine/plans.ts)
       workerData: {
@@ -348,14 +314,7 @@ export class PiscinaPool implements Pool {
       },
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
-    // piscina emits 'error' for a worker that fails between tasks; unheard, it would throw in this thread
-    this.piscina.on('error', (err: unknown) => this.onWorkerError?.(err));
-    this.piscina.on('workerCreate', () => this.started++);
-    this.piscina.on('message', (m: unknown) => {
-      const id = (m as { workerLoaded?: unknown } | null)?.workerLoaded;
-      if (typeof id === 'number') this.loaded.add(id);
-    });
-    this.piscina.on('workerDestroy', (w: { id: number }) => this.loaded.delete(w.id));
+    this.threads.onError = (err) => this.onWorkerError?.(err);
     this.deleted.unref();
   }
 
@@ -425,7 +384,7 @@ export class PiscinaPool implements Pool {
   }
 
   get workerStarts(): number {
-    return this.started;
+    return this.threads.started;
   }
 
   /** messages sent to the workers so far (a batch of small tasks is one) */
@@ -591,7 +550,7 @@ export class PiscinaPool implements Pool {
     }
     item.grace = setTimeout(() => {
       this.onTaskStopped?.('terminated', why);
-      batch.abort.abort(new Error(why));
+      batch.running?.terminate();
     }, this.stopGraceMs);
   }
 
@@ -702,7 +661,7 @@ export class PiscinaPool implements Pool {
   }
 
   private send(items: Item[]): void {
-    const batch: InFlight = { items, abort: new BatchAbort(), small: items[0]!.small };
+    const batch: InFlight = { items, running: null, small: items[0]!.small };
     const transferList: TransferListItem[] = [];
     for (const item of items) {
       item.batch = batch;
@@ -712,8 +671,8 @@ export class PiscinaPool implements Pool {
     if (batch.small) this.smallRunning++;
     this.sent++;
     if (items.length > 1) batch.steal = setTimeout(() => this.steal(batch), STEAL_AFTER_MS);
-    this.piscina
-      .run({ batch: items.map((i) => i.envelope) }, { transferList: transferList as never, signal: batch.abort as never })
+    batch.running = this.threads.run({ batch: items.map((i) => i.envelope) }, transferList);
+    batch.running.replies
       .then(
         (replies) => items.forEach((item, i) => item.batch === batch && this.settle(item, replies[i]!)),
         (err: unknown) => this.batchFailed(batch, err),
@@ -759,7 +718,7 @@ export class PiscinaPool implements Pool {
    * has no effect but its answer).
    */
   private batchFailed(batch: InFlight, err: unknown): void {
-    const died = workerDied(err) || batch.abort.aborted;
+    const died = err instanceof ThreadEnded;
     const again: Item[] = [];
     for (const item of batch.items) {
       if (item.settled || item.batch !== batch) continue;
@@ -781,12 +740,12 @@ export class PiscinaPool implements Pool {
   private translate(err: unknown, stopped: Stop | null): unknown {
     if (stopped) return this.stopError(stopped);
     const message = err instanceof Error ? err.message : String(err);
-    if (workerDied(err)) {
-      return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
-    }
-    if (err instanceof Error && err.name === 'AbortError') {
+    if (err instanceof ThreadEnded && err.terminated) {
       // its batch's thread was terminated for another task that did not stop
       return new HttpError('WORKER_CRASHED', 'the worker computing this request was stopped with another request past its time limit; it has been replaced');
+    }
+    if (err instanceof ThreadEnded) {
+      return new HttpError('WORKER_CRASHED', `the worker computing this request died (${message}); it has been replaced`);
     }
     return err;
   }
@@ -815,8 +774,8 @@ export class PiscinaPool implements Pool {
     // (OpenBLAS) then fails in a thread that can no longer run JavaScript, and a native add-on's failed
     // start-up aborts. So every worker loads first (one that fails to load exits, and leaves the list).
     const end = Date.now() + LOAD_WAIT_MS;
-    while (this.piscina.threads.some((w) => !this.loaded.has(w.threadId)) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-    await this.piscina.close();
+    while (this.threads.loading > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    await this.threads.close();
     this.deleted.close();
   }
 }

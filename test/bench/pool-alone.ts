@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Limits } from '../../src/engine/api.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
 import { decodeModelRequest, type ModelBody } from '../../src/wire/request.js';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { WorkerPool } from '../../src/workers/pool.js';
 import { processCpuMs } from './common.js';
 
 export interface PoolRate {
@@ -21,7 +21,7 @@ export async function poolThroughput(body: string, workers: number, inFlight: nu
   const limits: Limits = { maxElements: 4_000_000, maxNodes: 10_000 };
   // parsed without the routes' hook, its model is a spec
   const parsed = GradientsBodySchema.parse(JSON.parse(body)) as ModelBody;
-  const pool = new PiscinaPool({ workers, queueLimit: 64, timeoutMs: 60_000, blas: 'auto' });
+  const pool = new WorkerPool({ workers, queueLimit: 64, timeoutMs: 60_000, blas: 'auto' });
   try {
     await pool.start();
     await pool.run({ kind: 'gradients', job: decodeModelRequest(parsed, limits), limits });

@@ -1,16 +1,17 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { WorkerPool } from '../../src/workers/pool.js';
 import { startApp, twoWeight } from '../routes/helpers.js';
 
 // What a worker thread retains must not grow with the requests it has served. Found by the soak:
 // every streamed /v1/train left ~1 kB behind in its worker (the progress MessagePort, closed but never
-// finished closing while piscina kept the thread in its synchronous Atomics.wait loop).
+// finished closing while the thread library of the time, piscina, kept the thread in its synchronous
+// Atomics.wait loop).
 
 const HEAP_WORKER = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/heap-worker.js');
 
 it('a worker retains no memory per streamed training run', { timeout: 60_000 }, async () => {
-  const pool = new PiscinaPool({ workers: 1, queueLimit: 8, timeoutMs: 10_000, blas: 'auto', filename: HEAP_WORKER });
+  const pool = new WorkerPool({ workers: 1, queueLimit: 8, timeoutMs: 10_000, blas: 'auto', filename: HEAP_WORKER });
   const app = await startApp({ workers: 1 }, { pool });
   try {
     const retained = async () => (await app.pool.run<{ heapUsed: number }>({ kind: 'probe' })).result.heapUsed;

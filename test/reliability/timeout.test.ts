@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { WorkerPool } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { listen, NO_BUDGET, trainBody, waitFor } from './helpers.js';
 
@@ -15,7 +15,7 @@ const endless = trainBody(1_000_000);
  * at the stop flag, on a graph whose first node is "stuck_op": one op that does not return. */
 async function stuckOpApp(workers = 1) {
   const filename = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
-  const pool = new PiscinaPool({ workers, queueLimit: 8, timeoutMs: LIMIT, blas: 'auto', filename });
+  const pool = new WorkerPool({ workers, queueLimit: 8, timeoutMs: LIMIT, blas: 'auto', filename });
   return startApp({ workers, timeoutMs: LIMIT }, { pool });
 }
 
@@ -122,7 +122,7 @@ describe('TIMEOUT_MS', () => {
   it('small requests sent in one batch with a stuck one are taken back and answered by the other worker', async () => {
     const app = await stuckOpApp(2);
     try {
-      const pool = app.pool as PiscinaPool;
+      const pool = app.pool as WorkerPool;
       const stuck = post(app, '/v1/gradients', stuckOp);
       let stuckAnswered = false;
       void stuck.then(() => (stuckAnswered = true));

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { WorkerPool } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { trainBody, waitFor } from './helpers.js';
 
@@ -12,7 +12,7 @@ import { trainBody, waitFor } from './helpers.js';
 const CRASH_WORKER = path.resolve(import.meta.dirname, '../../dist/test/reliability/fixtures/crash-worker.js');
 
 async function crashApp(workers: number): Promise<FastifyInstance> {
-  const pool = new PiscinaPool({
+  const pool = new WorkerPool({
     workers,
     queueLimit: 8,
     timeoutMs: 20_000,
@@ -65,7 +65,7 @@ describe('a worker that dies', () => {
   it('with one worker: the requests around the dying one in its batch are computed by its replacement', async () => {
     const app = await crashApp(1);
     try {
-      const pool = app.pool as PiscinaPool;
+      const pool = app.pool as WorkerPool;
       const before = { sent: pool.batchesSent, starts: pool.workerStarts };
       // arriving together, the four small requests leave in one message to the one worker: the first
       // is computed before the thread dies (its answer lost with it), the last two never start

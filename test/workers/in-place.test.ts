@@ -7,7 +7,7 @@ import { keepPlans, PLAN_STATS } from '../../src/engine/plans.js';
 import { twoWeight, twoWeightId, xorMlp } from '../../src/routes/shared/examples.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
-import { PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
+import { WorkerPool, type PoolOptions } from '../../src/workers/pool.js';
 
 // Tiny tasks of known models computed on the calling thread (PoolOptions.inPlaceFlops), through the
 // real pool and the compiled worker (dist/, built by `npm test`), against the same tasks in a worker.
@@ -44,10 +44,10 @@ function longChain(): GradientsJob {
   return job({ model, params: { w: 1 }, inputs: { x: 2, t: 1 } }, 'sha256:long');
 }
 
-async function withPools(test: (here: PiscinaPool, there: PiscinaPool) => Promise<void>, inPlaceFlops = 2 ** 18): Promise<void> {
+async function withPools(test: (here: WorkerPool, there: WorkerPool) => Promise<void>, inPlaceFlops = 2 ** 18): Promise<void> {
   const opts: PoolOptions = { workers: 1, queueLimit: 8, timeoutMs: 10_000, blas: process.env.BLAS ?? 'auto', plans };
-  const here = new PiscinaPool({ ...opts, inPlaceFlops });
-  const there = new PiscinaPool(opts);
+  const here = new WorkerPool({ ...opts, inPlaceFlops });
+  const there = new WorkerPool(opts);
   try {
     await Promise.all([here.start(), there.start()]);
     await test(here, there);
@@ -167,7 +167,7 @@ describe('costsAtMost', () => {
     expect(stats[PLAN_STATS.MISSES] + stats[PLAN_STATS.HITS]).toBe(looked);
   });
 
-  it('forgets every plan of a deleted model, whatever its shapes, and no other model\'s (PiscinaPool.forgetModel)', () => {
+  it('forgets every plan of a deleted model, whatever its shapes, and no other model\'s (WorkerPool.forgetModel)', () => {
     const stats = new BigInt64Array(PLAN_STATS.LENGTH);
     keepPlans(16, 1 << 24, stats);
     const entries = () => Number(stats[PLAN_STATS.ENTRIES]);

@@ -9,11 +9,11 @@ import { GradcheckConfigSchema } from '../../src/engine/gradcheck.js';
 import { GradientsBodySchema } from '../../src/routes/gradients/schema.js';
 import { OptionsSchema } from '../../src/wire/spec.js';
 import { decodeModelRequest } from '../../src/wire/request.js';
-import { cancelOn, PiscinaPool, type PoolOptions } from '../../src/workers/pool.js';
+import { cancelOn, WorkerPool, type PoolOptions } from '../../src/workers/pool.js';
 import { expectProblem, post, startApp, twoWeight } from '../routes/helpers.js';
 import { NO_BUDGET, waitFor } from '../reliability/helpers.js';
 
-// Through the real piscina pool and the compiled worker (dist/, built by `npm test`).
+// Through the real worker pool and the compiled worker (dist/, built by `npm test`).
 
 const limits = { maxElements: 1_000_000, maxNodes: 1000 };
 
@@ -42,8 +42,8 @@ const endless = {
 };
 
 /** A pool for one test, closed after it. */
-async function withPool(opts: PoolOptions, test: (pool: PiscinaPool) => Promise<void>): Promise<void> {
-  const pool = new PiscinaPool(opts);
+async function withPool(opts: PoolOptions, test: (pool: WorkerPool) => Promise<void>): Promise<void> {
+  const pool = new WorkerPool(opts);
   try {
     await test(pool);
   } finally {
@@ -51,7 +51,7 @@ async function withPool(opts: PoolOptions, test: (pool: PiscinaPool) => Promise<
   }
 }
 
-describe('PiscinaPool', () => {
+describe('WorkerPool', () => {
   it('moves a large job\'s tensors to the worker (detached here), copies a small one\'s; typed arrays come back', async () => {
     await withPool({ workers: 1, queueLimit: 4, timeoutMs: 10_000, blas: 'auto' }, async (pool) => {
       // the two-weight chain over a batch of n equal samples: the same mean loss and gradients for any n
@@ -258,7 +258,7 @@ describe('PiscinaPool', () => {
 
   it('closes only once every worker has loaded its module: a thread terminated while koffi loads aborts the process', async () => {
     const filename = path.join(import.meta.dirname, 'fixtures/slow-loading-worker.mjs');
-    const pool = new PiscinaPool({ workers: 2, queueLimit: 1, timeoutMs: 10_000, blas: 'off', filename });
+    const pool = new WorkerPool({ workers: 2, queueLimit: 1, timeoutMs: 10_000, blas: 'off', filename });
     const t0 = performance.now();
     await pool.close();
     // the fixture takes 300 ms to load

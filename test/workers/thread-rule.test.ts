@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
-import { PiscinaPool } from '../../src/workers/pool.js';
+import { WorkerPool } from '../../src/workers/pool.js';
 import { post, startApp } from '../routes/helpers.js';
 import { convBody, NO_BUDGET, secondCoreParts, waitFor } from '../reliability/helpers.js';
 
@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The app over a one-worker pool of a two-worker replica. */
 async function replicaProcess(contentionMs?: number) {
   const config = testConfig({ workers: 1, flopBudget: NO_BUDGET, maxElements: 40_000_000 });
-  const pool = new PiscinaPool({ workers: 1, replicaWorkers: 2, contentionMs, queueLimit: 64, timeoutMs: config.timeoutMs, blas: config.blas });
+  const pool = new WorkerPool({ workers: 1, replicaWorkers: 2, contentionMs, queueLimit: 64, timeoutMs: config.timeoutMs, blas: config.blas });
   const app = await startApp(config, { pool });
   // the worker's first convolution of several samples starts its helper thread: later ones split
   expect((await post(app, '/v1/forward', conv)).status).toBe(200);
