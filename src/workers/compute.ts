@@ -6,7 +6,7 @@ import { forgetModelPlans } from '../engine/model.js';
 import { dropPlans, keepPlans } from '../engine/plans.js';
 import { countSplitsInto } from '../engine/split.js';
 import { perform } from './dispatch.js';
-import { CLAIM, CONTROL, now, type Batch, type Envelope, type Reply } from './protocol.js';
+import { CLAIM, CONTROL, now, SMALL_BYTES, type Batch, type Envelope, type Reply } from './protocol.js';
 import type { FromWorker } from './threads.js';
 import { collectTransferables } from '../wire/ownership.js';
 
@@ -67,9 +67,12 @@ export function run({ batch }: Batch): Reply[] {
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => parentPort!.postMessage(m, transfer);
 
-/** Sends a batch's replies, their results' tensors moved (transferred, not copied). */
+/** Sends a batch's replies, their results' tensors moved (transferred), or copied when small (SMALL_BYTES). */
 function answer(replies: Reply[]): void {
-  post({ replies }, collectTransferables(replies.map((r) => (r.ok ? r.result : null))));
+  const buffers = collectTransferables(replies.map((r) => (r.ok ? r.result : null)));
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  post({ replies }, bytes <= SMALL_BYTES ? undefined : buffers);
 }
 
 /**

@@ -13,7 +13,7 @@ import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
 import { perform } from './dispatch.js';
-import { CLAIM, CONTROL, now, type Envelope, type Reply, type Task } from './protocol.js';
+import { CLAIM, CONTROL, now, SMALL_BYTES, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
 import { ThreadEnded, Threads, type Running } from './threads.js';
 
@@ -146,14 +146,13 @@ function taskBuffers(task: Task): ArrayBuffer[] {
 
 const clientClosed = () => new HttpError('CLIENT_CLOSED', 'the client closed the connection; computation stopped');
 
-/**
- * Tasks whose tensors take at most this many bytes are *small*: they are copied to the worker, not
- * moved, and several may share one message. Their compute is short, so one worker running a few in a
- * row is cheaper than a message, a thread wake-up and a reply for each (for the two-weight chain the
- * hand-off costs far more than the computation); and since the event loop keeps their tensors, a batch whose
+/*
+ * Tasks whose tensors take at most SMALL_BYTES are *small*: they are copied to the worker, not moved,
+ * and several may share one message. Their compute is short, so one worker running a few in a row is
+ * cheaper than a message, a thread wake-up and a reply for each (for the two-weight chain the hand-off
+ * costs far more than the computation); and since the event loop keeps their tensors, a batch whose
  * worker dies can be sent again, less the task that killed it.
  */
-const SMALL_BYTES = 64 * 1024;
 /** at most this many small tasks in one message */
 const MAX_BATCH = 32;
 /**

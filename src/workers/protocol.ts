@@ -38,6 +38,13 @@ export interface Envelope {
   submittedAt: number;
 }
 
+/**
+ * Tensors of at most this many bytes in all, a task's or a batch's results, are copied across (structured
+ * clone), larger ones moved: below it, detaching buffers here and adopting them there costs more than
+ * the copy (workers/pool.ts, compute.ts).
+ */
+export const SMALL_BYTES = 64 * 1024;
+
 export const CONTROL = { STOP: 0, CLAIM: 1, DONE: 2, LENGTH: 3 } as const;
 export const CLAIM = { FREE: 0, STARTED: 1, WITHDRAWN: 2 } as const;
 
