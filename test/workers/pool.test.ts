@@ -256,6 +256,14 @@ describe('WorkerPool', () => {
     });
   });
 
+  it('fails to start, with the error, when its worker module fails to load; the threads are not started again', async () => {
+    const filename = path.join(import.meta.dirname, 'fixtures/failing-worker.mjs');
+    await withPool({ workers: 2, queueLimit: 1, timeoutMs: 10_000, blas: 'off', filename }, async (pool) => {
+      await expect(pool.start()).rejects.toThrow(/does not load/);
+      expect(pool.workerStarts).toBe(2);
+    });
+  });
+
   it('closes only once every worker has loaded its module: a thread terminated while koffi loads aborts the process', async () => {
     const filename = path.join(import.meta.dirname, 'fixtures/slow-loading-worker.mjs');
     const pool = new WorkerPool({ workers: 2, queueLimit: 1, timeoutMs: 10_000, blas: 'off', filename });
