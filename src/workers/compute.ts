@@ -6,7 +6,7 @@ import { forgetModelPlans } from '../engine/model.js';
 import { dropPlans, keepPlans } from '../engine/plans.js';
 import { countSplitsInto } from '../engine/split.js';
 import { perform } from './dispatch.js';
-import { CLAIM, CONTROL, now, SMALL_BYTES, type Batch, type Envelope, type Reply } from './protocol.js';
+import { CLAIM, CONTROL, copiedAcross, now, type Batch, type Envelope, type Reply } from './protocol.js';
 import type { FromWorker } from './threads.js';
 import { collectTransferables } from '../wire/ownership.js';
 
@@ -70,24 +70,23 @@ const post = (m: FromWorker, transfer?: ArrayBuffer[]) => parentPort!.postMessag
 /** Sends a batch's replies, their results' tensors moved (transferred), or copied when small (SMALL_BYTES). */
 function answer(replies: Reply[]): void {
   const buffers = collectTransferables(replies.map((r) => (r.ok ? r.result : null)));
-  let bytes = 0;
-  for (const b of buffers) bytes += b.byteLength;
-  post({ replies }, bytes <= SMALL_BYTES ? undefined : buffers);
+  post({ replies }, copiedAcross(buffers) ? undefined : buffers);
 }
 
 /**
  * Runs each batch posted to this thread through `handle` (`run`; tests wrap it), then says the module
  * has loaded: from then on the pool may terminate this thread (Threads.close).
  */
-export function serve(handle: (message: Batch) => Reply[] | Promise<Reply[]>): void {
+export function serve(handle: (message: Batch) => Reply[]): void {
   parentPort!.on('message', (message: Batch) => {
+    let replies: Reply[];
     try {
-      const replies = handle(message);
-      if (replies instanceof Promise) replies.then(answer, (err: unknown) => post({ error: err }));
-      else answer(replies);
+      replies = handle(message);
     } catch (err) {
       post({ error: err });
+      return;
     }
+    answer(replies);
   });
   post({ loaded: true });
 }

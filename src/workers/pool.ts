@@ -13,7 +13,7 @@ import { keepPlans, PLAN_STATS } from '../engine/plans.js';
 import { SPLIT_STATS } from '../engine/split.js';
 import { HttpError } from '../errors.js';
 import { perform } from './dispatch.js';
-import { CLAIM, CONTROL, now, SMALL_BYTES, type Envelope, type Reply, type Task } from './protocol.js';
+import { CLAIM, CONTROL, copiedAcross, now, type Envelope, type Reply, type Task } from './protocol.js';
 import { collectTransferables } from '../wire/ownership.js';
 import { ThreadEnded, Threads, type Running } from './threads.js';
 
@@ -425,10 +425,8 @@ export class WorkerPool implements Pool {
     if (here !== undefined) return this.outcome(task, here, 0, null);
     if (this.full) throw this.queueFull();
     const buffers = taskBuffers(task);
-    let bytes = 0;
-    for (const b of buffers) bytes += b.byteLength;
     // a training run streams its steps through its port for as long as it runs: never small
-    const small = task.kind !== 'train' && bytes <= SMALL_BYTES;
+    const small = task.kind !== 'train' && copiedAcross(buffers);
     const transfer: TransferListItem[] = small ? [] : buffers;
     if (task.kind === 'train' && task.progress) transfer.push(task.progress);
     const stripped = small && this.leavesSpecOut(task);

@@ -43,7 +43,14 @@ export interface Envelope {
  * clone), larger ones moved: below it, detaching buffers here and adopting them there costs more than
  * the copy (workers/pool.ts, compute.ts).
  */
-export const SMALL_BYTES = 64 * 1024;
+const SMALL_BYTES = 64 * 1024;
+
+/** Whether these buffers are small enough to be copied across rather than moved (SMALL_BYTES). */
+export function copiedAcross(buffers: readonly ArrayBuffer[]): boolean {
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes <= SMALL_BYTES;
+}
 
 export const CONTROL = { STOP: 0, CLAIM: 1, DONE: 2, LENGTH: 3 } as const;
 export const CLAIM = { FREE: 0, STARTED: 1, WITHDRAWN: 2 } as const;
