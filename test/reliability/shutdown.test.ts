@@ -34,11 +34,20 @@ async function slowBody(server: ServerProcess, ms: number) {
 
 const [SHORT, LONG] = [500, 5000];
 
-const refused = (url: string) =>
-  freshRequest(url).then(
-    (r) => r,
-    (e: NodeJS.ErrnoException) => e.code,
-  );
+/**
+ * A fresh connection's fate: its answer, its error's code, or 'STALLED' when it has neither after
+ * `stallMs`. With PROCESSES > 1 one that arrives in the instant the last process closes its listener
+ * is held by node:cluster's primary, unanswered, until the replica exits (nodejs/node#21746;
+ * docs/operations.md, Shutdown): the wait goes on with the next connection.
+ */
+const refused = (url: string, stallMs = 1000) =>
+  Promise.race([
+    freshRequest(url).then(
+      (r) => r,
+      (e: NodeJS.ErrnoException) => e.code,
+    ),
+    new Promise<'STALLED'>((r) => setTimeout(() => r('STALLED'), stallMs).unref()),
+  ]);
 
 async function startSlow(server: ServerProcess, ms: number) {
   const body = await slowBody(server, ms);
