@@ -21,6 +21,8 @@ const RESTART_DELAY_MS = 1_000;
 const METRICS_WAIT_MS = 2_000;
 /** how long a process waits for the primary to count a request against RATE_LIMIT */
 const RATE_WAIT_MS = 1_000;
+/** how often a stopping primary closes the connections node:cluster stranded (closeStranded) */
+const STRANDED_SWEEP_MS = 100;
 /** clients whose requests the primary counts at once, least recently seen first out (as @fastify/rate-limit's own store) */
 const RATE_KEYS = 5_000;
 
@@ -37,6 +39,7 @@ type Notice =
   | { t: 'model-forget'; id: string }
   | { t: 'shutdown' }
   | { t: 'ready' }
+  | { t: 'listener-closed' }
   | { t: 'replica-ready' }
   | { t: 'in-flight'; n: number }
   | { t: 'in-flight-elsewhere'; n: number };
@@ -102,7 +105,15 @@ export function runPrimary(config: AppConfig): void {
   const rates = new RateWindows(RATE_KEYS);
   const channels = new Map<Worker, Channel>();
   const listening = new Set<Worker>();
+  const closedListeners = new Set<Worker>();
   let stopping = false;
+  let sweeping = false;
+  // once every process has closed its listener, node:cluster's in this process is closed too: see closeStranded
+  const sweepWhenClosed = () => {
+    if (sweeping || !stopping || [...channels.keys()].some((w) => !closedListeners.has(w))) return;
+    sweeping = true;
+    setInterval(closeStranded, STRANDED_SWEEP_MS).unref();
+  };
   const inFlight = new InFlightRelay<Worker>((worker, n) => channels.get(worker)?.notify({ t: 'in-flight-elsewhere', n }));
 
   const fork = (index: number) => {
@@ -123,14 +134,19 @@ export function runPrimary(config: AppConfig): void {
           inFlight.set(worker, inFlight.get(worker) ?? 0);
           // every process listens: the primary hands connections to all of them from now on
           if (listening.size === config.processes) for (const c of channels.values()) c.notify({ t: 'replica-ready' });
+        } else if (n.t === 'listener-closed') {
+          closedListeners.add(worker);
+          sweepWhenClosed();
         } else if (n.t === 'in-flight') inFlight.set(worker, n.n);
       }),
     );
     worker.on('exit', (code, signal) => {
       channels.delete(worker);
       listening.delete(worker);
+      closedListeners.delete(worker);
       inFlight.set(worker, undefined);
       if (stopping) {
+        sweepWhenClosed();
         // a process that did not close cleanly (its grace period ran out) fails the replica's exit too
         if (code !== 0) process.exitCode = code || 1;
         if (channels.size === 0) process.exit();
@@ -185,6 +201,21 @@ export function runPrimary(config: AppConfig): void {
     });
   }
   for (let i = 0; i < config.processes; i++) fork(i);
+}
+
+/**
+ * Closes the connections node:cluster's primary holds after every process closed its listener. The
+ * primary hands each connection to a process and waits for its answer; a process that closed its
+ * listener meanwhile hands it back, and the primary queues it on the listener it has just closed when
+ * that process was the last (nodejs/node#21746): neither refused nor answered, it would wait until the
+ * replica exits, for as long as the in-flight requests take. Such a connection is a raw TCP handle
+ * that nothing here owns, and this process holds no other TCP handle once the listener is closed (one
+ * still in flight to a process is that process's too: it keeps its own copy). So each is closed, and
+ * its client sees a reset. Node lists them only through process._getActiveHandles.
+ */
+function closeStranded(): void {
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  for (const h of handles) if ((h as object | null)?.constructor?.name === 'TCP') (h as { close(): void }).close();
 }
 
 /**
@@ -285,6 +316,11 @@ export class Primary {
 
   ready(): void {
     this.channel.notify({ t: 'ready' });
+  }
+
+  /** Says this process's listener is closed (server.ts): once all are, the primary closes what it stranded. */
+  listenerClosed(): void {
+    this.channel.notify({ t: 'listener-closed' });
   }
 
   /** Tells the others how many requests this process has in flight. */

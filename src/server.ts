@@ -46,6 +46,16 @@ async function serve(config: AppConfig): Promise<void> {
     app.accepting = false;
     // /readyz now answers 503; a load balancer polling it stops sending before the listener closes
     if (!err && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+    const toPrimary = primary;
+    if (toPrimary) {
+      // Fastify closes the listener once its preClose hooks have run; the primary waits for every
+      // process's to close what node:cluster may have stranded (cluster.ts closeStranded)
+      const watch = setInterval(() => {
+        if (app.server.listening) return;
+        clearInterval(watch);
+        toPrimary.listenerClosed();
+      }, 5).unref();
+    }
     await app.close();
   });
 
