@@ -198,6 +198,12 @@ export async function run(ctx: Ctx): Promise<Row[]> {
             value: round((floor + peer.totalMs) / peer.totalMs, 2),
             unit: '×',
           });
+          rows.push({
+            scenario: 'http-large',
+            name: name('floor with the service’s own compute: (bare Fastify latency + service compute in these rounds) / PyTorch compute'),
+            value: round((floor + best('computeMs')) / peer.totalMs, 2),
+            unit: '×',
+          });
         }
         if (binary) {
           // What the service adds beyond moving the bytes and computing, request by request: a bare
