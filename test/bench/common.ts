@@ -15,6 +15,12 @@ export interface Target {
   limit: number;
   /** what is compared, e.g. "service compute / PyTorch" */
   label: string;
+  /**
+   * The name of the row, in the same run, that measured the best any server could score here (bare
+   * Fastify moving the same bytes, say): a target that row misses too is out of reach on this machine
+   * in that run, and the runner says so beside it.
+   */
+  reach?: string;
 }
 
 export interface Row {

@@ -106,6 +106,8 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   }
   const rps = (w: number) => median(runs[w]!.map((r) => r.rps));
   const name = (s: string) => `tanh-matmul chain (${DEPTH} × ${ROWS}×${WIDTH}·${WIDTH}×${WIDTH}), ${CONNECTIONS} connections: ${s}`;
+  const cores = os.availableParallelism();
+  const ceiling = name(`the 2/1 ratio's ceiling: ${cores} cores / that CPU per request, over WORKERS=1's rate`);
   const rows: Row[] = [1, 2].map((w) => ({
     scenario: 'http-workers',
     name: name(`WORKERS=${w} throughput`),
@@ -141,7 +143,6 @@ export async function run(ctx: Ctx): Promise<Row[]> {
   if (cpu2.requests > 0) {
     const per = (ms: number) => ms / cpu2.requests;
     const total = per(cpu2.loop + cpu2.other + cpu2.client);
-    const cores = os.availableParallelism();
     rows.push({
       scenario: 'http-workers',
       name: name(`CPU per request at WORKERS=2, every server thread and the client (${round(per(cpu2.loop), 1)} ms of it the event loop's, ${round(per(cpu2.client), 1)} the client's)`),
@@ -150,7 +151,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     });
     rows.push({
       scenario: 'http-workers',
-      name: name(`the 2/1 ratio's ceiling: ${cores} cores / that CPU per request, over WORKERS=1's rate`),
+      name: ceiling,
       value: round((cores * 1000) / total / rps(1), 2),
       unit: '×',
     });
@@ -161,7 +162,7 @@ export async function run(ctx: Ctx): Promise<Row[]> {
     value: round(rps(2) / rps(1), 2),
     exact: rps(2) / rps(1),
     unit: '×',
-    target: { op: '>=', limit: 1.7, label: 'two workers vs one' },
+    target: { op: '>=', limit: 1.7, label: 'two workers vs one', reach: ceiling },
   });
   return rows;
 }
