@@ -29,8 +29,6 @@ export interface SoakOptions {
   hangUpsPerS?: number;
   /** large requests, one at a time, this long apart; default 500 ms, null = none */
   largePauseMs?: number | null;
-  /** how much RSS outside the main heap may grow from the first to the last third; default RSS_SLACK_MB or RSS_SLACK_RATIO of the first */
-  rssSlackMb?: number;
 }
 
 interface Sample {
@@ -288,7 +286,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   if (report.errors + report.timeouts > 0) f.push(`${report.errors} connection errors, ${report.timeouts} timeouts`);
   const sent = [...requests.filter((r) => !r.optional).map((r) => r.name), ...(o.largePauseMs === null ? [] : [LARGE])];
   for (const name of sent) if (perRoute[name]!.count === 0) f.push(`no answer for "${name}"`);
-  const slack = o.rssSlackMb ?? Math.max(RSS_SLACK_MB, RSS_SLACK_RATIO * report.offHeap.firstThirdMb);
+  const slack = Math.max(RSS_SLACK_MB, RSS_SLACK_RATIO * report.offHeap.firstThirdMb);
   if (!(report.offHeap.growthMb <= slack)) f.push(`RSS outside the main heap grew ${report.offHeap.growthMb.toFixed(1)} MB (allowed ${slack.toFixed(1)})`);
   if (report.heapLows.judged && !(report.heapLows.growthMb <= HEAP_LOW_SLACK_MB)) {
     f.push(`the main heap's lows rose ${report.heapLows.growthMb.toFixed(1)} MB (allowed ${HEAP_LOW_SLACK_MB})`);
